@@ -1,0 +1,1 @@
+"""Sonora's sound engine: pure DSP, streaming, seeded, block-size invariant."""

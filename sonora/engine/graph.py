@@ -1,0 +1,316 @@
+"""The mix graph: layers -> sum -> reverb send -> master gain, fades -> limiter.
+
+A :class:`Layer` is one source with its gain, pan/width, optional filter, reverb send
+and automation curves for any numeric source parameter.  A :class:`Mix` sums layers,
+adds the reverb return, applies the master gain and the session fades, and limits to a
+true-peak ceiling.  ``Mix.process(frames)`` streams any block size; internally the
+graph runs in fixed quanta aligned to absolute frame positions, so the output does not
+depend on the block size.
+
+Examples
+--------
+>>> from sonora.engine.noise import PinkNoise
+>>> mix = Mix([Layer(PinkNoise(seed=1), gain_db=-20.0)], duration_s=2.0)
+>>> a = mix.process(96_000); mix.reset()
+>>> b = np.concatenate([mix.process(n) for n in (1, 65, 8193, 87_741)], axis=1)
+>>> bool(np.array_equal(a, b))
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sonora.engine.automation import Curve
+from sonora.engine.base import QUANTUM, Source
+from sonora.engine.effects import Filter, Limiter, Reverb, StartleGuard
+from sonora.errors import ParameterError, check_number
+
+#: Longest session Sonora renders: 12 hours.
+MAX_DURATION_S = 12 * 3600.0
+
+
+@dataclass
+class Layer:
+    """One source in the mix.
+
+    Parameters
+    ----------
+    source : Source
+        The sound source.
+    gain_db : float or Curve
+        Layer gain in dB (automatable).
+    pan : float
+        Stereo position, -1 (left) to 1 (right).
+    width : float
+        Stereo width, 0 (mono) to 1 (as generated).
+    reverb_send : float
+        Linear amount sent to the shared reverb, 0–1.
+    filter : Filter or None
+        Optional filter applied to the layer.
+    automation : mapping of str to Curve
+        Curves for the source's parameters.
+    name : str
+        Label used in messages and mixer UIs.
+    """
+
+    source: Source
+    gain_db: float | Curve = 0.0
+    pan: float = 0.0
+    width: float = 1.0
+    reverb_send: float = 0.0
+    filter: Filter | None = None
+    automation: Mapping[str, Curve] = field(default_factory=dict)
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        label = self.name or type(self.source).__name__
+        self.name = label
+        self.gain_curve = Curve.from_spec(self.gain_db, field=f"{label}.gain_db")
+        lo, hi = self.gain_curve.range()
+        if hi > 24.0 or lo < -120.0:
+            raise ParameterError(f"{label}.gain_db", "must stay within [-120, 24] dB")
+        self.pan = check_number(f"{label}.pan", self.pan, low=-1.0, high=1.0)
+        self.width = check_number(f"{label}.width", self.width, low=0.0, high=1.0)
+        self.reverb_send = check_number(f"{label}.reverb_send", self.reverb_send, low=0.0, high=1.0)
+        for pname, curve in self.automation.items():
+            spec = type(self.source).PARAMS.get(pname)
+            if spec is None:
+                allowed = ", ".join(sorted(type(self.source).PARAMS)) or "none"
+                raise ParameterError(
+                    f"{label}.automation.{pname}",
+                    f"not a parameter of this source; allowed: {allowed}",
+                )
+            clo, chi = curve.range()
+            if clo < spec.low or chi > spec.high:
+                raise ParameterError(
+                    f"{label}.automation.{pname}",
+                    f"curve leaves the allowed range [{spec.low:g}, {spec.high:g}] {spec.unit}".rstrip(),
+                )
+        theta = (self.pan + 1.0) * np.pi / 4
+        self._pan_gains = np.array(
+            [[np.cos(theta)], [np.sin(theta)]], dtype=np.float32
+        ) * np.float32(np.sqrt(2.0))
+        #: Extra linear gain set by loudness calibration (1.0 = none).
+        self.trim = 1.0
+        #: Live mixer gain (linear) set by a listener; applied from the next quantum.
+        self.user_gain = 1.0
+        self._last_gain = None
+
+    def reset(self) -> None:
+        """Return the layer to the session start."""
+        self.source.reset()
+        if self.filter is not None:
+            self.filter.reset()
+        self._last_gain = None
+
+    def render_quantum(self, start_frame: int, sample_rate: int) -> np.ndarray:
+        """Render one quantum of this layer as stereo float32 ``(2, QUANTUM)``."""
+        t0 = start_frame / sample_rate
+        for pname, curve in self.automation.items():
+            self.source.set_param(pname, float(curve.at(t0)))
+        x = self.source.process(QUANTUM)
+        if x.shape[0] == 1:
+            x = np.repeat(x, 2, axis=0) * np.float32(np.sqrt(0.5))
+        elif self.width < 1.0:
+            mid = (x[0] + x[1]) * 0.5
+            side = (x[0] - x[1]) * (0.5 * self.width)
+            x = np.stack([mid + side, mid - side])
+        if self.pan != 0.0:
+            x = x * self._pan_gains
+        if self.filter is not None:
+            x = self.filter.process(x)
+        # Gain: the curve sampled at quantum edges, interpolated linearly per sample.
+        g_end = float(10 ** (self.gain_curve.at((start_frame + QUANTUM) / sample_rate) / 20))
+        g_end *= self.trim * self.user_gain
+        g_start = g_end if self._last_gain is None else self._last_gain
+        self._last_gain = g_end
+        if g_start == g_end:
+            return (x * np.float32(g_end)).astype(np.float32, copy=False)
+        ramp = np.linspace(g_start, g_end, QUANTUM, endpoint=False, dtype=np.float64)
+        return (x * ramp.astype(np.float32)).astype(np.float32, copy=False)
+
+
+def fade_gain(
+    frames: np.ndarray, *, sample_rate: int, duration_s: float, fade_in_s: float, fade_out_s: float
+) -> np.ndarray:
+    """Equal-power fade-in / fade-out gain at absolute frame indices (float64)."""
+    t = frames / sample_rate
+    g = np.ones(t.shape)
+    if fade_in_s > 0:
+        g *= np.sin(0.5 * np.pi * np.clip(t / fade_in_s, 0.0, 1.0))
+    if fade_out_s > 0:
+        g *= np.sin(0.5 * np.pi * np.clip((duration_s - t) / fade_out_s, 0.0, 1.0))
+    return g
+
+
+class Mix:
+    """Sum of layers with a shared reverb, master gain, fades and a limiter.
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+        The layers; all sources must share one sample rate.
+    duration_s : float
+        Session length in seconds (0 < d <= 12 h); output ends there.
+    master_gain_db : float
+        Gain applied after summing (set by loudness calibration).
+    fade_in_s, fade_out_s : float
+        Equal-power fades at the start and end, in seconds.
+    reverb : Reverb or None
+        Shared reverb fed by each layer's ``reverb_send``.
+    ceiling_dbtp : float or None
+        Limiter ceiling in dBTP; ``None`` disables the limiter.
+    startle_guard : bool
+        Enforce the no-startle rule on the mix after the fades (see
+        :class:`~sonora.engine.effects.StartleGuard`).
+    """
+
+    channels = 2
+
+    def __init__(
+        self,
+        layers: Sequence[Layer],
+        *,
+        duration_s: float,
+        master_gain_db: float = 0.0,
+        fade_in_s: float = 0.0,
+        fade_out_s: float = 0.0,
+        reverb: Reverb | None = None,
+        ceiling_dbtp: float | None = -1.5,
+        startle_guard: bool = True,
+    ) -> None:
+        if not layers:
+            raise ParameterError("layers", "a mix needs at least one layer")
+        rates = {layer.source.sample_rate for layer in layers}
+        if len(rates) != 1:
+            raise ParameterError(
+                "layers", f"all layers must share one sample rate, got {sorted(rates)}"
+            )
+        self.sample_rate = rates.pop()
+        self.layers = list(layers)
+        self.duration_s = check_number(
+            "duration_s", duration_s, low=0.0, high=MAX_DURATION_S, low_inclusive=False, unit=" s"
+        )
+        self.total_frames = round(self.duration_s * self.sample_rate)
+        if self.total_frames < 1:
+            raise ParameterError("duration_s", "must be at least one frame long")
+        self.master_gain_db = check_number("master_gain_db", master_gain_db, low=-120.0, high=60.0)
+        self.fade_in_s = check_number("fade_in_s", fade_in_s, low=0.0, high=self.duration_s)
+        self.fade_out_s = check_number("fade_out_s", fade_out_s, low=0.0, high=self.duration_s)
+        self.reverb = reverb
+        if reverb is not None and reverb.sample_rate != self.sample_rate:
+            raise ParameterError("reverb", "reverb sample rate differs from the layers'")
+        self.guard = StartleGuard(sample_rate=self.sample_rate) if startle_guard else None
+        self.limiter = (
+            None
+            if ceiling_dbtp is None
+            else Limiter(ceiling_dbtp=ceiling_dbtp, sample_rate=self.sample_rate)
+        )
+        self.reset()
+
+    @property
+    def latency_frames(self) -> int:
+        """Internal delay of guard and limiter (compensated: output starts at frame 0)."""
+        return self._guard_latency + (0 if self.limiter is None else self.limiter.latency_frames)
+
+    @property
+    def _guard_latency(self) -> int:
+        return 0 if self.guard is None else self.guard.latency_frames
+
+    def reset(self) -> None:
+        """Return to the start of the session."""
+        for layer in self.layers:
+            layer.reset()
+        if self.reverb is not None:
+            self.reverb.reset()
+        if self.limiter is not None:
+            self.limiter.reset()
+        if self.guard is not None:
+            self.guard.reset()
+        self._frame = 0  # next internal quantum start (pre-limiter time)
+        self._emitted = 0  # frames handed to the caller
+        self._fifo = np.zeros((2, 0), dtype=np.float32)
+        self._skip = self.latency_frames  # limiter delay to drop from the output start
+
+    @property
+    def position_frames(self) -> int:
+        """Frames already returned by :meth:`process`."""
+        return self._emitted
+
+    @property
+    def remaining_frames(self) -> int:
+        """Frames left until the end of the session."""
+        return self.total_frames - self._emitted
+
+    def _render_quantum(self) -> np.ndarray:
+        start = self._frame
+        acc = np.zeros((2, QUANTUM), dtype=np.float32)
+        send = np.zeros((2, QUANTUM), dtype=np.float32) if self.reverb is not None else None
+        for layer in self.layers:
+            y = layer.render_quantum(start, self.sample_rate)
+            acc += y
+            if send is not None and layer.reverb_send > 0:
+                send += y * np.float32(layer.reverb_send)
+        if send is not None:
+            acc += self.reverb.process(send)
+        master = 10 ** (self.master_gain_db / 20)
+        end = start + QUANTUM
+        fade_in_end = self.fade_in_s * self.sample_rate
+        fade_out_start = self.total_frames - self.fade_out_s * self.sample_rate
+        if start >= fade_in_end and end <= fade_out_start:
+            acc *= np.float32(master)
+        else:
+            idx = np.arange(start, end, dtype=np.float64)
+            gain = (
+                fade_gain(
+                    idx,
+                    sample_rate=self.sample_rate,
+                    duration_s=self.duration_s,
+                    fade_in_s=self.fade_in_s,
+                    fade_out_s=self.fade_out_s,
+                )
+                * master
+            )
+            gain[idx >= self.total_frames] = 0.0
+            acc *= gain.astype(np.float32)
+        if self.guard is not None:  # after the fades: it also sees a fade-in as history
+            acc = self.guard.process(acc)
+        if self.limiter is not None:
+            acc = self.limiter.process(acc)
+        self._frame += QUANTUM
+        return acc
+
+    def process(self, frames: int) -> np.ndarray:
+        """Return the next ``frames`` frames (fewer at the end of the session).
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``(2, n)`` with ``n = min(frames, remaining_frames)``.
+        """
+        if frames < 0:
+            raise ParameterError("frames", f"must be >= 0, got {frames}")
+        frames = min(frames, self.remaining_frames)
+        parts = [self._fifo]
+        have = self._fifo.shape[1]
+        while have < frames:
+            q = self._render_quantum()
+            if self._skip:
+                drop = min(self._skip, q.shape[1])
+                q = q[:, drop:]
+                self._skip -= drop
+            parts.append(q)
+            have += q.shape[1]
+        buf = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        out, self._fifo = buf[:, :frames], buf[:, frames:]
+        self._emitted += frames
+        return np.ascontiguousarray(out)
+
+    def blocks(self, block_frames: int = QUANTUM * 4):
+        """Yield the whole session as consecutive float32 ``(2, n)`` blocks."""
+        while self.remaining_frames > 0:
+            yield self.process(block_frames)

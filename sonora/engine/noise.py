@@ -1,0 +1,101 @@
+"""Noise sources: white, pink (-3 dB/octave) and brown (-6 dB/octave).
+
+Each produces independent noise per channel with an RMS of 1.0 (0 dBFS RMS) before
+its optional low-pass, so a layer gain of ``-20 dB`` means ``-20 dBFS`` RMS.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import ClassVar
+
+import numpy as np
+from scipy import signal
+
+from sonora.engine.base import QUANTUM, Param, Source, make_rng
+from sonora.engine.dsp import SosFilter
+
+# Paul Kellet / Julius O. Smith's 3-pole, 3-zero pink-noise filter.  Within ±0.5 dB of
+# -3 dB/octave from 10 Hz to 20 kHz at 44.1-48 kHz; adequate up to 96 kHz for noise
+# meant to be heard, not measured.
+_PINK_B = np.array([0.049922035, -0.095993537, 0.050612699, -0.004408786])
+_PINK_A = np.array([1.0, -2.494956002, 2.017265875, -0.522189400])
+
+
+@lru_cache(maxsize=64)
+def _shaping_sos(colour: str, sample_rate: int) -> np.ndarray:
+    """Second-order sections that shape unit white noise to unit-RMS coloured noise."""
+    if colour == "white":
+        sos = np.array([[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]])
+    elif colour == "pink":
+        sos = signal.tf2sos(_PINK_B, _PINK_A)
+    elif colour == "brown":
+        # Leaky integrator (pole ~6 Hz) then a 20 Hz high-pass to keep the rumble in
+        # what speakers can play and to stop a wandering DC offset.
+        pole = np.exp(-2 * np.pi * 6.0 / sample_rate)
+        integ = np.array([[1.0, 0.0, 0.0, 1.0, -pole, 0.0]])
+        hp = signal.butter(2, 20.0, btype="highpass", fs=sample_rate, output="sos")
+        sos = np.vstack([integ, hp])
+    else:  # pragma: no cover - guarded by the classes below
+        raise ValueError(colour)
+    impulse = np.zeros(sample_rate * 4)
+    impulse[0] = 1.0
+    rms = float(np.sqrt(np.sum(signal.sosfilt(sos, impulse) ** 2)))
+    sos = sos.copy()
+    sos[0, :3] /= rms
+    return sos
+
+
+class _Noise(Source):
+    """Coloured Gaussian noise with an optional, automatable 2nd-order low-pass."""
+
+    COLOUR: ClassVar[str] = "white"
+    FAMILY = "noise"
+    CALIBRATION_S = 10.0
+    channels = 2
+    PARAMS: ClassVar[dict[str, Param]] = {
+        "cutoff_hz": Param(
+            20_000.0, 40.0, 48_000.0, "Hz", "low-pass cutoff; above Nyquist/2 = open"
+        ),
+    }
+
+    def _setup(self) -> None:
+        self._rng = make_rng(self.seed, "noise", self.COLOUR)
+        self._shape = _shaping_sos(self.COLOUR, self.sample_rate)
+        self._cutoff: float | None = None
+        self._filter = SosFilter(self._shape, channels=self.channels)
+
+    def _update_filter(self) -> None:
+        cutoff = self.params["cutoff_hz"]
+        if cutoff == self._cutoff:
+            return
+        self._cutoff = cutoff
+        if cutoff >= 0.45 * self.sample_rate:
+            sos = self._shape
+        else:
+            lp = signal.butter(2, cutoff, fs=self.sample_rate, output="sos")
+            sos = np.vstack([self._shape, lp])
+        self._filter.set_sos(sos)
+
+    def _quantum(self) -> np.ndarray:
+        self._update_filter()
+        white = self._rng.standard_normal((self.channels, QUANTUM), dtype=np.float32)
+        return self._filter.process(white).astype(np.float32)
+
+
+class WhiteNoise(_Noise):
+    """White noise: equal energy per hertz.  Bright and hissy."""
+
+    COLOUR = "white"
+
+
+class PinkNoise(_Noise):
+    """Pink noise: equal energy per octave (-3 dB/octave).  Soft, like steady rain."""
+
+    COLOUR = "pink"
+
+
+class BrownNoise(_Noise):
+    """Brown (red) noise: -6 dB/octave.  A deep, muffled rumble, like distant surf."""
+
+    COLOUR = "brown"

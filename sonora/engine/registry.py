@@ -1,0 +1,46 @@
+"""Names under which scene files refer to sources."""
+
+from __future__ import annotations
+
+import importlib
+
+from sonora.engine.base import Source
+from sonora.errors import ParameterError
+
+#: scene-file name -> "module:Class"
+SOURCES: dict[str, str] = {
+    "white_noise": "sonora.engine.noise:WhiteNoise",
+    "pink_noise": "sonora.engine.noise:PinkNoise",
+    "brown_noise": "sonora.engine.noise:BrownNoise",
+    "singing_bowl": "sonora.engine.modal:SingingBowl",
+    "gong": "sonora.engine.modal:Gong",
+    "chimes": "sonora.engine.modal:Chimes",
+    "rain": "sonora.engine.nature:Rain",
+    "ocean_waves": "sonora.engine.nature:OceanWaves",
+    "wind": "sonora.engine.nature:Wind",
+    "stream": "sonora.engine.nature:Stream",
+    "drone": "sonora.engine.tonal:Drone",
+    "melody": "sonora.engine.tonal:Melody",
+    "breath_pacer": "sonora.engine.tonal:BreathPacer",
+    "binaural": "sonora.engine.tonal:Binaural",
+}
+
+
+def source_class(name: str, *, field: str = "source") -> type[Source]:
+    """Return the source class registered as ``name``.
+
+    Raises
+    ------
+    ParameterError
+        Naming ``field`` and listing the known sources.
+    """
+    target = SOURCES.get(name)
+    if target is None:
+        raise ParameterError(field, f"unknown source {name!r}; known: {', '.join(sorted(SOURCES))}")
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def headphones_only(name: str) -> bool:
+    """Whether the source only works over headphones (binaural beats)."""
+    return bool(getattr(source_class(name), "HEADPHONES_ONLY", False))

@@ -1,0 +1,255 @@
+"""Turn a :class:`~sonora.scenes.spec.Scene` into a calibrated engine graph.
+
+Loudness calibration (a stream cannot measure the whole file first):
+
+1. Each layer's source is rendered alone for its calibration window (same seed, its
+   starting parameters) and trimmed so that ``gain_db = 0`` means -23 LUFS: scene gains
+   are relative balances, whatever the source.
+2. The whole mix (trims, gains, reverb; no fades or limiter) is rendered for a window
+   at one point in time, or at five points when anything is automated (automation
+   frozen at each point).  Interpolating those figures over the session, applying the
+   fades and BS.1770 gating to that loudness-over-time estimate predicts the session's
+   integrated loudness; the master gain moves it to the target.
+
+Because calibration renders with the session's own seed, it is deterministic: the same
+scene, seed, duration and sample rate always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from functools import lru_cache
+
+import numpy as np
+
+from sonora.engine.automation import Curve
+from sonora.engine.base import DEFAULT_SAMPLE_RATE_HZ, check_sample_rate
+from sonora.engine.effects import Filter, Reverb
+from sonora.engine.graph import MAX_DURATION_S, Layer, Mix, fade_gain
+from sonora.engine.loudness import (
+    DEFAULT_TARGET_LUFS,
+    MAX_TARGET_LUFS,
+    MIN_TARGET_LUFS,
+    gated_integrated_from_blocks,
+    integrated_lufs,
+)
+from sonora.engine.registry import source_class
+from sonora.errors import ParameterError, check_number
+from sonora.scenes.spec import LayerSpec, Scene
+
+#: Reference loudness of a layer at ``gain_db = 0``, LUFS.
+LAYER_REFERENCE_LUFS = -23.0
+#: Longest window rendered to calibrate one layer or the mix, seconds.
+MAX_CALIBRATION_S = 180.0
+#: Longest window rendered to calibrate the whole mix, seconds.
+MIX_CALIBRATION_S = 240.0
+#: Limiter ceiling; 0.5 dB below the promised -1 dBTP leaves room for encoders.
+CEILING_DBTP = -1.5
+
+
+def layer_seed(seed: int, index: int) -> int:
+    """Seed of layer ``index`` derived from the session seed."""
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, index]).generate_state(1)[0])
+
+
+def _source(spec: LayerSpec, seed: int, index: int, sample_rate: int, at_s: float = 0.0):
+    params = dict(spec.params)
+    for pname, curve in spec.automation.items():
+        params[pname] = float(curve.at(at_s))
+    cls = source_class(spec.source)
+    return cls(sample_rate=sample_rate, seed=layer_seed(seed, index), **params)
+
+
+@lru_cache(maxsize=256)
+def _layer_loudness(
+    source: str, params: tuple[tuple[str, float], ...], seed: int, sample_rate: int
+) -> float:
+    cls = source_class(source)
+    src = cls(sample_rate=sample_rate, seed=seed, **dict(params))
+    seconds = min(MAX_CALIBRATION_S, src.calibration_seconds())
+    audio = src.process(round(seconds * sample_rate))
+    return integrated_lufs(audio, sample_rate)
+
+
+def layer_trim_db(spec: LayerSpec, seed: int, index: int, sample_rate: int) -> float:
+    """Gain in dB that brings the layer's source alone to :data:`LAYER_REFERENCE_LUFS`."""
+    params = dict(spec.params)
+    for pname, curve in spec.automation.items():
+        params[pname] = float(curve.at(0.0))
+    loud = _layer_loudness(
+        spec.source, tuple(sorted(params.items())), layer_seed(seed, index), sample_rate
+    )
+    if not math.isfinite(loud):
+        return 0.0
+    return LAYER_REFERENCE_LUFS - loud
+
+
+def _make_layers(
+    scene: Scene,
+    seed: int,
+    sample_rate: int,
+    trims: list[float],
+    *,
+    freeze_at_s: float | None = None,
+) -> list[Layer]:
+    layers = []
+    for i, spec in enumerate(scene.layers):
+        src = _source(spec, seed, i, sample_rate, at_s=freeze_at_s or 0.0)
+        automation = {} if freeze_at_s is not None else dict(spec.automation)
+        gain = (
+            Curve.constant(float(spec.gain_db.at(freeze_at_s)))
+            if freeze_at_s is not None
+            else spec.gain_db
+        )
+        filt = None
+        if spec.filter:
+            f = spec.filter
+            filt = Filter(
+                f.get("kind", "lowpass"),
+                cutoff_hz=min(float(f["cutoff_hz"]), 0.45 * sample_rate),
+                order=int(f.get("order", 2)),
+                bandwidth_octaves=float(f.get("bandwidth_octaves", 1.0)),
+                channels=2,
+                sample_rate=sample_rate,
+            )
+        layer = Layer(
+            src,
+            gain_db=gain,
+            pan=spec.pan,
+            width=spec.width,
+            reverb_send=spec.reverb_send,
+            filter=filt,
+            automation=automation,
+            name=spec.label or f"{i}:{spec.source}",
+        )
+        layer.trim = float(10 ** (trims[i] / 20))
+        layers.append(layer)
+    return layers
+
+
+def _reverb(scene: Scene, sample_rate: int) -> Reverb | None:
+    if scene.reverb is None:
+        return None
+    r = scene.reverb
+    return Reverb(
+        room_size=r.room_size, damping=r.damping, wet_level=r.wet_level, sample_rate=sample_rate
+    )
+
+
+def _is_automated(scene: Scene) -> bool:
+    return any(spec.automation or not spec.gain_db.is_constant for spec in scene.layers)
+
+
+def predict_master_gain_db(
+    scene: Scene,
+    *,
+    duration_s: float,
+    seed: int,
+    sample_rate: int,
+    target_lufs: float,
+    trims: list[float],
+) -> float:
+    """Master gain (dB) that brings the session's integrated loudness to ``target_lufs``."""
+    # The mix window covers the whole session up to MIX_CALIBRATION_S (then the
+    # calibration is exact); longer sessions are predicted from that window.
+    window = MIX_CALIBRATION_S
+    automated = _is_automated(scene)
+    points = [0.0] if not automated else list(np.linspace(0.0, duration_s, 5))
+    whole = not automated and duration_s <= window
+    window = duration_s if whole else (window if not automated else min(window, 60.0))
+    window = max(window, 3.0)
+    loud = []
+    for t in points:
+        mix = Mix(
+            _make_layers(scene, seed, sample_rate, trims, freeze_at_s=t),
+            duration_s=window,
+            reverb=_reverb(scene, sample_rate),
+            fade_in_s=scene.fade_in_s if whole else 0.0,
+            fade_out_s=scene.fade_out_s if whole else 0.0,
+            ceiling_dbtp=None,
+        )
+        audio = np.concatenate(list(mix.blocks()), axis=1)
+        loud.append(integrated_lufs(audio, sample_rate))
+    loud_arr = np.asarray(loud)
+    if not np.all(np.isfinite(loud_arr)):
+        return 0.0
+    if whole:  # the calibration render *is* the session, fades included
+        return float(target_lufs - loud_arr[0])
+    # Loudness over time, one value per second, with the fades applied.
+    t = np.arange(0.0, duration_s, 1.0) + 0.5 if duration_s >= 1.0 else np.array([duration_s / 2])
+    base = np.interp(t, points, loud_arr) if len(points) > 1 else np.full(t.shape, loud_arr[0])
+    fades = fade_gain(
+        t * sample_rate,
+        sample_rate=sample_rate,
+        duration_s=duration_s,
+        fade_in_s=min(scene.fade_in_s, duration_s / 2),
+        fade_out_s=min(scene.fade_out_s, duration_s / 2),
+    )
+    predicted = gated_integrated_from_blocks(base + 20 * np.log10(np.maximum(fades, 1e-6)))
+    if not math.isfinite(predicted):
+        return 0.0
+    return float(target_lufs - predicted)
+
+
+def build_mix(
+    scene: Scene,
+    *,
+    duration_s: float,
+    seed: int = 0,
+    sample_rate: int = DEFAULT_SAMPLE_RATE_HZ,
+    target_lufs: float | None = DEFAULT_TARGET_LUFS,
+) -> Mix:
+    """Build the engine graph for a scene, calibrated to ``target_lufs``.
+
+    Parameters
+    ----------
+    scene : Scene
+        A validated scene.
+    duration_s : float
+        Session length in seconds, 0 < d <= 12 h.
+    seed : int
+        Seed for every random choice (0 <= seed < 2**63).
+    sample_rate : int
+        Output sample rate in Hz, 22 050–96 000.
+    target_lufs : float or None
+        Integrated loudness target, -30 to -14 LUFS; ``None`` skips calibration.
+
+    Returns
+    -------
+    Mix
+        Ready to stream with ``process`` or :func:`~sonora.engine.render.render_to_file`.
+    """
+    duration_s = check_number(
+        "duration", duration_s, low=0.0, high=MAX_DURATION_S, low_inclusive=False, unit=" s"
+    )
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
+        raise ParameterError("seed", f"expected a whole number in [0, 2^63), got {seed!r}")
+    sample_rate = check_sample_rate(sample_rate)
+    fade_in = min(scene.fade_in_s, duration_s / 2)
+    fade_out = min(scene.fade_out_s, duration_s / 2)
+    trims = [0.0] * len(scene.layers)
+    master = 0.0
+    if target_lufs is not None:
+        target_lufs = check_number(
+            "loudness", target_lufs, low=MIN_TARGET_LUFS, high=MAX_TARGET_LUFS, unit=" LUFS"
+        )
+        trims = [layer_trim_db(s, seed, i, sample_rate) for i, s in enumerate(scene.layers)]
+        scene_for_cal = replace(scene, fade_in_s=fade_in, fade_out_s=fade_out)
+        master = predict_master_gain_db(
+            scene_for_cal,
+            duration_s=duration_s,
+            seed=seed,
+            sample_rate=sample_rate,
+            target_lufs=target_lufs,
+            trims=trims,
+        )
+    return Mix(
+        _make_layers(scene, seed, sample_rate, trims),
+        duration_s=duration_s,
+        master_gain_db=float(np.clip(master, -120.0, 60.0)),
+        fade_in_s=fade_in,
+        fade_out_s=fade_out,
+        reverb=_reverb(scene, sample_rate),
+        ceiling_dbtp=CEILING_DBTP,
+    )
