@@ -135,18 +135,19 @@ class Curve:
         numpy.ndarray
             float64 values, same shape as ``t_s``.
         """
-        t = np.asarray(t_s, dtype=np.float64)
+        t_in = np.asarray(t_s, dtype=np.float64)
         if self.is_constant:
-            return np.full(t.shape, self.values[0])
+            return np.full(t_in.shape, self.values[0])
+        t = np.atleast_1d(t_in)
         times = np.asarray(self.times_s)
         vals = np.asarray(self.values)
-        out = np.interp(t, times, vals)  # linear everywhere, clamped at the ends
+        out = np.array(np.interp(t, times, vals), dtype=np.float64)  # linear, clamped
         for i in range(1, len(times)):
             shape = self.shapes[i]
             if shape == "linear":
                 continue
             t0, t1, v0, v1 = times[i - 1], times[i], vals[i - 1], vals[i]
-            mask = (t >= t0) & (t < t1)
+            mask = (t > t0) & (t < t1)
             if not np.any(mask):
                 continue
             if shape == "hold":
@@ -156,4 +157,4 @@ class Curve:
                 out[mask] = np.sign(v0) * np.exp(
                     np.log(abs(v0)) + frac * (np.log(abs(v1)) - np.log(abs(v0)))
                 )
-        return out
+        return out.reshape(t_in.shape)
