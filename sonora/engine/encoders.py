@@ -231,3 +231,53 @@ def open_encoder(
         format=format,
         compression_level=compression_level,
     )
+
+
+class ChunkSink:
+    """A write-only byte sink for streaming encoders (HTTP responses, pipes).
+
+    libsndfile asks its virtual file for its length and position and seeks to the end;
+    this sink answers those from the bytes written so far and hands out new bytes with
+    :meth:`drain`.  Use it with the stream formats, ``"opus"`` and ``"mp3"``, whose
+    encoders never go back to rewrite a header.
+
+    Examples
+    --------
+    >>> sink = ChunkSink()
+    >>> enc = Encoder(sink, sample_rate=48_000, format="opus")
+    >>> enc.write(np.zeros((2, 48_000), dtype=np.float32))
+    >>> first = sink.drain()
+    >>> first[:4]
+    b'OggS'
+    """
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._pos = 0
+
+    def write(self, data: bytes) -> int:
+        """Append bytes; returns how many were taken."""
+        b = bytes(data)
+        self._chunks.append(b)
+        self._pos += len(b)
+        return len(b)
+
+    def tell(self) -> int:
+        """Bytes written so far."""
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Seeking is only ever to the current end; other requests are ignored."""
+        return self._pos
+
+    def read(self, size: int = -1) -> bytes:  # pragma: no cover - never read by encoders
+        return b""
+
+    def flush(self) -> None:
+        """Nothing to flush: bytes are kept until drained."""
+
+    def drain(self) -> bytes:
+        """Return (and forget) the bytes written since the last call."""
+        out = b"".join(self._chunks)
+        self._chunks.clear()
+        return out

@@ -1,8 +1,9 @@
 """Streaming render of a :class:`~sonora.engine.graph.Mix` to a file.
 
-Rendering and encoding run in two threads joined by a small bounded queue, so the
-second core encodes while the first renders; memory stays a few blocks deep whatever
-the duration.
+Three threads share the work: one renders the layers of the next quantum, one runs
+the master chain (reverb, startle guard, limiter), one encodes; they are joined by
+small bounded queues, so memory stays a few blocks deep whatever the duration, and
+the samples are the same as a single-threaded render.
 """
 
 from __future__ import annotations
@@ -75,16 +76,19 @@ def render_to_file(
     worker = threading.Thread(target=encode, name="sonora-encode", daemon=True)
     worker.start()
     total = mix.total_frames
+    mix.start_pipeline()
     try:
         while mix.remaining_frames > 0 and not stop.is_set():
             q.put(mix.process(block_frames))
             if progress is not None:
                 progress(mix.position_frames, total)
     except BaseException:
+        mix.stop_pipeline()
         q.put(None)
         worker.join()
         enc.abort()
         raise
+    mix.stop_pipeline()
     q.put(None)
     worker.join()
     if errors:
