@@ -198,7 +198,8 @@ def render_cmd(
     size_mb = path.stat().st_size / 1e6
     console.print(
         f"[green]Wrote[/] {path} — {s.title}, {seconds / 60:.1f} min, seed {seed}, "
-        f"{sample_rate} Hz, {size_mb:.1f} MB in {wall:.1f} s ({seconds / max(wall, 1e-9):.0f}x real time)"
+        f"{sample_rate} Hz, {size_mb:.1f} MB in {wall:.1f} s "
+        f"({seconds / max(wall, 1e-9):.0f}x real time)"
     )
     if check and seconds <= 1800:
         import soundfile as sf
@@ -238,7 +239,8 @@ def play_cmd(
         err.print(
             "[yellow]No sound card is available here[/] (or the optional 'sounddevice' package "
             "is not installed: pip install 'sonora[play]').\n"
-            f"Render to a file instead:  sonora render {scene} -o {s.name}.flac --duration {duration}"
+            "Render to a file instead:  "
+            f"sonora render {scene} -o {s.name}.flac --duration {duration}"
         )
         raise typer.Exit(code=1) from None
     mix = build_mix(s, duration_s=seconds, seed=seed, target_lufs=loudness)

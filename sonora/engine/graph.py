@@ -89,7 +89,8 @@ class Layer:
             if clo < spec.low or chi > spec.high:
                 raise ParameterError(
                     f"{label}.automation.{pname}",
-                    f"curve leaves the allowed range [{spec.low:g}, {spec.high:g}] {spec.unit}".rstrip(),
+                    f"curve leaves the allowed range [{spec.low:g}, {spec.high:g}] "
+                    f"{spec.unit}".rstrip(),
                 )
         theta = (self.pan + 1.0) * np.pi / 4
         self._pan_gains = np.array(
