@@ -1,0 +1,168 @@
+"""Triage benchmark: accuracy on the labelled notes, model load time, latency, memory.
+
+Runs :func:`sonora.care.triage.triage` on every row of
+``sonora/care/data/triage_labelled.csv`` and prints, per split and overall:
+crisis recall, clinical recall (clinical or crisis), everyday notes flagged as
+crisis and as anything, and the confusion matrix. Also prints the time and
+memory taken to load the sentence-embedding model (first call, in this fresh
+process) and the per-note latency (p50/p95) once warm, next to a reference
+measured in the same run: one bare ``model.encode`` of a short sentence.
+
+Splits (see :mod:`sonora.care.evaluate`): ``dev`` and ``round1``-``round4``
+were used for tuning; ``heldout`` was written after the last change and never
+tuned on. Targets: crisis recall 100%, clinical recall >= 90%, everyday flagged
+crisis <= 2% and flagged at all <= 10%.
+
+Exit status is non-zero when the tuning rows miss a target, or, with
+``--strict``, when the held-out rows do.
+
+Usage::
+
+    python benchmarks/triage.py [--strict] [--misses]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+
+from sonora.care import embedding
+from sonora.care.evaluate import FIRST_SIGHT, Evaluation, evaluate, load_labelled
+from sonora.care.triage import triage
+
+LEVELS = ("crisis", "clinical", "everyday")
+
+
+def _rss_mb() -> float:
+    """Current resident memory of this process in MB (Linux /proc, else peak)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    idx = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[idx]
+
+
+def _row(name: str, ev: Evaluation) -> str:
+    n = sum(sum(r.values()) for r in ev.confusion.values())
+    return (
+        f"{name:<10} {n:>4}  {ev.crisis_recall:>8.1%}  {ev.clinical_recall:>8.1%}  "
+        f"{ev.everyday_as_crisis:>9.1%}  {ev.everyday_flagged:>9.1%}"
+    )
+
+
+def _confusion(title: str, ev: Evaluation) -> None:
+    print(f"\n{title} (rows: true level, columns: screened as)")
+    print(f"{'':<10}" + "".join(f"{lvl:>10}" for lvl in LEVELS))
+    for true in LEVELS:
+        print(f"{true:<10}" + "".join(f"{ev.confusion[true][p]:>10}" for p in LEVELS))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; return the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--strict", action="store_true", help="also gate on held-out rows")
+    parser.add_argument("--misses", action="store_true", help="list every disagreement")
+    args = parser.parse_args(argv)
+
+    notes = load_labelled()
+    rss0 = _rss_mb()
+    t0 = time.perf_counter()
+    triage("warming up")  # loads the model and embeds the prototypes
+    load_s = time.perf_counter() - t0
+    rss1 = _rss_mb()
+    info = embedding.model_info()
+
+    model = embedding.encoder()
+    ref: list[float] = []
+    for _ in range(30):
+        t = time.perf_counter()
+        model.encode(["a short note about my day"], show_progress_bar=False)
+        ref.append(time.perf_counter() - t)
+
+    latencies: list[float] = []
+    predicted: dict[str, str] = {}
+    for note in notes:
+        t = time.perf_counter()
+        predicted[note.text] = triage(note.text).level
+        latencies.append(time.perf_counter() - t)
+
+    def predict(text: str) -> str:
+        return predicted[text]
+
+    splits = sorted({n.split for n in notes}, key=lambda s: (s == "heldout", s))
+    per_split = {s: evaluate([n for n in notes if n.split == s], predict) for s in splits}
+    tuned = evaluate([n for n in notes if n.split != "heldout"], predict)
+    heldout = evaluate([n for n in notes if n.split == "heldout"], predict)
+    overall = evaluate(notes, predict)
+
+    print("Sonora triage benchmark")
+    counts = ", ".join(f"{s}={sum(n.split == s for n in notes)}" for s in splits)
+    print(f"labelled notes: {len(notes)} ({counts})")
+    print(
+        f"prototypes: {info['prototypes']}, embedding dimension {info['dimension']}, "
+        f"model at {info['model_path']}"
+    )
+    print(
+        f"\nmodel load (first call, incl. torch/transformers imports and prototype embedding): "
+        f"{load_s:.2f} s; import+load alone {info['load_seconds']:.2f} s"
+    )
+    print(f"resident memory: {rss0:.0f} MB before, {rss1:.0f} MB after (+{rss1 - rss0:.0f} MB)")
+    p50, p95 = _percentile(latencies, 50) * 1e3, _percentile(latencies, 95) * 1e3
+    r50 = _percentile(ref, 50) * 1e3
+    print(
+        f"latency per note (warm, {len(latencies)} notes): p50 {p50:.1f} ms, p95 {p95:.1f} ms; "
+        f"reference bare encode of one sentence p50 {r50:.1f} ms (ratio p50 {p50 / r50:.1f}x)"
+    )
+
+    print(
+        f"\n{'split':<10} {'n':>4}  {'crisis-R':>8}  {'clinic-R':>8}  {'ev->crisis':>9}  "
+        f"{'ev-flagged':>9}"
+    )
+    for s in splits:
+        print(_row(s, per_split[s]))
+    print(_row("tuned", tuned))
+    print(_row("all", overall))
+    print("targets:   crisis-R 100%, clinic-R >= 90%, ev->crisis <= 2%, ev-flagged <= 10%")
+
+    _confusion("confusion, tuned rows (dev + round1-4)", tuned)
+    _confusion("confusion, held-out rows", heldout)
+
+    print("\nfirst-sight figures of each held-out round, before its mistakes were read:")
+    for name, (cr, cl, ec, ef) in FIRST_SIGHT.items():
+        print(
+            f"  {name:<8} crisis-R {cr:.1%}  clinic-R {cl:.1%}  ev->crisis {ec:.1%}  "
+            f"ev-flagged {ef:.1%}"
+        )
+
+    shown = overall.misses if args.misses else heldout.misses
+    label = "all disagreements" if args.misses else "held-out disagreements"
+    print(f"\n{label}:")
+    for text, true, got in shown:
+        print(f"  [{true} -> {got}] {text}")
+
+    failed = tuned.failures()
+    held_failed = heldout.failures()
+    print()
+    if failed:
+        print("FAIL (tuned rows): " + "; ".join(failed))
+    else:
+        print("PASS: tuned rows meet every target")
+    if held_failed:
+        print(("FAIL" if args.strict else "NOTE") + " (held-out rows): " + "; ".join(held_failed))
+    else:
+        print("held-out rows meet every target")
+    return 1 if failed or (args.strict and held_failed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

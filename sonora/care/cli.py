@@ -1,0 +1,133 @@
+"""``sonora triage``: screen a note from the command line.
+
+The function here is registered on Sonora's Typer app by ``sonora/cli.py``;
+it can also be registered on any Typer app (the tests do that).
+
+Examples
+--------
+.. code-block:: console
+
+    $ sonora triage "this deadline is killing me"
+    $ sonora triage "I can't sleep, it's been months" --country US --json
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from sonora.care.errors import CareError
+from sonora.care.triage import TriageResult, triage
+
+__all__ = ["render_result", "triage_command"]
+
+
+def _how_to_reach(res: dict[str, Any]) -> str:
+    parts = []
+    if res.get("phone"):
+        parts.append(f"call {res['phone']}")
+    if res.get("text"):
+        text = res["text"]
+        parts.append(text[0].lower() + text[1:] if text.lower().startswith("text") else text)
+    if res.get("url"):
+        parts.append(res["url"])
+    return " · ".join(parts)
+
+
+def render_result(result: TriageResult, console: Console) -> None:
+    """Print a triage result for a person to read.
+
+    Crisis help comes first and stands out; clinical pointers follow a short,
+    respectful message; an everyday result says so in one line.
+
+    Parameters
+    ----------
+    result : TriageResult
+        Output of :func:`sonora.care.triage.triage`.
+    console : rich.console.Console
+        Where to print.
+    """
+    if result.level == "crisis":
+        body = Text()
+        lines = [r for r in result.resources if r["kind"] == "crisis_line"]
+        for r in lines:
+            body.append(f"{r['name']}: ", style="bold")
+            body.append(_how_to_reach(r) + "\n", style="bold")
+        emergency = next((r for r in result.resources if r["kind"] == "emergency"), None)
+        if emergency is not None:
+            numbers = " or ".join(emergency.get("numbers", [emergency["phone"]]))
+            body.append(f"Emergency: {numbers}\n", style="bold red")
+        body.append("\n" + result.message)
+        for r in result.resources:
+            if r["kind"] == "directory":
+                body.append(f"\n{r['note']} {r['url']}", style="dim")
+        console.print(
+            Panel(body, title="Please reach out now", border_style="red", title_align="left")
+        )
+        return
+    if result.level == "clinical":
+        body = Text(result.message + "\n")
+        for r in result.resources:
+            if r["kind"] == "doctor":
+                body.append(f"\n• {r['name']}", style="bold")
+                reach = _how_to_reach(r)
+                body.append(f": {r['note']}" + (f" ({reach})" if reach else ""))
+            elif r["kind"] == "credential_body":
+                body.append(f"\n• {r['name']}", style="bold")
+                body.append(f": {r['credential']}, {r['url']}")
+            elif r["kind"] == "crisis_line":
+                body.append(f"\n\n{r['note']}: {r['name']}, {_how_to_reach(r)}", style="dim")
+        console.print(
+            Panel(body, title="More support could help", border_style="yellow", title_align="left")
+        )
+        return
+    console.print("Nothing in your note needs more than some calm sound. Enjoy your session.")
+
+
+def triage_command(
+    text: Annotated[str, typer.Argument(help="The note to screen, in quotes.")],
+    country: Annotated[
+        str,
+        typer.Option(
+            "--country",
+            help="Two-letter country code for help resources (GB, IE, US, CA, AU, NZ; "
+            "any other code gets international resources).",
+        ),
+    ] = "GB",
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print {level, reasons, resources} as JSON.")
+    ] = False,
+) -> None:
+    """Screen a note: crisis, clinical or everyday, with help to reach.
+
+    Parameters
+    ----------
+    text : str
+        The listener's note.
+    country : str, default "GB"
+        ISO 3166-1 alpha-2 code used to choose crisis lines and pointers.
+    json_output : bool, default False
+        Print JSON ``{"level", "reasons", "resources"}`` instead of the
+        readable rendering.
+
+    Raises
+    ------
+    typer.BadParameter
+        If the text or country is not accepted (exit code 2, message names
+        the field).
+    """
+    try:
+        # the first call loads the language model (a few seconds); say so on stderr
+        with Console(stderr=True).status("Reading your note…"):
+            result = triage(text, country=country)
+    except CareError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if json_output:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    render_result(result, Console())

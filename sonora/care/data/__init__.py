@@ -1,0 +1,1 @@
+"""Data files for :mod:`sonora.care` (resources, prototypes, labelled notes)."""

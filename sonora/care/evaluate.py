@@ -1,0 +1,179 @@
+"""Measure triage against the labelled phrase set.
+
+``data/triage_labelled.csv`` has columns ``text``, ``level`` and ``split``:
+
+``dev``
+    Written first and used to tune rules, prototypes and thresholds.
+``round1`` ... ``round4``
+    Each written *after* a round of tuning, measured once as a held-out set,
+    then read and used for the next round of fixes (so now tuning data too).
+    Their first-sight figures are kept in :data:`FIRST_SIGHT` for honesty.
+``heldout``
+    Written after the last change to rules, prototypes and thresholds and
+    never used for tuning. This is the honest estimate of how triage does on
+    notes it has not seen.
+
+Targets (from the issue): crisis recall 100%; clinical recall (clinical or
+crisis) at least 90%; everyday notes flagged crisis at most 2%, flagged as
+anything at most 10%.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources as _ir
+
+__all__ = [
+    "FIRST_SIGHT",
+    "TARGETS",
+    "Evaluation",
+    "LabelledNote",
+    "evaluate",
+    "load_labelled",
+]
+
+LEVELS = ("crisis", "clinical", "everyday")
+
+#: Target figures; see the module docstring.
+TARGETS = {
+    "crisis_recall_min": 1.00,
+    "clinical_recall_min": 0.90,
+    "everyday_as_crisis_max": 0.02,
+    "everyday_flagged_max": 0.10,
+}
+
+#: What each held-out round scored the first time it was run, before anyone
+#: looked at its mistakes: (crisis recall, clinical recall, everyday flagged
+#: as crisis, everyday flagged as anything). Recorded by hand, 2026-11-21.
+#: One held-out everyday row turned out to repeat a prototype word for word; it
+#: was reworded afterwards (no code or threshold changed) and is still everyday.
+#: Eight prototypes that were near-copies (cosine >= 0.90) of labelled rows
+#: were then reworded; every figure above was unchanged by that.
+FIRST_SIGHT: dict[str, tuple[float, float, float, float]] = {
+    "round1": (16 / 25, 24 / 27, 1 / 35, 1 / 35),
+    "round2": (20 / 25, 24 / 25, 0 / 35, 0 / 35),
+    "round3": (12 / 25, 24 / 25, 0 / 40, 2 / 40),
+    "round4": (20 / 25, 24 / 25, 1 / 40, 2 / 40),
+    "heldout": (28 / 30, 29 / 30, 0 / 45, 1 / 45),
+}
+
+
+@dataclass(frozen=True)
+class LabelledNote:
+    """One row of the labelled set.
+
+    Parameters
+    ----------
+    text : str
+        The note.
+    level : {"crisis", "clinical", "everyday"}
+        The level a careful human reader would give it.
+    split : str
+        ``"dev"``, ``"round1"`` ... ``"round4"`` or ``"heldout"``.
+    """
+
+    text: str
+    level: str
+    split: str
+
+
+def load_labelled() -> list[LabelledNote]:
+    """Read ``data/triage_labelled.csv``.
+
+    Returns
+    -------
+    list of LabelledNote
+    """
+    text = _ir.files("sonora.care").joinpath("data", "triage_labelled.csv").read_text("utf-8")
+    rows = csv.DictReader(text.splitlines())
+    return [LabelledNote(r["text"], r["level"], r["split"]) for r in rows]
+
+
+@dataclass
+class Evaluation:
+    """Confusion matrix and target figures for a set of notes.
+
+    Parameters
+    ----------
+    confusion : dict
+        ``confusion[true][predicted]`` counts.
+    misses : list of tuple
+        ``(text, true level, predicted level)`` for every disagreement.
+    """
+
+    confusion: dict[str, dict[str, int]]
+    misses: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def _n(self, level: str) -> int:
+        return sum(self.confusion[level].values())
+
+    @property
+    def crisis_recall(self) -> float:
+        """Share of crisis notes screened as crisis."""
+        n = self._n("crisis")
+        return self.confusion["crisis"]["crisis"] / n if n else 1.0
+
+    @property
+    def clinical_recall(self) -> float:
+        """Share of clinical notes screened as clinical or crisis."""
+        n = self._n("clinical")
+        row = self.confusion["clinical"]
+        return (row["clinical"] + row["crisis"]) / n if n else 1.0
+
+    @property
+    def everyday_as_crisis(self) -> float:
+        """Share of everyday notes screened as crisis."""
+        n = self._n("everyday")
+        return self.confusion["everyday"]["crisis"] / n if n else 0.0
+
+    @property
+    def everyday_flagged(self) -> float:
+        """Share of everyday notes screened as anything but everyday."""
+        n = self._n("everyday")
+        row = self.confusion["everyday"]
+        return (row["crisis"] + row["clinical"]) / n if n else 0.0
+
+    def failures(self) -> list[str]:
+        """Targets missed, as readable lines (empty when all are met).
+
+        Returns
+        -------
+        list of str
+        """
+        out = []
+        if self.crisis_recall < TARGETS["crisis_recall_min"]:
+            out.append(f"crisis recall {self.crisis_recall:.1%} < 100%")
+        if self.clinical_recall < TARGETS["clinical_recall_min"]:
+            out.append(f"clinical recall {self.clinical_recall:.1%} < 90%")
+        if self.everyday_as_crisis > TARGETS["everyday_as_crisis_max"]:
+            out.append(f"everyday flagged crisis {self.everyday_as_crisis:.1%} > 2%")
+        if self.everyday_flagged > TARGETS["everyday_flagged_max"]:
+            out.append(f"everyday flagged {self.everyday_flagged:.1%} > 10%")
+        return out
+
+
+def evaluate(notes: Iterable[LabelledNote], predict: Callable[[str], str]) -> Evaluation:
+    """Run ``predict`` on every note and tabulate the results.
+
+    Parameters
+    ----------
+    notes : iterable of LabelledNote
+        Notes to score.
+    predict : callable
+        Maps a note's text to a level, e.g.
+        ``lambda t: triage(t).level``.
+
+    Returns
+    -------
+    Evaluation
+    """
+    confusion = {t: dict.fromkeys(LEVELS, 0) for t in LEVELS}
+    misses: list[tuple[str, str, str]] = []
+    for note in notes:
+        got = predict(note.text)
+        confusion[note.level][got] += 1
+        if got != note.level:
+            misses.append((note.text, note.level, got))
+    return Evaluation(confusion, misses)

@@ -1,0 +1,399 @@
+"""Screen a listener's free-text note into crisis, clinical or everyday.
+
+Sonora is a wellness tool, not a clinical service, so it has to notice when a
+note needs more than sound and say so first, plainly and kindly.
+
+Levels
+------
+crisis
+    The note suggests a risk to the listener's life or safety now. The result
+    lists the country's crisis line(s) first, then emergency numbers, and the
+    app shows them before anything else.
+clinical
+    The note describes a need that a doctor or a credentialed music therapist
+    (HCPC-registered in the UK, MT-BC in the US, MTA in Canada, RMT in
+    Australia) can help with. The result points to them; sound is offered as
+    company alongside that help, never instead of it.
+everyday
+    Nothing to add: a calm session is a reasonable thing to offer.
+
+How it decides
+--------------
+Two layers, combined so that either can raise the level:
+
+1. **Rules** (:mod:`sonora.care.rules`): idioms and explicit denials are
+   neutralised first ("this deadline is killing me", "I'm not suicidal"),
+   then named patterns look for crisis and clinical signals, including
+   negative phrasings that *are* crisis ("I don't want to wake up tomorrow").
+2. **Meaning** (:mod:`sonora.care.embedding`): the neutralised note and each
+   of its sentences are compared with prototype sentences per level using the
+   bundled all-MiniLM-L6-v2 model; a close enough match to a crisis or
+   clinical prototype raises the level even when no keyword is present
+   ("everyone would be better off without me").
+
+Decisions (see also :mod:`sonora.care.rules`): a plain denial ("I'm not
+suicidal, just tired") is everyday; past self-harm with nothing current is
+clinical; a crisis signal anywhere wins over everything else. When in doubt
+the thresholds lean towards the safer (higher) level.
+
+Examples
+--------
+>>> from sonora.care.triage import triage
+>>> triage("this deadline is killing me").level  # doctest: +SKIP
+'everyday'
+>>> triage("I don't want to wake up tomorrow", country="US").resources[0]["phone"]  # doctest: +SKIP
+'988'
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from numbers import Real
+from typing import Any, Literal
+
+from sonora.care import embedding, rules
+from sonora.care.errors import CareError
+from sonora.care.resources import (
+    clinical_resources,
+    credential_short,
+    crisis_resources,
+    resolve_country,
+)
+
+__all__ = [
+    "CLINICAL_MARGIN",
+    "CLINICAL_SIMILARITY",
+    "CRISIS_MARGIN",
+    "CRISIS_SIMILARITY",
+    "LEVELS",
+    "MAX_TEXT_CHARS",
+    "TriageResult",
+    "pattern_signal",
+    "triage",
+]
+
+log = logging.getLogger(__name__)
+
+Level = Literal["crisis", "clinical", "everyday"]
+LEVELS: tuple[Level, ...] = ("crisis", "clinical", "everyday")
+
+#: Longest note accepted, in characters.
+MAX_TEXT_CHARS = 5000
+
+# Thresholds for the meaning layer, tuned on the "dev" rows of
+# data/triage_labelled.csv only (benchmarks/triage.py reports "heldout" rows
+# separately). Scores are mean cosine similarities to the 3 nearest prototypes.
+
+#: Crisis by meaning: crisis score at least this ...
+CRISIS_SIMILARITY = 0.50
+#: ... at least this much above the everyday score on the same piece ...
+CRISIS_MARGIN = 0.0
+#: ... and not more than this below the clinical score on that piece.
+CRISIS_CLINICAL_TOLERANCE = 0.05
+#: Or: a lower crisis score that stands clearly above both everyday (by this
+#: margin) and clinical on the same piece. Catches quiet, keyword-free notes
+#: ("it's time I stopped being a burden") whose nearest examples are all crisis.
+CRISIS_CLEAR_SIMILARITY = 0.40
+CRISIS_CLEAR_MARGIN = 0.11
+#: A weaker crisis resemblance that still stands well clear of everyday raises
+#: a note to clinical (whose resources end with the crisis line).
+CRISIS_SOFT_SIMILARITY = 0.45
+CRISIS_SOFT_MARGIN = 0.12
+#: Clinical by meaning: clinical score at least this ...
+CLINICAL_SIMILARITY = 0.45
+#: ... and at least this much above the everyday score on the same piece.
+CLINICAL_MARGIN = 0.0
+
+
+@dataclass
+class TriageResult:
+    """Outcome of screening one note (or a run of check-ins).
+
+    Parameters
+    ----------
+    level : {"crisis", "clinical", "everyday"}
+        How much more than sound this listener may need.
+    reasons : list of str
+        Plain-language reasons, strongest first. May note idioms or denials
+        that were deliberately *not* counted.
+    resources : list of dict
+        Help to show, most urgent first; empty for ``"everyday"``. See
+        :func:`sonora.care.resources.crisis_resources` and
+        :func:`sonora.care.resources.clinical_resources` for the keys.
+    message : str
+        A short, warm message for the listener ("" for everyday). Not part of
+        :meth:`to_dict`; front ends may word their own.
+    """
+
+    level: Level
+    reasons: list[str] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{"level": ..., "reasons": [...], "resources": [...]}``.
+
+        Returns
+        -------
+        dict
+            JSON-ready; exactly those three keys.
+        """
+        return {
+            "level": self.level,
+            "reasons": list(self.reasons),
+            "resources": [dict(r) for r in self.resources],
+        }
+
+
+# ---------------------------------------------------------------------------
+# messages
+
+
+def _crisis_message(resources: list[dict[str, Any]]) -> str:
+    line = next((r for r in resources if r["kind"] == "crisis_line"), None)
+    emergency = next((r for r in resources if r["kind"] == "emergency"), None)
+    parts = [
+        "It sounds like things are really hard right now, and you deserve to talk to"
+        " someone straight away."
+    ]
+    if line is not None and (line["phone"] or line["text"]):
+        how = line["phone"] or line["text"]
+        parts.append(f"{line['name']} ({how}) is there to listen, any time.")
+    elif line is not None:
+        parts.append(f"{line['name']} ({line['url']}) lists free, confidential helplines near you.")
+    if emergency is not None:
+        parts.append(emergency["note"])
+    parts.append("You don't have to go through this alone.")
+    return " ".join(parts)
+
+
+def _clinical_message(country: str, *, pattern: bool = False) -> str:
+    short = credential_short(country)
+    who = "a doctor or a credentialed music therapist"
+    if short:
+        who = f"a doctor or a credentialed music therapist ({short})"
+    opener = (
+        "Your recent check-ins have been very low." if pattern else "Thank you for telling us this."
+    )
+    return (
+        f"{opener} It sounds like something {who} could really help with. "
+        "Sonora's sounds can keep you company alongside that support, "
+        "but they are not a substitute for it."
+    )
+
+
+# ---------------------------------------------------------------------------
+# validation
+
+
+def _check_text(text: object) -> str:
+    if not isinstance(text, str):
+        raise CareError("text", f"expected a string, got {type(text).__name__}")
+    if len(text) > MAX_TEXT_CHARS:
+        raise CareError("text", f"expected at most {MAX_TEXT_CHARS} characters, got {len(text)}")
+    return text
+
+
+# ---------------------------------------------------------------------------
+# the screen
+
+
+def _semantic(pieces: list[str]) -> embedding.Scores | None:
+    try:
+        return embedding.score_pieces(pieces)
+    except (ImportError, OSError, RuntimeError) as err:  # pragma: no cover - install problem
+        log.error("triage meaning check unavailable, using rules only: %s", err)
+        return None
+
+
+def _span(sig: rules.Signal) -> str:
+    return f"{sig.reason} (\u201c{sig.span}\u201d)"
+
+
+def triage(text: str, *, country: str = "GB") -> TriageResult:
+    """Screen a free-text note into crisis, clinical or everyday.
+
+    Parameters
+    ----------
+    text : str
+        The listener's note, at most :data:`MAX_TEXT_CHARS` characters. An
+        empty note is everyday.
+    country : str, default "GB"
+        ISO 3166-1 alpha-2 code used to pick help resources. ``"UK"`` works
+        for ``"GB"``; a well-formed code without its own table (``"FR"``)
+        gets international resources (a helpline directory and local
+        emergency advice).
+
+    Returns
+    -------
+    TriageResult
+        ``level``, ``reasons`` (strongest first), ``resources`` (most urgent
+        first; for crisis the country's crisis line comes first) and a short
+        ``message``.
+
+    Raises
+    ------
+    CareError
+        If ``text`` is not a string or is too long, or ``country`` is not a
+        two-letter code. The message names the field and what is allowed.
+
+    Notes
+    -----
+    The first call loads the sentence-embedding model (a few seconds); later
+    calls take tens of milliseconds. Nothing is sent over the network.
+    """
+    text = _check_text(text)
+    resolve_country(country)  # validate before doing any work
+
+    norm = rules.normalise(text)
+    if not norm:
+        return TriageResult("everyday", ["the note is empty"], [])
+    threats = rules.threat_signals(norm)
+    neutral, idioms, denials = rules.neutralise(norm)
+    crisis_sigs, demoted = rules.crisis_signals(neutral)
+    crisis_sigs = threats + crisis_sigs
+    clinical_sigs = demoted + rules.clinical_signals(neutral)
+
+    notes: list[str] = []
+    if idioms:
+        notes.append(
+            "read as a figure of speech: " + ", ".join(i.replace("_", " ") for i in idioms)
+        )
+    if denials:
+        notes.append(
+            "respected what the note rules out: " + ", ".join(d.replace("_", " ") for d in denials)
+        )
+
+    scores = _semantic(embedding.split_pieces(neutral))
+    sem_crisis = sem_soft = sem_clinical = False
+    if scores is not None:
+        sem_crisis = (
+            scores.crisis >= CRISIS_SIMILARITY
+            and scores.crisis_vs_everyday >= CRISIS_MARGIN
+            and scores.crisis_vs_clinical >= -CRISIS_CLINICAL_TOLERANCE
+        ) or (
+            # the weaker test only when no clinical rule already explains the note
+            not clinical_sigs
+            and scores.crisis >= CRISIS_CLEAR_SIMILARITY
+            and scores.crisis_vs_everyday >= CRISIS_CLEAR_MARGIN
+            and scores.crisis_vs_clinical >= 0.0
+        )
+        sem_soft = (
+            scores.crisis >= CRISIS_SOFT_SIMILARITY
+            and scores.crisis_vs_everyday >= CRISIS_SOFT_MARGIN
+        )
+        sem_clinical = (
+            scores.clinical >= CLINICAL_SIMILARITY
+            and scores.clinical_vs_everyday >= CLINICAL_MARGIN
+        )
+    else:
+        notes.append("the meaning check could not run; rules only")
+
+    if crisis_sigs or sem_crisis:
+        reasons = [_span(s) for s in crisis_sigs]
+        if sem_crisis and scores is not None:
+            reasons.append(
+                f"close in meaning to notes from people in crisis (similarity "
+                f"{scores.crisis:.2f}: \u201c{scores.crisis_piece}\u201d)"
+            )
+        reasons += [_span(s) for s in clinical_sigs] + notes
+        res = crisis_resources(country)
+        return TriageResult("crisis", reasons, res, _crisis_message(res))
+
+    if clinical_sigs or sem_clinical or sem_soft:
+        reasons = [_span(s) for s in clinical_sigs]
+        if sem_clinical and scores is not None:
+            reasons.append(
+                f"close in meaning to notes that need clinical support (similarity "
+                f"{scores.clinical:.2f}: \u201c{scores.clinical_piece}\u201d)"
+            )
+        if sem_soft and scores is not None:
+            reasons.append(
+                f"some resemblance to notes from people in crisis (similarity "
+                f"{scores.crisis:.2f}: \u201c{scores.crisis_piece}\u201d)"
+            )
+        reasons += notes
+        res = clinical_resources(country)
+        return TriageResult("clinical", reasons, res, _clinical_message(country))
+
+    return TriageResult("everyday", notes, [])
+
+
+# ---------------------------------------------------------------------------
+# patterns across check-ins
+
+
+def pattern_signal(
+    moods: Sequence[float],
+    *,
+    country: str = "GB",
+    low_mood_max: float = 2.0,
+    min_run: int = 3,
+) -> TriageResult:
+    """Look for a run of very low mood across recent check-ins.
+
+    Parameters
+    ----------
+    moods : sequence of float
+        Mood ratings on a 0-10 scale (0 = worst), oldest first, most recent
+        last.
+    country : str, default "GB"
+        ISO 3166-1 alpha-2 code for the resources; see :func:`triage`.
+    low_mood_max : float, default 2.0
+        A check-in counts as very low when its mood is at or below this.
+    min_run : int, default 3
+        How many consecutive most-recent check-ins must be very low.
+
+    Returns
+    -------
+    TriageResult
+        ``"clinical"`` with a gentle suggestion and clinical resources when the
+        last ``min_run`` or more check-ins are all very low; otherwise
+        ``"everyday"``. Mood numbers alone never make a crisis: only what a
+        listener writes can do that.
+
+    Raises
+    ------
+    CareError
+        If ``moods`` is not a sequence of numbers in [0, 10], or the settings
+        are out of range.
+
+    Examples
+    --------
+    >>> pattern_signal([6, 2, 1, 2]).level
+    'clinical'
+    >>> pattern_signal([1, 1, 5]).level
+    'everyday'
+    """
+    resolve_country(country)
+    if isinstance(moods, (str, bytes)) or not isinstance(moods, Sequence):
+        raise CareError("moods", "expected a sequence of numbers from 0 to 10, most recent last")
+    values: list[float] = []
+    for i, m in enumerate(moods):
+        if isinstance(m, bool) or not isinstance(m, Real) or not math.isfinite(float(m)):
+            raise CareError(f"moods[{i}]", f"expected a number from 0 to 10, got {m!r}")
+        if not 0.0 <= float(m) <= 10.0:
+            raise CareError(f"moods[{i}]", f"expected a number from 0 to 10, got {m!r}")
+        values.append(float(m))
+    if (
+        isinstance(low_mood_max, bool)
+        or not isinstance(low_mood_max, Real)
+        or not (0.0 <= float(low_mood_max) <= 10.0)
+    ):
+        raise CareError("low_mood_max", f"expected a number from 0 to 10, got {low_mood_max!r}")
+    if isinstance(min_run, bool) or not isinstance(min_run, int) or min_run < 1:
+        raise CareError("min_run", f"expected a whole number of at least 1, got {min_run!r}")
+
+    run = 0
+    for v in reversed(values):
+        if v > low_mood_max:
+            break
+        run += 1
+    if run >= min_run:
+        reason = f"the last {run} check-ins all had mood {low_mood_max:g} or lower on a 0-10 scale"
+        res = clinical_resources(country)
+        return TriageResult("clinical", [reason], res, _clinical_message(country, pattern=True))
+    return TriageResult("everyday", [], [])
