@@ -75,8 +75,22 @@ def run_sox(minutes: float, out: Path) -> float:
     seconds = str(minutes * 60)
     pink = f"|sox -n -r 48000 -c 2 -b 24 -p synth {seconds} pinknoise lowpass 2000 vol -20dB"
     brown = f"|sox -n -r 48000 -c 2 -b 24 -p synth {seconds} brownnoise vol -24dB"
-    cmd = ["sox", "-m", pink, brown, "-b", "24", str(out), "reverb", "80", "50", "100", "100", "0",
-           "-7"]
+    cmd = [
+        "sox",
+        "-m",
+        pink,
+        brown,
+        "-b",
+        "24",
+        str(out),
+        "reverb",
+        "80",
+        "50",
+        "100",
+        "100",
+        "0",
+        "-7",
+    ]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
     return time.perf_counter() - t0
@@ -90,26 +104,34 @@ def measure(path: Path) -> str:
 
     audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
     x = audio[: sr * 120].T  # first two minutes
-    return (f"{integrated_lufs(x, sr):.1f} LUFS, true peak {true_peak_dbtp(x):.1f} dBTP, "
-            f"rms {20 * np.log10(np.sqrt(np.mean(x**2))):.1f} dBFS")
+    return (
+        f"{integrated_lufs(x, sr):.1f} LUFS, true peak {true_peak_dbtp(x):.1f} dBTP, "
+        f"rms {20 * np.log10(np.sqrt(np.mean(x**2))):.1f} dBFS"
+    )
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--minutes", type=float, nargs="+", default=[1.0, 10.0, 60.0])
     ap.add_argument("--no-sox", action="store_true", help="skip the sox reference")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sonora-bench-"))
-    print("Workload W: pink LP 2 kHz -20 dBFS + brown -24 dBFS + bowl every 20 s + reverb "
-          "+ limiter -1 dBFS -> 24-bit FLAC, 48 kHz stereo")
+    print(
+        "Workload W: pink LP 2 kHz -20 dBFS + brown -24 dBFS + bowl every 20 s + reverb "
+        "+ limiter -1 dBFS -> 24-bit FLAC, 48 kHz stereo"
+    )
     results = {}
     for m in args.minutes:
         out = tmp / f"w_{m:g}min.flac"
         r = run_sonora(m, out)
         results[m] = r
-        print(f"sonora  {m:5g} min: {m * 60 / r['wall_s']:7.1f}x real time  "
-              f"({r['wall_s']:6.2f} s)  peak RSS {r['peak_rss_mb']:6.1f} MB "
-              f"(after imports {r['import_rss_mb']:.1f} MB)  [{out.stat().st_size / 1e6:.0f} MB file]")
+        print(
+            f"sonora  {m:5g} min: {m * 60 / r['wall_s']:7.1f}x real time  "
+            f"({r['wall_s']:6.2f} s)  peak RSS {r['peak_rss_mb']:6.1f} MB "
+            f"(after imports {r['import_rss_mb']:.1f} MB)  [{out.stat().st_size / 1e6:.0f} MB file]"
+        )
         if m == args.minutes[0]:
             print(f"        level check: {measure(out)}")
     ref_min = 10.0 if 10.0 in results else args.minutes[0]
@@ -120,14 +142,20 @@ def main() -> int:
         else:
             wall = run_sox(ref_min, tmp / "sox.flac")
             sox_rtf = ref_min * 60 / wall
-            print(f"sox     {ref_min:5g} min: {sox_rtf:7.1f}x real time  ({wall:6.2f} s) "
-                  "[noise + lowpass + reverb only, no bowl or limiter]")
+            print(
+                f"sox     {ref_min:5g} min: {sox_rtf:7.1f}x real time  ({wall:6.2f} s) "
+                "[noise + lowpass + reverb only, no bowl or limiter]"
+            )
             print(f"ratio sonora/sox at {ref_min:g} min: {sonora_rtf / sox_rtf:.2f}x")
     peaks = [r["peak_rss_mb"] for r in results.values()]
-    print(f"peak memory spread across durations: {max(peaks) - min(peaks):.1f} MB "
-          f"(max {max(peaks):.1f} MB; target <= 100 MB, flat)")
-    print(f"target >= 200x real time at {ref_min:g} min: "
-          f"{'met' if sonora_rtf >= 200 else 'NOT met'} ({sonora_rtf:.0f}x)")
+    print(
+        f"peak memory spread across durations: {max(peaks) - min(peaks):.1f} MB "
+        f"(max {max(peaks):.1f} MB; target <= 100 MB, flat)"
+    )
+    print(
+        f"target >= 200x real time at {ref_min:g} min: "
+        f"{'met' if sonora_rtf >= 200 else 'NOT met'} ({sonora_rtf:.0f}x)"
+    )
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

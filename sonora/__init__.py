@@ -20,7 +20,7 @@ def _single_threaded_blas() -> None:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=1, user_api="blas")
-    except Exception:  # noqa: BLE001 - an optimisation only; never fail an import for it
+    except Exception:
         import os
 
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

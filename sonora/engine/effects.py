@@ -249,18 +249,20 @@ class Limiter(Effect):
         release_ms = check_number("release_ms", release_ms, low=10.0, high=2000.0, unit=" ms")
         self.channels = channels
         self.ceiling = 10 ** (self.ceiling_dbtp / 20)
-        self.lookahead = max(8, round(lookahead_ms * 1e-3 * self.sample_rate))
+        self.lookahead = max(24, round(lookahead_ms * 1e-3 * self.sample_rate))
         self.hold = max(1, round(release_ms * 1e-3 * self.sample_rate))
         self._safe = self.ceiling * 10 ** (-self._SAFE_MARGIN_DB / 20)
         # Two one-pole sections, each reaching ~99% within the look-ahead window.
         pole = float(np.exp(-5.0 / self.lookahead))
         self._smooth_sos = np.array([[1 - pole, 0, 0, 1, -pole, 0]] * 2, dtype=np.float64)
-        # 4x oversampling interpolator for the true-peak estimate: 49 taps, so its delay
-        # is exactly 24 oversampled = 6 input frames.
+        # 4x oversampling interpolator for the true-peak estimate: 145 taps (flat to
+        # within 0.1 dB up to 0.9 x Nyquist), so its delay is exactly 72 oversampled =
+        # 18 input frames.
         self._os = 4
-        self._fir = signal.firwin(49, 1.0 / self._os, window=("kaiser", 8.0)) * self._os
-        self._fir_delay = 6
-        self._hist_len = 13  # input frames of history the interpolator needs
+        self._fir_delay = 18
+        taps = 2 * self._os * self._fir_delay + 1
+        self._fir = signal.firwin(taps, 1.0 / self._os, window=("kaiser", 9.0)) * self._os
+        self._hist_len = (taps - 1) // self._os + 1  # input frames of history it needs
         self.reset()
 
     @property
@@ -280,11 +282,12 @@ class Limiter(Effect):
         return (signal.sosfilt_zi(self._smooth_sos) * 1.0)[None, :, :]
 
     def _peak_envelope(self, buf: np.ndarray, n: int) -> np.ndarray:
-        """Per-frame peak: |sample| and the oversampled peaks, attributed 6 frames late.
+        """Per-frame peak: |sample| and the oversampled peaks, attributed 19 frames late.
 
-        The interpolated values between input frames ``k-7`` and ``k-6`` are assigned to
-        frame ``k``: they depend only on frames up to ``k``, so the estimate never
-        depends on where a block ends (the look-ahead is far longer than 6 frames).
+        The interpolated values between input frames ``k-19`` and ``k-18`` are assigned
+        to frame ``k``: they depend only on frames up to ``k``, so the estimate never
+        depends on where a block ends (the look-ahead is far longer than that), and the
+        final clamp looks 19 frames ahead to catch them.
         """
         f = self._hist_len
         x = buf[:, f:]
@@ -329,7 +332,11 @@ class Limiter(Effect):
             self._settled = True
         else:
             self._settled = False
-        req_delayed = req_all[len(req_all) - n - self.lookahead : len(req_all) - self.lookahead]
+        # Clamp: the played frame m must also satisfy the inter-sample peaks between
+        # m and m+1, which were credited to frame m + fir_delay + 1.
+        fwd = self._fir_delay + 2
+        clamp = ndimage.minimum_filter1d(req_all, size=fwd, origin=-(fwd // 2))
+        req_delayed = clamp[len(req_all) - n - self.lookahead : len(req_all) - self.lookahead]
         gain = np.minimum(smoothed, req_delayed)
         if bool(np.all(gain == 1.0)):
             return np.ascontiguousarray(out_x)

@@ -123,9 +123,14 @@ class Encoder:
                 raise ParameterError("output", f"folder {str(parent)!r} does not exist")
             if not os.access(parent, os.W_OK):
                 raise ParameterError("output", f"folder {str(parent)!r} is not writable")
-            fd, self._tmp = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=".part" + self.path.suffix, dir=parent
-            )
+            try:
+                fd, self._tmp = tempfile.mkstemp(
+                    prefix=f".{self.path.name}.", suffix=".part" + self.path.suffix, dir=parent
+                )
+            except OSError as exc:
+                raise ParameterError(
+                    "output", f"cannot write in {str(parent)!r}: {exc.strerror or exc}"
+                ) from exc
             os.close(fd)
             dest: str | BinaryIO = self._tmp
         else:

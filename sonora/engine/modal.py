@@ -8,7 +8,8 @@ from the decaying one), so every voice is a sum of damped complex exponentials.
 Rendering uses one table ``G[m, k] = exp(s_m k / sr)`` per voice (computed once at the
 onset) and, per quantum, one complex matrix-vector product ``Im(G.T @ z)`` followed by
 ``z *= G[:, -1] · g`` — no per-sample Python, no transcendental functions per sample.
-Modes whose amplitude has fallen 100 dB below the voice's peak are dropped.
+Modes whose amplitude has fallen 80 dB below the voice's peak fade out over one
+quantum and are dropped.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from sonora.engine.base import QUANTUM, Param, Source, make_rng
 
-_PRUNE = 1e-4  # drop modes 80 dB below the voice's initial amplitude
+_PRUNE = 1e-4  # fade out and drop modes 80 dB below the voice's initial amplitude
 
 
 def _table(s: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +50,16 @@ def _im_product(z: np.ndarray, pan: np.ndarray, g_im: np.ndarray, g_re: np.ndarr
     p = pan if pan.ndim == 2 else pan[:, None]
     a = np.concatenate([p * z.real[None, :], p * z.imag[None, :]], axis=1).astype(np.float32)
     return a @ np.concatenate([g_im, g_re])
+
+
+_RAMP: list[np.ndarray] = []
+
+
+def _fade_out_ramp() -> np.ndarray:
+    """float32 ``(QUANTUM,)`` ramp 0 -> 1 (the share of a dying mode removed)."""
+    if not _RAMP:
+        _RAMP.append(np.linspace(0.0, 1.0, QUANTUM, dtype=np.float32))
+    return _RAMP[0]
 
 
 def _weight(freq_hz: np.ndarray) -> np.ndarray:
@@ -89,6 +100,7 @@ class _Modal(Source):
         self._ringing = np.zeros(0, dtype=bool)  # decay (not attack) components
         self._freq = np.zeros(0, dtype=np.float64)
         self._count = 0
+        self._dying: np.ndarray | None = None  # modes fading out during the next quantum
         self._next_onset = self._first_onset()
 
     # -- scheduling --------------------------------------------------------------------
@@ -134,26 +146,40 @@ class _Modal(Source):
         )
         half = len(s) // 2  # _modes() puts the decaying halves first, the attack halves last
         self._ringing = np.concatenate([self._ringing, np.arange(len(s)) < half])
+        if self._dying is not None:
+            self._dying = np.concatenate([self._dying, np.zeros(len(s), dtype=bool)])
         self._freq = np.concatenate([self._freq, np.abs(s.imag) / (2 * np.pi)])
 
     def _quantum(self) -> np.ndarray:
         out = np.zeros((2, QUANTUM), dtype=np.float32)
         if len(self._z):
             out += _im_product(self._z, self._pan.T, self._tab_im, self._tab_re)
+            dying = self._dying
+            if dying is not None:
+                # Modes chosen for removal fade out over this quantum: no step.
+                d = dying
+                fading = _im_product(self._z[d], self._pan[d].T, self._tab_im[d], self._tab_re[d])
+                out -= fading * _fade_out_ramp()
             self._z = self._z * self._step
+            if dying is not None:
+                self._drop(~dying)
+                self._dying = None
         end = self.frame + QUANTUM
         while self._next_onset < end:
             self._start_voice(self._next_onset - self.frame, out)
             self._next_onset += max(1, self._interval_frames())
         self._count += 1
         if self._count % self._PRUNE_EVERY == 0 and len(self._z):
-            keep = np.abs(self._z) > self._floor
-            if not np.all(keep):
-                self._tab_im, self._tab_re = self._tab_im[keep], self._tab_re[keep]
-                self._z, self._step = self._z[keep], self._step[keep]
-                self._pan, self._floor = self._pan[keep], self._floor[keep]
-                self._ringing, self._freq = self._ringing[keep], self._freq[keep]
+            quiet = np.abs(self._z) <= self._floor
+            if np.any(quiet):
+                self._dying = quiet
         return out
+
+    def _drop(self, keep: np.ndarray) -> None:
+        self._tab_im, self._tab_re = self._tab_im[keep], self._tab_re[keep]
+        self._z, self._step = self._z[keep], self._step[keep]
+        self._pan, self._floor = self._pan[keep], self._floor[keep]
+        self._ringing, self._freq = self._ringing[keep], self._freq[keep]
 
 
 def _modes(

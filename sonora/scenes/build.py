@@ -24,15 +24,15 @@ from functools import lru_cache
 import numpy as np
 
 from sonora.engine.automation import Curve
-from sonora.engine.base import DEFAULT_SAMPLE_RATE_HZ, check_sample_rate
+from sonora.engine.base import DEFAULT_SAMPLE_RATE_HZ, QUANTUM, check_sample_rate
 from sonora.engine.effects import Filter, Reverb
 from sonora.engine.graph import MAX_DURATION_S, Layer, Mix, fade_gain
 from sonora.engine.loudness import (
     DEFAULT_TARGET_LUFS,
     MAX_TARGET_LUFS,
     MIN_TARGET_LUFS,
+    LoudnessMeter,
     gated_integrated_from_blocks,
-    integrated_lufs,
 )
 from sonora.engine.registry import source_class
 from sonora.errors import ParameterError, check_number
@@ -68,8 +68,13 @@ def _layer_loudness(
     cls = source_class(source)
     src = cls(sample_rate=sample_rate, seed=seed, **dict(params))
     seconds = min(MAX_CALIBRATION_S, src.calibration_seconds())
-    audio = src.process(round(seconds * sample_rate))
-    return integrated_lufs(audio, sample_rate)
+    meter = LoudnessMeter(sample_rate, src.channels, true_peak=False)
+    left = round(seconds * sample_rate)
+    while left > 0:  # streamed: memory does not grow with the window
+        n = min(left, QUANTUM * 8)
+        meter.add(src.process(n))
+        left -= n
+    return meter.integrated_lufs
 
 
 def layer_trim_db(spec: LayerSpec, seed: int, index: int, sample_rate: int) -> float:
@@ -169,8 +174,10 @@ def predict_master_gain_db(
             fade_out_s=scene.fade_out_s if whole else 0.0,
             ceiling_dbtp=None,
         )
-        audio = np.concatenate(list(mix.blocks()), axis=1)
-        loud.append(integrated_lufs(audio, sample_rate))
+        meter = LoudnessMeter(sample_rate, true_peak=False)
+        for block in mix.blocks():
+            meter.add(block)
+        loud.append(meter.integrated_lufs)
     loud_arr = np.asarray(loud)
     if not np.all(np.isfinite(loud_arr)):
         return 0.0

@@ -320,7 +320,7 @@ def parse_scene(data: Mapping[str, Any], *, source_path: str = "") -> Scene:
     return Scene(
         name=name,
         title=_str("title", data.get("title", name)),
-        description=_str("description", data.get("description", "")),
+        description=_str("description", data.get("description", ""), required=False),
         families=tuple(families),
         goals=goals,
         headphones=headphones,

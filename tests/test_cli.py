@@ -1,0 +1,194 @@
+"""Tests for sonora.cli, driven through Typer's CliRunner like a person at a terminal.
+
+Renders are short; the rendered file is read back and its loudness measured.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from sonora_testkit import lufs
+from typer.testing import CliRunner
+
+from sonora.cli import app, parse_duration
+from sonora.errors import ParameterError
+from sonora.scenes import builtin_names, parse_scene
+
+runner = CliRunner()
+
+
+def flat(text: str) -> str:
+    """Terminal output with rich's line wrapping undone."""
+    return " ".join(text.split())
+
+
+# -- listing and describing ------------------------------------------------------------
+def test_scenes_table_lists_every_scene() -> None:
+    result = runner.invoke(app, ["scenes"])
+    assert result.exit_code == 0, result.output
+    for name in builtin_names():
+        assert name in result.output
+    assert "needed" in result.output  # the binaural scene's headphones column
+
+
+def test_scenes_json_is_valid_and_complete() -> None:
+    result = runner.invoke(app, ["scenes", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [d["name"] for d in data] == builtin_names()
+    for d in data:
+        assert set(d) == {"name", "title", "description", "families", "goals", "headphones"}
+        assert isinstance(d["goals"], list) and isinstance(d["headphones"], bool)
+
+
+def test_describe_rain() -> None:
+    result = runner.invoke(app, ["describe", "rain"])
+    assert result.exit_code == 0, result.output
+    out = flat(result.output)
+    assert "Rain" in out and "(rain)" in out
+    assert "density=0.55" in out
+    assert "Headphones: not needed" in out
+
+
+def test_describe_json_is_a_scene_file() -> None:
+    result = runner.invoke(app, ["describe", "binaural-calm", "--json"])
+    assert result.exit_code == 0, result.output
+    scene = parse_scene(json.loads(result.stdout))
+    assert scene.name == "binaural-calm" and scene.headphones is True
+
+
+def test_describe_unknown_scene_fails_clearly() -> None:
+    result = runner.invoke(app, ["describe", "thunder"])
+    assert result.exit_code != 0
+    assert "scene" in result.output and "rain" in result.output
+
+
+# -- rendering --------------------------------------------------------------------------
+def test_render_rain_to_flac(tmp_path: Path) -> None:
+    out = tmp_path / "x.flac"
+    result = runner.invoke(
+        app, ["render", "rain", "-o", str(out), "--duration", "20s", "--seed", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    audio, rate = sf.read(out, dtype="float64", always_2d=True)
+    assert rate == 48_000 and audio.shape == (20 * 48_000, 2)
+    assert lufs(audio.T, rate) == pytest.approx(-23.0, abs=1.0)
+    out_text = flat(result.output)
+    assert "Wrote" in out_text and "Measured:" in out_text and "LUFS" in out_text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.flac"]
+
+
+def test_render_a_user_scene_file_at_another_loudness(tmp_path: Path) -> None:
+    scene = tmp_path / "mine.yaml"
+    scene.write_text(
+        "name: mine\ndescription: Brown noise, a little brighter.\n"
+        "layers:\n  - source: brown_noise\n    params: {cutoff_hz: 1500}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "mine.wav"
+    result = runner.invoke(
+        app,
+        ["render", str(scene), "-o", str(out), "-d", "15", "--loudness=-30", "--no-check"],
+    )
+    assert result.exit_code == 0, result.output
+    audio, rate = sf.read(out, dtype="float64", always_2d=True)
+    assert lufs(audio.T, rate) == pytest.approx(-30.0, abs=1.0)
+    assert "Measured" not in result.output
+
+
+def test_render_headphones_scene_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "b.opus"
+    result = runner.invoke(
+        app, ["render", "binaural-calm", "-o", str(out), "-d", "3s", "--no-check"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "headphones" in flat(result.output)
+    assert sf.info(str(out)).samplerate == 48_000
+
+
+BAD_RENDERS: dict[str, tuple[list[str], str]] = {
+    "unknown scene": (["thunderstorm"], "scene"),
+    "zero duration": (["rain", "--duration", "0"], "duration"),
+    "negative duration": (["rain", "--duration=-5m"], "duration"),
+    "too long": (["rain", "--duration", "13h"], "duration"),
+    "not a duration": (["rain", "--duration", "abc"], "duration"),
+    "too quiet": (["rain", "--duration", "5s", "--loudness=-40"], "loudness"),
+    "too loud": (["rain", "--duration", "5s", "--loudness=-10"], "loudness"),
+    "NaN loudness": (["rain", "--duration", "5s", "--loudness", "nan"], "loudness"),
+    "sample rate": (["rain", "--duration", "5s", "--sample-rate", "8000"], "sample_rate"),
+    "extension": (["rain", "--duration", "5s", "-o", "{tmp}/x.aiff"], "output"),
+    "missing folder": (["rain", "--duration", "2s", "-o", "{tmp}/no/such/x.flac"], "output"),
+    "unwritable folder": (["rain", "--duration", "2s", "-o", "/proc/sonora-x.flac"], "output"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_RENDERS))
+def test_render_bad_input_fails_clearly_and_writes_nothing(case: str, tmp_path: Path) -> None:
+    args, field = BAD_RENDERS[case]
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if "-o" not in args:
+        args += ["-o", str(tmp_path / "x.flac")]
+    result = runner.invoke(app, ["render", *args])
+    assert result.exit_code != 0
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    out = flat(result.output)
+    assert "error" in out and field in out
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+    assert not Path("/proc/sonora-x.flac").exists()
+
+
+def test_play_without_a_sound_card_points_to_render() -> None:
+    result = runner.invoke(app, ["play", "rain", "--duration", "1m"])
+    assert result.exit_code != 0
+    out = flat(result.output)
+    assert "sonora render rain -o" in out
+    assert "sonora[play]" in out  # the install hint names the extra that provides playback
+
+
+def test_play_unknown_scene_fails_clearly() -> None:
+    result = runner.invoke(app, ["play", "thunderstorm"])
+    assert result.exit_code != 0
+    assert "scene" in result.output
+
+
+def test_console_entry_point_prints_errors_without_a_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "sonora.cli", "render", "thunder", "-o", str(tmp_path / "x.flac")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "scene" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- durations ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90s", 90.0),
+        ("20m", 1200.0),
+        ("1h30m", 5400.0),
+        ("45", 45.0),
+        ("1.5h", 5400.0),
+        (" 2m 30s ", 150.0),
+        ("12h", 43_200.0),
+    ],
+)
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0", "0s", "-5m", "13h", "12h1s", "abc", "5 minutes", "1e3"])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(ParameterError) as exc:
+        parse_duration(text)
+    assert exc.value.field == "duration"
+    assert "12h" in exc.value.message
