@@ -238,7 +238,7 @@ def play_cmd(
     except Exception:
         err.print(
             "[yellow]No sound card is available here[/] (or the optional 'sounddevice' package "
-            "is not installed: pip install 'sonora[play]').\n"
+            "is not installed: pip install 'sonora\\[play]').\n"
             "Render to a file instead:  "
             f"sonora render {scene} -o {s.name}.flac --duration {duration}"
         )
@@ -255,6 +255,22 @@ def play_cmd(
 
 def _register_optional() -> None:
     """Commands from other parts of Sonora (kept there, registered here)."""
+    try:
+        from sonora.web.cli import serve_command
+    except ImportError:  # pragma: no cover - web extras missing in a partial install
+        pass
+    else:
+        app.command(
+            "serve", help="Run the web app on http://127.0.0.1:8000: check in, listen, check out."
+        )(serve_command)
+    try:
+        from sonora.match.cli import recommend_command
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        app.command("recommend", help="Make a session plan for a check-in and say why.")(
+            recommend_command
+        )
     try:
         from sonora.care.cli import triage_command
     except ImportError:  # pragma: no cover - care not installed in a partial checkout
