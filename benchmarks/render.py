@@ -35,9 +35,17 @@ from sonora.engine.modal import ModalStrikes
 from sonora.engine.noise import BrownNoise, PinkNoise
 from sonora.engine.render import render_to_file
 
+def hwm_mb():
+    # VmHWM is this process's own peak (ru_maxrss is inherited across exec on Linux).
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
 minutes, path = float(sys.argv[1]), sys.argv[2]
 sr = 48_000
-rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss_before = hwm_mb()
+cpu0 = time.process_time()
 t0 = time.perf_counter()
 mix = Mix(
     [
@@ -55,7 +63,8 @@ render_to_file(mix, path)
 wall = time.perf_counter() - t0
 print(json.dumps({
     "wall_s": wall,
-    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "cpu_s": time.process_time() - cpu0,
+    "peak_rss_mb": hwm_mb(),
     "import_rss_mb": rss_before,
 }))
 """
@@ -129,7 +138,8 @@ def main() -> int:
         results[m] = r
         print(
             f"sonora  {m:5g} min: {m * 60 / r['wall_s']:7.1f}x real time  "
-            f"({r['wall_s']:6.2f} s)  peak RSS {r['peak_rss_mb']:6.1f} MB "
+            f"({r['wall_s']:6.2f} s wall, {r['cpu_s']:6.2f} s CPU)  "
+            f"peak RSS {r['peak_rss_mb']:6.1f} MB "
             f"(after imports {r['import_rss_mb']:.1f} MB)  [{out.stat().st_size / 1e6:.0f} MB file]"
         )
         if m == args.minutes[0]:
