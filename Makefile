@@ -1,12 +1,12 @@
 # Sonora: two commands.
-#   make run   - set up (first time) and render + describe a calming scene
+#   make run   - set up (first time) and serve the app on http://127.0.0.1:8000
 #   make test  - set up (first time) and run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench setup clean
+.PHONY: run demo test lint bench setup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/sonora serve
+
+demo: $(STAMP)
 	@mkdir -p out
 	$(BIN)/sonora scenes
 	$(BIN)/sonora describe rain-with-bowls
@@ -37,6 +40,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/render.py
 	$(BIN)/python benchmarks/triage.py
+	$(BIN)/python benchmarks/personalisation.py
+	$(BIN)/python benchmarks/serve.py --quick
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

@@ -1,0 +1,323 @@
+"""Personalisation benchmark: does Sonora's matcher beat one fixed soundtrack?
+
+For sessions 1 to N it reports the mean *benefit over quiet rest* of four policies on
+a population of listeners:
+
+``matcher``
+    Sonora's :class:`sonora.match.Matcher` (learning from every outcome, one shared
+    matcher for the whole population, so the population prior pools across them).
+``fixed``
+    The single best built-in scene for everyone, played unchanged (chosen in
+    hindsight: the scene with the highest mean benefit over sessions 6–15).
+``random``
+    A random plan among those Sonora's hard rules allow for the listener.
+``oracle``
+    The plan a listener's true preferences would pick among those the hard rules
+    allow (``oracle_score`` when the listener has one; otherwise the best of
+    ``--oracle-draws`` averaged responses per plan).
+
+Benefit of a plan = outcome score of the listener's response to it minus the score
+of their response to a quiet-rest session of the same length, both under the same
+check-in and the same random draws (common random numbers, so the difference is the
+plan's effect, not luck).  The outcome score is :attr:`sonora.plan.Outcome.reward`.
+
+Targets over sessions 6–15: matcher >= 85 % of the oracle's benefit and >= 1.25x the
+best fixed scene's.  The script exits with status 1 if a target is missed.
+
+Population protocol (``--population module:callable``; ``callable(n_listeners,
+seed)`` returns listener objects)::
+
+    onboarding() -> dict    keys: loved, disliked (family lists), sensitivities
+                            (high_pitch / water / tonal), default_goal, breath_pacer,
+                            personal_evidence — all optional
+    checkin(rng) -> dict    keys: tension, energy, mood (0–10 or None; >= 1 given),
+                            goal, minutes (5–720), place, output, local_time
+                            ("HH:MM"), note
+    respond(plan, excerpt, checkin, rng) -> dict
+                            keys: tension, energy, mood, rating (0–10 or None),
+                            completed, fell_asleep (bool).  excerpt() renders the
+                            plan's first seconds: float32 (2, frames) at 48 kHz.
+    oracle_score(plan, excerpt, checkin) -> float   (optional)
+
+See ``docs/matching.md`` and :mod:`sonora.match.simulator` for the details.  Excerpts
+are rendered on demand and cached by the plan's recipe, layers' knobs and starting
+intensity (rounded to 0.25): a cached excerpt may come from another plan with the same
+recipe and a similar start.
+
+Usage::
+
+    python benchmarks/personalisation.py [--listeners 200] [--sessions 20] [--seed 0]
+        [--population module:callable] [--png personalisation.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sonora.match import Matcher
+from sonora.plan import CheckIn, CheckOut, Outcome, Plan, allowed_arms, compose, quiet_rest_plan
+from sonora.plan.compose import plan_from_scene
+from sonora.plan.render import plan_excerpt
+from sonora.scenes import list_scenes
+
+EXCERPT_SECONDS = 3.0
+WINDOW = (6, 15)  # sessions, inclusive, 1-based
+TARGET_ORACLE = 0.85
+TARGET_FIXED = 1.25
+POLICIES = ("matcher", "fixed", "random", "oracle")
+
+
+def load_population(spec: str) -> Callable[[int, int], list[Any]]:
+    """Import ``module:callable``."""
+    if ":" not in spec:
+        raise SystemExit(f"--population: expected module:callable, got {spec!r}")
+    mod, name = spec.split(":", 1)
+    sys.path.insert(0, str(Path.cwd()))
+    return getattr(importlib.import_module(mod), name)
+
+
+class Excerpts:
+    """Renders plan excerpts on demand, cached by recipe, knobs and start intensity."""
+
+    def __init__(self, seconds: float = EXCERPT_SECONDS) -> None:
+        self.seconds = seconds
+        self.cache: dict[str, np.ndarray] = {}
+        self.rendered = 0
+
+    @staticmethod
+    def key(plan: Plan) -> str:
+        layers = [(pl.source, pl.gain_db, sorted(pl.params.items()), sorted(pl.fixed.items()))
+                  for pl in plan.plan_layers]  # fmt: skip
+        start = round(plan.trajectory.start_intensity * 4) / 4
+        return json.dumps([plan.recipe, layers, start])
+
+    def __call__(self, plan: Plan) -> Callable[[], np.ndarray]:
+        def excerpt() -> np.ndarray:
+            if plan.quiet_rest:
+                return np.zeros((2, round(self.seconds * 48_000)), dtype=np.float32)
+            k = self.key(plan)
+            audio = self.cache.get(k)
+            if audio is None:
+                audio = plan_excerpt(plan, seconds=self.seconds)
+                audio.setflags(write=False)
+                self.cache[k] = audio
+                self.rendered += 1
+            return audio
+
+        return excerpt
+
+
+def score(checkin: CheckIn, response: dict[str, Any]) -> float:
+    """Outcome score of a response (see :attr:`sonora.plan.Outcome.reward`)."""
+    return Outcome(checkin, CheckOut.from_dict(response)).reward
+
+
+def run(
+    *,
+    listeners: int = 200,
+    sessions: int = 20,
+    seed: int = 0,
+    population: Callable[[int, int], list[Any]] | None = None,
+    oracle_draws: int = 8,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the benchmark; returns the per-session curves and the window ratios."""
+    if population is None:
+        from sonora.match.simulator import make_population
+
+        population = make_population
+    pop = list(population(listeners, seed))
+    ids = [str(getattr(lis, "listener_id", f"listener-{i}")) for i, lis in enumerate(pop)]
+    matcher = Matcher(seed=seed)
+    for lid, lis in zip(ids, pop, strict=True):
+        matcher.onboard(lid, lis.onboarding())
+    scenes = list_scenes()
+    excerpts = Excerpts()
+    scene_plans: dict[tuple[str, float, str | None], Plan] = {}
+    n = len(pop)
+    benefit = {p: np.zeros((sessions, n)) for p in ("matcher", "random", "oracle")}
+    fixed = np.zeros((len(scenes), sessions, n))
+    pick_rng = np.random.default_rng([seed, 11])
+    t0 = time.perf_counter()
+    for s in range(sessions):
+        for i, (lid, lis) in enumerate(zip(ids, pop, strict=True)):
+            raw = lis.checkin(np.random.default_rng([seed, 1, i, s]))
+            checkin = CheckIn.from_dict(raw)
+            profile = matcher.profile(lid)
+            c = checkin if checkin.goal else checkin.with_goal(profile.default_goal or "unwind")
+
+            def respond(plan: Plan, *, _lis=lis, _raw=raw, _c=c, _s=s, _i=i) -> float:
+                rng = np.random.default_rng([seed, 2, _i, _s])  # common random numbers
+                return score(_c, _lis.respond(plan, excerpts(plan), _raw, rng))
+
+            rest = respond(quiet_rest_plan(c, seed=0))
+            # Sonora's matcher
+            plan = matcher.recommend(lid, checkin)
+            rng = np.random.default_rng([seed, 2, i, s])
+            resp = lis.respond(plan, excerpts(plan), raw, rng)
+            matcher.record(lid, plan, resp)
+            benefit["matcher"][s, i] = score(c, resp) - rest
+            # random and oracle among the arms the hard rules allow
+            arms = allowed_arms(c, profile.constraints())
+            plans = [compose(c, a, profile.constraints(), seed=0) for a in arms]
+            if plans:
+                benefit["random"][s, i] = respond(plans[int(pick_rng.integers(len(plans)))]) - rest
+                if hasattr(lis, "oracle_score"):
+                    est = [lis.oracle_score(p, excerpts(p), raw) for p in plans]
+                else:
+                    est = [
+                        np.mean([
+                            score(c, lis.respond(p, excerpts(p), raw,
+                                                 np.random.default_rng([seed, 3, i, s, k])))
+                            for k in range(oracle_draws)
+                        ])
+                        for p in plans
+                    ]  # fmt: skip
+                benefit["oracle"][s, i] = respond(plans[int(np.argmax(est))]) - rest
+            # every built-in scene, played unchanged
+            for k, scene in enumerate(scenes):
+                key = (scene.name, c.minutes, c.goal)
+                p = scene_plans.get(key)
+                if p is None:
+                    p = plan_from_scene(scene, duration_s=c.minutes * 60.0, seed=0, goal=c.goal)
+                    scene_plans[key] = p
+                fixed[k, s, i] = respond(p) - rest
+        if progress:
+            m = {p: benefit[p][s].mean() for p in benefit}
+            print(
+                f"  session {s + 1:2d}: matcher {m['matcher']:+.2f}  random {m['random']:+.2f}  "
+                f"oracle {m['oracle']:+.2f}   ({time.perf_counter() - t0:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+    a, b = WINDOW[0] - 1, min(WINDOW[1], sessions)
+    fixed_window = fixed[:, a:b, :].mean(axis=(1, 2))
+    best = int(np.argmax(fixed_window))
+    curves = {
+        "matcher": benefit["matcher"].mean(axis=1),
+        "fixed": fixed[best].mean(axis=1),
+        "random": benefit["random"].mean(axis=1),
+        "oracle": benefit["oracle"].mean(axis=1),
+    }
+    sem = {
+        "matcher": benefit["matcher"].std(axis=1, ddof=1) / np.sqrt(n),
+        "fixed": fixed[best].std(axis=1, ddof=1) / np.sqrt(n),
+        "random": benefit["random"].std(axis=1, ddof=1) / np.sqrt(n),
+        "oracle": benefit["oracle"].std(axis=1, ddof=1) / np.sqrt(n),
+    }
+    window = {p: float(curves[p][a:b].mean()) for p in POLICIES}
+    return {
+        "listeners": n,
+        "sessions": sessions,
+        "seed": seed,
+        "curves": {p: curves[p].tolist() for p in POLICIES},
+        "sem": {p: sem[p].tolist() for p in POLICIES},
+        "window": window,
+        "fixed_scene": scenes[best].name,
+        "fixed_scenes": {sc.name: float(v) for sc, v in zip(scenes, fixed_window, strict=True)},
+        "ratio_oracle": window["matcher"] / window["oracle"] if window["oracle"] else float("nan"),
+        "ratio_fixed": window["matcher"] / window["fixed"] if window["fixed"] > 0 else float("inf"),
+        "excerpts_rendered": excerpts.rendered,
+        "seconds": time.perf_counter() - t0,
+        "population_sigma": float(np.sqrt(matcher.population.sigma2)),
+    }
+
+
+def save_png(result: dict[str, Any], path: Path) -> None:
+    """Plot the four curves (mean benefit per session, ±1 standard error)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = np.arange(1, result["sessions"] + 1)
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    styles = {
+        "oracle": ("black", "--", "oracle (true preferences)"),
+        "matcher": ("tab:blue", "-", "Sonora matcher"),
+        "fixed": ("tab:orange", "-", f"best fixed scene ({result['fixed_scene']})"),
+        "random": ("tab:gray", ":", "random allowed plan"),
+    }
+    for p, (color, ls, label) in styles.items():
+        y = np.asarray(result["curves"][p])
+        e = np.asarray(result["sem"][p])
+        ax.plot(x, y, ls, color=color, label=label, lw=2)
+        ax.fill_between(x, y - e, y + e, color=color, alpha=0.15, lw=0)
+    ax.axvspan(WINDOW[0] - 0.5, WINDOW[1] + 0.5, color="tab:green", alpha=0.07, lw=0)
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    ax.set_xlabel("session")
+    ax.set_ylabel("mean benefit over quiet rest (score points)")
+    ax.set_title(
+        f"Personalisation: {result['listeners']} simulated listeners "
+        f"(sessions 6–15: {result['ratio_oracle']:.0%} of oracle, "
+        f"{result['ratio_fixed']:.2f}x best fixed)",
+        fontsize=10,
+    )
+    ax.set_xticks(x)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--listeners", type=int, default=200)
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--population", default=None, help="module:callable(n_listeners, seed)")
+    ap.add_argument("--oracle-draws", type=int, default=8)
+    ap.add_argument("--png", type=Path, default=Path("out/personalisation.png"))
+    ap.add_argument("--json", type=Path, default=None, help="Also write the results as JSON.")
+    ap.add_argument("--quiet", action="store_true", help="No per-session progress.")
+    args = ap.parse_args(argv)
+    if args.sessions < WINDOW[1]:
+        ap.error(f"--sessions must be at least {WINDOW[1]} to cover sessions 6–15")
+    pop = load_population(args.population) if args.population else None
+    res = run(
+        listeners=args.listeners,
+        sessions=args.sessions,
+        seed=args.seed,
+        population=pop,
+        oracle_draws=args.oracle_draws,
+        progress=not args.quiet,
+    )
+    print(f"Personalisation benchmark: {res['listeners']} listeners, seed {res['seed']}, "
+          f"{res['seconds']:.0f} s, {res['excerpts_rendered']} excerpts rendered")  # fmt: skip
+    print("Mean benefit over quiet rest (outcome-score points), per session:")
+    print(f"{'session':>8} " + " ".join(f"{p:>9}" for p in POLICIES))
+    for s in range(res["sessions"]):
+        print(f"{s + 1:>8} " + " ".join(f"{res['curves'][p][s]:>+9.3f}" for p in POLICIES))
+    w = res["window"]
+    print(f"Sessions {WINDOW[0]}–{WINDOW[1]}: " + ", ".join(f"{p} {w[p]:+.3f}" for p in POLICIES))
+    print(f"Best fixed scene: {res['fixed_scene']}  (all: " + ", ".join(
+        f"{k} {v:+.2f}" for k, v in sorted(res["fixed_scenes"].items(), key=lambda kv: -kv[1])
+    ) + ")")  # fmt: skip
+    ok_o = res["ratio_oracle"] >= TARGET_ORACLE
+    ok_f = res["ratio_fixed"] >= TARGET_FIXED
+    print(f"matcher / oracle = {res['ratio_oracle']:.3f}  (target >= {TARGET_ORACLE})  "
+          f"{'PASS' if ok_o else 'FAIL'}")  # fmt: skip
+    print(f"matcher / best fixed = {res['ratio_fixed']:.3f}  (target >= {TARGET_FIXED})  "
+          f"{'PASS' if ok_f else 'FAIL'}")  # fmt: skip
+    if args.png:
+        save_png(res, args.png)
+        print(f"Curves saved to {args.png}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(res, indent=2))
+    return 0 if (ok_o and ok_f) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""``sonora recommend``: a session plan for this moment, with its reason.
+
+The function here is registered on Sonora's Typer app by ``sonora/cli.py``; it can
+also be registered on any Typer app (the tests do that).
+
+Examples
+--------
+.. code-block:: console
+
+    $ sonora recommend --goal sleep --tension 7 --minutes 20
+    $ sonora recommend --goal focus --energy 3 --minutes 45 --json > plan.json
+    $ sonora recommend --goal ease_anxiety --tension 8 --headphones --render calm.opus
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from sonora.errors import ParameterError, SonoraError
+
+__all__ = ["print_plan", "recommend_command"]
+
+_TRAJECTORY_WORDS = {
+    "iso": "meet you where you are, then lead toward calm",
+    "u_shape": "ease down, rest, then lift gently so you finish alert",
+    "steady": "steady throughout",
+    "sleep": "settle and fade for sleep",
+    "silence": "quiet rest, no sound",
+}
+
+
+def print_plan(plan, console: Console) -> None:
+    """Print a plan for a person to read: title, reason, layers and arc."""
+    minutes = plan.duration_s / 60.0
+    traj = plan.trajectory
+    arc = _TRAJECTORY_WORDS.get(traj.kind, traj.kind)
+    if traj.kind == "sleep":
+        arc += ", then " + ("fade to silence" if traj.variant == "fade" else "hold very low")
+    head = f"{minutes:g} minutes · {arc}"
+    if plan.headphones:
+        head += " · headphones needed"
+    console.print(
+        Panel(
+            f"{plan.reason}\n\n[dim]{head}[/]",
+            title=f"[bold]{plan.title or 'Your plan'}[/]",
+            title_align="left",
+            border_style="cyan",
+        )
+    )
+    if plan.plan_layers:
+        table = Table(show_header=True, header_style="bold")
+        for col in ("sound", "source", "level dB", "settings"):
+            table.add_column(col)
+        for layer in plan.plan_layers:
+            settings = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in layer.params.items())
+            table.add_row(layer.family, layer.source, f"{layer.gain_db:+.1f}", settings or "-")
+        console.print(table)
+    console.print(
+        f"[dim]seed {plan.seed} · same plan, same seed, same sound · "
+        "a wellness tool, not music therapy[/]"
+    )
+
+
+def _screen_note(note: str, err: Console) -> None:
+    """Show help first when a note sounds like more than sound can help with."""
+    if not note.strip():
+        return
+    try:
+        from sonora.care.cli import render_result
+        from sonora.care.triage import triage
+    except ImportError:  # pragma: no cover - care not installed in a partial checkout
+        return
+    try:
+        result = triage(note)
+    except Exception:
+        return
+    if result.level != "everyday":
+        render_result(result, err)
+
+
+def recommend_command(
+    goal: Annotated[
+        str,
+        typer.Option("--goal", help="What the session is for: sleep, unwind, ease_anxiety, focus."),
+    ] = "unwind",
+    tension: Annotated[
+        float | None, typer.Option("--tension", help="How tense you are now, 0 to 10.")
+    ] = None,
+    energy: Annotated[
+        float | None, typer.Option("--energy", help="How alert / energetic, 0 to 10.")
+    ] = None,
+    mood: Annotated[float | None, typer.Option("--mood", help="Your mood, 0 (low) to 10.")] = None,
+    minutes: Annotated[
+        str, typer.Option("--minutes", help="Time you have: 5 to 720 minutes, or 'all-night'.")
+    ] = "20",
+    headphones: Annotated[
+        bool, typer.Option("--headphones/--speaker", help="Listening on headphones?")
+    ] = False,
+    place: Annotated[
+        str, typer.Option("--place", help="Where you are: in_bed, sitting, on_the_move.")
+    ] = "sitting",
+    time: Annotated[
+        str | None, typer.Option("--time", help="Local time HH:MM (default: now).")
+    ] = None,
+    note: Annotated[str, typer.Option("--note", help="Anything you'd like to add.")] = "",
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same plan and sound.")] = 0,
+    love: Annotated[
+        list[str] | None, typer.Option("--love", help="A sound family you love (repeatable).")
+    ] = None,
+    dislike: Annotated[
+        list[str] | None,
+        typer.Option("--dislike", help="A sound family never to play (repeatable)."),
+    ] = None,
+    sensitive: Annotated[
+        list[str] | None,
+        typer.Option("--sensitive", help="high_pitch, water or tonal (repeatable)."),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the plan as JSON (render it with sonora render).")
+    ] = False,
+    render: Annotated[
+        Path | None,
+        typer.Option("--render", help="Also render the plan: .flac, .wav, .opus/.ogg or .mp3."),
+    ] = None,
+) -> None:
+    """Make a session plan for this moment and explain the choice in plain words."""
+    from sonora.match import Matcher
+    from sonora.plan import CheckIn
+
+    out = Console()
+    err = Console(stderr=True)
+    try:
+        checkin = CheckIn(
+            tension=tension,
+            energy=energy,
+            mood=mood,
+            goal=goal,
+            minutes=minutes,
+            place=place,
+            output="headphones" if headphones else "speaker",
+            local_time=time if time is not None else dt.datetime.now().strftime("%H:%M"),
+            note=note,
+        )
+        matcher = Matcher(seed=seed)
+        matcher.onboard(
+            "cli",
+            {"loved": love or [], "disliked": dislike or [], "sensitivities": sensitive or []},
+        )
+        plan = matcher.recommend("cli", checkin)
+        if render is not None:
+            from sonora.engine.encoders import format_for
+
+            format_for(render)
+    except SonoraError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    _screen_note(note, err)
+    if json_output:
+        typer.echo(plan.to_json())
+    else:
+        print_plan(plan, out)
+    if render is None:
+        return
+    if plan.quiet_rest:
+        err.print("[yellow]This is a quiet-rest session: there is nothing to render.[/]")
+        raise typer.Exit(code=1)
+    from sonora.engine.render import render_to_file
+    from sonora.plan.render import plan_mix
+
+    msg = Console(stderr=True) if json_output else out
+    msg.print(f"Rendering {plan.duration_s / 60:g} minutes to {render} …")
+    try:
+        mix = plan_mix(plan)
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=not sys.stderr.isatty(),
+        ) as progress:
+            task = progress.add_task("rendering plan", total=mix.total_frames)
+            path = render_to_file(
+                mix, render, progress=lambda done, total: progress.update(task, completed=done)
+            )
+    except ParameterError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    except OSError as exc:
+        err.print(
+            f"[bold red]error:[/] output: cannot write {str(render)!r}: {exc.strerror or exc}"
+        )
+        raise typer.Exit(code=2) from None
+    msg.print(f"[green]Wrote[/] {path} (seed {plan.seed}).")

@@ -1,0 +1,369 @@
+"""The matcher: choose a plan for this listener now, and learn from how it went.
+
+``Matcher.recommend(listener_id, checkin) -> Plan`` and
+``Matcher.record(listener_id, plan, outcome)`` are the stable API (benchmarks outside
+the package call them).
+
+How a plan is chosen
+--------------------
+1. Hard rules remove arms (recipe × brightness) the listener must not get: disliked
+   families, sensitivities, binaural without headphones, anything struck or bright at
+   bedtime (:func:`sonora.plan.allowed_arms`).
+2. The reward model (:mod:`sonora.match.model`) gives the listener's posterior over
+   what each remaining arm would score: the population prior, learnt from everyone's
+   outcomes, plus the listener's own outcomes; onboarding enters through the shared
+   "loved" feature (cold start).
+3. Thompson sampling picks an arm: one draw from the posterior, the best arm under
+   that draw.  Exploration is cautious: the draw's spread is scaled down
+   (``exploration``, 0.35 by default: tempered Thompson sampling, which wastes fewer
+   of a listener's few sessions than a full-width draw), only arms that could
+   plausibly be the best (posterior mean + 2 sd above the best arm's mean − 2 sd) are
+   eligible, and at bedtime only arms whose posterior mean is within
+   ``bedtime_margin`` points of the best, with an even narrower draw
+   (``bedtime_exploration``).
+
+Listeners who opted in to personal evidence get randomised quiet-rest sessions
+(:mod:`sonora.match.evidence`); those are never used to learn which sound suits them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from sonora.errors import ParameterError
+from sonora.match import features as F
+from sonora.match.evidence import EvidenceReport, PersonalEvidence
+from sonora.match.model import PopulationModel, Stats
+from sonora.match.profile import Profile
+from sonora.match.store import InMemoryStore, SessionRecord, Store
+from sonora.plan.checkin import CheckIn, CheckOut, Outcome
+from sonora.plan.compose import compose, quiet_rest_plan
+from sonora.plan.model import Plan
+from sonora.plan.recipes import Arm, allowed_arms
+
+#: How families are named in reasons.
+FAMILY_WORDS = {
+    "rain": "rain",
+    "water": "water sounds",
+    "wind": "wind",
+    "noise": "steady noise",
+    "bowls": "singing bowls",
+    "gong": "the gong",
+    "chimes": "chimes",
+    "drone": "drones",
+    "melody": "soft melody",
+    "binaural": "binaural beats",
+    "breath": "the breath pacer",
+}
+_POPULATION_KEY = "match.population"
+
+
+def _pending_key(listener_id: str) -> str:
+    return f"match.pending.{listener_id}"
+
+
+class Matcher:
+    """Chooses plans and learns from outcomes.
+
+    Parameters
+    ----------
+    store : Store, optional
+        Profiles, sessions and learnt state; a fresh :class:`InMemoryStore` by default.
+    population_prior : PopulationModel or mapping, optional
+        The starting population prior (e.g. one learnt elsewhere, as
+        ``PopulationModel.to_dict()``).  By default the one saved in the store, else
+        :meth:`PopulationModel.default`.
+    seed : int
+        Seed of the matcher's random choices (Thompson draws, plan seeds).
+    learn_population : bool
+        Keep updating the population prior from everyone's outcomes.
+    refit_every : int
+        Outcomes between population updates (at least; later, every 10 % growth of
+        the data, so the cost of learning stays proportional to the data).
+    exploration : float
+        Scale of the Thompson draw's spread (1 = plain Thompson sampling, 0 = greedy).
+    bedtime_exploration : float
+        The same at bedtime.
+    bedtime_margin : float
+        At bedtime, only arms whose posterior mean is within this many points of the
+        best are eligible.
+    evidence : PersonalEvidence, optional
+        The personal-evidence comparison (created on the same store by default).
+    """
+
+    def __init__(
+        self,
+        store: Store | None = None,
+        *,
+        population_prior: PopulationModel | Mapping[str, Any] | None = None,
+        seed: int = 0,
+        learn_population: bool = True,
+        refit_every: int = 50,
+        exploration: float = 0.35,
+        bedtime_exploration: float = 0.2,
+        bedtime_margin: float = 0.3,
+        evidence: PersonalEvidence | None = None,
+    ) -> None:
+        self.store: Store = store if store is not None else InMemoryStore()
+        if isinstance(population_prior, PopulationModel):
+            self.population = population_prior
+        elif population_prior is not None:
+            self.population = PopulationModel.from_dict(dict(population_prior))
+        else:
+            saved = self.store.get_state(_POPULATION_KEY)
+            self.population = (
+                PopulationModel.from_dict(saved) if saved else PopulationModel.default()
+            )
+        self.learn_population = bool(learn_population)
+        self.refit_every = max(1, int(refit_every))
+        self.bedtime_margin = float(bedtime_margin)
+        self.exploration = float(exploration)
+        self.bedtime_exploration = float(bedtime_exploration)
+        self.evidence = evidence or PersonalEvidence(self.store, seed=seed)
+        self._rng = np.random.default_rng(seed)
+        self._stats: dict[str, Stats] = {}
+        self._since_fit = 0
+
+    # -- profiles ----------------------------------------------------------------------
+    def profile(self, listener_id: str) -> Profile:
+        """The listener's profile (an empty one if they never onboarded)."""
+        return self.store.get_profile(listener_id) or Profile(listener_id)
+
+    def onboard(self, listener_id: str, answers: Mapping[str, Any] | Profile | None) -> Profile:
+        """Save onboarding answers (see :mod:`sonora.match.profile` for the keys)."""
+        profile = (
+            answers
+            if isinstance(answers, Profile)
+            else Profile.from_onboarding(listener_id, answers)
+        )
+        self.store.put_profile(profile)
+        return profile
+
+    def set_personal_evidence(self, listener_id: str, on: bool = True) -> Profile:
+        """Opt the listener in (or out) of the sound-versus-quiet-rest comparison."""
+        profile = self.profile(listener_id).with_evidence(on)
+        self.store.put_profile(profile)
+        return profile
+
+    def evidence_report(self, listener_id: str) -> EvidenceReport:
+        """What the listener's personal comparison can say so far."""
+        return self.evidence.report(listener_id)
+
+    # -- learning state ------------------------------------------------------------------
+    def _stats_for(self, listener_id: str) -> Stats:
+        s = self._stats.get(listener_id)
+        if s is None:
+            s = Stats()
+            for rec in self.store.sessions(listener_id):
+                if rec.features is not None and rec.feature_version == F.FEATURE_VERSION:
+                    s.add(np.asarray(rec.features), rec.reward)
+            self._stats[listener_id] = s
+        return s
+
+    def refit(self) -> PopulationModel:
+        """Update the population prior from every listener's outcomes now."""
+        stats = [self._stats_for(i) for i in self.store.listener_ids()]
+        self.population.fit(stats)
+        self.store.put_state(_POPULATION_KEY, self.population.to_dict())
+        self._since_fit = 0
+        return self.population
+
+    def arm_scores(self, listener_id: str, checkin: CheckIn | Mapping[str, Any]) -> list[dict]:
+        """Posterior mean and sd of the score of every allowed arm (for explanations).
+
+        Returns
+        -------
+        list of dict
+            ``{"arm", "mean", "sd"}``, best mean first.
+        """
+        profile = self.profile(listener_id)
+        c = self._resolve(checkin, profile)
+        arms = allowed_arms(c, profile.constraints())
+        if not arms:
+            return []
+        X = self._arm_features(arms, c, profile)
+        mean, sd = self.population.posterior(self._stats_for(listener_id)).predict(X)
+        order = np.argsort(-mean)
+        return [{"arm": arms[i].id, "mean": float(mean[i]), "sd": float(sd[i])} for i in order]
+
+    # -- choosing ------------------------------------------------------------------------
+    @staticmethod
+    def _resolve(checkin: CheckIn | Mapping[str, Any], profile: Profile) -> CheckIn:
+        c = checkin if isinstance(checkin, CheckIn) else CheckIn.from_dict(checkin)
+        if c.goal is None:
+            c = c.with_goal(profile.default_goal or "unwind")
+        return c
+
+    @staticmethod
+    def _pacer(c: CheckIn, profile: Profile) -> bool:
+        return (
+            c.goal == "ease_anxiety"
+            and profile.constraints().pacer_allowed
+            and c.place != "on_the_move"
+        )
+
+    def _arm_features(self, arms: list[Arm], c: CheckIn, profile: Profile) -> np.ndarray:
+        return F.arm_matrix(arms, c, profile, pacer=self._pacer(c, profile))
+
+    def choose_arm(self, listener_id: str, checkin: CheckIn) -> tuple[Arm, list[str]] | None:
+        """Thompson-sample an arm (see the module docstring); ``None`` if none is allowed.
+
+        Returns
+        -------
+        (Arm, list of str) or None
+            The arm and the personal sentences for its reason.
+        """
+        profile = self.profile(listener_id)
+        arms = allowed_arms(checkin, profile.constraints())
+        if not arms:
+            return None
+        X = self._arm_features(arms, checkin, profile)
+        post = self.population.posterior(self._stats_for(listener_id))
+        mean, sd = post.predict(X)
+        if checkin.is_bedtime:
+            eligible = mean >= mean.max() - self.bedtime_margin
+            scale = self.bedtime_exploration
+        else:
+            eligible = mean + 2.0 * sd >= np.max(mean - 2.0 * sd)
+            scale = self.exploration
+        draw = X @ post.sample(self._rng, scale)
+        draw[~eligible] = -np.inf
+        k = int(np.argmax(draw))
+        notes = self._notes(listener_id, profile, arms[k], exploring=mean[k] < mean.max() - 0.25)
+        return arms[k], notes
+
+    def _notes(self, listener_id: str, profile: Profile, arm: Arm, *, exploring: bool) -> list[str]:
+        sessions = [r for r in self.store.sessions(listener_id) if not r.quiet_rest]
+        notes: list[str] = []
+        best: tuple[float, str] | None = None
+        for fam in arm.families:
+            ratings = [r.rating for r in sessions if fam in r.families and r.rating is not None]
+            if len(ratings) >= 2 and float(np.mean(ratings)) >= 7.0:
+                m = float(np.mean(ratings))
+                if best is None or m > best[0]:
+                    best = (m, fam)
+        loved = [f for f in arm.families if f in profile.loved]
+        if best is not None:
+            notes.append(f"you have rated {FAMILY_WORDS[best[1]]} highly")
+        elif loved:
+            notes.append(f"you told us you love {FAMILY_WORDS[loved[0]]}")
+        if sessions and exploring:
+            notes.append(
+                "this is a little different from your usual; how you feel afterwards "
+                "helps Sonora learn what suits you"
+            )
+        elif not sessions and not loved and self.population.n_sessions:
+            notes.append("for a first session we start from what has suited other listeners")
+        return notes
+
+    def recommend(self, listener_id: str, checkin: CheckIn | Mapping[str, Any]) -> Plan:
+        """The plan for this listener at this check-in.
+
+        Parameters
+        ----------
+        listener_id : str
+        checkin : CheckIn or mapping
+            The check-in (a mapping uses :class:`CheckIn` field names).
+
+        Returns
+        -------
+        Plan
+            A sound plan, or a quiet-rest plan when the listener's personal comparison
+            calls for one (or when their dislikes rule out every sound).
+
+        Raises
+        ------
+        ParameterError
+            For an invalid check-in, naming the field.
+        """
+        profile = self.profile(listener_id)
+        c = self._resolve(checkin, profile)
+        seed = int(self._rng.integers(0, 2**31 - 1))
+        arm_kind = ""
+        if profile.personal_evidence:
+            arm_kind = self.evidence.next_arm(listener_id)
+        if arm_kind == "rest":
+            plan = quiet_rest_plan(c, seed=seed)
+        else:
+            choice = self.choose_arm(listener_id, c)
+            if choice is None:
+                plan = replace(
+                    quiet_rest_plan(c, seed=seed),
+                    reason="Your dislikes and sensitivities rule out every sound in "
+                    "Sonora's library, so this is a quiet-rest session. You can change "
+                    "them in your profile.",
+                )
+                arm_kind = ""
+            else:
+                arm, notes = choice
+                plan = compose(c, arm, profile.constraints(), seed=seed, notes=notes)
+        self.store.put_state(_pending_key(listener_id), {"seed": seed, "evidence_arm": arm_kind})
+        return plan
+
+    # -- learning ------------------------------------------------------------------------
+    def record(
+        self,
+        listener_id: str,
+        plan: Plan,
+        outcome: Outcome | CheckOut | Mapping[str, Any],
+    ) -> float:
+        """Learn from a finished session.
+
+        Parameters
+        ----------
+        listener_id : str
+        plan : Plan
+            The plan that was played (any plan: recommended, a scene, quiet rest).
+        outcome : Outcome, CheckOut or mapping
+            The outcome; a check-out (or a mapping of check-out answers) is paired with
+            the check-in stored in the plan.
+
+        Returns
+        -------
+        float
+            The session's outcome score.
+        """
+        if not isinstance(outcome, Outcome):
+            if plan.checkin is None:
+                raise ParameterError(
+                    "outcome", "this plan has no check-in: pass an Outcome(before, after)"
+                )
+            outcome = Outcome(CheckIn.from_dict(plan.checkin), CheckOut.from_dict(outcome))
+        reward = outcome.reward
+        profile = self.profile(listener_id)
+        pending = self.store.get_state(_pending_key(listener_id)) or {}
+        evidence_arm = ""
+        if pending.get("seed") == plan.seed and pending.get("evidence_arm"):
+            evidence_arm = pending["evidence_arm"]
+            self.store.put_state(_pending_key(listener_id), None)
+        features = None
+        if not plan.quiet_rest:
+            x = F.plan_vector(plan, profile)
+            features = tuple(float(v) for v in x)
+            self._stats_for(listener_id).add(x, reward)
+            self._since_fit += 1
+        self.store.add_session(
+            SessionRecord(
+                listener_id=listener_id,
+                recipe=plan.recipe,
+                families=plan.families,
+                reward=reward,
+                rating=outcome.after.rating,
+                tension_drop=outcome.tension_drop,
+                mood_rise=outcome.mood_rise,
+                completed=outcome.completed,
+                quiet_rest=plan.quiet_rest,
+                evidence_arm=evidence_arm,
+                features=features,
+                feature_version=F.FEATURE_VERSION if features is not None else 0,
+                goal=plan.goal,
+            )
+        )
+        due = max(self.refit_every, 0.1 * self.population.n_sessions)
+        if self.learn_population and self._since_fit >= due:
+            self.refit()
+        return reward

@@ -1,0 +1,366 @@
+"""A synthetic population of listeners for the personalisation benchmark and tests.
+
+The listener protocol
+---------------------
+Any object with these three methods is a listener (``benchmarks/personalisation.py``
+accepts a population from outside the package with ``--population module:callable``,
+where ``callable(n_listeners, seed)`` returns a list of them):
+
+``onboarding() -> dict``
+    Onboarding answers, keys as :class:`sonora.match.Profile` reads them (all
+    optional): ``loved`` and ``disliked`` (lists of families from
+    :data:`sonora.plan.FAMILIES`), ``sensitivities`` (from ``high_pitch``, ``water``,
+    ``tonal``), ``default_goal`` (``sleep``, ``unwind``, ``ease_anxiety``, ``focus``),
+    ``breath_pacer`` (bool), ``personal_evidence`` (bool).
+
+``checkin(rng) -> dict``
+    A check-in before a session, keys as :class:`sonora.plan.CheckIn` reads them:
+    ``tension``, ``energy``, ``mood`` (0–10 or ``None``, at least one given), ``goal``,
+    ``minutes`` (5–720), ``place`` (``in_bed``, ``sitting``, ``on_the_move``),
+    ``output`` (``headphones``, ``speaker``), ``local_time`` (``"HH:MM"``), ``note``.
+    ``rng`` is a :class:`numpy.random.Generator`.
+
+``respond(plan, excerpt, checkin, rng) -> dict``
+    How the session went, keys as :class:`sonora.plan.CheckOut` reads them:
+    ``tension``, ``energy``, ``mood`` (0–10 or ``None``), ``rating`` (0–10 or
+    ``None``), ``completed`` (bool), ``fell_asleep`` (bool).  ``plan`` is a
+    :class:`sonora.plan.Plan` (``plan.quiet_rest`` for silent rest; ``plan.layers``
+    lists ``(family, gain_db)``, ``plan.brightness`` is 0–1); ``excerpt()`` renders
+    the plan's first seconds on demand as float32 ``(2, frames)`` at 48 kHz (zeros for
+    quiet rest); ``checkin`` is the dict this listener returned for the session.
+    The benchmark asks the same listener about several plans for one check-in (what
+    Sonora chose, the baselines, quiet rest) with identically seeded ``rng`` s, so
+    ``respond`` must depend only on its arguments (no hidden state between calls).
+
+Optionally ``oracle_score(plan, excerpt, checkin) -> float``: any number that orders
+plans like the listener's expected outcome.  Without it, the benchmark estimates the
+oracle by averaging repeated ``respond`` calls.
+
+The built-in population
+-----------------------
+Five kinds of listener, each with individual variation, noisy self-reports, a
+day-to-day mood effect and a quiet-rest baseline effect (tension falls by about one
+point after resting in silence):
+
+* ``rain_lover`` — loves rain, likes water, dislikes tonal sound;
+* ``bowl_lover`` — loves singing bowls, likes gong and drones, dislikes noise;
+* ``bright_sensitive`` — reacts to the *actual audio*: measures the spectral centroid
+  of the plan's excerpt and is put off in proportion to the octaves above their
+  comfort (300–900 Hz); any calm sound below that suits them;
+* ``steady_noise`` — only settles with steady noise; sparse events (bowls, gong,
+  chimes, melody) unsettle them;
+* ``eclectic`` — idiosyncratic tastes (10 %).
+
+Onboarding answers are noisy: a real love is reported with probability 0.5–0.8,
+dislikes and sensitivities are often left out, and some listeners name a "love" that
+does nothing for them.  Goal-specific effects apply to everyone: at focus, steady
+noise helps a little and sparse events distract; at bedtime, brightness costs;
+binaural beats over a speaker are just odd tones.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sonora.match.features import shares
+from sonora.plan.model import Plan
+from sonora.plan.recipes import RECIPE_FAMILIES, TONAL_FAMILIES
+from sonora.plan.render import spectral_centroid_hz
+
+KINDS = ("rain_lover", "bowl_lover", "bright_sensitive", "steady_noise", "eclectic")
+#: Share of each kind in the built-in population.
+KIND_SHARES = (0.25, 0.22, 0.22, 0.21, 0.10)
+#: Extra effect per unit share at focus (everyone).
+FOCUS_EFFECT = {"noise": 0.5, "rain": 0.2, "melody": -0.5, "chimes": -0.5, "gong": -0.5}
+FOCUS_EFFECT["bowls"] = -0.3
+EVENT_FAMILIES = ("bowls", "gong", "chimes", "melody")
+SAMPLE_RATE = 48_000
+#: Individual variation added to every family effect of every listener, points (see
+#: :func:`make_hard_population` for a population with twice as much).
+PREF_JITTER_SD = 0.15
+
+
+_CENTROIDS: dict[int, tuple[Any, float]] = {}
+
+
+def excerpt_centroid_hz(audio: np.ndarray) -> float:
+    """Spectral centroid of an excerpt (48 kHz), remembered per array object."""
+    hit = _CENTROIDS.get(id(audio))
+    if hit is not None and hit[0]() is audio:
+        return hit[1]
+    c = spectral_centroid_hz(audio, SAMPLE_RATE)
+    try:
+        _CENTROIDS[id(audio)] = (weakref.ref(audio), c)
+    except TypeError:  # not weak-referenceable: just do not remember it
+        pass
+    if len(_CENTROIDS) > 20_000:
+        _CENTROIDS.clear()
+    return c
+
+
+def _clip_round(x: float) -> float:
+    return float(min(10.0, max(0.0, round(x))))
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@dataclass
+class SimListener:
+    """One simulated listener (implements the listener protocol).
+
+    Attributes
+    ----------
+    listener_id : str
+    kind : str
+        One of :data:`KINDS`.
+    prefs : dict of str to float
+        True effect of each family per unit share of the mix, score points.
+    bright_pref, bright_weight : float
+        Preferred brightness (0–1) and the cost per brightness level away from it.
+    uses_excerpt : bool
+        Judges brightness from the rendered excerpt (spectral centroid) instead.
+    comfort_hz, centroid_weight : float
+        Centroid above which sound becomes unpleasant, and the cost per octave above.
+    rest_effect : float
+        How much quiet rest lowers tension, points.
+    noise_sd : float
+        Noise of each self-report, points.
+    pacer_pref : float
+        Effect of a breath pacer.
+    answers : dict
+        Onboarding answers.
+    """
+
+    listener_id: str
+    kind: str
+    prefs: dict[str, float]
+    bright_pref: float
+    bright_weight: float
+    uses_excerpt: bool
+    comfort_hz: float
+    centroid_weight: float
+    rest_effect: float
+    noise_sd: float
+    pacer_pref: float
+    goal_p: tuple[float, ...]
+    tension_mean: float
+    energy_mean: float
+    mood_mean: float
+    headphones_p: float
+    answers: dict[str, Any] = field(default_factory=dict)
+
+    # -- protocol ------------------------------------------------------------------------
+    def onboarding(self) -> dict[str, Any]:
+        """Onboarding answers (a copy)."""
+        return {k: list(v) if isinstance(v, list) else v for k, v in self.answers.items()}
+
+    def checkin(self, rng: np.random.Generator) -> dict[str, Any]:
+        """A check-in before a session (see the module docstring for the keys)."""
+        goal = ("sleep", "unwind", "ease_anxiety", "focus")[int(rng.choice(4, p=self.goal_p))]
+        t_shift = {"sleep": 0.0, "unwind": 0.5, "ease_anxiety": 1.5, "focus": -0.5}[goal]
+        e_shift = {"sleep": -1.5, "unwind": 0.0, "ease_anxiety": 0.5, "focus": 0.5}[goal]
+        tension = _clip_round(rng.normal(self.tension_mean + t_shift, 1.8))
+        energy = _clip_round(rng.normal(self.energy_mean + e_shift, 1.8))
+        mood = _clip_round(rng.normal(self.mood_mean, 1.5))
+        if rng.random() < 0.15:
+            energy = None
+        if rng.random() < 0.1:
+            mood = None
+        if goal == "sleep":
+            minutes = float(rng.choice([20, 30, 45, 60, 480], p=[0.25, 0.25, 0.2, 0.15, 0.15]))
+            place = "in_bed"
+            hour = float(rng.uniform(21.5, 25.5)) % 24
+        else:
+            minutes = float(rng.choice([5, 10, 15, 20, 30]))
+            place = str(rng.choice(["sitting", "in_bed", "on_the_move"], p=[0.75, 0.1, 0.15]))
+            lo, hi = {"unwind": (12, 22), "ease_anxiety": (8, 23), "focus": (8, 17)}[goal]
+            hour = float(rng.uniform(lo, hi))
+        output = "headphones" if rng.random() < self.headphones_p else "speaker"
+        h, m = int(hour), int((hour % 1) * 60)
+        return {
+            "tension": tension,
+            "energy": energy,
+            "mood": mood,
+            "goal": goal,
+            "minutes": minutes,
+            "place": place,
+            "output": output,
+            "local_time": f"{h:02d}:{m:02d}",
+            "note": "",
+        }
+
+    def oracle_score(
+        self, plan: Plan, excerpt: Callable[[], np.ndarray], checkin: Mapping[str, Any]
+    ) -> float:
+        """The true expected benefit of ``plan`` over quiet rest, before noise (points)."""
+        if plan.quiet_rest:
+            return 0.0
+        sh = shares(plan.layers)
+        prefs = dict(self.prefs)
+        if checkin.get("output") != "headphones":
+            prefs["binaural"] = -0.5  # beats need headphones: over a speaker, odd tones
+        b = sum(s * prefs.get(f, 0.0) for f, s in sh.items())
+        goal = plan.goal
+        if goal == "focus":
+            b += sum(s * FOCUS_EFFECT.get(f, 0.0) for f, s in sh.items())
+        if goal == "sleep":
+            b -= 1.5 * max(0.0, plan.brightness - 0.3)
+        if self.uses_excerpt:
+            c = excerpt_centroid_hz(excerpt())
+            b -= self.centroid_weight * max(0.0, math.log2(max(c, 1.0) / self.comfort_hz))
+        else:
+            b -= self.bright_weight * ((plan.brightness - self.bright_pref) / 0.25) ** 2
+        if plan.pacer is not None:
+            b += self.pacer_pref
+        return float(b)
+
+    def respond(
+        self,
+        plan: Plan,
+        excerpt: Callable[[], np.ndarray],
+        checkin: Mapping[str, Any],
+        rng: np.random.Generator,
+    ) -> dict[str, Any]:
+        """How the session went (see the module docstring for the keys)."""
+        benefit = self.oracle_score(plan, excerpt, checkin)
+        day = rng.normal(0.0, 0.7)  # today's circumstances, whatever is played
+        effect = self.rest_effect + benefit + day
+        t0, e0, m0 = checkin.get("tension"), checkin.get("energy"), checkin.get("mood")
+        z_t, z_m, z_e, z_r = rng.normal(0.0, 1.0, 4)
+        u_done, u_sleep, u_skip = rng.random(3)
+        tension = None if t0 is None else _clip_round(t0 - effect + self.noise_sd * z_t)
+        mood = None if m0 is None else _clip_round(m0 + 0.6 * effect + self.noise_sd * z_m)
+        drift = -1.0 if plan.goal == "sleep" else 0.3
+        energy = None if e0 is None else _clip_round(e0 + drift + self.noise_sd * z_e)
+        rating = None if u_skip < 0.1 else _clip_round(5.0 + 1.5 * benefit + 1.2 * z_r)
+        completed = bool(u_done < _sigmoid(2.0 + 1.5 * benefit))
+        fell_asleep = bool(plan.goal == "sleep" and u_sleep < _sigmoid(-0.5 + 0.8 * effect))
+        return {
+            "tension": tension,
+            "energy": energy,
+            "mood": mood,
+            "rating": rating,
+            "completed": completed,
+            "fell_asleep": fell_asleep,
+        }
+
+
+def _answers(
+    rng: np.random.Generator,
+    prefs: dict[str, float],
+    *,
+    love_p: float,
+    dislike_p: float,
+    sensitivities: list[str],
+) -> dict[str, Any]:
+    ranked = sorted(prefs, key=lambda f: -prefs[f])
+    loved = [f for f in ranked[:2] if prefs[f] > 1.0 and rng.random() < love_p]
+    if rng.random() < 0.15:  # a stated love that does nothing for them
+        loved.append(
+            str(rng.choice([f for f in RECIPE_FAMILIES if abs(prefs[f]) < 0.6] or ["wind"]))
+        )
+    disliked = [f for f in RECIPE_FAMILIES if prefs[f] < -1.0 and rng.random() < dislike_p]
+    loved = [f for f in dict.fromkeys(loved) if f not in disliked]
+    return {"loved": loved, "disliked": disliked, "sensitivities": sensitivities}
+
+
+def make_listener(kind: str, listener_id: str, rng: np.random.Generator) -> SimListener:
+    """One listener of ``kind`` with individual variation drawn from ``rng``."""
+    prefs = {f: float(rng.normal(0.0, PREF_JITTER_SD)) for f in RECIPE_FAMILIES}
+    bright_pref = float(rng.uniform(0.3, 0.6))
+    bright_weight = float(rng.uniform(0.1, 0.3))
+    uses_excerpt = False
+    sens: list[str] = []
+    love_p, dislike_p = float(rng.uniform(0.5, 0.8)), float(rng.uniform(0.2, 0.5))
+    if kind == "rain_lover":
+        prefs["rain"] += 2.0
+        prefs["water"] += 0.8
+        prefs["wind"] += 0.3
+        for f in TONAL_FAMILIES:
+            prefs[f] -= 1.5
+        if rng.random() < 0.25:
+            sens.append("tonal")
+    elif kind == "bowl_lover":
+        prefs["bowls"] += 2.2
+        prefs["gong"] += 1.0
+        prefs["drone"] += 0.8
+        prefs["melody"] += 0.4
+        prefs["noise"] -= 1.2
+    elif kind == "bright_sensitive":
+        uses_excerpt = True
+        for f in RECIPE_FAMILIES:  # any calm sound suits them, as long as it is not bright
+            prefs[f] += 0.8 + float(rng.normal(0.0, 0.3))
+        prefs["water"] += 0.3
+        prefs["wind"] += 0.3
+        if rng.random() < 0.5:
+            sens.append("high_pitch")
+    elif kind == "steady_noise":
+        prefs["noise"] += 2.0
+        prefs["rain"] += 0.3
+        prefs["binaural"] += 0.3
+        for f in EVENT_FAMILIES:
+            prefs[f] -= 1.2
+        prefs["drone"] -= 0.3
+        bright_pref = float(rng.uniform(0.2, 0.4))
+    elif kind == "eclectic":
+        for f in RECIPE_FAMILIES:
+            prefs[f] += float(rng.normal(0.0, 0.8))
+        bright_pref = float(rng.uniform(0.2, 0.7))
+        bright_weight = float(rng.uniform(0.2, 0.5))
+    else:
+        raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    goal_p = rng.dirichlet(np.array([0.35, 0.3, 0.2, 0.15]) * 8.0)
+    answers = _answers(rng, prefs, love_p=love_p, dislike_p=dislike_p, sensitivities=sens)
+    if rng.random() < 0.5:
+        answers["default_goal"] = ("sleep", "unwind", "ease_anxiety", "focus")[
+            int(np.argmax(goal_p))
+        ]
+    return SimListener(
+        listener_id=listener_id,
+        kind=kind,
+        prefs=prefs,
+        bright_pref=bright_pref,
+        bright_weight=bright_weight,
+        uses_excerpt=uses_excerpt,
+        comfort_hz=float(rng.uniform(300.0, 900.0)),
+        centroid_weight=float(rng.uniform(0.8, 1.5)),
+        rest_effect=float(max(0.0, rng.normal(1.0, 0.4))),
+        noise_sd=float(rng.uniform(0.8, 1.6)),
+        pacer_pref=float(rng.normal(0.2, 0.3)),
+        goal_p=tuple(float(p) for p in goal_p),
+        tension_mean=float(rng.uniform(4.0, 7.5)),
+        energy_mean=float(rng.uniform(3.0, 7.0)),
+        mood_mean=float(rng.uniform(3.5, 7.0)),
+        headphones_p=float(rng.uniform(0.2, 0.8)),
+        answers=answers,
+    )
+
+
+def make_population(n_listeners: int, seed: int = 0) -> list[SimListener]:
+    """The built-in population: ``n_listeners`` listeners of the five kinds.
+
+    Parameters
+    ----------
+    n_listeners : int
+        How many (>= 1).
+    seed : int
+        Same seed, same population.
+
+    Returns
+    -------
+    list of SimListener
+    """
+    rng = np.random.default_rng([int(seed), 7001])
+    kinds = rng.choice(len(KINDS), size=int(n_listeners), p=KIND_SHARES)
+    return [
+        make_listener(KINDS[k], f"sim-{seed}-{i:04d}", np.random.default_rng([int(seed), 7002, i]))
+        for i, k in enumerate(kinds)
+    ]

@@ -1,0 +1,235 @@
+"""Every Sonora setting, declared once.
+
+Each field of :class:`Settings` is read from an environment variable named
+``SONORA_`` + the field name in upper case (``SONORA_DATABASE_URL``,
+``SONORA_PORT``...).  ``docs/app.md`` documents every one of them; a test fails when
+a setting is missing from that page.
+
+Examples
+--------
+>>> s = Settings(data_dir="/tmp/sonora-doc", secret_key="x" * 32)
+>>> s.database_url
+'sqlite:////tmp/sonora-doc/sonora.db'
+>>> s.port
+8000
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ENV_PREFIX", "Settings", "get_settings"]
+
+#: Prefix of every environment variable Sonora reads.
+ENV_PREFIX = "SONORA_"
+#: Name of the file, inside the data directory, that keeps a generated secret key.
+SECRET_KEY_FILE = "secret_key"
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("sonora", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Sonora's settings (environment variables ``SONORA_*``).
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        Folder for the SQLite database and the generated secret key.
+    database_url : str
+        SQLAlchemy URL.  Empty means SQLite at ``data_dir / "sonora.db"``.
+    host, port : str, int
+        Where ``sonora serve`` listens.
+    secret_key : str
+        Signs CSRF tokens.  Empty means: generate one and keep it in
+        ``data_dir / "secret_key"``.
+    secure_cookies : {"auto", "always", "never"}
+        Whether cookies carry the ``Secure`` flag.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", validate_default=True, frozen=True
+    )
+
+    # -- where things live ---------------------------------------------------------
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Folder for the SQLite database and the generated secret key.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy database URL; empty means SQLite in the data folder. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/dbname.",
+    )
+    migrate_on_start: bool = Field(
+        default=True, description="Apply database migrations when the app starts."
+    )
+
+    # -- the server ----------------------------------------------------------------
+    host: str = Field(default="127.0.0.1", description="Address `sonora serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `sonora serve` listens on.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Server log level."
+    )
+
+    # -- accounts and cookies ------------------------------------------------------
+    secret_key: str = Field(
+        default="",
+        description="Key that signs CSRF tokens (and fixes the order of quiet-rest "
+        "comparison sessions). Empty: generated once and kept in the data folder "
+        "(file `secret_key`, readable by its owner only).",
+    )
+    secure_cookies: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="Add the Secure flag to cookies: `auto` when the request came over "
+        "HTTPS (directly or via X-Forwarded-Proto from a trusted proxy), `always`, `never`.",
+    )
+    session_days: int = Field(
+        default=30, ge=1, le=3650, description="Days a sign-in (or a guest cookie) lasts."
+    )
+    guest_idle_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Guests not seen for this many days are deleted, with everything "
+        "of theirs, when the app starts.",
+    )
+    password_min_length: int = Field(
+        default=8, ge=6, le=128, description="Shortest password accepted at sign-up."
+    )
+
+    # -- sound ---------------------------------------------------------------------
+    sample_rate: int = Field(
+        default=48_000, description="Render sample rate, Hz (Ogg Opus is always 48 kHz)."
+    )
+    target_lufs: float = Field(
+        default=-23.0, ge=-30.0, le=-14.0, description="Integrated loudness of a session, LUFS."
+    )
+    opus_compression: float = Field(
+        default=0.8,
+        ge=0.0,
+        le=1.0,
+        description="Ogg Opus encoder setting, 0 (largest) to 1 (smallest); "
+        "0.8 is about 110 kbit/s stereo, 0.85 about 85.",
+    )
+    mp3_compression: float = Field(
+        default=0.6, ge=0.0, le=1.0, description="MP3 encoder setting; 0.6 is about 115 kbit/s."
+    )
+    stream_lead_s: float = Field(
+        default=4.0,
+        ge=0.5,
+        le=60.0,
+        description="Seconds of audio a stream renders ahead of real time (sent at once "
+        "when it starts); a mixer change is heard within about this long.",
+    )
+    resume_grace_s: float = Field(
+        default=120.0,
+        ge=0.0,
+        le=3600.0,
+        description="Seconds a paused stream's renderer is kept so a dropped connection can "
+        "resume without rendering from the start again.",
+    )
+    max_streams: int = Field(
+        default=64,
+        ge=1,
+        le=10_000,
+        description="Most audio streams rendering at once, and most dropped streams kept "
+        "for resuming.",
+    )
+    calibrate_ahead: bool = Field(
+        default=True,
+        description="Measure a plan's loudness in the background as soon as it is made "
+        "(so listening starts at once); false: only when it is first played.",
+    )
+    calibration_workers: int = Field(
+        default=1,
+        ge=1,
+        le=32,
+        description="Threads that measure a new plan's loudness in the background.",
+    )
+
+    # -- care ----------------------------------------------------------------------
+    default_country: str = Field(
+        default="GB",
+        min_length=2,
+        max_length=2,
+        description="Country (ISO 3166 alpha-2) whose help lines are shown until a "
+        "listener picks their own.",
+    )
+    triage_notes: bool = Field(
+        default=True,
+        description="Screen check-in notes for signs that someone needs more than sound.",
+    )
+
+    @field_validator("sample_rate")
+    @classmethod
+    def _check_rate(cls, v: int) -> int:
+        if not 22_050 <= v <= 96_000:
+            raise ValueError("allowed 22050 to 96000 Hz")
+        return v
+
+    @field_validator("default_country")
+    @classmethod
+    def _upper(cls, v: str) -> str:
+        return v.upper()
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return Path(os.path.expanduser(str(v)))
+
+    @model_validator(mode="after")
+    def _database(self) -> Settings:
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'sonora.db'}")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is SQLite."""
+        return self.database_url.startswith("sqlite")
+
+    def ensure_secret_key(self) -> str:
+        """Return the secret key, generating and persisting one if none is set.
+
+        The generated key is written to ``data_dir / "secret_key"`` with mode 0600 (via
+        a temporary file renamed into place) and read back on later starts.
+
+        Returns
+        -------
+        str
+            The key.
+        """
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / SECRET_KEY_FILE
+        if path.exists():
+            key = path.read_text().strip()
+            if key:
+                return key
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        os.replace(tmp, path)
+        return key
+
+    @classmethod
+    def documented_env_vars(cls) -> list[str]:
+        """Environment variable names of every setting, e.g. ``SONORA_PORT``."""
+        return [ENV_PREFIX + name.upper() for name in cls.model_fields]
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with keyword overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,169 @@
+"""The matcher's storage interface (:class:`sonora.match.Store`) on the database.
+
+* Profiles are the ``profiles`` rows the web app keeps (one source of truth): the
+  matcher's ``personal_evidence`` is the profile's ``quiet_rest`` switch.
+* Finished sessions are ``match_sessions`` rows (``SessionRecord.to_dict()``).
+* State whose key ends in a listener's id (``"match.pending.<id>"``) belongs to that
+  listener (``matcher_state``), so exporting or deleting an account includes it; all
+  other state (the population prior) is shared (``app_state``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+
+from sonora.match import Profile, SessionRecord
+from sonora.store.models import (
+    AppState,
+    MatcherState,
+    MatchSession,
+    User,
+    new_id,
+    utcnow,
+)
+from sonora.store.models import (
+    Profile as ProfileRow,
+)
+from sonora.store.repo import Store
+
+__all__ = ["MatcherStore", "matcher_profile", "web_profile_update"]
+
+_ID = re.compile(r"^[0-9a-f]{32}$")
+#: Profile keys the matcher owns, and the web profile key each one is stored under.
+_KEYS = {
+    "loved": "loved",
+    "disliked": "disliked",
+    "sensitivities": "sensitivities",
+    "default_goal": "default_goal",
+    "breath_pacer": "breath_pacer",
+    "personal_evidence": "quiet_rest",
+}
+
+
+def matcher_profile(listener_id: str, data: dict[str, Any]) -> Profile:
+    """The matcher's :class:`~sonora.match.Profile` from stored profile data."""
+    answers = {k: data[w] for k, w in _KEYS.items() if w in data and data[w] is not None}
+    return Profile.from_onboarding(listener_id, answers)
+
+
+def web_profile_update(profile: Profile) -> dict[str, Any]:
+    """Stored profile data for a matcher :class:`~sonora.match.Profile`."""
+    d = profile.to_dict()
+    return {w: d[k] for k, w in _KEYS.items()}
+
+
+class MatcherStore:
+    """:class:`sonora.match.Store` backed by Sonora's database.
+
+    Parameters
+    ----------
+    store : Store
+        The app's store (same engine, same transactions style).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- profiles ----------------------------------------------------------------------
+    def get_profile(self, listener_id: str) -> Profile | None:
+        """The listener's profile, or ``None`` if they never onboarded."""
+        with self.store.reading() as s:
+            row = s.get(ProfileRow, listener_id)
+            if row is None or not row.onboarded:
+                return None
+            return matcher_profile(listener_id, dict(row.data))
+
+    def put_profile(self, profile: Profile) -> None:
+        """Create or replace the matcher's part of a profile (other keys are kept)."""
+        with self.store.transaction() as s:
+            if s.get(User, profile.listener_id) is None:
+                return  # deleted meanwhile: nothing to attach it to
+            row = s.get(ProfileRow, profile.listener_id)
+            if row is None:
+                row = ProfileRow(user_id=profile.listener_id, data={}, onboarded=True)
+                s.add(row)
+            row.data = {**dict(row.data or {}), **web_profile_update(profile)}
+            row.onboarded = True
+            row.updated_at = utcnow()
+
+    # -- sessions ----------------------------------------------------------------------
+    def add_session(self, record: SessionRecord) -> None:
+        """Append a finished session."""
+        with self.store.transaction() as s:
+            if s.get(User, record.listener_id) is None:
+                return
+            s.add(
+                MatchSession(
+                    id=new_id(),
+                    user_id=record.listener_id,
+                    created_at=utcnow(),
+                    data=record.to_dict(),
+                )
+            )
+
+    def sessions(self, listener_id: str | None = None) -> list[SessionRecord]:
+        """Sessions of one listener (or everyone), oldest first."""
+        q = select(MatchSession).order_by(MatchSession.created_at, MatchSession.id)
+        if listener_id is not None:
+            q = q.where(MatchSession.user_id == listener_id)
+        with self.store.reading() as s:
+            return [_record(row.data) for row in s.scalars(q)]
+
+    def listener_ids(self) -> list[str]:
+        """Listeners with a profile or at least one session."""
+        with self.store.reading() as s:
+            a = set(s.scalars(select(ProfileRow.user_id).where(ProfileRow.onboarded)))
+            b = set(s.scalars(select(MatchSession.user_id).distinct()))
+            return sorted(a | b)
+
+    # -- state -------------------------------------------------------------------------
+    def get_state(self, key: str) -> Any:
+        """A saved value (``None`` if absent)."""
+        owner = _owner(key)
+        with self.store.reading() as s:
+            if owner is not None:
+                row = s.get(MatcherState, (owner, key))
+                if row is not None:
+                    return row.data
+            shared = s.get(AppState, key)
+            return None if shared is None else shared.data
+
+    def put_state(self, key: str, value: Any) -> None:
+        """Save a JSON-serialisable value."""
+        owner = _owner(key)
+        with self.store.transaction() as s:
+            if owner is not None and s.get(User, owner) is not None:
+                row = s.get(MatcherState, (owner, key))
+                if row is None:
+                    s.add(
+                        MatcherState(
+                            user_id=owner, key=key, data=value, version=1, updated_at=utcnow()
+                        )
+                    )
+                else:
+                    row.data = value
+                    row.version += 1
+                    row.updated_at = utcnow()
+                return
+            row2 = s.get(AppState, key)
+            if row2 is None:
+                s.add(AppState(key=key, data=value, updated_at=utcnow()))
+            else:
+                row2.data = value
+                row2.updated_at = utcnow()
+
+
+def _owner(key: str) -> str | None:
+    last = key.rsplit(".", 1)[-1]
+    return last if _ID.match(last) else None
+
+
+def _record(data: dict[str, Any]) -> SessionRecord:
+    d = dict(data)
+    d["families"] = tuple(d.get("families") or ())
+    if d.get("features") is not None:
+        d["features"] = tuple(d["features"])
+    return SessionRecord(**d)

@@ -1,0 +1,439 @@
+"""The JSON API: everything the pages do, described by OpenAPI at ``/openapi.json``.
+
+Every route that touches a listener's data needs the ``sonora_session`` cookie and
+acts only on that listener's rows (someone else's plan is a 404, as if it did not
+exist).  Invalid input gets a 4xx whose ``detail`` starts with the field name and
+whose ``field`` names it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from sonora.plan import FAMILIES, GOALS, OUTPUTS, PLACES, SENSITIVITIES
+from sonora.store import UserRecord
+from sonora.web.core import Core
+from sonora.web.deps import (
+    CoreDep,
+    MaybeUser,
+    UserDep,
+    api_csrf,
+    clear_session,
+    remember_session,
+)
+from sonora.web.matching import FAMILY_LABELS, SENSITIVITY_LABELS
+from sonora.web.security import SESSION_COOKIE
+from sonora.web.stream import AudioStreamResponse
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api", dependencies=[Depends(api_csrf)])
+
+Scale = Annotated[float | None, Field(ge=0, le=10, description="0 (none / very low) to 10")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Credentials(_In):
+    """Email and password."""
+
+    email: str = Field(max_length=320, examples=["sam@example.org"])
+    password: str = Field(max_length=1024)
+
+
+class ProfileIn(_In):
+    """Onboarding answers; send only what changes."""
+
+    loved: list[Literal[FAMILIES]] | None = None  # type: ignore[valid-type]
+    disliked: list[Literal[FAMILIES]] | None = None  # type: ignore[valid-type]
+    sensitivities: list[Literal[SENSITIVITIES]] | None = None  # type: ignore[valid-type]
+    breath_pacer: bool | None = None
+    default_goal: Literal[GOALS] | None = None  # type: ignore[valid-type]
+    output: Literal[OUTPUTS] | None = None  # type: ignore[valid-type]
+    country: str | None = Field(default=None, max_length=2)
+    quiet_rest: bool | None = Field(
+        default=None, description="Compare sound with quiet rest: some sessions are silent."
+    )
+
+
+class CheckInIn(_In):
+    """How you are before a session (at least one of tension, energy, mood)."""
+
+    tension: Scale = None
+    energy: Scale = None
+    mood: Scale = None
+    goal: Literal[GOALS] | None = None  # type: ignore[valid-type]
+    minutes: float | Literal["all night"] = Field(default=20.0, description="5 to 720")
+    place: Literal[PLACES] = "sitting"  # type: ignore[valid-type]
+    output: Literal[OUTPUTS] | None = None  # type: ignore[valid-type]
+    local_time: str | None = Field(default=None, examples=["22:30"])
+    note: str = Field(default="", max_length=2000)
+
+
+class CheckOutIn(_In):
+    """How you are after a session."""
+
+    tension: Scale = None
+    energy: Scale = None
+    mood: Scale = None
+    rating: Scale = Field(default=None, description="How helpful, 0 to 10")
+    completed: bool = True
+    fell_asleep: bool = False
+
+
+class Swap(_In):
+    """Replace one layer by another sound family."""
+
+    layer: int = Field(ge=0, le=11)
+    family: Literal[FAMILIES]  # type: ignore[valid-type]
+
+
+class PlanEdit(_In):
+    """Changes before starting: swap a layer, change the length, or both."""
+
+    swap: Swap | None = None
+    minutes: float | None = Field(default=None, ge=5, le=720)
+
+
+class Gains(_In):
+    """Live mixer: one linear gain per layer, 0 (off) to 2 (+6 dB)."""
+
+    gains: list[Annotated[float, Field(ge=0, le=2)]] = Field(max_length=12)
+
+
+def _user_json(user: UserRecord) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "is_guest": user.is_guest}
+
+
+def _plan_json(core: Core, user: UserRecord, rec: Any, plan: Any) -> dict[str, Any]:
+    return {
+        "id": rec.id,
+        "checkin_id": rec.checkin_id,
+        "created_at": rec.created_at.isoformat(),
+        "plan": rec.plan,
+        "layers": [
+            {
+                "index": i,
+                "family": layer.family,
+                "label": FAMILY_LABELS[layer.family],
+                "gain": (rec.gains or [1.0] * len(plan.plan_layers))[i],
+            }
+            for i, layer in enumerate(plan.plan_layers)
+        ],
+        "swap_choices": core.swap_choices(user, plan),
+        "ready": rec.calibration is not None,
+        "stream_url": None if plan.quiet_rest else f"/api/plans/{rec.id}/stream",
+    }
+
+
+_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _check_id(value: str, name: str) -> str:
+    if not _ID.match(value):
+        raise HTTPException(status_code=404, detail=f"{name} not found")
+    return value
+
+
+# -- accounts --------------------------------------------------------------------------
+@router.post("/guest", status_code=201, tags=["account"])
+async def start_guest(
+    request: Request,
+    response: Response,
+    core: CoreDep,
+    user: MaybeUser,
+) -> dict[str, Any]:
+    """Try Sonora without an account: a guest profile tied to a cookie."""
+    if user is not None:
+        response.status_code = 200
+        return _user_json(user)
+    user, token = await run_in_threadpool(core.start_guest)
+    remember_session(response, request, core, token)
+    return _user_json(user)
+
+
+@router.post("/signup", status_code=201, tags=["account"])
+async def sign_up(
+    body: Credentials,
+    request: Request,
+    response: Response,
+    core: CoreDep,
+    user: MaybeUser,
+) -> dict[str, Any]:
+    """Create an account with email and password; a guest keeps everything."""
+    new, token = await run_in_threadpool(core.sign_up, user, body.email, body.password)
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        await run_in_threadpool(core.log_out, old)
+    remember_session(response, request, core, token)
+    return _user_json(new)
+
+
+@router.post("/login", tags=["account"])
+async def log_in(
+    body: Credentials,
+    request: Request,
+    response: Response,
+    core: CoreDep,
+    user: MaybeUser,
+) -> dict[str, Any]:
+    """Log in; sessions made as a guest in this browser move into the account."""
+    found, token = await run_in_threadpool(core.log_in, user, body.email, body.password)
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        await run_in_threadpool(core.log_out, old)
+    remember_session(response, request, core, token)
+    return _user_json(found)
+
+
+@router.post("/logout", tags=["account"])
+async def log_out(
+    request: Request,
+    response: Response,
+    core: CoreDep,
+    user: UserDep,
+) -> dict[str, Any]:
+    """Log out of this browser."""
+    await run_in_threadpool(core.log_out, request.cookies.get(SESSION_COOKIE))
+    clear_session(response, request, core)
+    return {"ok": True}
+
+
+@router.get("/me", tags=["account"])
+def me(user: UserDep) -> dict[str, Any]:
+    """Who you are signed in as."""
+    return _user_json(user)
+
+
+@router.get("/export", tags=["account"])
+def export(user: UserDep, core: CoreDep) -> Response:
+    """Export my data: one JSON file of everything Sonora keeps about you."""
+    import json
+
+    data = core.export(user)
+    return Response(
+        json.dumps(data, indent=2),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": 'attachment; filename="sonora-export.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.delete("/account", tags=["account"])
+def delete_account(
+    request: Request,
+    response: Response,
+    user: UserDep,
+    core: CoreDep,
+) -> dict[str, Any]:
+    """Delete my account: everything of yours is removed, at once."""
+    counts = core.delete_account(user)
+    clear_session(response, request, core)
+    return {"deleted": counts}
+
+
+# -- profile ---------------------------------------------------------------------------
+@router.get("/options", tags=["profile"])
+def options() -> dict[str, Any]:
+    """Choices for onboarding and check-ins (no sign-in needed)."""
+    return {
+        "families": [{"id": f, "label": FAMILY_LABELS[f]} for f in FAMILIES],
+        "sensitivities": [{"id": s, "label": SENSITIVITY_LABELS[s]} for s in SENSITIVITIES],
+        "goals": list(GOALS),
+        "places": list(PLACES),
+        "outputs": list(OUTPUTS),
+    }
+
+
+@router.get("/profile", tags=["profile"])
+def get_profile(user: UserDep, core: CoreDep) -> dict[str, Any]:
+    """Your onboarding answers and preferences."""
+    return core.profile(user)
+
+
+@router.put("/profile", tags=["profile"])
+def put_profile(body: ProfileIn, user: UserDep, core: CoreDep) -> dict[str, Any]:
+    """Save onboarding answers (only the fields sent change)."""
+    return core.save_profile(user, body.model_dump(exclude_none=True))
+
+
+# -- check-in, plan, stream, outcome ---------------------------------------------------
+@router.post("/checkins", status_code=201, tags=["session"])
+def create_checkin(body: CheckInIn, user: UserDep, core: CoreDep) -> dict[str, Any]:
+    """Check in; returns the plan made for you (and help to reach, if your note
+    suggests you need more than sound)."""
+    c, rec, plan = core.check_in(user, body.model_dump(exclude_none=True))
+    return {
+        "checkin": {"id": c.id, "created_at": c.created_at.isoformat(), "answers": c.data},
+        "care": c.care,
+        "plan": _plan_json(core, user, rec, plan),
+    }
+
+
+@router.get("/checkins/{checkin_id}", tags=["session"])
+def get_checkin(checkin_id: str, user: UserDep, core: CoreDep) -> dict[str, Any]:
+    """One of your check-ins."""
+    c = core.store.get_checkin(user.id, _check_id(checkin_id, "check-in"))
+    return {"id": c.id, "created_at": c.created_at.isoformat(), "answers": c.data, "care": c.care}
+
+
+@router.get("/plans/{plan_id}", tags=["session"])
+def get_plan(plan_id: str, user: UserDep, core: CoreDep) -> dict[str, Any]:
+    """One of your plans: what will play and why."""
+    rec, plan = core.plan(user, _check_id(plan_id, "plan"))
+    return _plan_json(core, user, rec, plan)
+
+
+@router.patch("/plans/{plan_id}", tags=["session"])
+def edit_plan(
+    plan_id: str,
+    body: PlanEdit,
+    user: UserDep,
+    core: CoreDep,
+) -> dict[str, Any]:
+    """Swap a layer or change the length before starting."""
+    swap = None if body.swap is None else (body.swap.layer, body.swap.family)
+    rec, plan = core.edit_plan(user, _check_id(plan_id, "plan"), swap=swap, minutes=body.minutes)
+    return _plan_json(core, user, rec, plan)
+
+
+@router.put("/plans/{plan_id}/gains", tags=["session"])
+def set_gains(
+    plan_id: str,
+    body: Gains,
+    user: UserDep,
+    core: CoreDep,
+) -> dict[str, Any]:
+    """Live mixer: set each layer's volume; playing streams change within seconds."""
+    return {"gains": core.set_gains(user, _check_id(plan_id, "plan"), body.gains)}
+
+
+async def _stream(
+    request: Request,
+    plan_id: str,
+    fmt: str,
+    offset_s: float,
+    user: UserRecord,
+    core: Core,
+    *,
+    download: bool,
+) -> Response:
+    rec, plan = await run_in_threadpool(core.plan, user, _check_id(plan_id, "plan"))
+    if plan.quiet_rest:
+        raise HTTPException(status_code=409, detail="plan: a quiet-rest session has no sound")
+    if offset_s >= plan.duration_s:
+        raise HTTPException(
+            status_code=422,
+            detail=f"offset_s: {offset_s:g} is past the end; allowed 0 to {plan.duration_s:g}",
+        )
+    if core.hub.active_count() >= core.settings.max_streams:
+        raise HTTPException(
+            status_code=503,
+            detail="stream: too many listeners right now; try again shortly",
+            headers={"Retry-After": "5"},
+        )
+    filename = None
+    if download:
+        slug = re.sub(r"[^a-z0-9]+", "-", (plan.title or "session").lower()).strip("-")
+        filename = f"sonora-{slug}-{round(plan.duration_s / 60)}min.{fmt}"
+    return AudioStreamResponse(
+        core,
+        user_id=user.id,
+        record=rec,
+        plan=plan,
+        fmt=fmt,
+        offset_s=offset_s,
+        paced=not download,
+        limiter=request.app.state.render_limiter,
+        filename=filename,
+    )
+
+
+@router.get(
+    "/plans/{plan_id}/stream",
+    tags=["session"],
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"audio/ogg": {}, "audio/mpeg": {}},
+            "description": "Audio, sent while it renders",
+        }
+    },
+)
+async def stream(
+    request: Request,
+    plan_id: str,
+    user: UserDep,
+    core: CoreDep,
+    format: Annotated[Literal["opus", "mp3"], Query(description="Ogg Opus or MP3")] = "opus",
+    offset_s: Annotated[
+        float, Query(ge=0.0, description="Start (or resume) this far in, seconds")
+    ] = 0.0,
+) -> Response:
+    """Listen: the session's audio, rendered live and paced to real time."""
+    return await _stream(request, plan_id, format, offset_s, user, core, download=False)
+
+
+@router.get(
+    "/plans/{plan_id}/download",
+    tags=["session"],
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"audio/ogg": {}, "audio/mpeg": {}},
+            "description": "The whole session as a file",
+        }
+    },
+)
+async def download(
+    request: Request,
+    plan_id: str,
+    user: UserDep,
+    core: CoreDep,
+    format: Annotated[Literal["opus", "mp3"], Query(description="Ogg Opus or MP3")] = "opus",
+) -> Response:
+    """Download the whole session as an audio file (rendered as fast as it can)."""
+    return await _stream(request, plan_id, format, 0.0, user, core, download=True)
+
+
+@router.post("/plans/{plan_id}/outcome", status_code=201, tags=["session"])
+def outcome(
+    plan_id: str,
+    body: CheckOutIn,
+    user: UserDep,
+    core: CoreDep,
+) -> dict[str, Any]:
+    """Check out: how you are after the session."""
+    score = core.check_out(user, _check_id(plan_id, "plan"), body.model_dump(exclude_none=True))
+    return {"plan_id": plan_id, "score": round(score, 3)}
+
+
+@router.get("/history", tags=["session"])
+def history(user: UserDep, core: CoreDep) -> dict[str, Any]:
+    """Your sessions, before and after, with what seems to help you."""
+    return core.history(user).to_dict()
+
+
+# -- meta ------------------------------------------------------------------------------
+@router.get("/health", tags=["meta"])
+def health(core: CoreDep) -> dict[str, Any]:
+    """Liveness, and how many streams are playing."""
+    return {"ok": True, "streams": core.hub.active_count()}
+
+
+@router.get("/docs", tags=["meta"], response_class=HTMLResponse, include_in_schema=False)
+def api_docs(request: Request) -> HTMLResponse:
+    """The OpenAPI description as a readable page (no CDN, no script)."""
+    from sonora.web.pages import render_api_docs
+
+    return render_api_docs(request)

@@ -1,0 +1,218 @@
+"""The FastAPI app factory.
+
+>>> from sonora.settings import Settings
+>>> app = create_app(Settings(database_url="sqlite://", data_dir="/tmp/sonora-doc",
+...                           secret_key="k" * 32))
+>>> app.title
+'Sonora'
+
+The OpenAPI description is at ``/openapi.json`` and rendered, without any CDN, at
+``/api/docs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sonora.errors import ParameterError
+from sonora.settings import Settings
+from sonora.store import NotFound
+from sonora.web.core import AuthError, Core
+
+__all__ = ["create_app", "create_app_from_env"]
+
+WEB_DIR = Path(__file__).parent
+#: Content-Security-Policy: nothing from anywhere but this server.
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+_SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware adding Sonora's security headers to every response.
+
+    (Cheaper than ``@app.middleware("http")``, and it leaves streamed bodies alone.)
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in _SECURITY_HEADERS if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out or "body"
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api") or request.url.path == "/openapi.json"
+
+
+def create_app(settings: Settings | Core | None = None) -> FastAPI:
+    """Build the Sonora web app.
+
+    Parameters
+    ----------
+    settings : Settings or Core, optional
+        Settings (a :class:`Core` is made from them, migrating the database) or a
+        ready core shared with other front ends.
+
+    Returns
+    -------
+    fastapi.FastAPI
+    """
+    core = settings if isinstance(settings, Core) else Core(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.render_limiter = anyio.CapacityLimiter(core.settings.max_streams)
+        await anyio.to_thread.run_sync(
+            lambda: core.store.purge_guests(idle_days=core.settings.guest_idle_days)
+        )
+        yield
+        core.calibrator.close()
+
+    app = FastAPI(
+        title="Sonora",
+        summary="A calming-sound companion: check in, listen, check out.",
+        description=(
+            "Sonora composes calming sound for this listener at this moment and shows "
+            "how they felt before and after. A wellness tool, not music therapy.\n\n"
+            "Authentication: a cookie (`sonora_session`) from `POST /api/guest`, "
+            "`/api/signup` or `/api/login`. Unsafe requests send "
+            "`Content-Type: application/json`."
+        ),
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.core = core
+
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> Any:
+        errors = []
+        for e in exc.errors():
+            field = _field_of(e.get("loc", ()))
+            msg = str(e.get("msg", "invalid"))
+            errors.append({"field": field, "message": msg})
+        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+        body = {
+            "detail": f"{first['field']}: {first['message']}",
+            "field": first["field"],
+            "errors": errors,
+        }
+        if _wants_json(request):
+            return JSONResponse(body, status_code=422)
+        return _html_error(request, 422, body["detail"])
+
+    @app.exception_handler(ParameterError)
+    async def on_parameter(request: Request, exc: ParameterError) -> Any:
+        body = {"detail": str(exc), "field": exc.field}
+        if _wants_json(request):
+            return JSONResponse(body, status_code=422)
+        return _html_error(request, 422, str(exc))
+
+    @app.exception_handler(NotFound)
+    async def on_not_found(request: Request, exc: NotFound) -> Any:
+        if _wants_json(request):
+            return JSONResponse({"detail": f"{exc.what} not found"}, status_code=404)
+        return _html_error(request, 404, f"That {exc.what} isn't here.")
+
+    @app.exception_handler(AuthError)
+    async def on_auth(request: Request, exc: AuthError) -> Any:
+        return JSONResponse(
+            {"detail": f"{exc.field}: {exc.message}", "field": exc.field}, status_code=exc.status
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Any:
+        if _wants_json(request):
+            detail = exc.detail
+            body: dict[str, Any] = {"detail": detail}
+            if isinstance(detail, str) and ":" in detail:
+                body["field"] = detail.split(":", 1)[0]
+            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        if exc.status_code in (302, 303):
+            return exc  # pragma: no cover
+        return _html_error(request, exc.status_code, str(exc.detail))
+
+    def _html_error(request: Request, status: int, message: str) -> HTMLResponse:
+        from sonora.web.pages import render_error
+
+        return render_error(request, status, message)
+
+    from sonora.web.api import router as api_router
+    from sonora.web.pages import router as page_router
+
+    app.include_router(api_router)
+    app.include_router(page_router)
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    return app
+
+
+def limit_native_threads(n: int = 1) -> None:
+    """Keep numpy/scipy's BLAS to ``n`` threads in a server process.
+
+    A web server already runs many requests in threads; a BLAS that also spreads every
+    small matrix operation over all cores only adds contention (the matcher's
+    recommendation took ~12 ms with threaded BLAS on a busy 2-core machine, ~1.4 ms
+    with one thread).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return
+    threadpool_limits(limits=n)
+
+
+def create_app_from_env() -> FastAPI:
+    """The app with settings from the environment (``uvicorn --factory`` entry point).
+
+    .. code-block:: console
+
+        $ SONORA_PORT=8001 uvicorn --factory sonora.web.app:create_app_from_env
+    """
+    limit_native_threads(1)
+    return create_app(Settings())

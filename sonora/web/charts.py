@@ -1,0 +1,164 @@
+"""History charts as inline SVG, drawn on the server (no script, no CDN).
+
+Each chart is an ``<svg role="img">`` with a title and a description that says in
+words what it shows; the page also has the same numbers in a table.  Colours come
+from CSS classes, so the charts follow the day and night themes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+
+from markupsafe import Markup
+
+__all__ = ["goal_chart", "session_chart"]
+
+GOAL_NAMES = {
+    "sleep": "sleep",
+    "unwind": "unwind",
+    "ease_anxiety": "ease anxiety",
+    "focus": "focus",
+}
+
+
+def session_chart(sessions: Sequence[Any], scale: str, *, max_sessions: int = 30) -> Markup:
+    """Before → after per session on one 0–10 scale (``"tension"`` or ``"mood"``).
+
+    Each session is a short vertical line from the before value (hollow circle) to the
+    after value (filled circle), coloured by goal; sessions without a check-out show
+    the before value only.
+
+    Parameters
+    ----------
+    sessions : sequence of SessionPoint
+        Oldest first.
+    scale : str
+        ``"tension"`` (lower is calmer) or ``"mood"`` (higher is better).
+    max_sessions : int
+        Only the newest this many are drawn.
+    """
+    pts = [s for s in sessions if s.before.get(scale) is not None][-max_sessions:]
+    title = f"{scale.capitalize()} before and after each session"
+    if not pts:
+        return Markup("")
+    w, h = 420, 220
+    left, right, top, bottom = 34, 12, 14, 40
+    iw, ih = w - left - right, h - top - bottom
+    n = len(pts)
+    step = iw / max(n, 1)
+
+    def y(v: float) -> float:
+        return top + ih * (1 - float(v) / 10.0)
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {w} {h}" role="img" '
+        f'aria-labelledby="t-{scale} d-{scale}" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="t-{scale}">{escape(title)}</title>',
+    ]
+    improved = sum(
+        1
+        for s in pts
+        if s.after
+        and s.after.get(scale) is not None
+        and (
+            s.after[scale] < s.before[scale]
+            if scale == "tension"
+            else s.after[scale] > s.before[scale]
+        )
+    )
+    checked = sum(1 for s in pts if s.after and s.after.get(scale) is not None)
+    better = "lower" if scale == "tension" else "higher"
+    desc = (
+        f"{n} sessions. {scale.capitalize()} was {better} afterwards in {improved} of the "
+        f"{checked} sessions with a check-out."
+    )
+    parts.append(f'<desc id="d-{scale}">{escape(desc)}</desc>')
+    for v in (0, 5, 10):
+        parts.append(
+            f'<line class="grid" x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>'
+            f'<text class="axis" x="{left - 8}" y="{y(v) + 4:.1f}" text-anchor="end">{v}</text>'
+        )
+    for i, s in enumerate(pts):
+        x = left + step * (i + 0.5)
+        goal = escape(s.goal or "unwind")
+        b = s.before[scale]
+        a = None if not s.after else s.after.get(scale)
+        cls = f"goal-{goal}" + (" quiet" if s.quiet_rest else "")
+        label = f"Session {i + 1} ({GOAL_NAMES.get(s.goal, s.goal)}): before {b:g}"
+        if a is not None:
+            label += f", after {a:g}"
+            parts.append(
+                f'<line class="change {cls}" x1="{x:.1f}" x2="{x:.1f}" '
+                f'y1="{y(b):.1f}" y2="{y(a):.1f}"/>'
+            )
+        parts.append(f'<g class="{cls}"><title>{escape(label)}</title>')
+        parts.append(f'<circle class="before" cx="{x:.1f}" cy="{y(b):.1f}" r="6"/>')
+        if a is not None:
+            parts.append(f'<circle class="after" cx="{x:.1f}" cy="{y(a):.1f}" r="6"/>')
+        parts.append("</g>")
+        if n <= 15 or i % max(1, n // 10) == 0:
+            parts.append(
+                f'<text class="axis" x="{x:.1f}" y="{h - bottom + 18}" text-anchor="middle">'
+                f"{i + 1}</text>"
+            )
+    parts.append(
+        f'<text class="axis" x="{left + iw / 2:.0f}" y="{h - 4}" text-anchor="middle">'
+        "session</text></svg>"
+    )
+    return Markup("".join(parts))
+
+
+def goal_chart(per_goal: Sequence[dict[str, Any]]) -> Markup:
+    """Average change in tension per goal, as horizontal bars (positive = calmer)."""
+    rows = [r for r in per_goal if r.get("tension_change") is not None]
+    if not rows:
+        return Markup("")
+    w = 420
+    bar_h, gap, left, right = 24, 12, 100, 8
+    h = len(rows) * (bar_h + gap) + gap + 20
+    span = max(3.0, max(abs(r["tension_change"]) for r in rows))
+    half = (w - left - right) / 2 - 70  # room for the value labels on either side
+    zero = left + (w - left - right) / 2
+    desc = "; ".join(
+        f"{GOAL_NAMES.get(r['goal'], r['goal'])}: tension {_signed(r['tension_change'])} "
+        f"on average over {r['sessions']} sessions"
+        for r in rows
+    )
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-labelledby="t-goal d-goal" '
+        'xmlns="http://www.w3.org/2000/svg">',
+        '<title id="t-goal">Average drop in tension, by goal</title>',
+        f'<desc id="d-goal">{escape(desc)}</desc>',
+        f'<line class="grid" x1="{zero:.1f}" x2="{zero:.1f}" y1="0" y2="{h - 20}"/>',
+    ]
+    for i, r in enumerate(rows):
+        yy = gap + i * (bar_h + gap)
+        v = float(r["tension_change"])
+        length = half * abs(v) / span
+        x = zero if v >= 0 else zero - length
+        goal = escape(r["goal"])
+        parts.append(
+            f'<text class="axis" x="{left - 10}" y="{yy + bar_h * 0.7:.1f}" text-anchor="end">'
+            f"{escape(GOAL_NAMES.get(r['goal'], r['goal']))}</text>"
+            f'<rect class="bar goal-{goal}" x="{x:.1f}" y="{yy}" width="{max(length, 1.5):.1f}" '
+            f'height="{bar_h}" rx="4"/>'
+            f'<text class="axis" x="{(zero + length + 6) if v >= 0 else (zero - length - 6):.1f}" '
+            f'y="{yy + bar_h * 0.7:.1f}" text-anchor="{"start" if v >= 0 else "end"}">'
+            f"{_signed(v)} (n={r['sessions']})</text>"
+        )
+    parts.append(
+        f'<text class="axis" x="{zero:.0f}" y="{h - 4}" text-anchor="middle">'
+        "← tenser after · calmer after →</text></svg>"
+    )
+    return Markup("".join(parts))
+
+
+def _signed(v: float) -> str:
+    """A drop in tension as words-friendly signed text: ``-1.5`` → ``"down 1.5"``."""
+    if v > 0:
+        return f"down {v:.1f}"
+    if v < 0:
+        return f"up {-v:.1f}"
+    return "no change"

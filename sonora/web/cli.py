@@ -1,0 +1,66 @@
+"""``sonora serve``: run the web app (registered on Sonora's Typer app by ``sonora/cli.py``).
+
+Examples
+--------
+.. code-block:: console
+
+    $ sonora serve                       # http://127.0.0.1:8000
+    $ SONORA_DATABASE_URL=postgresql+psycopg://sonora@db/sonora sonora serve --port 8080
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+__all__ = ["serve_command"]
+
+
+def serve_command(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (SONORA_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", help="Port to listen on (SONORA_PORT).", min=1, max=65535),
+    ] = None,
+    reload: Annotated[bool, typer.Option("--reload", help="Restart on code changes.")] = False,
+) -> None:
+    """Run the Sonora web app (default http://127.0.0.1:8000)."""
+    import uvicorn
+
+    from sonora.settings import Settings
+    from sonora.web.app import create_app
+    from sonora.web.core import Core
+
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except Exception as exc:  # pydantic names the setting at fault
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"Sonora is listening on http://{settings.host}:{settings.port}  (Ctrl+C to stop)")
+    typer.echo(f"Data: {settings.database_url.split('@')[-1]}")
+    if reload:
+        uvicorn.run(
+            "sonora.web.app:create_app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            reload=True,
+            log_level=settings.log_level,
+        )
+        return
+    from sonora.web.app import limit_native_threads
+
+    limit_native_threads(1)
+    app = create_app(Core(settings))
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )

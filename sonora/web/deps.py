@@ -1,0 +1,116 @@
+"""Request dependencies: the core, the signed-in listener, CSRF checks, cookies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from sonora.store import UserRecord
+from sonora.web.core import Core
+from sonora.web.security import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    csrf_token_for,
+    new_csrf_cookie,
+    require_json_or_token,
+    set_cookie,
+)
+
+__all__ = [
+    "CoreDep",
+    "MaybeUser",
+    "UserDep",
+    "api_csrf",
+    "clear_session",
+    "csrf_token",
+    "current_user",
+    "get_core",
+    "remember_session",
+    "require_user",
+]
+
+
+def get_core(request: Request) -> Core:
+    """The app's core object."""
+    return request.app.state.core
+
+
+CoreDep = Annotated[Core, Depends(get_core)]
+
+
+async def current_user(request: Request, core: CoreDep) -> UserRecord | None:
+    """The listener this request's cookie belongs to, or ``None``."""
+    if "sonora_user" in request.state._state:
+        return request.state.sonora_user
+    token = request.cookies.get(SESSION_COOKIE)
+    user = await run_in_threadpool(core.user_for_token, token) if token else None
+    request.state.sonora_user = user
+    return user
+
+
+MaybeUser = Annotated[UserRecord | None, Depends(current_user)]
+
+
+async def require_user(user: MaybeUser) -> UserRecord:
+    """The signed-in listener (guest or account); 401 otherwise."""
+    if user is None:
+        raise HTTPException(
+            status_code=401,
+            detail="session: not signed in; start as a guest with POST /api/guest, or log in",
+        )
+    return user
+
+
+UserDep = Annotated[UserRecord, Depends(require_user)]
+
+
+def api_csrf(request: Request, core: CoreDep) -> None:
+    """CSRF rule of the JSON API (see :mod:`sonora.web.security`)."""
+    require_json_or_token(request, core.secret_key)
+
+
+def remember_session(response: Response, request: Request, core: Core, token: str) -> None:
+    """Set the sign-in cookie."""
+    set_cookie(
+        response,
+        request,
+        core.settings,
+        SESSION_COOKIE,
+        token,
+        max_age=core.settings.session_days * 86_400,
+    )
+
+
+def clear_session(response: Response, request: Request, core: Core) -> None:
+    """Remove the sign-in cookie."""
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+def csrf_token(request: Request, response: Response | None, core: Core) -> str:
+    """The form token for this browser, setting its CSRF cookie if it has none yet.
+
+    The cookie value is stashed on the request so a page rendered in the same request
+    uses the same value it sets.
+    """
+    value = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
+    if not value:
+        value = new_csrf_cookie()
+        request.state.new_csrf = value
+    return csrf_token_for(core.secret_key, value)
+
+
+def attach_csrf_cookie(request: Request, response: Response, core: Core) -> None:
+    """Send the CSRF cookie chosen while rendering, if a new one was made."""
+    value = getattr(request.state, "new_csrf", None)
+    if value:
+        set_cookie(
+            response,
+            request,
+            core.settings,
+            CSRF_COOKIE,
+            value,
+            max_age=365 * 86_400,
+            samesite="strict",
+        )

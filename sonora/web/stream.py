@@ -1,0 +1,176 @@
+"""The audio stream: Ogg Opus (or MP3) encoded while it renders, paced to real time.
+
+:class:`AudioStreamResponse` is an ASGI response that
+
+1. waits for the plan's loudness calibration (normally finished while the listener
+   read the plan) and builds the graph, or takes the parked renderer of a dropped
+   connection to resume at ``offset_s``;
+2. renders and encodes one chunk at a time in a worker thread (so the event loop
+   never blocks), sending the first bytes at once and then staying at most
+   ``stream_lead_s`` ahead of real time, so a mixer change is heard within seconds;
+3. stops rendering the moment the client goes away (it watches for
+   ``http.disconnect`` while it sends or waits), parks the renderer for a resume and
+   records how far the listener got.
+
+Downloads use the same response unpaced, as fast as the machine renders.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from sonora.plan import Plan
+from sonora.store import PlanRecord
+from sonora.web.audio import FORMATS, Renderer, StreamJob, build_stream_mix
+
+if TYPE_CHECKING:
+    from sonora.web.core import Core
+
+__all__ = ["AudioStreamResponse"]
+
+log = logging.getLogger("sonora.web.stream")
+#: Extra seconds of audio kept, beyond the lead, for resuming a dropped connection.
+RESUME_MARGIN_S = 4.0
+
+
+class AudioStreamResponse(Response):
+    """Stream a plan's audio (see the module docstring).
+
+    Parameters
+    ----------
+    core : Core
+    user_id : str
+        The listener (already authorised for ``record``).
+    record : PlanRecord
+    plan : Plan
+    fmt : {"opus", "mp3"}
+    offset_s : float
+        Where in the session to start, seconds.
+    paced : bool
+        Stay near real time (listening) or render flat out (download).
+    limiter : anyio.CapacityLimiter
+        Worker threads for rendering.
+    filename : str, optional
+        Sent as an attachment with this name (downloads).
+    """
+
+    def __init__(
+        self,
+        core: Core,
+        *,
+        user_id: str,
+        record: PlanRecord,
+        plan: Plan,
+        fmt: str,
+        offset_s: float,
+        paced: bool,
+        limiter: anyio.CapacityLimiter,
+        filename: str | None = None,
+    ) -> None:
+        self.core = core
+        self.user_id = user_id
+        self.record = record
+        self.plan = plan
+        self.fmt = fmt
+        self.offset_s = float(offset_s)
+        self.paced = paced
+        self.limiter = limiter
+        headers = {
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "X-Sonora-Offset": f"{self.offset_s:.3f}",
+            "X-Sonora-Duration": f"{plan.duration_s:.3f}",
+        }
+        if filename:
+            headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+        super().__init__(content=None, media_type=FORMATS[fmt][1], headers=headers)
+        # No Content-Length: the body is produced as it renders.
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        core = self.core
+        settings = core.settings
+        rec = self.record
+        key = core.calibrator.key(rec.plan)
+        future = core.calibrator.ensure(rec.id, rec.plan, rec.calibration)
+        calibration: dict[str, Any] = await anyio.to_thread.run_sync(future.result)
+        renderer: Renderer | None = None
+        if self.paced:
+            renderer = core.hub.take(rec.id, key, self.offset_s)
+        if renderer is None:
+            mix = await anyio.to_thread.run_sync(
+                lambda: build_stream_mix(
+                    self.plan, calibration, sample_rate=settings.sample_rate, gains=rec.gains
+                ),
+                limiter=self.limiter,
+            )
+            renderer = Renderer(
+                mix, history_s=(settings.stream_lead_s + RESUME_MARGIN_S) if self.paced else 0.0
+            )
+        compression = settings.opus_compression if self.fmt == "opus" else settings.mp3_compression
+        disconnected = anyio.Event()
+
+        def prepare() -> StreamJob:
+            renderer.seek(self.offset_s, should_stop=disconnected.is_set)
+            return StreamJob(renderer, self.fmt, compression)
+
+        job = await anyio.to_thread.run_sync(prepare, limiter=self.limiter)
+        listening_id = await anyio.to_thread.run_sync(
+            lambda: core.store.start_listening(
+                self.user_id, rec.id, fmt=self.fmt, offset_s=self.offset_s
+            )
+        )
+        core.hub.activate(rec.id, renderer)
+        ended = "disconnected"
+        start_pos = renderer.position_s
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            async with anyio.create_task_group() as tg:
+
+                async def watch() -> None:
+                    while True:
+                        message = await receive()
+                        if message["type"] == "http.disconnect":
+                            disconnected.set()
+                            tg.cancel_scope.cancel()
+                            return
+
+                tg.start_soon(watch)
+                t0 = time.monotonic()
+                lead = settings.stream_lead_s
+                while True:
+                    chunk = await anyio.to_thread.run_sync(job.next_chunk, limiter=self.limiter)
+                    if chunk:
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    if job.closed:
+                        await send({"type": "http.response.body", "body": b"", "more_body": False})
+                        ended = "finished"
+                        break
+                    if self.paced:
+                        ahead = (renderer.position_s - start_pos) - (time.monotonic() - t0)
+                        if ahead > lead:
+                            await anyio.sleep(ahead - lead)
+                tg.cancel_scope.cancel()
+        except OSError:  # the socket went away under a send
+            disconnected.set()
+        finally:
+            with anyio.CancelScope(shield=True):
+                if not job.closed:
+                    job.abort()
+                core.hub.release(rec.id, key, renderer, park=self.paced and ended != "finished")
+                position = renderer.position_s
+                try:
+                    await anyio.to_thread.run_sync(
+                        lambda: core.store.update_listening(
+                            listening_id, offset_s=position, ended=ended
+                        )
+                    )
+                except Exception as exc:  # pragma: no cover - database gone at shutdown
+                    log.warning("could not record the end of a stream: %s", exc)
