@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 
-try:  # scipy's compiled kernel; the public wrapper adds ~100 us of axis juggling per call
-    from scipy.signal._sosfilt import _sosfilt as _sosfilt_kernel
-except ImportError:  # pragma: no cover - other scipy layouts
-    _sosfilt_kernel = None
+from sonora.engine.design import load_sosfilt_kernel
+
+# scipy's compiled kernel, loaded without importing scipy.signal (see design.py); the
+# public wrapper would also add ~100 us of axis juggling per call.
+_sosfilt_kernel = load_sosfilt_kernel()
 
 
 class SosFilter:
@@ -29,6 +29,7 @@ class SosFilter:
 
     Examples
     --------
+    >>> from scipy import signal
     >>> sos = signal.butter(2, 1000, fs=48000, output="sos")
     >>> x = np.random.default_rng(0).standard_normal((2, 1000))
     >>> f = SosFilter(sos, channels=2)
@@ -64,9 +65,15 @@ class SosFilter:
         y = np.array(x, dtype=np.float64, order="C", copy=True)
         if y.ndim == 1:
             y = y[None, :]
+        return self.process_inplace(y)
+
+    def process_inplace(self, y: np.ndarray) -> np.ndarray:
+        """Filter float64 C-contiguous ``y`` (``(channels, frames)``) in place; returns it."""
         if _sosfilt_kernel is not None:
             _sosfilt_kernel(self.sos, y, self.zi)
             return y
+        from scipy import signal  # pragma: no cover - fallback only
+
         out, zi = signal.sosfilt(self.sos, y, axis=-1, zi=np.moveaxis(self.zi, 0, 1))
         self.zi = np.ascontiguousarray(np.moveaxis(zi, 1, 0))
         return out

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 import pedalboard
-from scipy import ndimage, signal
 
 from sonora.engine.base import DEFAULT_SAMPLE_RATE_HZ, Effect, as_block
+from sonora.engine.design import (
+    biquad,
+    firwin_kaiser,
+    k_weighting_sos,
+    sos_step_zi,
+    window_min,
+)
 from sonora.engine.dsp import SosFilter
 from sonora.errors import check_choice, check_number
 
@@ -50,7 +56,12 @@ class Filter(Effect):
         self.cutoff_hz = check_number("cutoff_hz", cutoff_hz, low=10.0, high=nyq, unit=" Hz")
         self.order = int(check_number("order", order, low=1, high=8))
         self.channels = channels
-        if self.kind == "bandpass":
+        if self.kind != "bandpass" and self.order == 2:
+            # The common case, without importing scipy.signal (see design.py).
+            self.sos = biquad(self.kind, self.cutoff_hz, self.sample_rate)
+        elif self.kind == "bandpass":
+            from scipy import signal
+
             bw = check_number("bandwidth_octaves", bandwidth_octaves, low=0.05, high=6.0)
             lo = self.cutoff_hz / 2 ** (bw / 2)
             hi = min(self.cutoff_hz * 2 ** (bw / 2), nyq)
@@ -58,6 +69,8 @@ class Filter(Effect):
                 self.order, [lo, hi], "bandpass", fs=self.sample_rate, output="sos"
             )
         else:
+            from scipy import signal
+
             self.sos = signal.butter(
                 self.order, self.cutoff_hz, self.kind, fs=self.sample_rate, output="sos"
             )
@@ -261,8 +274,13 @@ class Limiter(Effect):
         self._os = 4
         self._fir_delay = 18
         taps = 2 * self._os * self._fir_delay + 1
-        self._fir = signal.firwin(taps, 1.0 / self._os, window=("kaiser", 9.0)) * self._os
+        self._fir = firwin_kaiser(taps, 1.0 / self._os, 9.0) * self._os
         self._hist_len = (taps - 1) // self._os + 1  # input frames of history it needs
+        # Polyphase form: column p holds the taps of output phase p, newest input last,
+        # so one matrix product of the sliding input windows gives every phase.
+        padded = np.zeros(self._hist_len * self._os)
+        padded[:taps] = self._fir
+        self._phases = np.ascontiguousarray(padded.reshape(self._hist_len, self._os)[::-1])
         self.reset()
 
     @property
@@ -279,7 +297,7 @@ class Limiter(Effect):
         self._settled = True  # gain is exactly 1 and nothing pending: quiet blocks pass
 
     def _settled_zi(self) -> np.ndarray:
-        return (signal.sosfilt_zi(self._smooth_sos) * 1.0)[None, :, :]
+        return sos_step_zi(self._smooth_sos)[None, :, :]
 
     def _peak_envelope(self, buf: np.ndarray, n: int) -> np.ndarray:
         """Per-frame peak: |sample| and the oversampled peaks, attributed 19 frames late.
@@ -293,11 +311,12 @@ class Limiter(Effect):
         x = buf[:, f:]
         env = np.max(np.abs(x), axis=0).astype(np.float64)
         os_ = self._os
-        for ch in range(self.channels):
-            up = signal.upfirdn(self._fir, buf[ch].astype(np.float64), up=os_)
-            seg = np.abs(up[os_ * (f - 1) + 1 : os_ * (f - 1) + 1 + n * os_])
-            env = np.maximum(env, seg.reshape(n, os_).max(axis=1))
-        return env
+        # windows[c, j] = buf[c, j : j + f]: the history ending at input frame f-1+j.
+        windows = np.lib.stride_tricks.sliding_window_view(buf.astype(np.float64), f, axis=1)
+        up = windows @ self._phases  # (channels, n + 1, os): oversampled values
+        # The oversampled stream from just after frame f-1, n frames' worth.
+        seg = np.abs(up.reshape(self.channels, -1)[:, 1 : 1 + n * os_])
+        return np.maximum(env, seg.reshape(self.channels, n, os_).max(axis=(0, 2)))
 
     def process(self, block: np.ndarray) -> np.ndarray:
         x = as_block(block, self.channels)
@@ -324,7 +343,7 @@ class Limiter(Effect):
         # required gain over input frames [i - lookahead - hold, i]: it falls before a
         # peak arrives and holds for `hold` frames after it.
         size = self.lookahead + self.hold + 1
-        target = ndimage.minimum_filter1d(req_all, size=size, origin=(size - 1) // 2)[-n:]
+        target = window_min(req_all, size)[-n:]
         smoothed = self._smoother.process(target[None, :])[0]
         smoothed[smoothed > 1.0 - 1e-9] = 1.0
         if bool(np.all(self._req_hist == 1.0)) and smoothed[-1] == 1.0:
@@ -335,7 +354,7 @@ class Limiter(Effect):
         # Clamp: the played frame m must also satisfy the inter-sample peaks between
         # m and m+1, which were credited to frame m + fir_delay + 1.
         fwd = self._fir_delay + 2
-        clamp = ndimage.minimum_filter1d(req_all, size=fwd, origin=-(fwd // 2))
+        clamp = window_min(req_all, fwd)  # clamp[i] = min(req_all[i : i + fwd])
         req_delayed = clamp[len(req_all) - n - self.lookahead : len(req_all) - self.lookahead]
         gain = np.minimum(smoothed, req_delayed)
         if bool(np.all(gain == 1.0)):
@@ -343,17 +362,6 @@ class Limiter(Effect):
         return (out_x * gain.astype(np.float32)).astype(np.float32, copy=False)
 
 
-def k_weighting_sos(sample_rate: int) -> np.ndarray:
-    """BS.1770 K-weighting (high shelf + high pass) as second-order sections."""
-    import pyloudnorm
-
-    meter = pyloudnorm.Meter(sample_rate)
-    rows = []
-    for filt in meter._filters.values():
-        b = np.asarray(filt.b, dtype=np.float64)
-        a = np.asarray(filt.a, dtype=np.float64)
-        rows.append(np.concatenate([b / a[0], a / a[0]]))
-    return np.vstack(rows)
 
 
 class StartleGuard(Effect):

@@ -52,7 +52,6 @@ from functools import lru_cache
 from typing import ClassVar, NamedTuple
 
 import numpy as np
-from scipy import fft as sfft
 
 from sonora.engine.base import QUANTUM, Param, Source, make_rng
 
@@ -139,7 +138,7 @@ def _noise_bank(rng: np.random.Generator, n: int, sample_rate: int, power: np.nd
     mag = (np.sqrt(power) * math.sqrt(n / 2.0)).astype(np.float32)
     out = np.empty((power.shape[0], 2, n + _SPAN), dtype=np.float32)
     for k in range(power.shape[0]):
-        x = sfft.irfft(spec * mag[k], n=n, axis=-1)
+        x = np.fft.irfft(spec * mag[k], n=n, axis=-1)
         out[k, :, :n] = x
         out[k, :, n:] = x[:, :_SPAN]
     amp = np.sqrt(power)

@@ -10,9 +10,9 @@ from functools import lru_cache
 from typing import ClassVar
 
 import numpy as np
-from scipy import signal
 
 from sonora.engine.base import QUANTUM, Param, Source, make_rng
+from sonora.engine.design import biquad
 from sonora.engine.dsp import SosFilter
 
 # Paul Kellet / Julius O. Smith's 3-pole, 3-zero pink-noise filter.  Within ±0.5 dB of
@@ -20,6 +20,28 @@ from sonora.engine.dsp import SosFilter
 # meant to be heard, not measured.
 _PINK_B = np.array([0.049922035, -0.095993537, 0.050612699, -0.004408786])
 _PINK_A = np.array([1.0, -2.494956002, 2.017265875, -0.522189400])
+
+
+def _real_roots_sos(b: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Second-order sections of ``b/a`` when every pole and zero is real.
+
+    (What ``scipy.signal.tf2sos`` gives for such filters, up to pairing, without
+    importing scipy.signal.)  Roots are paired largest with largest, so each section
+    holds a pole and a zero that nearly cancel.
+    """
+    zeros = np.sort(np.real(np.roots(b)))[::-1]
+    poles = np.sort(np.real(np.roots(a)))[::-1]
+    n = max(len(zeros), len(poles))
+    n += n % 2
+    zeros = np.concatenate([zeros, np.zeros(n - len(zeros))])
+    poles = np.concatenate([poles, np.zeros(n - len(poles))])
+    rows = [
+        np.concatenate([np.poly(zeros[i : i + 2]), np.poly(poles[i : i + 2])])
+        for i in range(0, n, 2)
+    ]
+    sos = np.array(rows)
+    sos[0, :3] *= b[0] / a[0]
+    return sos
 
 
 @lru_cache(maxsize=64)
@@ -34,7 +56,7 @@ def _shaping_sos(colour: str, sample_rate: int) -> np.ndarray:
         r = np.exp(-2 * np.pi * 10.0 / sample_rate)
         b = np.convolve(_PINK_B, [1.0, -1.0])
         a = np.convolve(_PINK_A, [1.0, -r])
-        sos = signal.tf2sos(b, a)
+        sos = _real_roots_sos(b, a)
     elif colour == "brown":
         # Leaky integrator (pole ~6 Hz) and a first-order 20 Hz high-pass, as one
         # biquad: keeps the rumble in what speakers can play and the mean at zero.
@@ -47,7 +69,7 @@ def _shaping_sos(colour: str, sample_rate: int) -> np.ndarray:
         raise ValueError(colour)
     impulse = np.zeros(sample_rate * 4)
     impulse[0] = 1.0
-    rms = float(np.sqrt(np.sum(signal.sosfilt(sos, impulse) ** 2)))
+    rms = float(np.sqrt(np.sum(SosFilter(sos, channels=1).process(impulse[None, :]) ** 2)))
     sos = sos.copy()
     sos[0, :3] *= np.sqrt(12.0) / rms  # input is uniform in [-0.5, 0.5): variance 1/12
     return sos
@@ -83,15 +105,16 @@ class _Noise(Source):
         if cutoff >= 0.45 * self.sample_rate:
             sos = self._shape
         else:
-            lp = signal.butter(2, cutoff, fs=self.sample_rate, output="sos")
+            lp = biquad("lowpass", cutoff, self.sample_rate)  # = 2nd-order Butterworth
             sos = np.vstack([self._shape, lp])
         self._filter.set_sos(sos)
 
     def _quantum(self) -> np.ndarray:
         self._update_filter()
-        white = self._rng.random((self.channels, QUANTUM), dtype=np.float32)
-        white -= np.float32(0.5)
-        return self._filter.process(white).astype(np.float32)
+        # float64 draws cost the same as float32 ones and are filtered in place.
+        white = self._rng.random((self.channels, QUANTUM))
+        white -= 0.5
+        return self._filter.process_inplace(white).astype(np.float32)
 
 
 class WhiteNoise(_Noise):

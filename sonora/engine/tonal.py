@@ -37,9 +37,9 @@ from functools import lru_cache
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
-from scipy import signal
 
 from sonora.engine.base import QUANTUM, Param, Source, make_rng
+from sonora.engine.design import firwin_kaiser, sos_response
 from sonora.errors import ParameterError
 
 __all__ = [
@@ -134,7 +134,7 @@ _K_SOS_48K = np.array(
     ]
 )
 _K_LOGF = np.log(np.geomspace(10.0, 20_000.0, 200))
-_K_POW = np.abs(signal.sosfreqz(_K_SOS_48K, worN=np.exp(_K_LOGF), fs=48_000)[1]) ** 2
+_K_POW = np.abs(sos_response(_K_SOS_48K, np.exp(_K_LOGF), 48_000)) ** 2
 
 
 def _k_power(freq_hz: np.ndarray) -> np.ndarray:
@@ -172,8 +172,10 @@ def _interp_matrix(factor: int, block: int, design: str, rate_hz: float) -> np.n
     d, b = factor, block
     taps = b * d
     if design == "lowpass":
-        h = signal.firwin(taps, 1.0 / d, window=("kaiser", 7.5)) * d
+        h = firwin_kaiser(taps, 1.0 / d, 7.5) * d
     else:
+        from scipy import signal  # firwin2 only here (breath noise): keep it lazy
+
         nyq = rate_hz / 2
         in_rate = rate_hz / d
         freqs = [0.0, 100.0, 250.0, 500.0, 0.30 * in_rate, 0.42 * in_rate, 0.58 * in_rate, nyq]
