@@ -27,10 +27,13 @@ from sonora.engine.effects import Limiter
 
 
 @pytest.mark.parametrize("kind", ["lowpass", "highpass"])
-@pytest.mark.parametrize(("cutoff_hz", "sample_rate"), [(40.0, 48_000), (2000.0, 48_000),
-                                                        (9000.0, 22_050), (30_000.0, 96_000)])
-def test_biquad_equals_second_order_butterworth(kind: str, cutoff_hz: float,
-                                                sample_rate: int) -> None:
+@pytest.mark.parametrize(
+    ("cutoff_hz", "sample_rate"),
+    [(40.0, 48_000), (2000.0, 48_000), (9000.0, 22_050), (30_000.0, 96_000)],
+)
+def test_biquad_equals_second_order_butterworth(
+    kind: str, cutoff_hz: float, sample_rate: int
+) -> None:
     ours = biquad(kind, cutoff_hz, sample_rate)
     ref = signal.butter(2, cutoff_hz, kind, fs=sample_rate, output="sos")
     np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-12)
@@ -66,7 +69,9 @@ def test_step_zi_matches_scipy_and_settles() -> None:
     np.testing.assert_allclose(y, dc, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize(("taps", "cutoff", "beta"), [(145, 0.25, 9.0), (64, 0.5, 7.5), (31, 0.1, 6.0)])
+@pytest.mark.parametrize(
+    ("taps", "cutoff", "beta"), [(145, 0.25, 9.0), (64, 0.5, 7.5), (31, 0.1, 6.0)]
+)
 def test_firwin_kaiser_equals_scipy(taps: int, cutoff: float, beta: float) -> None:
     ref = signal.firwin(taps, cutoff, window=("kaiser", beta))
     np.testing.assert_allclose(firwin_kaiser(taps, cutoff, beta), ref, rtol=1e-9, atol=1e-14)

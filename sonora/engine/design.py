@@ -65,8 +65,14 @@ def load_sosfilt_kernel() -> Callable[..., Any] | None:
     return None  # pragma: no cover
 
 
-def biquad(kind: str, freq_hz: float, sample_rate: int, *, q: float = 1 / math.sqrt(2),
-           gain_db: float = 0.0) -> np.ndarray:
+def biquad(
+    kind: str,
+    freq_hz: float,
+    sample_rate: int,
+    *,
+    q: float = 1 / math.sqrt(2),
+    gain_db: float = 0.0,
+) -> np.ndarray:
     """One RBJ-cookbook biquad as an SOS row.
 
     With the default ``q`` = 1/√2, ``"lowpass"`` and ``"highpass"`` equal
@@ -107,8 +113,11 @@ def biquad(kind: str, freq_hz: float, sample_rate: int, *, q: float = 1 / math.s
             -2 * amp * ((amp - 1) + (amp + 1) * cw),
             amp * ((amp + 1) + (amp - 1) * cw - sa),
         ]
-        a = [(amp + 1) - (amp - 1) * cw + sa, 2 * ((amp - 1) - (amp + 1) * cw),
-             (amp + 1) - (amp - 1) * cw - sa]
+        a = [
+            (amp + 1) - (amp - 1) * cw + sa,
+            2 * ((amp - 1) - (amp + 1) * cw),
+            (amp + 1) - (amp - 1) * cw - sa,
+        ]
     else:
         raise ValueError(f"kind: unknown biquad {kind!r}")
     a0 = a[0]

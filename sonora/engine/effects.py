@@ -362,8 +362,6 @@ class Limiter(Effect):
         return (out_x * gain.astype(np.float32)).astype(np.float32, copy=False)
 
 
-
-
 class StartleGuard(Effect):
     """Keeps loudness rises gentle: the no-startle rule, enforced on the mix.
 
