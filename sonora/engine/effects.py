@@ -241,10 +241,6 @@ class Limiter(Effect):
         Sample rate in Hz.
     """
 
-    #: Inter-sample peaks can exceed sample peaks; when every sample that feeds a
-    #: block's estimate is below the ceiling minus this margin, no peak can reach it.
-    _SAFE_MARGIN_DB = 6.0
-
     def __init__(
         self,
         *,
@@ -264,7 +260,7 @@ class Limiter(Effect):
         self.ceiling = 10 ** (self.ceiling_dbtp / 20)
         self.lookahead = max(24, round(lookahead_ms * 1e-3 * self.sample_rate))
         self.hold = max(1, round(release_ms * 1e-3 * self.sample_rate))
-        self._safe = self.ceiling * 10 ** (-self._SAFE_MARGIN_DB / 20)
+
         # Two one-pole sections, each reaching ~99% within the look-ahead window.
         pole = float(np.exp(-5.0 / self.lookahead))
         self._smooth_sos = np.array([[1 - pole, 0, 0, 1, -pole, 0]] * 2, dtype=np.float64)
@@ -281,6 +277,10 @@ class Limiter(Effect):
         padded = np.zeros(self._hist_len * self._os)
         padded[:taps] = self._fir
         self._phases = np.ascontiguousarray(padded.reshape(self._hist_len, self._os)[::-1])
+        # Below this sample level nothing (not even an inter-sample peak) can reach the
+        # ceiling: the interpolator's gain is at most its largest phase's L1 norm.
+        l1_max = float(np.abs(self._phases).sum(axis=0).max())
+        self._safe = self.ceiling / max(l1_max, 1.0)
         self.reset()
 
     @property
@@ -308,15 +308,30 @@ class Limiter(Effect):
         final clamp looks 19 frames ahead to catch them.
         """
         f = self._hist_len
-        x = buf[:, f:]
-        env = np.max(np.abs(x), axis=0).astype(np.float64)
-        os_ = self._os
+        peak = np.max(np.abs(buf), axis=0)  # (f + n,) sample peak over channels
+        env = peak[f:].astype(np.float64)
+        # Frame k's oversampled values come from buf[k : k + f + 1]; where all of those
+        # samples are below ceiling / (largest polyphase L1 norm), none can reach the
+        # ceiling, so only the other ("hot") frames are interpolated.  The limiter's
+        # gain is the same either way: it only acts on values above the ceiling.
+        near = -window_min(-peak.astype(np.float64), f + 1)  # (n,)
+        hot = np.flatnonzero(near >= self._safe)
+        if hot.size == 0:
+            return env
         # windows[c, j] = buf[c, j : j + f]: the history ending at input frame f-1+j.
         windows = np.lib.stride_tricks.sliding_window_view(buf.astype(np.float64), f, axis=1)
-        up = windows @ self._phases  # (channels, n + 1, os): oversampled values
-        # The oversampled stream from just after frame f-1, n frames' worth.
-        seg = np.abs(up.reshape(self.channels, -1)[:, 1 : 1 + n * os_])
-        return np.maximum(env, seg.reshape(self.channels, n, os_).max(axis=(0, 2)))
+        if hot.size > n // 4:  # mostly loud: one dense product is cheaper than gathers
+            up = np.abs(windows @ self._phases)  # (channels, n + 1, os)
+            # frame k: values 1..3 after window k, and value 0 of window k + 1
+            vals = np.maximum(
+                np.maximum(up[:, :n, 1], up[:, :n, 2]), np.maximum(up[:, :n, 3], up[:, 1:, 0])
+            )
+            return np.maximum(env, vals.max(axis=0))
+        up = np.abs(windows[:, hot] @ self._phases[:, 1:])  # (channels, hot, os - 1)
+        nxt = np.abs(windows[:, hot + 1] @ self._phases[:, 0])  # (channels, hot)
+        vals = np.maximum(np.maximum(up[..., 0], up[..., 1]), np.maximum(up[..., 2], nxt))
+        env[hot] = np.maximum(env[hot], vals.max(axis=0))
+        return env
 
     def process(self, block: np.ndarray) -> np.ndarray:
         x = as_block(block, self.channels)
