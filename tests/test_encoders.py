@@ -274,3 +274,29 @@ def test_unwritable_folder_for_a_normal_user(tmp_path: Path) -> None:
         assert list(folder.iterdir()) == []
     finally:
         folder.chmod(0o700)
+
+
+def test_finished_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    """Not the 0600 of the temporary file they are renamed from."""
+    import stat
+
+    from sonora.engine.encoders import _UMASK
+
+    path = tmp_path / "tone.flac"
+    with open_encoder(path, sample_rate=SR) as enc:
+        enc.write(np.zeros((2, 4800), dtype=np.float32))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~_UMASK
+
+
+@pytest.mark.parametrize(("ext", "low_kbps", "high_kbps"), [(".opus", 80, 140), (".mp3", 80, 160)])
+def test_lossy_files_default_to_a_sensible_bitrate(
+    ext: str, low_kbps: float, high_kbps: float, tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """A render to .opus/.mp3 without a compression setting is ~110 kbit/s, not 510."""
+    x = (rng.standard_normal((2, 10 * SR)) * 0.05).astype(np.float32)
+    path = tmp_path / f"noise{ext}"
+    with open_encoder(path, sample_rate=SR) as enc:
+        for i in range(0, x.shape[1], 4096):
+            enc.write(x[:, i : i + 4096])
+    kbps = path.stat().st_size * 8 / 10.0 / 1000
+    assert low_kbps < kbps < high_kbps

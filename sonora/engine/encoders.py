@@ -41,6 +41,20 @@ _CODEC_RATES = {
     "OPUS": (8_000, 12_000, 16_000, 24_000, 48_000),
     "MPEG_LAYER_III": (8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000),
 }
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: The process umask, read once at import (reading it means setting it, which is not
+#: thread-safe later).
+_UMASK = _read_umask()
+#: Compression level used when none is given, by libsndfile subtype: the fastest
+#: FLAC, and lossy streams at a bitrate that is transparent for calm sound.
+DEFAULT_COMPRESSION: dict[str, float] = {"OPUS": 0.8, "MPEG_LAYER_III": 0.6}
 #: Ogg Opus bitrate at compression level 0 and 1 (linear in between), bit/s: the
 #: mapping libsndfile uses, so settings mean the same whichever library encodes.
 _OPUS_BITRATE_RANGE = (510_000, 6_000)
@@ -91,8 +105,10 @@ class Encoder:
     format : str, optional
         ``"wav"``, ``"flac"``, ``"opus"`` or ``"mp3"``; required for file objects,
         otherwise taken from the extension.
-    compression_level : float
-        0 (fastest) to 1 (smallest) for FLAC; bitrate trade-off for lossy codecs.
+    compression_level : float, optional
+        0 (fastest) to 1 (smallest) for FLAC; bitrate trade-off for lossy codecs (Opus:
+        0.8 is about 110 kbit/s stereo).  Default: :data:`DEFAULT_COMPRESSION` for the
+        format.
     """
 
     def __init__(
@@ -102,7 +118,7 @@ class Encoder:
         sample_rate: int,
         channels: int = 2,
         format: str | None = None,
-        compression_level: float = 0.0,
+        compression_level: float | None = None,
     ) -> None:
         if format is not None:
             fmt, sub = format_for(f"x.{format.lstrip('.')}")
@@ -137,9 +153,14 @@ class Encoder:
                     "output", f"cannot write in {str(parent)!r}: {exc.strerror or exc}"
                 ) from exc
             os.close(fd)
+            # mkstemp makes the file private (0600); the finished file should get the
+            # mode any new file gets here (0666 less the umask), like `cp` would.
+            os.chmod(self._tmp, 0o666 & ~_UMASK)
             dest: str | BinaryIO = self._tmp
         else:
             dest = target
+        if compression_level is None:
+            compression_level = DEFAULT_COMPRESSION.get(sub, 0.0)
         kwargs = {}
         if fmt == "FLAC":
             kwargs["compression_level"] = compression_level
@@ -316,7 +337,7 @@ def open_encoder(
     sample_rate: int,
     channels: int = 2,
     format: str | None = None,
-    compression_level: float = 0.0,
+    compression_level: float | None = None,
 ) -> Encoder:
     """Function form of :class:`Encoder` (same arguments and defaults)."""
     return Encoder(

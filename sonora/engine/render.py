@@ -29,7 +29,7 @@ def render_to_file(
     path: str | os.PathLike[str],
     *,
     progress: Callable[[int, int], None] | None = None,
-    compression_level: float = 0.0,
+    compression_level: float | None = None,
     block_frames: int = BLOCK_FRAMES,
 ) -> Path:
     """Render ``mix`` from its current position to the end into ``path``.
@@ -43,8 +43,9 @@ def render_to_file(
         Output file; the format follows the extension.  Written atomically.
     progress : callable, optional
         Called as ``progress(frames_done, frames_total)`` after each block.
-    compression_level : float
-        Encoder compression, 0 (fastest) to 1.
+    compression_level : float, optional
+        Encoder compression, 0 to 1; by default the format's own (FLAC: 0, fastest;
+        Opus: 0.8, about 110 kbit/s; MP3: 0.6, about 115 kbit/s).
     block_frames : int
         Frames per block passed between threads.
 
