@@ -180,8 +180,9 @@ class Reverb(Effect):
             x = np.concatenate([self._prev_in, mid[0]])
             self._prev_in = x[-1:]
             first = (-self._phase) % 2  # index in `mid` of the first frame on the grid
-            idx = np.arange(first, n, 2)
-            inner = ((x[idx + 1] + x[idx]) * np.float32(0.5))[None, :]
+            m = (n - first + 1) // 2  # grid frames in this block
+            stop = first + 2 * m
+            inner = ((x[first + 1 : stop + 1 : 2] + x[first:stop:2]) * np.float32(0.5))[None, :]
             self._phase = (self._phase + n) % 2
         else:
             inner = mid.astype(np.float32)
@@ -314,8 +315,9 @@ class Limiter(Effect):
         # samples are below ceiling / (largest polyphase L1 norm), none can reach the
         # ceiling, so only the other ("hot") frames are interpolated.  The limiter's
         # gain is the same either way: it only acts on values above the ceiling.
-        near = -window_min(-peak.astype(np.float64), f + 1)  # (n,)
-        hot = np.flatnonzero(near >= self._safe)
+        # frame k is hot when any of peak[k : k + f + 1] reaches the safe level
+        loud = np.concatenate([[0], np.cumsum(peak >= self._safe)])
+        hot = np.flatnonzero(loud[f + 1 : f + 1 + n] > loud[:n])
         if hot.size == 0:
             return env
         # windows[c, j] = buf[c, j : j + f]: the history ending at input frame f-1+j.
@@ -341,16 +343,20 @@ class Limiter(Effect):
         buf = np.concatenate([self._raw_hist, x], axis=1)
         self._raw_hist = buf[:, -self._hist_len :]
         quiet = float(np.max(np.abs(buf))) < self._safe
+        env = None
+        if not quiet:
+            env = self._peak_envelope(buf, n)
+            # Loud enough to check, but no (inter-sample) peak reaches the ceiling.
+            quiet = float(np.max(env)) <= self.ceiling
         delayed = np.concatenate([self._x_hist, x], axis=1)
         self._x_hist = delayed[:, -self.lookahead :]
         out_x = delayed[:, :n]
         if quiet and self._settled:
             # Nothing to limit now or within the hold window: a pure delay.
             return np.ascontiguousarray(out_x)
-        if quiet:
+        if quiet or env is None:
             req = np.ones(n, dtype=np.float64)
         else:
-            env = self._peak_envelope(buf, n)
             req = np.minimum(1.0, self.ceiling / np.maximum(env, 1e-12))
         req_all = np.concatenate([self._req_hist, req])
         self._req_hist = req_all[-(self.lookahead + self.hold) :]
