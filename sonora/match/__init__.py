@@ -8,6 +8,7 @@ Stable API (benchmarks outside the package call it)::
     plan = m.recommend("ana", {"tension": 7, "goal": "sleep", "minutes": 20})
     plan.layers            # [("rain", 0.0), ...]  (family, gain_db)
     m.record("ana", plan, {"tension": 3, "rating": 8, "completed": True})
+    m.forget("ana")        # everything learnt about ana, gone (privacy)
 
 * :class:`Profile` — onboarding answers (loved / disliked families, sensitivities,
   default goal).  A disliked family is never played.

@@ -47,9 +47,13 @@ def reference_plan(recipe: str, intensity: float = 0.5) -> Plan:
         return plan_from_scene(load_scene(recipe[6:]), duration_s=1200.0, seed=0)
     level = round(10 * intensity)
     checkin = CheckIn(
-        tension=level, energy=level, goal="unwind", minutes=20, output="headphones",
+        tension=level,
+        energy=level,
+        goal="unwind",
+        minutes=20,
+        output="headphones",
         local_time="20:00",
-    )  # fmt: skip
+    )
     return compose(checkin, get_arm(recipe), seed=0)
 
 

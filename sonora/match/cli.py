@@ -10,6 +10,7 @@ Examples
     $ sonora recommend --goal sleep --tension 7 --minutes 20
     $ sonora recommend --goal focus --energy 3 --minutes 45 --json > plan.json
     $ sonora recommend --goal ease_anxiety --tension 8 --headphones --render calm.opus
+    $ sonora render plan.json -o plan.flac      # a saved plan, same seed, same sound
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sonora.errors import ParameterError, SonoraError
+from sonora.errors import ParameterError, SonoraError, check_number
 
 __all__ = ["print_plan", "recommend_command"]
 
@@ -131,6 +132,12 @@ def recommend_command(
         Path | None,
         typer.Option("--render", help="Also render the plan: .flac, .wav, .opus/.ogg or .mp3."),
     ] = None,
+    loudness: Annotated[
+        float, typer.Option("--loudness", help="Loudness of the render, -30 to -14 LUFS.")
+    ] = -23.0,
+    sample_rate: Annotated[
+        int, typer.Option("--sample-rate", help="Sample rate of the render, 22050 to 96000 Hz.")
+    ] = 48_000,
 ) -> None:
     """Make a session plan for this moment and explain the choice in plain words."""
     from sonora.match import Matcher
@@ -157,9 +164,15 @@ def recommend_command(
         )
         plan = matcher.recommend("cli", checkin)
         if render is not None:
+            from sonora.engine.base import check_sample_rate
             from sonora.engine.encoders import format_for
+            from sonora.engine.loudness import MAX_TARGET_LUFS, MIN_TARGET_LUFS
 
             format_for(render)
+            check_sample_rate(sample_rate)
+            check_number(
+                "loudness", loudness, low=MIN_TARGET_LUFS, high=MAX_TARGET_LUFS, unit=" LUFS"
+            )
     except SonoraError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=2) from None
@@ -179,7 +192,7 @@ def recommend_command(
     msg = Console(stderr=True) if json_output else out
     msg.print(f"Rendering {plan.duration_s / 60:g} minutes to {render} …")
     try:
-        mix = plan_mix(plan)
+        mix = plan_mix(plan, sample_rate=sample_rate, target_lufs=loudness)
         with Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),

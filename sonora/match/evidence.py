@@ -117,10 +117,16 @@ def make_report(
     pct = f"{round(level * 100)}%"
     if ns < 2 or nr < 2:
         return EvidenceReport(
-            ns, nr, None, None, None, level, False,
+            ns,
+            nr,
+            None,
+            None,
+            None,
+            level,
+            False,
             f"Not enough data yet: {ns} sound and {nr} quiet-rest sessions so far. "
             f"Sonora needs at least {min_per_arm} of each.",
-        )  # fmt: skip
+        )
     diff, lo, hi = difference_interval(sound, rest, level=level)
     half = (hi - lo) / 2.0
     if ns < min_per_arm or nr < min_per_arm or half > max_halfwidth:
@@ -131,9 +137,15 @@ def make_report(
         else:
             more = f" Sonora needs at least {min_per_arm} of each."
         return EvidenceReport(
-            ns, nr, diff, lo, hi, level, False,
+            ns,
+            nr,
+            diff,
+            lo,
+            hi,
+            level,
+            False,
             f"Not enough data yet: {ns} sound and {nr} quiet-rest sessions so far.{more}",
-        )  # fmt: skip
+        )
     span = f"{pct} interval {_fmt(lo)} to {_fmt(hi)} points"
     n = ns + nr
     if lo > 0:

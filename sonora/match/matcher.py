@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from sonora.errors import ParameterError
+from sonora.errors import ParameterError, SonoraError
 from sonora.match import features as F
 from sonora.match.evidence import EvidenceReport, PersonalEvidence
 from sonora.match.model import PopulationModel, Stats
@@ -118,6 +118,11 @@ class Matcher:
             self.population = (
                 PopulationModel.from_dict(saved) if saved else PopulationModel.default()
             )
+        # What forget() starts again from: the prior given from outside, else the
+        # default (a prior loaded from the store may hold a forgotten listener's data).
+        self._base_prior: dict[str, Any] | None = (
+            self.population.to_dict() if population_prior is not None else None
+        )
         self.learn_population = bool(learn_population)
         self.refit_every = max(1, int(refit_every))
         self.bedtime_margin = float(bedtime_margin)
@@ -164,10 +169,74 @@ class Matcher:
             self._stats[listener_id] = s
         return s
 
-    def refit(self) -> PopulationModel:
-        """Update the population prior from every listener's outcomes now."""
+    def reload(self, listener_id: str | None = None) -> None:
+        """Drop cached learning statistics so they are reread from the store.
+
+        Use it when another process may have recorded sessions in a shared store
+        (the web app's workers do).
+
+        Parameters
+        ----------
+        listener_id : str, optional
+            The listener whose statistics to reread; ``None`` rereads everyone's.
+        """
+        if listener_id is None:
+            self._stats.clear()
+        else:
+            self._stats.pop(listener_id, None)
+
+    def forget(self, listener_id: str) -> None:
+        """Remove everything the matcher has learnt about a listener.
+
+        Deletes the listener's profile, sessions and per-listener state from the store
+        (through the store's ``delete_listener`` when it has one; the database store
+        deletes them with the account), drops what is cached in memory, and learns the
+        population prior again from scratch from everyone else's outcomes, so nothing
+        of theirs remains in what new listeners start from.
+
+        Parameters
+        ----------
+        listener_id : str
+            The listener to forget (unknown listeners are fine: nothing to remove).
+
+        Raises
+        ------
+        SonoraError
+            If the store still holds the listener's profile or sessions afterwards (a
+            store that cannot delete must have deleted them before this call).
+        """
+        delete = getattr(self.store, "delete_listener", None)
+        if callable(delete):
+            delete(listener_id)
+        key = _pending_key(listener_id)
+        if self.store.get_state(key) is not None:
+            self.store.put_state(key, None)
+        if self.store.get_profile(listener_id) is not None or self.store.sessions(listener_id):
+            raise SonoraError(
+                f"listener {listener_id!r}: the store still holds their profile or sessions; "
+                "delete them there first (this store has no delete_listener)"
+            )
+        self._stats.pop(listener_id, None)
+        if self._base_prior is not None:
+            self.population = PopulationModel.from_dict(self._base_prior)
+        else:
+            self.population = PopulationModel.default()
+        self._since_fit = 0
+        if self.learn_population and any(self.store.sessions(i) for i in self.store.listener_ids()):
+            self.refit(iterations=8)
+        else:
+            self.store.put_state(_POPULATION_KEY, self.population.to_dict())
+
+    def refit(self, *, iterations: int = 4) -> PopulationModel:
+        """Update the population prior from every listener's outcomes now.
+
+        Parameters
+        ----------
+        iterations : int
+            Empirical-Bayes iterations (see :meth:`PopulationModel.fit`).
+        """
         stats = [self._stats_for(i) for i in self.store.listener_ids()]
-        self.population.fit(stats)
+        self.population.fit(stats, iterations=iterations)
         self.store.put_state(_POPULATION_KEY, self.population.to_dict())
         self._since_fit = 0
         return self.population

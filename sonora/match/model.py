@@ -48,9 +48,10 @@ def default_hyperprior() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
       sound suits those moments;
     * check-in covariates 0 (±5); everything else 0 (±1).
 
-    Personal deviations (``τ0``) start at 0.4 (intercept, fixed), 0.8 (sources),
-    0.6 (measured brightness), 0.5 (brightness), 0.3 (brightness², pacer); learning
-    never takes them below these values.
+    Personal deviations (``τ0``, standard deviations in points per unit of the
+    feature) start at 0.4 (intercept, fixed), 0.8 (sources), 0.5 (brightness level),
+    0.3 (brightness level², measured brightness in octaves, pacer); learning never
+    takes them below these values.
     """
     mu0 = np.zeros(F.DIM)
     s02 = np.ones(F.DIM)
@@ -72,7 +73,7 @@ def default_hyperprior() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         tau0[F.INDEX[src]] = 0.64
     tau0[F.INDEX["bright"]] = 0.25
     tau0[F.INDEX["bright2"]] = 0.09
-    tau0[F.INDEX["log_centroid"]] = 0.36
+    tau0[F.INDEX["log_centroid"]] = 0.09
     tau0[F.INDEX["pacer"]] = 0.09
     return mu0, s02, tau0
 

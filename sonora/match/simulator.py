@@ -272,9 +272,14 @@ def _answers(
     return {"loved": loved, "disliked": disliked, "sensitivities": sensitivities}
 
 
-def make_listener(kind: str, listener_id: str, rng: np.random.Generator) -> SimListener:
-    """One listener of ``kind`` with individual variation drawn from ``rng``."""
-    prefs = {f: float(rng.normal(0.0, PREF_JITTER_SD)) for f in RECIPE_FAMILIES}
+def make_listener(
+    kind: str, listener_id: str, rng: np.random.Generator, *, jitter_sd: float = PREF_JITTER_SD
+) -> SimListener:
+    """One listener of ``kind`` with individual variation drawn from ``rng``.
+
+    ``jitter_sd`` (points) is added to every family effect, independently.
+    """
+    prefs = {f: float(rng.normal(0.0, jitter_sd)) for f in RECIPE_FAMILIES}
     bright_pref = float(rng.uniform(0.3, 0.6))
     bright_weight = float(rng.uniform(0.1, 0.3))
     uses_excerpt = False
@@ -344,7 +349,9 @@ def make_listener(kind: str, listener_id: str, rng: np.random.Generator) -> SimL
     )
 
 
-def make_population(n_listeners: int, seed: int = 0) -> list[SimListener]:
+def make_population(
+    n_listeners: int, seed: int = 0, *, jitter_sd: float = PREF_JITTER_SD
+) -> list[SimListener]:
     """The built-in population: ``n_listeners`` listeners of the five kinds.
 
     Parameters
@@ -353,6 +360,8 @@ def make_population(n_listeners: int, seed: int = 0) -> list[SimListener]:
         How many (>= 1).
     seed : int
         Same seed, same population.
+    jitter_sd : float
+        Individual variation added to every family effect, points.
 
     Returns
     -------
@@ -361,6 +370,21 @@ def make_population(n_listeners: int, seed: int = 0) -> list[SimListener]:
     rng = np.random.default_rng([int(seed), 7001])
     kinds = rng.choice(len(KINDS), size=int(n_listeners), p=KIND_SHARES)
     return [
-        make_listener(KINDS[k], f"sim-{seed}-{i:04d}", np.random.default_rng([int(seed), 7002, i]))
+        make_listener(
+            KINDS[k],
+            f"sim-{seed}-{i:04d}",
+            np.random.default_rng([int(seed), 7002, i]),
+            jitter_sd=jitter_sd,
+        )
         for i, k in enumerate(kinds)
     ]
+
+
+def make_hard_population(n_listeners: int, seed: int = 0) -> list[SimListener]:
+    """The built-in population with twice the individual variation (0.3 points).
+
+    Much of that variation is idiosyncrasy no learner can pin down in ten noisy
+    sessions, which an oracle still exploits: use it to see how the matcher degrades
+    (``--population sonora.match.simulator:make_hard_population``).
+    """
+    return make_population(n_listeners, seed, jitter_sd=2 * PREF_JITTER_SD)

@@ -1,7 +1,9 @@
 """Where the matcher keeps profiles, session records and learnt state.
 
 :class:`Store` is the interface; :class:`InMemoryStore` implements it for tests and
-simulation.  The database store (SQLAlchemy, SQLite by default) implements the same
+simulation.  A store may also offer ``delete_listener(listener_id)`` (deleting the
+listener's profile and sessions), which :meth:`sonora.match.Matcher.forget` uses; a
+store without it must delete them itself before the matcher forgets the listener.  The database store (SQLAlchemy, SQLite by default) implements the same
 methods when the app lands; everything it needs is JSON-serialisable
 (:meth:`SessionRecord.to_dict`, :meth:`Profile.to_dict`, state values).
 """
@@ -89,7 +91,7 @@ class Store(Protocol):
         """A JSON-serialisable value saved with :meth:`put_state` (``None`` if absent)."""
 
     def put_state(self, key: str, value: Any) -> None:
-        """Save a JSON-serialisable value."""
+        """Save a JSON-serialisable value (``None`` removes the key)."""
 
 
 @dataclass
@@ -129,5 +131,16 @@ class InMemoryStore:
         return self._state.get(key)
 
     def put_state(self, key: str, value: Any) -> None:
-        """Save a value."""
-        self._state[key] = value
+        """Save a value (``None`` removes the key)."""
+        if value is None:
+            self._state.pop(key, None)
+        else:
+            self._state[key] = value
+
+    def delete_listener(self, listener_id: str) -> int:
+        """Delete the listener's profile and sessions; returns how many sessions went."""
+        self._profiles.pop(listener_id, None)
+        gone = self._by_listener.pop(listener_id, [])
+        if gone:
+            self._sessions = [r for r in self._sessions if r.listener_id != listener_id]
+        return len(gone)

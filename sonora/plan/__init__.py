@@ -46,6 +46,7 @@ from sonora.plan.recipes import (
     get_recipe,
 )
 from sonora.plan.render import (
+    analysis_mix,
     is_plan_file,
     load_plan,
     load_plan_or_scene,
@@ -75,6 +76,7 @@ __all__ = [
     "Recipe",
     "Trajectory",
     "allowed_arms",
+    "analysis_mix",
     "arm_rejection",
     "choose_trajectory",
     "compose",

@@ -18,6 +18,7 @@ swell only).  At bedtime events come 30 % less often.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from sonora.engine.registry import source_class
@@ -322,8 +323,6 @@ def quiet_rest_plan(checkin: CheckIn, *, seed: int = 0, goal: str | None = None)
 
 
 def _layer_brightness(source: str, params: dict[str, float]) -> float:
-    import math
-
     if "brightness" in params:
         return float(params["brightness"])
     if source in ("brown_noise", "pink_noise", "white_noise"):

@@ -324,10 +324,22 @@ class Plan:
         if data.get("version", PLAN_VERSION) != PLAN_VERSION:
             raise ParameterError("version", f"unknown plan version {data.get('version')!r}")
         known = {
-            "kind", "version", "title", "goal", "duration_s", "seed", "reason", "recipe",
-            "brightness", "headphones", "quiet_rest", "trajectory", "layers", "reverb",
+            "kind",
+            "version",
+            "title",
+            "goal",
+            "duration_s",
+            "seed",
+            "reason",
+            "recipe",
+            "brightness",
+            "headphones",
+            "quiet_rest",
+            "trajectory",
+            "layers",
+            "reverb",
             "checkin",
-        }  # fmt: skip
+        }
         unknown = set(data) - known
         if unknown:
             raise ParameterError(sorted(unknown)[0], "unknown key in a plan")

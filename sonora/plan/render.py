@@ -1,8 +1,11 @@
 """Render plans through the engine, and tell plan files from scene files.
 
-``sonora render plan.json`` works through :func:`load_plan_or_scene`: a JSON file whose
-``kind`` is ``"sonora-plan"`` is a plan (a scene file never has a ``kind`` key, and
-:func:`sonora.scenes.read_scene_file` rejects one as an unknown key).
+:func:`plan_mix` builds a plan's calibrated graph (with a loudness calibration that
+knows the plan's trajectory), :func:`render_plan` writes it to a file.
+``sonora render plan.json`` tells plan files from scenes with :func:`is_plan_file`: a
+JSON file whose ``kind`` is ``"sonora-plan"`` is a plan (a scene file never has a
+``kind`` key, and :func:`sonora.scenes.read_scene_file` rejects one as an unknown
+key); :func:`load_plan_or_scene` does the same for code that only needs a scene.
 """
 
 from __future__ import annotations
@@ -11,23 +14,42 @@ import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from scipy import signal
 
+from sonora.engine.automation import Curve
 from sonora.engine.base import DEFAULT_SAMPLE_RATE_HZ
 from sonora.engine.effects import k_weighting_sos
-from sonora.engine.graph import Mix
-from sonora.engine.loudness import DEFAULT_TARGET_LUFS
+from sonora.engine.graph import Mix, fade_gain
+from sonora.engine.loudness import (
+    DEFAULT_TARGET_LUFS,
+    MAX_TARGET_LUFS,
+    MIN_TARGET_LUFS,
+    LoudnessMeter,
+    gated_integrated_from_blocks,
+)
 from sonora.engine.registry import source_class
 from sonora.engine.render import render_array, render_to_file
-from sonora.errors import ParameterError
+from sonora.errors import ParameterError, check_number
 from sonora.plan.model import PLAN_KIND, Plan
+from sonora.plan.trajectory import SILENT_DB
 from sonora.scenes import Scene, load_scene
-from sonora.scenes.build import LAYER_REFERENCE_LUFS, build_mix
+from sonora.scenes.build import LAYER_REFERENCE_LUFS, build_mix, layer_trim_db
+from sonora.scenes.spec import parse_scene
+
+#: Seconds of the mix measured at each intensity of a moving trajectory: an eighth of
+#: the session, at least 45 s and at most 120 s (rain and wind swell over tens of
+#: seconds), after :data:`CALIBRATION_WARMUP_S` seconds of warm-up (sparse,
+#: long-decay sources such as bowls start cold; the session is mostly warm).
+CALIBRATION_WINDOW_S = (45.0, 120.0)
+CALIBRATION_WARMUP_S = 15.0
+#: Sessions up to this long (seconds) are calibrated by measuring the whole session.
+WHOLE_CALIBRATION_S = 300.0
+#: Points measured inside each moving segment of the trajectory's intensity.
+_CALIBRATION_SUBDIVISIONS = 2
 
 
 def plan_mix(
@@ -37,6 +59,19 @@ def plan_mix(
     target_lufs: float | None = DEFAULT_TARGET_LUFS,
 ) -> Mix:
     """The calibrated engine graph of ``plan`` (its own duration and seed).
+
+    A plan whose trajectory moves (iso, U-shaped, sleep) is calibrated with what the
+    plan knows about itself.  Up to :data:`WHOLE_CALIBRATION_S` the whole session is
+    measured once (streamed, before the limiter).  Longer sessions are predicted: the
+    mix is measured (see :data:`CALIBRATION_WINDOW_S`) at the intensities where the
+    trajectory's intensity curve turns and in between, with the trajectory's gain
+    offset removed; the loudness of each second of the session is then that
+    measurement at its intensity plus its offset and fades, and BS.1770 gating of
+    that curve predicts the integrated loudness.  The master gain moves it to
+    ``target_lufs``.  (The scene builder's generic predictor samples five evenly
+    spaced moments and interpolates between them, which misses a sleep descent's
+    shape by 1–2.5 LU.)  Steady plans and plans made from scenes use the scene
+    builder's calibration.
 
     Parameters
     ----------
@@ -51,13 +86,135 @@ def plan_mix(
     -------
     Mix
     """
-    return build_mix(
-        plan.to_scene(),
-        duration_s=plan.duration_s,
-        seed=plan.seed,
-        sample_rate=sample_rate,
-        target_lufs=target_lufs,
+    scene = plan.to_scene()
+    moving = plan.trajectory.kind in ("iso", "u_shape", "sleep")
+    verbatim = any(layer.automation for layer in plan.plan_layers)
+    if target_lufs is None or not moving or verbatim:
+        return build_mix(
+            scene,
+            duration_s=plan.duration_s,
+            seed=plan.seed,
+            sample_rate=sample_rate,
+            target_lufs=target_lufs,
+        )
+    target = check_number(
+        "loudness", target_lufs, low=MIN_TARGET_LUFS, high=MAX_TARGET_LUFS, unit=" LUFS"
     )
+    mix = build_mix(
+        scene, duration_s=plan.duration_s, seed=plan.seed, sample_rate=sample_rate, target_lufs=None
+    )
+    trims = [layer_trim_db(spec, plan.seed, i, sample_rate) for i, spec in enumerate(scene.layers)]
+    for layer, trim in zip(mix.layers, trims, strict=True):
+        layer.trim = float(10 ** (trim / 20.0))
+    if plan.duration_s <= WHOLE_CALIBRATION_S:
+        predicted = _measure_lufs(mix)
+    else:
+        predicted = _predict_plan_lufs(
+            plan, trims, sample_rate, fade_in_s=mix.fade_in_s, fade_out_s=mix.fade_out_s
+        )
+    if math.isfinite(predicted):
+        mix.master_gain_db = float(np.clip(target - predicted, -120.0, 60.0))
+    mix.reset()
+    return mix
+
+
+def _measure_lufs(mix: Mix, *, skip_frames: int = 0) -> float:
+    """Integrated loudness (LUFS) of ``mix`` before its limiter.
+
+    The startle guard stays in (it softens sudden rises such as a bowl's strike, and
+    it works on relative levels, so what it takes away does not depend on the master
+    gain); the limiter works on absolute levels and is left out.  Streamed (memory
+    does not grow); the first ``skip_frames`` are not measured; the mix is reset
+    afterwards.
+    """
+    limiter = mix.limiter
+    mix.limiter = None
+    mix.reset()
+    meter = LoudnessMeter(mix.sample_rate, true_peak=False)
+    done = 0
+    for block in mix.blocks():
+        n = block.shape[1]
+        if done + n > skip_frames:
+            meter.add(block[:, max(0, skip_frames - done) :])
+        done += n
+    mix.limiter = limiter
+    mix.reset()
+    return meter.integrated_lufs
+
+
+def _frozen_scene(plan: Plan, t_s: float) -> Scene:
+    """The plan's scene with every curve frozen at ``t_s`` and no trajectory gain offset."""
+    data = plan.scene_dict()
+    offset = float(plan.trajectory.gain_at(t_s))
+    for layer in data["layers"]:
+        for name, spec in layer.pop("automation", {}).items():
+            layer["params"][name] = float(Curve.from_spec(spec, field=name).at(t_s))
+        g = layer["gain_db"]
+        g = float(Curve.from_spec(g, field="gain_db").at(t_s)) if isinstance(g, list) else g
+        layer["gain_db"] = float(np.clip(g - offset, SILENT_DB, 12.0))
+    data["fade_in_s"] = data["fade_out_s"] = 0.0
+    return parse_scene(data)
+
+
+def _calibration_times(plan: Plan) -> list[float]:
+    """Times at which the intensity curve turns, and points inside moving segments."""
+    pts = [(t, v) for t, v in plan.trajectory.intensity if t <= plan.duration_s]
+    times = [pts[0][0]]
+    for (t0, v0), (t1, v1) in zip(pts[:-1], pts[1:], strict=True):
+        if v0 != v1:
+            times.extend(np.linspace(t0, t1, _CALIBRATION_SUBDIVISIONS + 2)[1:-1].tolist())
+        times.append(t1)
+    seen: dict[float, float] = {}
+    for t in times:  # one measurement per distinct intensity
+        seen.setdefault(round(float(plan.trajectory.intensity_at(t)), 4), t)
+    return sorted(seen.values())
+
+
+def _calibration_seed(seed: int, k: int) -> int:
+    """Seed of the ``k``-th calibration window (deterministic in the plan's seed)."""
+    if k == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), 0xCA1, k]).generate_state(2, np.uint64)[0] >> 1)
+
+
+def _predict_plan_lufs(
+    plan: Plan, trims: list[float], sample_rate: int, *, fade_in_s: float, fade_out_s: float
+) -> float:
+    """Predicted integrated loudness (LUFS) of ``plan`` with layer ``trims`` (dB)."""
+    traj = plan.trajectory
+    warm = round(CALIBRATION_WARMUP_S * sample_rate)
+    window = float(np.clip(plan.duration_s / 8.0, *CALIBRATION_WINDOW_S))
+    levels, loud = [], []
+    for k, t in enumerate(_calibration_times(plan)):
+        # Each point hears its own stretch of the sources' slow random variation
+        # (rain swells over tens of seconds), so the errors average out instead of
+        # repeating the same opening everywhere.
+        frozen = build_mix(
+            _frozen_scene(plan, t),
+            duration_s=CALIBRATION_WARMUP_S + window,
+            seed=_calibration_seed(plan.seed, k),
+            sample_rate=sample_rate,
+            target_lufs=None,
+        )
+        for layer, trim in zip(frozen.layers, trims, strict=True):
+            layer.trim = float(10 ** (trim / 20.0))
+        levels.append(float(traj.intensity_at(t)))
+        loud.append(_measure_lufs(frozen, skip_frames=warm))
+    if not all(math.isfinite(x) for x in loud):
+        return -math.inf
+    order = np.argsort(levels)
+    lv, ld = np.asarray(levels)[order], np.asarray(loud)[order]
+    d = plan.duration_s
+    t = np.arange(0.0, d, 1.0) + 0.5 if d >= 1.0 else np.array([d / 2])
+    base = np.interp(np.asarray(traj.intensity_at(t)), lv, ld) + np.asarray(traj.gain_at(t))
+    fades = fade_gain(
+        t * sample_rate,
+        sample_rate=sample_rate,
+        duration_s=d,
+        fade_in_s=fade_in_s,
+        fade_out_s=fade_out_s,
+    )
+    return gated_integrated_from_blocks(base + 20 * np.log10(np.maximum(fades, 1e-6)))
 
 
 def render_plan(
@@ -115,6 +272,51 @@ def ungated_lufs(audio: np.ndarray, sample_rate: int) -> float:
     return -0.691 + 10.0 * math.log10(p) if p > 0 else -math.inf
 
 
+def analysis_mix(
+    plan: Plan,
+    *,
+    duration_s: float | None = None,
+    sample_rate: int = DEFAULT_SAMPLE_RATE_HZ,
+) -> Mix:
+    """A quick, uncalibrated mix of ``plan`` for measuring it (not for listening).
+
+    The plan's own layers, automation, seed and fades, balanced approximately like the
+    full render (each layer brought to -23 LUFS at 0 dB, measured over its first
+    8 seconds at its starting parameters, coarsely rounded so calibrations can be
+    cached), with no session loudness calibration, startle guard or limiter.  Relative
+    loudness and spectra over time are faithful; absolute loudness is only roughly
+    -23 LUFS at the start.
+
+    Parameters
+    ----------
+    plan : Plan
+        A plan with layers.
+    duration_s : float, optional
+        Render only this much of the session (default: all of it).
+    sample_rate : int
+        Hz.
+    """
+    scene = plan.to_scene()
+    mix = build_mix(
+        scene,
+        duration_s=plan.duration_s if duration_s is None else duration_s,
+        seed=plan.seed,
+        sample_rate=sample_rate,
+        target_lufs=None,
+    )
+    for layer, spec in zip(mix.layers, scene.layers, strict=True):
+        specs = source_class(spec.source).PARAMS
+        start = dict(spec.params)
+        for name, curve in spec.automation.items():
+            start[name] = float(curve.at(0.0))
+        key = tuple(sorted((k, _coarse(specs[k].low, specs[k].high, v)) for k, v in start.items()))
+        layer.trim = float(10 ** (_trim_db(spec.source, key, sample_rate) / 20.0))
+    mix.guard = None
+    mix.limiter = None
+    mix.reset()
+    return mix
+
+
 def plan_excerpt(
     plan: Plan,
     *,
@@ -124,12 +326,10 @@ def plan_excerpt(
 ) -> np.ndarray:
     """The first ``seconds`` of the plan, as the listener would first hear it.
 
-    Renders the plan's own layers, automation and seed for the opening seconds, without
-    the fade-in, startle guard or limiter, balanced approximately like the full render (each layer brought to
-    -23 LUFS at 0 dB, measured over its first 8 seconds at its starting parameters,
-    coarsely rounded so calibrations can be cached) and scaled so that the excerpt's
-    ungated BS.1770 loudness is ``target_lufs``.  Much cheaper than calibrating a
-    whole session, so simulated listeners can afford it.
+    Renders the plan's opening with :func:`analysis_mix` (its own layers, automation
+    and seed, balanced like the full render), without the fade-in, and scales it so
+    that the excerpt's ungated BS.1770 loudness is ``target_lufs``.  Much cheaper than
+    calibrating a whole session, so simulated listeners can afford it.
 
     Returns
     -------
@@ -139,23 +339,10 @@ def plan_excerpt(
     frames = round(seconds * sample_rate)
     if plan.quiet_rest:
         return np.zeros((2, frames), dtype=np.float32)
-    scene = replace(plan.to_scene(), fade_in_s=0.0, fade_out_s=0.0)
-    mix = build_mix(
-        scene, duration_s=seconds, seed=plan.seed, sample_rate=sample_rate, target_lufs=None
-    )
-    # An opening excerpt for analysis: no startle guard (nothing precedes it) and no
-    # limiter (levels are calibrated well below full scale); both cost more than the
-    # sources themselves over three seconds.
-    mix.guard = None
-    mix.limiter = None
+    mix = analysis_mix(plan, duration_s=seconds, sample_rate=sample_rate)
+    mix.fade_in_s = 0.0
+    mix.fade_out_s = 0.0
     mix.reset()
-    for layer, spec in zip(mix.layers, scene.layers, strict=True):
-        specs = source_class(spec.source).PARAMS
-        start = dict(spec.params)
-        for name, curve in spec.automation.items():
-            start[name] = float(curve.at(0.0))
-        key = tuple(sorted((k, _coarse(specs[k].low, specs[k].high, v)) for k, v in start.items()))
-        layer.trim = float(10 ** (_trim_db(spec.source, key, sample_rate) / 20.0))
     audio = render_array(mix)
     loud = ungated_lufs(audio, sample_rate)
     if math.isfinite(loud):

@@ -30,6 +30,7 @@ from sonora.engine.base import QUANTUM
 from sonora.engine.encoders import ChunkSink, Encoder
 from sonora.engine.graph import Mix
 from sonora.plan import Plan
+from sonora.plan.render import plan_mix
 from sonora.scenes.build import build_mix
 from sonora.store import Store, plan_key
 
@@ -97,13 +98,9 @@ class Calibrator:
         if p.quiet_rest:
             result: dict[str, Any] = {"key": key, "plan_key": plan_key(plan), "quiet": True}
         else:
-            mix = build_mix(
-                p.to_scene(),
-                duration_s=p.duration_s,
-                seed=p.seed,
-                sample_rate=self.sample_rate,
-                target_lufs=self.target_lufs,
-            )
+            # The plan's own calibration: it knows its trajectory (a sleep descent), so
+            # the session lands on the target, not 1-2 LU above it.
+            mix = plan_mix(p, sample_rate=self.sample_rate, target_lufs=self.target_lufs)
             result = {
                 "key": key,
                 "plan_key": plan_key(plan),
