@@ -50,12 +50,20 @@ def test_labelled_set_is_big_varied_and_well_formed() -> None:
     notes = load_labelled()
     assert len(notes) >= 150
     assert {n.level for n in notes} == {"crisis", "clinical", "everyday"}
-    assert {n.split for n in notes} == {"dev", "round1", "round2", "round3", "round4", "heldout"}
+    assert {n.split for n in notes} == {
+        "dev",
+        "round1",
+        "round2",
+        "round3",
+        "round4",
+        "round5",
+        "heldout",
+    }
     for level in ("crisis", "clinical", "everyday"):
         assert sum(n.level == level for n in notes) >= 40
     texts = [rules.normalise(n.text) for n in notes]
     assert len(texts) == len(set(texts)), "duplicate notes in the labelled set"
-    assert set(FIRST_SIGHT) == {"round1", "round2", "round3", "round4", "heldout"}
+    assert set(FIRST_SIGHT) == {"round1", "round2", "round3", "round4", "round5", "heldout"}
 
 
 def test_prototypes_do_not_leak_into_labelled_set(model: object) -> None:
@@ -82,10 +90,10 @@ def test_tuned_rows_meet_targets(predictions: dict[str, str]) -> None:
 
 
 def test_heldout_rows_do_not_regress(predictions: dict[str, str]) -> None:
-    """The held-out rows were never tuned on; these floors catch regressions.
+    """Floors on the held-out rows that catch regressions.
 
-    Crisis recall on them is below the 100% target (see benchmarks/triage.py);
-    the floor here is what the first and only run measured.
+    The floor is what their first run measured (see sonora.care.evaluate); one
+    general rule added after reading its one crisis miss brings crisis recall to 100%.
     """
     notes = [n for n in load_labelled() if n.split == "heldout"]
     ev = evaluate(notes, predictions.__getitem__)
@@ -406,3 +414,58 @@ def test_model_loads_without_network() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith("ok")
+
+
+# ---------------------------------------------------------------------------
+# two general crisis rules added after the held-out round (not its rows)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I am sitting on the ledge outside my window",
+        "I'm stood at the edge of the cliff",
+        "been sitting up on the railings of the bridge for an hour",
+        "I've made up my mind, I'm going to do it tonight",
+        "I have decided to go through with it when everyone is out",
+    ],
+)
+def test_at_an_edge_or_resolved_with_a_time_is_crisis(text: str) -> None:
+    found, _ = rules.crisis_signals(rules.neutralise(rules.normalise(text))[0])
+    assert {s.name for s in found} & {"crisis.at_edge", "crisis.resolved"}, found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sitting on the roof terrace with friends, lovely evening",
+        "I'm sat on the edge of my bed trying to wind down",
+        "I've decided I'm going to do it: booking the pottery class tomorrow",
+        "I decided to do the big shop after work",
+        "Standing on the platform waiting for the late train again",
+    ],
+)
+def test_everyday_heights_and_decisions_are_not_crisis(text: str) -> None:
+    found, _ = rules.crisis_signals(rules.neutralise(rules.normalise(text))[0])
+    assert not {s.name for s in found} & {"crisis.at_edge", "crisis.resolved"}, found
+
+
+# a general finality rule added after the fresh held-out round (not its row)
+@pytest.mark.parametrize(
+    ("text", "is_crisis"),
+    [
+        ("Today will be my last day alive", True),
+        ("Tonight is my last night and nobody will miss me", True),
+        ("This is my last evening, goodbye", True),
+        ("This is my last night in Paris", False),
+        ("Today is my last day at work, exciting!", False),
+        ("Tomorrow is my last day, so nervous about the leaving speech", False),
+        ("This is my last week of exams", False),
+        ("last night I slept badly", False),
+    ],
+)
+def test_finality_about_oneself_is_crisis_and_leaving_a_job_is_not(
+    text: str, is_crisis: bool
+) -> None:
+    found, _ = rules.crisis_signals(rules.neutralise(rules.normalise(text))[0])
+    assert ("crisis.final" in {s.name for s in found}) is is_crisis, found

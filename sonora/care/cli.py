@@ -1,7 +1,7 @@
-"""``sonora triage``: screen a note from the command line.
+"""``sonora triage`` and ``sonora evidence``: care from the command line.
 
-The function here is registered on Sonora's Typer app by ``sonora/cli.py``;
-it can also be registered on any Typer app (the tests do that).
+The functions here are registered on Sonora's Typer app by ``sonora/cli.py``;
+they can also be registered on any Typer app (the tests do that).
 
 Examples
 --------
@@ -9,6 +9,8 @@ Examples
 
     $ sonora triage "this deadline is killing me"
     $ sonora triage "I can't sleep, it's been months" --country US --json
+    $ sonora evidence --grade moderate
+    $ sonora evidence --grade strong,moderate --json
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
 
 from sonora.care.errors import CareError
 from sonora.care.triage import TriageResult, triage
 
-__all__ = ["render_result", "triage_command"]
+__all__ = ["evidence_command", "render_result", "triage_command"]
 
 
 def _how_to_reach(res: dict[str, Any]) -> str:
@@ -131,3 +134,72 @@ def triage_command(
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
     render_result(result, Console())
+
+
+_GRADE_STYLE = {
+    "strong": "bold green",
+    "moderate": "bold blue",
+    "limited": "bold yellow",
+    "insufficient": "dim",
+}
+
+
+def evidence_command(
+    grade: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grade",
+            "-g",
+            help="Only claims of this grade: strong, moderate, limited or insufficient "
+            "(repeat the option or separate with commas).",
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print {grades, claims, sources} as JSON.")
+    ] = False,
+) -> None:
+    """List the claims Sonora makes, with their sources, grades and caveats.
+
+    Parameters
+    ----------
+    grade : list of str, optional
+        Grades to show (default: all).
+    json_output : bool, default False
+        Print JSON ``{"grades", "claims", "sources"}`` instead of a table.
+
+    Raises
+    ------
+    typer.BadParameter
+        For an unknown grade (exit code 2; the message lists the allowed grades).
+    """
+    from sonora.care.evidence import load_evidence, parse_grades
+
+    base = load_evidence()
+    try:
+        grades = parse_grades(grade or [])
+    except CareError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--grade") from exc
+    if json_output:
+        typer.echo(json.dumps(base.to_dict(*grades), ensure_ascii=False, indent=2))
+        return
+    claims = base.claims_at(*grades)
+    title = "What Sonora says, and how sure it is"
+    if grades:
+        title += f" ({', '.join(grades)})"
+    table = Table(title=title, title_justify="left", show_lines=True)
+    table.add_column("claim", style="cyan", overflow="fold", max_width=18)
+    table.add_column("what Sonora says (and the caveat)", ratio=3)
+    table.add_column("grade", no_wrap=True)
+    table.add_column("sources", ratio=1)
+    for c in claims:
+        sentence = Text(c.text)
+        if c.caveat:
+            sentence.append("\n" + c.caveat, style="dim")
+        sources = "\n".join(s.short for s in base.sources_of(c.id))
+        table.add_row(c.id, sentence, Text(c.grade, style=_GRADE_STYLE[c.grade]), sources)
+    console = Console()
+    console.print(table)
+    console.print(
+        f"{len(claims)} of {len(base.claims)} claims. Full sources: [bold]sonora evidence "
+        "--json[/] or the Evidence page in the app."
+    )

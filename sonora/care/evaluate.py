@@ -4,14 +4,25 @@
 
 ``dev``
     Written first and used to tune rules, prototypes and thresholds.
-``round1`` ... ``round4``
+``round1`` ... ``round5``
     Each written *after* a round of tuning, measured once as a held-out set,
     then read and used for the next round of fixes (so now tuning data too).
     Their first-sight figures are kept in :data:`FIRST_SIGHT` for honesty.
+    (``round5`` was the first "heldout" split: crisis recall 28/30 at first
+    sight; its two crisis misses were read and two general rules added,
+    ``crisis.at_edge`` and ``crisis.resolved``.)
 ``heldout``
-    Written after the last change to rules, prototypes and thresholds and
-    never used for tuning. This is the honest estimate of how triage does on
-    notes it has not seen.
+    60 notes (20 per level) written afterwards by someone who had not read the
+    rules or prototypes, checked for duplicates and near-copies (three that
+    turned out to repeat a prototype were replaced before measuring), and
+    measured once: crisis recall 19/20, clinical recall 18/20, everyday flagged
+    as crisis 0/20, everyday flagged at all 1/20.  The one crisis miss ("This is
+    my last night, I've decided") was then read and a general rule added
+    (``crisis.final``: this being one's last night or day, said with a decision
+    or "alive"/"on earth"), so its crisis row is tuning data now; the first-sight
+    figures are the honest estimate.  The other misses (an obsessive checking
+    ritual and nightly drinking read as everyday; "a bit low because it's dark
+    so early" read as clinical) are left as they are.
 
 Targets (from the issue): crisis recall 100%; clinical recall (clinical or
 crisis) at least 90%; everyday notes flagged crisis at most 2%, flagged as
@@ -56,7 +67,8 @@ FIRST_SIGHT: dict[str, tuple[float, float, float, float]] = {
     "round2": (20 / 25, 24 / 25, 0 / 35, 0 / 35),
     "round3": (12 / 25, 24 / 25, 0 / 40, 2 / 40),
     "round4": (20 / 25, 24 / 25, 1 / 40, 2 / 40),
-    "heldout": (28 / 30, 29 / 30, 0 / 45, 1 / 45),
+    "round5": (28 / 30, 29 / 30, 0 / 45, 1 / 45),
+    "heldout": (19 / 20, 18 / 20, 0 / 20, 1 / 20),
 }
 
 
@@ -71,7 +83,7 @@ class LabelledNote:
     level : {"crisis", "clinical", "everyday"}
         The level a careful human reader would give it.
     split : str
-        ``"dev"``, ``"round1"`` ... ``"round4"`` or ``"heldout"``.
+        ``"dev"``, ``"round1"`` ... ``"round5"`` or ``"heldout"``.
     """
 
     text: str

@@ -696,6 +696,34 @@ _CRISIS: list[tuple[str, str, str]] = [
         r"sure i can|unable to) keep myself safe\b",
         "may not be safe",
     ),
+    (
+        # somewhere high, at an edge, right now: "standing on the roof of my building",
+        # "sat on the ledge"; a terrace, garden or bar on a roof is not an edge
+        "crisis.at_edge",
+        r"\b(i am|i have been|been|now|am) (standing|stood|sitting|sat|perched|balancing|up)"
+        r"( up)? (on|at) (the )?(edge of (the |a |my )?|top of (the |a |my )?)?(the |a |my )?"
+        r"(roof|rooftop|ledge|parapet|railings?|cliff|cliff edge|bridge)\b"
+        r"(?! (terrace|garden|bar|party|deck|top bar|with friends))",
+        "says they are at a height or an edge right now",
+    ),
+    (
+        # a decision to "do it", with a time set and nothing said of what "it" is:
+        # "I've decided I'm going to do it after the kids are asleep"
+        "crisis.resolved",
+        r"\b(decided|made up my mind|made my mind up|settled on it)\b.{0,30}\b(going to|will|to|"
+        r"gonna) (do it|go through with it|end it)( all)?\b( (tonight|today|tomorrow|this week"
+        r"end|this week|soon|after|when|once|before|while)\b)",
+        "says they have decided to go through with something, and when",
+    ),
+    (
+        # finality about oneself: "this is my last night, I've decided", "today will be
+        # my last day alive"; not "my last night in Paris" or "my last day at work"
+        "crisis.final",
+        r"\b(this|today|tonight|tomorrow) (is|will be|is going to be) my (very )?last (night|day|"
+        r"evening|week|morning)(( (alive|on earth|ever|of my life))|[,.;!]? (and )?(i have "
+        r"decided|i have made up my mind|i am ready|i am done|goodbye|nobody will|no one will))",
+        "speaks of this being their last night or day",
+    ),
 ]
 _CRISIS_RE = [(n, re.compile(p), r) for n, p, r in _CRISIS]
 

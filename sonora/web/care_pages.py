@@ -1,0 +1,273 @@
+"""Care pages: the guide, the evidence base, and safe listening.
+
+``/guide``                 music therapy, sound healing and therapeutic music; differences;
+                           how they work together; credentials by country
+``/guide/which``           the "which is right for you?" helper (a GET form, no JavaScript)
+``/evidence``              every claim Sonora makes, with its sources, grade and caveat
+``/listening``             this week's listening dose and the one-time level calibration
+``/listening/reference.wav`` the reference sound for calibration
+
+Also registers the Jinja global ``claim('id')`` on the app's templates: the only way
+a template shows a factual sentence. It renders the claim's sentence with a link to
+its entry on ``/evidence`` and its grade.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup, escape
+from starlette.concurrency import run_in_threadpool
+
+from sonora.care.dose import (
+    LEVEL_CHOICES,
+    NEAR_PERCENT,
+    REFERENCE_HOURS,
+    REFERENCE_LEVEL_DBA,
+    allowance_hours,
+)
+from sonora.care.errors import CareError
+from sonora.care.evidence import GRADE_MEANINGS, GRADES, load_evidence, parse_grades
+from sonora.care.guide import QUESTIONS, which_help
+from sonora.care.resources import clinical_resources, crisis_resources, load_resources
+from sonora.errors import ParameterError
+from sonora.web.deps import CoreDep, MaybeUser
+from sonora.web.pages import _form, _guarded, _need_user, _redirect, _render, templates
+
+__all__ = ["claim_markup", "reference_wav", "router"]
+
+router = APIRouter(include_in_schema=False)
+
+#: Countries whose credentials the guide explains, in order.
+GUIDE_COUNTRIES = ("GB", "US", "CA", "AU", "IE", "NZ")
+#: Claims about credentials, per country.
+CREDENTIAL_CLAIMS = {
+    "GB": ("uk-protected-title", "uk-training"),
+    "US": ("us-training",),
+    "CA": ("ca-training",),
+    "AU": ("au-registration",),
+}
+
+
+def claim_markup(claim_id: str, *, grade: bool = True) -> Markup:
+    """Render a claim for a template: its sentence and a link to its evidence.
+
+    Parameters
+    ----------
+    claim_id : str
+        Id of a claim in ``evidence.toml``.
+    grade : bool, default True
+        Show the grade in the link text.
+
+    Returns
+    -------
+    markupsafe.Markup
+        ``<span class="claim">sentence <a href="/evidence#claim-id">evidence: grade</a></span>``
+
+    Raises
+    ------
+    CareError
+        Naming ``claim`` for an unknown id (a template bug: the page fails loudly).
+    """
+    c = load_evidence().claim(claim_id)
+    label = f"evidence: {c.grade}" if grade else "evidence"
+    return Markup(
+        f'<span class="claim" data-claim="{escape(c.id)}">{escape(c.text)} '
+        f'<a class="claim-ref grade-{escape(c.grade)}" href="/evidence#claim-{escape(c.id)}">'
+        f"{escape(label)}</a></span>"
+    )
+
+
+templates.env.globals["claim"] = claim_markup
+templates.env.globals["GRADES"] = GRADES
+
+
+def _country(core: Any, profile: dict[str, Any] | None) -> str:
+    return (profile or {}).get("country") or core.settings.default_country
+
+
+# -- guide -----------------------------------------------------------------------------
+def _credentials() -> list[dict[str, Any]]:
+    data = load_resources()["countries"]
+    out = []
+    for code in GUIDE_COUNTRIES:
+        if code not in data:
+            continue
+        table = data[code]
+        out.append(
+            {
+                "code": code,
+                "name": table["name"],
+                "short": table.get("credential_short", ""),
+                "bodies": table["credential_bodies"],
+                "claims": CREDENTIAL_CLAIMS.get(code, ()),
+            }
+        )
+    return out
+
+
+async def _guide_ctx(core: Any, user: Any) -> dict[str, Any]:
+    profile = await run_in_threadpool(core.profile, user) if user else None
+    return {
+        "questions": QUESTIONS,
+        "credentials": _credentials(),
+        "country": _country(core, profile),
+        "answers": {},
+        "result": None,
+        "error": None,
+    }
+
+
+@router.get("/guide", response_class=HTMLResponse)
+async def guide(request: Request, user: MaybeUser, core: CoreDep) -> Response:
+    ctx = await _guide_ctx(core, user)
+    return _render(request, "guide.html", ctx)
+
+
+@router.get("/guide/which", response_class=HTMLResponse)
+async def guide_which(request: Request, user: MaybeUser, core: CoreDep) -> Response:
+    ctx = await _guide_ctx(core, user)
+    form = dict(request.query_params)
+    ctx["answers"] = form
+    try:
+        result = which_help(form)
+    except CareError as exc:
+        ctx["error"] = exc
+        return _render(request, "guide_which.html", ctx, status=422)
+    ctx["result"] = result
+    country = ctx["country"]
+    ctx["crisis"] = crisis_resources(country) if result.crisis else []
+    ctx["clinical"] = clinical_resources(country) if result.outcome == "professional" else []
+    return _render(request, "guide_which.html", ctx)
+
+
+# -- evidence --------------------------------------------------------------------------
+@router.get("/evidence", response_class=HTMLResponse)
+async def evidence(request: Request, user: MaybeUser) -> Response:
+    base = load_evidence()
+    raw = request.query_params.getlist("grade")
+    try:
+        chosen = parse_grades(raw)
+    except CareError as exc:
+        raise ParameterError(exc.field, exc.message) from None
+    claims = base.claims_at(*chosen)
+    used = {s for c in claims for s in c.sources}
+    sources = [s for s in base.sources.values() if s.id in used]
+    return _render(
+        request,
+        "evidence.html",
+        {
+            "claims": claims,
+            "sources": sources,
+            "base": base,
+            "chosen": chosen,
+            "grade_meanings": GRADE_MEANINGS,
+            "counts": {g: len(base.claims_at(g)) for g in GRADES},
+        },
+    )
+
+
+# -- safe listening --------------------------------------------------------------------
+@cache
+def reference_wav(target_lufs: float, *, seconds: float = 6.0, sample_rate: int = 44_100) -> bytes:
+    """The calibration sound: soft pink noise at a session's loudness, as WAV bytes.
+
+    Parameters
+    ----------
+    target_lufs : float
+        Integrated loudness, LUFS (the same as sessions: ``settings.target_lufs``).
+    seconds : float, default 6
+        Length, seconds.
+    sample_rate : int, default 44100
+        Sample rate, Hz.
+
+    Returns
+    -------
+    bytes
+        A 16-bit stereo WAV file with half-second fades.
+    """
+    import numpy as np
+    import soundfile as sf
+
+    from sonora.engine.loudness import integrated_lufs
+    from sonora.engine.noise import PinkNoise
+
+    frames = round(seconds * sample_rate)
+    audio = PinkNoise(sample_rate=sample_rate, seed=7).process(frames).astype(np.float64)
+    audio *= 10.0 ** ((target_lufs - integrated_lufs(audio, sample_rate)) / 20.0)
+    fade = round(0.5 * sample_rate)
+    ramp = np.linspace(0.0, 1.0, fade)
+    audio[:, :fade] *= ramp
+    audio[:, -fade:] *= ramp[::-1]
+    buf = io.BytesIO()
+    sf.write(buf, audio.T.astype(np.float32), sample_rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+@router.get("/listening/reference.wav")
+async def listening_reference(core: CoreDep) -> Response:
+    data = await run_in_threadpool(reference_wav, core.settings.target_lufs)
+    return Response(
+        data,
+        media_type="audio/wav",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+async def _listening_ctx(core: Any, user: Any) -> dict[str, Any]:
+    profile = await run_in_threadpool(core.profile, user)
+    dose = await run_in_threadpool(core.listening_dose, user)
+    table = [
+        {"level_dba": lv, "hours": allowance_hours(lv)}
+        for lv in (70.0, 75.0, 80.0, 83.0, 86.0, 90.0)
+    ]
+    return {
+        "profile": profile,
+        "dose": dose,
+        "choices": LEVEL_CHOICES,
+        "allowance_table": table,
+        "near_percent": NEAR_PERCENT,
+        "reference_level": REFERENCE_LEVEL_DBA,
+        "reference_hours": REFERENCE_HOURS,
+        "error": None,
+        "saved": False,
+    }
+
+
+@router.get("/listening", response_class=HTMLResponse)
+@_guarded
+async def listening(request: Request, user: MaybeUser, core: CoreDep) -> Response:
+    user = _need_user(user)
+    ctx = await _listening_ctx(core, user)
+    ctx["saved"] = request.query_params.get("msg") == "saved"
+    return _render(request, "listening.html", ctx)
+
+
+@router.post("/listening", response_class=HTMLResponse)
+@_guarded
+async def listening_save(request: Request, user: MaybeUser, core: CoreDep) -> Response:
+    user = _need_user(user)
+    data = await _form(request, core)
+    allowed = ", ".join(f"{c.level_dba:g}" for c in LEVEL_CHOICES)
+    try:
+        raw = data.get("level_dba")
+        if raw in (None, ""):
+            raise ParameterError("level_dba", f"choose how loud it sounded ({allowed} dBA)")
+        try:
+            level = float(str(raw))
+        except ValueError:
+            raise ParameterError(
+                "level_dba", f"expected one of {allowed} dBA, got {raw!r}"
+            ) from None
+        if level not in {c.level_dba for c in LEVEL_CHOICES}:
+            raise ParameterError("level_dba", f"expected one of {allowed} dBA, got {raw!r}")
+        await run_in_threadpool(core.set_listening_level, user, level)
+    except ParameterError as exc:
+        ctx = await _listening_ctx(core, user)
+        ctx["error"] = exc
+        return _render(request, "listening.html", ctx, status=422)
+    return _redirect("/listening?msg=saved")
