@@ -6,7 +6,8 @@ child rows explicitly, so it does not rely on the database enforcing the cascade
 
 Tables
 ------
-users               an account or a guest (``is_guest``), email + argon2 hash once signed up
+users               an account or a guest (``is_guest``), email + argon2 hash once signed up;
+                    ``is_admin`` marks those who verify therapists (migration 0002)
 auth_tokens         sign-in cookies (only the SHA-256 of the token is stored)
 profiles            onboarding answers and preferences (JSON)
 checkins            how the listener was before a session (JSON, note included)
@@ -35,6 +36,7 @@ from sqlalchemy import (
     MetaData,
     String,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -119,6 +121,9 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320), unique=True, nullable=True)
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     is_guest: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    is_admin: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), nullable=False
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
@@ -258,3 +263,8 @@ PERSONAL_TABLES: tuple[type[Base], ...] = (
     Profile,
     AuthToken,
 )
+
+
+# The therapist directory's tables (migration 0002) live in their own module, on the
+# same ``Base``; importing it here registers them wherever the models are loaded.
+from sonora.store import therapist_models as _therapist_models  # noqa: E402, F401

@@ -1,0 +1,16 @@
+"""Find a credentialed music therapist and book a free 15-minute consult.
+
+* :mod:`~sonora.therapists.credentials` — credentials by country (data file).
+* :mod:`~sonora.therapists.places` — offline gazetteer and distances.
+* :mod:`~sonora.therapists.availability` — weekly hours, exceptions, slots across DST.
+* :mod:`~sonora.therapists.mail` — emails with .ics invites, senders, the outbox loop.
+* :mod:`~sonora.therapists.service` — :class:`Therapists`, shared by the web app and CLI.
+* :mod:`~sonora.therapists.demo` — clearly labelled demo profiles for a fresh install.
+
+Sonora itself is a wellness tool, not music therapy; this package is its side door to
+the professionals who provide it.
+"""
+
+from sonora.therapists.service import SearchQuery, SlotUnavailable, Therapists
+
+__all__ = ["SearchQuery", "SlotUnavailable", "Therapists"]
