@@ -1,6 +1,6 @@
 """Sonora's command line: one Typer app.
 
-``sonora scenes``, ``sonora describe SCENE``, ``sonora render SCENE -o FILE``,
+``sonora scenes``, ``sonora describe SCENE``, ``sonora render SCENE|PLAN.json -o FILE``,
 ``sonora play SCENE``, ``sonora triage TEXT``.
 """
 
@@ -10,6 +10,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -132,15 +133,27 @@ def describe_cmd(
 @app.command("render")
 def render_cmd(
     scene: Annotated[
-        str, typer.Argument(help="Built-in scene name or a scene file (.toml/.yaml/.json).")
+        str,
+        typer.Argument(
+            help="Built-in scene name, a scene file (.toml/.yaml/.json) or a plan file "
+            "(.json, from sonora recommend --json)."
+        ),
     ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Output file: .flac, .wav, .opus/.ogg or .mp3.")
     ],
     duration: Annotated[
-        str, typer.Option("--duration", "-d", help="Length: 90s, 20m, 1h30m.")
-    ] = "10m",
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, same sound.")] = 0,
+        str | None,
+        typer.Option(
+            "--duration",
+            "-d",
+            help="Length: 90s, 20m, 1h30m (default 10m; a plan has its own length).",
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Same seed, same sound (default 0; a plan's own seed)."),
+    ] = None,
     loudness: Annotated[
         float, typer.Option("--loudness", help="Integrated loudness target, -30 to -14 LUFS.")
     ] = -23.0,
@@ -154,25 +167,47 @@ def render_cmd(
         ),
     ] = True,
 ) -> None:
-    """Render a scene to an audio file (written atomically, with a progress bar)."""
+    """Render a scene or a session plan to an audio file (written atomically)."""
+    from sonora.engine.encoders import format_for
     from sonora.engine.render import render_to_file
+    from sonora.plan.render import is_plan_file, load_plan, plan_mix
     from sonora.scenes import load_scene
     from sonora.scenes.build import build_mix
 
+    is_plan = is_plan_file(scene)
     try:
-        seconds = parse_duration(duration)
-        s = load_scene(scene)
-        from sonora.engine.encoders import format_for
-
-        format_for(output)
-        mix = build_mix(
-            s, duration_s=seconds, seed=seed, sample_rate=sample_rate, target_lufs=loudness
-        )
+        if is_plan:
+            plan = load_plan(scene)
+            if duration is not None:
+                raise ParameterError(
+                    "duration",
+                    "a plan has its own length "
+                    f"({plan.duration_s / 60:g} min); make a new plan for another length",
+                )
+            if plan.quiet_rest:
+                raise ParameterError(
+                    "plan", "this is a quiet-rest session: there is no sound to render"
+                )
+            if seed is not None:
+                plan = replace(plan, seed=seed)
+            seconds, seed = plan.duration_s, plan.seed
+            s = plan.to_scene()
+            format_for(output)
+            mix = plan_mix(plan, sample_rate=sample_rate, target_lufs=loudness)
+        else:
+            seconds = parse_duration("10m" if duration is None else duration)
+            seed = 0 if seed is None else seed
+            s = load_scene(scene)
+            format_for(output)
+            mix = build_mix(
+                s, duration_s=seconds, seed=seed, sample_rate=sample_rate, target_lufs=loudness
+            )
     except (SceneNotFoundError, ParameterError) as exc:
         _fail(exc)
     if s.headphones:
         console.print(
-            "[yellow]This scene needs headphones: binaural beats do not work over speakers.[/]"
+            f"[yellow]This {'plan' if is_plan else 'scene'} needs headphones: "
+            "binaural beats do not work over speakers.[/]"
         )
     t0 = time.perf_counter()
     try:
@@ -272,11 +307,24 @@ def _register_optional() -> None:
             recommend_command
         )
     try:
+        from sonora.therapists.cli import admin_app, outbox_app, therapists_app
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        app.add_typer(admin_app, name="admin")
+        app.add_typer(therapists_app, name="therapists")
+        app.add_typer(outbox_app, name="outbox")
+    try:
         from sonora.care.cli import triage_command
     except ImportError:  # pragma: no cover - care not installed in a partial checkout
         return
     app.command("triage", help="Screen a note: crisis / clinical / everyday, with help to reach.")(
         triage_command
+    )
+    from sonora.care.cli import evidence_command
+
+    app.command("evidence", help="The claims Sonora makes, with sources, grades and caveats.")(
+        evidence_command
     )
 
 

@@ -169,6 +169,54 @@ class Settings(BaseSettings):
         description="Screen check-in notes for signs that someone needs more than sound.",
     )
 
+    # -- therapists and email -----------------------------------------------------------
+    public_url: str = Field(
+        default="",
+        description="Address people use to reach this server (e.g. https://sonora.example.org); "
+        "links in emails start with it. Empty: http://HOST:PORT.",
+    )
+    mail_from: str = Field(
+        default="Sonora <sonora@localhost>",
+        max_length=320,
+        description="From address of the emails Sonora sends (booking confirmations).",
+    )
+    smtp_host: str = Field(
+        default="",
+        description="SMTP server for email. Empty: emails are written as .eml files to "
+        "the outbox folder instead (development).",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server port.")
+    smtp_user: str = Field(default="", description="SMTP login name (empty: no login).")
+    smtp_password: str = Field(default="", description="SMTP password.")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="`starttls` (port 587), `tls` (implicit TLS, port 465) or `none` "
+        "(a local relay only).",
+    )
+    outbox_dir: Path | None = Field(
+        default=None,
+        description="Folder for .eml files when no SMTP server is set. Empty: `<data dir>/outbox`.",
+    )
+    outbox_interval_s: float = Field(
+        default=30.0,
+        ge=0.0,
+        le=86_400.0,
+        description="Seconds between passes of the app's background email sender (new "
+        "bookings wake it at once); 0 turns it off (run `sonora outbox send` instead).",
+    )
+    booking_notice_hours: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=720.0,
+        description="A free consult can be booked at least this many hours ahead.",
+    )
+    booking_horizon_days: int = Field(
+        default=28,
+        ge=1,
+        le=365,
+        description="How many days ahead free consults are offered.",
+    )
+
     @field_validator("sample_rate")
     @classmethod
     def _check_rate(cls, v: int) -> int:
@@ -191,6 +239,16 @@ class Settings(BaseSettings):
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'sonora.db'}")
         return self
+
+    @property
+    def base_url(self) -> str:
+        """``public_url`` without a trailing slash, or ``http://HOST:PORT``."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def outbox_folder(self) -> Path:
+        """Where the file email backend writes (``outbox_dir`` or ``data_dir/outbox``)."""
+        return self.outbox_dir if self.outbox_dir is not None else self.data_dir / "outbox"
 
     @property
     def is_sqlite(self) -> bool:

@@ -132,8 +132,51 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/account/export"): "own",
     ("POST", "/account/delete"): "own",
     ("GET", "/about"): "public",
+    ("GET", "/guide"): "public",
+    ("GET", "/guide/which"): "public",
+    ("GET", "/evidence"): "public",
+    ("GET", "/listening"): "own",
+    ("POST", "/listening"): "own",
+    ("GET", "/listening/reference.wav"): "public",
     ("GET", "/openapi.json"): "public",
 }
+
+#: The therapist directory (issue #6; tests/test_therapists_web.py checks these in depth).
+#: Booking links are "public": the unguessable token in the path is what authorises.
+#: "therapist" and "admin" pages send an anonymous visitor to sign up or log in.
+THERAPIST_ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/therapists"): "public",
+    ("GET", "/therapists/join"): "public",
+    ("POST", "/therapists/join"): "public",
+    ("GET", "/therapists/{therapist_id}"): "public",
+    ("GET", "/therapists/{therapist_id}/book"): "public",
+    ("POST", "/therapists/{therapist_id}/book"): "public",
+    ("GET", "/bookings/{token}"): "public",
+    ("GET", "/bookings/{token}/invite.ics"): "public",
+    ("POST", "/bookings/{token}/cancel"): "public",
+    ("GET", "/bookings/{token}/reschedule"): "public",
+    ("POST", "/bookings/{token}/reschedule"): "public",
+    ("GET", "/therapists/me"): "therapist",
+    ("GET", "/therapists/me/profile"): "therapist",
+    ("POST", "/therapists/me/profile"): "therapist",
+    ("GET", "/therapists/me/availability"): "therapist",
+    ("POST", "/therapists/me/availability"): "therapist",
+    ("POST", "/therapists/me/bookings/{booking_id}/cancel"): "therapist",
+    ("GET", "/admin/verify"): "admin",
+    ("POST", "/admin/verify/{therapist_id}"): "admin",
+    ("GET", "/api/therapists"): "public",
+    ("GET", "/api/therapists/credentials"): "public",
+    ("GET", "/api/therapists/{therapist_id}"): "public",
+    ("GET", "/api/therapists/{therapist_id}/slots"): "public",
+    ("POST", "/api/therapists/{therapist_id}/bookings"): "public",
+    ("GET", "/api/bookings/{token}"): "public",
+    ("PATCH", "/api/bookings/{token}"): "public",
+    ("DELETE", "/api/bookings/{token}"): "public",
+    ("GET", "/api/therapists/me/bookings"): "therapist",
+}
+ROUTES.update(THERAPIST_ROUTES)
+#: Where an anonymous visitor of a therapist or admin page is sent.
+ANON_REDIRECTS = {"therapist": "/therapists/join", "admin": "/login"}
 
 #: JSON bodies that are valid for each route (so a 404 is about the id, not the body).
 BODIES: dict[tuple[str, str], Any] = {
@@ -200,8 +243,17 @@ def _call(c: TestClient, method: str, path: str, ids: dict[str, str], gains: int
 
 @pytest.mark.parametrize(("method", "path"), sorted(k for k, v in ROUTES.items() if v != "public"))
 def test_anonymous_visitors_are_refused(anon: TestClient, method: str, path: str) -> None:
-    ids = {"plan_id": "0" * 32, "checkin_id": "0" * 32}
+    ids = {
+        "plan_id": "0" * 32,
+        "checkin_id": "0" * 32,
+        "therapist_id": "0" * 32,
+        "booking_id": "0" * 32,
+    }
     r = _call(anon, method, path, ids)
+    if ROUTES[(method, path)] in ANON_REDIRECTS and not path.startswith("/api"):
+        assert r.status_code == 303, (r.status_code, r.text[:300])
+        assert r.headers["location"] == ANON_REDIRECTS[ROUTES[(method, path)]]
+        return
     if path.startswith("/api"):
         assert r.status_code == 401, r.text
         assert r.json()["field"] == "session"

@@ -62,6 +62,13 @@ class ProfileIn(_In):
     quiet_rest: bool | None = Field(
         default=None, description="Compare sound with quiet rest: some sessions are silent."
     )
+    listening_level_dba: float | None = Field(
+        default=None,
+        ge=40,
+        le=110,
+        description="How loud Sonora's reference sound seems on your device, dBA (40 to "
+        "110); used for the weekly safe-listening dose.",
+    )
 
 
 class CheckInIn(_In):

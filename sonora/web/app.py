@@ -108,7 +108,12 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
         await anyio.to_thread.run_sync(
             lambda: core.store.purge_guests(idle_days=core.settings.guest_idle_days)
         )
+        core.therapists.start_background()  # the outbox sender (SONORA_OUTBOX_INTERVAL_S)
+        from sonora.web.therapists import warm_up_places
+
+        warm_up_places()
         yield
+        core.therapists.stop_background()
         core.calibrator.close()
 
     app = FastAPI(
@@ -184,10 +189,17 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
         return render_error(request, status, message)
 
     from sonora.web.api import router as api_router
+    from sonora.web.care_pages import router as care_router
     from sonora.web.pages import router as page_router
 
     app.include_router(api_router)
     app.include_router(page_router)
+    app.include_router(care_router)
+    from sonora.web.therapists import api_router as therapist_api
+    from sonora.web.therapists import router as therapist_pages
+
+    app.include_router(therapist_api)
+    app.include_router(therapist_pages)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app
 

@@ -9,10 +9,11 @@ one person can never act on another's rows.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sonora.errors import ParameterError
 from sonora.plan import CheckIn, Plan
@@ -35,6 +36,9 @@ from sonora.web.matching import (
     clean_profile,
 )
 from sonora.web.security import Passwords, normalise_email
+
+if TYPE_CHECKING:
+    from sonora.care.dose import DoseEstimate
 
 __all__ = ["AuthError", "Core", "HistoryView"]
 
@@ -88,6 +92,16 @@ class HistoryView:
         }
 
 
+class _Absent:
+    """Marks an argument that was not given (``None`` is a meaningful value)."""
+
+
+ABSENT = _Absent()
+
+#: Only check-ins this recent count towards the low-mood pattern, days.
+MOOD_PATTERN_DAYS = 14
+
+
 def _mean(xs: list[float]) -> float:
     return float(sum(xs) / len(xs))
 
@@ -127,9 +141,14 @@ class Core:
             grace_s=self.settings.resume_grace_s, max_parked=self.settings.max_streams
         )
         self.passwords = Passwords()
+        from sonora.therapists.service import Therapists
+
+        #: The therapist directory and consult booking (issue #6).
+        self.therapists = Therapists(store, self.settings, screen=self.screen_note)
 
     def close(self) -> None:
         """Stop background work and release database connections."""
+        self.therapists.stop_background()
         self.calibrator.close()
         self.store.close()
 
@@ -198,14 +217,23 @@ class Core:
             self.store.revoke_token(token)
 
     def export(self, user: UserRecord) -> dict[str, Any]:
-        """Everything of this listener's, as one JSON-ready mapping."""
-        return self.store.export_user(user.id)
+        """Everything of this listener's, as one JSON-ready mapping.
+
+        Includes the directory's part (``therapist``: profile, hours, verification
+        records and bookings; ``bookings``: consults booked while signed in).
+        """
+        return {**self.store.export_user(user.id), **self.therapists.export_account(user)}
 
     def delete_account(self, user: UserRecord) -> dict[str, int]:
-        """Delete the listener and everything of theirs."""
+        """Delete the listener and everything of theirs.
+
+        Upcoming consults the account leaves behind are cancelled and the other person
+        is emailed, in the same transaction as the deletion
+        (:meth:`sonora.therapists.service.Therapists.delete_account`).
+        """
         for entry in self.store.history(user.id):
             self.hub.forget_plan(entry.plan.id)
-        counts = self.store.delete_user(user.id)
+        counts = self.therapists.delete_account(user)
         self.planner.forget(user.id)
         return counts
 
@@ -223,6 +251,13 @@ class Core:
         )
         rec = self.store.save_profile(user.id, merged, onboarded=True)
         return {**rec.data, "onboarded": rec.onboarded}
+
+    def set_listening_level(self, user: UserRecord, level_dba: float) -> dict[str, Any]:
+        """Store the calibrated listening level (dBA), leaving onboarding as it was."""
+        rec = self.store.get_profile(user.id)
+        merged = clean_profile({**rec.data, "listening_level_dba": level_dba})
+        saved = self.store.save_profile(user.id, merged, onboarded=rec.onboarded)
+        return {**saved.data, "onboarded": saved.onboarded}
 
     def country(self, user: UserRecord) -> str:
         """Country for help resources (profile, else the default)."""
@@ -244,6 +279,72 @@ class Core:
         data["message"] = getattr(result, "message", "")
         return data
 
+    def mood_pattern(
+        self, user: UserRecord, *, latest: float | _Absent | None = ABSENT
+    ) -> dict[str, Any] | None:
+        """Very low mood across the recent check-ins: a gentle suggestion, or ``None``.
+
+        Uses :func:`sonora.care.triage.pattern_signal` on the moods of the check-ins of
+        the last :data:`MOOD_PATTERN_DAYS` days, oldest first (a skipped mood neither
+        counts nor breaks a run).
+
+        Parameters
+        ----------
+        user : UserRecord
+            The listener.
+        latest : float or None, optional
+            The mood (0-10) of a check-in being made now, counted after the stored ones.
+
+        Returns
+        -------
+        dict or None
+            ``{"kind": "low_mood", "message", "reasons", "resources"}``.
+        """
+        from sonora.care.triage import pattern_signal
+        from sonora.store.models import utcnow
+
+        cutoff = utcnow() - dt.timedelta(days=MOOD_PATTERN_DAYS)
+        entries = self.store.history(user.id, limit=20)
+        moods = [e.checkin.data.get("mood") for e in entries if e.checkin.created_at >= cutoff]
+        if not isinstance(latest, _Absent):
+            moods.append(latest)
+        result = pattern_signal(
+            [float(m) for m in moods if m is not None], country=self.country(user)
+        )
+        if result.level == "everyday":
+            return None
+        return {
+            "kind": "low_mood",
+            "message": result.message,
+            "reasons": result.reasons,
+            "resources": result.resources,
+        }
+
+    def listening_dose(self, user: UserRecord, *, now: dt.datetime | None = None) -> DoseEstimate:
+        """This week's listening against the WHO-ITU allowance (see :mod:`sonora.care.dose`).
+
+        Parameters
+        ----------
+        user : UserRecord
+            The listener (their calibrated level is ``profile["listening_level_dba"]``).
+        now : datetime, optional
+            End of the seven-day window (default: the clock), timezone-aware.
+
+        Returns
+        -------
+        DoseEstimate
+        """
+        from sonora.care.dose import WEEK_DAYS, mixer_offset_db, weekly_dose
+        from sonora.store.listening import listened_since
+        from sonora.store.models import utcnow
+
+        now = now or utcnow()
+        rows = listened_since(self.store, user.id, now - dt.timedelta(days=WEEK_DAYS))
+        level = self.profile(user).get("listening_level_dba")
+        return weekly_dose(
+            [(r.listened_s, mixer_offset_db(r.gains)) for r in rows], level_dba=level
+        )
+
     def check_in(
         self, user: UserRecord, answers: Mapping[str, Any]
     ) -> tuple[CheckInRecord, PlanRecord, Plan]:
@@ -258,6 +359,10 @@ class Core:
         care = self.screen_note(
             checkin.note, profile.get("country") or self.settings.default_country
         )
+        pattern = self.mood_pattern(user, latest=checkin.mood)
+        if pattern is not None:
+            base = care or {"level": "everyday", "reasons": [], "resources": []}
+            care = {**base, "pattern": pattern}
         plan = self.planner.recommend(user.id, checkin)
         c, p = self.store.add_checkin_and_plan(
             user.id,

@@ -84,6 +84,9 @@ PROFILE_DEFAULTS: dict[str, Any] = {
     "output": "speaker",
     "country": "",
     "quiet_rest": False,
+    # how loud Sonora's reference sound seemed on the listener's device, dBA (set once
+    # on the listening page; used for the weekly safe-listening dose)
+    "listening_level_dba": None,
 }
 
 
@@ -138,6 +141,12 @@ def clean_profile(data: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(c, str) or (c and (len(c) != 2 or not c.isalpha())):
         raise ParameterError("country", "expected a two-letter country code such as GB or US")
     out["country"] = c.upper()
+    if out["listening_level_dba"] is not None:
+        from sonora.care.dose import check_level_dba
+
+        out["listening_level_dba"] = check_level_dba(
+            out["listening_level_dba"], field="listening_level_dba"
+        )
     return out
 
 
@@ -186,14 +195,14 @@ class Planner:
     def recommend(self, listener_id: str, checkin: CheckIn) -> Plan:
         """The plan for this listener now (the matcher's choice)."""
         with self._lock:
-            self.matcher._stats.pop(listener_id, None)  # reread: other workers may have learnt
+            self.matcher.reload(listener_id)  # reread: other workers may have learnt
             return self.matcher.recommend(listener_id, checkin)
 
     def record(self, listener_id: str, plan: Plan, checkout: CheckOut) -> float:
         """Tell the matcher how a session went; returns the outcome score."""
         before = CheckIn.from_dict(plan.checkin or {"mood": 5.0})
         with self._lock:
-            self.matcher._stats.pop(listener_id, None)
+            self.matcher.reload(listener_id)
             return float(self.matcher.record(listener_id, plan, Outcome(before, checkout)))
 
     def evidence(self, listener_id: str) -> EvidenceReport:
@@ -202,11 +211,15 @@ class Planner:
             return self.matcher.evidence_report(listener_id)
 
     def forget(self, listener_id: str) -> None:
-        """Drop what the matcher holds in memory about a deleted listener, and refit
-        the shared prior without them."""
+        """Forget everything the matcher learnt about a deleted listener.
+
+        Call it after the store has deleted the account (the database store has no
+        ``delete_listener``): :meth:`sonora.match.Matcher.forget` checks that nothing of
+        theirs is left, drops what it holds in memory and learns the shared prior again
+        from everyone else.
+        """
         with self._lock:
-            self.matcher._stats.pop(listener_id, None)
-            self.matcher.refit()
+            self.matcher.forget(listener_id)
 
     # -- edits before starting ---------------------------------------------------------
     def swap_choices(self, plan: Plan, index: int, profile: Mapping[str, Any]) -> list[str]:

@@ -300,7 +300,8 @@ async def checkin_page(
         "output": profile["output"],
         "note": "",
     }
-    return _render(request, "checkin.html", {"values": values, "error": None})
+    pattern = await run_in_threadpool(core.mood_pattern, user)
+    return _render(request, "checkin.html", {"values": values, "error": None, "pattern": pattern})
 
 
 @router.post("/checkin", response_class=HTMLResponse)
@@ -348,7 +349,9 @@ async def _plan_ctx(core: Core, user: UserRecord, plan_id: str) -> dict[str, Any
     checkin = await run_in_threadpool(core.store.get_checkin, user.id, rec.checkin_id)
     choices = await run_in_threadpool(core.swap_choices, user, plan)
     gains = rec.gains or [1.0] * len(plan.plan_layers)
+    dose = await run_in_threadpool(core.listening_dose, user)
     return {
+        "dose": dose,
         "rec": rec,
         "plan": plan,
         "checkin": checkin,
