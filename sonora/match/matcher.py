@@ -159,11 +159,11 @@ class Matcher:
         return self.evidence.report(listener_id)
 
     # -- learning state ------------------------------------------------------------------
-    def _stats_for(self, listener_id: str) -> Stats:
+    def _stats_for(self, listener_id: str, sessions: list[Any] | None = None) -> Stats:
         s = self._stats.get(listener_id)
         if s is None:
             s = Stats()
-            for rec in self.store.sessions(listener_id):
+            for rec in self.store.sessions(listener_id) if sessions is None else sessions:
                 if rec.features is not None and rec.feature_version == F.FEATURE_VERSION:
                     s.add(np.asarray(rec.features), rec.reward)
             self._stats[listener_id] = s
@@ -278,20 +278,30 @@ class Matcher:
     def _arm_features(self, arms: list[Arm], c: CheckIn, profile: Profile) -> np.ndarray:
         return F.arm_matrix(arms, c, profile, pacer=self._pacer(c, profile))
 
-    def choose_arm(self, listener_id: str, checkin: CheckIn) -> tuple[Arm, list[str]] | None:
+    def choose_arm(
+        self, listener_id: str, checkin: CheckIn, profile: Profile | None = None
+    ) -> tuple[Arm, list[str]] | None:
         """Thompson-sample an arm (see the module docstring); ``None`` if none is allowed.
+
+        Parameters
+        ----------
+        listener_id : str
+        checkin : CheckIn
+        profile : Profile, optional
+            The listener's profile when the caller has just read it (saves a read).
 
         Returns
         -------
         (Arm, list of str) or None
             The arm and the personal sentences for its reason.
         """
-        profile = self.profile(listener_id)
+        profile = self.profile(listener_id) if profile is None else profile
         arms = allowed_arms(checkin, profile.constraints())
         if not arms:
             return None
         X = self._arm_features(arms, checkin, profile)
-        post = self.population.posterior(self._stats_for(listener_id))
+        sessions = self.store.sessions(listener_id)  # one read for the stats and the notes
+        post = self.population.posterior(self._stats_for(listener_id, sessions))
         mean, sd = post.predict(X)
         if checkin.is_bedtime:
             eligible = mean >= mean.max() - self.bedtime_margin
@@ -302,11 +312,13 @@ class Matcher:
         draw = X @ post.sample(self._rng, scale)
         draw[~eligible] = -np.inf
         k = int(np.argmax(draw))
-        notes = self._notes(listener_id, profile, arms[k], exploring=mean[k] < mean.max() - 0.25)
+        notes = self._notes(sessions, profile, arms[k], exploring=mean[k] < mean.max() - 0.25)
         return arms[k], notes
 
-    def _notes(self, listener_id: str, profile: Profile, arm: Arm, *, exploring: bool) -> list[str]:
-        sessions = [r for r in self.store.sessions(listener_id) if not r.quiet_rest]
+    def _notes(
+        self, all_sessions: list[Any], profile: Profile, arm: Arm, *, exploring: bool
+    ) -> list[str]:
+        sessions = [r for r in all_sessions if not r.quiet_rest]
         notes: list[str] = []
         best: tuple[float, str] | None = None
         for fam in arm.families:
@@ -358,7 +370,7 @@ class Matcher:
         if arm_kind == "rest":
             plan = quiet_rest_plan(c, seed=seed)
         else:
-            choice = self.choose_arm(listener_id, c)
+            choice = self.choose_arm(listener_id, c, profile)
             if choice is None:
                 plan = replace(
                     quiet_rest_plan(c, seed=seed),

@@ -553,6 +553,20 @@ class Store:
                 row.ended = ended
 
     # -- history, export, deletion -----------------------------------------------------
+    def recent_moods(self, user_id: str, *, since: dt.datetime, limit: int = 20) -> list[Any]:
+        """Moods (0-10 or ``None``) of this listener's check-ins since ``since``, oldest first.
+
+        One small query (the mood-pattern signal runs on every check-in).
+        """
+        with self.transaction() as s:
+            rows = s.execute(
+                select(CheckInRow.data)
+                .where(CheckInRow.user_id == user_id, CheckInRow.created_at >= since)
+                .order_by(CheckInRow.created_at.desc(), CheckInRow.id)
+                .limit(limit)
+            ).all()
+        return [(data or {}).get("mood") for (data,) in reversed(rows)]
+
     def history(self, user_id: str, *, limit: int = 500) -> list[HistoryEntry]:
         """This listener's sessions, oldest first (at most ``limit``, the newest)."""
         with self.transaction() as s:

@@ -280,7 +280,11 @@ class Core:
         return data
 
     def mood_pattern(
-        self, user: UserRecord, *, latest: float | _Absent | None = ABSENT
+        self,
+        user: UserRecord,
+        *,
+        latest: float | _Absent | None = ABSENT,
+        country: str | None = None,
     ) -> dict[str, Any] | None:
         """Very low mood across the recent check-ins: a gentle suggestion, or ``None``.
 
@@ -294,6 +298,8 @@ class Core:
             The listener.
         latest : float or None, optional
             The mood (0-10) of a check-in being made now, counted after the stored ones.
+        country : str, optional
+            ISO country code for the help resources (default: from the profile).
 
         Returns
         -------
@@ -304,12 +310,11 @@ class Core:
         from sonora.store.models import utcnow
 
         cutoff = utcnow() - dt.timedelta(days=MOOD_PATTERN_DAYS)
-        entries = self.store.history(user.id, limit=20)
-        moods = [e.checkin.data.get("mood") for e in entries if e.checkin.created_at >= cutoff]
+        moods: list[Any] = self.store.recent_moods(user.id, since=cutoff, limit=20)
         if not isinstance(latest, _Absent):
             moods.append(latest)
         result = pattern_signal(
-            [float(m) for m in moods if m is not None], country=self.country(user)
+            [float(m) for m in moods if m is not None], country=country or self.country(user)
         )
         if result.level == "everyday":
             return None
@@ -356,10 +361,9 @@ class Core:
         if data.get("output") in (None, ""):
             data["output"] = profile["output"]
         checkin = checkin_from_answers(data)
-        care = self.screen_note(
-            checkin.note, profile.get("country") or self.settings.default_country
-        )
-        pattern = self.mood_pattern(user, latest=checkin.mood)
+        country = profile.get("country") or self.settings.default_country
+        care = self.screen_note(checkin.note, country)
+        pattern = self.mood_pattern(user, latest=checkin.mood, country=country)
         if pattern is not None:
             base = care or {"level": "everyday", "reasons": [], "resources": []}
             care = {**base, "pattern": pattern}
