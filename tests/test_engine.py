@@ -104,7 +104,7 @@ def test_flac_renders_are_byte_identical(tmp_path: Path) -> None:
 
 
 def test_file_render_has_the_same_samples_as_an_in_memory_render(tmp_path: Path) -> None:
-    """render_to_file (threaded pipeline + encoder) == render_array, to 24-bit precision."""
+    """render_to_file (render + encoder threads) == render_array, to 24-bit precision."""
     scene = load_scene(SHARED_SCENE)
     expected = render_array(build_mix(scene, duration_s=4.0, seed=SHARED_SEED))
     path = render_to_file(build_mix(scene, duration_s=4.0, seed=SHARED_SEED), tmp_path / "g.wav")
