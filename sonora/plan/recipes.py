@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sonora.engine.registry import source_class
@@ -147,7 +148,7 @@ class Recipe:
     layers: tuple[RecipeLayer, ...]
     reverb: Mapping[str, float] | None = None
 
-    @property
+    @cached_property  # read on every recommendation and plan view; the layers never change
     def families(self) -> tuple[str, ...]:
         """Families heard, in layer order, without repeats."""
         return tuple(dict.fromkeys(layer.family for layer in self.layers))
@@ -320,7 +321,7 @@ class Arm:
         """The brightness knob at rest, 0 (dark) to 1 (bright)."""
         return BRIGHTNESS_LEVELS[self.level]
 
-    @property
+    @cached_property
     def families(self) -> tuple[str, ...]:
         """Families the arm plays (the breath pacer is added separately)."""
         return self.recipe.families

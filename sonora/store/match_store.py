@@ -135,19 +135,22 @@ class MatcherStore:
         """Save a JSON-serialisable value."""
         owner = _owner(key)
         with self.store.transaction() as s:
-            if owner is not None and s.get(User, owner) is not None:
+            if owner is not None:
+                # An existing row implies the user exists (deleting them cascades), so
+                # the common case is one read.
                 row = s.get(MatcherState, (owner, key))
-                if row is None:
+                if row is not None:
+                    row.data = value
+                    row.version += 1
+                    row.updated_at = utcnow()
+                    return
+                if s.get(User, owner) is not None:
                     s.add(
                         MatcherState(
                             user_id=owner, key=key, data=value, version=1, updated_at=utcnow()
                         )
                     )
-                else:
-                    row.data = value
-                    row.version += 1
-                    row.updated_at = utcnow()
-                return
+                    return
             row2 = s.get(AppState, key)
             if row2 is None:
                 s.add(AppState(key=key, data=value, updated_at=utcnow()))
