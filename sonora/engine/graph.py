@@ -278,6 +278,11 @@ class Mix:
 
     def _source_stage(self, start: int) -> tuple[np.ndarray, np.ndarray | None]:
         acc = np.zeros((2, QUANTUM), dtype=np.float32)
+        if self.reverb is not None and all(layer.reverb_send == 1.0 for layer in self.layers):
+            # Everything goes to the reverb at full level (common): the send is the sum.
+            for layer in self.layers:
+                acc += layer.render_quantum(start, self.sample_rate)
+            return acc, acc.copy()
         send = np.zeros((2, QUANTUM), dtype=np.float32) if self.reverb is not None else None
         for layer in self.layers:
             y = layer.render_quantum(start, self.sample_rate)
