@@ -28,6 +28,7 @@ Shared (115):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -222,6 +223,23 @@ def plan_vector(plan: Plan, profile: Profile) -> np.ndarray:
     )
 
 
+#: Per-arm source shares (arms never change; recomputed on every check-in otherwise).
+_SHARES: dict[str, Mapping[str, float]] = {}
+
+
+def _arm_shares(arm: Arm) -> Mapping[str, float]:
+    shares = _SHARES.get(arm.id)
+    if shares is None:
+        shares = _SHARES[arm.id] = source_shares(arm_source_layers(arm))
+    return shares
+
+
+@lru_cache(maxsize=4096)
+def _log_centroid(recipe: str, intensity: float, brightness: float) -> float:
+    """:func:`acoustics.log_centroid`, memoised (measured tables do not change)."""
+    return acoustics.log_centroid(recipe, intensity, brightness)
+
+
 def arm_matrix(
     arms: list[Arm],
     checkin: CheckIn,
@@ -238,9 +256,9 @@ def arm_matrix(
     start = choose_trajectory(checkin, checkin.goal or "unwind").start_intensity
     rows: list[Any] = [
         vector(
-            source_shares(arm_source_layers(a)),
+            _arm_shares(a),
             a.brightness,
-            acoustics.log_centroid(a.id, start, a.brightness),
+            _log_centroid(a.id, start, a.brightness),
             pacer=pacer,
             bedtime=checkin.is_bedtime,
             focus=checkin.goal == "focus",

@@ -421,11 +421,9 @@ class Store:
             c = CheckInRow(
                 id=new_id(), user_id=user_id, created_at=now, goal=goal, data=checkin, care=care
             )
-            s.add(c)
-            s.flush()
             p = PlanRow(id=new_id(), user_id=user_id, checkin_id=c.id, created_at=now, plan=plan)
-            s.add(p)
-            s.flush()
+            s.add_all([c, p])
+            s.flush()  # one flush: the unit of work inserts the check-in first
             return CheckInRecord.of(c), PlanRecord.of(p)
 
     def get_checkin(self, user_id: str, checkin_id: str) -> CheckInRecord:
@@ -558,7 +556,7 @@ class Store:
 
         One small query (the mood-pattern signal runs on every check-in).
         """
-        with self.transaction() as s:
+        with self.reading() as s:
             rows = s.execute(
                 select(CheckInRow.data)
                 .where(CheckInRow.user_id == user_id, CheckInRow.created_at >= since)
