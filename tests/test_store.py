@@ -347,3 +347,25 @@ def test_matcher_profile_round_trip_keeps_web_keys(store: Store) -> None:
     data = store.get_profile(u.id).data
     assert data["country"] == "US" and data["quiet_rest"] is True and data["loved"] == ["water"]
     assert ms.get_profile(u.id).personal_evidence is True
+
+
+def test_matcher_state_upserts_per_listener_and_never_orphans(store: Store) -> None:
+    """One statement saves a listener's matcher state (insert, then update), on both
+    databases; a key naming a user who does not exist never creates a row for them."""
+    from sonora.store.models import MatcherState
+
+    me = store.create_user()
+    ms = MatcherStore(store)
+    key = f"match.pending.{me.id}"
+    ms.put_state(key, {"seed": 1})
+    ms.put_state(key, {"seed": 2})
+    assert ms.get_state(key) == {"seed": 2}
+    ms.put_state(key, None)
+    assert ms.get_state(key) is None
+    with store.reading() as s:
+        row = s.get(MatcherState, (me.id, key))
+        assert row is not None and row.version == 3
+    ghost = "0123456789abcdef0123456789abcdef"
+    ms.put_state(f"match.pending.{ghost}", {"seed": 3})
+    with store.reading() as s:
+        assert s.get(MatcherState, (ghost, f"match.pending.{ghost}")) is None

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from sonora.match import Profile, SessionRecord
 from sonora.store.models import (
@@ -134,6 +135,8 @@ class MatcherStore:
     def put_state(self, key: str, value: Any) -> None:
         """Save a JSON-serialisable value."""
         owner = _owner(key)
+        if owner is not None and self._upsert_owned(owner, key, value):
+            return
         with self.store.transaction() as s:
             if owner is not None:
                 # An existing row implies the user exists (deleting them cascades), so
@@ -157,6 +160,38 @@ class MatcherStore:
             else:
                 row2.data = value
                 row2.updated_at = utcnow()
+
+    def _upsert_owned(self, owner: str, key: str, value: Any) -> bool:
+        """One ``INSERT ... ON CONFLICT DO UPDATE`` for a listener's key (PostgreSQL,
+        SQLite); ``False`` when it does not apply (another database, or no such user).
+
+        The matcher saves state on every recommendation; one statement in place of two
+        reads and a write takes a noticeable share off each check-in.
+        """
+        name = self.store.engine.dialect.name
+        if name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            return False
+        ins = insert(MatcherState).values(
+            user_id=owner, key=key, data=value, version=1, updated_at=utcnow()
+        )
+        stmt = ins.on_conflict_do_update(
+            index_elements=[MatcherState.user_id, MatcherState.key],
+            set_={
+                "data": ins.excluded.data,
+                "version": MatcherState.version + 1,
+                "updated_at": ins.excluded.updated_at,
+            },
+        )
+        try:
+            with self.store.transaction() as s:
+                s.execute(stmt)
+        except IntegrityError:  # the listener is gone: the caller's fallback decides
+            return False
+        return True
 
 
 def _owner(key: str) -> str | None:
