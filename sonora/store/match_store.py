@@ -187,7 +187,9 @@ class MatcherStore:
             },
         )
         try:
-            with self.store.transaction() as s:
+            # a single statement is atomic on its own: run it in autocommit (no
+            # BEGIN/COMMIT round trips)
+            with self.store.reading() as s:
                 s.execute(stmt)
         except IntegrityError:  # the listener is gone: the caller's fallback decides
             return False
