@@ -232,9 +232,13 @@ def test_too_many_streams_get_503(data_dir: Path, listener: tuple[httpx.Client, 
     with running_server(_settings(data_dir, max_streams=1)) as small:
         c = httpx.Client(base_url=small.url, timeout=30, cookies=listener[0].cookies)
         with c.stream("GET", f"/api/plans/{plan['id']}/stream") as first:
-            next(first.iter_bytes())
+            # Keep the iterator: a dropped httpx byte iterator closes its connection at
+            # once, and the server would (rightly) see the first listener leave.
+            chunks = first.iter_bytes()
+            assert first.status_code == 200 and next(chunks)
             r = c.get(f"/api/plans/{plan['id']}/stream")
             assert r.status_code == 503 and r.headers["retry-after"]
+            assert next(chunks)  # the first listener is still being served
 
 
 # -- the renderer ---------------------------------------------------------------------
