@@ -221,7 +221,13 @@ async def client_setup(base: str, listeners: int, minutes: float) -> dict[str, A
                 if time.monotonic() > deadline:
                     raise RuntimeError("calibration took too long")
                 await asyncio.sleep(0.2)
-    return {"plans": plans}
+        # what the matcher chose (its Thompson draws differ per server start, and a plan
+        # with steady noise costs ~1.5x one of rain: the figure depends on the mix)
+        recipes = [
+            (await client.get(f"/api/plans/{pid}", headers=cookies)).json()["plan"].get("recipe")
+            for cookies, pid in plans
+        ]
+    return {"plans": plans, "recipes": recipes}
 
 
 async def client_ttfa(base: str, count: int, plans: list) -> dict[str, Any]:
@@ -376,7 +382,10 @@ def bench_streams(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     try:
         t0 = time.monotonic()
         setup = run_client(["setup", server.url, str(args.plans), "20"], cpu=1, timeout=900)
-        print(f"  {args.plans} plans made and calibrated in {time.monotonic() - t0:.0f} s")
+        print(
+            f"  {args.plans} plans made and calibrated in {time.monotonic() - t0:.0f} s: "
+            + ", ".join(str(r) for r in setup.get("recipes", []))
+        )
         plans_file = tmp / "plans.json"
         plans_file.write_text(json.dumps(setup["plans"]))
         idle = run_client(["ttfa", server.url, "30", str(plans_file)], cpu=1, timeout=300)

@@ -120,6 +120,13 @@ class Settings(BaseSettings):
         description="Ogg Opus encoder setting, 0 (largest) to 1 (smallest); "
         "0.8 is about 110 kbit/s stereo, 0.85 about 85.",
     )
+    opus_complexity: int = Field(
+        default=5,
+        ge=0,
+        le=10,
+        description="libopus complexity for streams, 0-10: 5 costs ~20 % less CPU per "
+        "stream than 10 at the same bitrate (files rendered by the CLI use 10).",
+    )
     mp3_compression: float = Field(
         default=0.6, ge=0.0, le=1.0, description="MP3 encoder setting; 0.6 is about 115 kbit/s."
     )

@@ -310,3 +310,22 @@ def test_lossy_files_default_to_a_sensible_bitrate(
             enc.write(x[:, i : i + 4096])
     kbps = path.stat().st_size * 8 / 10.0 / 1000
     assert low_kbps < kbps < high_kbps
+
+
+@pytest.mark.parametrize("complexity", [0, 5, 10])
+def test_opus_complexity_keeps_the_bitrate_and_the_sound(
+    complexity: int, tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """Streams use a lower libopus complexity (less CPU); the file stays a ~110 kbit/s
+    Ogg Opus whose tone is where it was."""
+    x = programme(4.0, SR, rng)
+    path = tmp_path / f"c{complexity}.opus"
+    with open_encoder(path, sample_rate=SR, opus_complexity=complexity) as enc:
+        for i in range(0, x.shape[1], 4096):
+            enc.write(x[:, i : i + 4096])
+    got, rate = sf.read(path, dtype="float64", always_2d=True)
+    assert rate == 48_000 and abs(got.shape[0] / rate - 4.0) < 0.1
+    assert 60 < path.stat().st_size * 8 / 4.0 / 1000 < 160
+    f, p = signal.welch(got[:, 0], fs=rate, nperseg=8192)
+    assert f[np.argmax(p)] == pytest.approx(440.0, abs=6.0)
+    assert lufs(got.T, rate) == pytest.approx(lufs(x, SR), abs=1.0)

@@ -109,6 +109,8 @@ class Encoder:
         0 (fastest) to 1 (smallest) for FLAC; bitrate trade-off for lossy codecs (Opus:
         0.8 is about 110 kbit/s stereo).  Default: :data:`DEFAULT_COMPRESSION` for the
         format.
+    opus_complexity : int
+        libopus complexity, 0–10 (Opus only): lower costs less CPU at the same bitrate.
     """
 
     def __init__(
@@ -119,6 +121,7 @@ class Encoder:
         channels: int = 2,
         format: str | None = None,
         compression_level: float | None = None,
+        opus_complexity: int = 10,
     ) -> None:
         if format is not None:
             fmt, sub = format_for(f"x.{format.lstrip('.')}")
@@ -173,6 +176,7 @@ class Encoder:
                     sample_rate=self.file_rate,
                     channels=channels,
                     compression_level=kwargs["compression_level"],
+                    complexity=opus_complexity,
                 )
             else:
                 self._sf = sf.SoundFile(
@@ -273,10 +277,18 @@ class _AvOpusWriter:
         1 or 2.
     compression_level : float
         0 (largest, 510 kbit/s) to 1 (smallest, 6 kbit/s), as libsndfile maps it.
+    complexity : int
+        libopus complexity, 0–10.
     """
 
     def __init__(
-        self, dest: str | BinaryIO, *, sample_rate: int, channels: int, compression_level: float
+        self,
+        dest: str | BinaryIO,
+        *,
+        sample_rate: int,
+        channels: int,
+        compression_level: float,
+        complexity: int = 10,
     ) -> None:
         import av
 
@@ -297,6 +309,7 @@ class _AvOpusWriter:
                 "vbr": "constrained",
                 "frame_duration": "20",
                 "application": "audio",
+                "compression_level": str(int(min(max(complexity, 0), 10))),  # libopus complexity
             },
         )
         self._stream.layout = "stereo" if channels == 2 else "mono"
@@ -338,6 +351,7 @@ def open_encoder(
     channels: int = 2,
     format: str | None = None,
     compression_level: float | None = None,
+    opus_complexity: int = 10,
 ) -> Encoder:
     """Function form of :class:`Encoder` (same arguments and defaults)."""
     return Encoder(
@@ -346,6 +360,7 @@ def open_encoder(
         channels=channels,
         format=format,
         compression_level=compression_level,
+        opus_complexity=opus_complexity,
     )
 
 

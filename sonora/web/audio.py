@@ -215,6 +215,7 @@ class StreamJob:
     renderer: Renderer
     fmt: str
     compression: float
+    opus_complexity: int = 10
     sink: ChunkSink = field(default_factory=ChunkSink)
     encoder: Encoder | None = None
     closed: bool = False
@@ -226,6 +227,7 @@ class StreamJob:
             channels=2,
             format=FORMATS[self.fmt][0],
             compression_level=self.compression,
+            opus_complexity=self.opus_complexity,
         )
 
     def next_chunk(self, *, min_bytes: int = 1, max_frames: int = CHUNK_FRAMES * 4) -> bytes:

@@ -119,7 +119,9 @@ class AudioStreamResponse(Response):
 
         def prepare() -> StreamJob:
             renderer.seek(self.offset_s, should_stop=disconnected.is_set)
-            return StreamJob(renderer, self.fmt, compression)
+            return StreamJob(
+                renderer, self.fmt, compression, opus_complexity=settings.opus_complexity
+            )
 
         job = await anyio.to_thread.run_sync(prepare, limiter=self.limiter)
         listening_id = await anyio.to_thread.run_sync(
