@@ -26,6 +26,7 @@ from sonora.web.deps import (
     api_csrf,
     clear_session,
     remember_session,
+    switch_session,
 )
 from sonora.web.matching import FAMILY_LABELS, SENSITIVITY_LABELS
 from sonora.web.security import SESSION_COOKIE
@@ -177,10 +178,7 @@ async def sign_up(
 ) -> dict[str, Any]:
     """Create an account with email and password; a guest keeps everything."""
     new, token = await run_in_threadpool(core.sign_up, user, body.email, body.password)
-    old = request.cookies.get(SESSION_COOKIE)
-    if old:
-        await run_in_threadpool(core.log_out, old)
-    remember_session(response, request, core, token)
+    await switch_session(response, request, core, token)
     return _user_json(new)
 
 
@@ -194,10 +192,7 @@ async def log_in(
 ) -> dict[str, Any]:
     """Log in; sessions made as a guest in this browser move into the account."""
     found, token = await run_in_threadpool(core.log_in, user, body.email, body.password)
-    old = request.cookies.get(SESSION_COOKIE)
-    if old:
-        await run_in_threadpool(core.log_out, old)
-    remember_session(response, request, core, token)
+    await switch_session(response, request, core, token)
     return _user_json(found)
 
 

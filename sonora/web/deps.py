@@ -83,6 +83,14 @@ def remember_session(response: Response, request: Request, core: Core, token: st
     )
 
 
+async def switch_session(response: Response, request: Request, core: Core, token: str) -> None:
+    """After sign-up or log-in: end this browser's previous sign-in, set the new one."""
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        await run_in_threadpool(core.log_out, old)
+    remember_session(response, request, core, token)
+
+
 def clear_session(response: Response, request: Request, core: Core) -> None:
     """Remove the sign-in cookie."""
     response.delete_cookie(SESSION_COOKIE, path="/")

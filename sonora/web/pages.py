@@ -30,6 +30,7 @@ from sonora.web.deps import (
     clear_session,
     csrf_token,
     remember_session,
+    switch_session,
 )
 from sonora.web.matching import FAMILY_LABELS, SENSITIVITY_LABELS
 from sonora.web.security import SESSION_COOKIE, require_csrf_form
@@ -549,11 +550,8 @@ async def signup_submit(
         _, token = await run_in_threadpool(core.sign_up, user, email, str(data.get("password", "")))
     except AuthError as exc:
         return _render(request, "signup.html", {"error": exc, "email": email}, status=exc.status)
-    old = request.cookies.get(SESSION_COOKIE)
-    if old:
-        await run_in_threadpool(core.log_out, old)
     resp = _redirect("/account?msg=signed-up")
-    remember_session(resp, request, core, token)
+    await switch_session(resp, request, core, token)
     return resp
 
 
@@ -574,11 +572,8 @@ async def login_submit(
         _, token = await run_in_threadpool(core.log_in, user, email, str(data.get("password", "")))
     except AuthError as exc:
         return _render(request, "login.html", {"error": exc, "email": email}, status=exc.status)
-    old = request.cookies.get(SESSION_COOKIE)
-    if old:
-        await run_in_threadpool(core.log_out, old)
     resp = _redirect("/")
-    remember_session(resp, request, core, token)
+    await switch_session(resp, request, core, token)
     return resp
 
 

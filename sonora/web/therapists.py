@@ -49,9 +49,8 @@ from sonora.therapists.service import (
     Therapists,
 )
 from sonora.web.core import AuthError, Core
-from sonora.web.deps import CoreDep, MaybeUser, api_csrf, remember_session
+from sonora.web.deps import CoreDep, MaybeUser, api_csrf, switch_session
 from sonora.web.pages import _form, _render, templates
-from sonora.web.security import SESSION_COOKIE
 
 __all__ = ["api_router", "router", "warm_up_places"]
 
@@ -312,10 +311,7 @@ async def join_submit(request: Request, user: MaybeUser, core: CoreDep) -> Respo
         )
     resp = _redirect("/therapists/me?msg=joined")
     if token is not None:
-        old = request.cookies.get(SESSION_COOKIE)
-        if old:
-            await run_in_threadpool(core.log_out, old)
-        remember_session(resp, request, core, token)
+        await switch_session(resp, request, core, token)
     return resp
 
 
