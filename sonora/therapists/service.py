@@ -965,40 +965,43 @@ class Therapists:
         subject_l = f"Your free consult with {t.display_name} is {verb}"
         subject_t = f"Free consult {verb}: {b.name}, {when_t}"
         out = [
-            Mail(
-                f"{what}_listener",
-                b.email,
-                subject_l,
-                mailer.compose(
-                    sender=self.settings.mail_from,
-                    to_addr=b.email,
-                    to_name=b.name,
-                    subject=subject_l,
-                    text=to_listener,
-                    ics=listener_ics,
-                    cancelled=cancelled,
-                ),
+            self._mail(
+                f"{what}_listener", b.email, b.name, subject_l, to_listener,
+                ics=listener_ics, cancelled=cancelled,
             )
-        ]
+        ]  # fmt: skip
         if why != "therapist_left" and _deliverable(t.email):  # demo accounts get no mail
             assert t.email is not None
             out.append(
-                Mail(
-                    f"{what}_therapist",
-                    t.email,
-                    subject_t,
-                    mailer.compose(
-                        sender=self.settings.mail_from,
-                        to_addr=t.email,
-                        to_name=t.display_name,
-                        subject=subject_t,
-                        text=to_therapist,
-                        ics=therapist_ics,
-                        cancelled=cancelled,
-                    ),
+                self._mail(
+                    f"{what}_therapist", t.email, t.display_name, subject_t, to_therapist,
+                    ics=therapist_ics, cancelled=cancelled,
                 )
-            )
+            )  # fmt: skip
         return out
+
+    def _mail(
+        self,
+        kind: str,
+        to_addr: str,
+        to_name: str,
+        subject: str,
+        text: str,
+        *,
+        ics: bytes | None = None,
+        cancelled: bool = False,
+    ) -> Mail:
+        """One outbox message, composed from Sonora's sender address."""
+        message = mailer.compose(
+            sender=self.settings.mail_from,
+            to_addr=to_addr,
+            to_name=to_name,
+            subject=subject,
+            text=text,
+            ics=ics,
+            cancelled=cancelled,
+        )
+        return Mail(kind, to_addr, subject, message)
 
     def _therapist_mail(self, t: TherapistRecord, kind: str, subject: str, text: str) -> list[Mail]:
         """One plain email to a therapist (none to demo accounts' undeliverable addresses)."""
@@ -1006,20 +1009,7 @@ class Therapists:
             return []
         assert t.email is not None
         body = f"Hello {t.display_name},\n\n{text}\n\n— Sonora\n"
-        return [
-            Mail(
-                kind,
-                t.email,
-                subject,
-                mailer.compose(
-                    sender=self.settings.mail_from,
-                    to_addr=t.email,
-                    to_name=t.display_name,
-                    subject=subject,
-                    text=body,
-                ),
-            )
-        ]
+        return [self._mail(kind, t.email, t.display_name, subject, body)]
 
     def _verified_mails(self, t: TherapistRecord) -> list[Mail]:
         """ "Your credential is verified" (queued with the admin's decision)."""
