@@ -90,7 +90,8 @@ def test_details_marked_check_are_caveated_not_stated() -> None:
     base = load_evidence()
     # REFERENCES.md marks these "check": the HCPC prefix, CAMT's credit count, the
     # children's allowance and AMTA's exact wording. They appear only as caveats.
-    assert base.source("hcpc").check and "AS" not in base.source("hcpc").finding
+    # the HCPC's "AS" prefix was confirmed on 2026-12-06 (docs/references.md): stated, unmarked
+    assert not base.source("hcpc").check and "AS" in base.source("hcpc").finding
     assert base.source("camt").check and "credit" not in base.source("camt").finding
     assert base.source("who-itu-h870").check
     assert "child" not in base.source("who-itu-h870").finding.lower()

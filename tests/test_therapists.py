@@ -189,8 +189,9 @@ def test_credentials_per_country() -> None:
     assert (creds["CA"].short, creds["CA"].renewal_years) == ("MTA", 5)
     assert "CAMT" in creds["CA"].body
     assert (creds["AU"].short, creds["AU"].renewal_years) == ("RMT", 1)
-    # what REFERENCES.md marks "check" stays marked
-    assert "AS" in creds["GB"].check and "confirm" in creds["GB"].check
+    # what was not confirmed stays marked; the confirmed "AS" prefix is not (docs/references.md)
+    assert "AS" not in creds["GB"].check and "confirm" in creds["GB"].check
+    assert creds["GB"].number_example.startswith("AS")
     assert "credits" in creds["CA"].check
     for c in creds.values():
         assert c.register_url.startswith("https://")

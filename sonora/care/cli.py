@@ -9,6 +9,7 @@ Examples
 
     $ sonora triage "this deadline is killing me"
     $ sonora triage "I can't sleep, it's been months" --country US --json
+    $ sonora triage "I can't go on" --country GB --region NIR
     $ sonora evidence --grade moderate
     $ sonora evidence --grade strong,moderate --json
 """
@@ -25,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sonora.care.errors import CareError
+from sonora.care.resources import load_resources, region_choices, resolve_country
 from sonora.care.triage import TriageResult, triage
 
 __all__ = ["evidence_command", "render_result", "triage_command"]
@@ -40,6 +42,12 @@ def _how_to_reach(res: dict[str, Any]) -> str:
     if res.get("url"):
         parts.append(res["url"])
     return " · ".join(parts)
+
+
+def _mark(body: Text, res: dict[str, Any]) -> None:
+    """Say beside an entry what is still unconfirmed about it."""
+    if res.get("check"):
+        body.append(f"  (not yet confirmed: {res['check']})", style="dim")
 
 
 def render_result(result: TriageResult, console: Console) -> None:
@@ -58,13 +66,25 @@ def render_result(result: TriageResult, console: Console) -> None:
     if result.level == "crisis":
         body = Text()
         lines = [r for r in result.resources if r["kind"] == "crisis_line"]
-        for r in lines:
-            body.append(f"{r['name']}: ", style="bold")
-            body.append(_how_to_reach(r) + "\n", style="bold")
         emergency = next((r for r in result.resources if r["kind"] == "emergency"), None)
-        if emergency is not None:
+        first = result.resources[0]["kind"] if result.resources else ""
+        if emergency is not None and first == "emergency":
             numbers = " or ".join(emergency.get("numbers", [emergency["phone"]]))
             body.append(f"Emergency: {numbers}\n", style="bold red")
+        for r in lines:
+            body.append(f"{r['name']}: ", style="bold")
+            body.append(_how_to_reach(r), style="bold")
+            _mark(body, r)
+            body.append("\n")
+        if emergency is not None and first != "emergency":
+            numbers = " or ".join(emergency.get("numbers", [emergency["phone"]]))
+            body.append(f"Emergency: {numbers}\n", style="bold red")
+        for r in result.resources:
+            if r["kind"] == "health_line":
+                reach = _how_to_reach(r)
+                body.append(f"{r['name']}: {r['note']}" + (f" ({reach})" if reach else ""))
+                _mark(body, r)
+                body.append("\n")
         body.append("\n" + result.message)
         for r in result.resources:
             if r["kind"] == "directory":
@@ -76,13 +96,15 @@ def render_result(result: TriageResult, console: Console) -> None:
     if result.level == "clinical":
         body = Text(result.message + "\n")
         for r in result.resources:
-            if r["kind"] == "doctor":
+            if r["kind"] in ("doctor", "health_line"):
                 body.append(f"\n• {r['name']}", style="bold")
                 reach = _how_to_reach(r)
                 body.append(f": {r['note']}" + (f" ({reach})" if reach else ""))
+                _mark(body, r)
             elif r["kind"] == "credential_body":
                 body.append(f"\n• {r['name']}", style="bold")
                 body.append(f": {r['credential']}, {r['url']}")
+                _mark(body, r)
             elif r["kind"] == "crisis_line":
                 body.append(f"\n\n{r['note']}: {r['name']}, {_how_to_reach(r)}", style="dim")
         console.print(
@@ -102,6 +124,14 @@ def triage_command(
             "any other code gets international resources).",
         ),
     ] = "GB",
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            help="Region within the country where help differs (GB: ENG, SCT, WLS, NIR; "
+            "GB-NIR or the nation's name work too).",
+        ),
+    ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print {level, reasons, resources} as JSON.")
     ] = False,
@@ -114,6 +144,9 @@ def triage_command(
         The listener's note.
     country : str, default "GB"
         ISO 3166-1 alpha-2 code used to choose crisis lines and pointers.
+    region : str, optional
+        Region within the country (GB: ENG, SCT, WLS, NIR); its lines come first
+        and its health line replaces the country's.
     json_output : bool, default False
         Print JSON ``{"level", "reasons", "resources"}`` instead of the
         readable rendering.
@@ -127,13 +160,25 @@ def triage_command(
     try:
         # the first call loads the language model (a few seconds); say so on stderr
         with Console(stderr=True).status("Reading your note…"):
-            result = triage(text, country=country)
+            result = triage(text, country=country, region=region)
     except CareError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        hint = (
+            "--region" if exc.field == "region" else "--country" if exc.field == "country" else None
+        )
+        raise typer.BadParameter(str(exc), param_hint=hint) from exc
     if json_output:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
-    render_result(result, Console())
+    console = Console()
+    render_result(result, console)
+    choices = region_choices(country)
+    if result.level != "everyday" and choices and not region:
+        codes = ", ".join(f"{c} ({n})" for c, n in choices)
+        name = load_resources()["countries"][resolve_country(country)]["name"]
+        console.print(
+            f"Help differs within {name}: add --region ({codes}) for the right lines.",
+            style="dim",
+        )
 
 
 _GRADE_STYLE = {

@@ -1,4 +1,8 @@
-"""Weekly listening dose, following the WHO-ITU safe-listening standard (ITU-T H.870).
+"""Weekly listening dose, following the WHO-ITU safe-listening standard.
+
+The standard is WHO-ITU "Safe listening devices and systems" (2019); its current ITU
+edition is Recommendation ITU-T H.870 (03/2022). Sources and the date they were
+checked: docs/references.md.
 
 The standard gives each listener a weekly *sound allowance* by the equal-energy
 rule: for adults, the reference is 80 dBA for 40 hours a week. Equal energy means

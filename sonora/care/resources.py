@@ -158,9 +158,7 @@ def _validate_part(table: dict[str, Any], where: str, *, country: bool) -> None:
         if not bodies:
             raise CareError(f"{where}.credential_bodies", "need at least one body")
         for i, body in enumerate(bodies):
-            _validate_entry(
-                body, f"{where}.credential_bodies[{i}]", keys=("credential", "note")
-            )
+            _validate_entry(body, f"{where}.credential_bodies[{i}]", keys=("credential", "note"))
 
 
 def _validate(data: dict[str, Any]) -> None:
@@ -320,7 +318,8 @@ def resolve_region(country: str, region: object) -> str | None:
     if not regions:
         where = "elsewhere" if key == FALLBACK else key
         raise CareError(
-            "region", f"{where} has no regions in Sonora's help data; leave it empty, got {region!r}"
+            "region",
+            f"{where} has no regions in Sonora's help data; leave it empty, got {region!r}",
         )
     allowed = ", ".join(f"{code} ({r['name']})" for code, r in regions.items())
     raise CareError("region", f"expected one of {allowed} for {key}, or nothing; got {region!r}")
@@ -359,7 +358,6 @@ def _common(entry: dict[str, Any], key: str, rkey: str | None) -> dict[str, Any]
         "region": rkey or "",
         "last_checked": _iso(entry["last_checked"]),
         "verified": _iso(entry["verified"]) if "verified" in entry else "",
-        "source_url": list(entry.get("source_url", [])),
         "ref": entry.get("ref", ""),
         "check": entry.get("check", ""),
     }
@@ -439,8 +437,8 @@ def crisis_resources(
         (``kind="directory"``). Each dict has ``kind``, ``name``, ``phone``,
         ``text``, ``url``, ``note``, ``country``, ``region`` (``""`` when none),
         ``last_checked`` and ``verified`` (ISO dates, ``verified`` ``""`` when
-        not confirmed), ``source_url`` (list), ``ref`` (its entry in
-        ``docs/references.md``) and ``check`` (non-empty while a detail awaits
+        not confirmed), ``ref`` (its entry in ``docs/references.md``, which
+        gives the source's address) and ``check`` (non-empty while a detail awaits
         confirmation). The emergency entry also has ``numbers``.
 
     Raises
@@ -493,9 +491,7 @@ def clinical_resources(country: str = "GB", *, region: str | None = None) -> lis
         For a malformed country code or an unknown region.
     """
     key, rkey, table, part = _tables(country, region)
-    out: list[dict[str, Any]] = [
-        _pointer("doctor", key, rkey, part.get("doctor", table["doctor"]))
-    ]
+    out: list[dict[str, Any]] = [_pointer("doctor", key, rkey, part.get("doctor", table["doctor"]))]
     health = part.get("health_line", table.get("health_line"))
     if health is not None:
         out.append(_pointer("health_line", key, rkey, health))

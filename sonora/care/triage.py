@@ -60,7 +60,7 @@ from sonora.care.resources import (
     clinical_resources,
     credential_short,
     crisis_resources,
-    resolve_country,
+    resolve_region,
 )
 
 __all__ = [
@@ -213,7 +213,7 @@ def _span(sig: rules.Signal) -> str:
     return f"{sig.reason} (\u201c{sig.span}\u201d)"
 
 
-def triage(text: str, *, country: str = "GB") -> TriageResult:
+def triage(text: str, *, country: str = "GB", region: str | None = None) -> TriageResult:
     """Screen a free-text note into crisis, clinical or everyday.
 
     Parameters
@@ -226,6 +226,9 @@ def triage(text: str, *, country: str = "GB") -> TriageResult:
         for ``"GB"``; a well-formed code without its own table (``"FR"``)
         gets international resources (a helpline directory and local
         emergency advice).
+    region : str, optional
+        The listener's region within ``country`` (for GB: ``ENG``, ``SCT``,
+        ``WLS``, ``NIR``); see :func:`sonora.care.resources.resolve_region`.
 
     Returns
     -------
@@ -246,7 +249,7 @@ def triage(text: str, *, country: str = "GB") -> TriageResult:
     calls take tens of milliseconds. Nothing is sent over the network.
     """
     text = _check_text(text)
-    resolve_country(country)  # validate before doing any work
+    resolve_region(country, region)  # validate both before doing any work
 
     norm = rules.normalise(text)
     if not norm:
@@ -300,7 +303,7 @@ def triage(text: str, *, country: str = "GB") -> TriageResult:
                 f"{scores.crisis:.2f}: \u201c{scores.crisis_piece}\u201d)"
             )
         reasons += [_span(s) for s in clinical_sigs] + notes
-        res = crisis_resources(country)
+        res = crisis_resources(country, region=region)
         return TriageResult("crisis", reasons, res, _crisis_message(res))
 
     if clinical_sigs or sem_clinical or sem_soft:
@@ -316,7 +319,7 @@ def triage(text: str, *, country: str = "GB") -> TriageResult:
                 f"{scores.crisis:.2f}: \u201c{scores.crisis_piece}\u201d)"
             )
         reasons += notes
-        res = clinical_resources(country)
+        res = clinical_resources(country, region=region)
         return TriageResult("clinical", reasons, res, _clinical_message(country))
 
     return TriageResult("everyday", notes, [])
@@ -330,6 +333,7 @@ def pattern_signal(
     moods: Sequence[float],
     *,
     country: str = "GB",
+    region: str | None = None,
     low_mood_max: float = 2.0,
     min_run: int = 3,
 ) -> TriageResult:
@@ -342,6 +346,8 @@ def pattern_signal(
         last.
     country : str, default "GB"
         ISO 3166-1 alpha-2 code for the resources; see :func:`triage`.
+    region : str, optional
+        Region within ``country``; see :func:`triage`.
     low_mood_max : float, default 2.0
         A check-in counts as very low when its mood is at or below this.
     min_run : int, default 3
@@ -368,7 +374,7 @@ def pattern_signal(
     >>> pattern_signal([1, 1, 5]).level
     'everyday'
     """
-    resolve_country(country)
+    resolve_region(country, region)
     if isinstance(moods, (str, bytes)) or not isinstance(moods, Sequence):
         raise CareError("moods", "expected a sequence of numbers from 0 to 10, most recent last")
     values: list[float] = []
@@ -394,6 +400,6 @@ def pattern_signal(
         run += 1
     if run >= min_run:
         reason = f"the last {run} check-ins all had mood {low_mood_max:g} or lower on a 0-10 scale"
-        res = clinical_resources(country)
+        res = clinical_resources(country, region=region)
         return TriageResult("clinical", [reason], res, _clinical_message(country, pattern=True))
     return TriageResult("everyday", [], [])
