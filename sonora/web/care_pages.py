@@ -90,6 +90,12 @@ def _country(core: Any, profile: dict[str, Any] | None) -> str:
     return (profile or {}).get("country") or core.settings.default_country
 
 
+def _place(core: Any, profile: dict[str, Any] | None) -> tuple[str, str | None]:
+    from sonora.web.region import place_of
+
+    return place_of(profile or {}, core.settings.default_country)
+
+
 # -- guide -----------------------------------------------------------------------------
 def _credentials() -> list[dict[str, Any]]:
     data = load_resources()["countries"]
@@ -116,6 +122,7 @@ async def _guide_ctx(core: Any, user: Any) -> dict[str, Any]:
         "questions": QUESTIONS,
         "credentials": _credentials(),
         "country": _country(core, profile),
+        "region": _place(core, profile)[1],
         "answers": {},
         "result": None,
         "error": None,
@@ -139,9 +146,11 @@ async def guide_which(request: Request, user: MaybeUser, core: CoreDep) -> Respo
         ctx["error"] = exc
         return _render(request, "guide_which.html", ctx, status=422)
     ctx["result"] = result
-    country = ctx["country"]
-    ctx["crisis"] = crisis_resources(country) if result.crisis else []
-    ctx["clinical"] = clinical_resources(country) if result.outcome == "professional" else []
+    country, region = ctx["country"], ctx["region"]
+    ctx["crisis"] = crisis_resources(country, region=region) if result.crisis else []
+    ctx["clinical"] = (
+        clinical_resources(country, region=region) if result.outcome == "professional" else []
+    )
     return _render(request, "guide_which.html", ctx)
 
 

@@ -264,14 +264,16 @@ class Core:
         return self.profile(user).get("country") or self.settings.default_country
 
     # -- check-in, plan, check-out -----------------------------------------------------
-    def screen_note(self, note: str, country: str) -> dict[str, Any] | None:
+    def screen_note(
+        self, note: str, country: str, region: str | None = None
+    ) -> dict[str, Any] | None:
         """Triage a check-in note (``None`` if empty, disabled or unavailable)."""
         if not note or not note.strip() or not self.settings.triage_notes:
             return None
         try:
             from sonora.care.triage import triage
 
-            result = triage(note, country=country)
+            result = triage(note, country=country, region=region)
         except Exception as exc:  # the screen must never block a check-in
             log.error("note screening unavailable: %s", exc)
             return None
@@ -285,6 +287,7 @@ class Core:
         *,
         latest: float | _Absent | None = ABSENT,
         country: str | None = None,
+        region: str | None = None,
     ) -> dict[str, Any] | None:
         """Very low mood across the recent check-ins: a gentle suggestion, or ``None``.
 
@@ -313,8 +316,12 @@ class Core:
         moods: list[Any] = self.store.recent_moods(user.id, since=cutoff, limit=20)
         if not isinstance(latest, _Absent):
             moods.append(latest)
+        if country is None:
+            from sonora.web.region import place_of
+
+            country, region = place_of(self.profile(user), self.settings.default_country)
         result = pattern_signal(
-            [float(m) for m in moods if m is not None], country=country or self.country(user)
+            [float(m) for m in moods if m is not None], country=country, region=region
         )
         if result.level == "everyday":
             return None
@@ -361,9 +368,11 @@ class Core:
         if data.get("output") in (None, ""):
             data["output"] = profile["output"]
         checkin = checkin_from_answers(data)
-        country = profile.get("country") or self.settings.default_country
-        care = self.screen_note(checkin.note, country)
-        pattern = self.mood_pattern(user, latest=checkin.mood, country=country)
+        from sonora.web.region import place_of
+
+        country, region = place_of(profile, self.settings.default_country)
+        care = self.screen_note(checkin.note, country, region)
+        pattern = self.mood_pattern(user, latest=checkin.mood, country=country, region=region)
         if pattern is not None:
             base = care or {"level": "everyday", "reasons": [], "resources": []}
             care = {**base, "pattern": pattern}

@@ -83,6 +83,9 @@ PROFILE_DEFAULTS: dict[str, Any] = {
     "default_goal": "unwind",
     "output": "speaker",
     "country": "",
+    # the listener's region within the country, for help lines (e.g. "NIR"); asked
+    # once on the preferences page, see sonora.web.region
+    "region": "",
     "quiet_rest": False,
     # how loud Sonora's reference sound seemed on the listener's device, dBA (set once
     # on the listening page; used for the weekly safe-listening dose)
@@ -141,6 +144,9 @@ def clean_profile(data: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(c, str) or (c and (len(c) != 2 or not c.isalpha())):
         raise ParameterError("country", "expected a two-letter country code such as GB or US")
     out["country"] = c.upper()
+    from sonora.web.region import clean_place
+
+    out["country"], out["region"] = clean_place(out["country"], out["region"])
     if out["listening_level_dba"] is not None:
         from sonora.care.dose import check_level_dba
 

@@ -33,6 +33,7 @@ from sonora.web.deps import (
     switch_session,
 )
 from sonora.web.matching import FAMILY_LABELS, SENSITIVITY_LABELS
+from sonora.web.region import hints_json, region_groups
 from sonora.web.security import SESSION_COOKIE, require_csrf_form
 
 __all__ = ["render_api_docs", "render_error", "router"]
@@ -65,6 +66,8 @@ templates.env.globals.update(
     SENSITIVITIES=SENSITIVITIES,
     GOALS=GOALS,
     PLACES=PLACES,
+    REGION_GROUPS=region_groups,
+    REGION_HINTS=hints_json,
 )
 
 
@@ -271,6 +274,8 @@ async def onboarding_save(
     }
     if data.get("country"):
         answers["country"] = str(data["country"]).strip()
+    if "region" in data:
+        answers["region"] = str(data.get("region") or "").strip()
     try:
         await run_in_threadpool(core.save_profile, user, answers)
     except ParameterError as exc:
