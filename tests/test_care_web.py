@@ -175,7 +175,9 @@ def test_evidence_page_lists_every_claim_and_its_sources(client: TestClient) -> 
             assert f'href="https://doi.org/{s.doi}"' in r.text
     text = _text(r.text)
     assert "Still to confirm" in text  # "check" details are shown as such
-    assert "Arts therapists' registration-number prefix" in text
+    assert "How MTA is maintained is still to confirm" in text
+    # the HCPC's "AS" prefix was confirmed (docs/references.md), so it is stated, unmarked
+    assert "arts therapists' registration numbers start with AS" in text
 
 
 def test_evidence_page_filters_by_grade(client: TestClient) -> None:
