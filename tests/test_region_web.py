@@ -200,3 +200,13 @@ def test_place_of_uses_default_country_and_drops_a_stale_region() -> None:
     assert place_of({"country": "", "region": ""}, "GB") == ("GB", None)
     assert place_of({"country": "", "region": "NIR"}, "GB") == ("GB", "NIR")
     assert place_of({"country": "IE", "region": "NIR"}, "GB") == ("IE", None)
+
+
+def test_account_page_says_where_help_is_found(client: TestClient) -> None:
+    _guest(client)
+    assert _onboard(client, country="GB").status_code == 303
+    assert "Help lines for: the United Kingdom (no region chosen)" in client.get("/account").text
+    assert _onboard(client, country="GB", region="GB-WLS").status_code == 303
+    assert "Help lines for: Wales (the United Kingdom)" in client.get("/account").text
+    assert _onboard(client, country="FR", region="").status_code == 303
+    assert "Help lines for: FR (international help lines)" in client.get("/account").text

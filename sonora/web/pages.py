@@ -33,7 +33,7 @@ from sonora.web.deps import (
     switch_session,
 )
 from sonora.web.matching import FAMILY_LABELS, SENSITIVITY_LABELS
-from sonora.web.region import hints_json, region_groups
+from sonora.web.region import hints_json, place_label, region_groups
 from sonora.web.security import SESSION_COOKIE, require_csrf_form
 
 __all__ = ["render_api_docs", "render_error", "router"]
@@ -68,6 +68,7 @@ templates.env.globals.update(
     PLACES=PLACES,
     REGION_GROUPS=region_groups,
     REGION_HINTS=hints_json,
+    PLACE_LABEL=place_label,
 )
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "ZONE_HINTS",
     "clean_place",
     "hints_json",
+    "place_label",
     "place_of",
     "region_groups",
     "suggest_place",
@@ -214,6 +215,34 @@ def clean_place(country: str, region: object) -> tuple[str, str]:
         raise ParameterError("region", exc.message) from None
     code = resolve_country(country)
     return (country.upper() if code == FALLBACK else code), key or ""
+
+
+def place_label(profile: Mapping[str, Any], default_country: str = "GB") -> str:
+    """Where Sonora finds help for this listener, in words (for the account page).
+
+    Parameters
+    ----------
+    profile : mapping
+        The listener's profile.
+    default_country : str, default "GB"
+        Used when the profile has no country.
+
+    Returns
+    -------
+    str
+        For example ``"Northern Ireland (the United Kingdom)"``, ``"the United Kingdom
+        (no nation chosen)"`` or ``"FR (international help lines)"``.
+    """
+    country, region = place_of(profile, default_country)
+    key = resolve_country(country)
+    if key == FALLBACK:
+        return f"{country.upper()} (international help lines)"
+    name = _country_name(key)
+    if region:
+        return f"{dict(region_choices(key))[region]} ({name})"
+    if region_choices(key):
+        return f"{name} (no region chosen)"
+    return name
 
 
 def place_of(profile: Mapping[str, Any], default_country: str) -> tuple[str, str | None]:
