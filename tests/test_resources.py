@@ -278,7 +278,7 @@ def test_scotland_shows_nhs_24_and_wales_press_2() -> None:
 def test_uk_without_a_region_names_no_111_line() -> None:
     out = crisis_resources("GB") + clinical_resources("GB")
     assert "111" not in _shown_text(out)
-    assert "region" in clinical_resources("GB")[0]["note"]
+    assert "where you live" in clinical_resources("GB")[0]["note"]
 
 
 @pytest.mark.parametrize(

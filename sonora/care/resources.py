@@ -403,9 +403,12 @@ def _pointer(kind: str, key: str, rkey: str | None, entry: dict[str, Any]) -> di
 
 
 def _lines(key: str, rkey: str | None, table: dict[str, Any], part: dict[str, Any]) -> list:
-    """Region lines then country lines, confirmed before marked (stable)."""
-    out = [_crisis_line(key, rkey, line) for line in part.get("crisis_lines", [])]
+    """Region lines, country lines, then region lines marked ``after_country``;
+    confirmed before marked (stable)."""
+    region_lines = part.get("crisis_lines", [])
+    out = [_crisis_line(key, rkey, x) for x in region_lines if not x.get("after_country")]
     out += [_crisis_line(key, rkey, line) for line in table["crisis_lines"]]
+    out += [_crisis_line(key, rkey, x) for x in region_lines if x.get("after_country")]
     return sorted(out, key=is_marked)
 
 
