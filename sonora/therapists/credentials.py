@@ -1,8 +1,8 @@
 """Music-therapy credentials by country: body, credential, number format, register, renewal.
 
 The data live in ``data/credentials.toml`` (one table per country).  Details that
-``REFERENCES.md`` marks "check" keep a ``check`` note, which every page that shows the
-credential shows beside it.
+were not confirmed from a primary source (see ``docs/references.md``) keep a ``check``
+note, which every page that shows the credential shows beside it.
 
 Examples
 --------
