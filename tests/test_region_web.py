@@ -106,8 +106,13 @@ def test_unknown_region_names_the_field_and_loses_nothing(client: TestClient) ->
     assert "region" in text and "NIR (Northern Ireland)" in text
     assert client.get("/api/profile").json()["region"] == "SCT"  # the old answer is kept
     r = client.put("/api/profile", json={"country": "US", "region": "GB-NIR"})
-    assert r.status_code == 422 and "region" in r.text
+    assert r.status_code == 422 and "your country is US" in r.text
     assert client.get("/api/profile").json()["country"] in ("", "GB")
+    r = client.put("/api/profile", json={"region": "NIR"})
+    assert r.status_code == 200, r.text
+    assert client.get("/api/profile").json()["region"] == "NIR"
+    r = client.put("/api/profile", json={"country": "IE", "region": ""})
+    assert r.status_code == 200 and client.get("/api/profile").json()["region"] == ""
 
 
 # -- into the check-in -------------------------------------------------------------------

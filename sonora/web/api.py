@@ -60,6 +60,12 @@ class ProfileIn(_In):
     default_goal: Literal[GOALS] | None = None  # type: ignore[valid-type]
     output: Literal[OUTPUTS] | None = None  # type: ignore[valid-type]
     country: str | None = Field(default=None, max_length=2)
+    region: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Where help lines differ within the country, e.g. GB-NIR (ENG, SCT, WLS, "
+        "NIR for GB); '' for none.",
+    )
     quiet_rest: bool | None = Field(
         default=None, description="Compare sound with quiet rest: some sessions are silent."
     )
