@@ -558,3 +558,27 @@ def test_cli_render_settings_are_checked_before_anything_is_written(cli, tmp_pat
         r = CliRunner().invoke(cli, ["recommend", "--tension", "5", "--render", str(out), *args])
         assert r.exit_code == 2 and f"{field}:" in r.output
         assert not out.exists()
+
+
+def test_store_package_does_not_import_match():
+    """The matcher's database repository lives in ``sonora.match``; storage stays below it."""
+    import ast
+    from pathlib import Path
+
+    import sonora.store
+
+    root = Path(sonora.store.__file__).parent
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("sonora.match")]
+    assert offenders == []
+    from sonora.match.repository import MatcherStore
+
+    assert MatcherStore.__module__ == "sonora.match.repository"

@@ -6,7 +6,7 @@ layer, changing the length, and the listener's constraints.  If the matcher's AP
 moves, this module is the only one to change.
 
 The matcher (:class:`sonora.match.Matcher`) keeps its learning in the database through
-:class:`sonora.store.match_store.MatcherStore`; one matcher serves the process, behind
+:class:`sonora.match.repository.MatcherStore`; one matcher serves the process, behind
 a lock, and rereads a listener's sessions before each recommendation so several
 workers sharing a database agree.
 """
@@ -22,6 +22,7 @@ from typing import Any
 
 from sonora.errors import ParameterError
 from sonora.match import EvidenceReport, Matcher, PersonalEvidence
+from sonora.match.repository import MatcherStore
 from sonora.plan import (
     ARMS,
     FAMILIES,
@@ -40,7 +41,6 @@ from sonora.plan import (
 from sonora.plan.compose import minutes_words
 from sonora.plan.recipes import arm_rejection
 from sonora.store import Store
-from sonora.store.match_store import MatcherStore
 
 __all__ = [
     "FAMILY_LABELS",

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from sonora.match import Profile, SessionRecord
+from sonora.match.profile import Profile
+from sonora.match.store import SessionRecord
 from sonora.store.models import (
     AppState,
     MatcherState,
