@@ -275,6 +275,7 @@ def _world(bo_effect: float) -> Matcher:
         session("cy", 2.0, "noise")
     for _ in range(10):
         session("bo", bo_effect, "bowls")
+    m.set_personal_evidence("bo")  # so the matcher keeps which arm a plan was
     m.recommend("bo", CheckIn(tension=5, goal="sleep", minutes=30))  # a plan not yet played
     m.refit()
     return m

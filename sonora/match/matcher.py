@@ -341,7 +341,13 @@ class Matcher:
             notes.append("for a first session we start from what has suited other listeners")
         return notes
 
-    def recommend(self, listener_id: str, checkin: CheckIn | Mapping[str, Any]) -> Plan:
+    def recommend(
+        self,
+        listener_id: str,
+        checkin: CheckIn | Mapping[str, Any],
+        *,
+        profile: Profile | None = None,
+    ) -> Plan:
         """The plan for this listener at this check-in.
 
         Parameters
@@ -349,6 +355,9 @@ class Matcher:
         listener_id : str
         checkin : CheckIn or mapping
             The check-in (a mapping uses :class:`CheckIn` field names).
+        profile : Profile, optional
+            The listener's profile when the caller has just read it (saves a read;
+            by default it is read from the store).
 
         Returns
         -------
@@ -361,7 +370,7 @@ class Matcher:
         ParameterError
             For an invalid check-in, naming the field.
         """
-        profile = self.profile(listener_id)
+        profile = self.profile(listener_id) if profile is None else profile
         c = self._resolve(checkin, profile)
         seed = int(self._rng.integers(0, 2**31 - 1))
         arm_kind = ""
@@ -382,7 +391,12 @@ class Matcher:
             else:
                 arm, notes = choice
                 plan = compose(c, arm, profile.constraints(), seed=seed, notes=notes)
-        self.store.put_state(_pending_key(listener_id), {"seed": seed, "evidence_arm": arm_kind})
+        if arm_kind:
+            # only the personal comparison needs to know which arm this plan was (a
+            # write saved on every other check-in; record() matches it by seed)
+            self.store.put_state(
+                _pending_key(listener_id), {"seed": seed, "evidence_arm": arm_kind}
+            )
         return plan
 
     # -- learning ------------------------------------------------------------------------

@@ -367,7 +367,7 @@ class Core:
         if pattern is not None:
             base = care or {"level": "everyday", "reasons": [], "resources": []}
             care = {**base, "pattern": pattern}
-        plan = self.planner.recommend(user.id, checkin)
+        plan = self.planner.recommend(user.id, checkin, profile)
         c, p = self.store.add_checkin_and_plan(
             user.id,
             checkin=checkin.to_dict(),

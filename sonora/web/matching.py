@@ -22,7 +22,8 @@ from typing import Any
 
 from sonora.errors import ParameterError
 from sonora.match import EvidenceReport, Matcher, PersonalEvidence
-from sonora.match.repository import MatcherStore
+from sonora.match import Profile as MatchProfile
+from sonora.match.repository import MatcherStore, matcher_profile
 from sonora.plan import (
     ARMS,
     FAMILIES,
@@ -192,11 +193,24 @@ class Planner:
         self._lock = threading.Lock()
 
     # -- plans ------------------------------------------------------------------------
-    def recommend(self, listener_id: str, checkin: CheckIn) -> Plan:
-        """The plan for this listener now (the matcher's choice)."""
+    def recommend(
+        self, listener_id: str, checkin: CheckIn, profile: Mapping[str, Any] | None = None
+    ) -> Plan:
+        """The plan for this listener now (the matcher's choice).
+
+        ``profile`` is the stored profile (with ``onboarded``) when the caller has just
+        read it: the matcher then does not read it again.
+        """
+        mp = None
+        if profile is not None:
+            mp = (
+                matcher_profile(listener_id, dict(profile))
+                if profile.get("onboarded")
+                else MatchProfile(listener_id)
+            )
         with self._lock:
             self.matcher.reload(listener_id)  # reread: other workers may have learnt
-            return self.matcher.recommend(listener_id, checkin)
+            return self.matcher.recommend(listener_id, checkin, profile=mp)
 
     def record(self, listener_id: str, plan: Plan, checkout: CheckOut) -> float:
         """Tell the matcher how a session went; returns the outcome score."""
