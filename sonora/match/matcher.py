@@ -37,6 +37,13 @@ import numpy as np
 from sonora.errors import ParameterError, SonoraError
 from sonora.match import features as F
 from sonora.match.evidence import EvidenceReport, PersonalEvidence
+from sonora.match.insights import (
+    Insight,
+    insight_for_goal,
+    observations_from_records,
+    part_of_day,
+    what_helps,
+)
 from sonora.match.model import PopulationModel, Stats
 from sonora.match.profile import Profile
 from sonora.match.store import InMemoryStore, SessionRecord, Store
@@ -60,6 +67,9 @@ FAMILY_WORDS = {
     "breath": "the breath pacer",
 }
 _POPULATION_KEY = "match.population"
+#: A session rated this or lower (0–10) is a dislike: its recipe is not offered again
+#: for the same goal.
+DISLIKE_RATING = 3.0
 
 
 def _pending_key(listener_id: str) -> str:
@@ -309,17 +319,43 @@ class Matcher:
         else:
             eligible = mean + 2.0 * sd >= np.max(mean - 2.0 * sd)
             scale = self.exploration
+        # never replay a dislike: an arm this listener rated low for this goal is not
+        # offered again for it (unless nothing else is left)
+        low = {
+            r.recipe
+            for r in sessions
+            if r.goal == checkin.goal and r.rating is not None and r.rating <= DISLIKE_RATING
+        }
+        if low:
+            liked = np.array([a.id not in low for a in arms])
+            if np.any(eligible & liked):
+                eligible &= liked
+            elif np.any(liked):
+                eligible = liked
         draw = X @ post.sample(self._rng, scale)
         draw[~eligible] = -np.inf
         k = int(np.argmax(draw))
-        notes = self._notes(sessions, profile, arms[k], exploring=mean[k] < mean.max() - 0.25)
+        notes = self._notes(
+            sessions, profile, arms[k], exploring=mean[k] < mean.max() - 0.25, goal=checkin.goal
+        )
         return arms[k], notes
 
     def _notes(
-        self, all_sessions: list[Any], profile: Profile, arm: Arm, *, exploring: bool
+        self,
+        all_sessions: list[Any],
+        profile: Profile,
+        arm: Arm,
+        *,
+        exploring: bool,
+        goal: str | None = None,
     ) -> list[str]:
         sessions = [r for r in all_sessions if not r.quiet_rest]
         notes: list[str] = []
+        if goal and sessions:
+            insight = insight_for_goal(observations_from_records(sessions), goal)
+            if insight is not None and set(insight.families) == set(arm.families) - {"breath"}:
+                notes.append(insight.text)
+                return notes
         best: tuple[float, str] | None = None
         for fam in arm.families:
             ratings = [r.rating for r in sessions if fam in r.families and r.rating is not None]
@@ -340,6 +376,17 @@ class Matcher:
         elif not sessions and not loved and self.population.n_sessions:
             notes.append("for a first session we start from what has suited other listeners")
         return notes
+
+    def what_helps(self, listener_id: str) -> dict[str, Insight]:
+        """What seems to help this listener, per goal, in plain words.
+
+        Returns
+        -------
+        dict of str to Insight
+            Goal -> :class:`~sonora.match.insights.Insight` (only goals with enough
+            sessions, see :mod:`sonora.match.insights`).
+        """
+        return what_helps(observations_from_records(self.store.sessions(listener_id)))
 
     def recommend(
         self,
@@ -456,6 +503,7 @@ class Matcher:
                 features=features,
                 feature_version=F.FEATURE_VERSION if features is not None else 0,
                 goal=plan.goal,
+                part_of_day=part_of_day(outcome.before.local_time),
             )
         )
         due = max(self.refit_every, 0.1 * self.population.n_sessions)

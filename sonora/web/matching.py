@@ -23,6 +23,7 @@ from typing import Any
 from sonora.errors import ParameterError
 from sonora.match import EvidenceReport, Matcher, PersonalEvidence
 from sonora.match import Profile as MatchProfile
+from sonora.match.insights import Observation, part_of_day, what_helps
 from sonora.match.repository import MatcherStore, matcher_profile
 from sonora.plan import (
     ARMS,
@@ -50,6 +51,7 @@ __all__ = [
     "checkin_from_answers",
     "checkout_from_answers",
     "clean_profile",
+    "helps_by_goal",
 ]
 
 #: Families a listener can love or dislike at onboarding, with friendly names.
@@ -149,6 +151,42 @@ def clean_profile(data: Mapping[str, Any]) -> dict[str, Any]:
             out["listening_level_dba"], field="listening_level_dba"
         )
     return out
+
+
+def helps_by_goal(entries: Sequence[Any], points: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """What seems to help most for each goal, from a listener's history.
+
+    Parameters
+    ----------
+    entries : sequence of HistoryEntry
+        The stored sessions (for the check-in's time of day).
+    points : sequence of SessionPoint
+        The same sessions as the history shows them (before, after, families, score).
+
+    Returns
+    -------
+    dict
+        Goal -> :meth:`sonora.match.insights.Insight.to_dict` (goals with too few
+        sessions are left out).
+    """
+    obs = []
+    for e, p in zip(entries, points, strict=True):
+        if p.after is None or p.quiet_rest or p.reward is None or not p.goal:
+            continue
+        t0, t1 = p.before.get("tension"), p.after.get("tension")
+        m0, m1 = p.before.get("mood"), p.after.get("mood")
+        obs.append(
+            Observation(
+                goal=p.goal,
+                families=tuple(f for f in p.families if f != "breath"),
+                reward=float(p.reward),
+                tension_drop=None if t0 is None or t1 is None else float(t0) - float(t1),
+                mood_rise=None if m0 is None or m1 is None else float(m1) - float(m0),
+                rating=p.rating,
+                part_of_day=part_of_day(e.checkin.data.get("local_time")),
+            )
+        )
+    return {g: ins.to_dict() for g, ins in what_helps(obs).items()}
 
 
 def constraints_of(profile: Mapping[str, Any]) -> Constraints:
