@@ -172,10 +172,16 @@ class Matcher:
     def _stats_for(self, listener_id: str, sessions: list[Any] | None = None) -> Stats:
         s = self._stats.get(listener_id)
         if s is None:
+            recs = [
+                r
+                for r in (self.store.sessions(listener_id) if sessions is None else sessions)
+                if r.features is not None and r.feature_version == F.FEATURE_VERSION
+            ]
             s = Stats()
-            for rec in self.store.sessions(listener_id) if sessions is None else sessions:
-                if rec.features is not None and rec.feature_version == F.FEATURE_VERSION:
-                    s.add(np.asarray(rec.features), rec.reward)
+            if recs:  # one matrix product, not one outer product per session
+                X = np.array([r.features for r in recs], dtype=float)
+                y = np.array([r.reward for r in recs], dtype=float)
+                s.xtx, s.xty, s.yty, s.n = X.T @ X, X.T @ y, float(y @ y), len(recs)
             self._stats[listener_id] = s
         return s
 
