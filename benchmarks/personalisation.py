@@ -327,7 +327,9 @@ def save_png(result: dict[str, Any], path: Path) -> None:
         "random": ("tab:gray", ":", "random allowed plan"),
     }
     for p, (color, ls, label) in styles.items():
-        y = np.asarray(result["curves"][p])
+        y = np.asarray(result["curves"][p], dtype=float)
+        if np.all(np.isnan(y)):  # not measured (--no-checkin-oracle)
+            continue
         e = np.asarray(result["sem"][p])
         ax.plot(x, y, ls, color=color, label=label, lw=2)
         ax.fill_between(x, y - e, y + e, color=color, alpha=0.15, lw=0)
