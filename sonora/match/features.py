@@ -5,17 +5,22 @@ The expected outcome score of a session is modelled as linear in these features.
 deviation); *shared* features have one coefficient for everyone, learnt from the whole
 population (they carry the cold start, the context and the check-in covariates).
 
-Personal (17):
+Personal (77):
     ``intercept``; the gain-weighted *share* of each engine source in the mix (rain,
     ocean waves, stream, wind, brown and pink noise, singing bowl, gong, chimes, drone,
     melody, binaural — shares sum to 1; the breath pacer is left out); the brightness
     knob ``b = (level − 0.45) × 4`` (dark −1, mid 0, bright +1); the *measured*
     brightness ``log2(centroid / 500 Hz)`` of the plan's opening sound at its starting
-    intensity (:mod:`sonora.match.acoustics`); ``pacer`` (a breath pacer is present).
-Shared (115):
+    intensity (:mod:`sonora.match.acoustics`); ``pacer`` (a breath pacer is present);
+    and the *context* columns: each source's share again under this session's goal
+    (``rain_at_sleep`` …) and, in the evening (:data:`EVENING_HOURS`), under
+    ``evening`` — the listener's deviation in that moment from their general taste
+    (:data:`CONTEXTS`: 4 goals + evening, × 12 sources).
+Shared (116):
     ``loved`` (share of the mix in families the listener said they love);
     ``b × high_pitch`` and ``log-centroid × high_pitch`` (declared sensitivity);
-    ``b × bedtime``; each source share × bedtime; each source share × focus; three
+    ``b × bedtime``; ``b × evening``; each source share × bedtime; each source share ×
+    focus; three
     check-in covariates that are the same for every plan of a session (tension and
     mood before, /10, and the arousal estimate) — they explain score differences
     between sessions (regression to the mean, floors), so sound effects are learnt
