@@ -197,7 +197,9 @@ def test_learner_converges_on_a_clear_preference():
     assert np.mean(picked) >= 0.8, picked
     assert sum(p >= 0.7 for p in picked) >= 6, picked
     reasons = m.recommend("me", CheckIn(tension=7, goal="unwind", minutes=20)).reason
-    assert "rated singing bowls highly" in reasons
+    # what was learnt, said in plain words for this goal
+    assert "Singing bowls helped you" in reasons and "when unwinding" in reasons
+    assert "(a pattern, not proof)" in reasons
 
 
 def test_population_prior_pools_across_listeners():
@@ -275,6 +277,7 @@ def _world(bo_effect: float) -> Matcher:
         session("cy", 2.0, "noise")
     for _ in range(10):
         session("bo", bo_effect, "bowls")
+    m.set_personal_evidence("bo")  # so the matcher keeps which arm a plan was
     m.recommend("bo", CheckIn(tension=5, goal="sleep", minutes=30))  # a plan not yet played
     m.refit()
     return m
@@ -558,3 +561,82 @@ def test_cli_render_settings_are_checked_before_anything_is_written(cli, tmp_pat
         r = CliRunner().invoke(cli, ["recommend", "--tension", "5", "--render", str(out), *args])
         assert r.exit_code == 2 and f"{field}:" in r.output
         assert not out.exists()
+
+
+def test_store_package_does_not_import_match():
+    """The matcher's database repository lives in ``sonora.match``; storage stays below it."""
+    import ast
+    from pathlib import Path
+
+    import sonora.store
+
+    root = Path(sonora.store.__file__).parent
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("sonora.match")]
+    assert offenders == []
+    from sonora.match.repository import MatcherStore
+
+    assert MatcherStore.__module__ == "sonora.match.repository"
+
+
+def test_what_helps_says_what_helped_most_per_goal_with_its_numbers():
+    from sonora.match.insights import Observation, what_helps
+
+    rng = np.random.default_rng(3)
+    obs = []
+    for _ in range(5):  # rain with bowls on sleepy evenings: tension falls ~3
+        d = float(rng.normal(3.0, 0.5))
+        obs.append(Observation("sleep", ("rain", "bowls"), 2.0 + d / 3, d, None, 7, "evening"))
+    for _ in range(4):  # noise before sleep: less
+        d = float(rng.normal(1.0, 0.5))
+        obs.append(Observation("sleep", ("noise",), 0.5 + d / 3, d, None, 5, "night"))
+    for _ in range(2):  # too few to say anything about focus
+        obs.append(Observation("focus", ("noise",), 3.0, 4.0, None, 9, "morning"))
+    out = what_helps(obs)
+    assert set(out) == {"sleep"}
+    ins = out["sleep"]
+    drop = np.mean([o.tension_drop for o in obs[:5]])
+    assert ins.families == ("rain", "bowls") and ins.sessions == 5 and ins.compared == 2
+    assert ins.part_of_day == "evening"
+    assert ins.text == (
+        f"Rain with singing bowls helped you most on evenings before sleep: tension down "
+        f"{drop:.1f} on average over 5 sessions (a pattern, not proof)."
+    )
+    # a sound that did not help is never said to have helped
+    worse = [Observation("unwind", ("wind",), -1.0, -1.0, None, 3, "") for _ in range(4)]
+    assert what_helps(worse) == {}
+
+
+def test_plan_reason_names_what_helped_this_listener_for_this_goal():
+    m = Matcher(seed=0)
+    m.onboard("ana", {"disliked": [f for f in FAMILIES if f not in ("rain", "breath")]})
+    for _ in range(4):
+        plan = m.recommend("ana", {"tension": 7, "goal": "sleep", "minutes": 20,
+                                   "local_time": "22:40"})  # fmt: skip
+        assert plan.families == ("rain",)
+        m.record("ana", plan, {"tension": 3, "mood": 6, "rating": 8, "completed": True})
+    plan = m.recommend("ana", {"tension": 6, "goal": "sleep", "minutes": 20})
+    assert (
+        "Rain helped you at night before sleep: tension down 4.0 on average over 4 sessions "
+        "(a pattern, not proof)." in plan.reason
+    )
+    assert m.what_helps("ana")["sleep"].sessions == 4
+    assert "focus" not in m.what_helps("ana")
+
+
+def test_a_low_rated_sound_is_not_offered_again_for_that_goal():
+    m = Matcher(seed=1)
+    m.onboard("bo", {"loved": ["rain"]})
+    c = {"tension": 6, "goal": "unwind", "minutes": 20, "local_time": "15:00"}
+    first = m.recommend("bo", c)
+    m.record("bo", first, {"tension": 6, "rating": 1, "completed": False})
+    for _ in range(15):
+        assert m.recommend("bo", c).recipe != first.recipe

@@ -235,7 +235,10 @@ def test_benchmark_accepts_an_outside_population(tmp_path, monkeypatch):
     bench = load_benchmark()
     pop = bench.load_population("toy_population:make")
     res = bench.run(listeners=3, sessions=4, seed=1, population=pop, oracle_draws=2, progress=False)
-    assert set(res["curves"]) == {"matcher", "fixed", "random", "oracle"}
+    assert set(res["curves"]) == {"matcher", "fixed", "random", "oracle", "oracle_goal"}
+    # the best scene per goal, chosen in advance, cannot beat the best plan per check-in
+    # by more than the noise of one response (both are played with the same draws)
+    assert np.mean(res["curves"]["oracle_goal"]) <= np.mean(res["curves"]["oracle"]) + 1.0
     assert all(len(v) == 4 for v in res["curves"].values())
     # the oracle (estimated from repeated responses) finds wind
     assert np.mean(res["curves"]["oracle"]) > 1.5
@@ -266,6 +269,30 @@ def test_benchmark_main_writes_the_png_and_reports(tmp_path, monkeypatch, capsys
     out = capsys.readouterr().out
     assert status in (0, 1)
     assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "matcher / oracle" in out and "matcher / best fixed" in out
+    assert "matcher / goal oracle" in out and "matcher / best fixed" in out
+    assert "sessions 6–15 better than 1–5" in out
     with pytest.raises(SystemExit):
         bench.main(["--sessions", "5", "--quiet"])
+
+
+def test_context_population_taste_shifts_with_goal_and_time_of_day():
+    from sonora.match.simulator import make_context_population
+    from sonora.plan import CheckIn, Constraints, allowed_arms, compose
+
+    pop = make_context_population(40, 3)
+    again = make_context_population(40, 3)
+    assert [p.goal_prefs for p in pop] == [p.goal_prefs for p in again]
+    moved = 0
+    for lis in pop:
+        best = {}
+        for goal, t in (("sleep", "23:00"), ("unwind", "14:00"), ("unwind", "21:00")):
+            c = CheckIn(tension=6, goal=goal, minutes=20, local_time=t, output="headphones")
+            raw = c.to_dict()
+            plans = [compose(c, a, Constraints(), seed=0) for a in allowed_arms(c, Constraints())]
+            scores = [
+                lis.oracle_score(p, lambda: np.zeros((2, 4800), np.float32), raw) for p in plans
+            ]
+            best[(goal, t)] = plans[int(np.argmax(scores))].recipe
+        moved += len(set(best.values())) > 1
+    # for most listeners the best sound differs between the moments
+    assert moved >= 0.6 * len(pop)

@@ -20,6 +20,7 @@ from alembic.runtime.migration import MigrationContext
 
 from sonora.match import InMemoryStore, Matcher, SessionRecord
 from sonora.match import Store as MatchStoreProtocol
+from sonora.match.repository import MatcherStore
 from sonora.plan import CheckIn, CheckOut
 from sonora.store import (
     EmailTaken,
@@ -30,7 +31,6 @@ from sonora.store import (
     make_engine,
     migrate,
 )
-from sonora.store.match_store import MatcherStore
 from sonora.store.models import AuthToken, Base
 
 PG_URL = os.environ.get(

@@ -721,3 +721,30 @@ def test_sound_vs_quiet_rest_comparison_shows_in_history(alice: TestClient) -> N
     assert "Not enough data yet" in report["message"]
     page = alice.get("/history").text
     assert 'id="sound-vs-quiet"' in page and "quiet-rest session" in page
+
+
+def test_history_says_what_seems_to_help_per_goal(alice: TestClient) -> None:
+    from sonora.plan import FAMILIES
+
+    others = [f for f in FAMILIES if f not in ("rain", "breath")]
+    r = alice.put("/api/profile", json={"loved": ["rain"], "disliked": others})
+    assert r.status_code == 200, r.text
+    drops = []
+    for tension_after in (3, 4, 2):
+        plan = _checkin(alice, goal="sleep", tension=7, local_time="22:40")["plan"]
+        assert [x["family"] for x in plan["plan"]["layers"]] == ["rain"]
+        out = {"tension": tension_after, "rating": 8, "completed": True}
+        assert alice.post(f"/api/plans/{plan['id']}/outcome", json=out).status_code == 201
+        drops.append(7 - tension_after)
+    helps = alice.get("/api/history").json()["what_helps_by_goal"]
+    assert set(helps) == {"sleep"}
+    text = (
+        f"Rain helped you at night before sleep: tension down {sum(drops) / 3:.1f} on average "
+        "over 3 sessions (a pattern, not proof)."
+    )
+    assert helps["sleep"]["text"] == text
+    page = alice.get("/history").text
+    assert 'id="what-helps"' in page and text in page
+    # and the next plan for that goal says it too
+    plan = _checkin(alice, goal="sleep", tension=6, local_time="23:00")["plan"]
+    assert text in plan["plan"]["reason"]

@@ -5,17 +5,22 @@ The expected outcome score of a session is modelled as linear in these features.
 deviation); *shared* features have one coefficient for everyone, learnt from the whole
 population (they carry the cold start, the context and the check-in covariates).
 
-Personal (17):
+Personal (77):
     ``intercept``; the gain-weighted *share* of each engine source in the mix (rain,
     ocean waves, stream, wind, brown and pink noise, singing bowl, gong, chimes, drone,
     melody, binaural — shares sum to 1; the breath pacer is left out); the brightness
     knob ``b = (level − 0.45) × 4`` (dark −1, mid 0, bright +1); the *measured*
     brightness ``log2(centroid / 500 Hz)`` of the plan's opening sound at its starting
-    intensity (:mod:`sonora.match.acoustics`); ``pacer`` (a breath pacer is present).
-Shared (115):
+    intensity (:mod:`sonora.match.acoustics`); ``pacer`` (a breath pacer is present);
+    and the *context* columns: each source's share again under this session's goal
+    (``rain_at_sleep`` …) and, in the evening (:data:`EVENING_HOURS`), under
+    ``evening`` — the listener's deviation in that moment from their general taste
+    (:data:`CONTEXTS`: 4 goals + evening, × 12 sources).
+Shared (116):
     ``loved`` (share of the mix in families the listener said they love);
     ``b × high_pitch`` and ``log-centroid × high_pitch`` (declared sensitivity);
-    ``b × bedtime``; each source share × bedtime; each source share × focus; three
+    ``b × bedtime``; ``b × evening``; each source share × bedtime; each source share ×
+    focus; three
     check-in covariates that are the same for every plan of a session (tension and
     mood before, /10, and the arousal estimate) — they explain score differences
     between sessions (regression to the mean, floors), so sound effects are learnt
@@ -29,7 +34,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 
@@ -41,7 +45,7 @@ from sonora.plan.model import Plan
 from sonora.plan.recipes import TONAL_FAMILIES, Arm, source_family
 
 #: Bump when the feature layout changes (stored records carry it).
-FEATURE_VERSION = 4
+FEATURE_VERSION = 5
 
 SOURCES = (
     "rain",
@@ -57,7 +61,22 @@ SOURCES = (
     "melody",
     "binaural",
 )
-PERSONAL_NAMES = ("intercept", *SOURCES, "bright", "bright2", "log_centroid", "pacer")
+#: The moments a listener's taste may shift with: each goal, and the evening.  Each
+#: gets a personal deviation of every source's effect ("rain at sleep"), so what is
+#: learnt for one goal informs another only through the listener's general taste and
+#: what other listeners showed (partial pooling across contexts).
+CONTEXTS = ("sleep", "unwind", "ease_anxiety", "focus", "evening")
+#: Evening, for the context features: 18:00 to 05:00 local time.
+EVENING_HOURS = (18.0, 5.0)
+PERSONAL_NAMES = (
+    "intercept",
+    *SOURCES,
+    "bright",
+    "bright2",
+    "log_centroid",
+    "pacer",
+    *(f"{s}_at_{ctx}" for ctx in CONTEXTS for s in SOURCES),
+)
 #: What onboarding answers say about a listener (0/1 each), for the shared
 #: "people who answered like you" interactions.
 ONBOARDING_FLAGS = (
@@ -74,6 +93,7 @@ SHARED_NAMES = (
     "bright_x_high_pitch",
     "centroid_x_high_pitch",
     "bright_x_bedtime",
+    "bright_x_evening",
     *(f"{s}_x_bedtime" for s in SOURCES),
     *(f"{s}_x_focus" for s in SOURCES),
     "tension_before",
@@ -86,6 +106,7 @@ DIM = len(NAMES)
 N_PERSONAL = len(PERSONAL_NAMES)
 INDEX = {n: i for i, n in enumerate(NAMES)}
 _SRC = {s: i for i, s in enumerate(SOURCES)}
+_CTX0 = {ctx: INDEX[f"{SOURCES[0]}_at_{ctx}"] for ctx in CONTEXTS}
 _FAMILY = {s: source_family(s) for s in SOURCES}
 
 
@@ -135,8 +156,14 @@ def vector(
     loved: Iterable[str] = (),
     covariates: tuple[float, float, float] = (0.5, 0.5, 0.5),
     flags: Iterable[str] = (),
+    goal: str | None = None,
+    evening: bool = False,
 ) -> np.ndarray:
-    """The feature vector (float64, length :data:`DIM`)."""
+    """The feature vector (float64, length :data:`DIM`).
+
+    ``goal`` and ``evening`` place the source shares in their context columns too
+    (``rain_at_sleep``, ``rain_at_evening``); an unknown goal adds none.
+    """
     x = np.zeros(DIM)
     x[0] = 1.0
     loved = set(loved)
@@ -152,6 +179,10 @@ def vector(
             x[foc0 + j] = s
         if _FAMILY[src] in loved:
             loved_share += s
+        if goal in _CTX0:
+            x[_CTX0[goal] + j] = s
+        if evening:
+            x[_CTX0["evening"] + j] = s
     b = (float(brightness) - 0.45) * 4.0
     x[INDEX["bright"]] = b
     x[INDEX["bright2"]] = b * b
@@ -162,6 +193,7 @@ def vector(
         x[INDEX["bright_x_high_pitch"]] = b
         x[INDEX["centroid_x_high_pitch"]] = log_centroid
     x[INDEX["bright_x_bedtime"]] = b if bedtime else 0.0
+    x[INDEX["bright_x_evening"]] = b if evening else 0.0
     x[INDEX["tension_before"]], x[INDEX["mood_before"]], x[INDEX["arousal"]] = covariates
     for flag in flags:
         base = INDEX[f"{SOURCES[0]}_x_{flag}"]
@@ -189,6 +221,12 @@ def onboarding_flags(profile: Profile) -> tuple[str, ...]:
     if "noise" in loved:
         out.append("loves_noise")
     return tuple(out)
+
+
+def is_evening(checkin: CheckIn) -> bool:
+    """Evening or night (:data:`EVENING_HOURS`); ``False`` when the time is unknown."""
+    h = checkin.hour
+    return h is not None and (h >= EVENING_HOURS[0] or h < EVENING_HOURS[1])
 
 
 def covariates(checkin: CheckIn) -> tuple[float, float, float]:
@@ -220,18 +258,29 @@ def plan_vector(plan: Plan, profile: Profile) -> np.ndarray:
         loved=profile.loved,
         covariates=covariates(c) if c is not None else (0.5, 0.5, 0.5),
         flags=onboarding_flags(profile),
+        goal=plan.goal,
+        evening=c is not None and is_evening(c),
     )
 
 
-#: Per-arm source shares (arms never change; recomputed on every check-in otherwise).
-_SHARES: dict[str, Mapping[str, float]] = {}
+#: Per-arm-list tables: source shares ``(n, 12)`` and brightness knob ``(n,)``.
+_TABLES: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _arm_shares(arm: Arm) -> Mapping[str, float]:
-    shares = _SHARES.get(arm.id)
-    if shares is None:
-        shares = _SHARES[arm.id] = source_shares(arm_source_layers(arm))
-    return shares
+def _arm_tables(arms: list[Arm]) -> tuple[np.ndarray, np.ndarray]:
+    key = tuple(a.id for a in arms)
+    hit = _TABLES.get(key)
+    if hit is None:
+        sh = np.zeros((len(arms), len(SOURCES)))
+        for r, a in enumerate(arms):
+            for src, v in source_shares(arm_source_layers(a)).items():
+                sh[r, _SRC[src]] = v
+        b = (np.array([a.brightness for a in arms], dtype=float) - 0.45) * 4.0
+        hit = (sh, b)
+        if len(_TABLES) > 512:
+            _TABLES.clear()
+        _TABLES[key] = hit
+    return hit
 
 
 @lru_cache(maxsize=4096)
@@ -247,26 +296,47 @@ def arm_matrix(
     *,
     pacer: bool,
 ) -> np.ndarray:
-    """Features of each arm at this check-in for a listener, ``(len(arms), DIM)``."""
+    """Features of each arm at this check-in for a listener, ``(len(arms), DIM)``.
+
+    Row ``k`` equals :func:`vector` for arm ``k`` as :func:`sonora.plan.compose`
+    builds it (computed a column block at a time: this runs on every check-in).
+    """
     if not arms:
         return np.zeros((0, DIM))
+    sh, b = _arm_tables(arms)
+    n = len(arms)
     flags = onboarding_flags(profile)
     high_pitch = "high_pitch" in profile.sensitivities
-    cov = covariates(checkin)
     start = choose_trajectory(checkin, checkin.goal or "unwind").start_intensity
-    rows: list[Any] = [
-        vector(
-            _arm_shares(a),
-            a.brightness,
-            _log_centroid(a.id, start, a.brightness),
-            pacer=pacer,
-            bedtime=checkin.is_bedtime,
-            focus=checkin.goal == "focus",
-            high_pitch=high_pitch,
-            loved=profile.loved,
-            covariates=cov,
-            flags=flags,
-        )
-        for a in arms
-    ]
-    return np.stack(rows)
+    lc = np.array([_log_centroid(a.id, start, a.brightness) for a in arms])
+    bedtime, evening = checkin.is_bedtime, is_evening(checkin)
+    X = np.zeros((n, DIM))
+    X[:, 0] = 1.0
+    X[:, 1 : 1 + len(SOURCES)] = sh
+    X[:, INDEX["bright"]] = b
+    X[:, INDEX["bright2"]] = b * b
+    X[:, INDEX["log_centroid"]] = lc
+    X[:, INDEX["pacer"]] = 1.0 if pacer else 0.0
+    if checkin.goal in _CTX0:
+        X[:, _CTX0[checkin.goal] : _CTX0[checkin.goal] + len(SOURCES)] = sh
+    if evening:
+        X[:, _CTX0["evening"] : _CTX0["evening"] + len(SOURCES)] = sh
+    loved_cols = [j for j, src in enumerate(SOURCES) if _FAMILY[src] in profile.loved]
+    X[:, INDEX["loved"]] = sh[:, loved_cols].sum(axis=1) if loved_cols else 0.0
+    if high_pitch:
+        X[:, INDEX["bright_x_high_pitch"]] = b
+        X[:, INDEX["centroid_x_high_pitch"]] = lc
+    if bedtime:
+        X[:, INDEX["bright_x_bedtime"]] = b
+        j0 = INDEX[f"{SOURCES[0]}_x_bedtime"]
+        X[:, j0 : j0 + len(SOURCES)] = sh
+    if evening:
+        X[:, INDEX["bright_x_evening"]] = b
+    if checkin.goal == "focus":
+        j0 = INDEX[f"{SOURCES[0]}_x_focus"]
+        X[:, j0 : j0 + len(SOURCES)] = sh
+    X[:, INDEX["tension_before"] : INDEX["arousal"] + 1] = covariates(checkin)
+    for flag in flags:
+        j0 = INDEX[f"{SOURCES[0]}_x_{flag}"]
+        X[:, j0 : j0 + len(SOURCES)] = sh
+    return X

@@ -20,6 +20,8 @@ so memory does not grow with the number of sessions.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +37,11 @@ P = F.N_PERSONAL
 #: not suit me", and the matcher would keep offering the same poor sound.  0.4² is
 #: about how much people's general response to a quiet session differs.
 INTERCEPT_TAU2 = 0.16
+#: Starting (and smallest) prior variance of a listener's deviation of one source's
+#: effect in one context (a goal, or the evening) from their general taste: 0.25².
+#: Small next to the sources' own 0.8², so a few sessions in one context move that
+#: context without deciding it, and what is learnt elsewhere still counts.
+CONTEXT_TAU2 = 0.0625
 
 
 def default_hyperprior() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,8 +57,8 @@ def default_hyperprior() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     Personal deviations (``τ0``, standard deviations in points per unit of the
     feature) start at 0.4 (intercept, fixed), 0.8 (sources), 0.5 (brightness level),
-    0.3 (brightness level², measured brightness in octaves, pacer); learning never
-    takes them below these values.
+    0.3 (brightness level², measured brightness in octaves, pacer), 0.25 (each
+    source's shift in each context); learning never takes them below these values.
     """
     mu0 = np.zeros(F.DIM)
     s02 = np.ones(F.DIM)
@@ -75,7 +82,22 @@ def default_hyperprior() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     tau0[F.INDEX["bright2"]] = 0.09
     tau0[F.INDEX["log_centroid"]] = 0.09
     tau0[F.INDEX["pacer"]] = 0.09
+    for ctx in F.CONTEXTS:
+        for src in F.SOURCES:
+            tau0[F.INDEX[f"{src}_at_{ctx}"]] = CONTEXT_TAU2
     return mu0, s02, tau0
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Run small-matrix algebra on one BLAS thread (threads only contend here)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional: then BLAS decides
+        yield
+        return
+    with threadpool_limits(limits=1):
+        yield
 
 
 @dataclass
@@ -174,9 +196,18 @@ class PopulationModel:
         return np.diag(self.cov).copy()
 
     # -- posterior of one listener ------------------------------------------------------
+    def _prior_precision(self) -> np.ndarray:
+        """``Σ⁻¹``, computed once per ``Σ`` (every check-in needs it)."""
+        cached = self.__dict__.get("_prec_cache")
+        if cached is not None and cached[0] is self.cov:
+            return cached[1]
+        prec = np.linalg.inv(self.cov)
+        self.__dict__["_prec_cache"] = (self.cov, prec)
+        return prec
+
     def posterior(self, stats: Stats | None, *, _prec0: np.ndarray | None = None) -> Posterior:
         """The listener's posterior given their statistics (the prior if none)."""
-        prec0 = np.linalg.inv(self.cov) if _prec0 is None else _prec0
+        prec0 = self._prior_precision() if _prec0 is None else _prec0
         mu_p, beta = self.mu[:P], self.mu[P:]
         prec = prec0.copy()
         rhs = prec0 @ mu_p
@@ -233,6 +264,10 @@ class PopulationModel:
         data = [s for s in all_stats if s.n]
         if not data:
             return self
+        with _one_blas_thread():
+            return self._fit(data, iterations)
+
+    def _fit(self, data: list[Stats], iterations: int) -> PopulationModel:
         n_total = sum(s.n for s in data)
         i0 = F.INDEX["intercept"]
         nu_cov, nu_sigma, sigma0 = 5.0, 20.0, 1.5**2

@@ -388,3 +388,169 @@ def make_hard_population(n_listeners: int, seed: int = 0) -> list[SimListener]:
     (``--population sonora.match.simulator:make_hard_population``).
     """
     return make_population(n_listeners, seed, jitter_sd=2 * PREF_JITTER_SD)
+
+
+# -- a population whose taste shifts with the moment ----------------------------------
+#: How every listener's taste shifts with the goal, points per unit share of the mix
+#: (multiplied by each listener's own ``context_amplitude``): rain and steady noise for
+#: sleep, bowls, drones and melody for unwinding, water, wind and drones when anxious,
+#: steady noise for focus.  Families not listed do not shift.
+GOAL_SHIFT: dict[str, dict[str, float]] = {
+    "sleep": {
+        "rain": 0.8, "noise": 0.5, "water": 0.3,
+        "bowls": -0.6, "gong": -0.6, "chimes": -0.6, "melody": -0.8,
+    },
+    "unwind": {"bowls": 0.8, "drone": 0.5, "melody": 0.5, "noise": -0.6, "rain": -0.3},
+    "ease_anxiety": {"water": 0.7, "wind": 0.4, "drone": 0.4, "chimes": -0.4, "noise": -0.2},
+    "focus": {"noise": 0.4, "rain": 0.2, "water": -0.2, "drone": -0.2},
+}  # fmt: skip
+#: How taste shifts in the evening and at night (19:00–05:00), points per unit share
+#: (times ``context_amplitude``); brightness also costs more then (:data:`EVENING_BRIGHT_COST`).
+EVENING_SHIFT: dict[str, float] = {
+    "rain": 0.3, "wind": 0.2, "noise": 0.2, "chimes": -0.4, "melody": -0.3, "gong": -0.3,
+}  # fmt: skip
+#: Extra cost per unit of brightness above 0.35 in the evening (points).
+EVENING_BRIGHT_COST = 0.8
+#: Personal variation of the goal and evening shifts: each listener's shift of every
+#: family in every context gets this much extra (sd, points).
+CONTEXT_JITTER_SD = 0.2
+#: Range of each listener's context amplitude (uniform): how much their taste moves.
+CONTEXT_AMPLITUDE = (0.5, 1.5)
+
+
+def is_evening(local_time: str | None) -> bool:
+    """19:00–05:00 (``"HH:MM"``; ``False`` when unknown)."""
+    if not local_time:
+        return False
+    h = int(str(local_time).split(":")[0])
+    return h >= 19 or h < 5
+
+
+@dataclass
+class ContextListener(SimListener):
+    """A simulated listener whose taste depends on the goal and the time of day.
+
+    On top of :class:`SimListener`'s preferences, ``goal_prefs[goal][family]`` is added
+    for a session with that goal and ``evening_prefs[family]`` in the evening
+    (:func:`is_evening`), where brightness also costs ``evening_bright_cost`` per unit
+    above 0.35.
+
+    Attributes
+    ----------
+    goal_prefs : dict of str to dict of str to float
+        Shift of each family's effect per goal, points per unit share.
+    evening_prefs : dict of str to float
+        Shift of each family's effect in the evening, points per unit share.
+    evening_bright_cost : float
+        Extra cost per unit of brightness above 0.35 in the evening, points.
+    """
+
+    goal_prefs: dict[str, dict[str, float]] = field(default_factory=dict)
+    evening_prefs: dict[str, float] = field(default_factory=dict)
+    evening_bright_cost: float = 0.0
+
+    def context_prefs(self, goal: str, local_time: str | None) -> dict[str, float]:
+        """Effect of each family for a session with ``goal`` at ``local_time``."""
+        prefs = dict(self.prefs)
+        for f, v in self.goal_prefs.get(goal, {}).items():
+            prefs[f] = prefs.get(f, 0.0) + v
+        if is_evening(local_time):
+            for f, v in self.evening_prefs.items():
+                prefs[f] = prefs.get(f, 0.0) + v
+        return prefs
+
+    def oracle_score(
+        self, plan: Plan, excerpt: Callable[[], np.ndarray], checkin: Mapping[str, Any]
+    ) -> float:
+        """The true expected benefit of ``plan`` in this context, before noise (points)."""
+        if plan.quiet_rest:
+            return 0.0
+        base = self.prefs
+        try:
+            self.prefs = self.context_prefs(plan.goal, checkin.get("local_time"))
+            b = super().oracle_score(plan, excerpt, checkin)
+        finally:
+            self.prefs = base
+        if is_evening(checkin.get("local_time")):
+            b -= self.evening_bright_cost * max(0.0, plan.brightness - 0.35)
+        return float(b)
+
+
+def make_context_listener(
+    kind: str,
+    listener_id: str,
+    rng: np.random.Generator,
+    *,
+    jitter_sd: float = PREF_JITTER_SD,
+    context_jitter_sd: float = CONTEXT_JITTER_SD,
+) -> ContextListener:
+    """A :class:`ContextListener` of ``kind``: :func:`make_listener` plus context shifts.
+
+    The shifts are :data:`GOAL_SHIFT` and :data:`EVENING_SHIFT` times the listener's
+    amplitude (uniform in :data:`CONTEXT_AMPLITUDE`), plus ``context_jitter_sd`` of
+    personal variation on every family in every context.  Onboarding answers are the
+    base listener's: nobody is asked how their taste changes with the moment.
+    """
+    base = make_listener(kind, listener_id, rng, jitter_sd=jitter_sd)
+    amp = float(rng.uniform(*CONTEXT_AMPLITUDE))
+    goal_prefs = {
+        g: {
+            f: amp * GOAL_SHIFT[g].get(f, 0.0) + float(rng.normal(0.0, context_jitter_sd))
+            for f in RECIPE_FAMILIES
+        }
+        for g in ("sleep", "unwind", "ease_anxiety", "focus")
+    }
+    evening = {
+        f: amp * EVENING_SHIFT.get(f, 0.0) + float(rng.normal(0.0, context_jitter_sd))
+        for f in RECIPE_FAMILIES
+    }
+    fields = {k: getattr(base, k) for k in base.__dataclass_fields__}
+    return ContextListener(
+        **fields,
+        goal_prefs=goal_prefs,
+        evening_prefs=evening,
+        evening_bright_cost=amp * EVENING_BRIGHT_COST,
+    )
+
+
+def make_context_population(
+    n_listeners: int,
+    seed: int = 0,
+    *,
+    jitter_sd: float = PREF_JITTER_SD,
+    context_jitter_sd: float = CONTEXT_JITTER_SD,
+) -> list[ContextListener]:
+    """The context-dependent population: taste shifts with the goal and time of day.
+
+    The same five kinds in the same shares as :func:`make_population` (same seeds give
+    the same kinds), each listener's taste shifted per goal (:data:`GOAL_SHIFT`) and in
+    the evening (:data:`EVENING_SHIFT`, :data:`EVENING_BRIGHT_COST`), scaled by a
+    personal amplitude (:data:`CONTEXT_AMPLITUDE`) with personal variation
+    (``context_jitter_sd``, points).
+
+    Parameters
+    ----------
+    n_listeners : int
+        How many (>= 1).
+    seed : int
+        Same seed, same population.
+    jitter_sd, context_jitter_sd : float
+        Individual variation of every family's base effect and of its shift in each
+        context, points (sd).
+
+    Returns
+    -------
+    list of ContextListener
+    """
+    rng = np.random.default_rng([int(seed), 7001])
+    kinds = rng.choice(len(KINDS), size=int(n_listeners), p=KIND_SHARES)
+    return [
+        make_context_listener(
+            KINDS[k],
+            f"ctx-{seed}-{i:04d}",
+            np.random.default_rng([int(seed), 7003, i]),
+            jitter_sd=jitter_sd,
+            context_jitter_sd=context_jitter_sd,
+        )
+        for i, k in enumerate(kinds)
+    ]

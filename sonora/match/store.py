@@ -44,6 +44,9 @@ class SessionRecord:
         Reward-model features (``None`` for quiet rest).
     feature_version : int
     goal : str
+    part_of_day : str
+        ``morning``, ``afternoon``, ``evening`` or ``night`` of the check-in ("" when
+        unknown; :func:`sonora.match.insights.part_of_day`).
     """
 
     listener_id: str
@@ -59,6 +62,7 @@ class SessionRecord:
     features: tuple[float, ...] | None = None
     feature_version: int = 0
     goal: str = ""
+    part_of_day: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""

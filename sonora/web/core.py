@@ -34,6 +34,7 @@ from sonora.web.matching import (
     checkin_from_answers,
     checkout_from_answers,
     clean_profile,
+    helps_by_goal,
 )
 from sonora.web.security import Passwords, normalise_email
 
@@ -80,6 +81,8 @@ class HistoryView:
     sessions: list[SessionPoint]
     per_goal: list[dict[str, Any]] = field(default_factory=list)
     helps: list[dict[str, Any]] = field(default_factory=list)
+    #: goal -> what seems to help most for it, in words (sonora.match.insights)
+    helps_by_goal: dict[str, dict[str, Any]] = field(default_factory=dict)
     sound_vs_quiet: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +91,7 @@ class HistoryView:
             "sessions": [s.__dict__ for s in self.sessions],
             "per_goal": self.per_goal,
             "what_helps": self.helps,
+            "what_helps_by_goal": self.helps_by_goal,
             "sound_vs_quiet": self.sound_vs_quiet,
         }
 
@@ -376,7 +380,7 @@ class Core:
         if pattern is not None:
             base = care or {"level": "everyday", "reasons": [], "resources": []}
             care = {**base, "pattern": pattern}
-        plan = self.planner.recommend(user.id, checkin)
+        plan = self.planner.recommend(user.id, checkin, profile)
         c, p = self.store.add_checkin_and_plan(
             user.id,
             checkin=checkin.to_dict(),
@@ -479,6 +483,7 @@ class Core:
         ]
         helps.sort(key=lambda r: -r["mean_score"])
         view.helps = helps
+        view.helps_by_goal = helps_by_goal(entries, points)
         if any(p.quiet_rest for p in points) or self.profile(user).get("quiet_rest"):
             view.sound_vs_quiet = self.planner.evidence(user.id).to_dict()
         return view

@@ -6,7 +6,7 @@ layer, changing the length, and the listener's constraints.  If the matcher's AP
 moves, this module is the only one to change.
 
 The matcher (:class:`sonora.match.Matcher`) keeps its learning in the database through
-:class:`sonora.store.match_store.MatcherStore`; one matcher serves the process, behind
+:class:`sonora.match.repository.MatcherStore`; one matcher serves the process, behind
 a lock, and rereads a listener's sessions before each recommendation so several
 workers sharing a database agree.
 """
@@ -22,6 +22,9 @@ from typing import Any
 
 from sonora.errors import ParameterError
 from sonora.match import EvidenceReport, Matcher, PersonalEvidence
+from sonora.match import Profile as MatchProfile
+from sonora.match.insights import Observation, part_of_day, what_helps
+from sonora.match.repository import MatcherStore, matcher_profile
 from sonora.plan import (
     ARMS,
     FAMILIES,
@@ -40,7 +43,6 @@ from sonora.plan import (
 from sonora.plan.compose import minutes_words
 from sonora.plan.recipes import arm_rejection
 from sonora.store import Store
-from sonora.store.match_store import MatcherStore
 
 __all__ = [
     "FAMILY_LABELS",
@@ -49,6 +51,7 @@ __all__ = [
     "checkin_from_answers",
     "checkout_from_answers",
     "clean_profile",
+    "helps_by_goal",
 ]
 
 #: Families a listener can love or dislike at onboarding, with friendly names.
@@ -156,6 +159,42 @@ def clean_profile(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def helps_by_goal(entries: Sequence[Any], points: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """What seems to help most for each goal, from a listener's history.
+
+    Parameters
+    ----------
+    entries : sequence of HistoryEntry
+        The stored sessions (for the check-in's time of day).
+    points : sequence of SessionPoint
+        The same sessions as the history shows them (before, after, families, score).
+
+    Returns
+    -------
+    dict
+        Goal -> :meth:`sonora.match.insights.Insight.to_dict` (goals with too few
+        sessions are left out).
+    """
+    obs = []
+    for e, p in zip(entries, points, strict=True):
+        if p.after is None or p.quiet_rest or p.reward is None or not p.goal:
+            continue
+        t0, t1 = p.before.get("tension"), p.after.get("tension")
+        m0, m1 = p.before.get("mood"), p.after.get("mood")
+        obs.append(
+            Observation(
+                goal=p.goal,
+                families=tuple(f for f in p.families if f != "breath"),
+                reward=float(p.reward),
+                tension_drop=None if t0 is None or t1 is None else float(t0) - float(t1),
+                mood_rise=None if m0 is None or m1 is None else float(m1) - float(m0),
+                rating=p.rating,
+                part_of_day=part_of_day(e.checkin.data.get("local_time")),
+            )
+        )
+    return {g: ins.to_dict() for g, ins in what_helps(obs).items()}
+
+
 def constraints_of(profile: Mapping[str, Any]) -> Constraints:
     """The matcher's hard constraints from a profile."""
     return Constraints(
@@ -198,11 +237,24 @@ class Planner:
         self._lock = threading.Lock()
 
     # -- plans ------------------------------------------------------------------------
-    def recommend(self, listener_id: str, checkin: CheckIn) -> Plan:
-        """The plan for this listener now (the matcher's choice)."""
+    def recommend(
+        self, listener_id: str, checkin: CheckIn, profile: Mapping[str, Any] | None = None
+    ) -> Plan:
+        """The plan for this listener now (the matcher's choice).
+
+        ``profile`` is the stored profile (with ``onboarded``) when the caller has just
+        read it: the matcher then does not read it again.
+        """
+        mp = None
+        if profile is not None:
+            mp = (
+                matcher_profile(listener_id, dict(profile))
+                if profile.get("onboarded")
+                else MatchProfile(listener_id)
+            )
         with self._lock:
             self.matcher.reload(listener_id)  # reread: other workers may have learnt
-            return self.matcher.recommend(listener_id, checkin)
+            return self.matcher.recommend(listener_id, checkin, profile=mp)
 
     def record(self, listener_id: str, plan: Plan, checkout: CheckOut) -> float:
         """Tell the matcher how a session went; returns the outcome score."""

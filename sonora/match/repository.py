@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from sonora.match import Profile, SessionRecord
+from sonora.match.profile import Profile
+from sonora.match.store import SessionRecord
 from sonora.store.models import (
     AppState,
     MatcherState,
@@ -107,11 +108,12 @@ class MatcherStore:
 
     def sessions(self, listener_id: str | None = None) -> list[SessionRecord]:
         """Sessions of one listener (or everyone), oldest first."""
-        q = select(MatchSession).order_by(MatchSession.created_at, MatchSession.id)
+        # the JSON column only (no ORM objects): this runs on every check-in
+        q = select(MatchSession.data).order_by(MatchSession.created_at, MatchSession.id)
         if listener_id is not None:
             q = q.where(MatchSession.user_id == listener_id)
         with self.store.reading() as s:
-            return [_record(row.data) for row in s.scalars(q)]
+            return [_record(data) for data in s.scalars(q)]
 
     def listener_ids(self) -> list[str]:
         """Listeners with a profile or at least one session."""
