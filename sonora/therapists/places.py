@@ -73,15 +73,10 @@ def fold(text: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", t).split())
 
 
-
-
-
 def alias_keys(alternate_names: Iterable[str]) -> set[str]:
     """Search keys of a place's ASCII alternate names (lower case, punctuation as spaces)."""
     return {
-        " ".join(a.lower().translate(_ASCII_PUNCT).split())
-        for a in alternate_names
-        if a.isascii()
+        " ".join(a.lower().translate(_ASCII_PUNCT).split()) for a in alternate_names if a.isascii()
     }
 
 
