@@ -52,6 +52,7 @@ lint: $(TEST_STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/render.py
+	$(BIN)/python benchmarks/cli_render.py
 	$(BIN)/python benchmarks/triage.py
 	$(BIN)/python benchmarks/personalisation.py
 	$(BIN)/python benchmarks/serve.py --quick
