@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TEST_STAMP  := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
-PIP    := $(BIN)/pip --disable-pip-version-check --no-input -q
+PIP    := $(BIN)/pip --disable-pip-version-check --no-input -qq
 
 .PHONY: run demo test lint bench bench-install setup clean
 
