@@ -124,17 +124,27 @@ class TruePeakMeter:
 
     def add(self, block: np.ndarray) -> None:
         """Measure one ``(channels, frames)`` block."""
-        x = np.asarray(block, dtype=np.float64)
+        x = np.asarray(block)
         n = x.shape[1]
         if n == 0:
             return
         f = self._hist_len
-        buf = np.concatenate([self._hist, x], axis=1)
-        self._hist = buf[:, -(f - 1) :]
-        frame_peak = np.max(np.abs(buf), axis=0)  # (f - 1 + n,)
-        self.peak = max(self.peak, float(frame_peak[f - 1 :].max()))
+        frame_peak = np.max(np.abs(x), axis=0)  # (n,), in the block's own dtype
+        block_peak = float(frame_peak.max())
+        hist = self._hist
+        self._hist = (
+            np.concatenate([hist, x], axis=1)[:, -(f - 1) :]
+            if n < f - 1
+            else np.asarray(x[:, -(f - 1) :], dtype=np.float64)
+        )
+        hist_peak = float(np.max(np.abs(hist))) if hist.size else 0.0
+        self.peak = max(self.peak, block_peak)
+        if max(block_peak, hist_peak) * self._gain <= self.peak:
+            return  # nothing here can beat the peak found so far (the common case)
+        buf = np.concatenate([hist, np.asarray(x, dtype=np.float64)], axis=1)
+        fp = np.concatenate([np.max(np.abs(hist), axis=0), frame_peak])
         # window j = buf[:, j : j + f]; hot when any sample in it could make a new peak
-        loud = np.concatenate([[0], np.cumsum(frame_peak * self._gain > self.peak)])
+        loud = np.concatenate([[0], np.cumsum(fp * self._gain > self.peak)])
         hot = np.flatnonzero(loud[f : f + n] > loud[:n])
         if hot.size == 0:
             return
@@ -213,10 +223,12 @@ class LoudnessMeter:
 
     def add(self, block: np.ndarray) -> None:
         """Measure one ``(channels, frames)`` block."""
-        x = np.asarray(block, dtype=np.float64)
-        if x.shape[1] == 0:
+        block = np.asarray(block)
+        if block.shape[1] == 0:
             return
-        p = np.sum(self._k.process(x) ** 2, axis=0)
+        y = self._k.process(block)  # a new float64 array
+        np.square(y, out=y)
+        p = y[0] if y.shape[0] == 1 else np.sum(y, axis=0)
         i = 0
         n = len(p)
         if self._partial_n:
@@ -236,7 +248,7 @@ class LoudnessMeter:
             self._partial = float(np.sum(p[i:]))
             self._partial_n = n - i
         if self._tp is not None:
-            self._tp.add(x)
+            self._tp.add(block)
 
     @property
     def integrated_lufs(self) -> float:

@@ -93,8 +93,9 @@ def render_to_file(
                 if block is None:
                     return
                 enc.write(block)
-                if meter is not None:
-                    meter.add(np.clip(block, -1.0, 1.0))
+                if meter is not None:  # what the encoder writes: clipped to [-1, 1]
+                    over = float(np.max(np.abs(block))) > 1.0
+                    meter.add(np.clip(block, -1.0, 1.0) if over else block)
         except BaseException as exc:
             errors.append(exc)
             stop.set()
