@@ -1,26 +1,39 @@
 # Sonora: two commands.
-#   make run   - set up (first time) and serve the app on http://127.0.0.1:8000
-#   make test  - set up (first time) and run the whole test suite
+#   make run   - set up (first time, runtime packages only) and serve the app on
+#                http://127.0.0.1:8000
+#   make test  - add the test tools (first time) and run the whole test suite
+#   make bench - add the benchmark tools (first time) and run the benchmarks
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TEST_STAMP  := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
+PIP    := $(BIN)/pip --disable-pip-version-check --no-input -qq
 
-.PHONY: run demo test lint bench setup clean
+.PHONY: run demo test lint bench bench-install setup clean
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	# CPU build of torch first (the triage model needs it); without this pip would
-	# pick the newest torch with several GB of CUDA packages.
-	$(BIN)/pip install -q "torch==2.13.0"
-	$(BIN)/pip install -q -e ".[test]"
-	touch $(STAMP)
+	@echo "Setting up $(VENV) (first time only)..."
+	@$(PYTHON) -m venv $(VENV)
+# CPU build of torch first (the triage model needs it); without this pip would
+# pick the newest torch with several GB of CUDA packages.
+	@$(PIP) install "torch==2.13.0"
+	@$(PIP) install -e .
+	@touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	@$(PIP) install -e ".[test]"
+	@touch $(TEST_STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	@$(PIP) install -e ".[bench]"
+	@touch $(BENCH_STAMP)
 
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/sonora serve
+	@$(BIN)/sonora serve
 
 demo: $(STAMP)
 	@mkdir -p out
@@ -29,19 +42,24 @@ demo: $(STAMP)
 	$(BIN)/sonora render rain-with-bowls --output out/rain-with-bowls.flac --duration 3m --seed 7
 	@echo "Listen: out/rain-with-bowls.flac   (more: $(BIN)/sonora --help)"
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/ruff check sonora tests benchmarks
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check sonora tests benchmarks
 	$(BIN)/ruff format --check sonora tests benchmarks
 
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/render.py
+	$(BIN)/python benchmarks/cli_render.py
 	$(BIN)/python benchmarks/triage.py
 	$(BIN)/python benchmarks/personalisation.py
 	$(BIN)/python benchmarks/serve.py --quick
+
+# Fresh clone in /tmp -> `make run` -> first HTTP 200; venv size and largest packages.
+bench-install:
+	$(PYTHON) benchmarks/install.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

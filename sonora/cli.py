@@ -1,40 +1,135 @@
 """Sonora's command line: one Typer app.
 
 ``sonora scenes``, ``sonora describe SCENE``, ``sonora render SCENE|PLAN.json -o FILE``,
-``sonora play SCENE``, ``sonora triage TEXT``.
+``sonora play SCENE``, and the commands other parts of Sonora provide (``serve``,
+``recommend``, ``triage``, ``evidence``, ``admin``, ``therapists``, ``outbox``).
+
+Start-up is kept short: this module imports only the standard library and Typer.
+Commands from other packages are registered by name (:data:`LAZY_COMMANDS`) and
+imported when they run or show their own help, never for ``sonora --help``; an
+import error there is a real error and is shown as one.  Rich is imported only where
+a table or progress bar is drawn, and error text is always printed verbatim (no
+markup: ``[[layers]]`` stays ``[[layers]]``).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
+import secrets
+import signal
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
+from typer.core import TyperGroup
 
 from sonora.errors import ParameterError, SceneNotFoundError, SonoraError
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import click
+    from rich.console import Console
+
+#: Commands that live in other packages: name -> ("module:attribute", one-line help).
+#: The attribute is a command function or a Typer sub-app.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": (
+        "sonora.web.cli:serve_command",
+        "Run the web app on http://127.0.0.1:8000: check in, listen, check out.",
+    ),
+    "recommend": (
+        "sonora.match.cli:recommend_command",
+        "Make a session plan for a check-in and say why.",
+    ),
+    "triage": (
+        "sonora.care.cli:triage_command",
+        "Screen a note: crisis / clinical / everyday, with help to reach.",
+    ),
+    "evidence": (
+        "sonora.care.cli:evidence_command",
+        "The claims Sonora makes, with sources, grades and caveats.",
+    ),
+    "admin": (
+        "sonora.therapists.cli:admin_app",
+        "Admins: the people who verify therapists' credentials.",
+    ),
+    "therapists": ("sonora.therapists.cli:therapists_app", "The therapist directory."),
+    "outbox": (
+        "sonora.therapists.cli:outbox_app",
+        "Emails waiting to be sent (booking confirmations).",
+    ),
+}
+
+
+def _load_command(name: str) -> click.Command:
+    """Import a :data:`LAZY_COMMANDS` entry and build its click command."""
+    target, help_text = LAZY_COMMANDS[name]
+    module, attr = target.split(":")
+    obj = getattr(importlib.import_module(module), attr)
+    if isinstance(obj, typer.Typer):
+        cmd = typer.main.get_group(obj)
+    else:
+        holder = typer.Typer(rich_markup_mode=None, add_completion=False)
+        holder.command(name, help=help_text)(obj)
+        cmd = typer.main.get_command(holder)
+    cmd.name = name
+    return cmd
+
+
+class LazyGroup(TyperGroup):
+    """Sonora's top-level group: built-in commands plus :data:`LAZY_COMMANDS`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        own = super().list_commands(ctx)
+        return own + [n for n in LAZY_COMMANDS if n not in own]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None and cmd_name in LAZY_COMMANDS:
+            cmd = _load_command(cmd_name)
+            self.add_command(cmd, cmd_name)
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = super().get_command(ctx, name)
+            if cmd is None:  # not imported yet: its registered one-line help
+                rows.append((name, LAZY_COMMANDS[name][1]))
+            elif not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 app = typer.Typer(
     name="sonora",
+    cls=LazyGroup,
     help="Sonora composes calming sound (bowls, gongs, rain, waves, drones, soft melody) "
     "and renders it live. A wellness tool, not music therapy.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-console = Console()
-err = Console(stderr=True)
 
 _DURATION_RE = re.compile(
     r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$"
 )
+
+
+def _console(*, stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr)
 
 
 def parse_duration(text: str) -> float:
@@ -60,9 +155,45 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+def print_error(message: object) -> None:
+    """Print ``error: MESSAGE`` to stderr, the message verbatim (no markup)."""
+    typer.secho("error: ", fg="red", bold=True, err=True, nl=False)
+    typer.echo(str(message), err=True)
+
+
 def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}")
+    print_error(exc)
     raise typer.Exit(code=2)
+
+
+class Interrupted(BaseException):
+    """Raised in the main thread when SIGTERM or SIGHUP arrives (like Ctrl+C's
+    :class:`KeyboardInterrupt`), so ``finally`` blocks and encoders clean up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Interrupted` for the duration."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Interrupted(signum)
+
+    wanted = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    old = {}
+    try:
+        for s in wanted:
+            old[s] = signal.signal(s, handler)
+    except ValueError:  # not the main thread (e.g. a test runner's worker): leave them
+        old = {}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 @app.command("scenes")
@@ -76,6 +207,8 @@ def scenes_cmd(
     if as_json:
         typer.echo(json.dumps([s.summary() for s in scenes], indent=2))
         return
+    from rich.table import Table
+
     table = Table(title="Sonora scenes", title_justify="left", show_lines=False)
     table.add_column("name", style="bold cyan", no_wrap=True)
     table.add_column("description")
@@ -90,6 +223,7 @@ def scenes_cmd(
             ", ".join(g.replace("_", " ") for g in s.goals),
             "needed" if s.headphones else "-",
         )
+    console = _console()
     console.print(table)
     console.print("Render one: [bold]sonora render rain -o rain.flac --duration 10m[/]")
 
@@ -109,10 +243,16 @@ def describe_cmd(
     if as_json:
         typer.echo(json.dumps(s.to_dict(), indent=2))
         return
-    console.print(f"[bold]{s.title}[/] ([cyan]{s.name}[/])\n{s.description}")
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = _console()
+    console.print(f"[bold]{escape(s.title)}[/] ([cyan]{escape(s.name)}[/])")
+    console.print(s.description, markup=False)
     console.print(
         f"Suits: {', '.join(g.replace('_', ' ') for g in s.goals) or '-'}"
-        f"   Headphones: {'needed' if s.headphones else 'not needed'}"
+        f"   Headphones: {'needed' if s.headphones else 'not needed'}",
+        markup=False,
     )
     table = Table(show_header=True)
     for col in ("layer", "gain dB", "pan", "reverb", "parameters", "automated"):
@@ -120,14 +260,26 @@ def describe_cmd(
     for i, layer in enumerate(s.layers):
         g = layer.gain_db
         table.add_row(
-            layer.label or f"{i}: {layer.source}",
+            escape(layer.label or f"{i}: {layer.source}"),
             f"{g.values[0]:+.1f}" if g.is_constant else "curve",
             f"{layer.pan:+.2f}",
             f"{layer.reverb_send:.2f}",
-            ", ".join(f"{k}={v:g}" for k, v in layer.params.items()) or "defaults",
-            ", ".join(layer.automation) or "-",
+            escape(", ".join(f"{k}={v:g}" for k, v in layer.params.items()) or "defaults"),
+            escape(", ".join(layer.automation) or "-"),
         )
     console.print(table)
+
+
+def _tags(*, title: str, kind: str, name: str, seed: int, loudness: float) -> dict[str, str]:
+    from sonora import __version__
+
+    return {
+        "title": title,
+        "artist": "Sonora",
+        "album": f"Sonora {kind}s",
+        "comment": f"{kind}={name}; seed={seed}; loudness={loudness:g} LUFS integrated",
+        "software": f"Sonora {__version__}",
+    }
 
 
 @app.command("render")
@@ -152,7 +304,10 @@ def render_cmd(
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option("--seed", help="Same seed, same sound (default 0; a plan's own seed)."),
+        typer.Option(
+            "--seed",
+            help="Same seed, same sound (default: a fresh seed, printed; a plan's own seed).",
+        ),
     ] = None,
     loudness: Annotated[
         float, typer.Option("--loudness", help="Integrated loudness target, -30 to -14 LUFS.")
@@ -163,18 +318,27 @@ def render_cmd(
     check: Annotated[
         bool,
         typer.Option(
-            "--check/--no-check", help="Measure loudness and true peak of the file afterwards."
+            "--check/--no-check",
+            help="Measure loudness and true peak of what is written (while rendering; "
+            "lossy files: as decoded).",
         ),
     ] = True,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Render even when the estimated cost is over the limit."),
+    ] = False,
 ) -> None:
     """Render a scene or a session plan to an audio file (written atomically)."""
+    from sonora.engine.base import check_sample_rate
     from sonora.engine.encoders import format_for
-    from sonora.engine.render import render_to_file
-    from sonora.plan.render import is_plan_file, load_plan, plan_mix
+    from sonora.engine.loudness import MAX_TARGET_LUFS, MIN_TARGET_LUFS
+    from sonora.errors import check_number
+    from sonora.plan.render import is_plan_file, load_plan
     from sonora.scenes import load_scene
-    from sonora.scenes.build import build_mix
+    from sonora.scenes.cost import estimate_cost
 
     is_plan = is_plan_file(scene)
+    seed_given = seed is not None
     try:
         if is_plan:
             plan = load_plan(scene)
@@ -192,60 +356,155 @@ def render_cmd(
                 plan = replace(plan, seed=seed)
             seconds, seed = plan.duration_s, plan.seed
             s = plan.to_scene()
-            format_for(output)
-            mix = plan_mix(plan, sample_rate=sample_rate, target_lufs=loudness)
         else:
             seconds = parse_duration("10m" if duration is None else duration)
-            seed = 0 if seed is None else seed
             s = load_scene(scene)
-            format_for(output)
-            mix = build_mix(
-                s, duration_s=seconds, seed=seed, sample_rate=sample_rate, target_lufs=loudness
+            if seed is None:
+                seed = secrets.randbelow(1_000_000)
+        if isinstance(seed, bool) or not 0 <= seed < 2**63:
+            raise ParameterError("seed", f"expected a whole number in [0, 2^63), got {seed!r}")
+        format_for(output)
+        check_number("loudness", loudness, low=MIN_TARGET_LUFS, high=MAX_TARGET_LUFS, unit=" LUFS")
+        sample_rate = check_sample_rate(sample_rate)
+        cost = estimate_cost(s, duration_s=seconds, seed=seed, sample_rate=sample_rate)
+        if cost.over_limit and not force:
+            raise ParameterError(
+                "scene",
+                f"{cost.describe()}. Shorten --duration, use fewer or simpler layers, "
+                "or add --force to render it anyway",
             )
     except (SceneNotFoundError, ParameterError) as exc:
         _fail(exc)
+    out = _console()
     if s.headphones:
-        console.print(
+        out.print(
             f"[yellow]This {'plan' if is_plan else 'scene'} needs headphones: "
             "binaural beats do not work over speakers.[/]"
         )
-    t0 = time.perf_counter()
+    if cost.over_limit:
+        out.print(f"Rendering anyway (--force): {cost.describe()}", markup=False, soft_wrap=True)
+    kind = "plan" if is_plan else "scene"
+    tags = _tags(title=s.title, kind=kind, name=s.name, seed=seed, loudness=loudness)
     try:
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=False,
-            disable=not sys.stderr.isatty(),
-        ) as progress:
-            task = progress.add_task(f"rendering {s.name}", total=mix.total_frames)
-            path = render_to_file(
-                mix, output, progress=lambda done, total: progress.update(task, completed=done)
+        with _signals_interrupt():
+            path, wall, measured = _render(
+                s,
+                plan if is_plan else None,
+                output,
+                seconds=seconds,
+                seed=seed,
+                loudness=loudness,
+                sample_rate=sample_rate,
+                check=check,
+                tags=tags,
             )
     except ParameterError as exc:
         _fail(exc)
     except OSError as exc:
         _fail(ParameterError("output", f"cannot write {str(output)!r}: {exc.strerror or exc}"))
-    wall = time.perf_counter() - t0
+    except (KeyboardInterrupt, Interrupted) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        typer.echo(f"Stopped ({signal.Signals(signum).name}); nothing was written.", err=True)
+        raise typer.Exit(code=128 + int(signum)) from None
     size_mb = path.stat().st_size / 1e6
-    console.print(
-        f"[green]Wrote[/] {path} — {s.title}, {seconds / 60:.1f} min, seed {seed}, "
+    out.print(
+        f"Wrote {path} — {s.title}, {seconds / 60:.1f} min, seed {seed}, "
         f"{sample_rate} Hz, {size_mb:.1f} MB in {wall:.1f} s "
-        f"({seconds / max(wall, 1e-9):.0f}x real time)"
+        f"({seconds / max(wall, 1e-9):.0f}x real time)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
-    if check and seconds <= 1800:
-        import soundfile as sf
-
-        from sonora.engine.loudness import integrated_lufs, true_peak_dbtp
-
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        console.print(
-            f"Measured: {integrated_lufs(audio.T, rate):.1f} LUFS integrated "
-            f"(target {loudness:g}), true peak {true_peak_dbtp(audio.T):.1f} dBTP"
+    if kind == "scene" and not seed_given:
+        out.print(f"Same sound again: add --seed {seed}", markup=False, soft_wrap=True)
+    if measured is not None:
+        lufs, tp, how = measured
+        out.print(
+            f"Measured: {lufs:.1f} LUFS integrated (target {loudness:g}), "
+            f"true peak {tp:.1f} dBTP ({how})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
+        from sonora.engine.loudness import MAX_TRUE_PEAK_DBTP
+
+        if tp > MAX_TRUE_PEAK_DBTP + 0.05:
+            typer.echo(
+                f"warning: true peak {tp:.1f} dBTP is above Sonora's "
+                f"{MAX_TRUE_PEAK_DBTP:g} dBTP ceiling",
+                err=True,
+            )
+        if abs(lufs - loudness) > 2.0:
+            typer.echo(f"warning: loudness is {lufs - loudness:+.1f} LU from the target", err=True)
+
+
+def _render(
+    s: Any,
+    plan: Any,
+    output: Path,
+    *,
+    seconds: float,
+    seed: int,
+    loudness: float,
+    sample_rate: int,
+    check: bool,
+    tags: dict[str, str],
+) -> tuple[Path, float, tuple[float, float, str] | None]:
+    """Calibrate, render and (with ``check``) measure; returns path, wall time, measures."""
+    from sonora.engine.loudness import LoudnessMeter
+    from sonora.engine.render import measure_decoded, render_to_file
+
+    t0 = time.perf_counter()
+    if plan is not None:
+        from sonora.plan.render import plan_mix
+
+        mix = plan_mix(plan, sample_rate=sample_rate, target_lufs=loudness)
+    else:
+        from sonora.scenes.build import build_mix
+
+        mix = build_mix(
+            s, duration_s=seconds, seed=seed, sample_rate=sample_rate, target_lufs=loudness
+        )
+    from sonora.engine.encoders import FORMATS
+
+    lossy = FORMATS[output.suffix.lower()][1] in ("OPUS", "MPEG_LAYER_III")
+    meter = LoudnessMeter(sample_rate) if check and not lossy else None
+    with _progress(f"rendering {s.name}", mix.total_frames) as update:
+        path = render_to_file(mix, output, progress=update, meter=meter, tags=tags)
+    measured = None
+    if meter is not None:
+        measured = (meter.integrated_lufs, meter.true_peak_dbtp, "while rendering")
+    elif check:
+        lufs, tp = measure_decoded(path)
+        measured = (lufs, tp, "decoded")
+    return path, time.perf_counter() - t0, measured
+
+
+@contextmanager
+def _progress(label: str, total: int) -> Iterator[Any]:
+    """A progress bar on a terminal (stderr), nothing otherwise; yields ``update(done, total)``."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=_console(stderr=True),
+        transient=False,
+    ) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda done, _total: progress.update(task, completed=done)
 
 
 @app.command("play")
@@ -259,76 +518,45 @@ def play_cmd(
 ) -> None:
     """Play a scene through the sound card (when there is one)."""
     from sonora.scenes import load_scene
-    from sonora.scenes.build import build_mix
 
     try:
         seconds = parse_duration(duration)
         s = load_scene(scene)
     except (SceneNotFoundError, ParameterError) as exc:
         _fail(exc)
+    reason = None
     try:
         import sounddevice as sd
-
-        sd.query_devices(kind="output")
-    except Exception:
-        err.print(
-            "[yellow]No sound card is available here[/] (or the optional 'sounddevice' package "
-            "is not installed: pip install 'sonora\\[play]').\n"
-            "Render to a file instead:  "
-            f"sonora render {scene} -o {s.name}.flac --duration {duration}"
+    except ImportError:
+        reason = (
+            "the optional 'sounddevice' package is not installed "
+            "(in Sonora's folder: .venv/bin/pip install -e '.[play]')"
+        )
+    except OSError as exc:  # sounddevice imports, but the PortAudio library is missing
+        reason = f"PortAudio is not available ({exc})"
+    else:
+        try:
+            sd.query_devices(kind="output")
+        except Exception as exc:  # sounddevice.PortAudioError: no output device
+            reason = f"no sound card is available here ({exc})"
+    if reason is not None:
+        typer.echo(f"Cannot play: {reason}.", err=True)
+        typer.echo(
+            f"Render to a file instead:  sonora render {scene} -o {s.name}.flac "
+            f"--duration {duration}",
+            err=True,
         )
         raise typer.Exit(code=1) from None
+    from sonora.scenes.build import build_mix
+
     mix = build_mix(s, duration_s=seconds, seed=seed, target_lufs=loudness)
-    console.print(f"Playing [bold]{s.title}[/] for {seconds / 60:.0f} min — Ctrl+C to stop.")
+    typer.echo(f"Playing {s.title} for {seconds / 60:.0f} min — Ctrl+C to stop.")
     try:
         with sd.OutputStream(samplerate=mix.sample_rate, channels=2, dtype="float32") as stream:
             for block in mix.blocks(4096):
                 stream.write(block.T.copy())
     except KeyboardInterrupt:
-        console.print("Stopped.")
-
-
-def _register_optional() -> None:
-    """Commands from other parts of Sonora (kept there, registered here)."""
-    try:
-        from sonora.web.cli import serve_command
-    except ImportError:  # pragma: no cover - web extras missing in a partial install
-        pass
-    else:
-        app.command(
-            "serve", help="Run the web app on http://127.0.0.1:8000: check in, listen, check out."
-        )(serve_command)
-    try:
-        from sonora.match.cli import recommend_command
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        app.command("recommend", help="Make a session plan for a check-in and say why.")(
-            recommend_command
-        )
-    try:
-        from sonora.therapists.cli import admin_app, outbox_app, therapists_app
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        app.add_typer(admin_app, name="admin")
-        app.add_typer(therapists_app, name="therapists")
-        app.add_typer(outbox_app, name="outbox")
-    try:
-        from sonora.care.cli import triage_command
-    except ImportError:  # pragma: no cover - care not installed in a partial checkout
-        return
-    app.command("triage", help="Screen a note: crisis / clinical / everyday, with help to reach.")(
-        triage_command
-    )
-    from sonora.care.cli import evidence_command
-
-    app.command("evidence", help="The claims Sonora makes, with sources, grades and caveats.")(
-        evidence_command
-    )
-
-
-_register_optional()
+        typer.echo("Stopped.")
 
 
 def main() -> None:
@@ -336,7 +564,7 @@ def main() -> None:
     try:
         app()
     except SonoraError as exc:  # any remaining user error: message, not traceback
-        err.print(f"[bold red]error:[/] {exc}")
+        print_error(exc)
         sys.exit(2)
 
 

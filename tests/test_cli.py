@@ -148,7 +148,9 @@ def test_play_without_a_sound_card_points_to_render() -> None:
     assert result.exit_code != 0
     out = flat(result.output)
     assert "sonora render rain -o" in out
-    assert "sonora[play]" in out  # the install hint names the extra that provides playback
+    # the install hint names the extra, installed from Sonora's own folder (a bare
+    # `pip install sonora[play]` would fetch an unrelated package of the same name)
+    assert ".venv/bin/pip install -e '.[play]'" in out
 
 
 def test_play_unknown_scene_fails_clearly() -> None:

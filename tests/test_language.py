@@ -268,8 +268,11 @@ def _cli_help() -> Iterator[tuple[str, str]]:
     result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     yield "sonora --help", result.output
-    for cmd in app.registered_commands:
-        name = cmd.name or (cmd.callback.__name__ if cmd.callback else "")
+    import click
+    import typer
+
+    group = typer.main.get_command(app)
+    for name in group.list_commands(click.Context(group)):  # lazy commands included
         r = runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"})
         assert r.exit_code == 0, (name, r.output)
         yield f"sonora {name} --help", r.output

@@ -12,12 +12,12 @@ import pedalboard
 from sonora.engine.base import DEFAULT_SAMPLE_RATE_HZ, Effect, as_block
 from sonora.engine.design import (
     biquad,
-    firwin_kaiser,
     k_weighting_sos,
     sos_step_zi,
     window_min,
 )
 from sonora.engine.dsp import SosFilter
+from sonora.engine.loudness import OVERSAMPLING, oversampling_fir, oversampling_phases
 from sonora.errors import check_choice, check_number
 
 
@@ -265,19 +265,16 @@ class Limiter(Effect):
         # Two one-pole sections, each reaching ~99% within the look-ahead window.
         pole = float(np.exp(-5.0 / self.lookahead))
         self._smooth_sos = np.array([[1 - pole, 0, 0, 1, -pole, 0]] * 2, dtype=np.float64)
-        # 4x oversampling interpolator for the true-peak estimate: 145 taps (flat to
-        # within 0.1 dB up to 0.9 x Nyquist), so its delay is exactly 72 oversampled =
-        # 18 input frames.
-        self._os = 4
+        # 4x oversampling interpolator for the true-peak estimate, shared with the
+        # meters (sonora.engine.loudness): 145 taps (flat to within 0.1 dB up to
+        # 0.9 x Nyquist), so its delay is exactly 72 oversampled = 18 input frames.
+        self._os = OVERSAMPLING
         self._fir_delay = 18
-        taps = 2 * self._os * self._fir_delay + 1
-        self._fir = firwin_kaiser(taps, 1.0 / self._os, 9.0) * self._os
-        self._hist_len = (taps - 1) // self._os + 1  # input frames of history it needs
         # Polyphase form: column p holds the taps of output phase p, newest input last,
         # so one matrix product of the sliding input windows gives every phase.
-        padded = np.zeros(self._hist_len * self._os)
-        padded[:taps] = self._fir
-        self._phases = np.ascontiguousarray(padded.reshape(self._hist_len, self._os)[::-1])
+        self._fir = oversampling_fir()
+        self._phases = oversampling_phases()
+        self._hist_len = self._phases.shape[0]  # input frames of history it needs
         # Below this sample level nothing (not even an inter-sample peak) can reach the
         # ceiling: the interpolator's gain is at most its largest phase's L1 norm.
         l1_max = float(np.abs(self._phases).sum(axis=0).max())

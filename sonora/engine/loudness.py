@@ -1,15 +1,50 @@
-"""Loudness measurement (ITU-R BS.1770 via pyloudnorm) and the startle check.
+"""Sonora's one loudness module: K-weighting, BS.1770 gating and true peak.
 
+Everything that measures or calibrates loudness goes through here: one K-weighting
+(:func:`~sonora.engine.design.k_weighting_sos`, the filter pyloudnorm's default meter
+uses, run by :class:`~sonora.engine.dsp.SosFilter`), one gating
+(:func:`gated_loudness`, ITU-R BS.1770-4: 400 ms blocks every 100 ms, absolute gate
+-70 LUFS, relative gate -10 LU) and one true-peak estimator
+(:class:`TruePeakMeter`: 4x oversampling through the same 145-tap interpolator the
+limiter uses, :func:`oversampling_phases`).  Whole-array functions are the streaming
+meters fed once, so "measured while rendering" and "measured afterwards" agree exactly.
+
+Plain numpy (no ``scipy.signal``, no ``pyloudnorm``): importing this module is cheap.
 All functions take float audio shaped ``(channels, frames)``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-import pyloudnorm
-from scipy import signal
+
+from sonora.engine.design import firwin_kaiser, k_weighting_sos
+from sonora.engine.dsp import SosFilter
+
+__all__ = [
+    "DEFAULT_TARGET_LUFS",
+    "MAX_TARGET_LUFS",
+    "MAX_TRUE_PEAK_DBTP",
+    "MIN_TARGET_LUFS",
+    "STARTLE_LIMIT_LU",
+    "LoudnessMeter",
+    "StartleReport",
+    "TruePeakMeter",
+    "gated_integrated_from_blocks",
+    "gated_loudness",
+    "integrated_lufs",
+    "k_weighting_sos",
+    "measure_file",
+    "momentary_lufs",
+    "oversampling_fir",
+    "oversampling_phases",
+    "startle_check",
+    "true_peak_dbtp",
+    "ungated_lufs",
+]
 
 #: Default programme loudness, LUFS (EBU R128).
 DEFAULT_TARGET_LUFS = -23.0
@@ -19,6 +54,217 @@ MAX_TARGET_LUFS = -14.0
 MAX_TRUE_PEAK_DBTP = -1.0
 #: Largest rise of 400 ms momentary loudness above the previous 10 s, LU.
 STARTLE_LIMIT_LU = 6.0
+#: True-peak oversampling factor (BS.1770-4 Annex 2: at least 4x at 48 kHz).
+OVERSAMPLING = 4
+#: Interpolator half-length in input frames (145 taps at 4x: flat to within 0.1 dB
+#: up to 0.9 x Nyquist).
+_FIR_HALF_FRAMES = 18
+
+
+@lru_cache(maxsize=1)
+def oversampling_fir() -> np.ndarray:
+    """The 4x true-peak interpolation filter: 145 Kaiser-windowed-sinc taps.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(145,)``, read-only, gain 4 at DC (unit gain after upsampling).
+    """
+    taps = 2 * OVERSAMPLING * _FIR_HALF_FRAMES + 1
+    fir = firwin_kaiser(taps, 1.0 / OVERSAMPLING, 9.0) * OVERSAMPLING
+    fir.flags.writeable = False
+    return fir
+
+
+@lru_cache(maxsize=1)
+def oversampling_phases() -> np.ndarray:
+    """The 4x true-peak interpolator in polyphase form.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(history, 4)``, read-only: column ``p`` holds the taps of output
+        phase ``p``, newest input last, so ``windows @ phases`` interpolates every
+        window of ``history`` consecutive input frames at once.
+    """
+    fir = oversampling_fir()
+    taps = fir.shape[0]
+    hist = (taps - 1) // OVERSAMPLING + 1
+    padded = np.zeros(hist * OVERSAMPLING)
+    padded[:taps] = fir
+    phases = np.ascontiguousarray(padded.reshape(hist, OVERSAMPLING)[::-1])
+    phases.flags.writeable = False
+    return phases
+
+
+def _db(amplitude: float) -> float:
+    return 20.0 * math.log10(max(amplitude, 1e-12))
+
+
+class TruePeakMeter:
+    """Streaming true peak (4x oversampled), exact whatever the block sizes.
+
+    Only frames whose neighbourhood could beat the peak found so far are
+    interpolated (an interpolated value is at most the largest phase's L1 norm times
+    the largest input around it), so calm audio costs little more than a sample-peak
+    scan while the result equals interpolating everything.
+
+    Parameters
+    ----------
+    channels : int
+        Channel count.
+    """
+
+    def __init__(self, channels: int = 2) -> None:
+        self._phases = oversampling_phases()
+        self._hist_len = self._phases.shape[0]
+        self._gain = float(np.abs(self._phases).sum(axis=0).max())
+        self._hist = np.zeros((channels, self._hist_len - 1), dtype=np.float64)
+        self.peak = 0.0
+
+    def add(self, block: np.ndarray) -> None:
+        """Measure one ``(channels, frames)`` block."""
+        x = np.asarray(block)
+        n = x.shape[1]
+        if n == 0:
+            return
+        f = self._hist_len
+        frame_peak = np.max(np.abs(x), axis=0)  # (n,), in the block's own dtype
+        block_peak = float(frame_peak.max())
+        hist = self._hist
+        self._hist = (
+            np.concatenate([hist, x], axis=1)[:, -(f - 1) :]
+            if n < f - 1
+            else np.asarray(x[:, -(f - 1) :], dtype=np.float64)
+        )
+        hist_peak = float(np.max(np.abs(hist))) if hist.size else 0.0
+        self.peak = max(self.peak, block_peak)
+        if max(block_peak, hist_peak) * self._gain <= self.peak:
+            return  # nothing here can beat the peak found so far (the common case)
+        buf = np.concatenate([hist, np.asarray(x, dtype=np.float64)], axis=1)
+        fp = np.concatenate([np.max(np.abs(hist), axis=0), frame_peak])
+        # window j = buf[:, j : j + f]; hot when any sample in it could make a new peak
+        loud = np.concatenate([[0], np.cumsum(fp * self._gain > self.peak)])
+        hot = np.flatnonzero(loud[f : f + n] > loud[:n])
+        if hot.size == 0:
+            return
+        windows = np.lib.stride_tricks.sliding_window_view(buf, f, axis=1)
+        up = windows[:, hot] @ self._phases if hot.size < n // 4 else windows @ self._phases
+        self.peak = max(self.peak, float(np.max(np.abs(up))))
+
+    @property
+    def true_peak_dbtp(self) -> float:
+        """Largest true peak so far, dBTP."""
+        return _db(self.peak)
+
+
+def gated_loudness(block_power: np.ndarray) -> float:
+    """BS.1770-4 gating of 400 ms block powers (mean K-weighted square, summed over
+    channels), in LUFS; ``-inf`` when nothing passes the absolute gate."""
+    z = np.asarray(block_power, dtype=np.float64)
+    if z.size == 0:
+        return float("-inf")
+    lufs = -0.691 + 10 * np.log10(np.maximum(z, 1e-30))
+    keep = lufs > -70.0
+    if not np.any(keep):
+        return float("-inf")
+    rel = -0.691 + 10 * np.log10(np.mean(z[keep])) - 10.0
+    keep &= lufs > rel
+    return float(-0.691 + 10 * np.log10(np.mean(z[keep])))
+
+
+def gated_integrated_from_blocks(block_lufs: np.ndarray) -> float:
+    """BS.1770 gating applied to per-block (400 ms) loudness values, in LUFS.
+
+    Used to *predict* a session's integrated loudness from a loudness-over-time
+    estimate without rendering it.
+    """
+    return gated_loudness(10 ** ((np.asarray(block_lufs, dtype=np.float64) + 0.691) / 10))
+
+
+class LoudnessMeter:
+    """Streaming BS.1770 integrated loudness and true peak, in constant memory.
+
+    Feed blocks with :meth:`add`; read :attr:`integrated_lufs` and
+    :attr:`true_peak_dbtp` at any time.  It keeps one float per 100 ms (a session of
+    12 hours needs 3.5 MB), so calibrating or checking a long render never holds the
+    audio itself.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Sample rate in Hz.
+    channels : int
+        Channel count (all weighted 1.0, as BS.1770 does for left and right).
+    true_peak : bool
+        Also track the true peak (4x oversampling).
+
+    Examples
+    --------
+    >>> import pyloudnorm
+    >>> rng = np.random.default_rng(0)
+    >>> x = (0.1 * rng.standard_normal((2, 48_000 * 5))).astype(np.float32)
+    >>> m = LoudnessMeter(48_000)
+    >>> for i in range(0, x.shape[1], 7_000):
+    ...     m.add(x[:, i : i + 7_000])
+    >>> ref = pyloudnorm.Meter(48_000).integrated_loudness(x.T.astype(np.float64))
+    >>> bool(abs(m.integrated_lufs - ref) < 0.05)
+    True
+    """
+
+    def __init__(self, sample_rate: int, channels: int = 2, *, true_peak: bool = True) -> None:
+        self.sample_rate = sample_rate
+        self._k = SosFilter(k_weighting_sos(sample_rate), channels=channels)
+        self._step = round(0.1 * sample_rate)
+        self._partial = 0.0
+        self._partial_n = 0
+        self._sums: list[float] = []
+        self._tp = TruePeakMeter(channels) if true_peak else None
+
+    def add(self, block: np.ndarray) -> None:
+        """Measure one ``(channels, frames)`` block."""
+        block = np.asarray(block)
+        if block.shape[1] == 0:
+            return
+        y = self._k.process(block)  # a new float64 array
+        np.square(y, out=y)
+        p = y[0] if y.shape[0] == 1 else np.sum(y, axis=0)
+        i = 0
+        n = len(p)
+        if self._partial_n:
+            take = min(self._step - self._partial_n, n)
+            self._partial += float(np.sum(p[:take]))
+            self._partial_n += take
+            i = take
+            if self._partial_n == self._step:
+                self._sums.append(self._partial)
+                self._partial, self._partial_n = 0.0, 0
+        whole = (n - i) // self._step
+        if whole:
+            seg = p[i : i + whole * self._step].reshape(whole, self._step)
+            self._sums.extend(np.sum(seg, axis=1).tolist())
+            i += whole * self._step
+        if i < n:
+            self._partial = float(np.sum(p[i:]))
+            self._partial_n = n - i
+        if self._tp is not None:
+            self._tp.add(block)
+
+    @property
+    def integrated_lufs(self) -> float:
+        """Gated integrated loudness so far, LUFS (-inf for silence or < 0.4 s)."""
+        s = np.asarray(self._sums)
+        if len(s) < 4:
+            return float("-inf")
+        z = (s[:-3] + s[1:-2] + s[2:-1] + s[3:]) / (4 * self._step)  # 400 ms, 75 % overlap
+        return gated_loudness(z)
+
+    @property
+    def true_peak_dbtp(self) -> float:
+        """Largest true peak so far, dBTP (``-inf`` semantics: -240 for silence)."""
+        if self._tp is None:
+            raise AttributeError("this meter was made with true_peak=False")
+        return self._tp.true_peak_dbtp
 
 
 def integrated_lufs(audio: np.ndarray, sample_rate: int) -> float:
@@ -31,32 +277,39 @@ def integrated_lufs(audio: np.ndarray, sample_rate: int) -> float:
     sample_rate : int
         Sample rate in Hz.
     """
-    meter = pyloudnorm.Meter(sample_rate)
-    return float(meter.integrated_loudness(np.asarray(audio, dtype=np.float64).T))
+    x = np.atleast_2d(np.asarray(audio))
+    meter = LoudnessMeter(sample_rate, x.shape[0], true_peak=False)
+    meter.add(x)
+    return meter.integrated_lufs
 
 
 def true_peak_dbtp(audio: np.ndarray) -> float:
-    """True peak in dBTP: the peak of the signal oversampled 4× (BS.1770 Annex 2).
+    """True peak in dBTP: the peak of the signal oversampled 4x (BS.1770 Annex 2).
 
     Parameters
     ----------
     audio : numpy.ndarray
         ``(channels, frames)`` float audio.
     """
-    peak = 0.0
-    for ch in np.atleast_2d(audio):
-        up = signal.resample_poly(np.asarray(ch, dtype=np.float64), 4, 1)
-        peak = max(peak, float(np.max(np.abs(up))), float(np.max(np.abs(ch))))
-    return 20 * np.log10(max(peak, 1e-12))
+    x = np.atleast_2d(np.asarray(audio))
+    meter = TruePeakMeter(x.shape[0])
+    meter.add(x)
+    return meter.true_peak_dbtp
+
+
+def ungated_lufs(audio: np.ndarray, sample_rate: int) -> float:
+    """Loudness of a short excerpt: K-weighted mean power (BS.1770, no gating), LUFS."""
+    x = np.atleast_2d(np.asarray(audio, dtype=np.float64))
+    y = SosFilter(k_weighting_sos(sample_rate), channels=x.shape[0]).process(x)
+    p = float(np.sum(np.mean(y * y, axis=-1)))
+    return -0.691 + 10.0 * math.log10(p) if p > 0 else -math.inf
 
 
 def _k_weighted_power(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Per-frame K-weighted power summed over channels (BS.1770 weights 1.0)."""
-    meter = pyloudnorm.Meter(sample_rate)
-    x = np.asarray(audio, dtype=np.float64)
-    for _, filt in meter._filters.items():  # high-shelf then high-pass (K-weighting)
-        x = signal.lfilter(filt.b, filt.a, x, axis=-1)
-    return np.sum(x**2, axis=0)
+    x = np.atleast_2d(np.asarray(audio, dtype=np.float64))
+    y = SosFilter(k_weighting_sos(sample_rate), channels=x.shape[0]).process(x)
+    return np.sum(y**2, axis=0)
 
 
 def momentary_lufs(audio: np.ndarray, sample_rate: int, *, hop_s: float = 0.1) -> np.ndarray:
@@ -120,111 +373,12 @@ def startle_check(
     return StartleReport(worst, float(idx[k] * hop_s + 0.4), worst <= limit_lu)
 
 
-def gated_integrated_from_blocks(block_lufs: np.ndarray) -> float:
-    """BS.1770 gating applied to per-block (400 ms) loudness values, in LUFS.
-
-    Used to *predict* a session's integrated loudness from a loudness-over-time
-    estimate without rendering it.
-    """
-    z = 10 ** ((np.asarray(block_lufs, dtype=np.float64) + 0.691) / 10)
-    keep = block_lufs > -70.0
-    if not np.any(keep):
-        return float("-inf")
-    rel = -0.691 + 10 * np.log10(np.mean(z[keep])) - 10.0
-    keep &= block_lufs > rel
-    return float(-0.691 + 10 * np.log10(np.mean(z[keep])))
-
-
-class LoudnessMeter:
-    """Streaming BS.1770 integrated loudness and true peak, in constant memory.
-
-    Feed blocks with :meth:`add`; read :attr:`integrated_lufs` and
-    :attr:`true_peak_dbtp` at any time.  It keeps one float per 100 ms (a session of
-    12 hours needs 3.5 MB), so calibrating or checking a long render never holds the
-    audio itself.
-
-    Parameters
-    ----------
-    sample_rate : int
-        Sample rate in Hz.
-    channels : int
-        Channel count (all weighted 1.0, as BS.1770 does for left and right).
-    true_peak : bool
-        Also track the true peak (4x oversampling; the costlier half of the work).
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> x = (0.1 * rng.standard_normal((2, 48_000 * 5))).astype(np.float32)
-    >>> m = LoudnessMeter(48_000)
-    >>> for i in range(0, x.shape[1], 7_000):
-    ...     m.add(x[:, i : i + 7_000])
-    >>> abs(m.integrated_lufs - integrated_lufs(x, 48_000)) < 0.05
-    True
-    """
-
-    def __init__(self, sample_rate: int, channels: int = 2, *, true_peak: bool = True) -> None:
-        from sonora.engine.dsp import SosFilter
-        from sonora.engine.effects import k_weighting_sos
-
-        self.sample_rate = sample_rate
-        self._k = SosFilter(k_weighting_sos(sample_rate), channels=channels)
-        self._step = round(0.1 * sample_rate)
-        self._partial = 0.0
-        self._partial_n = 0
-        self._sums: list[float] = []
-        self._peak = 0.0
-        self._tail = np.zeros((channels, 0), dtype=np.float64)
-        self._true_peak = true_peak
-
-    def add(self, block: np.ndarray) -> None:
-        """Measure one ``(channels, frames)`` block."""
-        x = np.asarray(block, dtype=np.float64)
-        if x.shape[1] == 0:
-            return
-        p = np.sum(self._k.process(x) ** 2, axis=0)
-        i = 0
-        n = len(p)
-        while i < n:
-            take = min(self._step - self._partial_n, n - i)
-            self._partial += float(np.sum(p[i : i + take]))
-            self._partial_n += take
-            i += take
-            if self._partial_n == self._step:
-                self._sums.append(self._partial)
-                self._partial, self._partial_n = 0.0, 0
-        if not self._true_peak:
-            return
-        # True peak: 4x oversampling with 16 frames of overlap from the last block.
-        buf = np.concatenate([self._tail, x], axis=1)
-        for ch in buf:
-            up = signal.resample_poly(ch, 4, 1)
-            self._peak = max(self._peak, float(np.max(np.abs(up))), float(np.max(np.abs(ch))))
-        self._tail = buf[:, -16:]
-
-    @property
-    def integrated_lufs(self) -> float:
-        """Gated integrated loudness so far, LUFS (-inf for silence or < 0.4 s)."""
-        s = np.asarray(self._sums)
-        if len(s) < 4:
-            return float("-inf")
-        z = (s[:-3] + s[1:-2] + s[2:-1] + s[3:]) / (4 * self._step)  # 400 ms, 75 % overlap
-        lufs = -0.691 + 10 * np.log10(np.maximum(z, 1e-30))
-        keep = lufs > -70.0
-        if not np.any(keep):
-            return float("-inf")
-        rel = -0.691 + 10 * np.log10(np.mean(z[keep])) - 10.0
-        keep &= lufs > rel
-        return float(-0.691 + 10 * np.log10(np.mean(z[keep])))
-
-    @property
-    def true_peak_dbtp(self) -> float:
-        """Largest true peak so far, dBTP."""
-        return 20 * np.log10(max(self._peak, 1e-12))
-
-
 def measure_file(path: str, *, block_frames: int = 65_536) -> tuple[float, float]:
-    """Integrated loudness (LUFS) and true peak (dBTP) of an audio file, streamed."""
+    """Integrated loudness (LUFS) and true peak (dBTP) of an audio file, streamed.
+
+    Memory stays a block deep whatever the file's length; lossy files are measured as
+    their decoder (libsndfile's) produces them.
+    """
     import soundfile as sf
 
     with sf.SoundFile(path) as f:

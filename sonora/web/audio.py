@@ -149,6 +149,10 @@ class Renderer:
     """
 
     def __init__(self, mix: Mix, *, history_s: float) -> None:
+        from sonora.engine.encoders import LOSSY_CEILING_DBTP
+        from sonora.engine.render import lower_ceiling
+
+        lower_ceiling(mix, LOSSY_CEILING_DBTP)  # streams are Opus or MP3: decoded <= -1 dBTP
         self.mix = mix
         self.sample_rate = mix.sample_rate
         self._keep = int(history_s * self.sample_rate)
