@@ -135,7 +135,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/guide"): "public",
     ("GET", "/guide/which"): "public",
     ("GET", "/evidence"): "public",
-    ("GET", "/listening"): "own",
+    ("GET", "/listening"): "public",  # a visitor gets the general advice (issue #14)
     ("POST", "/listening"): "own",
     ("GET", "/listening/reference.wav"): "public",
     ("GET", "/openapi.json"): "public",
