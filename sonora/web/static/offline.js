@@ -20,8 +20,8 @@
   // The browser's zone, so pages with times (therapist slots) show it first.
   try {
     var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    if (zone && document.cookie.indexOf("sonora_tz=" + encodeURIComponent(zone)) < 0) {
-      document.cookie = "sonora_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+    if (zone && document.cookie.indexOf("sonora_browser_tz=" + encodeURIComponent(zone)) < 0) {
+      document.cookie = "sonora_browser_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
     }
   } catch (e) { /* no Intl */ }
 

@@ -6,7 +6,8 @@ Create Date: 2026-12-06
 
 ``mixes`` keeps plans a listener saved; ``client_requests`` remembers the
 ``Idempotency-Key`` of check-ins sent by a browser's offline queue, so each is
-stored once.
+stored once; ``therapist_profiles.consult_via`` / ``consult_details`` say how a
+therapist's free consults happen (video link, phone, place), which invites carry.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Create ``mixes`` and ``client_requests``."""
+    """Create ``mixes`` and ``client_requests``; add the consult columns."""
     op.create_table(
         "mixes",
         sa.Column("id", sa.String(32), primary_key=True),
@@ -57,10 +58,20 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.UniqueConstraint("user_id", "key", name="uq_client_requests_user_key"),
     )
+    with op.batch_alter_table("therapist_profiles") as batch:
+        batch.add_column(
+            sa.Column("consult_via", sa.String(8), nullable=False, server_default="video")
+        )
+        batch.add_column(
+            sa.Column("consult_details", sa.String(300), nullable=False, server_default="")
+        )
 
 
 def downgrade() -> None:
-    """Drop ``client_requests`` and ``mixes``."""
+    """Drop the consult columns, ``client_requests`` and ``mixes``."""
+    with op.batch_alter_table("therapist_profiles") as batch:
+        batch.drop_column("consult_details")
+        batch.drop_column("consult_via")
     op.drop_table("client_requests")
     op.drop_index("ix_mixes_user_created", table_name="mixes")
     op.drop_table("mixes")
