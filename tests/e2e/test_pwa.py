@@ -230,7 +230,9 @@ AXE_RUN = """async () => {
 OVERFLOW = """() => ({doc: document.documentElement.scrollWidth, win: window.innerWidth,
   wide: Array.from(document.querySelectorAll('body *')).filter(e => {
     const r = e.getBoundingClientRect();
-    return r.right > window.innerWidth + 1 && !e.closest('.table-wrap');
+    // (clipped, visually hidden text such as a table's headings on a phone is not seen)
+    return r.right > window.innerWidth + 1 && !e.closest('.table-wrap')
+      && !e.closest('.visually-hidden, table.cards thead');
   }).slice(0, 3).map(e => e.tagName + '.' + e.className)})"""
 CHART_FITS = """() => Array.from(document.querySelectorAll('svg.chart')).flatMap(svg => {
   const vb = svg.viewBox.baseVal;
