@@ -309,3 +309,28 @@ def test_every_page_passes_axe_and_fits_the_screen(
     assert failures == {}, json.dumps(failures, indent=1)
     assert errors == []
     ctx.close()
+
+
+def test_seek_bar_and_endless_mode(browser: Any, server: RunningServer) -> None:
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    errors = _errors(page)
+    made = _listener(ctx, server.url)
+    page.goto(f"{server.url}/play/{made['plan']['id']}")
+    page.get_by_role("button", name="Play").click()
+    audio = "document.getElementById('audio')"
+    _wait(lambda: page.evaluate(f"{audio}.currentTime") > 0.5, 60, "play")
+    # the seek bar (a labelled slider) moves the session to 2:00
+    seek = page.get_by_label("Position")
+    seek.evaluate("(el) => { el.value = '120'; el.dispatchEvent(new Event('change')); }")
+    _wait(lambda: page.evaluate("window.sonoraPlayer.position()") > 120.5, 60, "moved")
+    assert "offset_s=120.000" in page.evaluate(f"{audio}.src")
+    assert page.locator("#elapsed").inner_text().startswith("2:0")
+    # endless: the stream continues past the plan's end with its final state
+    page.get_by_role("checkbox", name=re.compile("Endless")).check()
+    _wait(lambda: "endless=1" in page.evaluate(f"{audio}.src"), 10, "endless stream")
+    assert page.locator("#total").inner_text() == "endless"
+    _wait(lambda: page.evaluate("window.sonoraPlayer.position()") > 121.0, 60, "still playing")
+    assert page.evaluate(f"{audio}.error") is None
+    assert errors == []
+    ctx.close()
