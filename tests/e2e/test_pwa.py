@@ -158,7 +158,7 @@ def test_installable_offline_media_session_and_fade(
     page.get_by_role("button", name="Keep for offline").click()
     _wait(lambda: "Kept on this device" in page.inner_text("#keep-label"), 240, "kept")
     assert page.evaluate("document.getElementById('keep-progress').value") == 100
-    page.screenshot(path=str(shots / "pwa-player-phone.png"), full_page=True)
+    page.screenshot(path=str(shots / "pwa-player-kept-phone.png"), full_page=True)
 
     # network cut: the kept session's page and audio come from the device
     ctx.set_offline(True)
@@ -175,7 +175,7 @@ def test_installable_offline_media_session_and_fade(
     item = page.locator("#kept-list li")
     _wait(lambda: item.count() == 1, 10, "kept list")
     assert re.search(r"\d+ min · \d+\.\d MB", item.inner_text())
-    page.screenshot(path=str(shots / "pwa-kept-phone.png"), full_page=True)
+    page.screenshot(path=str(shots / "pwa-kept-list-phone.png"), full_page=True)
     page.get_by_role("button", name=re.compile("^Remove")).click()
     _wait(lambda: item.count() == 0, 10, "removed")
     assert page.locator("#kept-empty").is_visible()
