@@ -334,3 +334,31 @@ def test_seek_bar_and_endless_mode(browser: Any, server: RunningServer) -> None:
     assert page.evaluate(f"{audio}.error") is None
     assert errors == []
     ctx.close()
+
+
+def test_alarm_fades_in_at_its_time(browser: Any, server: RunningServer) -> None:
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    errors = _errors(page)
+    made = _listener(ctx, server.url)
+    page.goto(f"{server.url}/play/{made['plan']['id']}")
+    page.get_by_text("Wake-up alarm").click()
+    assert "cannot wake a locked phone" in page.inner_text("#alarm-form")
+    # the next whole minute in the browser's own clock
+    at = page.evaluate(
+        "(() => { const d = new Date(Date.now() + 60000); return String(d.getHours())"
+        ".padStart(2, '0') + ':' + String(d.getMinutes()).padStart(2, '0'); })()"
+    )
+    page.get_by_label("Wake me at").fill(at)
+    page.get_by_label("Rising over").select_option("1")
+    page.get_by_role("button", name="Set alarm").click()
+    assert f"Alarm set for {at}" in page.inner_text("#alarm-status")
+    _wait(lambda: "Good morning" in page.inner_text("#alarm-status"), 75, "the alarm")
+    gains = []
+    for _ in range(3):  # rising through the gain node, from silence
+        gains.append(page.evaluate("window.sonoraPlayer.gain()"))
+        time.sleep(2.0)
+    assert 0 <= gains[0] < gains[1] < gains[2] < 1, gains
+    _wait(lambda: page.evaluate("window.sonoraPlayer.rms()") > 1e-4, 30, "sound rising")
+    assert errors == []
+    ctx.close()

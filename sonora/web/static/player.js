@@ -64,11 +64,11 @@
     master.gain.value = level;
     srcNode.connect(master); master.connect(analyser); analyser.connect(ctx.destination);
   }
-  function setLevel(v, rampS) {
+  function setLevel(v, rampS, from) {
     if (!master) return;
     var now = ctx.currentTime, g = master.gain;
     g.cancelScheduledValues(now);
-    g.setValueAtTime(g.value, now);
+    g.setValueAtTime(from === undefined ? g.value : from, now);
     if (rampS) g.linearRampToValueAtTime(v, now + rampS); else g.setValueAtTime(v, now);
   }
   window.sonoraPlayer = {
@@ -275,10 +275,9 @@
     var go = function (planForWake) {
       graph();
       if (planForWake !== planId) { local = false; streamBase = "/api/plans/" + planForWake + "/stream?format=" + fmtName; }
-      setLevel(0, 0);
       started = true; setPlaying(true);
       connect(0);
-      setLevel(level, riseS);
+      setLevel(level, riseS, 0);  // from silence up to the chosen level
       alarmStatus.textContent = "Good morning. The sound is rising over " + Math.round(riseS / 60) + " minutes.";
     };
     if (choice === "this") { go(planId); return; }
