@@ -95,7 +95,9 @@ def test_guide_explains_compares_and_shows_credentials(client: TestClient) -> No
     assert load_evidence().claim("uk-protected-title").text.replace("'", "&#39;") in r.text
     # the helper is a plain GET form: it works without JavaScript
     assert re.search(r'<form method="get" action="/guide/which#result"', r.text)
-    assert "<script" not in r.text.split("</head>", 1)[1]
+    body = r.text.split("</head>", 1)[1]
+    # (offline.js, on every page, only installs the service worker: an enhancement)
+    assert "<script" not in body.replace('<script src="/static/offline.js"></script>', "")
 
 
 ANSWERS = {"hope": "relax", "duration": "days", "impact": "little", "structured": "no"}
@@ -157,9 +159,14 @@ def test_helper_uses_the_listeners_country(client: TestClient) -> None:
     ],
 )
 def test_helper_errors_name_the_field(client: TestClient, params: dict, field: str) -> None:
+    from sonora.care.guide import QUESTIONS
+
     r = client.get("/guide/which", params=params)
     assert r.status_code == 422
-    assert f"Please check {field}" in _text(r.text)
+    # named in the listener's words (the question), not by the form field (issue #14)
+    question = next(q.text for q in QUESTIONS if q.name == field)
+    assert f"Please choose an answer to “{question}”" in _text(r.text)
+    assert f"Please check {field}" not in _text(r.text)
 
 
 # -- evidence ----------------------------------------------------------------------------

@@ -660,3 +660,55 @@ def test_a_crisis_reason_puts_help_first_on_the_confirmation(tmp_path: Path) -> 
         assert "116 123" in page  # Samaritans, for a GB therapist
     finally:
         core.close()
+
+
+# -- how consults happen, and times in the browser's zone first (issue #14) -------------
+def test_a_consult_invite_says_how_it_happens(app: Any) -> None:
+    link = "https://meet.example.org/ada-consults"
+    _, tid = _join(app, "ada@example.org", consult_via="video", consult_details=link)
+    _verify(_admin(app), tid)
+    anon = TestClient(app)
+    page = anon.get(f"/therapists/{tid}").text
+    assert "How the consult happens: <strong>Video call</strong>" in page
+    assert link not in page  # the link is for the person who booked, not the public
+    svc = app.state.core.therapists
+    before = len(svc.repo.outbox())
+    booked = _book(anon, tid, "Sam", "sam@example.org")
+    mails = svc.repo.outbox()[before:]
+    assert len(mails) == 2
+    for m in mails:
+        assert f"How: Video call: {link}" in _text(m.message)
+        msg = email.message_from_string(m.message)
+        (part,) = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
+        event = Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")[0]
+        assert str(event["location"]) == f"Video call: {link}"
+    ics = Calendar.from_ical(anon.get(f"/bookings/{booked['token']}/invite.ics").content)
+    assert str(ics.walk("VEVENT")[0]["location"]) == f"Video call: {link}"
+
+
+def test_consult_details_are_checked(app: Any) -> None:
+    c = TestClient(app)
+    data = {
+        **PROFILE,
+        "email": "bad@example.org",
+        "password": "long enough pw",
+        "consult_via": "video",
+        "consult_details": "zoom me maybe",
+    }
+    r = c.post("/therapists/join", data={**data, "csrf_token": _csrf(c)}, follow_redirects=False)
+    assert r.status_code == 422 and "a video link starts with https://" in r.text
+    data.update(consult_via="carrier pigeon", consult_details="")
+    r = c.post("/therapists/join", data={**data, "csrf_token": _csrf(c)}, follow_redirects=False)
+    assert r.status_code == 422 and "consult_via" in r.text
+
+
+def test_times_show_in_the_browsers_zone_first(app: Any) -> None:
+    _, tid = _join(app, "ada@example.org")
+    _verify(_admin(app), tid)
+    visitor = TestClient(app)
+    visitor.cookies.set("sonora_browser_tz", "America/New_York")
+    page = visitor.get(f"/therapists/{tid}").text
+    assert "every time below is in <strong>America/New_York</strong>" in page
+    # a zone chosen on the page wins over the browser's, and is remembered
+    visitor.get(f"/therapists/{tid}", params={"tz": "Asia/Tokyo"})
+    assert "<strong>Asia/Tokyo</strong>" in visitor.get(f"/therapists/{tid}").text

@@ -135,10 +135,28 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/guide"): "public",
     ("GET", "/guide/which"): "public",
     ("GET", "/evidence"): "public",
-    ("GET", "/listening"): "own",
+    ("GET", "/listening"): "public",  # a visitor gets the general advice (issue #14)
     ("POST", "/listening"): "own",
     ("GET", "/listening/reference.wav"): "public",
     ("GET", "/openapi.json"): "public",
+    # quick starts and the installable app (issue #14; tests/test_mixes.py in depth)
+    ("GET", "/api/mixes"): "own",
+    ("POST", "/api/mixes"): "own",
+    ("PATCH", "/api/mixes/{mix_id}"): "object",
+    ("DELETE", "/api/mixes/{mix_id}"): "object",
+    ("POST", "/api/mixes/{mix_id}/start"): "object",
+    ("POST", "/api/plans/{plan_id}/again"): "object",
+    ("POST", "/api/quick-start"): "own",
+    ("GET", "/mixes"): "own",
+    ("POST", "/mixes"): "own",
+    ("POST", "/mixes/{mix_id}"): "object",
+    ("POST", "/again/{plan_id}"): "object",
+    ("POST", "/quick"): "own",
+    ("GET", "/m/{token}"): "public",
+    ("POST", "/m/{token}"): "public",
+    ("GET", "/manifest.webmanifest"): "public",
+    ("GET", "/sw.js"): "public",
+    ("GET", "/kept"): "public",
 }
 
 #: The therapist directory (issue #6; tests/test_therapists_web.py checks these in depth).
@@ -231,7 +249,7 @@ def _call(c: TestClient, method: str, path: str, ids: dict[str, str], gains: int
         token = _csrf(c)
         form = {
             "csrf_token": token,
-            "action": "length",
+            "action": "favourite" if path.startswith("/mixes/") else "length",
             "minutes": "10",
             "tension": "3",
             "ending": "finished",
@@ -248,6 +266,7 @@ def test_anonymous_visitors_are_refused(anon: TestClient, method: str, path: str
         "checkin_id": "0" * 32,
         "therapist_id": "0" * 32,
         "booking_id": "0" * 32,
+        "mix_id": "0" * 32,
     }
     r = _call(anon, method, path, ids)
     if ROUTES[(method, path)] in ANON_REDIRECTS and not path.startswith("/api"):
@@ -271,17 +290,19 @@ def test_another_persons_objects_are_not_found(
 ) -> None:
     made = _checkin(alice)
     ids = {"plan_id": made["plan"]["id"], "checkin_id": made["checkin"]["id"]}
+    ids["mix_id"] = alice.post("/api/mixes", json={"plan_id": ids["plan_id"]}).json()["id"]
     layers = len(made["plan"]["layers"])
     r = _call(bob, method, path, ids, gains=layers)
     assert r.status_code == 404, (r.status_code, r.text[:300])
     # ... while the owner gets it (streams are exercised against a real server)
     if not path.endswith(("/stream", "/download")):
         r = _call(alice, method, path, ids, gains=layers)
-        assert r.status_code in (200, 201, 303), (r.status_code, r.text[:300])
+        assert r.status_code in (200, 201, 204, 303), (r.status_code, r.text[:300])
         if r.status_code == 303:
             assert r.headers["location"] != "/"
     # and an id that does not exist looks the same as someone else's
-    r = _call(bob, method, path, {"plan_id": "f" * 32, "checkin_id": "f" * 32}, gains=layers)
+    missing = {"plan_id": "f" * 32, "checkin_id": "f" * 32, "mix_id": "f" * 32}
+    r = _call(bob, method, path, missing, gains=layers)
     assert r.status_code == 404
 
 

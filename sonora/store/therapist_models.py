@@ -85,6 +85,14 @@ class TherapistProfile(Base):
     #: The ``verified_until`` a re-check reminder was emailed for (migration 0003): one
     #: reminder per expiry, however often ``sonora therapists remind`` runs.
     recheck_reminded_for: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: How a free consult happens (migration 0004): ``video``, ``phone`` or ``place``,
+    #: and the link, number or address the invite carries.
+    consult_via: Mapped[str] = mapped_column(
+        String(8), nullable=False, default="video", server_default="video"
+    )
+    consult_details: Mapped[str] = mapped_column(
+        String(300), nullable=False, default="", server_default=""
+    )
 
     __table_args__ = (Index("ix_therapist_profiles_country_city", "country", "city"),)
 

@@ -64,6 +64,10 @@ PROFILE_FIELDS = (
 )
 
 
+#: How consults happen (migration 0004); optional in ``fields`` so older callers work.
+CONSULT_FIELDS = ("consult_via", "consult_details")
+
+
 class SlotTaken(StoreError):
     """Someone else holds that slot (the database's unique constraint said so)."""
 
@@ -97,6 +101,8 @@ class TherapistRecord:
     verification_note: str | None
     email: str | None = None
     recheck_reminded_for: dt.datetime | None = None
+    consult_via: str = "video"
+    consult_details: str = ""
 
     @classmethod
     def of(cls, row: TherapistProfile, email: str | None = None) -> TherapistRecord:
@@ -126,6 +132,8 @@ class TherapistRecord:
             row.verification_note,
             email,
             row.recheck_reminded_for,
+            row.consult_via or "video",
+            row.consult_details or "",
         )
 
     def status(self, now: dt.datetime) -> str:
@@ -267,6 +275,7 @@ class TherapistRepo:
                     created_at=now,
                     updated_at=now,
                     **{k: fields[k] for k in PROFILE_FIELDS},
+                    **{k: fields[k] for k in CONSULT_FIELDS if k in fields},
                 )
                 s.add(row)
                 s.flush()
@@ -285,7 +294,7 @@ class TherapistRepo:
                 or fields.get("registration_number", row.registration_number)
                 != row.registration_number
             )
-            for k in PROFILE_FIELDS:
+            for k in (*PROFILE_FIELDS, *CONSULT_FIELDS):
                 if k in fields:
                     setattr(row, k, fields[k])
             if credential_changed:
@@ -803,7 +812,7 @@ class TherapistRepo:
             out["therapist"] = {
                 "profile": {
                     "id": row.id,
-                    **{k: getattr(row, k) for k in PROFILE_FIELDS},
+                    **{k: getattr(row, k) for k in (*PROFILE_FIELDS, *CONSULT_FIELDS)},
                     "is_demo": row.is_demo,
                     "created_at": ts(row.created_at),
                     "updated_at": ts(row.updated_at),

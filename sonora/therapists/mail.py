@@ -76,6 +76,7 @@ def invite(
     sequence: int,
     cancelled: bool = False,
     url: str = "",
+    location: str = "",
 ) -> bytes:
     """An iCalendar (RFC 5545) invite for one consult, times in UTC.
 
@@ -99,6 +100,8 @@ def invite(
     ev.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     if url:
         ev.add("url", url)
+    if location:  # how the consult happens: a video link, a phone call or a place
+        ev.add("location", location)
     org = vCalAddress(f"mailto:{organizer_email}")
     org.params["cn"] = vText(organizer_name)
     ev.add("organizer", org)

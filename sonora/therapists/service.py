@@ -160,6 +160,41 @@ def _text(data: Mapping[str, Any], name: str, *, max_len: int, min_len: int = 0)
     return v
 
 
+#: How a free consult can happen, as a therapist states it.
+CONSULT_VIA = {"video": "Video call", "phone": "Phone call", "place": "In person"}
+
+
+def consult_fields(data: Mapping[str, Any]) -> dict[str, str]:
+    """``consult_via`` (video, phone or place) and ``consult_details`` (the video link,
+    the phone arrangement, or the address), checked.
+
+    Raises
+    ------
+    ParameterError
+        Naming the field: an unknown way, a video link that is not ``https://``, or
+        details longer than 300 characters.
+    """
+    via = str(data.get("consult_via") or "video")
+    if via not in CONSULT_VIA:
+        raise ParameterError("consult_via", f"{via!r} is not one of {sorted(CONSULT_VIA)}")
+    details = _text(data, "consult_details", max_len=300)
+    if via == "video" and details and not details.lower().startswith("https://"):
+        raise ParameterError("consult_details", "a video link starts with https://")
+    return {"consult_via": via, "consult_details": details}
+
+
+def consult_how(t: Any) -> str:
+    """One line saying how a consult with this therapist happens (for invites)."""
+    via = getattr(t, "consult_via", "video") or "video"
+    details = getattr(t, "consult_details", "") or ""
+    default = {
+        "video": "the link will follow from the therapist",
+        "phone": "the therapist will call the number you gave, or send theirs",
+        "place": "the therapist will send the address",
+    }[via]
+    return f"{CONSULT_VIA[via]}: {details or default}"
+
+
 def _choices(data: Mapping[str, Any], name: str, allowed: Mapping[str, str]) -> list[str]:
     raw = data.get(name) or []
     items = [raw] if isinstance(raw, str) else list(raw)
@@ -327,6 +362,7 @@ class Therapists:
             "approaches": _choices(data, "approaches", APPROACHES),
             "bio": _text(data, "bio", max_len=2000),
             "timezone": tz_name,
+            **consult_fields(data),
         }
 
     def own_profile(self, user: UserRecord) -> TherapistRecord | None:
@@ -890,7 +926,10 @@ class Therapists:
             start=b.starts_at,
             end=b.ends_at,
             summary=f"Free 15-minute consult with {t.display_name}",
-            description=f"Manage or cancel: {link}" if link else "Cancelled",
+            description=(
+                f"How: {consult_how(t)}\nManage or cancel: {link}" if link else "Cancelled"
+            ),
+            location=consult_how(t),
             organizer_email=t.email or "therapist@sonora.invalid",
             organizer_name=t.display_name,
             attendee_email=b.email,
@@ -904,7 +943,8 @@ class Therapists:
             start=b.starts_at,
             end=b.ends_at,
             summary=f"Free consult: {b.name}",
-            description=f"Reason given: {b.reason or '(none)'}",
+            description=f"How: {consult_how(t)}\nReason given: {b.reason or '(none)'}",
+            location=consult_how(t),
             organizer_email=t.email or "therapist@sonora.invalid",
             organizer_name=t.display_name,
             attendee_email=b.email,
@@ -938,6 +978,7 @@ class Therapists:
         to_listener = (
             f"Hello {b.name},\n\n{opening}\n"
             f"When: {when_l}\n"
+            + ("" if cancelled else f"How: {consult_how(t)}\n")
             + ("" if cancelled or not link else f"\nTo cancel or move it, open:\n{link}\n")
             + "\nA consult is a short conversation to see whether working together could help. "
             "If you are in crisis, please contact a crisis line or emergency services now "
@@ -957,6 +998,7 @@ class Therapists:
         to_therapist = (
             f"Hello {t.display_name},\n\n{t_opening}\n\n"
             f"When: {when_t}\n"
+            f"How: {consult_how(t)}\n"
             f"Who: {b.name} <{b.email}>\n"
             f"Their time zone: {b.listener_tz}\n"
             f"Reason: {b.reason or '(none given)'}\n{flag}\n"

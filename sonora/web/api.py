@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +30,7 @@ from sonora.web.deps import (
 )
 from sonora.web.matching import FAMILY_LABELS, SENSITIVITY_LABELS
 from sonora.web.security import SESSION_COOKIE
-from sonora.web.stream import AudioStreamResponse
+from sonora.web.stream import ENDLESS_S, AudioStreamResponse
 
 __all__ = ["router"]
 
@@ -277,10 +277,31 @@ def put_profile(body: ProfileIn, user: UserDep, core: CoreDep) -> dict[str, Any]
 
 # -- check-in, plan, stream, outcome ---------------------------------------------------
 @router.post("/checkins", status_code=201, tags=["session"])
-def create_checkin(body: CheckInIn, user: UserDep, core: CoreDep) -> dict[str, Any]:
+def create_checkin(
+    body: CheckInIn,
+    user: UserDep,
+    core: CoreDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(description="Send once: a repeat with the same key returns the first result (200)"),
+    ] = None,
+) -> dict[str, Any]:
     """Check in; returns the plan made for you (and help to reach, if your note
     suggests you need more than sound)."""
-    c, rec, plan = core.check_in(user, body.model_dump(exclude_none=True))
+    if idempotency_key is not None:  # an offline queue's retry-safe send
+        from sonora.web.mixes_api import checkin_once
+
+        created, cid, pid = checkin_once(
+            core,
+            user,
+            idempotency_key,
+            lambda: core.check_in(user, body.model_dump(exclude_none=True)),
+        )
+        c, (rec, plan) = core.store.get_checkin(user.id, cid), core.plan(user, pid)
+        response.status_code = 201 if created else 200
+    else:
+        c, rec, plan = core.check_in(user, body.model_dump(exclude_none=True))
     return {
         "checkin": {"id": c.id, "created_at": c.created_at.isoformat(), "answers": c.data},
         "care": c.care,
@@ -335,14 +356,16 @@ async def _stream(
     core: Core,
     *,
     download: bool,
+    endless: bool = False,
 ) -> Response:
     rec, plan = await run_in_threadpool(core.plan, user, _check_id(plan_id, "plan"))
     if plan.quiet_rest:
         raise HTTPException(status_code=409, detail="plan: a quiet-rest session has no sound")
-    if offset_s >= plan.duration_s:
+    end_s = ENDLESS_S if endless else plan.duration_s
+    if offset_s >= end_s:
         raise HTTPException(
             status_code=422,
-            detail=f"offset_s: {offset_s:g} is past the end; allowed 0 to {plan.duration_s:g}",
+            detail=f"offset_s: {offset_s:g} is past the end; allowed 0 to {end_s:g}",
         )
     if core.hub.active_count() >= core.settings.max_streams:
         raise HTTPException(
@@ -364,6 +387,7 @@ async def _stream(
         paced=not download,
         limiter=request.app.state.render_limiter,
         filename=filename,
+        endless=endless,
     )
 
 
@@ -387,9 +411,18 @@ async def stream(
     offset_s: Annotated[
         float, Query(ge=0.0, description="Start (or resume) this far in, seconds")
     ] = 0.0,
+    endless: Annotated[
+        bool,
+        Query(
+            description="Sleep: after the plan's end, keep its final sound going "
+            "(up to 12 hours in all) until the listener stops it"
+        ),
+    ] = False,
 ) -> Response:
     """Listen: the session's audio, rendered live and paced to real time."""
-    return await _stream(request, plan_id, format, offset_s, user, core, download=False)
+    return await _stream(
+        request, plan_id, format, offset_s, user, core, download=False, endless=endless
+    )
 
 
 @router.get(

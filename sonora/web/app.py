@@ -200,6 +200,13 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
 
     app.include_router(therapist_api)
     app.include_router(therapist_pages)
+    from sonora.web.mixes_api import router as mixes_api
+    from sonora.web.mixes_pages import router as mixes_pages
+    from sonora.web.pwa import router as pwa_router
+
+    app.include_router(mixes_api)
+    app.include_router(mixes_pages)
+    app.include_router(pwa_router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app
 

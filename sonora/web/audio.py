@@ -116,12 +116,21 @@ class Calibrator:
 
 
 def build_stream_mix(
-    plan: Plan, calibration: dict[str, Any], *, sample_rate: int, gains: list[float] | None
+    plan: Plan,
+    calibration: dict[str, Any],
+    *,
+    sample_rate: int,
+    gains: list[float] | None,
+    duration_s: float | None = None,
 ) -> Mix:
-    """The plan's graph with a stored calibration and the listener's mixer gains."""
+    """The plan's graph with a stored calibration and the listener's mixer gains.
+
+    ``duration_s`` longer than the plan renders on with the plan's final state held
+    (the endless mode for sleep); by default the plan's own length.
+    """
     mix = build_mix(
         plan.to_scene(),
-        duration_s=plan.duration_s,
+        duration_s=plan.duration_s if duration_s is None else duration_s,
         seed=plan.seed,
         sample_rate=sample_rate,
         target_lufs=None,

@@ -140,10 +140,17 @@ async def guide_which(request: Request, user: MaybeUser, core: CoreDep) -> Respo
     ctx = await _guide_ctx(core, user)
     form = dict(request.query_params)
     ctx["answers"] = form
+    if not any(form.get(q.name) for q in QUESTIONS):
+        # Nothing answered yet (a first visit): just the questions, no error.
+        ctx["result"] = None
+        return _render(request, "guide_which.html", ctx)
     try:
         result = which_help(form)
     except CareError as exc:
         ctx["error"] = exc
+        # Say which question in the listener's words, not the form field's name.
+        asked = next((q.text for q in QUESTIONS if q.name == exc.field), None)
+        ctx["error_question"] = asked
         return _render(request, "guide_which.html", ctx, status=422)
     ctx["result"] = result
     country, region = ctx["country"], ctx["region"]
@@ -250,7 +257,14 @@ async def _listening_ctx(core: Any, user: Any) -> dict[str, Any]:
 @router.get("/listening", response_class=HTMLResponse)
 @_guarded
 async def listening(request: Request, user: MaybeUser, core: CoreDep) -> Response:
-    user = _need_user(user)
+    if user is None:
+        # A visitor without a session: the general advice and the allowance table,
+        # and a way in; nothing personal to show.
+        table = [
+            {"level_dba": lv, "hours": allowance_hours(lv)}
+            for lv in (70.0, 75.0, 80.0, 83.0, 86.0, 90.0)
+        ]
+        return _render(request, "listening_visitor.html", {"allowance_table": table})
     ctx = await _listening_ctx(core, user)
     ctx["saved"] = request.query_params.get("msg") == "saved"
     return _render(request, "listening.html", ctx)

@@ -111,16 +111,22 @@ def session_chart(sessions: Sequence[Any], scale: str, *, max_sessions: int = 30
 
 
 def goal_chart(per_goal: Sequence[dict[str, Any]]) -> Markup:
-    """Average change in tension per goal, as horizontal bars (positive = calmer)."""
+    """Average change in tension per goal, as horizontal bars (positive = calmer).
+
+    Each goal's name sits on its own line above its bar, and the value label on the
+    other side of the zero line from the bar, so nothing is cut however narrow the
+    screen (the SVG scales to its container).
+    """
     rows = [r for r in per_goal if r.get("tension_change") is not None]
     if not rows:
         return Markup("")
-    w = 420
-    bar_h, gap, left, right = 24, 12, 100, 8
-    h = len(rows) * (bar_h + gap) + gap + 20
+    w = 360
+    label_h, bar_h, gap = 18, 20, 14
+    row_h = label_h + bar_h + gap
+    h = len(rows) * row_h + 24
     span = max(3.0, max(abs(r["tension_change"]) for r in rows))
-    half = (w - left - right) / 2 - 70  # room for the value labels on either side
-    zero = left + (w - left - right) / 2
+    zero = w / 2
+    half = w / 2 - 8
     desc = "; ".join(
         f"{GOAL_NAMES.get(r['goal'], r['goal'])}: tension {_signed(r['tension_change'])} "
         f"on average over {r['sessions']} sessions"
@@ -134,18 +140,20 @@ def goal_chart(per_goal: Sequence[dict[str, Any]]) -> Markup:
         f'<line class="grid" x1="{zero:.1f}" x2="{zero:.1f}" y1="0" y2="{h - 20}"/>',
     ]
     for i, r in enumerate(rows):
-        yy = gap + i * (bar_h + gap)
+        yy = i * row_h + 4
         v = float(r["tension_change"])
         length = half * abs(v) / span
         x = zero if v >= 0 else zero - length
         goal = escape(r["goal"])
+        by = yy + label_h
+        value_x = zero - 6 if v >= 0 else zero + 6
         parts.append(
-            f'<text class="axis" x="{left - 10}" y="{yy + bar_h * 0.7:.1f}" text-anchor="end">'
+            f'<text class="axis" x="0" y="{yy + 13}">'
             f"{escape(GOAL_NAMES.get(r['goal'], r['goal']))}</text>"
-            f'<rect class="bar goal-{goal}" x="{x:.1f}" y="{yy}" width="{max(length, 1.5):.1f}" '
+            f'<rect class="bar goal-{goal}" x="{x:.1f}" y="{by}" width="{max(length, 1.5):.1f}" '
             f'height="{bar_h}" rx="4"/>'
-            f'<text class="axis" x="{(zero + length + 6) if v >= 0 else (zero - length - 6):.1f}" '
-            f'y="{yy + bar_h * 0.7:.1f}" text-anchor="{"start" if v >= 0 else "end"}">'
+            f'<text class="axis" x="{value_x:.1f}" y="{by + bar_h * 0.72:.1f}" '
+            f'text-anchor="{"end" if v >= 0 else "start"}">'
             f"{_signed(v)} (n={r['sessions']})</text>"
         )
     parts.append(

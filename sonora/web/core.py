@@ -226,7 +226,10 @@ class Core:
         Includes the directory's part (``therapist``: profile, hours, verification
         records and bookings; ``bookings``: consults booked while signed in).
         """
-        return {**self.store.export_user(user.id), **self.therapists.export_account(user)}
+        from sonora.mixes import Mixes
+
+        mixes = Mixes(self.store).export(user.id)
+        return {**self.store.export_user(user.id), **self.therapists.export_account(user), **mixes}
 
     def delete_account(self, user: UserRecord) -> dict[str, int]:
         """Delete the listener and everything of theirs.
@@ -237,7 +240,10 @@ class Core:
         """
         for entry in self.store.history(user.id):
             self.hub.forget_plan(entry.plan.id)
-        counts = self.therapists.delete_account(user)
+        from sonora.mixes import Mixes
+
+        mix_counts = Mixes(self.store).delete_user(user.id)
+        counts = {**self.therapists.delete_account(user), **mix_counts}
         self.planner.forget(user.id)
         return counts
 

@@ -220,10 +220,13 @@ async def welcome(
     if user is not None:
         view = await run_in_threadpool(core.history, user)
         recent = list(reversed(view.sessions))[:3]
+    from sonora.web.mixes_pages import quick_start_ctx
+
+    quick = await quick_start_ctx(core, user)
     return _render(
         request,
         "welcome.html",
-        {"profile": profile, "recent": recent, "msg": request.query_params.get("msg", "")},
+        {"profile": profile, "recent": recent, "msg": request.query_params.get("msg", ""), **quick},
     )
 
 

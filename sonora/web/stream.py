@@ -26,6 +26,7 @@ import anyio.to_thread
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from sonora.engine.graph import MAX_DURATION_S
 from sonora.plan import Plan
 from sonora.store import PlanRecord
 from sonora.web.audio import FORMATS, Renderer, StreamJob, build_stream_mix
@@ -33,9 +34,12 @@ from sonora.web.audio import FORMATS, Renderer, StreamJob, build_stream_mix
 if TYPE_CHECKING:
     from sonora.web.core import Core
 
-__all__ = ["AudioStreamResponse"]
+__all__ = ["ENDLESS_S", "AudioStreamResponse"]
 
 log = logging.getLogger("sonora.web.stream")
+#: Length of an endless stream, seconds: the plan, then its final state held (the
+#: engine's longest render, 12 hours).
+ENDLESS_S = MAX_DURATION_S
 #: Extra seconds of audio kept, beyond the lead, for resuming a dropped connection.
 RESUME_MARGIN_S = 4.0
 
@@ -59,6 +63,9 @@ class AudioStreamResponse(Response):
         Worker threads for rendering.
     filename : str, optional
         Sent as an attachment with this name (downloads).
+    endless : bool
+        Render past the plan's end with its final state held (automation keeps its
+        last value), up to :data:`ENDLESS_S`; fades out only at that end.
     """
 
     def __init__(
@@ -73,6 +80,7 @@ class AudioStreamResponse(Response):
         paced: bool,
         limiter: anyio.CapacityLimiter,
         filename: str | None = None,
+        endless: bool = False,
     ) -> None:
         self.core = core
         self.user_id = user_id
@@ -82,11 +90,13 @@ class AudioStreamResponse(Response):
         self.offset_s = float(offset_s)
         self.paced = paced
         self.limiter = limiter
+        self.endless = endless
+        self.render_s = max(ENDLESS_S, plan.duration_s) if endless else plan.duration_s
         headers = {
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",
             "X-Sonora-Offset": f"{self.offset_s:.3f}",
-            "X-Sonora-Duration": f"{plan.duration_s:.3f}",
+            "X-Sonora-Duration": f"{self.render_s:.3f}",
         }
         if filename:
             headers["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -98,7 +108,7 @@ class AudioStreamResponse(Response):
         core = self.core
         settings = core.settings
         rec = self.record
-        key = core.calibrator.key(rec.plan)
+        key = core.calibrator.key(rec.plan) + (":endless" if self.endless else "")
         future = core.calibrator.ensure(rec.id, rec.plan, rec.calibration)
         calibration: dict[str, Any] = await anyio.to_thread.run_sync(future.result)
         renderer: Renderer | None = None
@@ -107,7 +117,11 @@ class AudioStreamResponse(Response):
         if renderer is None:
             mix = await anyio.to_thread.run_sync(
                 lambda: build_stream_mix(
-                    self.plan, calibration, sample_rate=settings.sample_rate, gains=rec.gains
+                    self.plan,
+                    calibration,
+                    sample_rate=settings.sample_rate,
+                    gains=rec.gains,
+                    duration_s=self.render_s,
                 ),
                 limiter=self.limiter,
             )

@@ -43,10 +43,12 @@ from sonora.therapists.availability import (
 from sonora.therapists.credentials import credential_for, load_credentials
 from sonora.therapists.service import (
     APPROACHES,
+    CONSULT_VIA,
     POPULATIONS,
     SearchResult,
     SlotUnavailable,
     Therapists,
+    consult_how,
 )
 from sonora.web.core import AuthError, Core
 from sonora.web.deps import CoreDep, MaybeUser, api_csrf, switch_session
@@ -67,8 +69,11 @@ COUNTRY_ZONES = {
     "NZ": "Pacific/Auckland",
 }
 TZ_COOKIE = "sonora_tz"
+#: The browser's zone, written by ``static/offline.js`` so times show in it first.
+BROWSER_TZ_COOKIE = "sonora_browser_tz"
 
 templates.env.globals.update(
+    CONSULT_VIA=CONSULT_VIA,
     POPULATIONS=POPULATIONS,
     APPROACHES=APPROACHES,
     CREDENTIALS=load_credentials(),
@@ -90,8 +95,15 @@ def _svc(core: Core) -> Therapists:
 
 
 def _listener_tz(request: Request, core: Core, explicit: str | None = None) -> str:
-    """The zone to show times in: ``?tz=``, then the remembered one, then the default."""
-    for cand in (explicit, request.query_params.get("tz"), request.cookies.get(TZ_COOKIE)):
+    """The zone to show times in: ``?tz=``, then the one the listener chose before, then
+    the browser's own zone (``sonora_browser_tz``, set by ``offline.js`` on any page),
+    then the default."""
+    for cand in (
+        explicit,
+        request.query_params.get("tz"),
+        request.cookies.get(TZ_COOKIE),
+        request.cookies.get(BROWSER_TZ_COOKIE),
+    ):
         if cand:
             try:
                 check_timezone(cand, "tz")
@@ -188,6 +200,9 @@ def _therapist_json(
         "approaches": list(t.approaches),
         "bio": t.bio,
         "timezone": t.timezone,
+        "consult_via": t.consult_via,
+        # only the way is public; the link, number or address goes in the invite
+        "consult_label": CONSULT_VIA.get(t.consult_via, "Video call"),
         "distance_km": None if distance_km is None else round(distance_km, 1),
         "next_free": None if next_free is None else next_free.isoformat(),
         "next_free_local": None
@@ -251,7 +266,7 @@ async def directory(request: Request, user: MaybeUser, core: CoreDep) -> Respons
         },
         status=422 if error else 200,
     )
-    if error is None:
+    if error is None and request.query_params.get("tz"):  # remember a choice, not a guess
         _remember_tz(request, resp, tz)
     return resp
 
@@ -396,6 +411,8 @@ async def profile_page(request: Request, user: MaybeUser, core: CoreDep) -> Resp
             "approaches",
             "bio",
             "timezone",
+            "consult_via",
+            "consult_details",
         )
     }
     return _render(
@@ -487,7 +504,8 @@ async def profile_public(
         "therapists/profile.html",
         {**_card(svc, t), "tz": tz, "days": group_by_local_day(slots, tz)},
     )
-    _remember_tz(request, resp, tz)
+    if request.query_params.get("tz"):  # remember a choice, not a guess
+        _remember_tz(request, resp, tz)
     return resp
 
 
@@ -595,7 +613,8 @@ async def booking_ics(token: str, core: CoreDep) -> Response:
         start=b.starts_at,
         end=b.ends_at,
         summary=f"Free 15-minute consult with {t.display_name}",
-        description=f"Manage or cancel: {svc.link(token)}",
+        description=f"How: {consult_how(t)}\nManage or cancel: {svc.link(token)}",
+        location=consult_how(t),
         organizer_email=t.email or "therapist@sonora.invalid",
         organizer_name=t.display_name,
         attendee_email=b.email,

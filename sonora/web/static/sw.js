@@ -1,0 +1,79 @@
+// Sonora service worker: the app shell from the cache, pages from the network with
+// the cache as a fallback, and sessions the listener kept for offline.
+"use strict";
+var SHELL = "sonora-shell-v1";
+var KEPT = "sonora-kept";  // kept sessions: /play/<id> page, audio file, /kept-meta/<id>
+var SHELL_URLS = [
+  "/kept",
+  "/static/sonora.css",
+  "/static/theme.js",
+  "/static/player.js",
+  "/static/offline.js",
+  "/static/forms.js",
+  "/static/tz.js",
+  "/static/icon.svg",
+  "/static/icons/icon-192.png",
+  "/static/icons/icon-512.png",
+  "/static/icons/maskable-512.png",
+  "/manifest.webmanifest"
+];
+
+self.addEventListener("install", function (event) {
+  event.waitUntil(
+    caches.open(SHELL).then(function (c) { return c.addAll(SHELL_URLS); }).then(function () { return self.skipWaiting(); })
+  );
+});
+
+self.addEventListener("activate", function (event) {
+  event.waitUntil(
+    caches.keys().then(function (names) {
+      return Promise.all(names.filter(function (n) { return n.indexOf("sonora-shell-") === 0 && n !== SHELL; })
+        .map(function (n) { return caches.delete(n); }));
+    }).then(function () { return self.clients.claim(); })
+  );
+});
+
+function fromKept(request) {
+  return caches.open(KEPT).then(function (c) { return c.match(request, { ignoreSearch: true }); });
+}
+
+self.addEventListener("fetch", function (event) {
+  var req = event.request;
+  if (req.method !== "GET") return;
+  var url = new URL(req.url);
+  if (url.origin !== self.location.origin) return;
+
+  if (req.mode === "navigate") {
+    // Network first (pages carry the listener's latest data); offline: a kept session's
+    // player, or the cached page itself (/kept), or the "Kept for offline" list.
+    event.respondWith(
+      fetch(req).catch(function () {
+        return fromKept(req).then(function (hit) {
+          return hit || caches.match(req, { ignoreSearch: true }).then(function (shell) {
+            return shell || caches.match("/kept");
+          });
+        });
+      })
+    );
+    return;
+  }
+  if (url.pathname.indexOf("/static/") === 0 || url.pathname === "/manifest.webmanifest") {
+    // App shell: cached copy first, refreshed in the background.
+    event.respondWith(
+      caches.open(SHELL).then(function (c) {
+        return c.match(req).then(function (hit) {
+          var net = fetch(req).then(function (resp) {
+            if (resp.ok) c.put(req, resp.clone());
+            return resp;
+          });
+          return hit || net;
+        });
+      })
+    );
+    return;
+  }
+  if (url.pathname.indexOf("/api/plans/") === 0 && url.pathname.slice(-9) === "/download") {
+    // A kept session's file plays from the device.
+    event.respondWith(fromKept(req).then(function (hit) { return hit || fetch(req); }));
+  }
+});
