@@ -133,6 +133,9 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
     )
     app.state.core = core
 
+    from sonora.web.limits import install_limits
+
+    install_limits(app, core)  # size limit, rate limits (429), log-in backoff
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(RequestValidationError)

@@ -105,6 +105,7 @@ def _render(
 def render_error(request: Request, status: int, message: str) -> HTMLResponse:
     """An error page (used by the app's exception handlers)."""
     titles = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 422: "Please check"}
+    titles[429] = "Please wait a little"
     return _render(
         request,
         "error.html",
