@@ -348,7 +348,9 @@ class Settings(BaseSettings):
     @field_validator("default_country")
     @classmethod
     def _upper(cls, v: str) -> str:
-        return v.upper()
+        from sonora.countries import check_country
+
+        return check_country(v, "default_country")
 
     @field_validator("data_dir")
     @classmethod

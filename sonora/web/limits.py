@@ -462,10 +462,6 @@ class RateLimitMiddleware:
             await run_in_threadpool(self.limits.login_succeeded, email, client)
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
     """ASGI middleware: ``413`` for a body over ``max_bytes`` (declared or streamed)."""
 
@@ -494,27 +490,32 @@ class BodySizeLimit:
                     return
         seen = 0
         started = False
+        refused = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
+                if seen > self.max_bytes and not started:
+                    # Answer 413 now; the route sees a client that went away (its
+                    # own error answer is dropped below).
+                    refused = True
+                    await self._reply(scope)(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracked(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, counted, tracked)
-        except _TooLarge:
-            if not started:
-                await self._reply(scope)(scope, receive, send)
+        await self.app(scope, counted, tracked)
 
 
 def counters_for(core: Core) -> Counters:
@@ -523,15 +524,18 @@ def counters_for(core: Core) -> Counters:
 
 
 def install_limits(app: Any, core: Core) -> Limits:
-    """Add the size limit and rate limits to ``app`` (before its security headers).
+    """Add the size limit, rate limits and API ``no-store`` to ``app``.
 
     Returns
     -------
     Limits
         Also kept as ``app.state.limits``.
     """
+    from sonora.web.nostore import NoStoreApi
+
     limits = Limits(core.settings, counters_for(core))
     app.state.limits = limits
+    app.add_middleware(NoStoreApi)  # personal data under /api is never cached
     app.add_middleware(RateLimitMiddleware, core=core, limits=limits)
     app.add_middleware(BodySizeLimit, max_bytes=core.settings.max_body_bytes)
     return limits

@@ -474,6 +474,8 @@ async def after_submit(
         }
         answers = {k: v for k, v in answers.items() if v is not None}
         await run_in_threadpool(core.check_out, user, plan_id, answers)
+    except AuthError:  # already checked out (409): the first answers stand
+        return _redirect(f"/history?done={quote(plan_id)}")
     except ParameterError as exc:
         ctx = await _plan_ctx(core, user, plan_id)
         return _render(request, "after.html", {**ctx, "values": data, "error": exc}, status=422)
