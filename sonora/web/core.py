@@ -376,7 +376,7 @@ class Core:
             plan=plan.to_dict(),
         )
         if self.settings.calibrate_ahead:
-            self.calibrator.ensure(p.id, p.plan, None)
+            self.calibrator.ensure(p.id, p.plan, None, owner=user.id)
         return c, p, plan
 
     def plan(self, user: UserRecord, plan_id: str) -> tuple[PlanRecord, Plan]:
@@ -402,7 +402,7 @@ class Core:
         rec = self.store.update_plan(user.id, plan_id, plan.to_dict())
         self.hub.forget_plan(plan_id)
         if self.settings.calibrate_ahead:
-            self.calibrator.ensure(rec.id, rec.plan, None)
+            self.calibrator.ensure(rec.id, rec.plan, None, owner=user.id)
         return rec, plan
 
     def swap_choices(
