@@ -312,6 +312,18 @@ class Settings(BaseSettings):
         le=1_000_000_000,
         description="Largest request body accepted, bytes (larger: 413 before parsing).",
     )
+    booking_confirmation: bool = Field(
+        default=True,
+        description="A consult booking holds its slot only once the email address confirms "
+        "through the link mailed to it (the only email an unconfirmed address gets).",
+    )
+    booking_confirm_minutes: float = Field(
+        default=30.0,
+        ge=5.0,
+        le=1440.0,
+        description="Minutes a booking's confirmation link stays valid; unconfirmed "
+        "bookings lapse.",
+    )
     calibration_wait_s: float = Field(
         default=1.0,
         ge=0.0,

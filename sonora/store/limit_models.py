@@ -1,4 +1,5 @@
-"""The table behind rate limits and log-in backoff: ``rate_counters``.
+"""Tables against abuse: ``rate_counters`` (rate limits, log-in backoff) and
+``booking_blocks`` (addresses a therapist blocked).
 
 One row per (key, fixed window): how many times the key was hit in the window that
 starts at ``window_start`` (epoch seconds), when it was last hit, and when the row
@@ -9,12 +10,12 @@ shared), and :class:`sonora.web.limits.SqlCounters` increments them with one ato
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Float, Index, Integer, String
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sonora.store.models import Base
 
-__all__ = ["RateCounter"]
+__all__ = ["BookingBlock", "RateCounter"]
 
 
 class RateCounter(Base):
@@ -29,3 +30,17 @@ class RateCounter(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
     __table_args__ = (Index("ix_rate_counters_expires_at", "expires_at"),)
+
+
+class BookingBlock(Base):
+    """An email address a therapist no longer takes consult bookings from."""
+
+    __tablename__ = "booking_blocks"
+
+    therapist_id: Mapped[str] = mapped_column(
+        String(32),
+        ForeignKey("therapist_profiles.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)

@@ -203,6 +203,11 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
 
     app.include_router(therapist_api)
     app.include_router(therapist_pages)
+    from sonora.web.holds import api_router as holds_api
+    from sonora.web.holds import router as holds_pages
+
+    app.include_router(holds_api)  # booking confirmation by email, address blocks
+    app.include_router(holds_pages)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app
 
