@@ -160,7 +160,7 @@ async def attacker(client: Any, until: float, out: dict[str, Any], therapist_id:
             if r.status_code == 429:
                 await asyncio.sleep(0.05)
 
-    await asyncio.gather(flood_checkins(), flood_logins(), flood_bookings())
+    await asyncio.gather(*[flood_checkins() for _ in range(4)], flood_logins(), flood_bookings())
 
 
 async def seeks(client: Any, out: dict[str, Any]) -> None:
@@ -302,10 +302,11 @@ def main() -> None:
     import email
     import email.policy
 
-    mails = collections.Counter()
+    mails = collections.Counter()  # (recipient, confirmation request or not)
     for f in sorted(outbox.glob("*.eml")) if outbox.exists() else []:
         msg = email.message_from_string(f.read_text(), policy=email.policy.default)
-        mails[", ".join(a.addr_spec for a in msg["To"].addresses)] += 1
+        kind = "confirm" if str(msg["Subject"]).startswith("Confirm your") else "other"
+        mails[(", ".join(a.addr_spec for a in msg["To"].addresses), kind)] += 1
     ttfa, deficit = res["ttfa"], res["deficit"]
     underruns = sum(1 for d in deficit if d > 0.0)
     codes = {int(k): v for k, v in res["codes"].items()}
@@ -334,14 +335,18 @@ def main() -> None:
             else f"  seek {s}"
         )
     print(f"  owner log-in from their own address after the attack: {res['owner_login']}")
-    print(f"  emails written: {dict(mails) or 'none'} (victim {VICTIM}: {mails.get(VICTIM, 0)})")
+    print(f"  emails written (recipient, kind): {dict(mails) or 'none'}")
+    print(
+        f"  to the victim {VICTIM}, who never confirmed: {mails[(VICTIM, 'confirm')]} "
+        f"confirmation request(s), {mails[(VICTIM, 'other')]} other email(s)"
+    )
     ok = (
         pct(ttfa, 0.95) <= 1.0
         and underruns == 0
         and five == 0
         and all(429 in {int(k) for k in p} for p in res["attacker"].values())
         and all((s.get("first_byte_s") or 99) <= 1.0 for s in res["seek"])
-        and mails.get(VICTIM, 0) == 0
+        and mails[(VICTIM, "other")] == 0
     )
     print(f"  targets met: {ok}")
 

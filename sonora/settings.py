@@ -325,7 +325,7 @@ class Settings(BaseSettings):
         "bookings lapse.",
     )
     calibration_wait_s: float = Field(
-        default=1.0,
+        default=0.3,
         ge=0.0,
         le=60.0,
         description="Most seconds a stream waits for its plan's loudness calibration before "

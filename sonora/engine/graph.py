@@ -311,15 +311,23 @@ class Mix:
         """
         target = int(min(max(int(frame), 0), self.total_frames))
         warm = round((self.warmup_s() if warmup_s is None else float(warmup_s)) * self.sample_rate)
-        start = (target + self.latency_frames - warm) // QUANTUM * QUANTUM
+        # The master chain (reverb, guard, limiter) warms up for MASTER_WARMUP_S; a layer
+        # that needs longer (a bowl still ringing) warms up alone before that, so the
+        # whole mix is never rendered for the longest warm-up.
+        master = min(warm, round(MASTER_WARMUP_S * self.sample_rate))
+        start = (target + self.latency_frames - master) // QUANTUM * QUANTUM
         if self.position_frames <= target <= self.position_frames + warm:
             pass  # close ahead: rendering forward is cheaper and exact
-        elif start <= self.latency_frames:
+        elif (target + self.latency_frames - warm) // QUANTUM * QUANTUM <= self.latency_frames:
             self.reset()  # near the start: render from it (exact)
         else:
             self.reset()
             for layer in self.layers:
-                layer.seek(start)
+                own = round(min(layer.warmup_s(), warm / self.sample_rate) * self.sample_rate)
+                first = min(start, (target + self.latency_frames - own) // QUANTUM * QUANTUM)
+                layer.seek(first)
+                for f in range(first, start, QUANTUM):  # the layer alone, discarded
+                    layer.render_quantum(f, self.sample_rate)
             self._frame = start
             self._skip = 0
             self._emitted = start - self.latency_frames

@@ -55,6 +55,8 @@ PLAY, AHEAD = 0, 1
 #: Plans of one listener waiting to be measured ahead at once (older ones are dropped;
 #: they are measured when played).
 MAX_AHEAD_PER_LISTENER = 2
+#: Plans of everyone waiting to be measured ahead at once (the oldest are dropped).
+MAX_AHEAD_WAITING = 16
 #: A provisional calibration (stream started before the measurement) stays this many
 #: dB below the estimate, so the glide to the measured gain goes up, never down hard.
 PROVISIONAL_MARGIN_DB = 4.0
@@ -161,7 +163,7 @@ class Calibrator:
                 return job.future
             self._jobs[key] = job
             heapq.heappush(self._heap, job)
-            if not play and owner is not None:
+            if not play:
                 self._bound(owner)
             if len(self._jobs) > 512:  # forget finished jobs (results are in the store)
                 for k in [k for k, j in self._jobs.items() if j.future.done()][:256]:
@@ -169,12 +171,15 @@ class Calibrator:
             self._cv.notify()
             return job.future
 
-    def _bound(self, owner: str) -> None:
+    def _bound(self, owner: str | None) -> None:
         waiting = sorted(
-            (j for j in self._heap if j.owner == owner and j.priority == AHEAD),
+            (j for j in self._heap if owner and j.owner == owner and j.priority == AHEAD),
             key=lambda j: j.seq,
         )
-        for old in waiting[: max(0, len(waiting) - MAX_AHEAD_PER_LISTENER)]:
+        drop = waiting[: max(0, len(waiting) - MAX_AHEAD_PER_LISTENER)]
+        everyone = sorted((j for j in self._heap if j.priority == AHEAD), key=lambda j: j.seq)
+        drop += everyone[: max(0, len(everyone) - MAX_AHEAD_WAITING)]  # many listeners
+        for old in {id(j): j for j in drop}.values():
             self._heap.remove(old)
             self._jobs.pop(old.key, None)
             old.future.cancel()
