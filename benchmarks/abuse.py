@@ -86,8 +86,8 @@ async def _play(client: Any, url: str, headers: dict, seconds: float) -> dict[st
     return {"status": status, "first_byte_s": first, "worst_deficit_s": worst}
 
 
-async def honest(client: Any, i: int, until: float, out: dict[str, Any]) -> None:
-    ip = f"10.0.{i // 200}.{i % 200 + 1}"
+async def honest(client: Any, i: int, until: float, out: dict[str, Any], net: int = 0) -> None:
+    ip = f"10.{net}.{i // 200}.{i % 200 + 1}"
     headers = await _guest(client, ip)
     await client.put("/api/profile", json={"loved": ["rain"]}, headers=headers)
     while time.monotonic() < until:
@@ -178,7 +178,9 @@ async def seeks(client: Any, out: dict[str, Any]) -> None:
         out["seek"].append({"offset_s": offset, **res})
 
 
-async def client_main(base: str, seconds: float, listeners: int, therapist_id: str) -> dict:
+async def client_main(
+    base: str, seconds: float, listeners: int, therapist_id: str, *, attack: bool = True
+) -> dict:
     import httpx
 
     out: dict[str, Any] = {
@@ -191,6 +193,16 @@ async def client_main(base: str, seconds: float, listeners: int, therapist_id: s
     limits = httpx.Limits(max_connections=listeners + 40, max_keepalive_connections=listeners + 40)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
         # The honest account the attacker guesses at.
+        if not attack:  # the reference: the same honest load, nobody attacking
+            until = time.monotonic() + seconds
+            tasks = []
+            for i in range(listeners):
+                tasks.append(asyncio.create_task(honest(client, i, until, out, net=1)))
+                await asyncio.sleep(0.2)
+            await asyncio.gather(*tasks)
+            out["codes"] = dict(out["codes"])
+            out["attacker"] = {}
+            return out
         r = await client.post(
             "/api/signup",
             json={"email": HONEST_EMAIL, "password": HONEST_PASSWORD},
@@ -198,14 +210,14 @@ async def client_main(base: str, seconds: float, listeners: int, therapist_id: s
         )
         client.cookies.clear()
         until = time.monotonic() + seconds
-        attack = asyncio.create_task(attacker(client, until, out, therapist_id))
+        flood = asyncio.create_task(attacker(client, until, out, therapist_id))
         await asyncio.sleep(2.0)  # the flood is on before the listeners arrive
         tasks = []
         for i in range(listeners):
             tasks.append(asyncio.create_task(honest(client, i, until, out)))
             await asyncio.sleep(0.2)
         await asyncio.gather(*tasks)
-        await attack
+        await flood
         await seeks(client, out)
         # The owner still logs in, from their own address.
         r = await client.post(
@@ -243,11 +255,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--listeners", type=int, default=20)
     ap.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    ap.add_argument("--client", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--client", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.client:
-        base, seconds, listeners, tid = args.client
-        res = asyncio.run(client_main(base, float(seconds), int(listeners), tid))
+        base, seconds, listeners, tid, mode = args.client
+        res = asyncio.run(
+            client_main(base, float(seconds), int(listeners), tid, attack=mode == "attack")
+        )
         print(json.dumps(res))
         return
 
@@ -273,7 +287,8 @@ def main() -> None:
             "SONORA_OUTBOX_INTERVAL_S": "1",
         }
         server = Server(env, cpu=None)
-        try:
+
+        def client(mode: str) -> dict[str, Any]:
             proc = subprocess.run(
                 [
                     PY,
@@ -283,6 +298,7 @@ def main() -> None:
                     str(args.seconds),
                     str(args.listeners),
                     therapist_id,
+                    mode,
                 ],
                 capture_output=True,
                 text=True,
@@ -290,7 +306,11 @@ def main() -> None:
             )
             if proc.returncode != 0:
                 raise RuntimeError(proc.stderr[-3000:])
-            res = json.loads(proc.stdout.strip().splitlines()[-1])
+            return json.loads(proc.stdout.strip().splitlines()[-1])
+
+        try:
+            ref = client("reference")  # same run, same machine, no attacker
+            res = client("attack")
             time.sleep(2.0)  # the outbox sender's last pass
         finally:
             server.stop()
@@ -314,6 +334,13 @@ def main() -> None:
     for part in res["attacker"].values():
         five += sum(v for k, v in part.items() if int(k) >= 500)
     print(f"honest listeners: {args.listeners}, {args.seconds:.0f} s, PostgreSQL, one worker")
+    r_ttfa, r_def = ref["ttfa"], ref["deficit"]
+    print(
+        f"  reference without an attacker (same run): first audio p50 "
+        f"{pct(r_ttfa, 0.5) * 1000:.0f} ms  p95 {pct(r_ttfa, 0.95) * 1000:.0f} ms; "
+        f"underruns {sum(1 for d in r_def if d > 0.0)} of {len(r_def)}"
+    )
+    print("  under attack:")
     print(
         f"  time to first audio: n={len(ttfa)}  p50 {pct(ttfa, 0.5) * 1000:.0f} ms  "
         f"p95 {pct(ttfa, 0.95) * 1000:.0f} ms  max {max(ttfa, default=float('nan')) * 1000:.0f} ms"
@@ -347,6 +374,10 @@ def main() -> None:
         and all(429 in {int(k) for k in p} for p in res["attacker"].values())
         and all((s.get("first_byte_s") or 99) <= 1.0 for s in res["seek"])
         and mails[(VICTIM, "other")] == 0
+    )
+    print(
+        f"  ratio under attack / reference: first audio p95 "
+        f"{pct(ttfa, 0.95) / max(pct(r_ttfa, 0.95), 1e-9):.2f}x"
     )
     print(f"  targets met: {ok}")
 

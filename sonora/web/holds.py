@@ -111,7 +111,7 @@ async def api_block(body: BlockIn, user: UserDep, core: CoreDep) -> dict[str, An
     return {"blocked": addr}
 
 
-@api_router.delete("/therapists/me/blocks/{email}", summary="Lift a block")
+@api_router.delete("/therapists/me/blocks", summary="Lift a block (?email=)")
 async def api_unblock(email: str, user: UserDep, core: CoreDep) -> dict[str, Any]:
     svc = _svc(core)
     t = await run_in_threadpool(svc._mine, user)
