@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -25,12 +26,39 @@ import platformdirs
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ENV_PREFIX", "Settings", "get_settings"]
+__all__ = ["ENV_PREFIX", "Settings", "get_settings", "parse_rate"]
 
 #: Prefix of every environment variable Sonora reads.
 ENV_PREFIX = "SONORA_"
 #: Name of the file, inside the data directory, that keeps a generated secret key.
 SECRET_KEY_FILE = "secret_key"
+
+
+_PERIOD_UNITS_S = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*([smhd]?)\s*$")
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    """Parse a rate limit ``"COUNT/PERIOD"`` into ``(count, period_s)``.
+
+    >>> parse_rate("30/10m"), parse_rate("5/h"), parse_rate("100/60")
+    ((30, 600.0), (5, 3600.0), (100, 60.0))
+
+    Raises
+    ------
+    ValueError
+        Saying what is allowed (``COUNT`` 1 to 1 000 000, ``PERIOD`` 1 s to 7 days).
+    """
+    m = _RATE_RE.match(text or "")
+    if m is None:
+        raise ValueError(f"{text!r} is not COUNT/PERIOD, e.g. 30/10m (PERIOD in s, m, h or d)")
+    count = int(m.group(1))
+    period_s = float(m.group(2) or 1.0) * _PERIOD_UNITS_S[m.group(3)]
+    if not 1 <= count <= 1_000_000:
+        raise ValueError(f"COUNT must be 1 to 1000000, got {count}")
+    if not 1.0 <= period_s <= 7 * 86_400.0:
+        raise ValueError(f"PERIOD must be 1 s to 7 days, got {period_s:g} s")
+    return count, period_s
 
 
 def _default_data_dir() -> Path:
@@ -224,6 +252,104 @@ class Settings(BaseSettings):
         description="How many days ahead free consults are offered.",
     )
 
+    # -- abuse and load -------------------------------------------------------------
+    # Rate limits are "COUNT/PERIOD" (PERIOD: seconds, or a number with s, m, h or d),
+    # counted in the database so every server process sees them (sonora.web.limits).
+    rate_limits: bool = Field(
+        default=True, description="Apply the rate limits below (false: none, e.g. tests)."
+    )
+    limit_signup_per_client: str = Field(
+        default="10/1h", description="Sign-ups from one client address (IP) per period."
+    )
+    limit_guests_per_client: str = Field(
+        default="60/1h", description="New guest profiles from one client address per period."
+    )
+    limit_login_per_client: str = Field(
+        default="30/10m",
+        description="Log-in attempts from one client address per period (any email).",
+    )
+    limit_checkins_per_account: str = Field(
+        default="30/1h", description="Check-ins by one listener per period."
+    )
+    limit_checkins_per_client: str = Field(
+        default="120/1h", description="Check-ins from one client address per period."
+    )
+    limit_bookings_per_client: str = Field(
+        default="10/1h", description="Consult bookings from one client address per period."
+    )
+    limit_bookings_per_email: str = Field(
+        default="3/1d",
+        description="Consult bookings for one email address per period (each sends it a mail).",
+    )
+    limit_downloads_per_account: str = Field(
+        default="10/1h", description="Session downloads by one listener per period."
+    )
+    limit_downloads_per_client: str = Field(
+        default="30/1h", description="Session downloads from one client address per period."
+    )
+    limit_streams_per_account: str = Field(
+        default="60/10m", description="Stream starts (and resumes) by one listener per period."
+    )
+    limit_streams_per_client: str = Field(
+        default="300/10m", description="Stream starts from one client address per period."
+    )
+    login_free_failures: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Wrong passwords for one email from one client before log-in backs off.",
+    )
+    login_max_backoff_s: float = Field(
+        default=900.0,
+        ge=1.0,
+        le=86_400.0,
+        description="Longest wait, seconds, between log-in attempts for one email from one "
+        "client (the backoff doubles per failure up to this, and never locks others out).",
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000,
+        ge=1_024,
+        le=1_000_000_000,
+        description="Largest request body accepted, bytes (larger: 413 before parsing).",
+    )
+    booking_confirmation: bool = Field(
+        default=True,
+        description="A consult booking holds its slot only once the email address confirms "
+        "through the link mailed to it (the only email an unconfirmed address gets).",
+    )
+    booking_confirm_minutes: float = Field(
+        default=30.0,
+        ge=5.0,
+        le=1440.0,
+        description="Minutes a booking's confirmation link stays valid; unconfirmed "
+        "bookings lapse.",
+    )
+    calibration_wait_s: float = Field(
+        default=0.3,
+        ge=0.0,
+        le=60.0,
+        description="Most seconds a stream waits for its plan's loudness calibration before "
+        "starting at a safe provisional gain (it then glides to the calibrated gain).",
+    )
+
+    @field_validator(
+        "limit_signup_per_client",
+        "limit_guests_per_client",
+        "limit_login_per_client",
+        "limit_checkins_per_account",
+        "limit_checkins_per_client",
+        "limit_bookings_per_client",
+        "limit_bookings_per_email",
+        "limit_downloads_per_account",
+        "limit_downloads_per_client",
+        "limit_streams_per_account",
+        "limit_streams_per_client",
+    )
+    @classmethod
+    def _check_limit(cls, v: str) -> str:
+        parse_rate(v)
+        return v.strip()
+
     @field_validator("sample_rate")
     @classmethod
     def _check_rate(cls, v: int) -> int:
@@ -234,7 +360,9 @@ class Settings(BaseSettings):
     @field_validator("default_country")
     @classmethod
     def _upper(cls, v: str) -> str:
-        return v.upper()
+        from sonora.countries import check_country
+
+        return check_country(v, "default_country")
 
     @field_validator("data_dir")
     @classmethod

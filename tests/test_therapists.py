@@ -91,6 +91,7 @@ def settings(tmp_path: Path) -> Settings:
         booking_horizon_days=28,
         outbox_interval_s=0,
         public_url="https://sonora.example.org/",
+        booking_confirmation=False,  # the direct flow; confirmation: tests/test_holds.py
     )
 
 

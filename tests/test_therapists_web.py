@@ -47,6 +47,7 @@ def _settings(tmp_path: Path, **over: Any) -> Settings:
         "calibrate_ahead": False,
         "outbox_interval_s": 0,
         "booking_notice_hours": 0,
+        "booking_confirmation": False,  # the direct flow; confirmation: tests/test_holds.py
     }
     return Settings(**{**values, **over})
 

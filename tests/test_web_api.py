@@ -191,6 +191,13 @@ THERAPIST_ROUTES: dict[tuple[str, str], str] = {
     ("PATCH", "/api/bookings/{token}"): "public",
     ("DELETE", "/api/bookings/{token}"): "public",
     ("GET", "/api/therapists/me/bookings"): "therapist",
+    # bookings held once the email confirms; addresses a therapist blocks (issue #13)
+    ("GET", "/bookings/{token}/confirm"): "public",
+    ("POST", "/bookings/{token}/confirm"): "public",
+    ("POST", "/api/bookings/{token}/confirm"): "public",
+    ("GET", "/api/therapists/me/blocks"): "therapist",
+    ("POST", "/api/therapists/me/blocks"): "therapist",
+    ("DELETE", "/api/therapists/me/blocks"): "therapist",
 }
 ROUTES.update(THERAPIST_ROUTES)
 #: Where an anonymous visitor of a therapist or admin page is sent.

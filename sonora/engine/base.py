@@ -130,6 +130,9 @@ class Source(Node):
     CALIBRATION_S: ClassVar[float] = 20.0
     #: Sound family this source belongs to (rain, bowls, ...).
     FAMILY: ClassVar[str] = "other"
+    #: Seconds a source must render after :meth:`seek` before it sounds as it would
+    #: have (filters settled, earlier voices ringing).  ``None``: the mix's default.
+    warmup_s: ClassVar[float | None] = None
 
     def __init__(
         self, *, sample_rate: int = DEFAULT_SAMPLE_RATE_HZ, seed: int = 0, **params: float
@@ -190,6 +193,27 @@ class Source(Node):
         self._fifo = np.zeros((self.channels, 0), dtype=np.float32)
         self._setup()
 
+    def seek(self, frame: int) -> None:
+        """Jump to absolute ``frame`` without rendering what came before it.
+
+        The source restarts (same seed, initial parameters) with its clock at
+        ``frame``; state that depends on the past (filters, ringing voices) is missing
+        until it has been rendered for ``warmup_s`` seconds, so callers render that
+        much before the point they want and discard it (:meth:`sonora.engine.graph.Mix.seek`).
+        Sources that schedule events on absolute frames advance the schedule in
+        :meth:`_seek`.
+
+        Parameters
+        ----------
+        frame : int
+            Absolute frame, a multiple of :data:`QUANTUM`.
+        """
+        if frame < 0 or frame % QUANTUM:
+            raise ParameterError("frame", f"must be a multiple of {QUANTUM} >= 0, got {frame}")
+        self.reset()
+        self.frame = int(frame)
+        self._seek(int(frame))
+
     def process(self, frames: int) -> np.ndarray:
         """Generate the next ``frames`` frames.
 
@@ -227,6 +251,9 @@ class Source(Node):
     # -- subclass hooks -------------------------------------------------------------
     def _setup(self) -> None:
         """Create random generators and DSP state.  Called by :meth:`reset`."""
+
+    def _seek(self, frame: int) -> None:
+        """After :meth:`seek` set ``self.frame``: move schedules up to ``frame``."""
 
     def _quantum(self) -> np.ndarray:  # pragma: no cover - abstract
         """Return the next ``QUANTUM`` frames as float32 ``(channels, QUANTUM)``.

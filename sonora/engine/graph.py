@@ -32,6 +32,15 @@ from sonora.errors import ParameterError, check_number
 
 #: Longest session Sonora renders: 12 hours.
 MAX_DURATION_S = 12 * 3600.0
+#: Warm-up after a seek for sources that declare none (filters and noise beds settle).
+DEFAULT_WARMUP_S = 4.0
+#: Warm-up the master chain needs: the startle guard compares with the last 10 s
+#: (after a fade-in of :data:`WARMUP_RAMP_S`).
+MASTER_WARMUP_S = 16.0
+#: The warm-up after a seek fades in over this long (seconds).
+WARMUP_RAMP_S = 3.0
+#: Longest warm-up a seek renders (a 60 s bowl decay is cut to this).
+MAX_WARMUP_S = 40.0
 
 
 @dataclass
@@ -108,6 +117,26 @@ class Layer:
         if self.filter is not None:
             self.filter.reset()
         self._last_gain = None
+
+    def seek(self, frame: int) -> None:
+        """Jump to absolute ``frame`` (a quantum boundary); see :meth:`Mix.seek`."""
+        self.source.seek(frame)
+        if self.filter is not None:
+            self.filter.reset()
+        self._last_gain = None
+
+    def warmup_s(self) -> float:
+        """Seconds this layer must render after a seek to sound as it would have.
+
+        The source's ``warmup_s`` when it declares one; otherwise its ``decay_s``
+        parameter (ringing sources: earlier strikes still sound) or
+        :data:`DEFAULT_WARMUP_S`, whichever is longer.
+        """
+        declared = getattr(self.source, "warmup_s", None)
+        if declared is not None:
+            return float(declared)
+        decay = self.source.params.get("decay_s", 0.0) if hasattr(self.source, "params") else 0.0
+        return float(max(DEFAULT_WARMUP_S, decay))
 
     def render_quantum(self, start_frame: int, sample_rate: int) -> np.ndarray:
         """Render one quantum of this layer as stereo float32 ``(2, QUANTUM)``."""
@@ -241,6 +270,7 @@ class Mix:
         self._emitted = 0  # frames handed to the caller
         self._fifo = np.zeros((2, 0), dtype=np.float32)
         self._skip = self.latency_frames  # limiter delay to drop from the output start
+        self._warm_ramp: tuple[int, int] | None = None  # (start, frames) after a seek
 
     @property
     def position_frames(self) -> int:
@@ -251,6 +281,61 @@ class Mix:
     def remaining_frames(self) -> int:
         """Frames left until the end of the session."""
         return self.total_frames - self._emitted
+
+    def warmup_s(self) -> float:
+        """Seconds :meth:`seek` renders before its target (layers and master chain)."""
+        w = max([layer.warmup_s() for layer in self.layers], default=DEFAULT_WARMUP_S)
+        if self.guard is not None or self.reverb is not None:
+            w = max(w, MASTER_WARMUP_S)
+        return float(min(w, MAX_WARMUP_S))
+
+    def seek(self, frame: int, *, warmup_s: float | None = None) -> None:
+        """Move to absolute output ``frame`` at the cost of a short warm-up, not a replay.
+
+        Sources compute on absolute frame positions, so the mix restarts every layer at
+        a quantum ``warmup_s`` seconds before ``frame`` (:meth:`Layer.seek`), renders
+        from there through the whole chain (layers, reverb, fades, startle guard,
+        limiter) and discards it, so filters, reverb tails, ringing voices and the
+        guard's loudness history are in place when the output reaches ``frame``.
+        What a warm-up cannot recreate is randomness drawn in order (the exact noise
+        samples, which bowl is struck): after a seek those are a different draw with
+        the same statistics.  Seeking to within ``warmup_s`` of the start renders from
+        the start (exactly the continuous output).
+
+        Parameters
+        ----------
+        frame : int
+            Output frame to continue from, 0 to ``total_frames``.
+        warmup_s : float, optional
+            Override of :meth:`warmup_s`.
+        """
+        target = int(min(max(int(frame), 0), self.total_frames))
+        warm = round((self.warmup_s() if warmup_s is None else float(warmup_s)) * self.sample_rate)
+        # The master chain (reverb, guard, limiter) warms up for MASTER_WARMUP_S; a layer
+        # that needs longer (a bowl still ringing) warms up alone before that, so the
+        # whole mix is never rendered for the longest warm-up.
+        master = min(warm, round(MASTER_WARMUP_S * self.sample_rate))
+        start = (target + self.latency_frames - master) // QUANTUM * QUANTUM
+        if self.position_frames <= target <= self.position_frames + warm:
+            pass  # close ahead: rendering forward is cheaper and exact
+        elif (target + self.latency_frames - warm) // QUANTUM * QUANTUM <= self.latency_frames:
+            self.reset()  # near the start: render from it (exact)
+        else:
+            self.reset()
+            for layer in self.layers:
+                own = round(min(layer.warmup_s(), warm / self.sample_rate) * self.sample_rate)
+                first = min(start, (target + self.latency_frames - own) // QUANTUM * QUANTUM)
+                layer.seek(first)
+                for f in range(first, start, QUANTUM):  # the layer alone, discarded
+                    layer.render_quantum(f, self.sample_rate)
+            self._frame = start
+            self._skip = 0
+            self._emitted = start - self.latency_frames
+            # Fade the warm-up in, as the session itself fades in, so the startle
+            # guard's 10 s history rises gently instead of jumping from silence.
+            self._warm_ramp = (start, round(WARMUP_RAMP_S * self.sample_rate))
+        while self._emitted < target:
+            self.process(min(QUANTUM * 16, target - self._emitted))
 
     def start_pipeline(self) -> None:
         """Render the layers of the next quantum in a worker thread.
@@ -322,6 +407,15 @@ class Mix:
             )
             gain[idx >= self.total_frames] = 0.0
             acc *= gain.astype(np.float32)
+        if self._warm_ramp is not None:  # a seek's warm-up starts with a fade-in too
+            ramp_start, ramp_frames = self._warm_ramp
+            if start < ramp_start + ramp_frames:
+                idx = np.arange(start, end, dtype=np.float64) - ramp_start
+                acc *= (np.sin(0.5 * np.pi * np.clip(idx / ramp_frames, 0.0, 1.0)) ** 2).astype(
+                    np.float32
+                )
+            else:
+                self._warm_ramp = None
         if self.guard is not None:  # after the fades: it also sees a fade-in as history
             acc = self.guard.process(acc)
         if self.limiter is not None:

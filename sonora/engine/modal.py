@@ -107,6 +107,12 @@ class _Modal(Source):
     def _first_onset(self) -> int:
         return int(0.3 * self.sample_rate)
 
+    def _seek(self, frame: int) -> None:
+        # Walk the onset schedule (as a continuous render would) up to ``frame``
+        # instead of striking every missed onset in the first quantum after a seek.
+        while self._next_onset < frame:
+            self._next_onset += max(1, self._interval_frames())
+
     def _interval_frames(self) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
 

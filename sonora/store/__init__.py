@@ -7,6 +7,7 @@ so.  :meth:`Store.open` connects and migrates; everything else is a method of
 
 from sonora.store.db import current_revision, head_revision, make_engine, migrate
 from sonora.store.keys import plan_key
+from sonora.store.limit_models import BookingBlock, RateCounter  # noqa: F401  (abuse tables)
 from sonora.store.repo import (
     CheckInRecord,
     EmailTaken,

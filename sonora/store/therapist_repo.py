@@ -534,8 +534,12 @@ class TherapistRepo:
         token_hash: str,
         user_id: str | None,
         mails: Sequence[Mail],
+        pending: bool = False,
     ) -> BookingRecord:
         """Insert a booking and its emails in one transaction.
+
+        ``pending``: the booking waits for its email address to confirm and holds no
+        slot yet (:meth:`confirm`).
 
         The INSERT is the transaction's first statement, so on SQLite the write lock is
         taken (waiting for other writers) before anything is read.
@@ -551,10 +555,10 @@ class TherapistRepo:
                 row = Booking(
                     id=booking_id,
                     therapist_id=therapist_id,
-                    slot_start=start,
+                    slot_start=None if pending else start,
                     starts_at=start,
                     ends_at=end,
-                    status="booked",
+                    status="pending" if pending else "booked",
                     name=name,
                     email=email,
                     reason=reason,
@@ -589,6 +593,30 @@ class TherapistRepo:
                     attempts=0,
                 )
             )
+
+    def confirm(self, token_hash: str, mails_for: Any) -> BookingRecord:
+        """A pending booking takes its slot; queue ``mails_for(booking)`` together.
+
+        Raises
+        ------
+        SlotTaken
+            When someone else holds the slot by now.
+        """
+        now = self.clock()
+        try:
+            with self.store.transaction() as s:
+                row = s.scalars(select(Booking).where(Booking.token_hash == token_hash)).first()
+                if row is None:
+                    raise NotFound("booking", "link")
+                if row.status != "pending":
+                    return BookingRecord.of(row)
+                row.status, row.slot_start, row.updated_at = "booked", row.starts_at, now
+                s.flush()
+                rec = BookingRecord.of(row)
+                self._queue(s, mails_for(rec), row.id, now)
+                return rec
+        except IntegrityError as exc:
+            raise SlotTaken("the slot is taken") from exc
 
     def booking_by_token(self, token_hash: str) -> BookingRecord:
         """The booking whose link token hashes to ``token_hash`` (:class:`NotFound` otherwise)."""

@@ -20,14 +20,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import smtplib
 import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
 
@@ -40,6 +42,7 @@ __all__ = [
     "FileSender",
     "Sender",
     "SmtpSender",
+    "address",
     "backoff_s",
     "compose",
     "deliver_due",
@@ -113,6 +116,26 @@ def invite(
     return cal.to_ical()
 
 
+#: SMTP line endings; headers folded only beyond RFC 5322's 998-character limit.
+#: (Python 3.11's folding at 78 drops the quotes around a long display name that holds
+#: a double quote and a comma, turning one address into two; names are at most 120
+#: characters, so an address header never needs folding.)
+HEADER_POLICY = SMTP.clone(max_line_length=998)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def address(name: str, addr: str) -> Address:
+    r"""A header address built by :mod:`email.headerregistry` (quoting done for us).
+
+    Control characters (CR, LF...) in the display name become spaces, so a name can
+    never start a new header.
+
+    >>> print(address('Sam "The Boss" Lee, Jr.', "sam@example.org"))
+    "Sam \"The Boss\" Lee, Jr." <sam@example.org>
+    """
+    return Address(display_name=_CONTROL.sub(" ", name or "").strip(), addr_spec=addr)
+
+
 def compose(
     *,
     sender: str,
@@ -124,9 +147,9 @@ def compose(
     cancelled: bool = False,
 ) -> str:
     """A whole email (plain text, optional ``invite.ics``) as RFC 5322 text."""
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = sender
-    msg["To"] = formataddr((to_name, to_addr))
+    msg = EmailMessage(policy=HEADER_POLICY)
+    msg["From"] = address(*parseaddr(sender))
+    msg["To"] = address(to_name, to_addr)
     msg["Subject"] = subject
     msg["Date"] = utcnow().strftime("%a, %d %b %Y %H:%M:%S +0000")
     msg["Message-ID"] = make_msgid(domain="sonora.invalid")

@@ -665,7 +665,18 @@ class Therapists:
         draft = BookingRecord(
             booking_id, t.id, start, end, "booked", name, email, reason, care, tz, 0, self.clock()
         )
-        mails = self._mails(t, draft, token, "booked")
+        pending = self.settings.booking_confirmation
+        if pending:  # held only once the address confirms (therapists/holds.py)
+            from sonora.therapists import holds
+
+            draft = BookingRecord(
+                booking_id, t.id, start, end, "pending", name, email, reason, care, tz, 0,
+                self.clock(),
+            )  # fmt: skip
+            blocked = holds.is_blocked(self, t.id, email)
+            mails = [] if blocked else [holds.confirmation_mail(self, t, draft, token)]
+        else:
+            mails = self._mails(t, draft, token, "booked")
         try:
             rec = self.repo.book(
                 booking_id=booking_id,
@@ -680,6 +691,7 @@ class Therapists:
                 token_hash=hash_token(token),
                 user_id=user.id if user is not None else None,
                 mails=mails,
+                pending=pending,
             )
         except SlotTaken:
             raise SlotUnavailable(start, self.free_slots(t, limit=6)) from None

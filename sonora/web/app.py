@@ -133,6 +133,9 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
     )
     app.state.core = core
 
+    from sonora.web.limits import install_limits
+
+    install_limits(app, core)  # size limit, rate limits (429), log-in backoff
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(RequestValidationError)
@@ -207,6 +210,11 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
     app.include_router(mixes_api)
     app.include_router(mixes_pages)
     app.include_router(pwa_router)
+    from sonora.web.holds import api_router as holds_api
+    from sonora.web.holds import router as holds_pages
+
+    app.include_router(holds_api)  # booking confirmation by email, address blocks
+    app.include_router(holds_pages)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app
 

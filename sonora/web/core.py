@@ -36,6 +36,7 @@ from sonora.web.matching import (
     clean_profile,
     helps_by_goal,
 )
+from sonora.web.passwords import password_problem
 from sonora.web.security import Passwords, normalise_email
 
 if TYPE_CHECKING:
@@ -174,12 +175,11 @@ class Core:
             email = normalise_email(email)
         except ValueError as exc:
             raise AuthError("email", str(exc)) from None
-        if not isinstance(password, str) or len(password) < self.settings.password_min_length:
-            raise AuthError(
-                "password", f"use at least {self.settings.password_min_length} characters"
-            )
-        if len(password) > 1024:
-            raise AuthError("password", "use at most 1024 characters")
+        problem = password_problem(
+            password, email=email, min_length=self.settings.password_min_length
+        )
+        if problem is not None:  # length, common, the email itself, blank (web/passwords.py)
+            raise AuthError("password", problem)
         if current is not None and not current.is_guest:
             raise AuthError("email", "you are already signed in; log out first", 409)
         if current is None:
@@ -395,7 +395,7 @@ class Core:
             plan=plan.to_dict(),
         )
         if self.settings.calibrate_ahead:
-            self.calibrator.ensure(p.id, p.plan, None)
+            self.calibrator.ensure(p.id, p.plan, None, owner=user.id)
         return c, p, plan
 
     def plan(self, user: UserRecord, plan_id: str) -> tuple[PlanRecord, Plan]:
@@ -421,7 +421,7 @@ class Core:
         rec = self.store.update_plan(user.id, plan_id, plan.to_dict())
         self.hub.forget_plan(plan_id)
         if self.settings.calibrate_ahead:
-            self.calibrator.ensure(rec.id, rec.plan, None)
+            self.calibrator.ensure(rec.id, rec.plan, None, owner=user.id)
         return rec, plan
 
     def swap_choices(
@@ -450,6 +450,12 @@ class Core:
     def check_out(self, user: UserRecord, plan_id: str, answers: Mapping[str, Any]) -> float:
         """Store the check-out and teach the matcher; returns the outcome score."""
         _, plan = self.plan(user, plan_id)
+        if not any(answers.get(k) is not None for k in ("tension", "energy", "mood", "rating")):
+            raise ParameterError(
+                "tension", "say how you are now: at least one of tension, energy, mood or rating"
+            )
+        if self.store.get_outcome(user.id, plan_id) is not None:  # check out once
+            raise AuthError("outcome", "you already checked out of this session", 409)
         checkout = checkout_from_answers(answers)
         reward = self.planner.record(user.id, plan, checkout)
         self.store.record_outcome(user.id, plan_id, data=checkout.to_dict(), reward=reward)

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from sonora.countries import check_country
 from sonora.errors import ParameterError
 from sonora.match import EvidenceReport, Matcher, PersonalEvidence
 from sonora.match import Profile as MatchProfile
@@ -144,9 +145,7 @@ def clean_profile(data: Mapping[str, Any]) -> dict[str, Any]:
     if out["output"] not in OUTPUTS:
         raise ParameterError("output", f"choose one of {', '.join(OUTPUTS)}")
     c = out["country"]
-    if not isinstance(c, str) or (c and (len(c) != 2 or not c.isalpha())):
-        raise ParameterError("country", "expected a two-letter country code such as GB or US")
-    out["country"] = c.upper()
+    out["country"] = check_country(c) if c not in ("", None) else ""  # ISO 3166-1 list
     from sonora.web.region import clean_place
 
     out["country"], out["region"] = clean_place(out["country"], out["region"])

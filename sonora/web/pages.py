@@ -109,6 +109,7 @@ def _render(
 def render_error(request: Request, status: int, message: str) -> HTMLResponse:
     """An error page (used by the app's exception handlers)."""
     titles = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 422: "Please check"}
+    titles[429] = "Please wait a little"
     return _render(
         request,
         "error.html",
@@ -482,6 +483,8 @@ async def after_submit(
         }
         answers = {k: v for k, v in answers.items() if v is not None}
         await run_in_threadpool(core.check_out, user, plan_id, answers)
+    except AuthError:  # already checked out (409): the first answers stand
+        return _redirect(f"/history?done={quote(plan_id)}")
     except ParameterError as exc:
         ctx = await _plan_ctx(core, user, plan_id)
         return _render(request, "after.html", {**ctx, "values": data, "error": exc}, status=422)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
@@ -29,7 +29,15 @@ from starlette.types import Receive, Scope, Send
 from sonora.engine.graph import MAX_DURATION_S
 from sonora.plan import Plan
 from sonora.store import PlanRecord
-from sonora.web.audio import FORMATS, Renderer, StreamJob, build_stream_mix
+from sonora.web.audio import (
+    FORMATS,
+    Renderer,
+    StreamJob,
+    build_stream_mix,
+    glide_when_calibrated,
+    provisional_calibration,
+    wait_for_future,
+)
 
 if TYPE_CHECKING:
     from sonora.web.core import Core
@@ -109,16 +117,33 @@ class AudioStreamResponse(Response):
         settings = core.settings
         rec = self.record
         key = core.calibrator.key(rec.plan) + (":endless" if self.endless else "")
-        future = core.calibrator.ensure(rec.id, rec.plan, rec.calibration)
-        calibration: dict[str, Any] = await anyio.to_thread.run_sync(future.result)
+        # Played now: measured before plans measured ahead, awaited without holding a
+        # thread, for at most calibration_wait_s (then a safe provisional gain).
+        future = core.calibrator.ensure(
+            rec.id, rec.plan, rec.calibration, owner=self.user_id, play=True
+        )
+        calibration = await wait_for_future(future, settings.calibration_wait_s)
+        if calibration is None and not self.paced:
+            calibration = await wait_for_future(future, None)  # a download: exact gain
         renderer: Renderer | None = None
         if self.paced:
             renderer = core.hub.take(rec.id, key, self.offset_s)
         if renderer is None:
+            provisional = calibration is None
+            if calibration is None:
+                calibration = await anyio.to_thread.run_sync(
+                    lambda: provisional_calibration(
+                        self.plan,
+                        sample_rate=settings.sample_rate,
+                        target_lufs=settings.target_lufs,
+                    ),
+                    limiter=self.limiter,
+                )
+            chosen = calibration
             mix = await anyio.to_thread.run_sync(
                 lambda: build_stream_mix(
                     self.plan,
-                    calibration,
+                    chosen,
                     sample_rate=settings.sample_rate,
                     gains=rec.gains,
                     duration_s=self.render_s,
@@ -128,6 +153,8 @@ class AudioStreamResponse(Response):
             renderer = Renderer(
                 mix, history_s=(settings.stream_lead_s + RESUME_MARGIN_S) if self.paced else 0.0
             )
+            if provisional:
+                glide_when_calibrated(renderer, future)
         compression = settings.opus_compression if self.fmt == "opus" else settings.mp3_compression
         disconnected = anyio.Event()
 

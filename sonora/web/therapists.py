@@ -540,7 +540,9 @@ async def book_submit(
     from sonora.therapists.service import parse_instant
 
     try:
-        _, token = await run_in_threadpool(lambda: svc.book(t.id, data, user=user))
+        rec, token = await run_in_threadpool(lambda: svc.book(t.id, data, user=user))
+        if rec.status == "pending":  # held once the address confirms (web/holds.py)
+            return _render(request, "therapists/check_email.html", {**_card(svc, t), "b": rec})
     except SlotUnavailable as exc:
         tz = str(data.get("tz") or "UTC")
         return _render(
@@ -878,6 +880,10 @@ async def api_book(therapist_id: str, body: BookingIn, user: MaybeUser, core: Co
     except SlotUnavailable as exc:
         return _taken_response(exc, body.tz)
     t = await run_in_threadpool(svc.public_profile, therapist_id)
+    if rec.status == "pending":  # held once the address confirms; no token for the booker
+        from sonora.web.holds import pending_json
+
+        return pending_json(svc, rec, t)
     return _booking_json(svc, rec, t, token)
 
 

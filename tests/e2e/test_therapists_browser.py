@@ -50,6 +50,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
         calibrate_ahead=False,
         outbox_interval_s=0.5,
         booking_notice_hours=0,
+        booking_confirmation=False,  # the direct flow; confirmation: tests/test_holds.py
     )
     with running_server(settings) as s:
         svc = s.core.therapists
