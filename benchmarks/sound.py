@@ -4,7 +4,9 @@ Per scene (rendered at 48 kHz, seed 1, ``--seconds`` long, calibrated to -23 LUF
 
 * ``guard``: share of time the startle guard cuts more than 1 dB, and its deepest cut;
 * ``rep_wave`` / ``rep_env``: largest normalised autocorrelation of the waveform and of
-  the spectral envelope at lags 0.5–60 s (1 = an exact repeat);
+  the spectral envelope at lags 0.5–60 s (1 = an exact repeat); ``rep_env_return``: the
+  largest envelope correlation after it first fell below 0.3 (a loop or regular swell
+  coming back, rather than a slow sound still resembling itself 0.5 s later);
 * ``hf4k``: share of power above 4 kHz; ``lo100``: share of power below 100 Hz;
 * ``lr_db``: right minus left level;
 * ``drops/min`` and ``distinct`` for scenes with rain: transient events per minute and
@@ -77,12 +79,13 @@ def scene_figures(name: str, seconds: float, tag: str) -> dict[str, float]:
     # Steady state only for the spectral figures: skip the fades.
     a, b = int(scene.fade_in_s * SR), audio.shape[1] - int(scene.fade_out_s * SR)
     body = audio[:, a:b]
-    rep_w, rep_e = sc.repetition(body, SR)
+    rep_w, rep_e, rep_r = sc.repetition(body, SR)
     row = {
         "guard_share": share,
         "guard_worst_db": worst,
         "rep_wave": rep_w,
         "rep_env": rep_e,
+        "rep_env_return": rep_r,
         "hf4k": 1 - sc.band_share(body, SR, below_hz=4000.0),
         "lo100": sc.band_share(body, SR, below_hz=100.0),
         "lr_db": sc.lr_balance_db(body),
@@ -140,7 +143,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     names = args.scenes or builtin_names()
     result: dict[str, object] = {"seconds": args.seconds, "scenes": {}}
-    hdr = f"{'scene':20} {'guard%':>6} {'worst':>6} {'repW':>5} {'repE':>5} {'>4k%':>5} {'<100%':>5} {'L/R':>6}  rain"
+    hdr = f"{'scene':20} {'guard%':>6} {'worst':>6} {'repW':>5} {'repE':>5} {'repR':>5} {'>4k%':>5} {'<100%':>5} {'L/R':>6}  rain"
     print(hdr)
     for name in names:
         t0 = time.perf_counter()
@@ -153,7 +156,7 @@ def main() -> None:
         )
         print(
             f"{name:20} {100 * row['guard_share']:6.1f} {row['guard_worst_db']:6.1f} "
-            f"{row['rep_wave']:5.2f} {row['rep_env']:5.2f} {100 * row['hf4k']:5.1f} "
+            f"{row['rep_wave']:5.2f} {row['rep_env']:5.2f} {row['rep_env_return']:5.2f} {100 * row['hf4k']:5.1f} "
             f"{100 * row['lo100']:5.1f} {row['lr_db']:+6.2f}  {rain}   ({time.perf_counter() - t0:.0f} s)",
             flush=True,
         )

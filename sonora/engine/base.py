@@ -130,6 +130,11 @@ class Source(Node):
     CALIBRATION_S: ClassVar[float] = 20.0
     #: Sound family this source belongs to (rain, bowls, ...).
     FAMILY: ClassVar[str] = "other"
+    #: Seconds of audio before an offset that a render must start from to reproduce the
+    #: sound at that offset (seek).  0 means "none needed": the source's output is a
+    #: function of time, or what carries history (a phase, a noise sequence) is
+    #: statistically the same wherever it starts.  See docs/sound.md.
+    warmup_s: ClassVar[float] = 0.0
 
     def __init__(
         self, *, sample_rate: int = DEFAULT_SAMPLE_RATE_HZ, seed: int = 0, **params: float

@@ -105,7 +105,7 @@ def _autocorr_max(x: np.ndarray, lo: int, hi: int) -> float:
 
 def repetition(
     audio: np.ndarray, sample_rate: int, *, min_lag_s: float = 0.5, max_lag_s: float = 60.0
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """Largest normalised autocorrelation at lags ``min_lag_s``–``max_lag_s``.
 
     Parameters
@@ -118,10 +118,15 @@ def repetition(
     Returns
     -------
     waveform : float
-        Of the waveform (resampled to 16 kHz by block averaging is *not* done: full rate).
+        Of the waveform, at the full sample rate.
     envelope : float
         Of the spectral envelope: log power in 24 bands (100 Hz – 12 kHz) per 50 ms frame,
-        each band's mean removed; correlation of the whole band-vector sequence.
+        each band's mean removed; correlation of the whole band-vector sequence.  A slow
+        sound (a swell of 10 s) is still like itself 0.5 s later, so this is high for
+        slow sounds whether or not anything repeats; hence also
+    envelope_return : float
+        The largest envelope correlation at lags after it first fell below 0.3: how
+        strongly the sound *comes back* to an earlier state (a loop, a regular swell).
     """
     x = _mono(audio)
     wave = _autocorr_max(x, int(min_lag_s * sample_rate), int(max_lag_s * sample_rate))
@@ -132,12 +137,16 @@ def repetition(
     f = np.fft.rfftfreq(hop, 1.0 / sample_rate)
     edges = np.geomspace(100.0, min(12_000.0, 0.45 * sample_rate), 25)
     bands = np.stack(
-        [spec[:, (f >= a) & (f < b)].sum(axis=1) for a, b in zip(edges[:-1], edges[1:])], axis=1
+        [
+            spec[:, (f >= a) & (f < b)].sum(axis=1)
+            for a, b in zip(edges[:-1], edges[1:], strict=True)
+        ],
+        axis=1,
     )
     env = 10 * np.log10(bands + 1e-12)
     env -= env.mean(axis=0)
     # correlation of the vector sequence: sum over bands of per-band autocorrelations
-    lo, hi = int(round(min_lag_s / 0.05)), int(round(max_lag_s / 0.05))
+    lo, hi = round(min_lag_s / 0.05), round(max_lag_s / 0.05)
     hi = min(hi, frames // 2)
     num = np.zeros(hi + 1)
     for b in range(env.shape[1]):
@@ -148,7 +157,12 @@ def repetition(
     e = np.concatenate([[0.0], np.cumsum((env**2).sum(axis=1))])
     lags = np.arange(lo, hi + 1)
     r = num[lags] / np.sqrt(np.maximum((e[frames - lags]) * (e[frames] - e[lags]), 1e-30))
-    return wave, float(np.max(r)) if len(r) else float("nan")
+    if not len(r):
+        return wave, float("nan"), float("nan")
+    # A *return*: the largest correlation after the envelope first lost it (< 0.3).
+    below = np.flatnonzero(r < 0.3)
+    ret = float(np.max(r[below[0] :])) if len(below) else float(r[-1])
+    return wave, float(np.max(r)), ret
 
 
 def band_share(audio: np.ndarray, sample_rate: int, *, below_hz: float) -> float:
@@ -258,7 +272,9 @@ def mode_decay_ratio(
     return up_rate / low_rate, 60.0 / low_rate
 
 
-def event_count(audio: np.ndarray, sample_rate: int, *, distinct_corr: float = 0.9) -> tuple[float, float]:
+def event_count(
+    audio: np.ndarray, sample_rate: int, *, distinct_corr: float = 0.9
+) -> tuple[float, float]:
     """Transient events (drops) per minute, and the share of them that are distinct.
 
     Events are peaks of the 2–8 kHz envelope (1 ms frames) standing 6 dB above the
