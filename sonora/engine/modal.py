@@ -14,6 +14,7 @@ quantum and are dropped.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import numpy as np
@@ -115,8 +116,10 @@ class _Modal(Source):
     #: A listening player: a new event's loudness-weighted power may exceed what is
     #: still ringing by at most this many dB (``None``: no limit) ...
     LISTEN_CAP_DB: ClassVar[float | None] = None
-    #: ... but is never scaled below this fraction of its nominal strength.
-    LISTEN_FLOOR: ClassVar[float] = 0.3
+    #: ... measured against at least this level (dB re a full-force strike's power).
+    ROOM_DB: ClassVar[float] = -8.0
+    #: Seconds over which the opening strikes build up to the room level.
+    OPENING_S: ClassVar[float] = 30.0
     #: Spread of an event within its slot (0 = a metronome, 1 = anywhere in the slot).
     JITTER: ClassVar[float] = 0.7
     #: Seconds of earlier audio needed to reproduce the output at any offset (the ring
@@ -136,6 +139,7 @@ class _Modal(Source):
         self._count = 0
         self._dying: np.ndarray | None = None  # modes fading out during the next quantum
         self._last_onset = -(1 << 40)
+        self._velocity = 1.0  # force of the event being made (set by _make_modes)
 
     # -- scheduling --------------------------------------------------------------------
     def _first_onset(self) -> int | None:
@@ -183,20 +187,26 @@ class _Modal(Source):
 
     def _start_voice(self, offset: int, out: np.ndarray, rng: np.random.Generator) -> None:
         s, amp, pan = self._make_modes(rng)
-        if self.LISTEN_CAP_DB is not None and len(self._z):
-            # Compare loudness-weighted power: upper modes count more (as in K-weighting
-            # and equal-loudness contours), the low fundamental less.
+        if self.LISTEN_CAP_DB is not None:
+            # A listening player: the new event's loudness-weighted power may exceed
+            # what still rings by at most LISTEN_CAP_DB -- but a quiet room never
+            # pushes a strike below the "room level" ROOM_DB under a full strike, so
+            # strikes keep an absolute scale (no drift down towards silence) and
+            # their own velocity below it.
             r = self._ringing
             ringing = float(np.sum(np.abs(self._z[r]) ** 2 * _weight(self._freq[r])))
             half = len(amp) // 2
             nominal = float(
                 np.sum(np.abs(amp[:half]) ** 2 * _weight(np.abs(s[:half].imag) / (2 * np.pi)))
             )
-            if ringing > 0 and nominal > 0:
-                cap = np.sqrt(10 ** (self.LISTEN_CAP_DB / 10) * ringing / nominal)
-                amp = amp * min(1.0, max(self.LISTEN_FLOOR, cap))
-        elif self.LISTEN_CAP_DB is not None and self.frame + offset > (self._first_onset() or 0):
-            amp = amp * self.LISTEN_FLOOR  # after a silence: begin again softly
+            full = nominal / max(self._velocity, 1e-3) ** 2
+            # The player opens softly: the room level rises by 20 dB over the first
+            # OPENING_S seconds of the session (a function of time: seek-safe).
+            t = (self.frame + offset) / self.sample_rate
+            opening_db = -20.0 * max(0.0, 1.0 - t / self.OPENING_S)
+            room = max(ringing, 10 ** ((self.ROOM_DB + opening_db) / 10) * full)
+            if nominal > 0:
+                amp = amp * min(1.0, math.sqrt(10 ** (self.LISTEN_CAP_DB / 10) * room / nominal))
         tab, step = _table(s, self.sample_rate)
         pan_g = _pan_gains(pan).astype(np.float64)
         n = QUANTUM - offset
@@ -333,8 +343,7 @@ class SingingBowl(_Modal):
     """
 
     FAMILY = "bowls"
-    LISTEN_CAP_DB = 2.5
-    LISTEN_FLOOR = 0.05
+    LISTEN_CAP_DB = 1.5
     RATIOS: ClassVar[tuple[float, ...]] = (1.0, 2.76, 5.20, 8.30, 12.1, 16.5)
     PARAMS: ClassVar[dict[str, Param]] = {
         "pitch_hz": Param(196.0, 60.0, 700.0, "Hz", "fundamental of the lowest bowl"),
@@ -377,6 +386,7 @@ class SingingBowl(_Modal):
         bright = p["brightness"]
         rub = rng.random() < p["rub"]
         velocity = rng.uniform(0.75, 1.0) if rub else rng.uniform(0.45, 1.0)
+        self._velocity = velocity
         # Contact time: hard mallet and firm strike -> short contact -> bright.
         contact = (2.2 - 1.9 * bright) * 1e-3 * (1.35 - 0.5 * velocity)
         # Where the strike lands changes the balance of modes (+-4 dB, smooth in k).
@@ -465,13 +475,12 @@ class Gong(_Modal):
     once; higher modes build up over ``bloom_s`` (the energy cascade of a large
     tam-tam) and shimmer as they decay, each a pair of modes a fraction of a hertz
     apart.  T60 falls with frequency as ``decay_s · ratio^-0.45`` (a mode at 20× the hum dies ~4× faster).  The beater's contact adds a short
-    splash of damped resonances above 3 kHz; the player strikes softer when little is
+    splash of damped resonances above 4 kHz; the player strikes softer when little is
     ringing (``LISTEN_CAP_DB``), so the gong swells rather than bangs.
     """
 
     FAMILY = "gong"
     LISTEN_CAP_DB = 2.0
-    LISTEN_FLOOR = 0.03
     PARAMS: ClassVar[dict[str, Param]] = {
         "pitch_hz": Param(70.0, 30.0, 200.0, "Hz", "lowest mode"),
         "interval_s": Param(22.0, 6.0, 180.0, "s", "mean time between strikes"),
@@ -519,6 +528,7 @@ class Gong(_Modal):
         octave = np.log2(ratios)
         bright = p["brightness"]
         velocity = rng.uniform(0.5, 1.0)
+        self._velocity = velocity
         place = rng.uniform(0.05, 0.5)
         excite = 0.12 + np.abs(np.sin(np.pi * self._shape_m[ok] * place + self._shape_phi[ok]))
         excite[:3] = np.maximum(excite[:3], 0.7)  # the hum always speaks
@@ -535,8 +545,8 @@ class Gong(_Modal):
         t_all = np.concatenate([t60, t60[upper]])
         at_all = np.concatenate([attack, attack[upper]])
         # The beater's contact: a short splash of damped high resonances.
-        tf, tt = _ticks(rng, 10, 3000.0, min(10_000.0, 0.42 * self.sample_rate), (0.02, 0.12))
-        ta = 1.2 * velocity * _contact(tf, 0.0004) * rng.uniform(0.5, 1.0, 10) * amps[0]
+        tf, tt = _ticks(rng, 10, 4000.0, min(10_000.0, 0.42 * self.sample_rate), (0.02, 0.12))
+        ta = 2.5 * velocity * _contact(tf, 0.0003) * rng.uniform(0.5, 1.0, 10) * amps[0]
         f_all = np.concatenate([f_all, tf])
         a_all = np.concatenate([a_all, ta])
         t_all = np.concatenate([t_all, tt])
@@ -550,7 +560,7 @@ class Chimes(_Modal):
 
     Tubes ring at the free-free bar modes (1, 2.757, 5.404, 8.933, 13.34 ×
     fundamental, up to 14 kHz) tuned to a pentatonic set; the T60 of mode ``k`` is
-    ``decay_s · ratio^-0.9``.  A hard clapper (0.3–0.5 ms contact) strikes with a force
+    ``decay_s · ratio^-1.2`` (the second mode dies 3.4× faster than the first).  A hard clapper (0.3–0.5 ms contact) strikes with a force
     that follows the wind: strikes cluster in gusts (a smooth random rate, stateless in
     time) and are firmer and brighter at a gust's peak, glancing and soft in a lull.
     """
@@ -566,7 +576,7 @@ class Chimes(_Modal):
     }
     _STEPS = (0, 2, 4, 7, 9, 12, 14)
     _GUST_S = 4.0
-    DECAY_EXP = 0.9
+    DECAY_EXP = 1.2
     warmup_s = 20.0
 
     def calibration_seconds(self) -> float:
@@ -619,6 +629,7 @@ class Chimes(_Modal):
         n = len(freqs)
         gust = self._gust(self.frame / self.sample_rate)  # the wind at this quantum
         velocity = float(np.clip(0.25 + 0.6 * gust + rng.normal(0, 0.12), 0.15, 1.0))
+        self._velocity = velocity
         contact = (0.5 - 0.2 * p["brightness"]) * 1e-3 * (1.3 - 0.4 * velocity)
         amps = velocity * ratios**-0.4 * _contact(freqs, contact)
         amps *= 10 ** ((-(1.0 - p["brightness"]) * 8.0 * np.arange(n) + rng.normal(0, 2, n)) / 20)
