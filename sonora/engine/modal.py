@@ -187,6 +187,7 @@ class _Modal(Source):
 
     def _start_voice(self, offset: int, out: np.ndarray, rng: np.random.Generator) -> None:
         s, amp, pan = self._make_modes(rng)
+        self._scale = 1.0  # what the listening player did to this event
         if self.LISTEN_CAP_DB is not None:
             # A listening player: the new event's loudness-weighted power may exceed
             # what still rings by at most LISTEN_CAP_DB -- but a quiet room never
@@ -206,7 +207,9 @@ class _Modal(Source):
             opening_db = -20.0 * max(0.0, 1.0 - t / self.OPENING_S)
             room = max(ringing, 10 ** ((self.ROOM_DB + opening_db) / 10) * full)
             if nominal > 0:
-                amp = amp * min(1.0, math.sqrt(10 ** (self.LISTEN_CAP_DB / 10) * room / nominal))
+                scale = min(1.0, math.sqrt(10 ** (self.LISTEN_CAP_DB / 10) * room / nominal))
+                amp = amp * scale
+                self._scale = scale
         tab, step = _table(s, self.sample_rate)
         pan_g = _pan_gains(pan).astype(np.float64)
         n = QUANTUM - offset
@@ -433,7 +436,8 @@ class SingingBowl(_Modal):
         super()._start_voice(offset, out, rng)
         if self._pending_rub is not None:
             dur, f0, level, pan = self._pending_rub
-            self._rubs.append((self.frame + offset, dur, f0, level, pan))
+            # The friction is as soft as the rub the player chose.
+            self._rubs.append((self.frame + offset, dur, f0, level * self._scale, pan))
 
     def _extra(self, out: np.ndarray) -> None:
         """Friction noise of the rubs that sound in this quantum (stateless per quantum)."""
