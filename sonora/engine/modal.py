@@ -140,6 +140,7 @@ class _Modal(Source):
         self._dying: np.ndarray | None = None  # modes fading out during the next quantum
         self._last_onset = -(1 << 40)
         self._velocity = 1.0  # force of the event being made (set by _make_modes)
+        self._cache: dict[tuple[str, int], np.ndarray] = {}  # per-slot uniforms
 
     # -- scheduling --------------------------------------------------------------------
     def _first_onset(self) -> int | None:
@@ -154,6 +155,17 @@ class _Modal(Source):
         mean = max(self._mean_interval_s(), 0.05)
         return float(2.0 ** (round(12 * np.log2(mean)) / 12))
 
+    def _uniforms(self, purpose: str, j: int, count: int) -> np.ndarray:
+        """``count`` uniforms of ``make_rng(seed, key, purpose, j)``, cached (stateless)."""
+        cache = self._cache
+        hit = cache.get((purpose, j))
+        if hit is None:
+            if len(cache) > 256:
+                cache.clear()
+            hit = make_rng(self.seed, self._key, purpose, j).random(count)
+            cache[(purpose, j)] = hit
+        return hit
+
     def _onsets(self, start: int, end: int) -> list[tuple[int, np.random.Generator]]:
         """Events with onset frames in ``[start, end)``, each with its own generator."""
         sr = self.sample_rate
@@ -166,7 +178,7 @@ class _Modal(Source):
         j1 = int(end // slot) + 1
         half_j = 0.5 * self.JITTER
         for j in range(j0, j1 + 1):
-            u = make_rng(self.seed, self._key, "slot", j).random()
+            u = self._uniforms("slot", j, 1)[0]
             onset = int((j + 0.5 + self.JITTER * (u - 0.5)) * slot)
             if not start <= onset < end:
                 continue
@@ -594,8 +606,8 @@ class Chimes(_Modal):
         k = int(t_s // self._GUST_S)
         w = t_s / self._GUST_S - k
         w = w * w * (3 - 2 * w)
-        a = make_rng(self.seed, "Chimes", "gust", k).random()
-        b = make_rng(self.seed, "Chimes", "gust", k + 1).random()
+        a = float(self._uniforms("gust", k, 1)[0])
+        b = float(self._uniforms("gust", k + 1, 1)[0])
         return float(a + (b - a) * w)
 
     def _onsets(self, start: int, end: int) -> list[tuple[int, np.random.Generator]]:
@@ -603,7 +615,7 @@ class Chimes(_Modal):
 
         Segment ``j`` strikes with probability ``rate · SEGMENT_S · (1/4 + 3 g³)`` (``g``
         the gust strength, uniform 0–1, so the mean rate is ``rate_per_min``), drawn
-        from ``make_rng(seed, "Chimes", "seg", j)``: stateless in time.  A first
+        from ``make_rng(seed, "Chimes", "segs", j // 64)``: stateless in time.  A first
         strike comes at 0.3 s, as the breeze is first heard.
         """
         sr = self.sample_rate
@@ -614,7 +626,8 @@ class Chimes(_Modal):
         if first is not None and start <= first < end:
             out.append((first, make_rng(self.seed, "Chimes", "event", -1)))
         for j in range(int(start // seg), int(end // seg) + 1):
-            u, pos = make_rng(self.seed, "Chimes", "seg", j).random(2)
+            # 64 segments share one generator (block-keyed: still stateless in time).
+            u, pos = self._uniforms("segs", j // 64, 128)[2 * (j % 64) : 2 * (j % 64) + 2]
             t = j * self.SEGMENT_S
             p = min(0.9, p_mean * (0.25 + 3.0 * self._gust(t) ** 3))
             onset = int((j + pos) * seg)
