@@ -535,38 +535,74 @@ class _TonalSource(Source):
         return 16
 
 
+class _ValueNoise:
+    """Smooth random modulation, stateless in time: no LFO a listener could count.
+
+    ``n`` independent signals, each a smoothstep interpolation between random knots
+    ``period_s`` apart; knot ``k`` comes from ``make_rng(seed, *key, k)``, so the value at
+    any time depends only on the seed, the key and the time (seek anywhere).  Values are
+    roughly in [-1, 1] (mean 0, RMS about 0.5).
+    """
+
+    def __init__(self, seed: int, key: tuple[str, ...], n: int, period_s: float) -> None:
+        self.seed, self.key, self.n, self.period_s = seed, key, n, period_s
+        self._knots: dict[int, np.ndarray] = {}
+
+    def _knot(self, k: int) -> np.ndarray:
+        v = self._knots.get(k)
+        if v is None:
+            if len(self._knots) > 8:
+                self._knots.clear()
+            v = make_rng(self.seed, *self.key, k).uniform(-1.0, 1.0, self.n)
+            self._knots[k] = v
+        return v
+
+    def at(self, t_s: float) -> np.ndarray:
+        """Values at time ``t_s`` (seconds), float64 ``(n,)``."""
+        x = t_s / self.period_s
+        k = math.floor(x)
+        w = x - k
+        w = w * w * (3.0 - 2.0 * w)
+        a, b = self._knot(k), self._knot(k + 1)
+        return a + (b - a) * w
+
+
 # ---------------------------------------------------------------------------------
 # Drone
 # ---------------------------------------------------------------------------------
 class Drone(_TonalSource):
     """A slowly breathing pad: root, fifth and octave, each as two detuned voices.
 
-    Each voice has soft harmonic content (harmonic ``h`` at ``h**-1.6``); the whole pad
-    goes through a 12 dB/octave low-pass whose cutoff drifts over tens of seconds (two
-    slow, incommensurate LFOs), the level breathes gently and each voice drifts a
-    little on its own.  The two voices of a chord tone are detuned by
-    ``±detune_cents`` (each scaled by a seeded 0.75–1) and placed left and right:
-    over speakers they beat gently, on headphones they turn slowly in space.  Because
-    the twins never share a channel (and each ear's voices share one detune), the
-    overall loudness does not pulse with their beating, whatever the detune.
-    Loudness changes caused by the filter are mostly compensated (60 % in dB,
-    K-weighted) so brightness moves the timbre more than the level, and the cutoff
-    never sinks below the root.
+    Each voice has a rich harmonic series (harmonic ``h`` at ``h**-0.9``, up to 12 for
+    the root) so that the chord carries on small speakers, where nothing below ~200 Hz
+    is heard; the whole pad goes through a 12 dB/octave low-pass whose cutoff drifts
+    over tens of seconds, the level breathes gently and each voice drifts a little in
+    pitch on its own (the twins of a chord tone drift in level together).  All of this movement is smooth *random* modulation
+    (:class:`_ValueNoise`, knots 5–25 s apart, faster with ``movement``), not sine LFOs,
+    so it never settles into a period a listener could count.  The two voices of a chord
+    tone are detuned by ``±detune_cents`` (each scaled by a seeded 0.75–1) and placed
+    left and right: over speakers they beat gently, on headphones they turn slowly in
+    space.  The twins share their starting phases, so both channels carry the same
+    power (within ~0.2 dB).  Loudness changes caused by the filter are mostly
+    compensated (60 % in dB, K-weighted) so brightness moves the timbre more than the
+    level, and the cutoff never sinks below the root.
 
     Parameters (``PARAMS``)
     -----------------------
     pitch_hz : float
         Root in Hz, 40–400 (glides, at most 1 octave per 4 s, when automated).
     brightness : float
-        0–1: low-pass cutoff from ~1.2× to ~8× the root.
+        0–1: low-pass cutoff from ~2.5× to ~16× the root.
     detune_cents : float
         0–30: detune of each voice from its chord tone (the twins are twice that apart).
     movement : float
-        0–1: speed and depth of the slow filter sweep, breathing and voice drift.
+        0–1: speed and depth of the slow filter drift, breathing and voice drift.
 
     Notes
     -----
     Output is float32 ``(2, frames)``, RMS about 0.15 per channel at the defaults.
+    ``warmup_s`` = 0: the modulation is a function of time; only the partials' phases
+    carry history, and they are inaudible after a seek.
     """
 
     FAMILY = "drone"
@@ -584,16 +620,16 @@ class Drone(_TonalSource):
 
     #: (frequency ratio to the root, number of harmonics, level) of each chord tone.
     TONES: ClassVar[tuple[tuple[float, int, float], ...]] = (
-        (1.0, 4, 1.0),
-        (1.5, 3, 0.6),
-        (2.0, 2, 0.45),
+        (1.0, 12, 1.0),
+        (1.5, 8, 0.6),
+        (2.0, 6, 0.45),
     )
     _RMS = 0.15  # target RMS per channel at the reference power
+    warmup_s = 0.0
 
     def _setup(self) -> None:
         self._init_internal()
         rng = make_rng(self.seed, "drone", "voices")
-        lfo_rng = make_rng(self.seed, "drone", "lfo")
         ratio, level, voice, cents_unit, pan_pos, phase = [], [], [], [], [], []
         # One detune per ear, shared by all chord tones: harmonics that coincide in a
         # channel (root h2 = octave h1, root h3 = fifth h2) then never beat.
@@ -601,15 +637,18 @@ class Drone(_TonalSource):
         ear_detune = {flat_side: -rng.uniform(0.75, 1.0), -flat_side: rng.uniform(0.75, 1.0)}
         v = 0
         for tone_ratio, n_harm, tone_level in self.TONES:
+            # The twins start in the same phase, so partials that coincide within one
+            # ear (root h2 and octave h1, ...) add up alike in both: L/R balanced.
+            tone_phase = rng.uniform(0, _TWO_PI, n_harm)
             for side in (-1.0, 1.0):
                 detune = ear_detune[side]
                 for h in range(1, n_harm + 1):
                     ratio.append(tone_ratio * h)
-                    level.append(tone_level * h**-1.6)
+                    level.append(tone_level * h**-0.9)
                     voice.append(v)
                     cents_unit.append(detune)
                     pan_pos.append(side)
-                    phase.append(rng.uniform(0, _TWO_PI))
+                    phase.append(tone_phase[h - 1])
                 v += 1
         self._ratio = np.array(ratio)
         self._cents_unit = np.array(cents_unit)
@@ -621,26 +660,27 @@ class Drone(_TonalSource):
         self._detune = self.params["detune_cents"]
         self._bright = self.params["brightness"]
         self._move = self.params["movement"]
+        self._cents_drift = np.zeros(n)
         self._bank = _Bank(self._rate, self._q, _SUB, capacity=n)
         self._bank.add(self._freqs(), np.ones(n), np.array(phase), _pan_gains(np.array(pan_pos)))
         self._bank.gain[:n] = 0.0  # fade in over the first quantum (de-click)
         self._retune(glide=False)
-        # LFO phases: 0-1 filter sweep, 2 breathing, then one drift LFO per voice,
-        # repeated for each partial of the voice.
-        voice_phase = lfo_rng.uniform(0, _TWO_PI, size=v)
-        voice_speed = lfo_rng.uniform(0.8, 1.6, size=v)
-        self._lfo = np.concatenate([lfo_rng.uniform(0, _TWO_PI, size=3), voice_phase[self._voice]])
-        self._lfo_speed = np.concatenate([[1.0, 1.618034, 1.0], voice_speed[self._voice]])
-        self._lfo_m: float | None = None
+        # Smooth random modulation: [0] filter drift, [1] breathing, then one level
+        # drift and one pitch drift per voice; a slow and a fast layer of each.
+        self._voice_of = self._voice
+        self._slow = _ValueNoise(self.seed, ("drone", "slow"), 2 + 2 * v, 23.0)
+        self._fast = _ValueNoise(self.seed, ("drone", "fast"), 2 + 2 * v, 6.5)
+        self._n_voices = v
         # Reference: brightness 0.4 at 110 Hz, no modulation.
         ref_freqs = self._ratio * 110.0
-        ref_amp = self._level * self._filter(ref_freqs, 110.0 * 2**1.38)
+        ref_amp = self._level * self._filter(ref_freqs, 110.0 * 2**2.33)
         self._p_ref = float((ref_amp**2) @ _k_power(ref_freqs)) / 2  # K-weighted
         # Each partial sits in one channel: per-channel power = sum(amp²)/4.
         self._scale = self._RMS * math.sqrt(4.0 / float(ref_amp @ ref_amp))
 
     def _freqs(self) -> np.ndarray:
-        return self._pitch * self._ratio * 2.0 ** (self._cents_unit * self._detune / 1200.0)
+        cents = self._cents_unit * self._detune + self._cents_drift
+        return self._pitch * self._ratio * 2.0 ** (cents / 1200.0)
 
     def _retune(self, *, glide: bool = True) -> None:
         freqs = self._freqs()
@@ -664,28 +704,25 @@ class Drone(_TonalSource):
         self._bright = b = _approach(self._bright, p["brightness"], dt, 1.0)
         self._move = m = _approach(self._move, p["movement"], dt, 1.0)
 
-        # Slow LFOs, phase-integrated so automating `movement` never jumps: filter
-        # sweep periods ~70 s and ~43 s at m=0 down to ~17 s and ~11 s at m=1 (golden
-        # ratio apart, so the sweep never repeats); breathing 12 s -> 6.5 s; voice
-        # drift 25-50 s -> 10-19 s.
-        if m != self._lfo_m:
-            self._lfo_m = m
-            rates = np.full(self._lfo.size, 1 / 40 + m / 25)
-            rates[:2] = 1 / 70 + m / 23
-            rates[2] = 1 / 12 + m / 14
-            self._lfo_step = _TWO_PI * dt * rates * self._lfo_speed
-        lfo = self._lfo
-        lfo += self._lfo_step
-        np.mod(lfo, _TWO_PI, out=lfo)
-        s = np.sin(lfo)
-        sweep = 0.6 * s[0] + 0.4 * s[1]
-        octaves = 0.3 + 2.7 * b + (0.25 + 1.0 * m) * sweep
+        # Smooth random modulation, a function of time (see _ValueNoise): a slow layer
+        # always, a faster one mixed in with `movement`.
+        t = self.frame / self.sample_rate
+        mod = self._slow.at(t) + (0.3 + 0.9 * m) * self._fast.at(t)
+        sweep = mod[0]
+        octaves = 1.3 + 2.7 * b + (0.25 + 0.8 * m) * sweep
         octaves = 0.5 * (octaves + math.sqrt(octaves * octaves + 0.09))  # soft floor at the root
         cutoff = pitch * 2.0**octaves
-        breath = 1.0 + (0.06 + 0.12 * m) * s[2]
-        drift = s[3:]
-        drift *= 0.05 + 0.15 * m
+        breath = 1.0 + (0.05 + 0.08 * m) * mod[1]
+        nv = self._n_voices
+        drift = mod[2 : 2 + nv][self._voice_of // 2]  # level: shared by the twins (L = R)
+        drift *= 0.05 + 0.12 * m
         drift += 1.0
+        # Each voice wanders in pitch by a few cents (more with movement): the chord
+        # never locks into a repeating waveform.  Retuned every quantum, gliding.
+        cents = (2.0 + 4.0 * m) * mod[2 + nv :][self._voice_of]
+        if np.max(np.abs(cents - self._cents_drift)) > 0.6:  # glide in ~0.5-cent steps
+            self._cents_drift = cents
+            self._retune()
         amp = self._f4 * cutoff**-4
         amp += 1.0
         amp **= -0.5

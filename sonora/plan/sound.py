@@ -40,7 +40,7 @@ breath_pacer    breaths_per_min from ``breaths_start`` to ``breaths_end`` over
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from sonora.engine.registry import source_class
 from sonora.errors import ParameterError, check_number
@@ -118,12 +118,79 @@ def eff_rate(r: float, intensity: float) -> float:
     return float(r * 2.0 ** (intensity - 0.5))
 
 
+#: One parameter rule: the knob it follows (``None``: intensity only) and how the knob's
+#: value ``x`` (brightness, density and rate already shaped by the trajectory) and the
+#: intensity ``i`` give the parameter.
+Rule = tuple[str | None, Callable[[float, float], float]]
+
+
+def _same(x: float, i: float) -> float:
+    return x
+
+
+#: Per-source parameter tables (the table in the module docstring, as data).  A source
+#: missing here takes no knobs; adding a source is adding a row.
+PARAM_TABLE: dict[str, dict[str, Rule]] = {
+    "rain": {"density": ("density", _same), "brightness": ("brightness", _same)},
+    "ocean_waves": {
+        "intensity": ("density", _same),
+        "swell_s": ("density", lambda x, i: 13.0 - 6.0 * i),
+        "brightness": ("brightness", _same),
+    },
+    "stream": {"flow": ("density", _same), "brightness": ("brightness", _same)},
+    "wind": {
+        "strength": ("density", _same),
+        "gustiness": ("density", lambda x, i: 0.1 + 0.6 * i),
+        "pitch_hz": ("brightness", lambda x, i: 150.0 * 2.0 ** (3.3 * x)),
+    },
+    **{
+        noise: {"cutoff_hz": ("brightness", lambda x, i: 200.0 * 2.0 ** (5.3 * x))}
+        for noise in ("brown_noise", "pink_noise", "white_noise")
+    },
+    **{
+        struck: {
+            "pitch_hz": ("pitch_hz", _same),
+            "interval_s": ("event_rate_per_min", lambda x, i: 60.0 / x),
+            "brightness": ("brightness", _same),
+        }
+        for struck in ("singing_bowl", "gong")
+    },
+    "chimes": {
+        "pitch_hz": ("pitch_hz", _same),
+        "rate_per_min": ("event_rate_per_min", _same),
+        "brightness": ("brightness", _same),
+    },
+    "drone": {
+        "pitch_hz": ("pitch_hz", _same),
+        "brightness": ("brightness", _same),
+        "movement": (None, lambda x, i: 0.15 + 0.5 * i),
+    },
+    "melody": {
+        # the line settles lower as the session calms
+        "pitch_hz": ("pitch_hz", lambda x, i: x * 2.0 ** (0.5 * (i - 0.5))),
+        "note_rate_hz": ("event_rate_per_min", lambda x, i: x / 60.0),
+        "brightness": ("brightness", _same),
+        "register_spread": (None, lambda x, i: 0.3),
+    },
+    "binaural": {
+        "carrier_hz": ("pitch_hz", _same),
+        "beat_hz": (None, lambda x, i: 4.0 + 6.0 * i),
+    },
+    "breath_pacer": {
+        "pitch_hz": ("pitch_hz", _same),
+        "tone_mix": ("tone_mix", _same),
+        "breaths_per_min": ("breaths_start", _same),
+    },
+}
+
+
 def source_params(source: str, knobs: Mapping[str, float], intensity: float) -> dict[str, float]:
     """Source parameters for ``knobs`` at trajectory ``intensity`` (0–1).
 
     Only parameters driven by a knob that is present are returned; the source's
     defaults (or a layer's fixed parameters) cover the rest.  Values are clipped to the
-    source's ranges and rounded to 4 significant decimals.
+    source's ranges and rounded to 4 significant decimals.  The rules are
+    :data:`PARAM_TABLE`.
 
     Parameters
     ----------
@@ -139,82 +206,22 @@ def source_params(source: str, knobs: Mapping[str, float], intensity: float) -> 
     dict of str to float
     """
     i = _clip(intensity)
-    k = knobs
-    out: dict[str, float] = {}
-    b = eff_brightness(k["brightness"], i) if "brightness" in k else None
-    d = eff_density(k["density"], i) if "density" in k else None
-    r = eff_rate(k["event_rate_per_min"], i) if "event_rate_per_min" in k else None
-    pitch = k.get("pitch_hz")
-    if source == "rain":
-        if d is not None:
-            out["density"] = d
-        if b is not None:
-            out["brightness"] = b
-    elif source == "ocean_waves":
-        if d is not None:
-            out["intensity"] = d
-            out["swell_s"] = 13.0 - 6.0 * i
-        if b is not None:
-            out["brightness"] = b
-    elif source == "stream":
-        if d is not None:
-            out["flow"] = d
-        if b is not None:
-            out["brightness"] = b
-    elif source == "wind":
-        if d is not None:
-            out["strength"] = d
-            out["gustiness"] = 0.1 + 0.6 * i
-        if b is not None:
-            out["pitch_hz"] = 150.0 * 2.0 ** (3.3 * b)
-    elif source in ("brown_noise", "pink_noise", "white_noise"):
-        if b is not None:
-            out["cutoff_hz"] = 200.0 * 2.0 ** (5.3 * b)
-    elif source in ("singing_bowl", "gong"):
-        if pitch is not None:
-            out["pitch_hz"] = pitch
-        if r is not None:
-            out["interval_s"] = 60.0 / r
-        if b is not None:
-            out["brightness"] = b
-    elif source == "chimes":
-        if pitch is not None:
-            out["pitch_hz"] = pitch
-        if r is not None:
-            out["rate_per_min"] = r
-        if b is not None:
-            out["brightness"] = b
-    elif source == "drone":
-        if pitch is not None:
-            out["pitch_hz"] = pitch
-        if b is not None:
-            out["brightness"] = b
-        out["movement"] = 0.15 + 0.5 * i
-    elif source == "melody":
-        if pitch is not None:  # the line settles lower as the session calms
-            out["pitch_hz"] = pitch * 2.0 ** (0.5 * (i - 0.5))
-        if r is not None:
-            out["note_rate_hz"] = r / 60.0
-        if b is not None:
-            out["brightness"] = b
-        out["register_spread"] = 0.3
-    elif source == "binaural":
-        if pitch is not None:
-            out["carrier_hz"] = pitch
-        out["beat_hz"] = 4.0 + 6.0 * i
-    elif source == "breath_pacer":
-        if pitch is not None:
-            out["pitch_hz"] = pitch
-        if "tone_mix" in k:
-            out["tone_mix"] = k["tone_mix"]
-        if "breaths_start" in k:
-            out["breaths_per_min"] = k["breaths_start"]
+    shaped = dict(knobs)
+    if "brightness" in knobs:
+        shaped["brightness"] = eff_brightness(knobs["brightness"], i)
+    if "density" in knobs:
+        shaped["density"] = eff_density(knobs["density"], i)
+    if "event_rate_per_min" in knobs:
+        shaped["event_rate_per_min"] = eff_rate(knobs["event_rate_per_min"], i)
     specs = source_class(source).PARAMS
-    clipped = {}
-    for name, value in out.items():
+    out = {}
+    for name, (knob, rule) in PARAM_TABLE.get(source, {}).items():
+        if knob is not None and knob not in shaped:
+            continue
+        value = rule(shaped[knob] if knob is not None else 0.0, i)
         spec = specs[name]
-        clipped[name] = round(_clip(value, spec.low, spec.high), 4)
-    return clipped
+        out[name] = round(_clip(value, spec.low, spec.high), 4)
+    return out
 
 
 def breath_curve(knobs: Mapping[str, float], duration_s: float) -> list[list[float | str]] | None:

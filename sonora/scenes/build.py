@@ -17,6 +17,7 @@ scene, seed, duration and sample rate always give the same bytes.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import replace
 from functools import lru_cache
@@ -48,17 +49,30 @@ MIX_CALIBRATION_S = 240.0
 CEILING_DBTP = -1.5
 
 
-def layer_seed(seed: int, index: int) -> int:
-    """Seed of layer ``index`` derived from the session seed."""
-    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, index]).generate_state(1)[0])
+def _key(text: str) -> int:
+    """A stable 64-bit number for ``text`` (not Python's salted ``hash``)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-def _source(spec: LayerSpec, seed: int, index: int, sample_rate: int, at_s: float = 0.0):
+def layer_seed(seed: int, index: int, *, scene: str = "", source: str = "") -> int:
+    """Seed of layer ``index`` of ``scene`` (playing ``source``) from the session seed.
+
+    The scene and the source are part of the key, so the rain of ``rain`` and the rain
+    of ``rain-with-bowls`` are different rain at the same session seed.
+    """
+    entropy = [int(seed) & 0xFFFFFFFFFFFFFFFF, index, _key(scene), _key(source)]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+
+def _source(
+    spec: LayerSpec, seed: int, index: int, sample_rate: int, at_s: float = 0.0, scene: str = ""
+):
     params = dict(spec.params)
     for pname, curve in spec.automation.items():
         params[pname] = float(curve.at(at_s))
     cls = source_class(spec.source)
-    return cls(sample_rate=sample_rate, seed=layer_seed(seed, index), **params)
+    lseed = layer_seed(seed, index, scene=scene, source=spec.source)
+    return cls(sample_rate=sample_rate, seed=lseed, **params)
 
 
 @lru_cache(maxsize=256)
@@ -77,13 +91,18 @@ def _layer_loudness(
     return meter.integrated_lufs
 
 
-def layer_trim_db(spec: LayerSpec, seed: int, index: int, sample_rate: int) -> float:
+def layer_trim_db(
+    spec: LayerSpec, seed: int, index: int, sample_rate: int, *, scene: str = ""
+) -> float:
     """Gain in dB that brings the layer's source alone to :data:`LAYER_REFERENCE_LUFS`."""
     params = dict(spec.params)
     for pname, curve in spec.automation.items():
         params[pname] = float(curve.at(0.0))
     loud = _layer_loudness(
-        spec.source, tuple(sorted(params.items())), layer_seed(seed, index), sample_rate
+        spec.source,
+        tuple(sorted(params.items())),
+        layer_seed(seed, index, scene=scene, source=spec.source),
+        sample_rate,
     )
     if not math.isfinite(loud):
         return 0.0
@@ -100,7 +119,7 @@ def _make_layers(
 ) -> list[Layer]:
     layers = []
     for i, spec in enumerate(scene.layers):
-        src = _source(spec, seed, i, sample_rate, at_s=freeze_at_s or 0.0)
+        src = _source(spec, seed, i, sample_rate, at_s=freeze_at_s or 0.0, scene=scene.name)
         automation = {} if freeze_at_s is not None else dict(spec.automation)
         gain = (
             Curve.constant(float(spec.gain_db.at(freeze_at_s)))
@@ -241,7 +260,10 @@ def build_mix(
         target_lufs = check_number(
             "loudness", target_lufs, low=MIN_TARGET_LUFS, high=MAX_TARGET_LUFS, unit=" LUFS"
         )
-        trims = [layer_trim_db(s, seed, i, sample_rate) for i, s in enumerate(scene.layers)]
+        trims = [
+            layer_trim_db(s, seed, i, sample_rate, scene=scene.name)
+            for i, s in enumerate(scene.layers)
+        ]
         scene_for_cal = replace(scene, fade_in_s=fade_in, fade_out_s=fade_out)
         master = predict_master_gain_db(
             scene_for_cal,
