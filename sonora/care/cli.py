@@ -57,13 +57,17 @@ def render_result(result: TriageResult, console: Console) -> None:
     """
     if result.level == "crisis":
         body = Text()
+        emergency = next((r for r in result.resources if r["kind"] == "emergency"), None)
+        numbers = ""
+        if emergency is not None:
+            numbers = " or ".join(emergency.get("numbers", [emergency["phone"]]))
+        if emergency is not None and result.danger_now:  # danger now: emergency first
+            body.append(f"Emergency: {numbers}\n", style="bold red")
         lines = [r for r in result.resources if r["kind"] == "crisis_line"]
         for r in lines:
             body.append(f"{r['name']}: ", style="bold")
             body.append(_how_to_reach(r) + "\n", style="bold")
-        emergency = next((r for r in result.resources if r["kind"] == "emergency"), None)
-        if emergency is not None:
-            numbers = " or ".join(emergency.get("numbers", [emergency["phone"]]))
+        if emergency is not None and not result.danger_now:
             body.append(f"Emergency: {numbers}\n", style="bold red")
         body.append("\n" + result.message)
         for r in result.resources:
@@ -87,6 +91,16 @@ def render_result(result: TriageResult, console: Console) -> None:
                 body.append(f"\n\n{r['note']}: {r['name']}, {_how_to_reach(r)}", style="dim")
         console.print(
             Panel(body, title="More support could help", border_style="yellow", title_align="left")
+        )
+        return
+    if result.unread:  # a note Sonora could not read fully: say so and show where help is
+        body = Text(result.message + "\n")
+        for r in result.resources:
+            if r["kind"] in ("crisis_line", "emergency"):
+                body.append(f"\n• {r['name']}: ", style="bold")
+                body.append(_how_to_reach(r) or " or ".join(r.get("numbers", [])))
+        console.print(
+            Panel(body, title="Sonora could not read all of this note", title_align="left")
         )
         return
     console.print("Nothing in your note needs more than some calm sound. Enjoy your session.")
@@ -125,7 +139,7 @@ def triage_command(
         the field).
     """
     try:
-        # the first call loads the language model (a few seconds); say so on stderr
+        # the first call loads the sentence model (a fraction of a second)
         with Console(stderr=True).status("Reading your note…"):
             result = triage(text, country=country)
     except CareError as exc:

@@ -47,6 +47,7 @@ __all__ = [
     "Scores",
     "encoder",
     "is_ready",
+    "load_error",
     "load_prototypes",
     "model_info",
     "prototype_digest",
@@ -211,6 +212,12 @@ def is_ready() -> bool:
     """Whether the model and prototypes are loaded (without waiting or loading)."""
     with _LOCK:
         return "model" in _STATE and "prototypes" in _STATE
+
+
+def load_error() -> Exception | None:
+    """The error that stopped a background load, if any."""
+    with _LOCK:
+        return _STATE.get("error")
 
 
 def wait_ready(timeout_s: float) -> bool:
