@@ -24,6 +24,7 @@ import threading
 from dataclasses import dataclass
 from importlib import util as _iu
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -209,6 +210,12 @@ class MiniLM:
             )
         self._layers = tuple(layers)
         self.path = path
+        try:  # OpenBLAS threads cost more than they save on matrices this small
+            from threadpoolctl import ThreadpoolController
+
+            self._blas: Any = ThreadpoolController()
+        except Exception:  # pragma: no cover - threadpoolctl is a dependency
+            self._blas = None
 
     @property
     def dimension(self) -> int:
@@ -245,6 +252,12 @@ class MiniLM:
         """
         if not texts:
             return np.zeros((0, self.hidden), dtype=np.float32)
+        if self._blas is None:
+            return self._encode(texts)
+        with self._blas.limit(limits=1, user_api="blas"):
+            return self._encode(texts)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         ids = self.tokenize(texts)
         lengths = np.array([len(i) for i in ids], dtype=np.int64)
         n, lmax = len(ids), int(lengths.max())
