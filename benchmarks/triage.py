@@ -15,7 +15,7 @@ fresh Python process that screens one note, measured with
 (``python -m sonora.cli triage ... --json``, which also pays for importing the
 CLI). A bare ``python -c pass`` is measured in the same run as the reference.
 
-Splits (see :mod:`sonora.care.evaluate`): ``dev``, ``round1``-``round7``
+Splits (see :mod:`sonora.care.evaluate`): ``dev``, ``round1``-``round8``
 were used for tuning (each round was first measured once as a held-out set; those
 first-sight figures are printed too); ``heldout`` (60 notes) was written afterwards,
 measured once (first sight: crisis recall 19/20), and only its one crisis miss was
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         f", ev-flagged <= {TARGETS['everyday_flagged_max']:.0%}"
     )
 
-    _confusion("confusion, tuned rows (dev + round1-7)", tuned)
+    _confusion("confusion, tuned rows (dev + round1-8)", tuned)
     _confusion("confusion, held-out rows", heldout)
 
     print("\nfirst-sight figures of each held-out round, before its mistakes were read:")
