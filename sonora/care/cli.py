@@ -117,7 +117,8 @@ def triage_command(
         ),
     ] = "GB",
     json_output: Annotated[
-        bool, typer.Option("--json", help="Print {level, reasons, resources} as JSON.")
+        bool,
+        typer.Option("--json", help="Print the result (level, reasons, resources...) as JSON."),
     ] = False,
 ) -> None:
     """Screen a note: crisis, clinical or everyday, with help to reach.
