@@ -179,3 +179,29 @@ def test_model_wait_must_be_a_sane_number() -> None:
 
     with pytest.raises(CareError, match="model_wait_s"):
         triage("hello", model_wait_s=-1)
+
+
+def test_web_start_up_loads_the_model_in_the_background(tmp_path: object) -> None:
+    """In a fresh process: the app's start-up alone starts loading the sentence model."""
+    code = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from fastapi.testclient import TestClient
+        from sonora.care import embedding
+        from sonora.settings import Settings
+        from sonora.web.app import create_app
+        tmp = Path({str(tmp_path)!r})
+        s = Settings(data_dir=tmp, database_url=f"sqlite:///{{tmp / 'w.db'}}",
+                     secret_key="k" * 40, triage_notes=True, calibrate_ahead=False)
+        assert not embedding.is_ready()
+        with TestClient(create_app(s)):
+            assert embedding.start_background_load() is None  # start-up already began it
+            assert embedding.wait_ready(120.0)
+        print("ok")
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith("ok")
