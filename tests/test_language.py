@@ -241,6 +241,12 @@ def _data_texts() -> Iterator[tuple[str, str, bool]]:
         if path.name == "triage_prototypes.toml":
             continue  # example notes the triage model compares against; never shown
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+        if path.name.startswith("triage_rules"):
+            # patterns match the listener's own words; only the reasons are Sonora's text
+            tables = [t for t in data.values() if isinstance(t, list)]
+            reasons = [e["reason"] for t in tables for e in t if "reason" in e]
+            yield path.relative_to(ROOT).as_posix(), "\n".join(reasons), False
+            continue
         if path.name == "evidence.toml":
             for kind in ("sources", "claims"):
                 for entry in data[kind]:

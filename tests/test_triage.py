@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from sonora.care import embedding, rules
 from sonora.care.cli import triage_command
 from sonora.care.errors import CareError
-from sonora.care.evaluate import FIRST_SIGHT, evaluate, load_labelled
+from sonora.care.evaluate import FIRST_SIGHT, evaluate, is_hard_negative, load_labelled
 from sonora.care.resources import load_resources, supported_countries
 from sonora.care.triage import MAX_TEXT_CHARS, TriageResult, pattern_signal, triage
 
@@ -58,12 +58,28 @@ def test_labelled_set_is_big_varied_and_well_formed() -> None:
         "round4",
         "round5",
         "heldout",
+        "round6",
+        "round7",
+        "round8",
     }
-    for level in ("crisis", "clinical", "everyday"):
-        assert sum(n.level == level for n in notes) >= 40
+    assert len(notes) >= 400
+    assert sum(n.level == "crisis" for n in notes) >= 120
+    assert sum(n.level == "clinical" for n in notes) >= 120
+    assert sum(n.level == "everyday" for n in notes) >= 160
+    assert sum(is_hard_negative(n) for n in notes) >= 40
     texts = [rules.normalise(n.text) for n in notes]
     assert len(texts) == len(set(texts)), "duplicate notes in the labelled set"
-    assert set(FIRST_SIGHT) == {"round1", "round2", "round3", "round4", "round5", "heldout"}
+    assert set(FIRST_SIGHT) == {
+        "round1",
+        "round2",
+        "round3",
+        "round4",
+        "round5",
+        "heldout",
+        "round6",
+        "round7",
+        "round8",
+    }
 
 
 def test_prototypes_do_not_leak_into_labelled_set(model: object) -> None:
@@ -84,9 +100,9 @@ def test_tuned_rows_meet_targets(predictions: dict[str, str]) -> None:
     ev = evaluate(notes, predictions.__getitem__)
     assert ev.failures() == [], ev.misses
     assert ev.crisis_recall == 1.0
-    assert ev.clinical_recall >= 0.90
-    assert ev.everyday_as_crisis <= 0.02
-    assert ev.everyday_flagged <= 0.10
+    assert ev.clinical_recall >= 0.95
+    assert ev.everyday_as_crisis <= 0.01
+    assert ev.everyday_flagged <= 0.05
 
 
 def test_heldout_rows_do_not_regress(predictions: dict[str, str]) -> None:
@@ -215,10 +231,10 @@ def test_uk_alias(model: object) -> None:
     assert triage("I want to die", country="UK").resources[0]["name"] == "Samaritans"
 
 
-def test_to_dict_has_exactly_three_keys(model: object) -> None:
+def test_to_dict_has_exactly_its_keys(model: object) -> None:
     for text in ("I want to die", "I have had insomnia for a year", "nice day"):
         d = triage(text).to_dict()
-        assert list(d) == ["level", "reasons", "resources"]
+        assert list(d) == ["level", "reasons", "resources", "danger_now", "language", "unread"]
         assert d["level"] in {"crisis", "clinical", "everyday"}
         assert isinstance(d["reasons"], list)
         assert all(isinstance(r, str) for r in d["reasons"])
@@ -291,12 +307,19 @@ def test_cli_json_output(model: object, cli_app: typer.Typer) -> None:
     res = runner.invoke(cli_app, ["triage", "I don't want to wake up tomorrow", "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
-    assert list(data) == ["level", "reasons", "resources"]
+    assert list(data)[:3] == ["level", "reasons", "resources"]
     assert data["level"] == "crisis"
     assert data["resources"][0]["phone"] == "116 123"
 
     res = runner.invoke(cli_app, ["triage", "long day, want rain", "--json", "--country", "US"])
-    assert json.loads(res.output) == {"level": "everyday", "reasons": [], "resources": []}
+    assert json.loads(res.output) == {
+        "level": "everyday",
+        "reasons": [],
+        "resources": [],
+        "danger_now": False,
+        "language": "en",
+        "unread": False,
+    }
 
 
 def test_cli_readable_crisis_first(model: object, cli_app: typer.Typer) -> None:
@@ -402,10 +425,11 @@ def test_model_loads_without_network() -> None:
         socket.socket.connect = _no_network
         socket.create_connection = _no_network
         socket.getaddrinfo = _no_network
+        from sonora.care import embedding
         from sonora.care.triage import triage
         assert triage("I want to kill myself").level == "crisis"
-        assert os.environ["HF_HUB_OFFLINE"] == "1"
-        assert os.environ["TRANSFORMERS_OFFLINE"] == "1"
+        assert triage("a calm evening with the rain on the window").level == "everyday"
+        assert embedding.is_ready()  # the everyday note needed the sentence model
         print("ok")
         """
     )

@@ -65,19 +65,20 @@ def render_result(result: TriageResult, console: Console) -> None:
     """
     if result.level == "crisis":
         body = Text()
-        lines = [r for r in result.resources if r["kind"] == "crisis_line"]
         emergency = next((r for r in result.resources if r["kind"] == "emergency"), None)
-        first = result.resources[0]["kind"] if result.resources else ""
-        if emergency is not None and first == "emergency":
+        numbers = ""
+        if emergency is not None:
             numbers = " or ".join(emergency.get("numbers", [emergency["phone"]]))
+        first = result.resources[0]["kind"] if result.resources else ""
+        emergency_first = emergency is not None and (result.danger_now or first == "emergency")
+        if emergency_first:  # danger now: the emergency number comes first
             body.append(f"Emergency: {numbers}\n", style="bold red")
-        for r in lines:
+        for r in (r for r in result.resources if r["kind"] == "crisis_line"):
             body.append(f"{r['name']}: ", style="bold")
             body.append(_how_to_reach(r), style="bold")
             _mark(body, r)
             body.append("\n")
-        if emergency is not None and first != "emergency":
-            numbers = " or ".join(emergency.get("numbers", [emergency["phone"]]))
+        if emergency is not None and not emergency_first:
             body.append(f"Emergency: {numbers}\n", style="bold red")
         for r in result.resources:
             if r["kind"] == "health_line":
@@ -111,6 +112,16 @@ def render_result(result: TriageResult, console: Console) -> None:
             Panel(body, title="More support could help", border_style="yellow", title_align="left")
         )
         return
+    if result.unread:  # a note Sonora could not read fully: say so and show where help is
+        body = Text(result.message + "\n")
+        for r in result.resources:
+            if r["kind"] in ("crisis_line", "emergency"):
+                body.append(f"\n• {r['name']}: ", style="bold")
+                body.append(_how_to_reach(r) or " or ".join(r.get("numbers", [])))
+        console.print(
+            Panel(body, title="Sonora could not read all of this note", title_align="left")
+        )
+        return
     console.print("Nothing in your note needs more than some calm sound. Enjoy your session.")
 
 
@@ -133,7 +144,8 @@ def triage_command(
         ),
     ] = None,
     json_output: Annotated[
-        bool, typer.Option("--json", help="Print {level, reasons, resources} as JSON.")
+        bool,
+        typer.Option("--json", help="Print the result (level, reasons, resources...) as JSON."),
     ] = False,
 ) -> None:
     """Screen a note: crisis, clinical or everyday, with help to reach.
@@ -158,7 +170,7 @@ def triage_command(
         the field).
     """
     try:
-        # the first call loads the language model (a few seconds); say so on stderr
+        # the first call loads the sentence model (a fraction of a second)
         with Console(stderr=True).status("Reading your note…"):
             result = triage(text, country=country, region=region)
     except CareError as exc:

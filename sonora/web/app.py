@@ -109,6 +109,10 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
             lambda: core.store.purge_guests(idle_days=core.settings.guest_idle_days)
         )
         core.therapists.start_background()  # the outbox sender (SONORA_OUTBOX_INTERVAL_S)
+        if core.settings.triage_notes:  # triage's sentence model loads while we serve
+            from sonora.care.embedding import start_background_load
+
+            start_background_load()
         from sonora.web.therapists import warm_up_places
 
         warm_up_places()

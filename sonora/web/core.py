@@ -283,7 +283,8 @@ class Core:
         try:
             from sonora.care.triage import triage
 
-            result = triage(note, country=country, region=region)
+            # rules decide alone if the model is still loading after 1 s
+            result = triage(note, country=country, region=region, model_wait_s=1.0)
         except Exception as exc:  # the screen must never block a check-in
             log.error("note screening unavailable: %s", exc)
             return None

@@ -1,0 +1,367 @@
+"""Triage rules kept as data (``data/triage_rules.toml``) and the code that applies them.
+
+The rule tables live in a TOML file so that they can be read, reviewed and
+extended without touching code; this module only compiles and applies them.
+:mod:`sonora.care.triage` calls, in order:
+
+1. :func:`rewrite_slang` on the normalised note: slang, abbreviations and
+   common misspellings become plain words ("kms" -> "kill myself",
+   "sewerslide" -> "suicide", "ctb" -> "end my life"), so every later rule and
+   the sentence model read the plain form.
+2. :func:`rewrite_idioms`: figures of speech become neutral words ("that
+   cliffhanger killed me", "overdosed on chocolate").
+3. :func:`crisis_signals` and :func:`clinical_signals` on the neutralised
+   note, clause by clause.
+4. :func:`foreign_signals` on the note with accents folded: crisis phrases in
+   Spanish, French, German, Portuguese, Italian and Polish, whatever language
+   the note was detected as.
+5. :func:`detect_language`: a light offline detector (common-word counts per
+   language plus the writing system) that tells whether Sonora could read the
+   note at all.
+6. :func:`danger_now`: whether a crisis note describes danger happening now.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources as _ir
+
+from sonora.care.rules import Signal, clauses
+
+__all__ = [
+    "ENGLISH",
+    "SCREENED_LANGUAGES",
+    "Rules",
+    "clinical_signals",
+    "crisis_signals",
+    "danger_now",
+    "detect_language",
+    "fold",
+    "foreign_signals",
+    "load_rules",
+    "rewrite_idioms",
+    "rewrite_slang",
+]
+
+ENGLISH = "en"
+#: Languages whose crisis phrases are screened (besides English).
+SCREENED_LANGUAGES = ("es", "fr", "de", "pt", "it", "pl")
+#: Names of languages, for messages.
+LANGUAGE_NAMES = {
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "pt": "Portuguese",
+    "it": "Italian",
+    "pl": "Polish",
+    "nl": "Dutch",
+    "sv": "Swedish",
+    "tr": "Turkish",
+    "id": "Indonesian",
+    "ro": "Romanian",
+    "cs": "Czech",
+    "other": "another language",
+}
+
+_NEGATORS = frozenset({"no", "not", "nao", "non", "nie", "pas", "nicht", "nunca", "jamais", "mai"})
+
+
+@dataclass(frozen=True)
+class _Rule:
+    name: str
+    pattern: re.Pattern[str]
+    reason: str = ""
+    replace: str = ""
+    danger_now: bool = False
+    negatable: bool = False
+    lang: str = ""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The compiled rule tables (see the TOML file for what each holds)."""
+
+    slang: tuple[_Rule, ...]
+    idioms: tuple[_Rule, ...]
+    crisis: tuple[_Rule, ...]
+    danger: tuple[_Rule, ...]
+    clinical: tuple[_Rule, ...]
+    foreign: tuple[_Rule, ...]
+    languages: dict[str, frozenset[str]]
+
+
+@cache
+def load_rules() -> Rules:
+    """Read and compile ``data/triage_rules.toml`` (cached).
+
+    Returns
+    -------
+    Rules
+
+    Raises
+    ------
+    ValueError
+        If a pattern does not compile; the message names the rule.
+    """
+    text = _ir.files("sonora.care").joinpath("data", "triage_rules.toml").read_text("utf-8")
+    data = tomllib.loads(text)
+    fragments: dict[str, str] = data.get("fragments", {})
+
+    def build(table: str) -> tuple[_Rule, ...]:
+        out = []
+        for entry in data.get(table, []):
+            pat = entry["pattern"]
+            for key, value in fragments.items():
+                pat = pat.replace("{{" + key + "}}", value)
+            try:
+                compiled = re.compile(pat)
+            except re.error as err:
+                raise ValueError(f"triage rule {entry['name']!r}: {err}") from err
+            out.append(
+                _Rule(
+                    name=entry["name"],
+                    pattern=compiled,
+                    reason=entry.get("reason", ""),
+                    replace=entry.get("replace", ""),
+                    danger_now=bool(entry.get("danger_now", False)),
+                    negatable=bool(entry.get("negatable", False)),
+                    lang=entry.get("lang", ""),
+                )
+            )
+        return tuple(out)
+
+    return Rules(
+        slang=build("slang"),
+        idioms=build("idiom"),
+        crisis=build("crisis"),
+        danger=build("danger"),
+        clinical=build("clinical"),
+        foreign=build("foreign"),
+        languages={k: frozenset(v) for k, v in data.get("languages", {}).items()},
+    )
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents ("Żyć" -> "zyc", "Straße" -> "strasse").
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+        Folded text with single spaces.
+    """
+    t = unicodedata.normalize("NFKD", text.lower())
+    t = "".join(c for c in t if not unicodedata.combining(c))
+    t = t.replace("ł", "l").replace("ß", "ss").replace("ø", "o").replace("æ", "ae")
+    t = t.replace("\u2019", "'").replace("\u2018", "'")
+    return re.sub(r"\s+", " ", t).strip()
+
+
+def _rewrite(text: str, table: tuple[_Rule, ...]) -> tuple[str, list[str]]:
+    names: list[str] = []
+    for rule in table:
+        text, n = rule.pattern.subn(rule.replace, text)
+        if n:
+            names.append(rule.name)
+    return re.sub(r"\s+", " ", text).strip(), names
+
+
+def rewrite_slang(text: str) -> tuple[str, list[str]]:
+    """Replace slang, abbreviations and misspellings with plain words.
+
+    Parameters
+    ----------
+    text : str
+        Normalised note (:func:`sonora.care.rules.normalise`).
+
+    Returns
+    -------
+    text : str
+        The rewritten note.
+    names : list of str
+        Names of the rewrites that applied.
+
+    Examples
+    --------
+    >>> rewrite_slang("ngl i think i am going to kms")[0]
+    'ngl i think i am going to kill myself'
+    """
+    return _rewrite(text, load_rules().slang)
+
+
+def rewrite_idioms(text: str) -> tuple[str, list[str]]:
+    """Rewrite the figures of speech of the rule file into neutral words.
+
+    Parameters
+    ----------
+    text : str
+        Normalised note after :func:`rewrite_slang`.
+
+    Returns
+    -------
+    text : str
+    names : list of str
+    """
+    return _rewrite(text, load_rules().idioms)
+
+
+def _scan(text: str, table: tuple[_Rule, ...]) -> list[tuple[_Rule, str]]:
+    found: list[tuple[_Rule, str]] = []
+    seen: set[str] = set()
+    for piece in [text, *clauses(text)]:
+        for rule in table:
+            if rule.name in seen:
+                continue
+            m = rule.pattern.search(piece)
+            if m:
+                seen.add(rule.name)
+                found.append((rule, m.group(0)))
+    return found
+
+
+def crisis_signals(text: str) -> list[Signal]:
+    """Crisis signals of the rule file in a neutralised note.
+
+    Parameters
+    ----------
+    text : str
+        Output of :func:`sonora.care.rules.neutralise`.
+
+    Returns
+    -------
+    list of Signal
+    """
+    return [Signal(r.name, r.reason, span) for r, span in _scan(text, load_rules().crisis)]
+
+
+def clinical_signals(text: str) -> list[Signal]:
+    """Clinical signals of the rule file in a neutralised note.
+
+    Parameters
+    ----------
+    text : str
+        Output of :func:`sonora.care.rules.neutralise`.
+
+    Returns
+    -------
+    list of Signal
+    """
+    return [Signal(r.name, r.reason, span) for r, span in _scan(text, load_rules().clinical)]
+
+
+def foreign_signals(text: str) -> list[Signal]:
+    """Crisis phrases in Spanish, French, German, Portuguese, Italian and Polish.
+
+    Parameters
+    ----------
+    text : str
+        The note as written (it is folded here).
+
+    Returns
+    -------
+    list of Signal
+        One per matching rule; a phrase right after a negation ("no quiero
+        morir") is skipped when its rule is marked negatable.
+    """
+    folded = fold(text)
+    out: list[Signal] = []
+    for rule in load_rules().foreign:
+        for m in rule.pattern.finditer(folded):
+            before = re.findall(r"[a-z]+", folded[max(0, m.start() - 12) : m.start()])
+            if rule.negatable and before and before[-1] in _NEGATORS:
+                continue
+            name = LANGUAGE_NAMES.get(rule.lang, rule.lang)
+            out.append(Signal(rule.name, f"a crisis phrase in {name}", m.group(0)))
+            break
+    return out
+
+
+def danger_now(text: str, signals: list[Signal]) -> bool:
+    """Whether a crisis note describes danger happening now.
+
+    Parameters
+    ----------
+    text : str
+        The neutralised note.
+    signals : list of Signal
+        The crisis signals found in it.
+
+    Returns
+    -------
+    bool
+        ``True`` for an overdose taken, someone threatening or hurting them
+        now, a plan for tonight, means at hand, or standing at an edge.
+    """
+    rules = load_rules()
+    flagged = {r.name for r in (*rules.crisis, *rules.foreign) if r.danger_now}
+    flagged |= {"crisis.threatened", "crisis.took_pills", "crisis.at_edge"}
+    if any(s.name in flagged for s in signals):
+        return True
+    return any(r.pattern.search(text) for r in rules.danger)
+
+
+_LATIN = re.compile(r"[a-z]")
+# Letters that English does not use, and the languages that do (each distinct
+# letter present adds one to those languages' scores).
+_LETTER_HINTS = {
+    "es": "ñ¿¡áíóú",
+    "fr": "àâçèéêëîïôûœ",
+    "de": "äöüß",
+    "pt": "ãõçáâêéíóú",
+    "it": "àèéìòù",
+    "pl": "ąćęłńóśźż",
+    "tr": "ışğçöü",
+    "sv": "åäö",
+    "ro": "ăâîșțşţ",
+    "cs": "čďěňřšťůž",
+    "nl": "ĳë",
+}
+
+
+def detect_language(text: str) -> str:
+    """Guess the language of a note, offline, from very common words.
+
+    Parameters
+    ----------
+    text : str
+        The note as written.
+
+    Returns
+    -------
+    str
+        ``"en"``, a code from :data:`SCREENED_LANGUAGES`, another code from
+        the rule file's word lists (``"nl"``, ``"tr"``...), or ``"other"`` for a
+        note mostly in a script other than Latin. A note too short to tell
+        (no common word of any language) is taken as English.
+    """
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return ENGLISH
+    folded = fold(text)
+    latin = sum(1 for c in folded if _LATIN.match(c))
+    if latin < 0.5 * len(letters):
+        return "other"
+    words = re.findall(r"[a-z]+", folded)
+    if not words:
+        return ENGLISH
+    scores = {
+        lang: sum(1 for w in words if w in vocab) for lang, vocab in load_rules().languages.items()
+    }
+    present = set(text.lower())
+    for lang, letters_used in _LETTER_HINTS.items():
+        if lang in scores:
+            scores[lang] += len(present & set(letters_used))
+    best = max(scores, key=lambda k: (scores[k], k == ENGLISH))
+    en = scores.get(ENGLISH, 0)
+    # English unless another language clearly has more of its common words
+    if best == ENGLISH or scores[best] < 2 or scores[best] <= en:
+        return ENGLISH
+    return best
