@@ -21,8 +21,9 @@ import soundfile as sf
 from fastapi.testclient import TestClient
 
 from sonora.care.evidence import load_evidence
+from sonora.listening.models import CheckInRow, ListeningSession
 from sonora.settings import Settings
-from sonora.store.models import CheckInRow, ListeningSession, new_id, utcnow
+from sonora.store.base import new_id, utcnow
 from sonora.web import Core, create_app
 
 CHECKIN = {"tension": 6, "energy": 4, "mood": 5, "goal": "unwind", "minutes": 20}

@@ -18,20 +18,22 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from sonora.accounts.models import AuthToken, User
+from sonora.accounts.repo import EmailTaken
+from sonora.core.database import Database as Store
+from sonora.core.database import metadata
 from sonora.match import InMemoryStore, Matcher, SessionRecord
 from sonora.match import Store as MatchStoreProtocol
+from sonora.match.tables import MatcherState
 from sonora.plan import CheckIn, CheckOut
 from sonora.store import (
-    EmailTaken,
     NotFound,
-    Store,
     current_revision,
     head_revision,
     make_engine,
     migrate,
 )
 from sonora.store.match_store import MatcherStore
-from sonora.store.models import AuthToken, Base
 
 PG_URL = os.environ.get(
     "SONORA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -100,7 +102,7 @@ def test_migrations_up_down_up(db_url: tuple[str, str | None]) -> None:
         migrate(engine)
         assert current_revision(engine) == head_revision()
         tables = set(sa.inspect(engine).get_table_names())
-        assert {t.name for t in Base.metadata.sorted_tables} <= tables
+        assert {t.name for t in metadata.sorted_tables} <= tables
         migrate(engine, "base", downgrade=True)
         assert current_revision(engine) is None
         left = set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
@@ -114,7 +116,7 @@ def test_migrations_up_down_up(db_url: tuple[str, str | None]) -> None:
 def test_migrations_match_the_models(store: Store) -> None:
     with store.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        diff = compare_metadata(ctx, Base.metadata)
+        diff = compare_metadata(ctx, metadata)
     assert diff == []
 
 
@@ -288,13 +290,12 @@ def test_delete_removes_every_row_of_theirs(store: Store) -> None:
     assert store.count_rows(other.id) == before_other
     # and nothing anywhere still mentions them
     with store.engine.connect() as conn:
-        for table in Base.metadata.sorted_tables:
+        for table in metadata.sorted_tables:
             for row in conn.execute(sa.select(table)):
                 assert me.id not in repr(tuple(row)), table.name
 
 
 def test_idle_guests_are_purged(store: Store) -> None:
-    from sonora.store.models import User
 
     old, new, account = store.create_user(), store.create_user(), store.create_user()
     store.register(account.id, email="k@example.org", password_hash="x")
@@ -348,7 +349,6 @@ def test_matcher_profile_round_trip_keeps_web_keys(store: Store) -> None:
 def test_matcher_state_upserts_per_listener_and_never_orphans(store: Store) -> None:
     """One statement saves a listener's matcher state (insert, then update), on both
     databases; a key naming a user who does not exist never creates a row for them."""
-    from sonora.store.models import MatcherState
 
     me = store.create_user()
     ms = MatcherStore(store)

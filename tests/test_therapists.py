@@ -26,10 +26,10 @@ import pytest
 import sqlalchemy as sa
 from icalendar import Calendar
 
+from sonora.core.database import Database as Store
 from sonora.errors import ParameterError
 from sonora.settings import Settings
-from sonora.store import NotFound, Store
-from sonora.store.therapist_repo import OutboxRecord
+from sonora.store import NotFound
 from sonora.therapists.availability import (
     Extra,
     Holiday,
@@ -41,6 +41,7 @@ from sonora.therapists.availability import (
 from sonora.therapists.credentials import credential_for, load_credentials, normalise_number
 from sonora.therapists.mail import FileSender, SmtpSender, backoff_s
 from sonora.therapists.places import find_place
+from sonora.therapists.repo import OutboxRecord
 from sonora.therapists.service import SearchQuery, SlotUnavailable, Therapists
 
 PG_URL = os.environ.get(
@@ -143,7 +144,7 @@ def _account(store: Store, email_addr: str, *, admin: bool = False) -> Any:
     user = store.create_user()
     user = store.register(user.id, email=email_addr, password_hash="x")
     if admin:
-        from sonora.store.therapist_repo import TherapistRepo
+        from sonora.therapists.repo import TherapistRepo
 
         TherapistRepo(store).set_admin(user.id)
     return user
@@ -542,7 +543,7 @@ def test_race_for_one_slot_has_exactly_one_winner(
     # one booking, and the winner's two emails only
     assert len(svc.repo.upcoming(t.id, clock())) == 1
     assert {m.to_addr for m in svc.repo.outbox()} == {wins[0], "race@example.org"}
-    from sonora.store.therapist_models import Booking
+    from sonora.therapists.models import Booking
 
     with pytest.raises(sa.exc.IntegrityError):  # the database itself refuses a second row
         with store.transaction() as s:

@@ -25,12 +25,12 @@ outbox_app = typer.Typer(help="Emails waiting to be sent (booking confirmations)
 
 
 def _service():  # type: ignore[no-untyped-def]
+    from sonora.core.database import Database
     from sonora.settings import Settings
-    from sonora.store import Store
     from sonora.therapists.service import Therapists
 
     settings = Settings()
-    store = Store.open(settings.database_url, migrate=settings.migrate_on_start)
+    store = Database.open(settings.database_url, migrate=settings.migrate_on_start)
     return Therapists(store, settings), store
 
 

@@ -27,19 +27,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sonora.accounts.privacy import AccountPart
+from sonora.accounts.repo import AccountRepo, UserRecord, hash_token
 from sonora.errors import ParameterError, SonoraError
 from sonora.settings import Settings
-from sonora.store import NotFound, Store, StoreError, UserRecord
-from sonora.store.models import new_id, utcnow
-from sonora.store.repo import hash_token
-from sonora.store.therapist_repo import (
-    BookingRecord,
-    Mail,
-    SlotTaken,
-    TherapistRecord,
-    TherapistRepo,
-    VerificationRecord,
-)
+from sonora.store.base import new_id, utcnow
+from sonora.store.errors import NotFound, StoreError
 from sonora.therapists import mail as mailer
 from sonora.therapists.availability import (
     SLOT_MINUTES,
@@ -58,6 +51,14 @@ from sonora.therapists.credentials import (
     renewal_due,
 )
 from sonora.therapists.places import Place, find_place, haversine_km
+from sonora.therapists.repo import (
+    BookingRecord,
+    Mail,
+    SlotTaken,
+    TherapistRecord,
+    TherapistRepo,
+    VerificationRecord,
+)
 
 __all__ = [
     "APPROACHES",
@@ -227,7 +228,7 @@ class Therapists:
 
     Parameters
     ----------
-    store : Store
+    store : AccountRepo
         The migrated database.
     settings : Settings
         Email, public URL, notice and horizon settings.
@@ -240,7 +241,7 @@ class Therapists:
 
     def __init__(
         self,
-        store: Store,
+        store: AccountRepo,
         settings: Settings,
         *,
         screen: Callable[[str, str], dict[str, Any] | None] | None = None,
@@ -739,19 +740,24 @@ class Therapists:
 
     def delete_account(self, user: UserRecord) -> dict[str, int]:
         """Delete the account and everything of its (see
-        :meth:`~sonora.store.therapist_repo.TherapistRepo.delete_account`).
+        :meth:`~sonora.therapists.repo.TherapistRepo.delete_account`).
 
         Every upcoming consult it leaves behind is cancelled and the other person is
         emailed (a ``METHOD:CANCEL`` invite) through the outbox, in the same transaction
         as the deletion.
         """
 
-        def mails(b: BookingRecord, t: TherapistRecord, why: str) -> list[Mail]:
-            return self._mails(t, b, None, "cancelled", why=why)
-
-        counts = self.repo.delete_account(user.id, mails)
+        counts = self.repo.delete_account(user.id, self._left_mails)
         self._wake()
         return counts
+
+    def account_part(self) -> AccountPart:
+        """The directory's part of an account, for the account's export and deletion
+        (one unit of work, :mod:`sonora.accounts.privacy`)."""
+        return self.repo.account_part(self._left_mails)
+
+    def _left_mails(self, b: BookingRecord, t: TherapistRecord, why: str) -> list[Mail]:
+        return self._mails(t, b, None, "cancelled", why=why)
 
     # -- re-check reminders ------------------------------------------------------------
     def remind(self, *, days_ahead: int = 30) -> list[TherapistRecord]:

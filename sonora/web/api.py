@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from sonora.accounts.repo import UserRecord
 from sonora.plan import FAMILIES, GOALS, OUTPUTS, PLACES, SENSITIVITIES
-from sonora.store import UserRecord
 from sonora.web.core import Core
 from sonora.web.deps import (
     CoreDep,

@@ -26,13 +26,14 @@ from typing import Any
 
 import numpy as np
 
+from sonora.core.database import Database
 from sonora.engine.base import QUANTUM
 from sonora.engine.encoders import ChunkSink, Encoder
 from sonora.engine.graph import Mix
 from sonora.plan import Plan
 from sonora.plan.render import plan_mix
 from sonora.scenes.build import build_mix
-from sonora.store import Store, plan_key
+from sonora.store import plan_key
 
 __all__ = ["FORMATS", "Calibrator", "Renderer", "StreamHub"]
 
@@ -52,7 +53,7 @@ class Calibrator:
 
     Parameters
     ----------
-    store : Store
+    store : Database
         Where results are kept (``plans.calibration``).
     sample_rate : int
         Render sample rate, Hz.
@@ -62,7 +63,7 @@ class Calibrator:
         Threads measuring at once.
     """
 
-    def __init__(self, store: Store, *, sample_rate: int, target_lufs: float, workers: int) -> None:
+    def __init__(self, store: Database, *, sample_rate: int, target_lufs: float, workers: int) -> None:
         self.store = store
         self.sample_rate = sample_rate
         self.target_lufs = target_lufs

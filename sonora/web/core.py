@@ -15,17 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sonora.accounts.repo import EmailTaken, UserRecord
+from sonora.core.database import Database
 from sonora.errors import ParameterError
+from sonora.listening.repo import CheckInRecord, HistoryEntry, PlanRecord
 from sonora.plan import CheckIn, Plan
 from sonora.settings import Settings
-from sonora.store import (
-    CheckInRecord,
-    EmailTaken,
-    HistoryEntry,
-    PlanRecord,
-    Store,
-    UserRecord,
-)
 from sonora.web.audio import MAX_USER_GAIN, Calibrator, StreamHub
 from sonora.web.matching import (
     FAMILY_LABELS,
@@ -120,15 +115,15 @@ class Core:
     ----------
     settings : Settings
         Every setting (``SONORA_*``).
-    store : Store, optional
+    store : Database, optional
         Use this store instead of opening ``settings.database_url``.
     """
 
-    def __init__(self, settings: Settings | None = None, *, store: Store | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, store: Database | None = None) -> None:
         self.settings = settings or Settings()
         self.secret_key = self.settings.ensure_secret_key()
         if store is None:
-            store = Store.open(self.settings.database_url, migrate=self.settings.migrate_on_start)
+            store = Database.open(self.settings.database_url, migrate=self.settings.migrate_on_start)
         self.store = store
         self.planner = Planner(store, secret=self.secret_key)
         self.calibrator = Calibrator(
@@ -222,7 +217,7 @@ class Core:
         Includes the directory's part (``therapist``: profile, hours, verification
         records and bookings; ``bookings``: consults booked while signed in).
         """
-        return {**self.store.export_user(user.id), **self.therapists.export_account(user)}
+        return self.store.export_user(user.id, parts=(self.therapists.account_part(),))
 
     def delete_account(self, user: UserRecord) -> dict[str, int]:
         """Delete the listener and everything of theirs.
@@ -307,7 +302,7 @@ class Core:
             ``{"kind": "low_mood", "message", "reasons", "resources"}``.
         """
         from sonora.care.triage import pattern_signal
-        from sonora.store.models import utcnow
+        from sonora.store.base import utcnow
 
         cutoff = utcnow() - dt.timedelta(days=MOOD_PATTERN_DAYS)
         moods: list[Any] = self.store.recent_moods(user.id, since=cutoff, limit=20)
@@ -340,8 +335,8 @@ class Core:
         DoseEstimate
         """
         from sonora.care.dose import WEEK_DAYS, mixer_offset_db, weekly_dose
-        from sonora.store.listening import listened_since
-        from sonora.store.models import utcnow
+        from sonora.listening.stretches import listened_since
+        from sonora.store.base import utcnow
 
         now = now or utcnow()
         rows = listened_since(self.store, user.id, now - dt.timedelta(days=WEEK_DAYS))

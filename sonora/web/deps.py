@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from sonora.store import UserRecord
+from sonora.accounts.repo import UserRecord
 from sonora.web.core import Core
 from sonora.web.security import (
     CSRF_COOKIE,

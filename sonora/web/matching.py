@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from sonora.core.database import Database
 from sonora.errors import ParameterError
 from sonora.match import EvidenceReport, Matcher, PersonalEvidence
 from sonora.plan import (
@@ -39,7 +40,6 @@ from sonora.plan import (
 )
 from sonora.plan.compose import minutes_words
 from sonora.plan.recipes import arm_rejection
-from sonora.store import Store
 from sonora.store.match_store import MatcherStore
 
 __all__ = [
@@ -174,11 +174,11 @@ class Planner:
 
     Parameters
     ----------
-    store : Store
+    store : Database
         Where the matcher keeps what it learns (and the listener's history).
     """
 
-    def __init__(self, store: Store, *, secret: str = "") -> None:
+    def __init__(self, store: Database, *, secret: str = "") -> None:
         self.store = store
         self.match_store = MatcherStore(store)
         # The quiet-rest comparison pairs sessions in an order drawn from a fixed seed

@@ -17,9 +17,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from sonora.accounts.repo import UserRecord
 from sonora.errors import ParameterError
 from sonora.plan import FAMILIES, GOALS, PLACES, SENSITIVITIES
-from sonora.store import NotFound, UserRecord
+from sonora.store import NotFound
 from sonora.web.app import WEB_DIR
 from sonora.web.charts import goal_chart, session_chart
 from sonora.web.core import AuthError, Core

@@ -26,8 +26,8 @@ import anyio.to_thread
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from sonora.listening.repo import PlanRecord
 from sonora.plan import Plan
-from sonora.store import PlanRecord
 from sonora.web.audio import FORMATS, Renderer, StreamJob, build_stream_mix
 
 if TYPE_CHECKING:

@@ -30,9 +30,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from sonora.accounts.repo import UserRecord
 from sonora.errors import ParameterError
-from sonora.store import UserRecord
-from sonora.store.therapist_repo import BookingRecord, TherapistRecord
 from sonora.therapists.availability import (
     WEEKDAYS,
     check_timezone,
@@ -41,6 +40,7 @@ from sonora.therapists.availability import (
     timezones,
 )
 from sonora.therapists.credentials import credential_for, load_credentials
+from sonora.therapists.repo import BookingRecord, TherapistRecord
 from sonora.therapists.service import (
     APPROACHES,
     POPULATIONS,

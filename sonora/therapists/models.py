@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sonora.store.models import Base, UTCDateTime, new_id, utcnow
+from sonora.store.base import Base, UTCDateTime, new_id, utcnow
 
 __all__ = [
     "AvailabilityException",

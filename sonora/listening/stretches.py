@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from sonora.store.models import ListeningSession, PlanRow
-from sonora.store.repo import Store
+from sonora.listening.models import ListeningSession, PlanRow
+from sonora.store.database import SqlDatabase
 
 __all__ = ["ListenedStretch", "listened_since"]
 
@@ -43,12 +43,12 @@ class ListenedStretch:
     gains: tuple[float, ...]
 
 
-def listened_since(store: Store, user_id: str, since: dt.datetime) -> list[ListenedStretch]:
+def listened_since(store: SqlDatabase, user_id: str, since: dt.datetime) -> list[ListenedStretch]:
     """This listener's streams that started at or after ``since``, oldest first.
 
     Parameters
     ----------
-    store : Store
+    store : SqlDatabase
         The store.
     user_id : str
         Whose streams (no one else's rows are read).
