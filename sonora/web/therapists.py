@@ -588,22 +588,9 @@ async def booking_page(request: Request, token: str, user: MaybeUser, core: Core
 async def booking_ics(token: str, core: CoreDep) -> Response:
     svc = _svc(core)
     b, t = await run_in_threadpool(svc.booking, token)
-    from sonora.therapists.mail import invite
+    from sonora.therapists.invites import consult_invite
 
-    body = invite(
-        uid=f"{b.id}@sonora",
-        start=b.starts_at,
-        end=b.ends_at,
-        summary=f"Free 15-minute consult with {t.display_name}",
-        description=f"Manage or cancel: {svc.link(token)}",
-        organizer_email=t.email or "therapist@sonora.invalid",
-        organizer_name=t.display_name,
-        attendee_email=b.email,
-        attendee_name=b.name,
-        sequence=b.sequence,
-        cancelled=b.status != "booked",
-        url=svc.link(token),
-    )
+    body = consult_invite(b, t, audience="listener", link=svc.link(token))
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",
