@@ -1,12 +1,13 @@
 # Sonora: two commands.
 #   make run   - set up (first time) and serve the app on http://127.0.0.1:8000
 #   make test  - set up (first time) and run the whole test suite
+#   make test-fast - the unit tests only: no PostgreSQL, no browser, no long renders
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run demo test lint bench setup clean
+.PHONY: run demo test test-fast lint bench setup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check sonora tests benchmarks
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not postgres and not browser and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check sonora tests benchmarks

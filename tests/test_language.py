@@ -348,8 +348,8 @@ def test_cli_help_uses_honest_words() -> None:
 def test_plan_reasons_use_honest_words() -> None:
     """The why-text of real plans, for every goal and place (text made at run time)."""
     from sonora.core.database import Database as Store
+    from sonora.core.planner import Planner
     from sonora.plan import GOALS, PLACES, CheckIn
-    from sonora.web.matching import Planner
 
     store = Store.open("sqlite://")
     try:

@@ -94,7 +94,7 @@ class Therapists(Profiles, Directory, Verification, Notifications):
         Email, public URL, notice and horizon settings.
     screen : callable, optional
         ``screen(text, country) -> dict | None``: triage of a booking's reason
-        (:meth:`sonora.web.core.Core.screen_note`).
+        (:meth:`sonora.core.app.Core.screen_note`).
     clock : callable, optional
         Current UTC time (tests move it).
     """

@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from sonora.accounts.repo import UserRecord
+from sonora.core.app import Core
+from sonora.core.planner import FAMILY_LABELS, SENSITIVITY_LABELS
 from sonora.plan import FAMILIES, GOALS, OUTPUTS, PLACES, SENSITIVITIES
-from sonora.web.core import Core
 from sonora.web.deps import (
     CoreDep,
     MaybeUser,
@@ -28,7 +29,6 @@ from sonora.web.deps import (
     remember_session,
     switch_session,
 )
-from sonora.web.matching import FAMILY_LABELS, SENSITIVITY_LABELS
 from sonora.web.security import SESSION_COOKIE
 from sonora.web.stream import AudioStreamResponse
 

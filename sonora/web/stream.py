@@ -26,12 +26,12 @@ import anyio.to_thread
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from sonora.core.audio import FORMATS, Renderer, StreamJob, build_stream_mix
 from sonora.listening.repo import PlanRecord
 from sonora.plan import Plan
-from sonora.web.audio import FORMATS, Renderer, StreamJob, build_stream_mix
 
 if TYPE_CHECKING:
-    from sonora.web.core import Core
+    from sonora.core.app import Core
 
 __all__ = ["AudioStreamResponse"]
 

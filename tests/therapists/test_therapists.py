@@ -66,7 +66,7 @@ class Clock:
 
 
 # -- fixtures -------------------------------------------------------------------------
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'therapists.db'}", None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import signal
-from sonora_testkit import SR, click_stats
+from testkit import SR, click_stats
 
 from sonora.engine.base import QUANTUM
 from sonora.engine.modal import Chimes, Gong, SingingBowl

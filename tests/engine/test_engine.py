@@ -18,7 +18,7 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import signal
-from sonora_testkit import SR, SceneMetrics, click_stats, lufs, true_peak_dbtp
+from testkit import SR, SceneMetrics, click_stats, lufs, true_peak_dbtp
 
 from sonora.engine.base import QUANTUM, Source, check_sample_rate, make_rng
 from sonora.engine.dsp import SosFilter

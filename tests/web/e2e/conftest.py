@@ -27,7 +27,7 @@ CHROMIUM_ARGS = [
     "--mute-audio",
 ]
 #: Where the screenshots of each page go (kept as test artefacts).
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="session")

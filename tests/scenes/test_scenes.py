@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from sonora_testkit import SR, SceneMetrics, lufs
+from testkit import SR, SceneMetrics, lufs
 
 from sonora.engine.registry import SOURCES, headphones_only
 from sonora.engine.render import render_array

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from scipy import signal
-from sonora_testkit import SR, lufs
+from testkit import SR, lufs
 
 from sonora.engine.encoders import FORMATS, Encoder, format_for, open_encoder
 from sonora.engine.render import render_array, render_to_file

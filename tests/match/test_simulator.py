@@ -26,7 +26,7 @@ from sonora.plan import (
     quiet_rest_plan,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_benchmark():

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from sonora_testkit import SR, centroid_hz, window_lufs
+from testkit import SR, centroid_hz, window_lufs
 
 from sonora.engine.automation import Curve
 from sonora.engine.render import render_array

@@ -452,7 +452,9 @@ def test_plan_pages_give_safe_listening_guidance_where_it_matters(client: TestCl
 def test_safe_listening_mentions_headphones_for_binaural_plans() -> None:
     from types import SimpleNamespace
 
-    from sonora.web.pages import templates
+    from sonora.web.app import page_templates
+
+    templates = page_templates()
 
     tpl = templates.env.get_template("_safe_listening.html")
     plan = SimpleNamespace(goal="unwind", duration_s=1200.0, headphones=True, quiet_rest=False)

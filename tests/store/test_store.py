@@ -54,7 +54,7 @@ def _pg_available() -> str | None:
 _PG_UNREACHABLE = _pg_available()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
     """``(url, schema)`` of an empty database of each kind."""
     if request.param == "sqlite":

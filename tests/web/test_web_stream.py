@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from sonora.core.audio import Renderer, build_stream_mix
 from sonora.engine.render import render_array
 from sonora.plan import Plan
 from sonora.scenes.build import build_mix
 from sonora.settings import Settings
-from sonora.web.audio import Renderer, build_stream_mix
 from sonora.web.testing import RunningServer, running_server
 
 LEAD_S = 1.0

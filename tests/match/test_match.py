@@ -518,7 +518,7 @@ def test_cli_renders_the_plan(cli, tmp_path):
     """The render path end to end (5 minutes at 22.05 kHz to keep it quick): the file
     lasts the plan's length and is calibrated to the loudness asked for."""
     import soundfile as sf
-    from sonora_testkit import lufs
+    from testkit import lufs
 
     out = tmp_path / "plan.flac"
     r = CliRunner().invoke(

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from sonora.care.errors import CareError
 from sonora.care.evidence import GRADES, load_evidence, parse_evidence, parse_grades
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "sonora" / "web" / "templates"
 
 #: DOIs given in shared/REFERENCES.md (the verified list). No other DOI may appear.

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import signal
-from sonora_testkit import centroid_hz, lufs, window_lufs
+from testkit import centroid_hz, lufs, window_lufs
 
 from sonora.engine.render import render_array
 from sonora.errors import ParameterError

@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 import pytest
 from scipy import signal
-from sonora_testkit import SR, sine, true_peak_dbtp
+from testkit import SR, sine, true_peak_dbtp
 
 from sonora.engine.effects import Delay, Filter, Limiter, Reverb, StartleGuard
 from sonora.engine.loudness import STARTLE_LIMIT_LU, startle_check
