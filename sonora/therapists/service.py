@@ -1,5 +1,10 @@
 """The therapist directory and free-consult booking, as one object the web app and CLI share.
 
+:class:`Therapists` joins the parts of the service, each in its own module:
+:mod:`~sonora.therapists.profiles`, :mod:`~sonora.therapists.directory` (search),
+:mod:`~sonora.therapists.verification`, :mod:`~sonora.therapists.notifications`
+(emails); availability and booking are here.  Its public method names are stable.
+
 :class:`Therapists` validates every input (errors name the field and what is allowed),
 keeps the rules about who sees what, and turns bookings into emails in the outbox.
 

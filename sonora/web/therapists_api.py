@@ -21,6 +21,14 @@ from sonora.therapists.service import (
     SlotUnavailable,
 )
 from sonora.web.deps import CoreDep, MaybeUser, api_csrf
+from sonora.web.schemas import (
+    BookingOut,
+    BookingsOut,
+    CredentialsOut,
+    SearchOut,
+    SlotsOut,
+    TherapistOut,
+)
 from sonora.web.therapists_common import (
     booking_json,
     local_time,
@@ -70,7 +78,9 @@ def _taken_response(exc: SlotUnavailable, tz: str | None) -> JSONResponse:
     )
 
 
-@api_router.get("/therapists", summary="Search the directory of listed therapists")
+@api_router.get(
+    "/therapists", summary="Search the directory of listed therapists", response_model=SearchOut
+)
 async def api_search(
     request: Request,
     core: CoreDep,
@@ -123,12 +133,20 @@ async def api_search(
     }
 
 
-@api_router.get("/therapists/credentials", summary="Credentials Sonora verifies, by country")
+@api_router.get(
+    "/therapists/credentials",
+    summary="Credentials Sonora verifies, by country",
+    response_model=CredentialsOut,
+)
 async def api_credentials() -> dict[str, Any]:
     return {"credentials": [c.to_dict() for c in load_credentials().values()]}
 
 
-@api_router.get("/therapists/me/bookings", summary="Your upcoming consults (therapists)")
+@api_router.get(
+    "/therapists/me/bookings",
+    summary="Your upcoming consults (therapists)",
+    response_model=BookingsOut,
+)
 async def api_my_bookings(user: MaybeUser, core: CoreDep) -> dict[str, Any]:
     if user is None:
         raise HTTPException(401, "session: not signed in; log in first")
@@ -139,14 +157,20 @@ async def api_my_bookings(user: MaybeUser, core: CoreDep) -> dict[str, Any]:
     return {"bookings": [booking_json(svc, b, t) for b in bookings]}
 
 
-@api_router.get("/therapists/{therapist_id}", summary="A listed therapist")
+@api_router.get(
+    "/therapists/{therapist_id}", summary="A listed therapist", response_model=TherapistOut
+)
 async def api_therapist(therapist_id: str, core: CoreDep) -> dict[str, Any]:
     svc = service(core)
     t = await run_in_threadpool(svc.public_profile, therapist_id)
     return therapist_json(svc, t)
 
 
-@api_router.get("/therapists/{therapist_id}/slots", summary="Free 15-minute consult slots")
+@api_router.get(
+    "/therapists/{therapist_id}/slots",
+    summary="Free 15-minute consult slots",
+    response_model=SlotsOut,
+)
 async def api_slots(
     therapist_id: str,
     core: CoreDep,
@@ -165,7 +189,10 @@ async def api_slots(
 
 
 @api_router.post(
-    "/therapists/{therapist_id}/bookings", status_code=201, summary="Book a free consult"
+    "/therapists/{therapist_id}/bookings",
+    status_code=201,
+    summary="Book a free consult",
+    response_model=BookingOut,
 )
 async def api_book(therapist_id: str, body: BookingIn, user: MaybeUser, core: CoreDep) -> Any:
     svc = service(core)
@@ -179,14 +206,20 @@ async def api_book(therapist_id: str, body: BookingIn, user: MaybeUser, core: Co
     return booking_json(svc, rec, t, token)
 
 
-@api_router.get("/bookings/{token}", summary="A booking, by its link token")
+@api_router.get(
+    "/bookings/{token}", summary="A booking, by its link token", response_model=BookingOut
+)
 async def api_booking(token: str, core: CoreDep) -> dict[str, Any]:
     svc = service(core)
     b, t = await run_in_threadpool(svc.booking, token)
     return booking_json(svc, b, t)
 
 
-@api_router.patch("/bookings/{token}", summary="Move a booking to another free slot")
+@api_router.patch(
+    "/bookings/{token}",
+    summary="Move a booking to another free slot",
+    response_model=BookingOut,
+)
 async def api_reschedule(token: str, body: RescheduleIn, core: CoreDep) -> Any:
     svc = service(core)
     b, t = await run_in_threadpool(svc.booking, token)
@@ -197,7 +230,7 @@ async def api_reschedule(token: str, body: RescheduleIn, core: CoreDep) -> Any:
     return booking_json(svc, rec, t)
 
 
-@api_router.delete("/bookings/{token}", summary="Cancel a booking")
+@api_router.delete("/bookings/{token}", summary="Cancel a booking", response_model=BookingOut)
 async def api_cancel(token: str, core: CoreDep) -> dict[str, Any]:
     svc = service(core)
     rec = await run_in_threadpool(svc.cancel, token)
