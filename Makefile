@@ -3,6 +3,7 @@
 #                http://127.0.0.1:8000
 #   make test  - add the test tools (first time) and run the whole test suite
 #   make bench - add the benchmark tools (first time) and run the benchmarks
+#   make test-fast - the unit tests only: no PostgreSQL, no browser, no long renders
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -11,7 +12,7 @@ TEST_STAMP  := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 PIP    := $(BIN)/pip --disable-pip-version-check --no-input -qq
 
-.PHONY: run demo test lint bench bench-install setup clean
+.PHONY: run demo test test-fast lint bench bench-install setup clean
 
 $(STAMP): pyproject.toml
 	@echo "Setting up $(VENV) (first time only)..."
@@ -45,6 +46,9 @@ demo: $(STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/ruff check sonora tests benchmarks
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: $(TEST_STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not postgres and not browser and not slow"
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check sonora tests benchmarks

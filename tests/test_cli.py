@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from sonora_testkit import lufs
+from testkit import lufs
 from typer.testing import CliRunner
 
 from sonora.cli import app, parse_duration

@@ -191,6 +191,12 @@ def _template_texts() -> Iterator[tuple[str, str, bool]]:
         yield rel, re.sub(pattern, " ", text, flags=re.S), False
 
 
+def _mail_texts() -> Iterator[tuple[str, str]]:
+    """Email templates (plain text) of every feature."""
+    for path in sorted(SONORA.rglob("templates/mail/*.txt")):
+        yield path.relative_to(ROOT).as_posix(), path.read_text(encoding="utf-8")
+
+
 def _docstring_nodes(tree: ast.AST) -> set[int]:
     out = set()
     for node in ast.walk(tree):
@@ -329,6 +335,15 @@ def test_data_files_use_honest_words(name: str, text: str, mt_ok: bool) -> None:
     assert problems(text, music_therapy_ok=mt_ok) == [], name
 
 
+@pytest.mark.parametrize(("name", "text"), _params(_mail_texts()))
+def test_email_templates_use_honest_words(name: str, text: str) -> None:
+    assert problems(text) == [], name
+
+
+def test_email_templates_are_checked() -> None:
+    assert any(n.endswith("booking_listener.txt") for n, _ in _mail_texts())
+
+
 @pytest.mark.parametrize(("name", "text"), _params(_js_texts()))
 def test_browser_scripts_use_honest_words(name: str, text: str) -> None:
     assert problems(text) == [], name
@@ -341,9 +356,9 @@ def test_cli_help_uses_honest_words() -> None:
 
 def test_plan_reasons_use_honest_words() -> None:
     """The why-text of real plans, for every goal and place (text made at run time)."""
+    from sonora.core.database import Database as Store
+    from sonora.core.planner import Planner
     from sonora.plan import GOALS, PLACES, CheckIn
-    from sonora.store import Store
-    from sonora.web.matching import Planner
 
     store = Store.open("sqlite://")
     try:

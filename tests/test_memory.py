@@ -10,7 +10,7 @@ this module (see ``conftest.pytest_collection_finish``), so they overlap other t
 from __future__ import annotations
 
 import pytest
-from sonora_testkit import MEMORY_MINUTES
+from testkit import MEMORY_MINUTES
 
 SHORT, LONG = MEMORY_MINUTES
 #: Allowed difference in peak memory between a 1- and a 60-minute render, MB.

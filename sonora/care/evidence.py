@@ -233,11 +233,6 @@ class EvidenceBase:
         wanted = set(parse_grades(grades)) if grades else set(GRADES)
         return [c for c in self.claims.values() if c.grade in wanted]
 
-    def sources_at(self, *grades: str) -> list[Source]:
-        """Sources whose grade is one of ``grades`` (all when none is given)."""
-        wanted = set(parse_grades(grades)) if grades else set(GRADES)
-        return [s for s in self.sources.values() if s.grade in wanted]
-
     def to_dict(self, *grades: str) -> dict[str, Any]:
         """JSON-ready form: ``{"grades", "claims", "sources"}``, optionally filtered."""
         claims = self.claims_at(*grades)

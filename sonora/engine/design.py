@@ -1,11 +1,13 @@
 """Filter designs and small kernels for the render path, in plain numpy.
 
 Why not ``scipy.signal``: importing it (it pulls in ``scipy.stats``,
-``scipy.interpolate``, ``scipy.optimize``...) costs ~80 MB of resident memory and ~0.8 s
-per process, which is most of a render's footprint.  The render path needs only a
-handful of textbook designs, written here and checked against scipy/pyloudnorm in
-``tests/test_design.py`` (same coefficients to ~1e-12).  Rarely used designs (higher
-order Butterworth, ``firwin2``) still import scipy lazily, where they are used.
+``scipy.interpolate``, ``scipy.optimize``...) costs tens of MB of resident memory and
+most of a second per process.  These designs do not need it; they are checked against
+scipy/pyloudnorm in ``tests/engine/test_design.py`` (same coefficients to ~1e-12).  Note that
+this alone does not keep ``scipy.signal`` out of a process: at the time of writing
+:mod:`sonora.engine.loudness` (pyloudnorm) and :mod:`sonora.plan.render` import it at
+module level, so a render still loads it.  Rarely used designs (higher order
+Butterworth, ``firwin2``) import scipy lazily, where they are used.
 
 The IIR kernel itself is scipy's compiled ``_sosfilt`` (the same arithmetic as
 :func:`scipy.signal.sosfilt`), loaded from its extension file without running

@@ -20,7 +20,6 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -241,7 +240,6 @@ class Mix:
             if ceiling_dbtp is None
             else Limiter(ceiling_dbtp=ceiling_dbtp, sample_rate=self.sample_rate)
         )
-        self._executor: ThreadPoolExecutor | None = None
         self.reset()
 
     @property
@@ -263,9 +261,6 @@ class Mix:
             self.limiter.reset()
         if self.guard is not None:
             self.guard.reset()
-        if getattr(self, "_next", None) is not None and isinstance(self._next, Future):
-            self._next.result()
-        self._next: Future | tuple | None = None
         self._frame = 0  # next internal quantum start (pre-limiter time)
         self._emitted = 0  # frames handed to the caller
         self._fifo = np.zeros((2, 0), dtype=np.float32)
@@ -337,30 +332,6 @@ class Mix:
         while self._emitted < target:
             self.process(min(QUANTUM * 16, target - self._emitted))
 
-    def start_pipeline(self) -> None:
-        """Render the layers of the next quantum in a worker thread.
-
-        While the calling thread runs the master chain (reverb, guard, limiter) of one
-        quantum, a worker renders the sources of the next.  The two stages touch
-        disjoint state, so the samples are identical to unpipelined rendering.  Call
-        :meth:`stop_pipeline` when done.
-
-        Measured on 2 cores it is *slower* for typical scenes (workload W: 135x vs 170x
-        real time without it): the two threads trade the GIL between many small numpy
-        calls.  :func:`~sonora.engine.render.render_to_file` therefore does not use it;
-        it is kept for graphs dominated by long GIL-free kernels.
-        """
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sonora-layers")
-            self._next = None
-
-    def stop_pipeline(self) -> None:
-        """Stop the worker thread, keeping the position exactly where it was."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-            # A quantum rendered ahead is kept and used by the next call.
-
     def _source_stage(self, start: int) -> tuple[np.ndarray, np.ndarray | None]:
         acc = np.zeros((2, QUANTUM), dtype=np.float32)
         if self.reverb is not None and all(layer.reverb_send == 1.0 for layer in self.layers):
@@ -378,13 +349,7 @@ class Mix:
 
     def _render_quantum(self) -> np.ndarray:
         start = self._frame
-        if self._next is not None:  # rendered ahead (pipeline on, or just stopped)
-            acc, send = self._next.result() if isinstance(self._next, Future) else self._next
-            self._next = None
-        else:
-            acc, send = self._source_stage(start)
-        if self._executor is not None:
-            self._next = self._executor.submit(self._source_stage, start + QUANTUM)
+        acc, send = self._source_stage(start)
         if send is not None:
             acc += self.reverb.process(send)
         master = 10 ** (self.master_gain_db / 20)

@@ -3,8 +3,8 @@
 Two threads share the work: one renders the graph, one encodes; they are joined by a
 small bounded queue, so memory stays a few blocks deep whatever the duration.
 
-(Rendering the layers of the next quantum in a third thread, :meth:`Mix.start_pipeline`,
-was tried and measured: on this 2-core machine it made workload W ~20 % *slower*,
+(Rendering the layers of the next quantum in a third thread was tried and measured,
+then removed: on this 2-core machine it made workload W ~20 % *slower*,
 170x -> 135x real time, because both render threads hand the GIL back and forth
 between many small numpy calls.  The encoder mostly runs inside libsndfile without the
 GIL, so it overlaps well.)

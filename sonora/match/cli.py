@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -88,6 +88,30 @@ def _screen_note(note: str, err: Console) -> None:
         render_result(result, err)
 
 
+def _recommend_for(listener: str, checkin: Any) -> Any:
+    """The app's plan for a known listener (the application object's planner)."""
+    from sonora.core.app import Core
+    from sonora.errors import ParameterError
+    from sonora.settings import Settings
+
+    core = Core(Settings())
+    try:
+        if "@" in listener:
+            found = core.store.credentials(listener.strip().lower())
+            user_id = found[0].id if found else None
+        else:
+            user_id = listener.strip()
+            try:
+                core.store.get_user(user_id)
+            except LookupError:
+                user_id = None
+        if user_id is None:
+            raise ParameterError("listener", f"no listener {listener!r} in this Sonora's database")
+        return core.planner.recommend(user_id, checkin)
+    finally:
+        core.close()
+
+
 def recommend_command(
     goal: Annotated[
         str,
@@ -138,6 +162,15 @@ def recommend_command(
     sample_rate: Annotated[
         int, typer.Option("--sample-rate", help="Sample rate of the render, 22050 to 96000 Hz.")
     ] = 48_000,
+    listener: Annotated[
+        str,
+        typer.Option(
+            "--listener",
+            metavar="EMAIL_OR_ID",
+            help="A listener of this Sonora (account email or id): plan with what the app "
+            "has learnt about them and their saved preferences.",
+        ),
+    ] = "",
 ) -> None:
     """Make a session plan for this moment and explain the choice in plain words."""
     from sonora.match import Matcher
@@ -157,12 +190,15 @@ def recommend_command(
             local_time=time if time is not None else dt.datetime.now().strftime("%H:%M"),
             note=note,
         )
-        matcher = Matcher(seed=seed)
-        matcher.onboard(
-            "cli",
-            {"loved": love or [], "disliked": dislike or [], "sensitivities": sensitive or []},
-        )
-        plan = matcher.recommend("cli", checkin)
+        if listener:
+            plan = _recommend_for(listener, checkin)
+        else:
+            matcher = Matcher(seed=seed)
+            matcher.onboard(
+                "cli",
+                {"loved": love or [], "disliked": dislike or [], "sensitivities": sensitive or []},
+            )
+            plan = matcher.recommend("cli", checkin)
         if render is not None:
             from sonora.engine.base import check_sample_rate
             from sonora.engine.encoders import format_for

@@ -16,20 +16,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from sonora.accounts.models import Profile as ProfileRow
+from sonora.accounts.models import User
 from sonora.match.profile import Profile
 from sonora.match.store import SessionRecord
-from sonora.store.models import (
-    AppState,
-    MatcherState,
-    MatchSession,
-    User,
-    new_id,
-    utcnow,
-)
-from sonora.store.models import (
-    Profile as ProfileRow,
-)
-from sonora.store.repo import Store
+from sonora.match.tables import AppState, MatcherState, MatchSession
+from sonora.store.base import new_id, utcnow
+from sonora.store.database import SqlDatabase
 
 __all__ = ["MatcherStore", "matcher_profile", "web_profile_update"]
 
@@ -62,11 +55,11 @@ class MatcherStore:
 
     Parameters
     ----------
-    store : Store
+    store : SqlDatabase
         The app's store (same engine, same transactions style).
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: SqlDatabase) -> None:
         self.store = store
 
     # -- profiles ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sonora.store.models import Base
+from sonora.store.base import Base
 
 __all__ = ["BookingBlock", "RateCounter"]
 

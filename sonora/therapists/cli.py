@@ -25,13 +25,12 @@ outbox_app = typer.Typer(help="Emails waiting to be sent (booking confirmations)
 
 
 def _service():  # type: ignore[no-untyped-def]
+    """The application's therapists service and the application (close it when done)."""
+    from sonora.core.app import Core
     from sonora.settings import Settings
-    from sonora.store import Store
-    from sonora.therapists.service import Therapists
 
-    settings = Settings()
-    store = Store.open(settings.database_url, migrate=settings.migrate_on_start)
-    return Therapists(store, settings), store
+    core = Core(Settings())
+    return core.therapists, core
 
 
 def _fail(exc: Exception) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sonora.store.therapist_repo import TherapistRecord
+from sonora.therapists.repo import TherapistRecord
 from sonora.therapists.service import Therapists
 
 __all__ = ["DEMO_NOTE", "DEMO_PROFILES", "seed_demo", "verify_demo"]

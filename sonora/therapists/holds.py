@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 
+from sonora.accounts.repo import hash_token
 from sonora.errors import ParameterError
 from sonora.store.limit_models import BookingBlock
-from sonora.store.repo import hash_token
-from sonora.store.therapist_repo import BookingRecord, Mail, SlotTaken, TherapistRecord
+from sonora.therapists.errors import SlotUnavailable
+from sonora.therapists.records import BookingRecord, Mail, SlotTaken, TherapistRecord
 
 if TYPE_CHECKING:
     from sonora.therapists.service import Therapists
@@ -32,7 +33,7 @@ __all__ = ["block", "blocked", "confirm", "confirmation_mail", "is_blocked", "un
 
 
 def _clean(email: str) -> str:
-    from sonora.therapists.service import check_email
+    from sonora.therapists.fields import check_email
 
     return check_email(email)
 
@@ -67,8 +68,6 @@ def confirm(svc: Therapists, token: str) -> BookingRecord:
     SlotUnavailable
         When someone else took the slot meanwhile (carries the next free slots).
     """
-    from sonora.therapists.service import SlotUnavailable
-
     b, t = svc.booking(token)
     if b.status == "booked":
         return b

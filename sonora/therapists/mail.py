@@ -35,8 +35,8 @@ from typing import Protocol
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
-from sonora.store.models import utcnow
-from sonora.store.therapist_repo import OutboxRecord, TherapistRepo
+from sonora.store.base import utcnow
+from sonora.therapists.repo import OutboxRecord, TherapistRepo
 
 __all__ = [
     "FileSender",

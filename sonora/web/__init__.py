@@ -4,7 +4,7 @@
 with the command line; ``sonora serve`` (:func:`sonora.web.cli.serve_command`) runs it.
 """
 
+from sonora.core.app import Core
 from sonora.web.app import create_app
-from sonora.web.core import Core
 
 __all__ = ["Core", "create_app"]

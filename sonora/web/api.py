@@ -16,9 +16,10 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from sonora.accounts.repo import UserRecord
+from sonora.core.app import Core
+from sonora.core.planner import FAMILY_LABELS, SENSITIVITY_LABELS
 from sonora.plan import FAMILIES, GOALS, OUTPUTS, PLACES, SENSITIVITIES
-from sonora.store import UserRecord
-from sonora.web.core import Core
 from sonora.web.deps import (
     CoreDep,
     MaybeUser,
@@ -28,7 +29,20 @@ from sonora.web.deps import (
     remember_session,
     switch_session,
 )
-from sonora.web.matching import FAMILY_LABELS, SENSITIVITY_LABELS
+from sonora.web.schemas import (
+    CheckInOut,
+    CheckInResult,
+    DeletedOut,
+    GainsOut,
+    HealthOut,
+    HistoryOut,
+    OkOut,
+    OptionsOut,
+    OutcomeOut,
+    PlanOut,
+    ProfileOut,
+    UserOut,
+)
 from sonora.web.security import SESSION_COOKIE
 from sonora.web.stream import ENDLESS_S, AudioStreamResponse
 
@@ -158,7 +172,7 @@ def _check_id(value: str, name: str) -> str:
 
 
 # -- accounts --------------------------------------------------------------------------
-@router.post("/guest", status_code=201, tags=["account"])
+@router.post("/guest", status_code=201, tags=["account"], response_model=UserOut)
 async def start_guest(
     request: Request,
     response: Response,
@@ -174,7 +188,7 @@ async def start_guest(
     return _user_json(user)
 
 
-@router.post("/signup", status_code=201, tags=["account"])
+@router.post("/signup", status_code=201, tags=["account"], response_model=UserOut)
 async def sign_up(
     body: Credentials,
     request: Request,
@@ -188,7 +202,7 @@ async def sign_up(
     return _user_json(new)
 
 
-@router.post("/login", tags=["account"])
+@router.post("/login", tags=["account"], response_model=UserOut)
 async def log_in(
     body: Credentials,
     request: Request,
@@ -202,7 +216,7 @@ async def log_in(
     return _user_json(found)
 
 
-@router.post("/logout", tags=["account"])
+@router.post("/logout", tags=["account"], response_model=OkOut)
 async def log_out(
     request: Request,
     response: Response,
@@ -215,7 +229,7 @@ async def log_out(
     return {"ok": True}
 
 
-@router.get("/me", tags=["account"])
+@router.get("/me", tags=["account"], response_model=UserOut)
 def me(user: UserDep) -> dict[str, Any]:
     """Who you are signed in as."""
     return _user_json(user)
@@ -237,7 +251,7 @@ def export(user: UserDep, core: CoreDep) -> Response:
     )
 
 
-@router.delete("/account", tags=["account"])
+@router.delete("/account", tags=["account"], response_model=DeletedOut)
 def delete_account(
     request: Request,
     response: Response,
@@ -251,7 +265,7 @@ def delete_account(
 
 
 # -- profile ---------------------------------------------------------------------------
-@router.get("/options", tags=["profile"])
+@router.get("/options", tags=["profile"], response_model=OptionsOut)
 def options() -> dict[str, Any]:
     """Choices for onboarding and check-ins (no sign-in needed)."""
     return {
@@ -263,20 +277,20 @@ def options() -> dict[str, Any]:
     }
 
 
-@router.get("/profile", tags=["profile"])
+@router.get("/profile", tags=["profile"], response_model=ProfileOut)
 def get_profile(user: UserDep, core: CoreDep) -> dict[str, Any]:
     """Your onboarding answers and preferences."""
     return core.profile(user)
 
 
-@router.put("/profile", tags=["profile"])
+@router.put("/profile", tags=["profile"], response_model=ProfileOut)
 def put_profile(body: ProfileIn, user: UserDep, core: CoreDep) -> dict[str, Any]:
     """Save onboarding answers (only the fields sent change)."""
     return core.save_profile(user, body.model_dump(exclude_none=True))
 
 
 # -- check-in, plan, stream, outcome ---------------------------------------------------
-@router.post("/checkins", status_code=201, tags=["session"])
+@router.post("/checkins", status_code=201, tags=["session"], response_model=CheckInResult)
 def create_checkin(
     body: CheckInIn,
     user: UserDep,
@@ -309,21 +323,21 @@ def create_checkin(
     }
 
 
-@router.get("/checkins/{checkin_id}", tags=["session"])
+@router.get("/checkins/{checkin_id}", tags=["session"], response_model=CheckInOut)
 def get_checkin(checkin_id: str, user: UserDep, core: CoreDep) -> dict[str, Any]:
     """One of your check-ins."""
     c = core.store.get_checkin(user.id, _check_id(checkin_id, "check-in"))
     return {"id": c.id, "created_at": c.created_at.isoformat(), "answers": c.data, "care": c.care}
 
 
-@router.get("/plans/{plan_id}", tags=["session"])
+@router.get("/plans/{plan_id}", tags=["session"], response_model=PlanOut)
 def get_plan(plan_id: str, user: UserDep, core: CoreDep) -> dict[str, Any]:
     """One of your plans: what will play and why."""
     rec, plan = core.plan(user, _check_id(plan_id, "plan"))
     return _plan_json(core, user, rec, plan)
 
 
-@router.patch("/plans/{plan_id}", tags=["session"])
+@router.patch("/plans/{plan_id}", tags=["session"], response_model=PlanOut)
 def edit_plan(
     plan_id: str,
     body: PlanEdit,
@@ -336,7 +350,7 @@ def edit_plan(
     return _plan_json(core, user, rec, plan)
 
 
-@router.put("/plans/{plan_id}/gains", tags=["session"])
+@router.put("/plans/{plan_id}/gains", tags=["session"], response_model=GainsOut)
 def set_gains(
     plan_id: str,
     body: Gains,
@@ -447,7 +461,9 @@ async def download(
     return await _stream(request, plan_id, format, 0.0, user, core, download=True)
 
 
-@router.post("/plans/{plan_id}/outcome", status_code=201, tags=["session"])
+@router.post(
+    "/plans/{plan_id}/outcome", status_code=201, tags=["session"], response_model=OutcomeOut
+)
 def outcome(
     plan_id: str,
     body: CheckOutIn,
@@ -459,14 +475,14 @@ def outcome(
     return {"plan_id": plan_id, "score": round(score, 3)}
 
 
-@router.get("/history", tags=["session"])
+@router.get("/history", tags=["session"], response_model=HistoryOut)
 def history(user: UserDep, core: CoreDep) -> dict[str, Any]:
     """Your sessions, before and after, with what seems to help you."""
     return core.history(user).to_dict()
 
 
 # -- meta ------------------------------------------------------------------------------
-@router.get("/health", tags=["meta"])
+@router.get("/health", tags=["meta"], response_model=HealthOut)
 def health(core: CoreDep) -> dict[str, Any]:
     """Liveness, and how many streams are playing."""
     return {"ok": True, "streams": core.hub.active_count()}

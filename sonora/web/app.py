@@ -14,26 +14,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sonora.core.app import AuthError, Core
 from sonora.errors import ParameterError
 from sonora.settings import Settings
 from sonora.store import NotFound
-from sonora.web.core import AuthError, Core
+from sonora.web.rendering import WEB_DIR, build_templates, render_error
 
 __all__ = ["create_app", "create_app_from_env"]
 
-WEB_DIR = Path(__file__).parent
 #: Content-Security-Policy: nothing from anywhere but this server.
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -113,7 +113,7 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
             from sonora.care.embedding import start_background_load
 
             start_background_load()
-        from sonora.web.therapists import warm_up_places
+        from sonora.web.therapists_common import warm_up_places
 
         warm_up_places()
         yield
@@ -136,6 +136,7 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.core = core
+    app.state.templates = page_templates()
 
     from sonora.web.limits import install_limits
 
@@ -186,13 +187,11 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
             if isinstance(detail, str) and ":" in detail:
                 body["field"] = detail.split(":", 1)[0]
             return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
-        if exc.status_code in (302, 303):
-            return exc  # pragma: no cover
+        if exc.status_code in (302, 303) and exc.headers and "Location" in exc.headers:
+            return RedirectResponse(exc.headers["Location"], status_code=exc.status_code)
         return _html_error(request, exc.status_code, str(exc.detail))
 
     def _html_error(request: Request, status: int, message: str) -> HTMLResponse:
-        from sonora.web.pages import render_error
-
         return render_error(request, status, message)
 
     from sonora.web.api import router as api_router
@@ -202,8 +201,8 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(page_router)
     app.include_router(care_router)
-    from sonora.web.therapists import api_router as therapist_api
-    from sonora.web.therapists import router as therapist_pages
+    from sonora.web.therapists_api import api_router as therapist_api
+    from sonora.web.therapists_pages import router as therapist_pages
 
     app.include_router(therapist_api)
     app.include_router(therapist_pages)
@@ -221,6 +220,13 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
     app.include_router(holds_pages)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app
+
+
+def page_templates() -> Jinja2Templates:
+    """The Jinja environment of every page module of the app (built per app)."""
+    from sonora.web import care_pages, pages, therapists_pages
+
+    return build_templates(pages, care_pages, therapists_pages)
 
 
 def limit_native_threads(n: int = 1) -> None:

@@ -7,15 +7,13 @@
 ``/listening``             this week's listening dose and the one-time level calibration
 ``/listening/reference.wav`` the reference sound for calibration
 
-Also registers the Jinja global ``claim('id')`` on the app's templates: the only way
+Also offers the Jinja global ``claim('id')`` to the app's templates: the only way
 a template shows a factual sentence. It renders the claim's sentence with a link to
 its entry on ``/evidence`` and its grade.
 """
 
 from __future__ import annotations
 
-import io
-from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -33,12 +31,13 @@ from sonora.care.dose import (
 from sonora.care.errors import CareError
 from sonora.care.evidence import GRADE_MEANINGS, GRADES, load_evidence, parse_grades
 from sonora.care.guide import QUESTIONS, which_help
+from sonora.care.reference import reference_wav
 from sonora.care.resources import clinical_resources, crisis_resources, load_resources
 from sonora.errors import ParameterError
-from sonora.web.deps import CoreDep, MaybeUser
-from sonora.web.pages import _form, _guarded, _need_user, _redirect, _render, templates
+from sonora.web.deps import CoreDep, MaybeUser, PageUser
+from sonora.web.rendering import read_form, redirect, render
 
-__all__ = ["claim_markup", "reference_wav", "router"]
+__all__ = ["claim_markup", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -82,8 +81,13 @@ def claim_markup(claim_id: str, *, grade: bool = True) -> Markup:
     )
 
 
-templates.env.globals["claim"] = claim_markup
-templates.env.globals["GRADES"] = GRADES
+def template_globals() -> dict[str, Any]:
+    """``claim`` and ``GRADES`` for every template (see :func:`sonora.web.rendering.build_templates`)."""
+    return {"claim": claim_markup, "GRADES": GRADES}
+
+
+#: No filters of its own.
+TEMPLATE_FILTERS: dict[str, Any] = {}
 
 
 def _country(core: Any, profile: dict[str, Any] | None) -> str:
@@ -91,7 +95,7 @@ def _country(core: Any, profile: dict[str, Any] | None) -> str:
 
 
 def _place(core: Any, profile: dict[str, Any] | None) -> tuple[str, str | None]:
-    from sonora.web.region import place_of
+    from sonora.care.region import place_of
 
     return place_of(profile or {}, core.settings.default_country)
 
@@ -132,7 +136,7 @@ async def _guide_ctx(core: Any, user: Any) -> dict[str, Any]:
 @router.get("/guide", response_class=HTMLResponse)
 async def guide(request: Request, user: MaybeUser, core: CoreDep) -> Response:
     ctx = await _guide_ctx(core, user)
-    return _render(request, "guide.html", ctx)
+    return render(request, "guide.html", ctx)
 
 
 @router.get("/guide/which", response_class=HTMLResponse)
@@ -143,7 +147,7 @@ async def guide_which(request: Request, user: MaybeUser, core: CoreDep) -> Respo
     if not any(form.get(q.name) for q in QUESTIONS):
         # Nothing answered yet (a first visit): just the questions, no error.
         ctx["result"] = None
-        return _render(request, "guide_which.html", ctx)
+        return render(request, "guide_which.html", ctx)
     try:
         result = which_help(form)
     except CareError as exc:
@@ -151,14 +155,14 @@ async def guide_which(request: Request, user: MaybeUser, core: CoreDep) -> Respo
         # Say which question in the listener's words, not the form field's name.
         asked = next((q.text for q in QUESTIONS if q.name == exc.field), None)
         ctx["error_question"] = asked
-        return _render(request, "guide_which.html", ctx, status=422)
+        return render(request, "guide_which.html", ctx, status=422)
     ctx["result"] = result
     country, region = ctx["country"], ctx["region"]
     ctx["crisis"] = crisis_resources(country, region=region) if result.crisis else []
     ctx["clinical"] = (
         clinical_resources(country, region=region) if result.outcome == "professional" else []
     )
-    return _render(request, "guide_which.html", ctx)
+    return render(request, "guide_which.html", ctx)
 
 
 # -- evidence --------------------------------------------------------------------------
@@ -173,7 +177,7 @@ async def evidence(request: Request, user: MaybeUser) -> Response:
     claims = base.claims_at(*chosen)
     used = {s for c in claims for s in c.sources}
     sources = [s for s in base.sources.values() if s.id in used]
-    return _render(
+    return render(
         request,
         "evidence.html",
         {
@@ -188,42 +192,6 @@ async def evidence(request: Request, user: MaybeUser) -> Response:
 
 
 # -- safe listening --------------------------------------------------------------------
-@cache
-def reference_wav(target_lufs: float, *, seconds: float = 6.0, sample_rate: int = 44_100) -> bytes:
-    """The calibration sound: soft pink noise at a session's loudness, as WAV bytes.
-
-    Parameters
-    ----------
-    target_lufs : float
-        Integrated loudness, LUFS (the same as sessions: ``settings.target_lufs``).
-    seconds : float, default 6
-        Length, seconds.
-    sample_rate : int, default 44100
-        Sample rate, Hz.
-
-    Returns
-    -------
-    bytes
-        A 16-bit stereo WAV file with half-second fades.
-    """
-    import numpy as np
-    import soundfile as sf
-
-    from sonora.engine.loudness import integrated_lufs
-    from sonora.engine.noise import PinkNoise
-
-    frames = round(seconds * sample_rate)
-    audio = PinkNoise(sample_rate=sample_rate, seed=7).process(frames).astype(np.float64)
-    audio *= 10.0 ** ((target_lufs - integrated_lufs(audio, sample_rate)) / 20.0)
-    fade = round(0.5 * sample_rate)
-    ramp = np.linspace(0.0, 1.0, fade)
-    audio[:, :fade] *= ramp
-    audio[:, -fade:] *= ramp[::-1]
-    buf = io.BytesIO()
-    sf.write(buf, audio.T.astype(np.float32), sample_rate, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
-
-
 @router.get("/listening/reference.wav")
 async def listening_reference(core: CoreDep) -> Response:
     data = await run_in_threadpool(reference_wav, core.settings.target_lufs)
@@ -255,7 +223,6 @@ async def _listening_ctx(core: Any, user: Any) -> dict[str, Any]:
 
 
 @router.get("/listening", response_class=HTMLResponse)
-@_guarded
 async def listening(request: Request, user: MaybeUser, core: CoreDep) -> Response:
     if user is None:
         # A visitor without a session: the general advice and the allowance table,
@@ -264,17 +231,15 @@ async def listening(request: Request, user: MaybeUser, core: CoreDep) -> Respons
             {"level_dba": lv, "hours": allowance_hours(lv)}
             for lv in (70.0, 75.0, 80.0, 83.0, 86.0, 90.0)
         ]
-        return _render(request, "listening_visitor.html", {"allowance_table": table})
+        return render(request, "listening_visitor.html", {"allowance_table": table})
     ctx = await _listening_ctx(core, user)
     ctx["saved"] = request.query_params.get("msg") == "saved"
-    return _render(request, "listening.html", ctx)
+    return render(request, "listening.html", ctx)
 
 
 @router.post("/listening", response_class=HTMLResponse)
-@_guarded
-async def listening_save(request: Request, user: MaybeUser, core: CoreDep) -> Response:
-    user = _need_user(user)
-    data = await _form(request, core)
+async def listening_save(request: Request, user: PageUser, core: CoreDep) -> Response:
+    data = await read_form(request, core)
     allowed = ", ".join(f"{c.level_dba:g}" for c in LEVEL_CHOICES)
     try:
         raw = data.get("level_dba")
@@ -292,5 +257,5 @@ async def listening_save(request: Request, user: MaybeUser, core: CoreDep) -> Re
     except ParameterError as exc:
         ctx = await _listening_ctx(core, user)
         ctx["error"] = exc
-        return _render(request, "listening.html", ctx, status=422)
-    return _redirect("/listening?msg=saved")
+        return render(request, "listening.html", ctx, status=422)
+    return redirect("/listening?msg=saved")

@@ -30,9 +30,9 @@ def serve_command(
     """Run the Sonora web app (default http://127.0.0.1:8000)."""
     import uvicorn
 
+    from sonora.core.app import Core
     from sonora.settings import Settings
     from sonora.web.app import create_app
-    from sonora.web.core import Core
 
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     try:

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from sonora.store import UserRecord
-from sonora.web.core import Core
+from sonora.accounts.repo import UserRecord
+from sonora.core.app import Core
 from sonora.web.security import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -21,6 +21,7 @@ from sonora.web.security import (
 __all__ = [
     "CoreDep",
     "MaybeUser",
+    "PageUser",
     "UserDep",
     "api_csrf",
     "clear_session",
@@ -64,6 +65,19 @@ async def require_user(user: MaybeUser) -> UserRecord:
 
 
 UserDep = Annotated[UserRecord, Depends(require_user)]
+
+
+async def page_user(user: MaybeUser) -> UserRecord:
+    """The signed-in listener of a page; visitors without a session are sent home (303)."""
+    if user is None:
+        raise HTTPException(
+            status_code=303, detail="session: start first", headers={"Location": "/"}
+        )
+    return user
+
+
+#: A page's listener: pages that need one send a visitor without a session to ``/``.
+PageUser = Annotated[UserRecord, Depends(page_user)]
 
 
 def api_csrf(request: Request, core: CoreDep) -> None:

@@ -16,11 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from sonora.errors import ParameterError
-from sonora.store.therapist_repo import BookingRecord, TherapistRecord
 from sonora.therapists import holds
+from sonora.therapists.records import BookingRecord, TherapistRecord
 from sonora.therapists.service import SlotUnavailable, Therapists
 from sonora.web.deps import CoreDep, MaybeUser, UserDep, api_csrf
-from sonora.web.pages import _form, _render
+from sonora.web.rendering import read_form, render
 
 __all__ = ["api_router", "pending_json", "router"]
 
@@ -63,18 +63,18 @@ async def confirm_page(request: Request, token: str, user: MaybeUser, core: Core
     b, t = await run_in_threadpool(svc.booking, token)
     if b.status == "booked":
         return RedirectResponse(f"/bookings/{token}", status_code=303)
-    return _render(request, "therapists/confirm.html", {"b": b, "t": t, "token": token})
+    return render(request, "therapists/confirm.html", {"b": b, "t": t, "token": token})
 
 
 @router.post("/bookings/{token}/confirm")
 async def confirm_submit(request: Request, token: str, user: MaybeUser, core: CoreDep) -> Response:
     svc = _svc(core)
-    await _form(request, core)  # CSRF
+    await read_form(request, core)  # CSRF
     b, t = await run_in_threadpool(svc.booking, token)
     try:
         await run_in_threadpool(holds.confirm, svc, token)
     except (ParameterError, SlotUnavailable) as exc:
-        return _render(
+        return render(
             request,
             "therapists/confirm.html",
             {"b": b, "t": t, "token": token, "error": exc},
@@ -85,15 +85,15 @@ async def confirm_submit(request: Request, token: str, user: MaybeUser, core: Co
 
 @api_router.post("/bookings/{token}/confirm", summary="Confirm a booking (link from the email)")
 async def api_confirm(token: str, core: CoreDep) -> Any:
-    from sonora.web.therapists import _booking_json, _taken_response
+    from sonora.web.therapists_common import booking_json, taken_response
 
     svc = _svc(core)
     b, t = await run_in_threadpool(svc.booking, token)
     try:
         rec = await run_in_threadpool(holds.confirm, svc, token)
     except SlotUnavailable as exc:
-        return _taken_response(exc, b.listener_tz)
-    return _booking_json(svc, rec, t)
+        return taken_response(exc, b.listener_tz)
+    return booking_json(svc, rec, t)
 
 
 @api_router.get("/therapists/me/blocks", summary="Addresses you take no bookings from")

@@ -19,7 +19,7 @@ from sonora.store import UserRecord
 from sonora.web.core import Core
 from sonora.web.deps import CoreDep, MaybeUser, remember_session
 from sonora.web.mixes_api import _ID_RE, _id, last_answers, mix_json, mixes_of
-from sonora.web.pages import _form, _redirect, _render, _scale
+from sonora.web.rendering import form_scale, read_form, redirect, render
 
 __all__ = ["quick_start_ctx", "router"]
 
@@ -36,7 +36,7 @@ async def quick_start_ctx(core: Core, user: UserRecord | None) -> dict[str, Any]
 
 
 def _login_first() -> Response:
-    return _redirect("/")
+    return redirect("/")
 
 
 @router.get("/mixes", response_class=HTMLResponse)
@@ -44,7 +44,7 @@ async def mixes_page(request: Request, user: MaybeUser, core: CoreDep) -> Respon
     if user is None:
         return _login_first()
     mixes = await run_in_threadpool(mixes_of(core).list, user.id)
-    return _render(
+    return render(
         request,
         "mixes.html",
         {
@@ -60,7 +60,7 @@ async def mixes_page(request: Request, user: MaybeUser, core: CoreDep) -> Respon
 async def keep_mix(request: Request, user: MaybeUser, core: CoreDep) -> Response:
     if user is None:
         return _login_first()
-    data = await _form(request, core)
+    data = await read_form(request, core)
     try:
         plan_id = str(data.get("plan_id", ""))
         if not _ID_RE.match(plan_id):
@@ -72,7 +72,7 @@ async def keep_mix(request: Request, user: MaybeUser, core: CoreDep) -> Response
         )
     except ParameterError as exc:
         mixes = await run_in_threadpool(mixes_of(core).list, user.id)
-        return _render(
+        return render(
             request,
             "mixes.html",
             {
@@ -83,21 +83,21 @@ async def keep_mix(request: Request, user: MaybeUser, core: CoreDep) -> Response
             },
             status=422,
         )
-    return _redirect("/mixes?msg=saved")
+    return redirect("/mixes?msg=saved")
 
 
 @router.post("/mixes/{mix_id}", response_class=HTMLResponse)
 async def mix_action(request: Request, mix_id: str, user: MaybeUser, core: CoreDep) -> Response:
     if user is None:
         return _login_first()
-    data = await _form(request, core)
+    data = await read_form(request, core)
     svc = mixes_of(core)
     mix_id = _id(mix_id, "mix")
     action = str(data.get("action", ""))
     if action == "play":
         mix = await run_in_threadpool(svc.repo.get, user.id, mix_id)
         _, p = await run_in_threadpool(lambda: svc.start_mix(user.id, mix))
-        return _redirect(f"/play/{p.id}")
+        return redirect(f"/play/{p.id}")
     if action in ("favourite", "unfavourite"):
         await run_in_threadpool(
             lambda: svc.update(user.id, mix_id, favourite=action == "favourite")
@@ -110,58 +110,58 @@ async def mix_action(request: Request, mix_id: str, user: MaybeUser, core: CoreD
         raise ParameterError(
             "action", "choose play, favourite, unfavourite, share, unshare or delete"
         )
-    return _redirect(f"/mixes?msg={action}")
+    return redirect(f"/mixes?msg={action}")
 
 
 @router.post("/again/{plan_id}")
 async def again(request: Request, plan_id: str, user: MaybeUser, core: CoreDep) -> Response:
     if user is None:
         return _login_first()
-    await _form(request, core)
+    await read_form(request, core)
     _, p = await run_in_threadpool(mixes_of(core).again, user.id, _id(plan_id, "plan"))
-    return _redirect(f"/play/{p.id}")
+    return redirect(f"/play/{p.id}")
 
 
 @router.post("/quick")
 async def quick(request: Request, user: MaybeUser, core: CoreDep) -> Response:
     if user is None:
         return _login_first()
-    await _form(request, core)
+    await read_form(request, core)
     answers = await run_in_threadpool(last_answers, core, user)
     if answers is None:
-        return _redirect("/checkin")
+        return redirect("/checkin")
     _, rec, _ = await run_in_threadpool(core.check_in, user, answers)
-    return _redirect(f"/play/{rec.id}")
+    return redirect(f"/play/{rec.id}")
 
 
 @router.get("/m/{token}", response_class=HTMLResponse)
 async def shared_mix(request: Request, token: str, user: MaybeUser, core: CoreDep) -> Response:
     mix = await run_in_threadpool(mixes_of(core).repo.by_token, token[:64])
-    return _render(
-        request, "shared_mix.html", {"mix": mix_json(mix), "token": token, "error": None}
-    )
+    return render(request, "shared_mix.html", {"mix": mix_json(mix), "token": token, "error": None})
 
 
 @router.post("/m/{token}", response_class=HTMLResponse)
 async def shared_mix_play(request: Request, token: str, user: MaybeUser, core: CoreDep) -> Response:
     svc = mixes_of(core)
     mix = await run_in_threadpool(svc.repo.by_token, token[:64])
-    data = await _form(request, core)
+    data = await read_form(request, core)
     try:
-        answers = {k: _scale(data, k) for k in ("tension", "mood")} if data.get("checkin") else {}
+        answers = (
+            {k: form_scale(data, k) for k in ("tension", "mood")} if data.get("checkin") else {}
+        )
         fresh_token = None
         if user is None:
             user, fresh_token = await run_in_threadpool(core.start_guest)
         listener = user
         _, p = await run_in_threadpool(lambda: svc.start_mix(listener.id, mix, answers=answers))
     except ParameterError as exc:
-        return _render(
+        return render(
             request,
             "shared_mix.html",
             {"mix": mix_json(mix), "token": token, "error": exc},
             status=422,
         )
-    resp = _redirect(f"/play/{p.id}")
+    resp = redirect(f"/play/{p.id}")
     if fresh_token is not None:
         remember_session(resp, request, core, fresh_token)
     return resp

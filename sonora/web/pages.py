@@ -2,7 +2,7 @@
 
 Plain HTML forms (each with a CSRF token) that work without JavaScript; the player's
 live mixer, timer, breath pacer and night mode are small scripts from ``/static``.
-Every page that shows a listener's data reads it through :class:`~sonora.web.core.Core`
+Every page that shows a listener's data reads it through :class:`~sonora.core.app.Core`
 with the signed-in listener's id.
 """
 
@@ -13,33 +13,31 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from sonora.accounts.repo import UserRecord
+from sonora.care.region import hints_json, place_label, region_groups
+from sonora.core.app import AuthError, Core
+from sonora.core.planner import FAMILY_LABELS, SENSITIVITY_LABELS
 from sonora.errors import ParameterError
 from sonora.plan import FAMILIES, GOALS, PLACES, SENSITIVITIES
-from sonora.store import NotFound, UserRecord
-from sonora.web.app import WEB_DIR
+from sonora.store import NotFound
 from sonora.web.charts import goal_chart, session_chart
-from sonora.web.core import AuthError, Core
 from sonora.web.deps import (
     CoreDep,
     MaybeUser,
-    attach_csrf_cookie,
+    PageUser,
     clear_session,
-    csrf_token,
     remember_session,
     switch_session,
 )
-from sonora.web.matching import FAMILY_LABELS, SENSITIVITY_LABELS
-from sonora.web.region import hints_json, place_label, region_groups
-from sonora.web.security import SESSION_COOKIE, require_csrf_form
+from sonora.web.rendering import form_scale, read_form, redirect, render, render_error
+from sonora.web.security import SESSION_COOKIE
 
-__all__ = ["render_api_docs", "render_error", "router"]
+__all__ = ["TEMPLATE_FILTERS", "render_api_docs", "render_error", "router", "template_globals"]
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
 
 GOAL_LABELS = {
     "sleep": "Fall asleep",
@@ -55,21 +53,24 @@ PLACE_LABELS = {
 OUTPUT_LABELS = {"speaker": "Speaker", "headphones": "Headphones"}
 MINUTE_CHOICES = (5, 10, 15, 20, 30, 45, 60, 90, 480)
 
-templates.env.globals.update(
-    FAMILY_LABELS=FAMILY_LABELS,
-    SENSITIVITY_LABELS=SENSITIVITY_LABELS,
-    GOAL_LABELS=GOAL_LABELS,
-    PLACE_LABELS=PLACE_LABELS,
-    OUTPUT_LABELS=OUTPUT_LABELS,
-    MINUTE_CHOICES=MINUTE_CHOICES,
-    FAMILIES=FAMILIES,
-    SENSITIVITIES=SENSITIVITIES,
-    GOALS=GOALS,
-    PLACES=PLACES,
-    REGION_GROUPS=region_groups,
-    REGION_HINTS=hints_json,
-    PLACE_LABEL=place_label,
-)
+
+def template_globals() -> dict[str, Any]:
+    """Labels and choices every template may use (see :func:`sonora.web.rendering.build_templates`)."""
+    return {
+        "FAMILY_LABELS": FAMILY_LABELS,
+        "SENSITIVITY_LABELS": SENSITIVITY_LABELS,
+        "GOAL_LABELS": GOAL_LABELS,
+        "PLACE_LABELS": PLACE_LABELS,
+        "OUTPUT_LABELS": OUTPUT_LABELS,
+        "MINUTE_CHOICES": MINUTE_CHOICES,
+        "FAMILIES": FAMILIES,
+        "SENSITIVITIES": SENSITIVITIES,
+        "GOALS": GOALS,
+        "PLACES": PLACES,
+        "REGION_GROUPS": region_groups,
+        "REGION_HINTS": hints_json,
+        "PLACE_LABEL": place_label,
+    }
 
 
 def _minutes_label(m: float) -> str:
@@ -81,41 +82,8 @@ def _minutes_label(m: float) -> str:
     return f"{m:g} minutes"
 
 
-templates.env.filters["minutes"] = _minutes_label
-
-
-def _render(
-    request: Request,
-    name: str,
-    ctx: dict[str, Any] | None = None,
-    *,
-    status: int = 200,
-) -> HTMLResponse:
-    core: Core = request.app.state.core
-    user = getattr(request.state, "sonora_user", None)
-    context = {
-        "request": request,
-        "user": user,
-        "csrf": csrf_token(request, None, core),
-        "path": request.url.path,
-        **(ctx or {}),
-    }
-    resp = templates.TemplateResponse(request, name, context, status_code=status)
-    resp.headers["Cache-Control"] = "no-store"
-    attach_csrf_cookie(request, resp, core)
-    return resp
-
-
-def render_error(request: Request, status: int, message: str) -> HTMLResponse:
-    """An error page (used by the app's exception handlers)."""
-    titles = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 422: "Please check"}
-    titles[429] = "Please wait a little"
-    return _render(
-        request,
-        "error.html",
-        {"title": titles.get(status, "Something went wrong"), "message": message},
-        status=status,
-    )
+#: Jinja filters of the listener's pages.
+TEMPLATE_FILTERS = {"minutes": _minutes_label}
 
 
 def render_api_docs(request: Request) -> HTMLResponse:
@@ -147,21 +115,7 @@ def render_api_docs(request: Request) -> HTMLResponse:
                 }
             )
     schemas = spec.get("components", {}).get("schemas", {})
-    return _render(request, "api_docs.html", {"ops": ops, "schemas": schemas, "spec": spec})
-
-
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
-async def _form(request: Request, core: Core) -> dict[str, Any]:
-    form = await request.form()
-    data: dict[str, Any] = {}
-    for key in form:
-        values = form.getlist(key)
-        data[key] = values if len(values) > 1 else values[0]
-    require_csrf_form(request, str(data.pop("csrf_token", "") or ""), core.secret_key)
-    return data
+    return render(request, "api_docs.html", {"ops": ops, "schemas": schemas, "spec": spec})
 
 
 def _as_list(v: Any) -> list[str]:
@@ -170,47 +124,8 @@ def _as_list(v: Any) -> list[str]:
     return [str(x) for x in v] if isinstance(v, list) else [str(v)]
 
 
-def _scale(data: dict[str, Any], name: str) -> float | None:
-    """A slider value, or ``None`` if the listener skipped it."""
-    if data.get(f"skip_{name}"):
-        return None
-    v = data.get(name)
-    if v in (None, ""):
-        return None
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise ParameterError(name, f"expected a number from 0 to 10, got {v!r}") from None
-
-
-def _need_user(user: UserRecord | None) -> UserRecord:
-    if user is None:
-        raise _Redirect("/")
-    return user
-
-
-class _Redirect(Exception):
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-
-def _guarded(handler: Any) -> Any:
-    """Turn ``_Redirect`` into a 303 (pages that need a listener send visitors home)."""
-    import functools
-
-    @functools.wraps(handler)
-    async def wrapper(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return await handler(*args, **kwargs)
-        except _Redirect as r:
-            return _redirect(r.url)
-
-    return wrapper
-
-
 # -- welcome ---------------------------------------------------------------------------
 @router.get("/", response_class=HTMLResponse)
-@_guarded
 async def welcome(
     request: Request,
     user: MaybeUser,
@@ -224,7 +139,7 @@ async def welcome(
     from sonora.web.mixes_pages import quick_start_ctx
 
     quick = await quick_start_ctx(core, user)
-    return _render(
+    return render(
         request,
         "welcome.html",
         {"profile": profile, "recent": recent, "msg": request.query_params.get("msg", ""), **quick},
@@ -237,37 +152,33 @@ async def start(
     user: MaybeUser,
     core: CoreDep,
 ) -> Response:
-    await _form(request, core)
+    await read_form(request, core)
     if user is not None:
-        return _redirect("/onboarding")
+        return redirect("/onboarding")
     user, token = await run_in_threadpool(core.start_guest)
-    resp = _redirect("/onboarding")
+    resp = redirect("/onboarding")
     remember_session(resp, request, core, token)
     return resp
 
 
 # -- onboarding ------------------------------------------------------------------------
 @router.get("/onboarding", response_class=HTMLResponse)
-@_guarded
 async def onboarding(
     request: Request,
-    user: MaybeUser,
+    user: PageUser,
     core: CoreDep,
 ) -> Response:
-    user = _need_user(user)
     profile = await run_in_threadpool(core.profile, user)
-    return _render(request, "onboarding.html", {"profile": profile, "error": None})
+    return render(request, "onboarding.html", {"profile": profile, "error": None})
 
 
 @router.post("/onboarding", response_class=HTMLResponse)
-@_guarded
 async def onboarding_save(
     request: Request,
-    user: MaybeUser,
+    user: PageUser,
     core: CoreDep,
 ) -> Response:
-    user = _need_user(user)
-    data = await _form(request, core)
+    data = await read_form(request, core)
     answers = {
         "loved": _as_list(data.get("loved")),
         "disliked": _as_list(data.get("disliked")),
@@ -285,22 +196,20 @@ async def onboarding_save(
         await run_in_threadpool(core.save_profile, user, answers)
     except ParameterError as exc:
         profile = {**(await run_in_threadpool(core.profile, user)), **answers}
-        return _render(request, "onboarding.html", {"profile": profile, "error": exc}, status=422)
-    return _redirect("/checkin")
+        return render(request, "onboarding.html", {"profile": profile, "error": exc}, status=422)
+    return redirect("/checkin")
 
 
 # -- check-in --------------------------------------------------------------------------
 @router.get("/checkin", response_class=HTMLResponse)
-@_guarded
 async def checkin_page(
     request: Request,
-    user: MaybeUser,
+    user: PageUser,
     core: CoreDep,
 ) -> Response:
-    user = _need_user(user)
     profile = await run_in_threadpool(core.profile, user)
     if not profile["onboarded"]:
-        return _redirect("/onboarding")
+        return redirect("/onboarding")
     values = {
         "tension": 5,
         "energy": 5,
@@ -312,24 +221,22 @@ async def checkin_page(
         "note": "",
     }
     pattern = await run_in_threadpool(core.mood_pattern, user)
-    return _render(request, "checkin.html", {"values": values, "error": None, "pattern": pattern})
+    return render(request, "checkin.html", {"values": values, "error": None, "pattern": pattern})
 
 
 @router.post("/checkin", response_class=HTMLResponse)
-@_guarded
 async def checkin_submit(
     request: Request,
-    user: MaybeUser,
+    user: PageUser,
     core: CoreDep,
 ) -> Response:
-    user = _need_user(user)
-    data = await _form(request, core)
+    data = await read_form(request, core)
     values = dict(data)
     try:
         answers: dict[str, Any] = {
-            "tension": _scale(data, "tension"),
-            "energy": _scale(data, "energy"),
-            "mood": _scale(data, "mood"),
+            "tension": form_scale(data, "tension"),
+            "energy": form_scale(data, "energy"),
+            "mood": form_scale(data, "mood"),
             "goal": data.get("goal") or None,
             "minutes": data.get("minutes") or 20,
             "place": data.get("place") or "sitting",
@@ -347,8 +254,8 @@ async def checkin_submit(
         answers = {k: v for k, v in answers.items() if v is not None}
         _, rec, _ = await run_in_threadpool(core.check_in, user, answers)
     except ParameterError as exc:
-        return _render(request, "checkin.html", {"values": values, "error": exc}, status=422)
-    return _redirect(f"/plan/{rec.id}")
+        return render(request, "checkin.html", {"values": values, "error": exc}, status=422)
+    return redirect(f"/plan/{rec.id}")
 
 
 # -- plan ------------------------------------------------------------------------------
@@ -374,28 +281,24 @@ async def _plan_ctx(core: Core, user: UserRecord, plan_id: str) -> dict[str, Any
 
 
 @router.get("/plan/{plan_id}", response_class=HTMLResponse)
-@_guarded
 async def plan_page(
     request: Request,
     plan_id: str,
-    user: MaybeUser,
+    user: PageUser,
     core: CoreDep,
 ) -> Response:
-    user = _need_user(user)
     ctx = await _plan_ctx(core, user, plan_id)
-    return _render(request, "plan.html", {**ctx, "error": None})
+    return render(request, "plan.html", {**ctx, "error": None})
 
 
 @router.post("/plan/{plan_id}", response_class=HTMLResponse)
-@_guarded
 async def plan_edit(
     request: Request,
     plan_id: str,
-    user: MaybeUser,
+    user: PageUser,
     core: CoreDep,
 ) -> Response:
-    user = _need_user(user)
-    data = await _form(request, core)
+    data = await read_form(request, core)
     try:
         if data.get("action") == "swap":
             try:
@@ -415,20 +318,18 @@ async def plan_edit(
             raise ParameterError("action", "choose swap or length")
     except ParameterError as exc:
         ctx = await _plan_ctx(core, user, plan_id)
-        return _render(request, "plan.html", {**ctx, "error": exc}, status=422)
-    return _redirect(f"/plan/{plan_id}")
+        return render(request, "plan.html", {**ctx, "error": exc}, status=422)
+    return redirect(f"/plan/{plan_id}")
 
 
 # -- player ----------------------------------------------------------------------------
 @router.get("/play/{plan_id}", response_class=HTMLResponse)
-@_guarded
 async def player(
     request: Request,
     plan_id: str,
-    user: MaybeUser,
+    user: PageUser,
     core: CoreDep,
 ) -> Response:
-    user = _need_user(user)
     ctx = await _plan_ctx(core, user, plan_id)
     plan = ctx["plan"]
     pacer = plan.pacer or {}
@@ -437,73 +338,67 @@ async def player(
         "end": pacer.get("breaths_end", 6.0),
         "ramp_s": pacer.get("ramp_s", 0.0),
     }
-    return _render(request, "player.html", ctx)
+    return render(request, "player.html", ctx)
 
 
 # -- after -----------------------------------------------------------------------------
 @router.get("/after/{plan_id}", response_class=HTMLResponse)
-@_guarded
 async def after_page(
     request: Request,
     plan_id: str,
-    user: MaybeUser,
+    user: PageUser,
     core: CoreDep,
 ) -> Response:
-    user = _need_user(user)
     ctx = await _plan_ctx(core, user, plan_id)
     before = ctx["checkin"].data
     values = {
         k: before.get(k) if before.get(k) is not None else 5 for k in ("tension", "energy", "mood")
     }
     values.update({"rating": 5, "ending": "finished"})
-    return _render(request, "after.html", {**ctx, "values": values, "error": None})
+    return render(request, "after.html", {**ctx, "values": values, "error": None})
 
 
 @router.post("/after/{plan_id}", response_class=HTMLResponse)
-@_guarded
 async def after_submit(
     request: Request,
     plan_id: str,
-    user: MaybeUser,
+    user: PageUser,
     core: CoreDep,
 ) -> Response:
-    user = _need_user(user)
-    data = await _form(request, core)
+    data = await read_form(request, core)
     ending = data.get("ending", "finished")
     try:
         if ending not in ("finished", "stopped", "asleep"):
             raise ParameterError("ending", "choose finished, stopped early or fell asleep")
         answers = {
-            "tension": _scale(data, "tension"),
-            "energy": _scale(data, "energy"),
-            "mood": _scale(data, "mood"),
-            "rating": _scale(data, "rating"),
+            "tension": form_scale(data, "tension"),
+            "energy": form_scale(data, "energy"),
+            "mood": form_scale(data, "mood"),
+            "rating": form_scale(data, "rating"),
             "completed": ending != "stopped",
             "fell_asleep": ending == "asleep",
         }
         answers = {k: v for k, v in answers.items() if v is not None}
         await run_in_threadpool(core.check_out, user, plan_id, answers)
     except AuthError:  # already checked out (409): the first answers stand
-        return _redirect(f"/history?done={quote(plan_id)}")
+        return redirect(f"/history?done={quote(plan_id)}")
     except ParameterError as exc:
         ctx = await _plan_ctx(core, user, plan_id)
-        return _render(request, "after.html", {**ctx, "values": data, "error": exc}, status=422)
-    return _redirect(f"/history?done={quote(plan_id)}")
+        return render(request, "after.html", {**ctx, "values": data, "error": exc}, status=422)
+    return redirect(f"/history?done={quote(plan_id)}")
 
 
 # -- history ---------------------------------------------------------------------------
 @router.get("/history", response_class=HTMLResponse)
-@_guarded
 async def history_page(
     request: Request,
-    user: MaybeUser,
+    user: PageUser,
     core: CoreDep,
 ) -> Response:
-    user = _need_user(user)
     view = await run_in_threadpool(core.history, user)
     profile = await run_in_threadpool(core.profile, user)
     sessions = list(view.sessions)
-    return _render(
+    return render(
         request,
         "history.html",
         {
@@ -530,15 +425,13 @@ def _fmt_when(iso: str) -> str:
 
 # -- account ---------------------------------------------------------------------------
 @router.get("/account", response_class=HTMLResponse)
-@_guarded
 async def account(
     request: Request,
-    user: MaybeUser,
+    user: PageUser,
     core: CoreDep,
 ) -> Response:
-    user = _need_user(user)
     profile = await run_in_threadpool(core.profile, user)
-    return _render(
+    return render(
         request,
         "account.html",
         {"profile": profile, "error": None, "msg": request.query_params.get("msg", "")},
@@ -547,7 +440,7 @@ async def account(
 
 @router.get("/signup", response_class=HTMLResponse)
 async def signup_page(request: Request, user: MaybeUser) -> Response:
-    return _render(request, "signup.html", {"error": None, "email": ""})
+    return render(request, "signup.html", {"error": None, "email": ""})
 
 
 @router.post("/signup", response_class=HTMLResponse)
@@ -556,20 +449,20 @@ async def signup_submit(
     user: MaybeUser,
     core: CoreDep,
 ) -> Response:
-    data = await _form(request, core)
+    data = await read_form(request, core)
     email = str(data.get("email", ""))
     try:
         _, token = await run_in_threadpool(core.sign_up, user, email, str(data.get("password", "")))
     except AuthError as exc:
-        return _render(request, "signup.html", {"error": exc, "email": email}, status=exc.status)
-    resp = _redirect("/account?msg=signed-up")
+        return render(request, "signup.html", {"error": exc, "email": email}, status=exc.status)
+    resp = redirect("/account?msg=signed-up")
     await switch_session(resp, request, core, token)
     return resp
 
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, user: MaybeUser) -> Response:
-    return _render(request, "login.html", {"error": None, "email": ""})
+    return render(request, "login.html", {"error": None, "email": ""})
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -578,13 +471,13 @@ async def login_submit(
     user: MaybeUser,
     core: CoreDep,
 ) -> Response:
-    data = await _form(request, core)
+    data = await read_form(request, core)
     email = str(data.get("email", ""))
     try:
         _, token = await run_in_threadpool(core.log_in, user, email, str(data.get("password", "")))
     except AuthError as exc:
-        return _render(request, "login.html", {"error": exc, "email": email}, status=exc.status)
-    resp = _redirect("/")
+        return render(request, "login.html", {"error": exc, "email": email}, status=exc.status)
+    resp = redirect("/")
     await switch_session(resp, request, core, token)
     return resp
 
@@ -595,23 +488,21 @@ async def logout_submit(
     user: MaybeUser,
     core: CoreDep,
 ) -> Response:
-    await _form(request, core)
+    await read_form(request, core)
     await run_in_threadpool(core.log_out, request.cookies.get(SESSION_COOKIE))
-    resp = _redirect("/?msg=logged-out")
+    resp = redirect("/?msg=logged-out")
     clear_session(resp, request, core)
     return resp
 
 
 @router.get("/account/export")
-@_guarded
 async def export_page(
     request: Request,
-    user: MaybeUser,
+    user: PageUser,
     core: CoreDep,
 ) -> Response:
     import json
 
-    user = _need_user(user)
     data = await run_in_threadpool(core.export, user)
     return Response(
         json.dumps(data, indent=2),
@@ -624,26 +515,24 @@ async def export_page(
 
 
 @router.post("/account/delete", response_class=HTMLResponse)
-@_guarded
 async def delete_submit(
     request: Request,
-    user: MaybeUser,
+    user: PageUser,
     core: CoreDep,
 ) -> Response:
-    user = _need_user(user)
-    data = await _form(request, core)
+    data = await read_form(request, core)
     if str(data.get("confirm", "")).strip().lower() != "delete":
         profile = await run_in_threadpool(core.profile, user)
         err = ParameterError("confirm", "type delete to confirm")
-        return _render(
+        return render(
             request, "account.html", {"profile": profile, "error": err, "msg": ""}, status=422
         )
     await run_in_threadpool(core.delete_account, user)
-    resp = _redirect("/?msg=deleted")
+    resp = redirect("/?msg=deleted")
     clear_session(resp, request, core)
     return resp
 
 
 @router.get("/about", response_class=HTMLResponse)
 async def about(request: Request, user: MaybeUser) -> Response:
-    return _render(request, "about.html")
+    return render(request, "about.html")

@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from sonora.web.app import WEB_DIR
+from sonora.web.rendering import WEB_DIR
 
 __all__ = ["APP_SHELL", "CACHE_VERSION", "manifest", "router"]
 
@@ -99,11 +99,11 @@ def service_worker() -> Response:
 
 @router.get("/kept", response_class=HTMLResponse)
 async def kept(request: Request) -> Response:
-    from sonora.web.pages import _render
+    from sonora.web.rendering import render
 
     # No listener data on this page: it is cached by the service worker and filled in
     # the browser from Cache Storage.
     request.state.sonora_user = None
-    resp = _render(request, "kept.html", {"offline_shell": True})
+    resp = render(request, "kept.html", {"offline_shell": True})
     resp.headers["Cache-Control"] = "no-cache"
     return resp

@@ -26,10 +26,7 @@ import anyio.to_thread
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from sonora.engine.graph import MAX_DURATION_S
-from sonora.plan import Plan
-from sonora.store import PlanRecord
-from sonora.web.audio import (
+from sonora.core.audio import (
     FORMATS,
     Renderer,
     StreamJob,
@@ -38,9 +35,12 @@ from sonora.web.audio import (
     provisional_calibration,
     wait_for_future,
 )
+from sonora.engine.graph import MAX_DURATION_S
+from sonora.listening.repo import PlanRecord
+from sonora.plan import Plan
 
 if TYPE_CHECKING:
-    from sonora.web.core import Core
+    from sonora.core.app import Core
 
 __all__ = ["ENDLESS_S", "AudioStreamResponse"]
 

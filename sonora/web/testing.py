@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from sonora.core.app import Core
 from sonora.settings import Settings
 from sonora.web.app import create_app
-from sonora.web.core import Core
 
 __all__ = ["RunningServer", "free_port", "running_server"]
 

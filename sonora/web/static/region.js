@@ -1,7 +1,7 @@
 // Suggest the listener's region from the browser's time zone and language, for them to
 // confirm: nothing is chosen until they press "Yes, use this" and then save the form.
-// The rules come from the server (sonora.web.region.hints_json), the same as
-// sonora.web.region.suggest_place.
+// The rules come from the server (sonora.care.region.hints_json), the same as
+// sonora.care.region.suggest_place.
 (function () {
   var field = document.getElementById("region-field");
   if (!field) return;

@@ -1,0 +1,1 @@
+"""Accounts: users and guests, sign-ins, profiles; an account's export and deletion."""

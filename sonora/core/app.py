@@ -1,0 +1,552 @@
+"""The application object: one :class:`Core` serves the web app and every command.
+
+Built from :class:`~sonora.settings.Settings`, it holds the settings, the database, the
+planner (matcher), the loudness calibrator, the live stream hub and the therapist
+directory with its mailer (the heavier parts are built on first use), and offers every action a listener can take as a method that
+takes the acting user.  Pages and the JSON API are thin layers over it; every method
+that touches a listener's data reads it through the store *with that user's id*, so
+one person can never act on another's rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sonora.accounts.password_rules import password_problem
+from sonora.accounts.passwords import Passwords, normalise_email
+from sonora.accounts.repo import EmailTaken, UserRecord
+from sonora.core.audio import MAX_USER_GAIN, Calibrator, StreamHub
+from sonora.core.database import Database
+from sonora.core.planner import (
+    FAMILY_LABELS,
+    PROFILE_DEFAULTS,
+    Planner,
+    checkin_from_answers,
+    checkout_from_answers,
+    clean_profile,
+    helps_by_goal,
+)
+from sonora.errors import ParameterError
+from sonora.listening.repo import CheckInRecord, HistoryEntry, PlanRecord
+from sonora.plan import CheckIn, Plan
+from sonora.settings import Settings
+
+if TYPE_CHECKING:
+    from sonora.care.dose import DoseEstimate
+    from sonora.therapists.service import Therapists
+
+__all__ = ["AuthError", "Core", "HistoryView"]
+
+log = logging.getLogger("sonora.core")
+
+
+class AuthError(Exception):
+    """Sign-up or log-in refused; ``field`` names what to fix."""
+
+    def __init__(self, field: str, message: str, status: int = 400) -> None:
+        self.field = field
+        self.message = message
+        self.status = status
+        super().__init__(f"{field}: {message}")
+
+
+@dataclass(frozen=True)
+class SessionPoint:
+    """One session as the history chart sees it."""
+
+    plan_id: str
+    when: str
+    goal: str
+    title: str
+    quiet_rest: bool
+    families: tuple[str, ...]
+    before: dict[str, float | None]
+    after: dict[str, float | None] | None
+    rating: float | None
+    completed: bool | None
+    fell_asleep: bool | None
+    reward: float | None
+
+
+@dataclass
+class HistoryView:
+    """A listener's history with the summaries shown beside the chart."""
+
+    sessions: list[SessionPoint]
+    per_goal: list[dict[str, Any]] = field(default_factory=list)
+    helps: list[dict[str, Any]] = field(default_factory=list)
+    #: goal -> what seems to help most for it, in words (sonora.match.insights)
+    helps_by_goal: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sound_vs_quiet: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "sessions": [s.__dict__ for s in self.sessions],
+            "per_goal": self.per_goal,
+            "what_helps": self.helps,
+            "what_helps_by_goal": self.helps_by_goal,
+            "sound_vs_quiet": self.sound_vs_quiet,
+        }
+
+
+class _Absent:
+    """Marks an argument that was not given (``None`` is a meaningful value)."""
+
+
+ABSENT = _Absent()
+
+#: Only check-ins this recent count towards the low-mood pattern, days.
+MOOD_PATTERN_DAYS = 14
+
+
+def _mean(xs: list[float]) -> float:
+    return float(sum(xs) / len(xs))
+
+
+def _change(before: Mapping[str, Any], after: Mapping[str, Any], key: str) -> float | None:
+    b, a = before.get(key), after.get(key)
+    if b is None or a is None:
+        return None
+    return float(b) - float(a) if key == "tension" else float(a) - float(b)
+
+
+class Core:
+    """Sonora's application core.
+
+    Parameters
+    ----------
+    settings : Settings
+        Every setting (``SONORA_*``).
+    store : Database, optional
+        Use this store instead of opening ``settings.database_url``.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, store: Database | None = None) -> None:
+        self.settings = settings or Settings()
+        self.secret_key = self.settings.ensure_secret_key()
+        if store is None:
+            store = Database.open(
+                self.settings.database_url, migrate=self.settings.migrate_on_start
+            )
+        self.store = store
+        self.passwords = Passwords()
+
+    # The heavier parts are built on first use, so a command that only needs the
+    # database (``sonora admin``, ``sonora outbox``) does not load the matcher.
+    @functools.cached_property
+    def planner(self) -> Planner:
+        """The matcher and plan maker, with what it has learnt from this database."""
+        return Planner(self.store, secret=self.secret_key)
+
+    @functools.cached_property
+    def calibrator(self) -> Calibrator:
+        """Background loudness calibration of plans."""
+        return Calibrator(
+            self.store,
+            sample_rate=self.settings.sample_rate,
+            target_lufs=self.settings.target_lufs,
+            workers=self.settings.calibration_workers,
+        )
+
+    @functools.cached_property
+    def hub(self) -> StreamHub:
+        """Live streams (parked for resumption within the grace period)."""
+        return StreamHub(grace_s=self.settings.resume_grace_s, max_parked=self.settings.max_streams)
+
+    @functools.cached_property
+    def therapists(self) -> Therapists:
+        """The therapist directory, consult booking and its mailer (the outbox)."""
+        from sonora.therapists.service import Therapists
+
+        return Therapists(self.store, self.settings, screen=self.screen_note)
+
+    def close(self) -> None:
+        """Stop background work and release database connections."""
+        if "therapists" in self.__dict__:
+            self.therapists.stop_background()
+        if "calibrator" in self.__dict__:
+            self.calibrator.close()
+        self.store.close()
+
+    # -- accounts ----------------------------------------------------------------------
+    def start_guest(self) -> tuple[UserRecord, str]:
+        """Create a guest and a cookie token for them."""
+        user = self.store.create_user()
+        return user, self.store.issue_token(user.id, days=self.settings.session_days)
+
+    def user_for_token(self, token: str | None) -> UserRecord | None:
+        """The listener a cookie belongs to."""
+        return self.store.user_for_token(token) if token else None
+
+    def sign_up(
+        self, current: UserRecord | None, email: str, password: str
+    ) -> tuple[UserRecord, str]:
+        """Make an account (a guest keeps everything they did); returns a new token."""
+        try:
+            email = normalise_email(email)
+        except ValueError as exc:
+            raise AuthError("email", str(exc)) from None
+        problem = password_problem(
+            password, email=email, min_length=self.settings.password_min_length
+        )
+        if (
+            problem is not None
+        ):  # length, common, the email itself, blank (accounts/password_rules.py)
+            raise AuthError("password", problem)
+        if current is not None and not current.is_guest:
+            raise AuthError("email", "you are already signed in; log out first", 409)
+        if current is None:
+            current = self.store.create_user()
+        try:
+            user = self.store.register(
+                current.id, email=email, password_hash=self.passwords.hash(password)
+            )
+        except EmailTaken:
+            raise AuthError(
+                "email", "an account with this email exists; log in instead", 409
+            ) from None
+        return user, self.store.issue_token(user.id, days=self.settings.session_days)
+
+    def log_in(
+        self, current: UserRecord | None, email: str, password: str
+    ) -> tuple[UserRecord, str]:
+        """Check credentials; a guest's sessions move into the account."""
+        try:
+            email = normalise_email(email)
+        except ValueError as exc:
+            raise AuthError("email", str(exc)) from None
+        found = self.store.credentials(email)
+        if found is None:
+            self.passwords.hash(password or "x")  # same work either way: no user probing
+            raise AuthError("password", "email or password is not right", 401)
+        user, stored = found
+        if not self.passwords.verify(stored, password or ""):
+            raise AuthError("password", "email or password is not right", 401)
+        if self.passwords.needs_rehash(stored):
+            self.store.set_password_hash(user.id, self.passwords.hash(password))
+        if current is not None and current.is_guest and current.id != user.id:
+            self.store.merge_guest(current.id, user.id)
+        return user, self.store.issue_token(user.id, days=self.settings.session_days)
+
+    def log_out(self, token: str | None) -> None:
+        """Forget this sign-in."""
+        if token:
+            self.store.revoke_token(token)
+
+    def export(self, user: UserRecord) -> dict[str, Any]:
+        """Everything of this listener's, as one JSON-ready mapping.
+
+        Includes the directory's part (``therapist``: profile, hours, verification
+        records and bookings; ``bookings``: consults booked while signed in).
+        """
+        from sonora.mixes import Mixes
+
+        exported = self.store.export_user(user.id, parts=(self.therapists.account_part(),))
+        return {**exported, **Mixes(self.store).export(user.id)}
+
+    def delete_account(self, user: UserRecord) -> dict[str, int]:
+        """Delete the listener and everything of theirs.
+
+        Upcoming consults the account leaves behind are cancelled and the other person
+        is emailed, in the same transaction as the deletion
+        (:meth:`sonora.therapists.service.Therapists.delete_account`).
+        """
+        for entry in self.store.history(user.id):
+            self.hub.forget_plan(entry.plan.id)
+        from sonora.mixes import Mixes
+
+        mix_counts = Mixes(self.store).delete_user(user.id)
+        counts = {**self.therapists.delete_account(user), **mix_counts}
+        self.planner.forget(user.id)
+        return counts
+
+    # -- profile -----------------------------------------------------------------------
+    def profile(self, user: UserRecord) -> dict[str, Any]:
+        """Profile answers with defaults filled in, plus ``onboarded``."""
+        rec = self.store.get_profile(user.id)
+        return {**PROFILE_DEFAULTS, **rec.data, "onboarded": rec.onboarded}
+
+    def save_profile(self, user: UserRecord, answers: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate and store profile answers (partial updates merge)."""
+        current = self.store.get_profile(user.id).data
+        merged = clean_profile(
+            {**current, **{k: v for k, v in answers.items() if k != "onboarded"}}
+        )
+        rec = self.store.save_profile(user.id, merged, onboarded=True)
+        return {**rec.data, "onboarded": rec.onboarded}
+
+    def set_listening_level(self, user: UserRecord, level_dba: float) -> dict[str, Any]:
+        """Store the calibrated listening level (dBA), leaving onboarding as it was."""
+        rec = self.store.get_profile(user.id)
+        merged = clean_profile({**rec.data, "listening_level_dba": level_dba})
+        saved = self.store.save_profile(user.id, merged, onboarded=rec.onboarded)
+        return {**saved.data, "onboarded": saved.onboarded}
+
+    def country(self, user: UserRecord) -> str:
+        """Country for help resources (profile, else the default)."""
+        return self.profile(user).get("country") or self.settings.default_country
+
+    # -- check-in, plan, check-out -----------------------------------------------------
+    def screen_note(
+        self, note: str, country: str, region: str | None = None
+    ) -> dict[str, Any] | None:
+        """Triage a check-in note (``None`` if empty, disabled or unavailable)."""
+        if not note or not note.strip() or not self.settings.triage_notes:
+            return None
+        try:
+            from sonora.care.triage import triage
+
+            # rules decide alone if the model is still loading after 1 s
+            result = triage(note, country=country, region=region, model_wait_s=1.0)
+        except Exception as exc:  # the screen must never block a check-in
+            log.error("note screening unavailable: %s", exc)
+            return None
+        data = result.to_dict()
+        data["message"] = getattr(result, "message", "")
+        return data
+
+    def mood_pattern(
+        self,
+        user: UserRecord,
+        *,
+        latest: float | _Absent | None = ABSENT,
+        country: str | None = None,
+        region: str | None = None,
+    ) -> dict[str, Any] | None:
+        """Very low mood across the recent check-ins: a gentle suggestion, or ``None``.
+
+        Uses :func:`sonora.care.triage.pattern_signal` on the moods of the check-ins of
+        the last :data:`MOOD_PATTERN_DAYS` days, oldest first (a skipped mood neither
+        counts nor breaks a run).
+
+        Parameters
+        ----------
+        user : UserRecord
+            The listener.
+        latest : float or None, optional
+            The mood (0-10) of a check-in being made now, counted after the stored ones.
+        country : str, optional
+            ISO country code for the help resources (default: from the profile).
+
+        Returns
+        -------
+        dict or None
+            ``{"kind": "low_mood", "message", "reasons", "resources"}``.
+        """
+        from sonora.care.triage import pattern_signal
+        from sonora.store.base import utcnow
+
+        cutoff = utcnow() - dt.timedelta(days=MOOD_PATTERN_DAYS)
+        moods: list[Any] = self.store.recent_moods(user.id, since=cutoff, limit=20)
+        if not isinstance(latest, _Absent):
+            moods.append(latest)
+        if country is None:
+            from sonora.care.region import place_of
+
+            country, region = place_of(self.profile(user), self.settings.default_country)
+        result = pattern_signal(
+            [float(m) for m in moods if m is not None], country=country, region=region
+        )
+        if result.level == "everyday":
+            return None
+        return {
+            "kind": "low_mood",
+            "message": result.message,
+            "reasons": result.reasons,
+            "resources": result.resources,
+        }
+
+    def listening_dose(self, user: UserRecord, *, now: dt.datetime | None = None) -> DoseEstimate:
+        """This week's listening against the WHO-ITU allowance (see :mod:`sonora.care.dose`).
+
+        Parameters
+        ----------
+        user : UserRecord
+            The listener (their calibrated level is ``profile["listening_level_dba"]``).
+        now : datetime, optional
+            End of the seven-day window (default: the clock), timezone-aware.
+
+        Returns
+        -------
+        DoseEstimate
+        """
+        from sonora.care.dose import WEEK_DAYS, mixer_offset_db, weekly_dose
+        from sonora.listening.stretches import listened_since
+        from sonora.store.base import utcnow
+
+        now = now or utcnow()
+        rows = listened_since(self.store, user.id, now - dt.timedelta(days=WEEK_DAYS))
+        level = self.profile(user).get("listening_level_dba")
+        return weekly_dose(
+            [(r.listened_s, mixer_offset_db(r.gains)) for r in rows], level_dba=level
+        )
+
+    def check_in(
+        self, user: UserRecord, answers: Mapping[str, Any]
+    ) -> tuple[CheckInRecord, PlanRecord, Plan]:
+        """Store a check-in, make its plan and start measuring its loudness."""
+        profile = self.profile(user)
+        data = dict(answers)
+        if data.get("goal") in (None, ""):
+            data["goal"] = profile["default_goal"]
+        if data.get("output") in (None, ""):
+            data["output"] = profile["output"]
+        checkin = checkin_from_answers(data)
+        from sonora.care.region import place_of
+
+        country, region = place_of(profile, self.settings.default_country)
+        care = self.screen_note(checkin.note, country, region)
+        pattern = self.mood_pattern(user, latest=checkin.mood, country=country, region=region)
+        if pattern is not None:
+            base = care or {"level": "everyday", "reasons": [], "resources": []}
+            care = {**base, "pattern": pattern}
+        plan = self.planner.recommend(user.id, checkin, profile)
+        c, p = self.store.add_checkin_and_plan(
+            user.id,
+            checkin=checkin.to_dict(),
+            goal=checkin.goal,
+            care=care,
+            plan=plan.to_dict(),
+        )
+        if self.settings.calibrate_ahead:
+            self.calibrator.ensure(p.id, p.plan, None, owner=user.id)
+        return c, p, plan
+
+    def plan(self, user: UserRecord, plan_id: str) -> tuple[PlanRecord, Plan]:
+        """A plan of this listener (:class:`~sonora.store.NotFound` otherwise)."""
+        rec = self.store.get_plan(user.id, plan_id)
+        return rec, Plan.from_dict(rec.plan)
+
+    def edit_plan(
+        self,
+        user: UserRecord,
+        plan_id: str,
+        *,
+        swap: tuple[int, str] | None = None,
+        minutes: float | None = None,
+    ) -> tuple[PlanRecord, Plan]:
+        """Swap a layer and/or change the length before starting."""
+        rec, plan = self.plan(user, plan_id)
+        profile = self.profile(user)
+        if swap is not None:
+            plan = self.planner.swap_layer(plan, swap[0], swap[1], profile)
+        if minutes is not None:
+            plan = self.planner.change_minutes(plan, minutes, profile)
+        rec = self.store.update_plan(user.id, plan_id, plan.to_dict())
+        self.hub.forget_plan(plan_id)
+        if self.settings.calibrate_ahead:
+            self.calibrator.ensure(rec.id, rec.plan, None, owner=user.id)
+        return rec, plan
+
+    def swap_choices(
+        self, user: UserRecord, plan: Plan, profile: Mapping[str, Any] | None = None
+    ) -> list[list[str]]:
+        """For each layer, the families that may replace it."""
+        profile = profile if profile is not None else self.profile(user)
+        return [self.planner.swap_choices(plan, i, profile) for i in range(len(plan.plan_layers))]
+
+    def set_gains(self, user: UserRecord, plan_id: str, gains: list[float]) -> list[float]:
+        """Set the live mixer (linear gain per layer, 0–2) for a plan of this listener."""
+        _, plan = self.plan(user, plan_id)
+        if len(gains) != len(plan.plan_layers):
+            raise ParameterError(
+                "gains", f"expected {len(plan.plan_layers)} values, one per layer, got {len(gains)}"
+            )
+        clean = []
+        for i, g in enumerate(gains):
+            if isinstance(g, bool) or not isinstance(g, int | float) or not 0 <= g <= MAX_USER_GAIN:
+                raise ParameterError(f"gains[{i}]", f"expected a number in [0, {MAX_USER_GAIN:g}]")
+            clean.append(float(g))
+        self.store.set_gains(user.id, plan_id, clean)
+        self.hub.set_gains(plan_id, clean)
+        return clean
+
+    def check_out(self, user: UserRecord, plan_id: str, answers: Mapping[str, Any]) -> float:
+        """Store the check-out and teach the matcher; returns the outcome score."""
+        _, plan = self.plan(user, plan_id)
+        if not any(answers.get(k) is not None for k in ("tension", "energy", "mood", "rating")):
+            raise ParameterError(
+                "tension", "say how you are now: at least one of tension, energy, mood or rating"
+            )
+        if self.store.get_outcome(user.id, plan_id) is not None:  # check out once
+            raise AuthError("outcome", "you already checked out of this session", 409)
+        checkout = checkout_from_answers(answers)
+        reward = self.planner.record(user.id, plan, checkout)
+        self.store.record_outcome(user.id, plan_id, data=checkout.to_dict(), reward=reward)
+        return reward
+
+    # -- history -----------------------------------------------------------------------
+    def history(self, user: UserRecord) -> HistoryView:
+        """Sessions, before and after, with per-goal and per-family summaries."""
+        entries = self.store.history(user.id)
+        points = [self._point(e) for e in entries]
+        view = HistoryView(sessions=points)
+        done = [p for p in points if p.after is not None]
+        goals: dict[str, list[SessionPoint]] = {}
+        for p in done:
+            goals.setdefault(p.goal, []).append(p)
+        for goal, pts in sorted(goals.items()):
+            row: dict[str, Any] = {"goal": goal, "sessions": len(pts)}
+            for key in ("tension", "mood"):
+                ch = [c for p in pts if (c := _change(p.before, p.after or {}, key)) is not None]
+                row[f"{key}_change"] = round(_mean(ch), 2) if ch else None
+            view.per_goal.append(row)
+        fam: dict[str, list[float]] = {}
+        for p in done:
+            if p.reward is None or p.quiet_rest:
+                continue
+            for f in p.families:
+                fam.setdefault(f, []).append(p.reward)
+        helps = [
+            {
+                "family": f,
+                "label": FAMILY_LABELS.get(f, f),
+                "sessions": len(v),
+                "mean_score": round(_mean(v), 2),
+            }
+            for f, v in fam.items()
+            if len(v) >= 2
+        ]
+        helps.sort(key=lambda r: -r["mean_score"])
+        view.helps = helps
+        view.helps_by_goal = helps_by_goal(entries, points)
+        if any(p.quiet_rest for p in points) or self.profile(user).get("quiet_rest"):
+            view.sound_vs_quiet = self.planner.evidence(user.id).to_dict()
+        return view
+
+    @staticmethod
+    def _point(e: HistoryEntry) -> SessionPoint:
+        plan = e.plan.plan
+        before = {k: e.checkin.data.get(k) for k in ("tension", "energy", "mood")}
+        after = None
+        rating = completed = asleep = reward = None
+        if e.outcome is not None:
+            after = {k: e.outcome.data.get(k) for k in ("tension", "energy", "mood")}
+            rating = e.outcome.data.get("rating")
+            completed = e.outcome.data.get("completed")
+            asleep = e.outcome.data.get("fell_asleep")
+            reward = e.outcome.reward
+        return SessionPoint(
+            plan_id=e.plan.id,
+            when=e.checkin.created_at.isoformat(),
+            goal=str(plan.get("goal") or e.checkin.goal or ""),
+            title=str(plan.get("title") or ""),
+            quiet_rest=bool(plan.get("quiet_rest")),
+            families=tuple(dict.fromkeys(x.get("family", "") for x in plan.get("layers", []))),
+            before=before,
+            after=after,
+            rating=rating,
+            completed=completed,
+            fell_asleep=asleep,
+            reward=reward,
+        )
+
+    def parse_checkin(self, answers: Mapping[str, Any]) -> CheckIn:
+        """Validate check-in answers without storing anything."""
+        return checkin_from_answers(answers)

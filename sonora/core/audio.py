@@ -1,0 +1,602 @@
+"""Live audio for the web app: calibration, stream renderers and the live mixer.
+
+* :class:`Calibrator` measures a plan's loudness once, in background threads, as
+  soon as the plan exists (while the listener reads it), and keeps the result in the
+  store; a stream then starts from a graph built *without* calibration
+  (``build_mix(..., target_lufs=None)``) with the stored per-layer trims and master
+  gain applied, which takes milliseconds.
+* :class:`Renderer` owns one :class:`~sonora.engine.graph.Mix` and turns it into
+  encoded chunks (Ogg Opus or MP3) with :class:`~sonora.engine.encoders.ChunkSink`.
+  It keeps the last few seconds of rendered audio so a dropped connection can resume
+  exactly where the listener was.
+* :class:`StreamHub` tracks the renderers of every plan: live gain changes reach the
+  ones playing, and a renderer whose client went away is parked for
+  ``resume_grace_s`` so a resume does not render from the start again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import heapq
+import math
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sonora.core.database import Database
+from sonora.engine.base import QUANTUM
+from sonora.engine.encoders import ChunkSink, Encoder
+from sonora.engine.graph import Mix
+from sonora.plan import Plan
+from sonora.plan.render import analysis_mix, plan_mix
+from sonora.scenes.build import LAYER_REFERENCE_LUFS, build_mix
+from sonora.store import plan_key
+
+__all__ = [
+    "FORMATS",
+    "Calibrator",
+    "Renderer",
+    "StreamHub",
+    "StreamJob",
+    "build_stream_mix",
+    "glide_when_calibrated",
+    "provisional_calibration",
+    "wait_for_future",
+]
+
+#: Stream formats: name -> (encoder format, media type, file extension).
+FORMATS: dict[str, tuple[str, str, str]] = {
+    "opus": ("opus", "audio/ogg; codecs=opus", "opus"),
+    "mp3": ("mp3", "audio/mpeg", "mp3"),
+}
+#: Frames rendered per step of a stream.
+CHUNK_FRAMES = QUANTUM
+#: Live gain range (linear): 0 (off) to 2 (+6 dB).
+MAX_USER_GAIN = 2.0
+
+
+#: Calibration priorities: a plan being played goes before plans measured ahead.
+PLAY, AHEAD = 0, 1
+#: Plans of one listener waiting to be measured ahead at once (older ones are dropped;
+#: they are measured when played).
+MAX_AHEAD_PER_LISTENER = 2
+#: Plans of everyone waiting to be measured ahead at once (the oldest are dropped).
+MAX_AHEAD_WAITING = 16
+#: A provisional calibration (stream started before the measurement) stays this many
+#: dB below the estimate, so the glide to the measured gain goes up, never down hard.
+PROVISIONAL_MARGIN_DB = 4.0
+#: Seconds over which a stream glides from its provisional to its calibrated gain.
+GLIDE_S = 4.0
+
+
+@dataclass(order=True)
+class _Job:
+    priority: int
+    seq: int
+    key: str = field(compare=False)
+    plan_id: str = field(compare=False)
+    plan: dict[str, Any] = field(compare=False)
+    owner: str | None = field(compare=False)
+    future: Future[dict[str, Any]] = field(compare=False)
+    running: bool = field(default=False, compare=False)
+
+
+class Calibrator:
+    """Loudness calibration of plans in background threads, plays first.
+
+    A plan is measured ahead (priority :data:`AHEAD`) when it is made, and with
+    priority :data:`PLAY` when someone presses play before that finished: a played
+    plan jumps every queued ahead job (an ahead job of the same plan is promoted).
+    Each listener has at most :data:`MAX_AHEAD_PER_LISTENER` plans waiting to be
+    measured ahead; making more drops their oldest waiting one (it is measured if it
+    is ever played), so no listener can fill the queue.  Streams never wait on a
+    thread for it: they await the future for at most ``calibration_wait_s`` and
+    otherwise start at :func:`provisional_calibration`.
+
+    Parameters
+    ----------
+    store : Database
+        Where results are kept (``plans.calibration``).
+    sample_rate : int
+        Render sample rate, Hz.
+    target_lufs : float
+        Integrated loudness target.
+    workers : int
+        Threads measuring at once.
+    """
+
+    def __init__(
+        self, store: Database, *, sample_rate: int, target_lufs: float, workers: int
+    ) -> None:
+        self.store = store
+        self.sample_rate = sample_rate
+        self.target_lufs = target_lufs
+        self._cv = threading.Condition()
+        self._heap: list[_Job] = []
+        self._jobs: dict[str, _Job] = {}
+        self._seq = 0
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"sonora-calib-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def key(self, plan: dict[str, Any]) -> str:
+        """Key of a calibration: the plan content, sample rate and target."""
+        return f"{plan_key(plan)}:{self.sample_rate}:{self.target_lufs:g}"
+
+    def ensure(
+        self,
+        plan_id: str,
+        plan: dict[str, Any],
+        stored: dict[str, Any] | None,
+        *,
+        owner: str | None = None,
+        play: bool = False,
+    ) -> Future[dict[str, Any]]:
+        """A future for the calibration of ``plan`` (done at once when already stored).
+
+        Parameters
+        ----------
+        plan_id, plan, stored
+            The plan's id, content and stored calibration (if any).
+        owner : str, optional
+            The listener (bounds how many of their plans wait to be measured ahead).
+        play : bool
+            Someone is playing it: measure it before everything measured ahead.
+        """
+        key = self.key(plan)
+        if stored is not None and stored.get("key") == key:
+            f: Future[dict[str, Any]] = Future()
+            f.set_result(stored)
+            return f
+        with self._cv:
+            job = self._jobs.get(key)
+            if job is not None and job.future.done():
+                if job.future.cancelled() or job.future.exception() is not None:
+                    job = None
+            if job is not None:
+                if play and job.priority != PLAY and not job.running:
+                    self._seq += 1
+                    job.priority, job.seq = PLAY, self._seq  # promote, as pressed now
+                    heapq.heapify(self._heap)
+                return job.future
+            self._seq += 1
+            job = _Job(PLAY if play else AHEAD, self._seq, key, plan_id, plan, owner, Future())
+            if self._closed:
+                job.future.cancel()
+                return job.future
+            self._jobs[key] = job
+            heapq.heappush(self._heap, job)
+            if not play:
+                self._bound(owner)
+            if len(self._jobs) > 512:  # forget finished jobs (results are in the store)
+                for k in [k for k, j in self._jobs.items() if j.future.done()][:256]:
+                    self._jobs.pop(k, None)
+            self._cv.notify()
+            return job.future
+
+    def _bound(self, owner: str | None) -> None:
+        waiting = sorted(
+            (j for j in self._heap if owner and j.owner == owner and j.priority == AHEAD),
+            key=lambda j: j.seq,
+        )
+        drop = waiting[: max(0, len(waiting) - MAX_AHEAD_PER_LISTENER)]
+        everyone = sorted((j for j in self._heap if j.priority == AHEAD), key=lambda j: j.seq)
+        drop += everyone[: max(0, len(everyone) - MAX_AHEAD_WAITING)]  # many listeners
+        for old in {id(j): j for j in drop}.values():
+            self._heap.remove(old)
+            self._jobs.pop(old.key, None)
+            old.future.cancel()
+        heapq.heapify(self._heap)
+
+    def pending(self) -> int:
+        """Jobs waiting (not running)."""
+        with self._cv:
+            return len(self._heap)
+
+    def _work(self) -> None:
+        while True:
+            with self._cv:
+                while not self._heap and not self._closed:
+                    self._cv.wait()
+                if self._closed:
+                    return
+                job = heapq.heappop(self._heap)
+                job.running = True
+            if not job.future.set_running_or_notify_cancel():
+                continue
+            try:
+                job.future.set_result(self._measure(job.plan_id, job.plan, job.key))
+            except Exception as exc:  # handed to whoever waits
+                job.future.set_exception(exc)
+
+    def _measure(self, plan_id: str, plan: dict[str, Any], key: str) -> dict[str, Any]:
+        p = Plan.from_dict(plan)
+        if p.quiet_rest:
+            result: dict[str, Any] = {"key": key, "plan_key": plan_key(plan), "quiet": True}
+        else:
+            # The plan's own calibration: it knows its trajectory (a sleep descent), so
+            # the session lands on the target, not 1-2 LU above it.
+            mix = plan_mix(p, sample_rate=self.sample_rate, target_lufs=self.target_lufs)
+            result = {
+                "key": key,
+                "plan_key": plan_key(plan),
+                "trims": [float(layer.trim) for layer in mix.layers],
+                "master_gain_db": float(mix.master_gain_db),
+            }
+        self.store.set_calibration(plan_id, result)
+        return result
+
+    def close(self) -> None:
+        """Stop accepting work; waiting jobs are cancelled, a running one finishes."""
+        with self._cv:
+            self._closed = True
+            for job in self._heap:
+                job.future.cancel()
+            self._heap.clear()
+            self._cv.notify_all()
+
+
+def provisional_calibration(plan: Plan, *, sample_rate: int, target_lufs: float) -> dict[str, Any]:
+    """A safe calibration in milliseconds, for a stream that cannot wait for the real one.
+
+    Each layer is balanced as :func:`~sonora.plan.render.analysis_mix` does (its source
+    alone brought to -23 LUFS over its first seconds, cached per coarse parameters);
+    the master gain assumes every layer at its loudest gain, summed in power, and
+    stays :data:`PROVISIONAL_MARGIN_DB` below that, so the provisional stream is never
+    louder than the calibrated one is meant to be.
+
+    Returns
+    -------
+    dict
+        ``trims``, ``master_gain_db`` and ``provisional: True``.
+    """
+    mix = analysis_mix(plan, duration_s=min(plan.duration_s, 1.0), sample_rate=sample_rate)
+    powers = [
+        10 ** ((LAYER_REFERENCE_LUFS + layer.gain_curve.range()[1]) / 10) for layer in mix.layers
+    ]
+    predicted = 10 * math.log10(sum(powers)) if powers else LAYER_REFERENCE_LUFS
+    return {
+        "trims": [float(layer.trim) for layer in mix.layers],
+        "master_gain_db": float(target_lufs - predicted - PROVISIONAL_MARGIN_DB),
+        "provisional": True,
+    }
+
+
+async def wait_for_future(
+    future: Future[dict[str, Any]], timeout_s: float | None
+) -> dict[str, Any] | None:
+    """The calibration, awaited without blocking a thread; ``None`` after ``timeout_s``
+    (or when the measurement failed or was dropped)."""
+    if future.done():
+        if future.cancelled() or future.exception() is not None:
+            return None
+        return future.result()
+    try:
+        return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout_s)
+    except TimeoutError:
+        return None
+    except Exception:  # the measurement failed
+        if not future.done() or future.cancelled():
+            return None
+        if future.exception() is not None:
+            return None
+        return future.result()
+
+
+def glide_when_calibrated(renderer: Renderer, future: Future[dict[str, Any]]) -> None:
+    """When the measurement arrives, glide ``renderer`` from its provisional gain to it."""
+
+    def done(f: Future[dict[str, Any]]) -> None:
+        if not f.cancelled() and f.exception() is None:
+            renderer.glide_to(f.result())
+
+    future.add_done_callback(done)
+
+
+def build_stream_mix(
+    plan: Plan,
+    calibration: dict[str, Any],
+    *,
+    sample_rate: int,
+    gains: list[float] | None,
+    duration_s: float | None = None,
+) -> Mix:
+    """The plan's graph with a stored calibration and the listener's mixer gains.
+
+    ``duration_s`` longer than the plan renders on with the plan's final state held
+    (the endless mode for sleep); by default the plan's own length.
+    """
+    mix = build_mix(
+        plan.to_scene(),
+        duration_s=plan.duration_s if duration_s is None else duration_s,
+        seed=plan.seed,
+        sample_rate=sample_rate,
+        target_lufs=None,
+    )
+    trims = calibration.get("trims") or []
+    if len(trims) == len(mix.layers):
+        for layer, trim in zip(mix.layers, trims, strict=True):
+            layer.trim = float(trim)
+    mix.master_gain_db = float(calibration.get("master_gain_db", 0.0))
+    if gains is not None and len(gains) == len(mix.layers):
+        for layer, g in zip(mix.layers, gains, strict=True):
+            layer.user_gain = float(min(max(g, 0.0), MAX_USER_GAIN))
+    return mix
+
+
+class Renderer:
+    """Renders one plan's mix; encoders come and go with connections.
+
+    Parameters
+    ----------
+    mix : Mix
+        The graph, at its start.
+    history_s : float
+        Seconds of recent audio kept for resuming.
+    """
+
+    def __init__(self, mix: Mix, *, history_s: float) -> None:
+        from sonora.engine.encoders import LOSSY_CEILING_DBTP
+        from sonora.engine.render import lower_ceiling
+
+        lower_ceiling(mix, LOSSY_CEILING_DBTP)  # streams are Opus or MP3: decoded <= -1 dBTP
+        self.mix = mix
+        self.sample_rate = mix.sample_rate
+        self._keep = int(history_s * self.sample_rate)
+        self._recent: collections.deque[np.ndarray] = collections.deque()
+        self._recent_frames = 0
+        self._cursor = 0  # next frame to hand out (may lag the mix when resuming)
+
+        self._glide: tuple[list[float], int] | None = None
+        self._glide_plan: list[list[float]] | None = None
+        self._glide_step = 0
+
+    @property
+    def total_frames(self) -> int:
+        return self.mix.total_frames
+
+    @property
+    def position_s(self) -> float:
+        """Where the next chunk starts, seconds into the session."""
+        return self._cursor / self.sample_rate
+
+    @property
+    def earliest_s(self) -> float:
+        """Earliest offset this renderer can still serve without starting over."""
+        return (self.mix.position_frames - self._recent_frames) / self.sample_rate
+
+    def can_serve(self, offset_s: float) -> bool:
+        """Whether a stream can start at ``offset_s`` from here."""
+        return offset_s + 1e-9 >= self.earliest_s
+
+    def seek(self, offset_s: float, *, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """Move to ``offset_s``.
+
+        From audio kept for a resume when it is there; by rendering forward when the
+        offset is a little ahead; otherwise by the mix's warm-up seek
+        (:meth:`~sonora.engine.graph.Mix.seek`: a few seconds rendered before the
+        offset, never the whole session before it), so any offset starts in well
+        under a second.
+        """
+        target = min(round(offset_s * self.sample_rate), self.total_frames)
+        pos = self.mix.position_frames
+        kept_from = pos - self._recent_frames
+        if target < kept_from or target > pos + round(self.mix.warmup_s() * self.sample_rate):
+            self.mix.seek(target)
+            self._recent.clear()
+            self._recent_frames = 0
+        while self.mix.position_frames < target and not should_stop():
+            self._render(min(QUANTUM * 16, target - self.mix.position_frames))
+        self._cursor = max(target, self.mix.position_frames - self._recent_frames)
+
+    def glide_to(self, calibration: dict[str, Any], *, glide_s: float = GLIDE_S) -> None:
+        """Move smoothly to ``calibration`` (trims and master gain) over ``glide_s``.
+
+        The master gain stays where it is; the change is folded into each layer's
+        trim, which the layer interpolates sample by sample, and the trims move in
+        equal dB steps per quantum, so the level glides without a step.
+        """
+        trims = calibration.get("trims") or []
+        if len(trims) != len(self.mix.layers):
+            return
+        fold = 10 ** (
+            (float(calibration.get("master_gain_db", 0.0)) - self.mix.master_gain_db) / 20
+        )
+        targets = [max(float(t) * fold, 1e-9) for t in trims]
+        steps = max(1, round(glide_s * self.sample_rate / QUANTUM))
+        self._glide = (targets, steps)  # picked up by the rendering thread
+
+    def _step_glide(self) -> None:
+        glide, self._glide = self._glide, None
+        if glide is not None:
+            targets, steps = glide
+            starts = [max(layer.trim, 1e-9) for layer in self.mix.layers]
+            self._glide_plan = [
+                [s * (t / s) ** (k / steps) for k in range(1, steps + 1)]
+                for s, t in zip(starts, targets, strict=True)
+            ]
+            self._glide_step = 0
+        plan = self._glide_plan
+        if plan is None:
+            return
+        for layer, values in zip(self.mix.layers, plan, strict=True):
+            layer.trim = float(values[self._glide_step])
+        self._glide_step += 1
+        if self._glide_step >= len(plan[0]):
+            self._glide_plan = None
+
+    def _render(self, frames: int) -> np.ndarray:
+        if self._glide is not None or self._glide_plan is not None:
+            # One quantum at a time while gliding (the trim changes per quantum).
+            parts = []
+            while frames > 0 and self.mix.remaining_frames > 0:
+                n = min(frames, QUANTUM - (self.mix.position_frames % QUANTUM) or QUANTUM)
+                self._step_glide()
+                parts.append(self.mix.process(n))
+                frames -= n
+            block = np.concatenate(parts, axis=1) if parts else self.mix.process(0)
+        else:
+            block = self.mix.process(frames)
+        if self._keep > 0 and block.shape[1]:
+            self._recent.append(block)
+            self._recent_frames += block.shape[1]
+            while self._recent and self._recent_frames - self._recent[0].shape[1] >= self._keep:
+                self._recent_frames -= self._recent.popleft().shape[1]
+        return block
+
+    def next_block(self, frames: int = CHUNK_FRAMES) -> np.ndarray:
+        """The next ``frames`` of audio from the cursor (fewer at the end)."""
+        behind = self.mix.position_frames - self._cursor
+        if behind > 0:  # serve from the kept audio first
+            kept = np.concatenate(list(self._recent), axis=1)
+            start = kept.shape[1] - behind
+            out = kept[:, start : start + frames]
+        else:
+            out = self._render(frames)
+        self._cursor += out.shape[1]
+        return out
+
+    @property
+    def finished(self) -> bool:
+        return self._cursor >= self.total_frames
+
+
+@dataclass
+class StreamJob:
+    """One connection's encoder over a :class:`Renderer`."""
+
+    renderer: Renderer
+    fmt: str
+    compression: float
+    opus_complexity: int = 10
+    sink: ChunkSink = field(default_factory=ChunkSink)
+    encoder: Encoder | None = None
+    closed: bool = False
+
+    def __post_init__(self) -> None:
+        self.encoder = Encoder(
+            self.sink,
+            sample_rate=self.renderer.sample_rate,
+            channels=2,
+            format=FORMATS[self.fmt][0],
+            compression_level=self.compression,
+            opus_complexity=self.opus_complexity,
+        )
+
+    def next_chunk(self, *, min_bytes: int = 1, max_frames: int = CHUNK_FRAMES * 4) -> bytes:
+        """Encode audio until at least ``min_bytes`` are ready (``b""`` at the very end)."""
+        assert self.encoder is not None
+        out = bytearray(self.sink.drain())
+        rendered = 0
+        while len(out) < min_bytes and not self.closed:
+            if self.renderer.finished:
+                self.encoder.close()
+                self.closed = True
+                out += self.sink.drain()
+                break
+            block = self.renderer.next_block(CHUNK_FRAMES)
+            self.encoder.write(block)
+            rendered += block.shape[1]
+            out += self.sink.drain()
+            if rendered >= max_frames and out:
+                break
+        return bytes(out)
+
+    def abort(self) -> None:
+        if not self.closed and self.encoder is not None:
+            self.encoder.abort()
+            self.closed = True
+
+
+class StreamHub:
+    """Every renderer in use or parked, by plan.
+
+    Parameters
+    ----------
+    grace_s : float
+        How long a renderer whose client left is kept for a resume.
+    max_parked : int
+        Most renderers kept for resuming at once (each holds its graph and a few
+        seconds of audio, about 3 MB); the oldest goes first.
+    """
+
+    def __init__(self, *, grace_s: float, max_parked: int = 64) -> None:
+        self.grace_s = grace_s
+        self.max_parked = max_parked
+        self._lock = threading.Lock()
+        self._active: dict[str, list[Renderer]] = {}
+        self._parked: dict[tuple[str, str], tuple[Renderer, float]] = {}
+
+    def active_count(self) -> int:
+        """Renderers streaming right now."""
+        with self._lock:
+            return sum(len(v) for v in self._active.values())
+
+    def take(self, plan_id: str, key: str, offset_s: float) -> Renderer | None:
+        """A parked renderer of this plan content that can serve ``offset_s``."""
+        now = time.monotonic()
+        with self._lock:
+            self._expire(now)
+            item = self._parked.get((plan_id, key))
+            if item is None or not item[0].can_serve(offset_s):
+                return None
+            del self._parked[(plan_id, key)]
+            return item[0]
+
+    def activate(self, plan_id: str, renderer: Renderer) -> None:
+        with self._lock:
+            self._active.setdefault(plan_id, []).append(renderer)
+
+    def release(self, plan_id: str, key: str, renderer: Renderer, *, park: bool) -> None:
+        """A connection ended; keep its renderer for a resume if ``park``."""
+        with self._lock:
+            lst = self._active.get(plan_id, [])
+            if renderer in lst:
+                lst.remove(renderer)
+            if not lst:
+                self._active.pop(plan_id, None)
+            if park and self.grace_s > 0 and not renderer.finished:
+                self._parked.pop((plan_id, key), None)
+                self._parked[(plan_id, key)] = (renderer, time.monotonic())
+            self._expire(time.monotonic())
+            while len(self._parked) > self.max_parked:  # dicts keep insertion order
+                del self._parked[next(iter(self._parked))]
+
+    def set_gains(self, plan_id: str, gains: list[float]) -> int:
+        """Apply mixer gains (linear, per layer) to every renderer of the plan, live.
+
+        Returns
+        -------
+        int
+            Renderers that took the change.
+        """
+        with self._lock:
+            targets = list(self._active.get(plan_id, []))
+            targets += [r for (pid, _), (r, _) in self._parked.items() if pid == plan_id]
+        n = 0
+        for r in targets:
+            if len(r.mix.layers) == len(gains):
+                for layer, g in zip(r.mix.layers, gains, strict=True):
+                    layer.user_gain = float(g)
+                n += 1
+        return n
+
+    def forget_plan(self, plan_id: str) -> None:
+        """Drop parked renderers of a plan (its content changed or it was deleted)."""
+        with self._lock:
+            for k in [k for k in self._parked if k[0] == plan_id]:
+                del self._parked[k]
+
+    def _expire(self, now: float) -> None:
+        for k in [k for k, (_, t) in self._parked.items() if now - t > self.grace_s]:
+            del self._parked[k]

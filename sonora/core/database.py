@@ -1,0 +1,41 @@
+"""The listener's database: every feature repository of a person, joined.
+
+:class:`Database` is what the application keeps: the accounts repository (users,
+sign-ins, profiles, export and deletion) and the listening repository (check-ins, plans,
+check-outs, streams, history) over one engine.  Export and deletion ask the listening
+and matcher parts of an account (children first, the account's own rows last); the
+therapist directory adds its part when it deletes an account
+(:meth:`sonora.therapists.service.Therapists.delete_account`).
+"""
+
+from __future__ import annotations
+
+from sonora.accounts.privacy import AccountPart
+from sonora.accounts.repo import AccountRepo
+from sonora.listening.repo import LISTENING_ROWS, ListeningRepo
+from sonora.match.tables import MATCH_ROWS
+
+__all__ = ["Database"]
+
+
+class Database(AccountRepo, ListeningRepo):
+    """Transactional access to everything Sonora keeps about listeners.
+
+    Examples
+    --------
+    >>> db = Database.open("sqlite://")          # in memory, migrated
+    >>> user = db.create_user()
+    >>> db.get_profile(user.id).onboarded
+    False
+    """
+
+    account_parts: tuple[AccountPart, ...] = (MATCH_ROWS, LISTENING_ROWS)
+
+
+# Every feature's tables on the one metadata (Alembic's target, schema checks): the
+# therapist directory's tables are not part of a listener's Database, so load them here.
+from sonora.store.base import Base  # noqa: E402
+from sonora.therapists import models as _therapist_tables  # noqa: E402, F401
+
+#: The metadata holding every table of every feature.
+metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Listening: check-ins, plans, check-outs, streams and a listener's history."""

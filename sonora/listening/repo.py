@@ -1,0 +1,378 @@
+"""The listening repository: check-ins, plans, check-outs, streams and history.
+
+Every method that reads or changes a listener's data takes ``user_id`` and filters by
+it, so a caller cannot reach someone else's check-ins, plans or history by id: a row
+of another person is :class:`~sonora.store.errors.NotFound`, exactly as a row that does
+not exist.  Methods return plain frozen records (never live ORM objects).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sonora.accounts.models import User
+from sonora.accounts.privacy import UserRows, iso, rows_of
+from sonora.listening.models import CheckInRow, ListeningSession, OutcomeRow, PlanRow
+from sonora.store.base import new_id, utcnow
+from sonora.store.database import SqlDatabase
+from sonora.store.errors import NotFound
+
+__all__ = [
+    "LISTENING_ROWS",
+    "CheckInRecord",
+    "HistoryEntry",
+    "ListeningRepo",
+    "OutcomeRecord",
+    "PlanRecord",
+]
+
+
+# -- records ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CheckInRecord:
+    """A stored check-in."""
+
+    id: str
+    user_id: str
+    created_at: dt.datetime
+    goal: str | None
+    data: dict[str, Any]
+    care: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, row: CheckInRow) -> CheckInRecord:
+        return cls(row.id, row.user_id, row.created_at, row.goal, dict(row.data), row.care)
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """A stored plan with its calibration and mixer gains."""
+
+    id: str
+    user_id: str
+    checkin_id: str
+    created_at: dt.datetime
+    plan: dict[str, Any]
+    calibration: dict[str, Any] | None
+    gains: list[float] | None
+    started_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: PlanRow) -> PlanRecord:
+        return cls(
+            row.id,
+            row.user_id,
+            row.checkin_id,
+            row.created_at,
+            dict(row.plan),
+            None if row.calibration is None else dict(row.calibration),
+            None if row.gains is None else list(row.gains),
+            row.started_at,
+        )
+
+
+@dataclass(frozen=True)
+class OutcomeRecord:
+    """A stored check-out."""
+
+    id: str
+    plan_id: str
+    created_at: dt.datetime
+    data: dict[str, Any]
+    reward: float | None
+
+    @classmethod
+    def of(cls, row: OutcomeRow) -> OutcomeRecord:
+        return cls(row.id, row.plan_id, row.created_at, dict(row.data), row.reward)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One session in a listener's history: check-in, plan and (maybe) outcome."""
+
+    checkin: CheckInRecord
+    plan: PlanRecord
+    outcome: OutcomeRecord | None = None
+    listened_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _export(s: Session, user_id: str) -> dict[str, Any]:
+    return {
+        "checkins": [
+            {
+                "id": c.id,
+                "created_at": iso(c.created_at),
+                "goal": c.goal,
+                "answers": c.data,
+                "care": c.care,
+            }
+            for c in rows_of(s, CheckInRow, user_id)
+        ],
+        "plans": [
+            {
+                "id": p.id,
+                "checkin_id": p.checkin_id,
+                "created_at": iso(p.created_at),
+                "started_at": iso(p.started_at),
+                "plan": p.plan,
+                "mixer_gains": p.gains,
+            }
+            for p in rows_of(s, PlanRow, user_id)
+        ],
+        "outcomes": [
+            {
+                "id": o.id,
+                "plan_id": o.plan_id,
+                "created_at": iso(o.created_at),
+                "answers": o.data,
+                "score": o.reward,
+            }
+            for o in rows_of(s, OutcomeRow, user_id)
+        ],
+        "listening": [
+            {
+                "id": ls.id,
+                "plan_id": ls.plan_id,
+                "format": ls.format,
+                "start_offset_s": ls.start_offset_s,
+                "offset_s": ls.offset_s,
+                "started_at": iso(ls.started_at),
+                "updated_at": iso(ls.updated_at),
+                "ended": ls.ended,
+            }
+            for ls in rows_of(s, ListeningSession, user_id)
+        ],
+    }
+
+
+#: The listening feature's part of an account (children first).
+#: A guest's sessions move to the account they log in to.
+LISTENING_ROWS = UserRows(
+    (ListeningSession, OutcomeRow, PlanRow, CheckInRow), _export, movable=True
+)
+
+
+class ListeningRepo(SqlDatabase):
+    """Check-ins, plans, check-outs, streams and history, each call one transaction."""
+
+    # -- check-ins and plans -----------------------------------------------------------
+    def add_checkin_and_plan(
+        self,
+        user_id: str,
+        *,
+        checkin: dict[str, Any],
+        goal: str | None,
+        care: dict[str, Any] | None,
+        plan: dict[str, Any],
+    ) -> tuple[CheckInRecord, PlanRecord]:
+        """Store a check-in and the plan made for it, together (one transaction)."""
+        now = utcnow()
+        with self.transaction() as s:
+            if s.get(User, user_id) is None:
+                raise NotFound("user", user_id)
+            c = CheckInRow(
+                id=new_id(), user_id=user_id, created_at=now, goal=goal, data=checkin, care=care
+            )
+            p = PlanRow(id=new_id(), user_id=user_id, checkin_id=c.id, created_at=now, plan=plan)
+            s.add_all([c, p])
+            s.flush()  # one flush: the unit of work inserts the check-in first
+            return CheckInRecord.of(c), PlanRecord.of(p)
+
+    def get_checkin(self, user_id: str, checkin_id: str) -> CheckInRecord:
+        """A check-in of this listener (:class:`NotFound` otherwise)."""
+        with self.reading() as s:
+            row = s.get(CheckInRow, checkin_id)
+            if row is None or row.user_id != user_id:
+                raise NotFound("check-in", checkin_id)
+            return CheckInRecord.of(row)
+
+    def get_plan(self, user_id: str, plan_id: str) -> PlanRecord:
+        """A plan of this listener (:class:`NotFound` otherwise)."""
+        with self.reading() as s:
+            return PlanRecord.of(self._own_plan(s, user_id, plan_id))
+
+    def _own_plan(self, s: Session, user_id: str, plan_id: str) -> PlanRow:
+        row = s.get(PlanRow, plan_id)
+        if row is None or row.user_id != user_id:
+            raise NotFound("plan", plan_id)
+        return row
+
+    def update_plan(self, user_id: str, plan_id: str, plan: dict[str, Any]) -> PlanRecord:
+        """Replace a plan's content (a swapped layer, a new length); drops its calibration
+        and mixer gains, which no longer fit."""
+        with self.transaction() as s:
+            row = self._own_plan(s, user_id, plan_id)
+            row.plan = dict(plan)
+            row.calibration = None
+            row.gains = None
+            s.flush()
+            return PlanRecord.of(row)
+
+    def set_calibration(self, plan_id: str, calibration: dict[str, Any]) -> bool:
+        """Keep a plan's loudness calibration if it still matches the plan's content.
+
+        ``calibration["key"]`` must equal the key computed from the plan now stored
+        (the caller passes it); a stale result for an edited plan is discarded.
+
+        Returns
+        -------
+        bool
+            Whether it was stored.
+        """
+        with self.transaction() as s:
+            row = s.get(PlanRow, plan_id)
+            if row is None:
+                return False
+            expected = calibration.get("plan_key")
+            from sonora.store.keys import plan_key
+
+            if expected != plan_key(row.plan):
+                return False
+            row.calibration = dict(calibration)
+            return True
+
+    def set_gains(self, user_id: str, plan_id: str, gains: list[float]) -> PlanRecord:
+        """Store the listener's mixer gains (linear, one per layer)."""
+        with self.transaction() as s:
+            row = self._own_plan(s, user_id, plan_id)
+            row.gains = [float(g) for g in gains]
+            s.flush()
+            return PlanRecord.of(row)
+
+    def mark_started(self, user_id: str, plan_id: str) -> None:
+        """Note the first time a plan was played."""
+        with self.transaction() as s:
+            row = self._own_plan(s, user_id, plan_id)
+            if row.started_at is None:
+                row.started_at = utcnow()
+
+    # -- outcomes ----------------------------------------------------------------------
+    def record_outcome(
+        self, user_id: str, plan_id: str, *, data: dict[str, Any], reward: float | None
+    ) -> OutcomeRecord:
+        """Store (or replace) the check-out of a plan of this listener."""
+        with self.transaction() as s:
+            self._own_plan(s, user_id, plan_id)
+            row = s.scalars(select(OutcomeRow).where(OutcomeRow.plan_id == plan_id)).first()
+            if row is None:
+                row = OutcomeRow(id=new_id(), plan_id=plan_id, user_id=user_id)
+                s.add(row)
+            row.data = dict(data)
+            row.reward = reward
+            row.created_at = utcnow()
+            s.flush()
+            return OutcomeRecord.of(row)
+
+    def get_outcome(self, user_id: str, plan_id: str) -> OutcomeRecord | None:
+        """The check-out of a plan of this listener, if any."""
+        with self.transaction() as s:
+            self._own_plan(s, user_id, plan_id)
+            row = s.scalars(select(OutcomeRow).where(OutcomeRow.plan_id == plan_id)).first()
+            return None if row is None else OutcomeRecord.of(row)
+
+    # -- listening ---------------------------------------------------------------------
+    def start_listening(self, user_id: str, plan_id: str, *, fmt: str, offset_s: float) -> str:
+        """Record the start of a stream; returns its id."""
+        now = utcnow()
+        with self.transaction() as s:
+            row = self._own_plan(s, user_id, plan_id)
+            if row.started_at is None:
+                row.started_at = now
+            ls = ListeningSession(
+                id=new_id(),
+                plan_id=plan_id,
+                user_id=user_id,
+                format=fmt,
+                start_offset_s=offset_s,
+                offset_s=offset_s,
+                started_at=now,
+                updated_at=now,
+            )
+            s.add(ls)
+            return ls.id
+
+    def update_listening(self, listening_id: str, *, offset_s: float, ended: str | None) -> None:
+        """Record how far a stream got and, when it is over, how it ended."""
+        with self.transaction() as s:
+            row = s.get(ListeningSession, listening_id)
+            if row is None:  # the listener deleted their account meanwhile
+                return
+            row.offset_s = float(offset_s)
+            row.updated_at = utcnow()
+            if ended is not None:
+                row.ended = ended
+
+    # -- history, export, deletion -----------------------------------------------------
+    def recent_moods(self, user_id: str, *, since: dt.datetime, limit: int = 20) -> list[Any]:
+        """Moods (0-10 or ``None``) of this listener's check-ins since ``since``, oldest first.
+
+        One small query (the mood-pattern signal runs on every check-in).
+        """
+        with self.reading() as s:
+            rows = s.execute(
+                select(CheckInRow.data)
+                .where(CheckInRow.user_id == user_id, CheckInRow.created_at >= since)
+                .order_by(CheckInRow.created_at.desc(), CheckInRow.id)
+                .limit(limit)
+            ).all()
+        return [(data or {}).get("mood") for (data,) in reversed(rows)]
+
+    def history(self, user_id: str, *, limit: int = 500) -> list[HistoryEntry]:
+        """This listener's sessions, oldest first (at most ``limit``, the newest)."""
+        with self.transaction() as s:
+            plans = list(
+                s.scalars(
+                    select(PlanRow)
+                    .where(PlanRow.user_id == user_id)
+                    .order_by(PlanRow.created_at.desc(), PlanRow.id)
+                    .limit(limit)
+                )
+            )
+            if not plans:
+                return []
+            ids = [p.id for p in plans]
+            checkins = {
+                c.id: c
+                for c in s.scalars(
+                    select(CheckInRow).where(
+                        CheckInRow.id.in_([p.checkin_id for p in plans]),
+                        CheckInRow.user_id == user_id,
+                    )
+                )
+            }
+            outcomes = {
+                o.plan_id: o
+                for o in s.scalars(
+                    select(OutcomeRow).where(
+                        OutcomeRow.plan_id.in_(ids), OutcomeRow.user_id == user_id
+                    )
+                )
+            }
+            listened = dict(
+                s.execute(
+                    select(
+                        ListeningSession.plan_id,
+                        func.max(ListeningSession.offset_s),
+                    )
+                    .where(ListeningSession.plan_id.in_(ids), ListeningSession.user_id == user_id)
+                    .group_by(ListeningSession.plan_id)
+                ).all()
+            )
+            out = [
+                HistoryEntry(
+                    checkin=CheckInRecord.of(checkins[p.checkin_id]),
+                    plan=PlanRecord.of(p),
+                    outcome=None if p.id not in outcomes else OutcomeRecord.of(outcomes[p.id]),
+                    listened_s=float(listened.get(p.id) or 0.0),
+                )
+                for p in plans
+                if p.checkin_id in checkins
+            ]
+            out.reverse()
+            return out

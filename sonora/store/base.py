@@ -1,0 +1,74 @@
+"""Shared column types and the declarative base every feature's tables use.
+
+Each feature keeps its own tables beside its code (``sonora/accounts/models.py``,
+``sonora/listening/models.py``, ``sonora/match/tables.py``,
+``sonora/therapists/models.py``); they all declare on this :class:`Base`, so one
+metadata holds every table and one set of Alembic migrations creates them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, MetaData, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase
+
+__all__ = ["NAMING", "Base", "UTCDateTime", "new_id", "user_fk", "utcnow"]
+
+#: Naming convention so constraints have stable names on every database (migrations).
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id() -> str:
+    """A random 32-character hex id (not guessable, not sequential)."""
+    return uuid.uuid4().hex
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware.
+
+    SQLite keeps no time zone; PostgreSQL's ``timestamptz`` does.  Both come back as
+    aware UTC datetimes.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use timezone-aware UTC times")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def user_fk() -> Any:
+    """A foreign key to ``users.id`` that deletes the row with its user."""
+    return ForeignKey("users.id", ondelete="CASCADE")

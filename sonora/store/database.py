@@ -1,0 +1,76 @@
+"""Connections and transactions: the one thing every feature's repository shares.
+
+:class:`SqlDatabase` owns the SQLAlchemy engine and hands out sessions, each one
+transaction.  Feature repositories (:class:`sonora.accounts.repo.AccountRepo`,
+:class:`sonora.listening.repo.ListeningRepo`, :class:`sonora.therapists.repo.TherapistRepo`)
+read and write through it; :class:`sonora.core.database.Database` joins the listener's
+repositories into the object the application keeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Self
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["SqlDatabase"]
+
+
+class SqlDatabase:
+    """Transactional access to Sonora's database.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        A migrated database (see :func:`sonora.store.db.migrate`).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False, future=True)
+        # Single-statement reads run in autocommit: no BEGIN/COMMIT round trips.
+        self._reads = sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False,
+            future=True,
+        )
+
+    @classmethod
+    def open(cls, url: str, *, schema: str | None = None, migrate: bool = True) -> Self:
+        """Connect to ``url`` (``"sqlite://"`` is a private in-memory database).
+
+        Parameters
+        ----------
+        url : str
+            Database URL.
+        schema : str, optional
+            PostgreSQL schema to use.
+        migrate : bool
+            Apply migrations first.
+        """
+        from sonora.store.db import make_engine
+        from sonora.store.db import migrate as run_migrations
+
+        engine = make_engine(url, schema=schema)
+        if migrate:
+            run_migrations(engine)
+        return cls(engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session inside one transaction: committed on success, rolled back on error."""
+        with self._sessions.begin() as s:
+            yield s
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for one read-only statement, in autocommit (no transaction)."""
+        with self._reads() as s:
+            yield s
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()

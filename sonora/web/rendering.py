@@ -1,0 +1,111 @@
+"""Rendering pages: the Jinja environment, built once per app, and the helpers every
+page module uses (render, read a form, redirect).
+
+:func:`build_templates` is called by :func:`sonora.web.app.create_app`; it makes the
+environment and adds what each feature's pages offer their templates (their
+``template_globals()`` and ``TEMPLATE_FILTERS``).  Nothing is added to a Jinja
+environment when a module is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from sonora.core.app import Core
+from sonora.errors import ParameterError
+from sonora.web.deps import attach_csrf_cookie, csrf_token
+from sonora.web.security import require_csrf_form
+
+__all__ = ["WEB_DIR", "build_templates", "read_form", "redirect", "render", "render_error"]
+
+#: The web package's folder (templates and static files).
+WEB_DIR = Path(__file__).parent
+
+
+class PageModule(Protocol):
+    """A module of pages: what it offers the templates."""
+
+    TEMPLATE_FILTERS: Mapping[str, Callable[..., Any]]
+
+    def template_globals(self) -> Mapping[str, Any]: ...
+
+
+def build_templates(*modules: PageModule) -> Jinja2Templates:
+    """A Jinja environment for the app's pages with the globals and filters ``modules``
+    offer (each page module's ``template_globals()`` and ``TEMPLATE_FILTERS``)."""
+    templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+    for module in modules:
+        templates.env.globals.update(module.template_globals())
+        templates.env.filters.update(module.TEMPLATE_FILTERS)
+    return templates
+
+
+def render(
+    request: Request,
+    name: str,
+    ctx: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+) -> HTMLResponse:
+    """Render the template ``name`` for this request (user, CSRF token and path included)."""
+    core: Core = request.app.state.core
+    user = getattr(request.state, "sonora_user", None)
+    context = {
+        "request": request,
+        "user": user,
+        "csrf": csrf_token(request, None, core),
+        "path": request.url.path,
+        **(ctx or {}),
+    }
+    templates: Jinja2Templates = request.app.state.templates
+    resp = templates.TemplateResponse(request, name, context, status_code=status)
+    resp.headers["Cache-Control"] = "no-store"
+    attach_csrf_cookie(request, resp, core)
+    return resp
+
+
+def render_error(request: Request, status: int, message: str) -> HTMLResponse:
+    """An error page (used by the app's exception handlers)."""
+    titles = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 422: "Please check"}
+    titles[429] = "Please wait a little"
+    return render(
+        request,
+        "error.html",
+        {"title": titles.get(status, "Something went wrong"), "message": message},
+        status=status,
+    )
+
+
+def redirect(url: str) -> RedirectResponse:
+    """A 303 "see other" (after a form post, or to send a visitor elsewhere)."""
+    return RedirectResponse(url, status_code=303)
+
+
+async def read_form(request: Request, core: Core) -> dict[str, Any]:
+    """The posted form as a mapping (repeated fields as lists), its CSRF token checked."""
+    form = await request.form()
+    data: dict[str, Any] = {}
+    for key in form:
+        values = form.getlist(key)
+        data[key] = values if len(values) > 1 else values[0]
+    require_csrf_form(request, str(data.pop("csrf_token", "") or ""), core.secret_key)
+    return data
+
+
+def form_scale(data: dict[str, Any], name: str) -> float | None:
+    """A 0-10 slider value from a posted form, or ``None`` if the listener skipped it."""
+    if data.get(f"skip_{name}"):
+        return None
+    v = data.get(name)
+    if v in (None, ""):
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise ParameterError(name, f"expected a number from 0 to 10, got {v!r}") from None
