@@ -234,9 +234,9 @@ async def client_main(
 # -- driver -------------------------------------------------------------------------------
 def _prepare(url: str, tmp: Path) -> str:
     """Migrate, add verified demo therapists; returns one therapist's id."""
+    from sonora.core.app import Core
     from sonora.settings import Settings
     from sonora.therapists.demo import seed_demo, verify_demo
-    from sonora.web.core import Core
 
     core = Core(Settings(data_dir=tmp, database_url=url, secret_key="b" * 40))
     try:

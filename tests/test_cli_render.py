@@ -20,7 +20,7 @@ import av
 import numpy as np
 import pytest
 import soundfile as sf
-from sonora_testkit import lufs, true_peak_dbtp
+from testkit import lufs, true_peak_dbtp
 from typer.testing import CliRunner
 
 from sonora.cli import app

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sonora.store.models import Base, UTCDateTime, new_id, utcnow
+from sonora.store.base import Base, UTCDateTime, new_id, utcnow
 
 __all__ = ["ClientRequest", "MixRow"]
 

@@ -11,8 +11,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from sonora.mixes.models import ClientRequest, MixRow
-from sonora.store import NotFound, Store
-from sonora.store.models import new_id, utcnow
+from sonora.store import NotFound
+from sonora.store.base import new_id, utcnow
+from sonora.store.database import SqlDatabase as Store
 
 __all__ = ["MixRecord", "MixRepo"]
 

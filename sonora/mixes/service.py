@@ -1,6 +1,6 @@
 """Quick starts: keep a plan as a mix, start it again, share it by a link.
 
->>> from sonora.store import Store
+>>> from sonora.store.database import SqlDatabase as Store
 >>> store = Store.open("sqlite://")
 >>> user = store.create_user()
 >>> Mixes(store).list(user.id)
@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from sonora.errors import ParameterError
+from sonora.listening.repo import CheckInRecord, PlanRecord
 from sonora.mixes.repo import MixRecord, MixRepo
 from sonora.plan.checkin import SCALES
-from sonora.store import CheckInRecord, PlanRecord, Store
+from sonora.store.database import SqlDatabase as Store
 
 __all__ = ["NAME_MAX", "Mixes"]
 

@@ -53,7 +53,7 @@ from sonora.settings import Settings, parse_rate
 from sonora.store.limit_models import RateCounter
 
 if TYPE_CHECKING:
-    from sonora.web.core import Core
+    from sonora.core.app import Core
 
 __all__ = [
     "ACTIONS",

@@ -15,10 +15,11 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from sonora.accounts.repo import UserRecord
+from sonora.core.app import Core
 from sonora.mixes import Mixes, MixRecord
 from sonora.mixes.service import quick_answers
-from sonora.store import NotFound, UserRecord
-from sonora.web.core import Core
+from sonora.store import NotFound
 from sonora.web.deps import CoreDep, UserDep, api_csrf
 
 __all__ = ["checkin_once", "last_answers", "mixes_of", "router"]

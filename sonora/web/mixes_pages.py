@@ -14,9 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from sonora.accounts.repo import UserRecord
+from sonora.core.app import Core
 from sonora.errors import ParameterError
-from sonora.store import UserRecord
-from sonora.web.core import Core
 from sonora.web.deps import CoreDep, MaybeUser, remember_session
 from sonora.web.mixes_api import _ID_RE, _id, last_answers, mix_json, mixes_of
 from sonora.web.rendering import form_scale, read_form, redirect, render

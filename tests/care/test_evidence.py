@@ -270,6 +270,8 @@ def test_every_claim_id_used_in_a_template_exists() -> None:
         "guide.html": {"music-therapy-definition", "singing-bowls", "music-therapy-depression"},
     }.items():
         text = (TEMPLATES / name).read_text(encoding="utf-8")
+        for part in re.findall(r'{%\s*include\s*"([^"]+)"', text):  # the page's partials
+            text += (TEMPLATES / part).read_text(encoding="utf-8")
         for cid in ids:
             assert f"claim('{cid}')" in text, (name, cid)
 

@@ -13,12 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
-from sonora.engine.effects import k_weighting_sos
-from sonora.plan import CheckIn, Plan
-from sonora.plan.compose import compose
-from sonora.plan.recipes import get_arm
-from sonora.store import Store
-from sonora.web.audio import (
+from sonora.core.audio import (
     MAX_AHEAD_PER_LISTENER,
     Calibrator,
     Renderer,
@@ -26,6 +21,11 @@ from sonora.web.audio import (
     provisional_calibration,
     wait_for_future,
 )
+from sonora.core.database import Database as Store
+from sonora.engine.effects import k_weighting_sos
+from sonora.plan import CheckIn, Plan
+from sonora.plan.compose import compose
+from sonora.plan.recipes import get_arm
 
 SR = 48_000
 

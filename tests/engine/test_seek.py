@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
+from sonora.core.audio import Renderer
 from sonora.engine.automation import Curve
 from sonora.engine.base import QUANTUM, Source
 from sonora.engine.effects import Reverb, k_weighting_sos
@@ -28,7 +29,6 @@ from sonora.engine.graph import Layer, Mix
 from sonora.plan import Plan
 from sonora.scenes import load_scene
 from sonora.scenes.build import build_mix
-from sonora.web.audio import Renderer
 
 SR = 48_000
 

@@ -21,10 +21,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from sonora.core.database import Database as Store
 from sonora.countries import check_country
 from sonora.errors import ParameterError
 from sonora.settings import Settings, parse_rate
-from sonora.store import Store
 from sonora.therapists.mail import compose
 from sonora.web import Core, create_app
 from sonora.web.limits import Limits, RateLimited, SqlCounters

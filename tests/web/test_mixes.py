@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from sonora.core.audio import build_stream_mix
 from sonora.plan import Plan
 from sonora.settings import Settings
 from sonora.web import Core, create_app
-from sonora.web.audio import build_stream_mix
 
 CHECKIN = {"tension": 7, "energy": 4, "mood": 3, "goal": "sleep", "minutes": 5}
 
