@@ -36,7 +36,7 @@ from sonora.care.resources import (
 )
 
 REQUIRED = ("GB", "IE", "US", "CA", "AU", "NZ")
-REFERENCES_MD = Path(__file__).resolve().parents[1] / "docs" / "references.md"
+REFERENCES_MD = Path(__file__).resolve().parents[2] / "docs" / "references.md"
 #: What a listener reads of an entry.
 SHOWN = ("name", "phone", "text", "url", "note", "check")
 
