@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from sonora.accounts.password_rules import password_problem
 from sonora.accounts.passwords import Passwords, normalise_email
 from sonora.accounts.repo import EmailTaken, UserRecord
-from sonora.core.audio import MAX_USER_GAIN, Calibrator, StreamHub
+from sonora.core.audio import MAX_USER_GAIN, StreamHub
+from sonora.core.calibration import Calibrator
 from sonora.core.database import Database
 from sonora.core.planner import (
     FAMILY_LABELS,

@@ -1,6 +1,6 @@
-"""Live audio for the web app: calibration, stream renderers and the live mixer.
+"""Live audio for the web app: stream renderers and the live mixer.
 
-* :class:`Calibrator` measures a plan's loudness once, in background threads, as
+* :class:`~sonora.core.calibration.Calibrator` (in :mod:`sonora.core.calibration`) measures a plan's loudness once, in background threads, as
   soon as the plan exists (while the listener reads it), and keeps the result in the
   store; a stream then starts from a graph built *without* calibration
   (``build_mix(..., target_lufs=None)``) with the stored per-layer trims and master
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import heapq
 import math
 import threading
 import time
@@ -29,18 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from sonora.core.database import Database
 from sonora.engine.base import QUANTUM
 from sonora.engine.encoders import ChunkSink, Encoder
 from sonora.engine.graph import Mix
 from sonora.plan import Plan
-from sonora.plan.render import analysis_mix, plan_mix
+from sonora.plan.render import analysis_mix
 from sonora.scenes.build import LAYER_REFERENCE_LUFS, build_mix
-from sonora.store import plan_key
 
 __all__ = [
     "FORMATS",
-    "Calibrator",
     "Renderer",
     "StreamHub",
     "StreamJob",
@@ -60,190 +56,11 @@ CHUNK_FRAMES = QUANTUM
 #: Live gain range (linear): 0 (off) to 2 (+6 dB).
 MAX_USER_GAIN = 2.0
 
-
-#: Calibration priorities: a plan being played goes before plans measured ahead.
-PLAY, AHEAD = 0, 1
-#: Plans of one listener waiting to be measured ahead at once (older ones are dropped;
-#: they are measured when played).
-MAX_AHEAD_PER_LISTENER = 2
-#: Plans of everyone waiting to be measured ahead at once (the oldest are dropped).
-MAX_AHEAD_WAITING = 16
 #: A provisional calibration (stream started before the measurement) stays this many
 #: dB below the estimate, so the glide to the measured gain goes up, never down hard.
 PROVISIONAL_MARGIN_DB = 4.0
 #: Seconds over which a stream glides from its provisional to its calibrated gain.
 GLIDE_S = 4.0
-
-
-@dataclass(order=True)
-class _Job:
-    priority: int
-    seq: int
-    key: str = field(compare=False)
-    plan_id: str = field(compare=False)
-    plan: dict[str, Any] = field(compare=False)
-    owner: str | None = field(compare=False)
-    future: Future[dict[str, Any]] = field(compare=False)
-    running: bool = field(default=False, compare=False)
-
-
-class Calibrator:
-    """Loudness calibration of plans in background threads, plays first.
-
-    A plan is measured ahead (priority :data:`AHEAD`) when it is made, and with
-    priority :data:`PLAY` when someone presses play before that finished: a played
-    plan jumps every queued ahead job (an ahead job of the same plan is promoted).
-    Each listener has at most :data:`MAX_AHEAD_PER_LISTENER` plans waiting to be
-    measured ahead; making more drops their oldest waiting one (it is measured if it
-    is ever played), so no listener can fill the queue.  Streams never wait on a
-    thread for it: they await the future for at most ``calibration_wait_s`` and
-    otherwise start at :func:`provisional_calibration`.
-
-    Parameters
-    ----------
-    store : Database
-        Where results are kept (``plans.calibration``).
-    sample_rate : int
-        Render sample rate, Hz.
-    target_lufs : float
-        Integrated loudness target.
-    workers : int
-        Threads measuring at once.
-    """
-
-    def __init__(
-        self, store: Database, *, sample_rate: int, target_lufs: float, workers: int
-    ) -> None:
-        self.store = store
-        self.sample_rate = sample_rate
-        self.target_lufs = target_lufs
-        self._cv = threading.Condition()
-        self._heap: list[_Job] = []
-        self._jobs: dict[str, _Job] = {}
-        self._seq = 0
-        self._closed = False
-        self._threads = [
-            threading.Thread(target=self._work, name=f"sonora-calib-{i}", daemon=True)
-            for i in range(workers)
-        ]
-        for t in self._threads:
-            t.start()
-
-    def key(self, plan: dict[str, Any]) -> str:
-        """Key of a calibration: the plan content, sample rate and target."""
-        return f"{plan_key(plan)}:{self.sample_rate}:{self.target_lufs:g}"
-
-    def ensure(
-        self,
-        plan_id: str,
-        plan: dict[str, Any],
-        stored: dict[str, Any] | None,
-        *,
-        owner: str | None = None,
-        play: bool = False,
-    ) -> Future[dict[str, Any]]:
-        """A future for the calibration of ``plan`` (done at once when already stored).
-
-        Parameters
-        ----------
-        plan_id, plan, stored
-            The plan's id, content and stored calibration (if any).
-        owner : str, optional
-            The listener (bounds how many of their plans wait to be measured ahead).
-        play : bool
-            Someone is playing it: measure it before everything measured ahead.
-        """
-        key = self.key(plan)
-        if stored is not None and stored.get("key") == key:
-            f: Future[dict[str, Any]] = Future()
-            f.set_result(stored)
-            return f
-        with self._cv:
-            job = self._jobs.get(key)
-            if job is not None and job.future.done():
-                if job.future.cancelled() or job.future.exception() is not None:
-                    job = None
-            if job is not None:
-                if play and job.priority != PLAY and not job.running:
-                    self._seq += 1
-                    job.priority, job.seq = PLAY, self._seq  # promote, as pressed now
-                    heapq.heapify(self._heap)
-                return job.future
-            self._seq += 1
-            job = _Job(PLAY if play else AHEAD, self._seq, key, plan_id, plan, owner, Future())
-            if self._closed:
-                job.future.cancel()
-                return job.future
-            self._jobs[key] = job
-            heapq.heappush(self._heap, job)
-            if not play:
-                self._bound(owner)
-            if len(self._jobs) > 512:  # forget finished jobs (results are in the store)
-                for k in [k for k, j in self._jobs.items() if j.future.done()][:256]:
-                    self._jobs.pop(k, None)
-            self._cv.notify()
-            return job.future
-
-    def _bound(self, owner: str | None) -> None:
-        waiting = sorted(
-            (j for j in self._heap if owner and j.owner == owner and j.priority == AHEAD),
-            key=lambda j: j.seq,
-        )
-        drop = waiting[: max(0, len(waiting) - MAX_AHEAD_PER_LISTENER)]
-        everyone = sorted((j for j in self._heap if j.priority == AHEAD), key=lambda j: j.seq)
-        drop += everyone[: max(0, len(everyone) - MAX_AHEAD_WAITING)]  # many listeners
-        for old in {id(j): j for j in drop}.values():
-            self._heap.remove(old)
-            self._jobs.pop(old.key, None)
-            old.future.cancel()
-        heapq.heapify(self._heap)
-
-    def pending(self) -> int:
-        """Jobs waiting (not running)."""
-        with self._cv:
-            return len(self._heap)
-
-    def _work(self) -> None:
-        while True:
-            with self._cv:
-                while not self._heap and not self._closed:
-                    self._cv.wait()
-                if self._closed:
-                    return
-                job = heapq.heappop(self._heap)
-                job.running = True
-            if not job.future.set_running_or_notify_cancel():
-                continue
-            try:
-                job.future.set_result(self._measure(job.plan_id, job.plan, job.key))
-            except Exception as exc:  # handed to whoever waits
-                job.future.set_exception(exc)
-
-    def _measure(self, plan_id: str, plan: dict[str, Any], key: str) -> dict[str, Any]:
-        p = Plan.from_dict(plan)
-        if p.quiet_rest:
-            result: dict[str, Any] = {"key": key, "plan_key": plan_key(plan), "quiet": True}
-        else:
-            # The plan's own calibration: it knows its trajectory (a sleep descent), so
-            # the session lands on the target, not 1-2 LU above it.
-            mix = plan_mix(p, sample_rate=self.sample_rate, target_lufs=self.target_lufs)
-            result = {
-                "key": key,
-                "plan_key": plan_key(plan),
-                "trims": [float(layer.trim) for layer in mix.layers],
-                "master_gain_db": float(mix.master_gain_db),
-            }
-        self.store.set_calibration(plan_id, result)
-        return result
-
-    def close(self) -> None:
-        """Stop accepting work; waiting jobs are cancelled, a running one finishes."""
-        with self._cv:
-            self._closed = True
-            for job in self._heap:
-                job.future.cancel()
-            self._heap.clear()
-            self._cv.notify_all()
 
 
 def provisional_calibration(plan: Plan, *, sample_rate: int, target_lufs: float) -> dict[str, Any]:

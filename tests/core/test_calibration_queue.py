@@ -14,13 +14,12 @@ import numpy as np
 from scipy import signal
 
 from sonora.core.audio import (
-    MAX_AHEAD_PER_LISTENER,
-    Calibrator,
     Renderer,
     build_stream_mix,
     provisional_calibration,
     wait_for_future,
 )
+from sonora.core.calibration import MAX_AHEAD_PER_LISTENER, Calibrator
 from sonora.core.database import Database as Store
 from sonora.engine.effects import k_weighting_sos
 from sonora.plan import CheckIn, Plan

@@ -1,0 +1,202 @@
+"""Loudness calibration queue: measures each plan's loudness once, off the event loop.
+
+:class:`Calibrator` runs background threads that measure plans (plays before plans
+measured ahead, a few per listener and overall), cache the result in the database and
+hand it to streams through futures; it was split out of :mod:`sonora.core.audio`, which
+keeps the renderers and the stream hub.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from sonora.core.database import Database
+from sonora.plan import Plan
+from sonora.plan.render import plan_mix
+from sonora.store import plan_key
+
+__all__ = ["Calibrator"]
+
+
+#: Calibration priorities: a plan being played goes before plans measured ahead.
+PLAY, AHEAD = 0, 1
+#: Plans of one listener waiting to be measured ahead at once (older ones are dropped;
+#: they are measured when played).
+MAX_AHEAD_PER_LISTENER = 2
+#: Plans of everyone waiting to be measured ahead at once (the oldest are dropped).
+MAX_AHEAD_WAITING = 16
+
+
+@dataclass(order=True)
+class _Job:
+    priority: int
+    seq: int
+    key: str = field(compare=False)
+    plan_id: str = field(compare=False)
+    plan: dict[str, Any] = field(compare=False)
+    owner: str | None = field(compare=False)
+    future: Future[dict[str, Any]] = field(compare=False)
+    running: bool = field(default=False, compare=False)
+
+
+class Calibrator:
+    """Loudness calibration of plans in background threads, plays first.
+
+    A plan is measured ahead (priority :data:`AHEAD`) when it is made, and with
+    priority :data:`PLAY` when someone presses play before that finished: a played
+    plan jumps every queued ahead job (an ahead job of the same plan is promoted).
+    Each listener has at most :data:`MAX_AHEAD_PER_LISTENER` plans waiting to be
+    measured ahead; making more drops their oldest waiting one (it is measured if it
+    is ever played), so no listener can fill the queue.  Streams never wait on a
+    thread for it: they await the future for at most ``calibration_wait_s`` and
+    otherwise start at :func:`provisional_calibration`.
+
+    Parameters
+    ----------
+    store : Database
+        Where results are kept (``plans.calibration``).
+    sample_rate : int
+        Render sample rate, Hz.
+    target_lufs : float
+        Integrated loudness target.
+    workers : int
+        Threads measuring at once.
+    """
+
+    def __init__(
+        self, store: Database, *, sample_rate: int, target_lufs: float, workers: int
+    ) -> None:
+        self.store = store
+        self.sample_rate = sample_rate
+        self.target_lufs = target_lufs
+        self._cv = threading.Condition()
+        self._heap: list[_Job] = []
+        self._jobs: dict[str, _Job] = {}
+        self._seq = 0
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"sonora-calib-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def key(self, plan: dict[str, Any]) -> str:
+        """Key of a calibration: the plan content, sample rate and target."""
+        return f"{plan_key(plan)}:{self.sample_rate}:{self.target_lufs:g}"
+
+    def ensure(
+        self,
+        plan_id: str,
+        plan: dict[str, Any],
+        stored: dict[str, Any] | None,
+        *,
+        owner: str | None = None,
+        play: bool = False,
+    ) -> Future[dict[str, Any]]:
+        """A future for the calibration of ``plan`` (done at once when already stored).
+
+        Parameters
+        ----------
+        plan_id, plan, stored
+            The plan's id, content and stored calibration (if any).
+        owner : str, optional
+            The listener (bounds how many of their plans wait to be measured ahead).
+        play : bool
+            Someone is playing it: measure it before everything measured ahead.
+        """
+        key = self.key(plan)
+        if stored is not None and stored.get("key") == key:
+            f: Future[dict[str, Any]] = Future()
+            f.set_result(stored)
+            return f
+        with self._cv:
+            job = self._jobs.get(key)
+            if job is not None and job.future.done():
+                if job.future.cancelled() or job.future.exception() is not None:
+                    job = None
+            if job is not None:
+                if play and job.priority != PLAY and not job.running:
+                    self._seq += 1
+                    job.priority, job.seq = PLAY, self._seq  # promote, as pressed now
+                    heapq.heapify(self._heap)
+                return job.future
+            self._seq += 1
+            job = _Job(PLAY if play else AHEAD, self._seq, key, plan_id, plan, owner, Future())
+            if self._closed:
+                job.future.cancel()
+                return job.future
+            self._jobs[key] = job
+            heapq.heappush(self._heap, job)
+            if not play:
+                self._bound(owner)
+            if len(self._jobs) > 512:  # forget finished jobs (results are in the store)
+                for k in [k for k, j in self._jobs.items() if j.future.done()][:256]:
+                    self._jobs.pop(k, None)
+            self._cv.notify()
+            return job.future
+
+    def _bound(self, owner: str | None) -> None:
+        waiting = sorted(
+            (j for j in self._heap if owner and j.owner == owner and j.priority == AHEAD),
+            key=lambda j: j.seq,
+        )
+        drop = waiting[: max(0, len(waiting) - MAX_AHEAD_PER_LISTENER)]
+        everyone = sorted((j for j in self._heap if j.priority == AHEAD), key=lambda j: j.seq)
+        drop += everyone[: max(0, len(everyone) - MAX_AHEAD_WAITING)]  # many listeners
+        for old in {id(j): j for j in drop}.values():
+            self._heap.remove(old)
+            self._jobs.pop(old.key, None)
+            old.future.cancel()
+        heapq.heapify(self._heap)
+
+    def pending(self) -> int:
+        """Jobs waiting (not running)."""
+        with self._cv:
+            return len(self._heap)
+
+    def _work(self) -> None:
+        while True:
+            with self._cv:
+                while not self._heap and not self._closed:
+                    self._cv.wait()
+                if self._closed:
+                    return
+                job = heapq.heappop(self._heap)
+                job.running = True
+            if not job.future.set_running_or_notify_cancel():
+                continue
+            try:
+                job.future.set_result(self._measure(job.plan_id, job.plan, job.key))
+            except Exception as exc:  # handed to whoever waits
+                job.future.set_exception(exc)
+
+    def _measure(self, plan_id: str, plan: dict[str, Any], key: str) -> dict[str, Any]:
+        p = Plan.from_dict(plan)
+        if p.quiet_rest:
+            result: dict[str, Any] = {"key": key, "plan_key": plan_key(plan), "quiet": True}
+        else:
+            # The plan's own calibration: it knows its trajectory (a sleep descent), so
+            # the session lands on the target, not 1-2 LU above it.
+            mix = plan_mix(p, sample_rate=self.sample_rate, target_lufs=self.target_lufs)
+            result = {
+                "key": key,
+                "plan_key": plan_key(plan),
+                "trims": [float(layer.trim) for layer in mix.layers],
+                "master_gain_db": float(mix.master_gain_db),
+            }
+        self.store.set_calibration(plan_id, result)
+        return result
+
+    def close(self) -> None:
+        """Stop accepting work; waiting jobs are cancelled, a running one finishes."""
+        with self._cv:
+            self._closed = True
+            for job in self._heap:
+                job.future.cancel()
+            self._heap.clear()
+            self._cv.notify_all()
