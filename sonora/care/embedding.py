@@ -181,6 +181,10 @@ def write_prototype_cache(path: Path | None = None) -> Path:
 
 def _load_all() -> None:
     try:
+        # compile every triage rule too, so the first note pays for none of it
+        from sonora.care import rulebook, triage  # noqa: F401
+
+        rulebook.load_rules()
         encoder()
         _prototype_matrix()
     except Exception as err:  # reported by wait_ready/score_pieces callers
@@ -192,7 +196,7 @@ def _load_all() -> None:
 
 
 def start_background_load() -> threading.Thread | None:
-    """Load the model and prototypes in a daemon thread (once per process).
+    """Load the model, prototypes and rules in a daemon thread (once per process).
 
     Returns
     -------
