@@ -109,7 +109,11 @@ def test_new_visitor_listens_and_finds_the_session(
     with page.expect_response(lambda r: r.url.endswith(f"/api/plans/{plan_id}/gains")) as resp:
         page.locator("#gain-0").fill("40")
     assert resp.value.status == 200
-    assert resp.value.json()["gains"][0] == pytest.approx(0.4)
+    # Read the stored mix back through the API: since /api answers carry no-store and
+    # the page's fetches pass through the service worker, Playwright never received
+    # the page's own response body (it waited forever).
+    plan_json = page.request.get(f"{server.url}/api/plans/{plan_id}").json()
+    assert plan_json["layers"][0]["gain"] == pytest.approx(0.4)
     assert page.evaluate("() => document.getElementById('audio').error") is None
 
     # breath pacer and night mode
