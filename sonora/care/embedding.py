@@ -182,7 +182,7 @@ def write_prototype_cache(path: Path | None = None) -> Path:
 def _load_all() -> None:
     try:
         # compile every triage rule too, so the first note pays for none of it
-        from sonora.care import rulebook, triage  # noqa: F401
+        from sonora.care import rulebook
 
         rulebook.load_rules()
         encoder()
