@@ -39,6 +39,7 @@ from sonora.settings import Settings
 
 if TYPE_CHECKING:
     from sonora.care.dose import DoseEstimate
+    from sonora.programmes import Programmes
     from sonora.therapists.service import Therapists
 
 __all__ = ["AuthError", "Core", "HistoryView"]
@@ -167,6 +168,13 @@ class Core:
 
         return Therapists(self.store, self.settings, screen=self.screen_note)
 
+    @functools.cached_property
+    def programmes(self) -> Programmes:
+        """Therapist-guided programmes: consent to share, programmes, progress."""
+        from sonora.programmes import Programmes
+
+        return Programmes(self.store, self.store.history)
+
     def close(self) -> None:
         """Stop background work and release database connections."""
         if "therapists" in self.__dict__:
@@ -248,7 +256,9 @@ class Core:
         """
         from sonora.mixes import Mixes
 
-        exported = self.store.export_user(user.id, parts=(self.therapists.account_part(),))
+        exported = self.store.export_user(
+            user.id, parts=(self.programmes.account_part(), self.therapists.account_part())
+        )
         return {**exported, **Mixes(self.store).export(user.id)}
 
     def delete_account(self, user: UserRecord) -> dict[str, int]:
@@ -263,7 +273,10 @@ class Core:
         from sonora.mixes import Mixes
 
         mix_counts = Mixes(self.store).delete_user(user.id)
-        counts = {**self.therapists.delete_account(user), **mix_counts}
+        counts = {
+            **self.therapists.delete_account(user, before=(self.programmes.account_part(),)),
+            **mix_counts,
+        }
         self.planner.forget(user.id)
         return counts
 

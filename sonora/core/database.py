@@ -36,6 +36,7 @@ class Database(AccountRepo, ListeningRepo):
 # therapist directory's, the mixes' and the rate limits' tables are not part of a
 # listener's Database, so load them here.
 from sonora.mixes import models as _mix_tables  # noqa: E402, F401
+from sonora.programmes import models as _programme_tables  # noqa: E402, F401
 from sonora.store import limit_models as _limit_tables  # noqa: E402, F401
 from sonora.store.base import Base  # noqa: E402
 from sonora.therapists import models as _therapist_tables  # noqa: E402, F401

@@ -168,6 +168,8 @@ class PrivacyRows:
         self,
         user_id: str,
         mails_for: Callable[[BookingRecord, TherapistRecord, str], Sequence[Mail]],
+        *,
+        before: Sequence[Any] = (),
     ) -> dict[str, int]:
         """Delete an account and everything of its, telling the people it leaves behind.
 
@@ -190,7 +192,7 @@ class PrivacyRows:
         dict
             Rows deleted per table, plus ``cancelled_consults``.
         """
-        return self.store.delete_user(user_id, parts=(self.account_part(mails_for),))
+        return self.store.delete_user(user_id, parts=(*before, self.account_part(mails_for)))
 
     def account_part(
         self, mails_for: Callable[[BookingRecord, TherapistRecord, str], Sequence[Mail]]

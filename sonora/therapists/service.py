@@ -407,16 +407,19 @@ class Therapists(Profiles, Directory, Verification, Notifications):
         """
         return self.repo.export_account(user.id)
 
-    def delete_account(self, user: UserRecord) -> dict[str, int]:
+    def delete_account(
+        self, user: UserRecord, *, before: tuple[AccountPart, ...] = ()
+    ) -> dict[str, int]:
         """Delete the account and everything of its (see
         :meth:`~sonora.therapists.repo.TherapistRepo.delete_account`).
 
         Every upcoming consult it leaves behind is cancelled and the other person is
         emailed (a ``METHOD:CANCEL`` invite) through the outbox, in the same transaction
-        as the deletion.
+        as the deletion.  ``before``: other features' parts that refer to the profile,
+        deleted first in the same transaction (programmes).
         """
 
-        counts = self.repo.delete_account(user.id, self._left_mails)
+        counts = self.repo.delete_account(user.id, self._left_mails, before=before)
         self._wake()
         return counts
 
