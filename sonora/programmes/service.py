@@ -141,10 +141,24 @@ class Programmes:
     ) -> int:
         """Store a check-in's answers to the running programmes' extra questions.
 
-        ``answers`` holds ``"<programme id>:<question id>" -> 0..10`` (a form's
-        ``pq_<programme id>_<question id>`` fields, or a JSON object); empty values are
-        skipped.  Checked first, stored in one transaction.
+        ``answers`` holds ``"<programme id>:<question id>" -> 0..10``; empty values are
+        skipped.  Checked first (:meth:`clean_answers`), stored in one transaction.
         """
+        return self.store_answers(user, self.clean_answers(user, answers), checkin_id)
+
+    def store_answers(
+        self, user: UserRecord, rows: Sequence[tuple[str, str, float]], checkin_id: str | None
+    ) -> int:
+        """Store answers checked by :meth:`clean_answers` (one transaction)."""
+        if not rows:
+            return 0
+        return self.repo.add_answers(user.id, rows, checkin_id, self.clock())
+
+    def clean_answers(
+        self, user: UserRecord, answers: Mapping[str, Any]
+    ) -> list[tuple[str, str, float]]:
+        """Check answers (see :meth:`record_answers`) without storing anything; returns
+        ``(programme id, question id, value)`` rows."""
         rows: list[tuple[str, str, float]] = []
         active = {p.id: p for p in self.active_programmes(user)}
         for key, raw in answers.items():
@@ -161,11 +175,12 @@ class Programmes:
             except (TypeError, ValueError):
                 v = -1.0
             if not 0 <= v <= 10 or v != v:
-                raise ParameterError(f"programme_answers.{key}", f"expected 0 to 10, got {raw!r}")
+                text = next(q["text"] for q in p.questions if q["id"] == qid)
+                raise ParameterError(
+                    f"programme_answers.{key}", f"{text!r}: expected 0 to 10, got {raw!r}"
+                )
             rows.append((pid, qid, v))
-        if not rows:
-            return 0
-        return self.repo.add_answers(user.id, rows, checkin_id, self.clock())
+        return rows
 
     def set_reminders(
         self, user: UserRecord, programme_id: str, data: Mapping[str, Any]

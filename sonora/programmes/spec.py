@@ -228,15 +228,20 @@ def _questions(data: Mapping[str, Any], n_goals: int) -> tuple[Question, ...]:
 
 def _listen(data: Mapping[str, Any]) -> Listen:
     raw = data.get("listen")
-    src: Mapping[str, Any] = raw if isinstance(raw, Mapping) else data
-    prefix = "listen." if isinstance(raw, Mapping) else "listen_"
-    kind = str(src.get("kind") if raw is not None else data.get("listen_kind") or "")
+    if isinstance(raw, Mapping):  # a JSON body
+        prefix, kind = "listen.", str(raw.get("kind") or "")
+        scenes_raw, families_raw = raw.get("scenes"), raw.get("families")
+        rule_src: Any = raw.get("library_rule")
+    else:  # a form: listen_kind, listen_scenes, listen_families, rule_*
+        prefix, kind = "listen_", str(data.get("listen_kind") or "")
+        scenes_raw, families_raw = data.get("listen_scenes"), data.get("listen_families")
+        rule_src = None
     if kind not in LISTEN_KINDS:
         raise ParameterError(
             f"{prefix}kind", f"expected one of {', '.join(LISTEN_KINDS)}, got {kind!r}"
         )
-    scenes = tuple(str(s) for s in _list(src.get("scenes")))
-    families = tuple(str(f) for f in _list(src.get("families")))
+    scenes = tuple(str(s) for s in _list(scenes_raw))
+    families = tuple(str(f) for f in _list(families_raw))
     known_scenes = set(builtin_names())
     for s in scenes:
         if s not in known_scenes:
@@ -255,8 +260,7 @@ def _listen(data: Mapping[str, Any]) -> Listen:
     if kind == "sonora_chooses" and not families:
         raise ParameterError(f"{prefix}families", "choose the sounds Sonora may choose from")
     if kind == "library_rule":
-        rule_src = src.get("library_rule") if raw is not None else None
-        if rule_src is None:
+        if rule_src is None and not isinstance(raw, Mapping):
             rule_src = {
                 "tempo_max_bpm": data.get("rule_tempo_max_bpm") or None,
                 "instrumental_only": data.get("rule_instrumental_only") == "on",

@@ -218,15 +218,21 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
 
     app.include_router(holds_api)  # booking confirmation by email, address blocks
     app.include_router(holds_pages)
+    # therapist-guided programmes (issue #17): consent, programmes, progress, reports
+    from sonora.web.programmes_api import router as programmes_api
+    from sonora.web.programmes_pages import router as programmes_pages
+
+    app.include_router(programmes_api)
+    app.include_router(programmes_pages)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app
 
 
 def page_templates() -> Jinja2Templates:
     """The Jinja environment of every page module of the app (built per app)."""
-    from sonora.web import care_pages, pages, therapists_pages
+    from sonora.web import care_pages, pages, programmes_pages, therapists_pages
 
-    return build_templates(pages, care_pages, therapists_pages)
+    return build_templates(pages, care_pages, therapists_pages, programmes_pages)
 
 
 def limit_native_threads(n: int = 1) -> None:

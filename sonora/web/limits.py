@@ -334,6 +334,8 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, str | None]] = [
         "email",
     ),
     ("GET", re.compile(r"^/api/plans/[^/]+/download/?$"), "downloads", None),
+    # programme reports (a PDF is drawn per request)
+    ("GET", re.compile(r"^/(api/)?programmes/[^/]+/report\.(pdf|csv)$"), "downloads", None),
     ("GET", re.compile(r"^/api/plans/[^/]+/stream/?$"), "streams", None),
 ]
 

@@ -221,7 +221,22 @@ async def checkin_page(
         "note": "",
     }
     pattern = await run_in_threadpool(core.mood_pattern, user)
-    return render(request, "checkin.html", {"values": values, "error": None, "pattern": pattern})
+    programmes = await run_in_threadpool(core.programmes.active_programmes, user)
+    return render(
+        request,
+        "checkin.html",
+        {"values": values, "error": None, "pattern": pattern, "programme_questions": programmes},
+    )
+
+
+def _programme_answers(data: dict[str, Any]) -> dict[str, float | None]:
+    """The check-in form's answers to programme questions (``pq_<programme>_<question>``)."""
+    out: dict[str, float | None] = {}
+    for key in data:
+        if key.startswith("pq_"):
+            pid, _, qid = key[3:].partition("_")
+            out[f"{pid}:{qid}"] = form_scale(data, key)
+    return out
 
 
 @router.post("/checkin", response_class=HTMLResponse)
@@ -252,9 +267,19 @@ async def checkin_submit(
                     "minutes", f"expected a number of minutes, got {answers['minutes']!r}"
                 ) from None
         answers = {k: v for k, v in answers.items() if v is not None}
-        _, rec, _ = await run_in_threadpool(core.check_in, user, answers)
+        extra = await run_in_threadpool(
+            core.programmes.clean_answers, user, _programme_answers(data)
+        )  # checked before anything is stored
+        checkin, rec, _ = await run_in_threadpool(core.check_in, user, answers)
+        await run_in_threadpool(core.programmes.store_answers, user, extra, checkin.id)
     except ParameterError as exc:
-        return render(request, "checkin.html", {"values": values, "error": exc}, status=422)
+        programmes = await run_in_threadpool(core.programmes.active_programmes, user)
+        return render(
+            request,
+            "checkin.html",
+            {"values": values, "error": exc, "programme_questions": programmes},
+            status=422,
+        )
     return redirect(f"/plan/{rec.id}")
 
 
