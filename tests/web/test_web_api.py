@@ -200,6 +200,30 @@ THERAPIST_ROUTES: dict[tuple[str, str], str] = {
     ("DELETE", "/api/therapists/me/blocks"): "therapist",
 }
 ROUTES.update(THERAPIST_ROUTES)
+
+#: Therapist-guided programmes (issue #17): "programme" — needs a signed-in person;
+#: tests/programmes/test_programmes_web.py refuses each of these to another therapist,
+#: the therapist after revocation and after their verification lapses, a listener of
+#: another therapist and a guest.
+PROGRAMME_ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/sharing"): "programme",
+    ("POST", "/sharing/{therapist_id}"): "programme",
+    ("POST", "/sharing/{therapist_id}/revoke"): "programme",
+    ("GET", "/therapists/me/clients"): "programme",
+    ("GET", "/therapists/me/clients/{share_id}"): "programme",
+    ("POST", "/therapists/me/clients/{share_id}/programmes"): "programme",
+    ("GET", "/programmes/{programme_id}"): "programme",
+    ("POST", "/programmes/{programme_id}/reminders"): "programme",
+    ("GET", "/programmes/{programme_id}/report.{fmt}"): "programme",
+    ("GET", "/api/sharing"): "programme",
+    ("PUT", "/api/sharing/{therapist_id}"): "programme",
+    ("DELETE", "/api/sharing/{therapist_id}"): "programme",
+    ("GET", "/api/therapists/me/clients"): "programme",
+    ("POST", "/api/therapists/me/clients/{share_id}/programmes"): "programme",
+    ("GET", "/api/programmes/{programme_id}/progress"): "programme",
+    ("GET", "/api/programmes/{programme_id}/report.{fmt}"): "programme",
+}
+ROUTES.update(PROGRAMME_ROUTES)
 #: Where an anonymous visitor of a therapist or admin page is sent.
 ANON_REDIRECTS = {"therapist": "/therapists/join", "admin": "/login"}
 
@@ -274,6 +298,9 @@ def test_anonymous_visitors_are_refused(anon: TestClient, method: str, path: str
         "therapist_id": "0" * 32,
         "booking_id": "0" * 32,
         "mix_id": "0" * 32,
+        "programme_id": "0" * 32,
+        "share_id": "0" * 32,
+        "fmt": "pdf",
     }
     r = _call(anon, method, path, ids)
     if ROUTES[(method, path)] in ANON_REDIRECTS and not path.startswith("/api"):
