@@ -2,7 +2,8 @@
 
 ``sonora scenes``, ``sonora describe SCENE``, ``sonora render SCENE|PLAN.json -o FILE``,
 ``sonora play SCENE``, and the commands other parts of Sonora provide (``serve``,
-``recommend``, ``triage``, ``evidence``, ``admin``, ``therapists``, ``outbox``).
+``recommend``, ``triage``, ``evidence``, ``admin``, ``therapists``, ``outbox``,
+``programmes``).
 
 Start-up is kept short: this module imports only the standard library and Typer.
 Commands from other packages are registered by name (:data:`LAZY_COMMANDS`) and
@@ -65,6 +66,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "sonora.therapists.cli:outbox_app",
         "Emails waiting to be sent (booking confirmations).",
     ),
+    "programmes": ("sonora.programmes.cli:programmes_app", "Therapist-guided programmes."),
 }
 
 

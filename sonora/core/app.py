@@ -420,7 +420,7 @@ class Core:
         if pattern is not None:
             base = care or {"level": "everyday", "reasons": [], "resources": []}
             care = {**base, "pattern": pattern}
-        plan = self.planner.recommend(user.id, checkin, profile)
+        plan = self._recommend_within_programme(user, checkin, profile)
         c, p = self.store.add_checkin_and_plan(
             user.id,
             checkin=checkin.to_dict(),
@@ -431,6 +431,29 @@ class Core:
         if self.settings.calibrate_ahead:
             self.calibrator.ensure(p.id, p.plan, None, owner=user.id)
         return c, p, plan
+
+    def _recommend_within_programme(
+        self, user: UserRecord, checkin: CheckIn, profile: dict[str, Any]
+    ) -> Plan:
+        """The matcher's plan, kept within a running programme's sounds ("one sound
+        family" or "let Sonora choose within these"): the other families count as
+        disliked for this plan.  If nothing could be made within them, the plan is made
+        as usual (the programme's page still says what the therapist suggested)."""
+        allowed = self.programmes.allowed_families(user)
+        disliked = set(profile.get("disliked") or ())
+        if allowed and allowed - disliked:
+            from sonora.plan.recipes import FAMILIES
+
+            within = {
+                **profile,
+                "disliked": sorted(set(FAMILIES) - (allowed - disliked)),
+                "loved": sorted(allowed - disliked),
+            }
+            try:
+                return self.planner.recommend(user.id, checkin, within)
+            except (ParameterError, ValueError) as exc:
+                log.warning("no plan within the programme's sounds (%s); planning as usual", exc)
+        return self.planner.recommend(user.id, checkin, profile)
 
     def plan(self, user: UserRecord, plan_id: str) -> tuple[PlanRecord, Plan]:
         """A plan of this listener (:class:`~sonora.store.NotFound` otherwise)."""

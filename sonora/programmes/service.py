@@ -136,6 +136,18 @@ class Programmes:
                 out.append(p)
         return out
 
+    def allowed_families(self, user: UserRecord) -> set[str]:
+        """Sound families the running programmes keep sessions within (empty: no limit).
+
+        Only "one sound family" and "let Sonora choose within these" limit sessions;
+        chosen scenes and library rules are shown on the programme's page.
+        """
+        out: set[str] = set()
+        for p in self.active_programmes(user):
+            if p.listen.get("kind") in ("family", "sonora_chooses"):
+                out.update(p.listen.get("families") or ())
+        return out
+
     def record_answers(
         self, user: UserRecord, answers: Mapping[str, Any], checkin_id: str | None = None
     ) -> int:
@@ -291,6 +303,52 @@ class Programmes:
             scope=scope,
             today=self.clock().date(),
         )
+
+    # -- reminders ---------------------------------------------------------------------
+    def send_reminders(
+        self, *, base_url: str, mail_from: str, day: dt.date | None = None
+    ) -> list[ProgrammeRecord]:
+        """Queue today's reminder emails in the outbox: one per programme running today
+        whose listener chose email on this weekday, at most one a day however often this
+        runs (``reminded_on`` is set in the same transaction, conditionally).
+
+        Returns the programmes reminded.
+        """
+        from sonora.therapists.mail import compose
+
+        day = day or self.clock().date()
+        now = self.clock()
+        sent = []
+        for p, email in self.repo.reminder_candidates(day):
+            share = self.repo.share_between(p.listener_id, p.therapist_id)
+            if not email or share is None or not share.active(now):
+                continue
+            text = (
+                f"A reminder you asked for: your listening programme from your music "
+                f"therapist, {p.therapist_name}, runs until {p.end_date:%d %B %Y}.\n\n"
+                f"Rhythm: {p.sessions_per_week} sessions a week, "
+                f"{p.minutes_min}-{p.minutes_max} minutes. {p.rhythm_note}\n\n"
+                f"Start a session: {base_url}/checkin\n"
+                f"The programme and your progress: {base_url}/programmes/{p.id}\n\n"
+                f"Change or stop these reminders on the programme's page.\n"
+                f"Sonora is not monitored in real time. In an emergency, call your local "
+                f"emergency number or a crisis line.\n"
+            )
+            mail = {
+                "kind": "programme_reminder",
+                "to_addr": email,
+                "subject": f"Your listening today: {p.title}",
+                "message": compose(
+                    sender=mail_from,
+                    to_addr=email,
+                    to_name="",
+                    subject=f"Your listening today: {p.title}",
+                    text=text,
+                ),
+            }
+            if self.repo.mark_reminded(p.id, day, [mail], now):
+                sent.append(p)
+        return sent
 
     # -- privacy -----------------------------------------------------------------------
     def account_part(self) -> ProgrammesAccountPart:

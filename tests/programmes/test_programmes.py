@@ -209,3 +209,41 @@ def test_therapist_deletion_ends_sharing_and_keeps_the_listeners_log(world: Worl
     core.delete_account(world.ada.user)
     assert svc.shares(world.lee.user) == [] and svc.programmes(world.lee.user) == []
     assert [e.therapist_name for e in svc.access_log(world.lee.user)] == ["Ada Lovelace"]
+
+
+def test_reminders_go_through_the_outbox_once_a_day(world: World) -> None:
+    import datetime as dt
+
+    svc = world.core.programmes
+    svc.set_share(world.lee.user, world.ada.therapist_id or "", ["history"])
+    p = svc.create_programme(world.ada.user, svc.clients(world.ada.user)[0].id, programme_body())
+    today = svc.clock().date()
+    svc.set_reminders(world.lee.user, p.id, {"email": "on", "weekdays": [str(today.weekday())]})
+    kw = {"base_url": "https://sonora.example", "mail_from": "Sonora <sonora@example.org>"}
+    assert [r.id for r in svc.send_reminders(**kw)] == [p.id]
+    assert svc.send_reminders(**kw) == []  # once a day, however often it runs
+    tomorrow = today + dt.timedelta(days=1)
+    assert svc.send_reminders(**kw, day=tomorrow) == []  # not a chosen day
+    mails = [m for m in world.core.therapists.repo.outbox() if m.kind == "programme_reminder"]
+    assert len(mails) == 1 and mails[0].to_addr == "lee@example.org"
+    from email import message_from_string, policy
+
+    text = message_from_string(mails[0].message, policy=policy.default).get_content()
+    assert "from your music" in text and "therapist, Ada Lovelace" in text
+    assert f"https://sonora.example/programmes/{p.id}" in text
+    svc.revoke(world.lee.user, world.ada.therapist_id or "")
+    assert svc.send_reminders(**kw, day=today + dt.timedelta(days=7)) == []  # sharing ended
+
+
+def test_sessions_stay_within_the_programmes_sounds(world: World) -> None:
+    svc = world.core.programmes
+    svc.set_share(world.lee.user, world.ada.therapist_id or "", ["history"])
+    p = svc.create_programme(world.ada.user, svc.clients(world.ada.user)[0].id, programme_body())
+    assert svc.allowed_families(world.lee.user) == {"rain", "bowls"}
+    for goal in ("sleep", "unwind", "ease_anxiety"):
+        plan_id = world.session(world.lee, {f"{p.id}:q0": 5}, goal=goal)
+        _, plan = world.core.plan(world.lee.user, plan_id)
+        families = {layer.family for layer in plan.plan_layers}
+        assert families <= {"rain", "bowls", "breath"}, (goal, families)
+    svc.revoke(world.lee.user, world.ada.therapist_id or "")
+    assert svc.allowed_families(world.lee.user) == set()
