@@ -138,7 +138,9 @@ def report_pdf(pr: Progress, *, viewer: str) -> bytes:
         ),
         para(
             f"Rhythm: {p.sessions_per_week} sessions a week, {p.minutes_min}-{p.minutes_max} min. "
-            f"{p.rhythm_note}  Listening: {LISTEN_KINDS.get(p.listen.get('kind', ''), '')}."
+            f"{p.rhythm_note.rstrip('.')}. "
+            f"Listening: {LISTEN_KINDS.get(p.listen.get('kind', ''), '')}"
+            f"{': ' + ', '.join(p.listen.get('families') or p.listen.get('scenes') or []) if (p.listen.get('families') or p.listen.get('scenes')) else ''}."
         ),
         para("Adherence", h2),
     ]
