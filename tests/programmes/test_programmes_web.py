@@ -227,3 +227,49 @@ def test_share_form_revoke_and_bad_scope(world: World) -> None:
     assert lee.delete(f"/api/sharing/{tid}").status_code == 204
     assert client(app, world.ada).get("/api/therapists/me/clients").json() == []
     assert lee.delete(f"/api/sharing/{tid}").status_code == 404
+
+
+@pytest.mark.parametrize("notes", [False, True])
+def test_crisis_note_in_a_programme_puts_help_first_and_the_therapist_sees_only_the_scope(
+    tmp_path: Path, notes: bool
+) -> None:
+    core = Core(settings(tmp_path, triage_notes=True))
+    try:
+        world = World(core)
+        scope = ["history", "notes"] if notes else ["history"]
+        core.programmes.set_share(world.lee.user, world.ada.therapist_id or "", scope)
+        share = core.programmes.clients(world.ada.user)[0]
+        p = core.programmes.create_programme(world.ada.user, share.id, programme_body())
+        app = create_app(core)
+        lee = client(app, world.lee)
+        core.save_profile(world.lee.user, {"country": "GB"})
+        form = {
+            "csrf_token": csrf(lee),
+            "tension": "9",
+            "energy": "2",
+            "mood": "1",
+            "goal": "unwind",
+            "minutes": "10",
+            "place": "sitting",
+            "output": "speaker",
+            "note": "I don't want to wake up tomorrow",
+            f"pq_{p.id}_q0": "1",
+        }
+        r = lee.post("/checkin", data=form)
+        assert r.status_code == 303
+        page = lee.get(r.headers["location"]).text
+        assert page.index('class="care crisis"') < page.index("What will play")
+        assert "116 123" in page  # Samaritans, the default country's crisis line
+        view = client(app, world.ada).get(f"/api/programmes/{p.id}/progress").json()
+        assert view["monitored"] is False
+        session = view["sessions"][0]
+        if notes:
+            assert session["care_level"] == "crisis" and "wake up" in session["note"]
+        else:
+            assert "note" not in session and "care_level" not in session
+            assert "wake up" not in str(view) and "crisis" not in str(view)
+        html = client(app, world.ada).get(f"/programmes/{p.id}").text
+        assert "not monitored in real time" in html
+        assert ("Screen: crisis" in html) is notes
+    finally:
+        core.close()
