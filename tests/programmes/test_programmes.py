@@ -247,3 +247,72 @@ def test_sessions_stay_within_the_programmes_sounds(world: World) -> None:
         assert families <= {"rain", "bowls", "breath"}, (goal, families)
     svc.revoke(world.lee.user, world.ada.therapist_id or "")
     assert svc.allowed_families(world.lee.user) == set()
+
+
+PG_URL = __import__("os").environ.get(
+    "SONORA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """A world on SQLite, and on PostgreSQL in a schema of its own."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from sonora.core.database import Database
+
+    if request.param == "sqlite":
+        core = Core(settings(tmp_path))
+        yield World(core)
+        core.close()
+        return
+    schema = f"sonora_test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    core = Core(settings(tmp_path), store=Database.open(PG_URL, schema=schema))
+    try:
+        yield World(core)
+    finally:
+        core.close()
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+class _Fails:
+    """An account part whose deletion fails (after the programmes' part ran)."""
+
+    def export(self, s: object, user_id: str) -> dict:
+        return {}
+
+    def delete(self, s: object, user_id: str) -> dict[str, int]:
+        raise RuntimeError("disk on fire")
+
+    def count(self, s: object, user_id: str) -> dict[str, int]:
+        return {}
+
+    def move(self, s: object, a: str, b: str) -> None:
+        return None
+
+
+def test_deletion_is_one_unit_on_each_database(any_world: World) -> None:
+    world = any_world
+    core, svc = world.core, world.core.programmes
+    svc.set_share(world.lee.user, world.ada.therapist_id or "", ["history", "notes"])
+    p = svc.create_programme(world.ada.user, svc.clients(world.ada.user)[0].id, programme_body())
+    world.session(world.lee, {f"{p.id}:q0": 4})
+    svc.open(world.ada.user, p.id, what="programme progress")
+    part = svc.account_part()
+    with core.store.transaction() as s:
+        before = part.count(s, world.lee.user.id)
+    assert set(before.values()) == {1}
+    with pytest.raises(RuntimeError):
+        core.store.delete_user(world.lee.user.id, parts=(part, _Fails()))
+    with core.store.transaction() as s:
+        assert part.count(s, world.lee.user.id) == before  # nothing half-deleted
+    core.delete_account(world.lee.user)
+    with core.store.transaction() as s:
+        assert set(part.count(s, world.lee.user.id).values()) == {0}
