@@ -124,22 +124,18 @@ def _refused(world: World, app: Any, who: Person | None, ids: dict[str, str]) ->
 def test_every_new_route_is_refused(world: World, role: str) -> None:
     ids = _setup(world)
     app = create_app(world.core)
-    who: Person | None
-    if role == "other_therapist":
-        who = world.bea
-    elif role == "revoked":
+    if role == "revoked":  # the programme's own therapist, once the client revoked
         world.core.programmes.revoke(world.lee.user, ids["tid"])
-        who = world.ada
-    elif role == "lapsed":
-        world.lapse(world.ada)
-        who = world.ada
-    elif role == "other_listener":
-        who = world.mo
-    else:
-        who = None
-    if role == "revoked":  # revocation is checked by the scope assertion: re-share first
         _refused_after_revocation(world, app, ids)
         return
+    if role == "lapsed":
+        world.lapse(world.ada)
+    who = {
+        "other_therapist": world.bea,
+        "lapsed": world.ada,
+        "other_listener": world.mo,
+        "guest": None,
+    }[role]
     _refused(world, app, who, ids)
 
 
