@@ -3,7 +3,9 @@
 :class:`ProgrammeStore` is what the service needs; :class:`SqlProgrammeRepo` keeps it in
 the app's database.  Methods return plain frozen records, never live ORM rows.  Reads of
 the therapist directory (a profile's name and verification, a listener's consults) are
-single queries on its tables; nothing here writes them.
+single queries on its tables, never writes; the one write outside this feature's tables
+is a reminder email queued in the directory's existing ``outbox`` (the same sender
+delivers it), in the same transaction that records the reminder.
 """
 
 from __future__ import annotations

@@ -269,3 +269,11 @@ def test_crisis_note_in_a_programme_puts_help_first_and_the_therapist_sees_only_
         assert ("Screen: crisis" in html) is notes
     finally:
         core.close()
+
+
+def test_report_downloads_are_rate_limited_like_downloads() -> None:
+    from sonora.web.limits import _match
+
+    for path in ("/programmes/abc/report.pdf", "/api/programmes/abc/report.csv"):
+        assert _match("GET", path) == ("downloads", None), path
+    assert _match("GET", "/programmes/abc") is None
