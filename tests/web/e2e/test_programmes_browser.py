@@ -138,6 +138,8 @@ def test_consult_share_programme_progress_report_revoke(
         q = lee.locator("fieldset.programme-questions input[type=range]")
         assert q.count() == 1
         q.fill(value)
+        if value == "3":
+            lee.screenshot(path=str(shots / "p2b-checkin-question.png"), full_page=True)
         lee.get_by_role("button", name="Make my session").click()
         lee.wait_for_url(re.compile(r".*/plan/[0-9a-f]{32}$"))
         plan_id = lee.url.rsplit("/", 1)[1]
@@ -146,6 +148,7 @@ def test_consult_share_programme_progress_report_revoke(
         lee.wait_for_load_state()
     lee.goto(programme_url)
     assert "3/10" in lee.locator("p.adherence").inner_text()
+    lee.screenshot(path=str(shots / "p2c-programme-listener.png"), full_page=True)
 
     # 5. the therapist sees adherence 3/10 and the charts, and exports the PDF
     resp = ada.goto(programme_url)
