@@ -52,6 +52,17 @@
     crisis) was reworded afterwards; three prototypes that were near-copies
     (cosine >= 0.90) of round6-8 rows were reworded too.
 
+``round9``
+    Blind round A: 100 notes (40 crisis, 27 clinical, 33 everyday; 19 in other
+    languages: es, fr, de, pt, it, pl and, unscreened, nl, tr, sv) written by an
+    independent writer who had seen neither the rules, the prototypes nor the
+    labelled set, in text-message style (no apostrophes, "rn", "tmrw", "lowkey").
+    Measured once, before anything changed: crisis recall 15/40 (38 %),
+    clinical 16/27, everyday flagged 1/33 (as crisis). This is the most honest
+    figure so far of how phrase-by-phrase rules do on writing nobody here
+    tuned to. Its misses were then read, and recall made structural (see
+    :mod:`sonora.care.concern`) rather than patched phrase by phrase.
+
 Hard negatives are everyday notes that use a crisis-sounding word (kill, die,
 dead, cut, burn, overdose, goodbye...) in an everyday sense; see
 :func:`is_hard_negative`.
@@ -110,6 +121,9 @@ FIRST_SIGHT: dict[str, tuple[float, float, float, float]] = {
     "round7": (30 / 36, 16 / 24, 1 / 40, 1 / 40),
     # 2026-12-06, after round7's changes
     "round8": (22 / 30, 21 / 25, 0 / 30, 0 / 30),
+    # 2026-12-06, blind round A by an independent writer, with round8's system
+    # (only latency and the check-in form had changed): the rules did not generalise
+    "round9": (15 / 40, 16 / 27, 1 / 33, 1 / 33),
 }
 
 _HARD = re.compile(
