@@ -164,8 +164,9 @@ def _about_someone_else(clause: str, start: int, end: int, other: re.Pattern[str
     subjects += [(m.end(), "other") for m in _THIRD_PERSON.finditer(before)]
     if subjects:
         return max(subjects)[1] == "other"
-    after = clause[end : end + 30]
-    return bool(other.match(after.lstrip()) or re.match(r"\s*(of|for) (my |our |the |a )", after))
+    after = clause[end : end + 40]
+    named = re.match(r"\s*(of|for) (my |our |his |her |their |the |a )?", after)
+    return bool(other.match(after.lstrip()) or (named and other.match(after[named.end() :])))
 
 
 def concerns(neutral: str, folded: str, *, language: str = "en") -> list[Signal]:
