@@ -30,7 +30,15 @@ from importlib import resources as _ir
 
 from sonora.care.rules import Signal, clauses
 
-__all__ = ["Family", "concerns", "danger_now", "in_story", "is_clinical", "load_families"]
+__all__ = [
+    "Family",
+    "accident",
+    "concerns",
+    "danger_now",
+    "in_story",
+    "is_clinical",
+    "load_families",
+]
 
 _FIRST_PERSON = re.compile(r"\b(i|me|myself|im)\b")
 _THIRD_PERSON = re.compile(r"\b(he|she|they|his|her|their|him|them)\b")
@@ -329,3 +337,18 @@ def in_story(neutral: str, span: str) -> bool:
     if not found:
         return False
     return all(_story_sentence(s, media) for s in found)
+
+
+def accident(neutral: str) -> bool:
+    """Whether the note tells of an accident and nothing deliberate ("cut my finger chopping onions").
+
+    Parameters
+    ----------
+    neutral : str
+        The neutralised note.
+
+    Returns
+    -------
+    bool
+    """
+    return bool(_ACCIDENT.search(neutral)) and not _DELIBERATE.search(neutral)
