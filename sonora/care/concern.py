@@ -35,6 +35,7 @@ __all__ = [
     "accident",
     "concerns",
     "danger_now",
+    "explained",
     "in_story",
     "is_clinical",
     "load_families",
@@ -57,7 +58,7 @@ _ACCIDENT = re.compile(
     r"grill|barbecue|bbq|toaster|radiator|door|corner|table)|(making|cooking|baking|chopping|"
     r"cutting|slicing|peeling) (the |some |a |up |up the )?(onions?|vegetables|veg|bread|meat|"
     r"carrots?|potatoes|dinner|lunch|breakfast|tea|pancakes|cake|food|wood|paper|fabric|"
-    r"tomatoes|apples?|cheese|chicken|fish)|(at|in) (the )?(gym|training|practice|match|kitchen))\b"
+    r"tomatoes|apples?|cheese|chicken|fish)|(at|in) (the )?(gym|training|practice|match))\b"
 )
 _DELIBERATE = re.compile(
     r"\b(on purpose|deliberately|again|deserve\w*|punish\w*|wanted to|want to|urges?|"
@@ -247,6 +248,8 @@ def _story_sentence(sentence: str, media: re.Pattern[str]) -> bool:
 
 
 def _first_hit(fam: Family, sentences: list[str], tables: _Tables) -> str | None:
+    if len(sentences) > 1:  # "tired. of everything. permanently.": the note as one sentence
+        sentences = [*sentences, " ".join(x.strip() for x in sentences)]
     for sentence in sentences:
         if _story_sentence(sentence, tables.media):
             continue  # a story, a show, a game: not the listener's life
@@ -337,6 +340,36 @@ def in_story(neutral: str, span: str) -> bool:
     if not found:
         return False
     return all(_story_sentence(s, media) for s in found)
+
+
+_ROUTINE_MEDICINE = re.compile(
+    r"\b(for (my|the|her|his) (thyroid|blood pressure|asthma|diabetes|hay fever|allergies|heart|"
+    r"cholesterol|epilepsy|migraines?|period|back|headaches?|cold|flu|skin|acne|arthritis)|"
+    r"as prescribed|every (day|morning|night) for)\b"
+)
+
+
+def explained(neutral: str) -> bool:
+    """Whether the whole note has a plain everyday explanation the sentence model cannot see.
+
+    An accident told as one, a note entirely about a story (a film where everyone
+    dies), or routine medicine ("my tablets every day for my thyroid"), with no
+    concern family firing: the model is then not allowed to raise the note on
+    resemblance alone.
+
+    Parameters
+    ----------
+    neutral : str
+        The neutralised note.
+
+    Returns
+    -------
+    bool
+    """
+    media = load_families().media
+    sentences = [x for x in _SENTENCES.split(neutral) if x.strip()]
+    story = bool(sentences) and all(_story_sentence(x, media) for x in sentences)
+    return accident(neutral) or story or bool(_ROUTINE_MEDICINE.search(neutral))
 
 
 def accident(neutral: str) -> bool:

@@ -367,10 +367,10 @@ def triage(
         if scores is None:
             notes.append("the meaning check could not run; rules only")
     sem_crisis = sem_soft = sem_clinical = False
-    if scores is not None and concern.accident(neutral):
-        # an accident, told as one: what the model sees in "cut" or "burned" is explained
+    if scores is not None and concern.explained(neutral):
+        # an accident, a story, routine medicine: what the model sees is explained
         scores = None
-        notes.append("read as an accident")
+        notes.append("read as an accident, a story or routine medicine")
     if scores is not None:
         sem_crisis = (
             scores.crisis >= CRISIS_SIMILARITY

@@ -51,6 +51,11 @@ CRISIS = {
     "euphemism, sleep": "i would like to lie down and not get up again, ever",
     "date": "i picked the date. the 14th. its done",
     "method research": "been reading about methods all night",
+    "intruder": "a man got in through the back and hes still in the kitchen",
+    "asking how long": "how long does it take to bleed out, asking for me",
+    "practical handover": "passwords are in the blue notebook. thanks for everything",
+    "fresh wounds": "new cuts on my stomach tonight, deeper than before",
+    "sentences in pieces": "so tired. of all of it. for good this time.",
     "Spanish": "ya no aguanto, quiero morirme",
     "French": "je veux en finir ce soir",
     "German": "ich will einfach nicht mehr leben",
@@ -82,6 +87,8 @@ EVERYDAY = {
     "travel": "train stuck on the bridge for twenty minutes",
     "other language, idiom": "estoy muerta de cansancio hoy",
     "other language, denial": "no quiero morir, solo estoy agotada",
+    "a story, film": "saw a film where the whole family dies in a fire, grim",
+    "routine medicine": "remembered my pills every morning for my blood pressure",
 }
 
 
