@@ -232,7 +232,7 @@ def concerns(neutral: str, folded: str, *, language: str = "en") -> list[Signal]
 
 _WATCHING = re.compile(
     r"\b(i|me)( am| was| have| just)? (watch|read|play|saw|seen|finish|love|like|listen|binge|"
-    r"start)\w*\b"
+    r"start|done with|obsessed with|hooked on|bored of|sick of)\w*\b"
 )
 
 

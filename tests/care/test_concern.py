@@ -56,6 +56,9 @@ CRISIS = {
     "practical handover": "passwords are in the blue notebook. thanks for everything",
     "fresh wounds": "new cuts on my stomach tonight, deeper than before",
     "sentences in pieces": "so tired. of all of it. for good this time.",
+    "these, all at once": "if i take every one of them at once will it be quick",
+    "a bridge, abroad": "je suis sur le pont et je regarde l'eau",
+    "so no one has to": "sorted my stuff into boxes so nobody has to deal with it after",
     "Spanish": "ya no aguanto, quiero morirme",
     "French": "je veux en finir ce soir",
     "German": "ich will einfach nicht mehr leben",
@@ -88,6 +91,10 @@ EVERYDAY = {
     "other language, idiom": "estoy muerta de cansancio hoy",
     "other language, denial": "no quiero morir, solo estoy agotada",
     "a story, film": "saw a film where the whole family dies in a fire, grim",
+    "slang, contact": "my mate hit me up about football tonight",
+    "a roof, working": "up on the roof clearing the gutters with my brother",
+    "in front of people": "walking out in front of the whole school for assembly, nervous",
+    "a trip": "if anything happens to me on the climb, the car keys are with jo",
     "routine medicine": "remembered my pills every morning for my blood pressure",
 }
 
