@@ -15,19 +15,24 @@ fresh Python process that screens one note, measured with
 (``python -m sonora.cli triage ... --json``, which also pays for importing the
 CLI). A bare ``python -c pass`` is measured in the same run as the reference.
 
-Splits (see :mod:`sonora.care.evaluate`): ``dev``, ``round1``-``round8``
+Also prints what the concern gate (:mod:`sonora.care.concern`) catches alone
+per split, and a leave-one-round-out estimate of a nearest-neighbour reading of
+the labelled notes (each round scored against the others only).
+
+Splits (see :mod:`sonora.care.evaluate`): ``dev``, ``round1``-``round10``
 were used for tuning (each round was first measured once as a held-out set; those
 first-sight figures are printed too); ``heldout`` (60 notes) was written afterwards,
 measured once (first sight: crisis recall 19/20), and only its one crisis miss was
-then read (see :mod:`sonora.care.evaluate`). Targets: crisis recall 100%, clinical recall >= 90%,
-everyday flagged crisis <= 2% and flagged at all <= 10%.
+then read (see :mod:`sonora.care.evaluate`). Targets (issue #10): crisis recall 100%,
+clinical recall >= 95%, everyday flagged crisis <= 1% and flagged at all <= 5%; first
+sight on a fresh round: crisis recall >= 95%.
 
 Exit status is non-zero when the tuning rows miss a target, or, with
 ``--strict``, when the held-out rows do.
 
 Usage::
 
-    python benchmarks/triage.py [--strict] [--misses] [--no-cold]
+    python benchmarks/triage.py [--strict] [--misses] [--no-cold] [--no-loro]
 """
 
 from __future__ import annotations
@@ -39,11 +44,14 @@ import subprocess
 import sys
 import time
 
-from sonora.care import embedding
+import numpy as np
+
+from sonora.care import concern, embedding, rulebook, rules
 from sonora.care.evaluate import (
     FIRST_SIGHT,
     TARGETS,
     Evaluation,
+    LabelledNote,
     evaluate,
     is_hard_negative,
     load_labelled,
@@ -110,6 +118,85 @@ def _cold(runs: int = 3) -> None:
         print(f"  {name:<42} {med:6.2f} s  ({med / ref:.1f}x the bare interpreter){verdict}")
 
 
+def _neutral(text: str) -> str:
+    plain, _ = rulebook.rewrite_slang(rules.normalise(text))
+    plain, _ = rulebook.rewrite_idioms(plain)
+    return rules.neutralise(plain)[0]
+
+
+def _gate_alone(notes: list[LabelledNote]) -> None:
+    """Print what the concern gate catches on its own, per split (no rules, no model)."""
+    print("\nconcern gate alone (no phrase rules, no sentence model), per split:")
+    by_split: dict[str, list[LabelledNote]] = {}
+    for n in notes:
+        by_split.setdefault(n.split, []).append(n)
+    for split in sorted(by_split):
+        rows = by_split[split]
+
+        def fires(n: LabelledNote) -> bool:
+            lang = rulebook.detect_language(n.text)
+            sigs = concern.concerns(_neutral(n.text), rulebook.fold(n.text), language=lang)
+            return any(not concern.is_clinical(s) for s in sigs)
+
+        crisis = [n for n in rows if n.level == "crisis"]
+        everyday = [n for n in rows if n.level == "everyday"]
+        cr = sum(fires(n) for n in crisis)
+        ev = sum(fires(n) for n in everyday)
+        print(
+            f"  {split:<8} crisis caught {cr:>3}/{len(crisis):<3} everyday read as crisis "
+            f"{ev}/{len(everyday)}"
+        )
+
+
+def _leave_one_round_out(notes: list[LabelledNote], k: int = 7) -> None:
+    """Leave-one-round-out estimate of a nearest-neighbour reading of the labelled notes.
+
+    For each split, the notes of every *other* split (and the prototypes) are the
+    neighbours; a note is called crisis when at least 70 % of the similarity of its
+    ``k`` nearest neighbours is crisis and the nearest crisis neighbour has cosine
+    >= 0.6 (the strictest setting tried). This is the honest, first-sight figure of
+    the only part that learns from the labelled rows; it is printed so that the
+    choice not to let it decide is checked in every run.
+    """
+    matrix = embedding.encoder().encode([_neutral(n.text) for n in notes])
+    protos, proto_labels = embedding._prototype_matrix()
+    labels = np.array([LEVELS.index(n.level) for n in notes])
+    splits = np.array([n.split for n in notes])
+    print(f"\nleave-one-round-out, nearest neighbours over the other rounds (k={k}):")
+    tot = np.zeros(4, dtype=int)
+    for split in sorted(set(splits)):
+        test = splits == split
+        ref = np.vstack([matrix[~test], protos])
+        ref_labels = np.concatenate([labels[~test], proto_labels])
+        sims = matrix[test] @ ref.T
+        top = np.argsort(-sims, axis=1)[:, :k]
+        calls = []
+        for i, row in enumerate(top):
+            s, lab = sims[i, row], ref_labels[row]
+            share = s[lab == 0].sum() / max(s.sum(), 1e-9)
+            calls.append(share >= 0.7 and s[lab == 0].max(initial=0.0) >= 0.6)
+        calls_a = np.array(calls)
+        true = labels[test]
+        counts = np.array(
+            [
+                (calls_a & (true == 0)).sum(),
+                (true == 0).sum(),
+                (calls_a & (true == 2)).sum(),
+                (true == 2).sum(),
+            ]
+        )
+        tot += counts
+        print(
+            f"  {split:<8} crisis {counts[0]:>3}/{counts[1]:<3} everyday read as crisis "
+            f"{counts[2]}/{counts[3]}"
+        )
+    print(
+        f"  {'all':<8} crisis {tot[0] / tot[1]:.1%}, everyday read as crisis {tot[2] / tot[3]:.1%}"
+        " (shown for comparison, not used to decide: it transfers poorly to another"
+        " writer, see round9 and round10)"
+    )
+
+
 def _confusion(title: str, ev: Evaluation) -> None:
     print(f"\n{title} (rows: true level, columns: screened as)")
     print(f"{'':<10}" + "".join(f"{lvl:>10}" for lvl in LEVELS))
@@ -123,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="also gate on held-out rows")
     parser.add_argument("--misses", action="store_true", help="list every disagreement")
     parser.add_argument("--no-cold", action="store_true", help="skip the fresh-process runs")
+    parser.add_argument(
+        "--no-loro", action="store_true", help="skip the leave-one-round-out estimate"
+    )
     args = parser.parse_args(argv)
     if not args.no_cold:
         _cold()
@@ -143,11 +233,13 @@ def main(argv: list[str] | None = None) -> int:
         ref.append(time.perf_counter() - t)
 
     latencies: list[float] = []
+    cpu: list[float] = []
     predicted: dict[str, str] = {}
     for note in notes:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         predicted[note.text] = triage(note.text).level
         latencies.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
 
     def predict(text: str) -> str:
         return predicted[text]
@@ -180,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
         f"mean {mean:.1f} ms (target <= 20 ms); reference bare encode of one sentence "
         f"p50 {r50:.1f} ms (ratio p50 {p50 / r50:.1f}x)"
     )
+    c50, c95 = _percentile(cpu, 50) * 1e3, _percentile(cpu, 95) * 1e3
+    print(
+        f"CPU time per note (warm; what the note costs, less sensitive to other load on the "
+        f"machine than wall time): p50 {c50:.1f} ms, p95 {c95:.1f} ms"
+    )
 
     print(
         f"\n{'split':<10} {'n':>4}  {'crisis-R':>8}  {'clinic-R':>8}  {'ev->crisis':>9}  "
@@ -195,15 +292,20 @@ def main(argv: list[str] | None = None) -> int:
         f", ev-flagged <= {TARGETS['everyday_flagged_max']:.0%}"
     )
 
-    _confusion("confusion, tuned rows (dev + round1-8)", tuned)
+    _confusion("confusion, tuned rows (dev + round1-10)", tuned)
     _confusion("confusion, held-out rows", heldout)
 
     print("\nfirst-sight figures of each held-out round, before its mistakes were read:")
+    print("  (round9 and round10 are the blind rounds A and B by an independent writer)")
     for name, (cr, cl, ec, ef) in FIRST_SIGHT.items():
         print(
             f"  {name:<8} crisis-R {cr:.1%}  clinic-R {cl:.1%}  ev->crisis {ec:.1%}  "
             f"ev-flagged {ef:.1%}"
         )
+
+    _gate_alone(notes)
+    if not args.no_loro:
+        _leave_one_round_out(notes)
 
     shown = overall.misses if args.misses else heldout.misses
     label = "all disagreements" if args.misses else "held-out disagreements"

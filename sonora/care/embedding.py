@@ -45,6 +45,7 @@ from sonora.care.rules import normalise
 __all__ = [
     "LEVELS",
     "Scores",
+    "embed_pieces",
     "encoder",
     "is_ready",
     "load_error",
@@ -294,6 +295,34 @@ def split_pieces(text: str) -> list[str]:
     return pieces
 
 
+def embed_pieces(pieces: list[str]) -> np.ndarray:
+    """Embed the output of :func:`split_pieces`, encoding each word once.
+
+    When a note has several sentences, the first piece (the whole note) is not
+    encoded again: its embedding is taken as the word-count-weighted mean of its
+    sentences' embeddings, re-normalised. Mean pooling makes this close to encoding
+    the whole note (only attention across sentence boundaries is lost) at half the
+    cost, which is what keeps a warm note within its 20 ms budget.
+
+    Parameters
+    ----------
+    pieces : list of str
+        Output of :func:`split_pieces`; must not be empty.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, shape ``(len(pieces), 384)``, rows of unit L2 norm.
+    """
+    if len(pieces) == 1:
+        return _embed(pieces)
+    parts = _embed(pieces[1:])
+    weights = np.array([max(1, len(p.split())) for p in pieces[1:]], dtype=np.float32)
+    whole = (weights[:, None] * parts).sum(axis=0)
+    whole /= max(float(np.linalg.norm(whole)), 1e-12)
+    return np.vstack([whole[None, :], parts]).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Scores:
     """How close a note comes to each level's prototypes.
@@ -344,7 +373,7 @@ def score_pieces(pieces: list[str], *, top_k: int = 3) -> Scores:
     Scores
     """
     matrix, labels = _prototype_matrix()
-    sims = _embed(pieces) @ matrix.T  # (pieces, prototypes)
+    sims = embed_pieces(pieces) @ matrix.T  # (pieces, prototypes)
     per_level = np.empty((len(pieces), len(LEVELS)), dtype=np.float32)
     for i in range(len(LEVELS)):
         s = np.sort(sims[:, labels == i], axis=1)[:, ::-1][:, :top_k]

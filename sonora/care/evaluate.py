@@ -52,6 +52,30 @@
     crisis) was reworded afterwards; three prototypes that were near-copies
     (cosine >= 0.90) of round6-8 rows were reworded too.
 
+``round9``
+    Blind round A: 100 notes (40 crisis, 27 clinical, 33 everyday; 19 in other
+    languages: es, fr, de, pt, it, pl and, unscreened, nl, tr, sv) written by an
+    independent writer who had seen neither the rules, the prototypes nor the
+    labelled set, in text-message style (no apostrophes, "rn", "tmrw", "lowkey").
+    Measured once, before anything changed: crisis recall 15/40 (38 %),
+    clinical 16/27, everyday flagged 1/33 (as crisis). This is the most honest
+    figure so far of how phrase-by-phrase rules do on writing nobody here
+    tuned to. Its misses were then read, and recall made structural (see
+    :mod:`sonora.care.concern`) rather than patched phrase by phrase.
+
+``round10``
+    Blind round B: 100 notes (40 crisis, 27 clinical, 33 everyday; 21 in other
+    languages, among them Romanian, Czech, Dutch and Swedish) by the same writer,
+    in a different register (older adults, full sentences: "I press the hot iron
+    against my arm sometimes", "I would quite like to go to sleep and simply stay
+    there", a mother's voice calling them to join her, a neighbour's child with
+    bruises). Measured once with the concern gate in place: crisis recall 24/40
+    (60 %), clinical 18/27, everyday flagged 4/33 (2 as crisis). Better than
+    round A's 15/40, still far from the 95 % target. Its misses were then read
+    and the gate's families widened (harm to others and to children, commands
+    from voices or the television, heat against the skin, letters left behind,
+    "stay asleep", coercive control; more phrases in each language).
+
 Hard negatives are everyday notes that use a crisis-sounding word (kill, die,
 dead, cut, burn, overdose, goodbye...) in an everyday sense; see
 :func:`is_hard_negative`.
@@ -110,6 +134,12 @@ FIRST_SIGHT: dict[str, tuple[float, float, float, float]] = {
     "round7": (30 / 36, 16 / 24, 1 / 40, 1 / 40),
     # 2026-12-06, after round7's changes
     "round8": (22 / 30, 21 / 25, 0 / 30, 0 / 30),
+    # 2026-12-06, blind round A by an independent writer, with round8's system
+    # (only latency and the check-in form had changed): the rules did not generalise
+    "round9": (15 / 40, 16 / 27, 1 / 33, 1 / 33),
+    # 2026-12-06, blind round B by the same independent writer, with the concern gate
+    # written from round A's misses (and checked on the older rounds)
+    "round10": (24 / 40, 18 / 27, 2 / 33, 4 / 33),
 }
 
 _HARD = re.compile(

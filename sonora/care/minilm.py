@@ -185,6 +185,14 @@ class MiniLM:
         self._ln_w = w["embeddings.LayerNorm.weight"]
         self._ln_b = w["embeddings.LayerNorm.bias"]
         layers = []
+
+        def dense(a: np.ndarray) -> np.ndarray:
+            # The mapped tensors are transposed views at unaligned offsets; BLAS
+            # multiplies a C-ordered, aligned copy about twice as fast (measured:
+            # 0.38 -> 0.14 ms for one (4, 1536) @ (1536, 384) product). The copies
+            # are the six layers only (42 MB); the word table stays mapped.
+            return np.ascontiguousarray(a, dtype=np.float32)
+
         for i in range(int(config["num_hidden_layers"])):
             p = f"encoder.layer.{i}."
             qkv = np.concatenate(
@@ -192,17 +200,17 @@ class MiniLM:
             )
             layers.append(
                 _Layer(
-                    qkv_w=qkv.T,
+                    qkv_w=dense(qkv.T),
                     qkv_b=np.concatenate(
                         [w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")]
                     ),
-                    out_w=w[p + "attention.output.dense.weight"].T,
+                    out_w=dense(w[p + "attention.output.dense.weight"].T),
                     out_b=w[p + "attention.output.dense.bias"],
                     ln1_w=w[p + "attention.output.LayerNorm.weight"],
                     ln1_b=w[p + "attention.output.LayerNorm.bias"],
-                    up_w=w[p + "intermediate.dense.weight"].T,
+                    up_w=dense(w[p + "intermediate.dense.weight"].T),
                     up_b=w[p + "intermediate.dense.bias"],
-                    down_w=w[p + "output.dense.weight"].T,
+                    down_w=dense(w[p + "output.dense.weight"].T),
                     down_b=w[p + "output.dense.bias"],
                     ln2_w=w[p + "output.LayerNorm.weight"],
                     ln2_b=w[p + "output.LayerNorm.bias"],

@@ -161,6 +161,7 @@ def fold(text: str) -> str:
     t = unicodedata.normalize("NFKD", text.lower())
     t = "".join(c for c in t if not unicodedata.combining(c))
     t = t.replace("ł", "l").replace("ß", "ss").replace("ø", "o").replace("æ", "ae")
+    t = t.replace("ı", "i")  # Turkish dotless i has no decomposition
     t = t.replace("\u2019", "'").replace("\u2018", "'")
     return re.sub(r"\s+", " ", t).strip()
 

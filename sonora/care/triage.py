@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any, Literal
 
-from sonora.care import embedding, rulebook, rules
+from sonora.care import concern, embedding, rulebook, rules
 from sonora.care.errors import CareError
 from sonora.care.resources import (
     clinical_resources,
@@ -328,6 +328,19 @@ def triage(
             seen.add(sig.name)
             crisis_sigs.append(sig)
     clinical_sigs = demoted + rules.clinical_signals(neutral) + rulebook.clinical_signals(neutral)
+    # a story, a show, a game: a crisis word there is about the story, not the listener
+    story = [s for s in crisis_sigs if concern.in_story(neutral, s.span)]
+    if story:
+        crisis_sigs = [s for s in crisis_sigs if s not in story]
+        seen -= {s.name for s in story}
+        idioms.append("about a story: " + ", ".join(f"\u201c{s.span}\u201d" for s in story))
+    # the concern gate: broad word families, escalating unless explained (see concern.py)
+    for sig in concern.concerns(neutral, rulebook.fold(text), language=language):
+        if concern.is_clinical(sig):
+            clinical_sigs.append(sig)
+        elif sig.name not in seen:
+            seen.add(sig.name)
+            crisis_sigs.append(sig)
 
     notes: list[str] = []
     if idioms:
@@ -354,6 +367,10 @@ def triage(
         if scores is None:
             notes.append("the meaning check could not run; rules only")
     sem_crisis = sem_soft = sem_clinical = False
+    if scores is not None and concern.explained(neutral):
+        # an accident, a story, routine medicine: what the model sees is explained
+        scores = None
+        notes.append("read as an accident, a story or routine medicine")
     if scores is not None:
         sem_crisis = (
             scores.crisis >= CRISIS_SIMILARITY
@@ -383,15 +400,21 @@ def triage(
                 f"{scores.crisis:.2f}: \u201c{scores.crisis_piece}\u201d)"
             )
         reasons += [_span(s) for s in clinical_sigs] + notes
-        danger = rulebook.danger_now(neutral, crisis_sigs)
+        danger = rulebook.danger_now(neutral, crisis_sigs) or concern.danger_now(
+            neutral, crisis_sigs
+        )
         if danger:
             reasons.insert(0, "describes danger happening now: emergency number first")
         res = _crisis_list(country, region, danger_now=danger)
+        message = _crisis_message(res, danger_now=danger)
+        if unread:  # the emergency number stays first when there is danger now
+            line = _unread_line(language)
+            message = f"{message} {line}" if danger else f"{line} {message}"
         return TriageResult(
             "crisis",
             reasons,
             res,
-            _crisis_message(res, danger_now=danger),
+            message,
             danger_now=danger,
             language=language,
             unread=unread,

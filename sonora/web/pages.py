@@ -8,11 +8,14 @@ with the signed-in listener's id.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import secrets
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -32,6 +35,7 @@ from sonora.web.deps import (
     remember_session,
     switch_session,
 )
+from sonora.web.mixes_api import checkin_once
 from sonora.web.rendering import form_scale, read_form, redirect, render, render_error
 from sonora.web.security import SESSION_COOKIE
 
@@ -219,6 +223,8 @@ async def checkin_page(
         "place": "sitting",
         "output": profile["output"],
         "note": "",
+        # one-time key: a retried or double-clicked form makes one check-in, not two
+        "request_key": "form-" + secrets.token_urlsafe(16),
     }
     pattern = await run_in_threadpool(core.mood_pattern, user)
     programmes = await run_in_threadpool(core.programmes.active_programmes, user)
@@ -270,8 +276,17 @@ async def checkin_submit(
         extra = await run_in_threadpool(
             core.programmes.clean_answers, user, _programme_answers(data)
         )  # checked before anything is stored
-        checkin, rec, _ = await run_in_threadpool(core.check_in, user, answers)
-        await run_in_threadpool(core.programmes.store_answers, user, extra, checkin.id)
+
+        def make() -> Any:
+            result = core.check_in(user, answers)
+            core.programmes.store_answers(user, extra, result[0].id)
+            return result
+
+        key = str(data.get("request_key") or "")
+        if not key:  # a form from before keys existed: made as asked
+            _, rec, _ = await run_in_threadpool(make)
+            return redirect(f"/plan/{rec.id}")
+        plan_id = await _checkin_once(core, user, key, make)
     except ParameterError as exc:
         programmes = await run_in_threadpool(core.programmes.active_programmes, user)
         return render(
@@ -280,7 +295,34 @@ async def checkin_submit(
             {"values": values, "error": exc, "programme_questions": programmes},
             status=422,
         )
-    return redirect(f"/plan/{rec.id}")
+    return redirect(f"/plan/{plan_id}")
+
+
+#: Longest a repeated form waits for the first submission's check-in, in seconds.
+_REPEAT_WAIT_S = 30.0
+
+
+async def _checkin_once(core: Core, user: UserRecord, key: str, make: Callable[[], Any]) -> str:
+    """Make the check-in of a form once per ``request_key``; return its plan id.
+
+    The same key as the API's ``Idempotency-Key`` (:func:`sonora.web.mixes_api.checkin_once`):
+    a repeat of a form already answered returns the first plan; a repeat that arrives while
+    the first is still being made waits for it (at most :data:`_REPEAT_WAIT_S`).
+    """
+    waited_s = 0.0
+    while True:
+        try:
+            _, _, plan_id = await run_in_threadpool(checkin_once, core, user, key, make)
+            return plan_id
+        except HTTPException as exc:
+            if exc.status_code == 422:
+                raise ParameterError(
+                    "request_key", "expected 8 to 64 letters, digits, '-' or '_'"
+                ) from None
+            if exc.status_code != 409 or waited_s >= _REPEAT_WAIT_S:
+                raise
+        await asyncio.sleep(0.25)
+        waited_s += 0.25
 
 
 # -- plan ------------------------------------------------------------------------------

@@ -61,6 +61,8 @@ def test_labelled_set_is_big_varied_and_well_formed() -> None:
         "round6",
         "round7",
         "round8",
+        "round9",
+        "round10",
     }
     assert len(notes) >= 400
     assert sum(n.level == "crisis" for n in notes) >= 120
@@ -79,6 +81,8 @@ def test_labelled_set_is_big_varied_and_well_formed() -> None:
         "round6",
         "round7",
         "round8",
+        "round9",
+        "round10",
     }
 
 

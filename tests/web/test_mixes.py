@@ -101,6 +101,56 @@ def test_a_failed_check_in_frees_its_key(alice: TestClient) -> None:
     assert r.status_code == 201 and _count(alice) == 1
 
 
+def _form(c: TestClient) -> dict[str, str]:
+    page = c.get("/checkin").text
+    key = re.search(r'name="request_key" value="([A-Za-z0-9_-]+)"', page)
+    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page)
+    assert key and csrf, "the check-in form carries a CSRF token and a one-time request key"
+    return {
+        "csrf_token": csrf.group(1),
+        "request_key": key.group(1),
+        "tension": "6",
+        "mood": "4",
+        "goal": "unwind",
+        "minutes": "5",
+        "place": "sitting",
+    }
+
+
+def test_a_plain_form_check_in_retried_is_stored_once(alice: TestClient) -> None:
+    form = _form(alice)
+    first = alice.post("/checkin", data=form)
+    again = alice.post("/checkin", data=form)  # the browser's retry / a second click
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"]
+    assert first.headers["location"].startswith("/plan/")
+    assert _count(alice) == 1
+    # a fresh form (a new visit to the page) is a new check-in
+    assert alice.post("/checkin", data=_form(alice)).status_code == 303
+    assert _count(alice) == 2
+    # two page loads never share a key
+    assert _form(alice)["request_key"] != _form(alice)["request_key"]
+
+
+def test_a_form_key_is_the_apis_key_and_a_failed_form_frees_it(alice: TestClient) -> None:
+    form = _form(alice)
+    bad = alice.post("/checkin", data={**form, "minutes": "2"})
+    assert bad.status_code == 422 and "minutes" in bad.text
+    # the page shown again keeps the same key, so fixing and sending makes exactly one
+    assert f'value="{form["request_key"]}"' in bad.text
+    ok = alice.post("/checkin", data=form)
+    assert ok.status_code == 303 and _count(alice) == 1
+    # the offline queue sending the same key through the API gets that same check-in
+    api = alice.post(
+        "/api/checkins", json=CHECKIN, headers={"Idempotency-Key": form["request_key"]}
+    )
+    assert api.status_code == 200 and api.json()["plan"]["id"] in ok.headers["location"]
+    assert _count(alice) == 1
+    tampered = alice.post("/checkin", data={**_form(alice), "request_key": "x y"})
+    assert tampered.status_code == 422 and "request_key" in tampered.text
+    assert _count(alice) == 1
+
+
 def test_mixes_keep_play_share_and_delete(alice: TestClient, bob: TestClient) -> None:
     made = alice.post("/api/checkins", json=CHECKIN).json()
     plan_id = made["plan"]["id"]

@@ -1,0 +1,186 @@
+"""The concern gate (sonora/care/concern.py): broad word families that escalate
+unless a narrow explanation applies.
+
+Every note here was written for this test, in phrasings that are not rows of the
+labelled set, one or more per category the gate is meant to cover, so that a rule
+patched for one labelled phrase cannot pass them by accident.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sonora.care import concern, embedding, rulebook
+from sonora.care.evaluate import load_labelled
+from sonora.care.rules import normalise
+from sonora.care.triage import triage
+
+
+@pytest.fixture(scope="module", autouse=True)
+def model() -> None:
+    """Load the sentence model once for the module."""
+    embedding.model_info()
+
+
+CRISIS = {
+    "texting, no apostrophes": "honestly dont think ill be around much longer and thats ok",
+    "wanting to stop existing": "thinking abt just not existing anymore tbh",
+    "worthless life": "whats even the point of me carrying on like this",
+    "better off without me": "my flatmates would have an easier time without me around",
+    "a height": "keep going up to the top floor of the car park and looking over",
+    "water": "might walk out into the lake tonight and keep going",
+    "pills, quantity": "gonna swallow the whole strip of my nans tablets tonight",
+    "pills, hoarded": "been quietly stockpiling my prescription for a while now",
+    "poison swallowed": "i drank some of the weed killer from the shed",
+    "burning": "i hold a lighter to my wrist until it blisters",
+    "hitting": "i punch my thighs until they go purple",
+    "starving": "not eaten in four days on purpose, i dont deserve food",
+    "relapse": "five months clean from cutting and tonight i broke it",
+    "strangled": "he put his hands round my throat last night and squeezed",
+    "threatened with a weapon": "my brother came at me with a knife again",
+    "followed": "someone has been waiting for me outside my flat every night",
+    "coercive control": "he locks me in when he goes to work and hides my keys",
+    "child abuse": "my stepdad comes into my room at night and says its our secret",
+    "child at risk": "the toddler upstairs has bruises on her arms every week",
+    "harm to a baby": "i cant stop picturing smothering the baby and it terrifies me",
+    "voices": "the voice says i have to walk into traffic to fix everything",
+    "instructions": "the radio keeps giving me instructions about the gas cooker",
+    "goodbye letters": "left a note for each of my kids under their pillows",
+    "giving away": "gave away my guitar and my records, wont be needing them",
+    "affairs in order": "got everything sorted for the kids so its all in order now",
+    "euphemism, sleep": "i would like to lie down and not get up again, ever",
+    "date": "i picked the date. the 14th. its done",
+    "method research": "been reading about methods all night",
+    "intruder": "a man got in through the back and hes still in the kitchen",
+    "asking how long": "how long does it take to bleed out, asking for me",
+    "practical handover": "passwords are in the blue notebook. thanks for everything",
+    "fresh wounds": "new cuts on my stomach tonight, deeper than before",
+    "sentences in pieces": "so tired. of all of it. for good this time.",
+    "these, all at once": "if i take every one of them at once will it be quick",
+    "a bridge, abroad": "je suis sur le pont et je regarde l'eau",
+    "so no one has to": "sorted my stuff into boxes so nobody has to deal with it after",
+    "Spanish": "ya no aguanto, quiero morirme",
+    "French": "je veux en finir ce soir",
+    "German": "ich will einfach nicht mehr leben",
+    "Portuguese": "quero me matar",
+    "Italian": "voglio togliermi la vita",
+    "Polish": "chce sie zabic",
+    "Dutch": "ik wil dood",
+    "Turkish": "olmek istiyorum",
+}
+
+EVERYDAY = {
+    "idiom, homework": "this coursework is killing me lol",
+    "idiom, device": "my laptop died right before the deadline",
+    "idiom, dying to": "dying to see the new exhibition",
+    "idiom, dead busy": "dead quiet at work today, nice",
+    "idiom, legs": "arms are dead after climbing",
+    "idiom, in trouble": "im so dead if my dad finds out i scratched the car",
+    "idiom, kill for": "i would kill for a proper espresso right now",
+    "idiom, could die": "so embarrassed i could die, called my teacher mum",
+    "negation": "im not suicidal, just burnt out from exams",
+    "a story": "the film ends with the main character taking pills, so sad",
+    "a story, game": "my character died in the game again",
+    "someone else's death, calm": "my great aunt passed away last month at 97, a good long life",
+    "an accident": "burned my finger on the oven tray making cookies",
+    "hair": "cut my hair short today and i love it",
+    "goodbye to a place": "said goodbye to the old flat today, new chapter",
+    "giving to charity": "gave some clothes to the charity shop",
+    "authority, trivial": "my mum will kill me if i forget the milk again",
+    "travel": "train stuck on the bridge for twenty minutes",
+    "other language, idiom": "estoy muerta de cansancio hoy",
+    "other language, denial": "no quiero morir, solo estoy agotada",
+    "a story, film": "saw a film where the whole family dies in a fire, grim",
+    "slang, contact": "my mate hit me up about football tonight",
+    "a roof, working": "up on the roof clearing the gutters with my brother",
+    "in front of people": "walking out in front of the whole school for assembly, nervous",
+    "a trip": "if anything happens to me on the climb, the car keys are with jo",
+    "routine medicine": "remembered my pills every morning for my blood pressure",
+}
+
+
+@pytest.mark.parametrize("category", sorted(CRISIS))
+def test_fresh_crisis_phrasings_are_crisis(category: str) -> None:
+    text = CRISIS[category]
+    result = triage(text, country="GB")
+    assert result.level == "crisis", (category, text, result.reasons)
+    assert result.resources[0]["kind"] in ("crisis_line", "emergency")
+
+
+@pytest.mark.parametrize("category", sorted(EVERYDAY))
+def test_fresh_everyday_phrasings_are_not_crisis(category: str) -> None:
+    text = EVERYDAY[category]
+    result = triage(text, country="GB")
+    assert result.level != "crisis", (category, text, result.reasons)
+
+
+def test_test_notes_are_not_labelled_rows() -> None:
+    labelled = {normalise(n.text) for n in load_labelled()}
+    for text in [*CRISIS.values(), *EVERYDAY.values()]:
+        assert normalise(text) not in labelled, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i drank some of the weed killer from the shed",
+        "he is outside my door right now and says he will hurt me",
+        "tome todas las pastillas hace una hora",
+    ],
+)
+def test_danger_now_puts_the_emergency_number_first(text: str) -> None:
+    result = triage(text, country="US")
+    assert result.level == "crisis" and result.danger_now, result.reasons
+    assert result.resources[0]["kind"] == "emergency"
+    assert result.message.startswith("If you are in danger now, call 911")
+
+
+def test_the_gate_names_what_it_matched() -> None:
+    result = triage("the radio keeps giving me instructions", country="GB")
+    assert any("instructions" in r and "voices" in r for r in result.reasons), result.reasons
+
+
+def test_someone_elses_death_is_not_the_listeners() -> None:
+    sigs = concern.concerns("my grandad died in june", "my grandad died in june")
+    assert not [s for s in sigs if s.name == "concern.death"]
+    sigs = concern.concerns(
+        "my grandad died in june and i want to die too", "my grandad died in june"
+    )
+    assert [s for s in sigs if s.name == "concern.death"]
+
+
+def test_a_possession_is_not_a_subject() -> None:
+    # "my dads gun": the gun is the concern, the dad is not who the note is about
+    sigs = concern.concerns("my dads gun is in the loft and i think about it", "")
+    assert [s for s in sigs if s.name == "concern.means"]
+
+
+def test_a_story_explains_words_only_about_the_story() -> None:
+    assert concern.in_story("reading a novel where the hero overdoses", "overdoses")
+    assert not concern.in_story("this show makes me want to overdose", "overdose")
+
+
+def test_foreign_words_shared_with_english_are_read_as_english() -> None:
+    folded = rulebook.fold("I'm not suicidal, just tired")
+    sigs = concern.concerns("i am okay, just tired", folded, language="en")
+    assert not [s for s in sigs if not concern.is_clinical(s)]
+
+
+def test_bad_family_fields_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tomllib
+
+    real = tomllib.loads
+
+    def broken(text: str) -> dict:
+        data = real(text)
+        data["family"][0]["anchor"] = "nobody"
+        return data
+
+    concern.load_families.cache_clear()
+    monkeypatch.setattr(tomllib, "loads", broken)
+    try:
+        with pytest.raises(ValueError, match=r"concern.death.anchor: expected 'self' or 'none'"):
+            concern.load_families()
+    finally:
+        monkeypatch.setattr(tomllib, "loads", real)
+        concern.load_families.cache_clear()
