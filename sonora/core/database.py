@@ -35,8 +35,8 @@ class Database(AccountRepo, ListeningRepo):
 # Every feature's tables on the one metadata (Alembic's target, schema checks): the
 # therapist directory's, the mixes' and the rate limits' tables are not part of a
 # listener's Database, so load them here.
+from sonora.limits import models as _limit_tables  # noqa: E402, F401
 from sonora.mixes import models as _mix_tables  # noqa: E402, F401
-from sonora.store import limit_models as _limit_tables  # noqa: E402, F401
 from sonora.store.base import Base  # noqa: E402
 from sonora.therapists import models as _therapist_tables  # noqa: E402, F401
 

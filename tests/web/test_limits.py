@@ -24,10 +24,11 @@ from fastapi.testclient import TestClient
 from sonora.core.database import Database as Store
 from sonora.countries import check_country
 from sonora.errors import ParameterError
+from sonora.limits.counters import SqlCounters
 from sonora.settings import Settings, parse_rate
 from sonora.therapists.mail import compose
 from sonora.web import Core, create_app
-from sonora.web.limits import Limits, RateLimited, SqlCounters
+from sonora.web.limits import Limits, RateLimited
 
 PG_URL = os.environ.get(
     "SONORA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
