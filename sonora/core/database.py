@@ -1,8 +1,9 @@
 """The listener's database: every feature repository of a person, joined.
 
 :class:`Database` is what the application keeps: the accounts repository (users,
-sign-ins, profiles, export and deletion) and the listening repository (check-ins, plans,
-check-outs, streams, history) over one engine.  Export and deletion ask the listening
+sign-ins, profiles, export and deletion; :class:`sonora.accounts.store.AccountStore`)
+and the listening repository (check-ins, plans, check-outs, streams, history;
+:class:`sonora.listening.store.ListeningStore`) over one engine.  Export and deletion ask the listening
 and matcher parts of an account (children first, the account's own rows last); the
 therapist directory adds its part when it deletes an account
 (:meth:`sonora.therapists.service.Therapists.delete_account`).
