@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 from testkit import (  # noqa: F401  (fixtures and hooks pytest finds here)
+    db_url,
     memory_probes,
     pytest_collection_finish,
     pytest_sessionfinish,
     rng,
     scene_metrics,
+    store,
 )
 
 HERE = Path(__file__).parent

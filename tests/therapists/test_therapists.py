@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,9 +42,6 @@ from sonora.therapists.places import find_place
 from sonora.therapists.repo import OutboxRecord
 from sonora.therapists.service import SearchQuery, SlotUnavailable, Therapists
 
-PG_URL = os.environ.get(
-    "SONORA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 UTC = dt.UTC
 #: A Monday, well before any transition, as "now" for most tests.
 T0 = dt.datetime(2026, 3, 16, 6, 0, tzinfo=UTC)
@@ -66,23 +61,6 @@ class Clock:
 
 
 # -- fixtures -------------------------------------------------------------------------
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'therapists.db'}", None
-        return
-    schema = f"sonora_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield PG_URL, schema
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
@@ -94,14 +72,6 @@ def settings(tmp_path: Path) -> Settings:
         public_url="https://sonora.example.org/",
         booking_confirmation=False,  # the direct flow; confirmation: tests/test_holds.py
     )
-
-
-@pytest.fixture
-def store(db_url: tuple[str, str | None]) -> Iterator[Store]:
-    url, schema = db_url
-    s = Store.open(url, schema=schema)
-    yield s
-    s.close()
 
 
 @pytest.fixture
