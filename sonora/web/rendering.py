@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from sonora.core.app import Core
@@ -22,7 +22,15 @@ from sonora.errors import ParameterError
 from sonora.web.deps import attach_csrf_cookie, csrf_token
 from sonora.web.security import require_csrf_form
 
-__all__ = ["WEB_DIR", "build_templates", "read_form", "redirect", "render", "render_error"]
+__all__ = [
+    "WEB_DIR",
+    "build_templates",
+    "export_download",
+    "read_form",
+    "redirect",
+    "render",
+    "render_error",
+]
 
 #: The web package's folder (templates and static files).
 WEB_DIR = Path(__file__).parent
@@ -109,3 +117,18 @@ def form_scale(data: dict[str, Any], name: str) -> float | None:
         return float(v)
     except (TypeError, ValueError):
         raise ParameterError(name, f"expected a number from 0 to 10, got {v!r}") from None
+
+
+def export_download(data: Mapping[str, Any]) -> Response:
+    """A listener's export (:meth:`sonora.core.app.Core.export`) as a JSON file download,
+    never cached (the page and the API answer with the same file)."""
+    import json
+
+    return Response(
+        json.dumps(data, indent=2),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": 'attachment; filename="sonora-export.json"',
+            "Cache-Control": "no-store",
+        },
+    )

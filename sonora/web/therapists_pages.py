@@ -38,6 +38,7 @@ from sonora.therapists.availability import (
 )
 from sonora.therapists.credentials import load_credentials
 from sonora.therapists.fields import CONSULT_VIA
+from sonora.therapists.records import CONSULT_FIELDS, PROFILE_FIELDS
 from sonora.therapists.repo import TherapistRecord
 from sonora.therapists.service import (
     APPROACHES,
@@ -61,6 +62,11 @@ from sonora.web.therapists_common import (
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+#: The fields the profile form shows (latitude and longitude come from the city).
+_FORM_FIELDS = (
+    *(f for f in PROFILE_FIELDS if f not in ("latitude", "longitude")),
+    *CONSULT_FIELDS,
+)
 
 
 def template_globals() -> dict[str, Any]:
@@ -248,25 +254,7 @@ async def profile_page(request: Request, user: MaybeUser, core: CoreDep) -> Resp
     if isinstance(own, Response):
         return own
     user, t = own
-    values = {
-        k: getattr(t, k)
-        for k in (
-            "display_name",
-            "country",
-            "registration_number",
-            "region",
-            "city",
-            "in_person",
-            "online",
-            "languages",
-            "populations",
-            "approaches",
-            "bio",
-            "timezone",
-            "consult_via",
-            "consult_details",
-        )
-    }
+    values = {k: getattr(t, k) for k in _FORM_FIELDS}
     return render(
         request, "therapists/profile_form.html", _profile_ctx(user, values, None, join=False)
     )
