@@ -1,11 +1,14 @@
 """The application object: one :class:`Core` serves the web app and every command.
 
-Built from :class:`~sonora.settings.Settings`, it holds the settings, the database, the
-planner (matcher), the loudness calibrator, the live stream hub and the therapist
-directory with its mailer (the heavier parts are built on first use), and offers every action a listener can take as a method that
-takes the acting user.  Pages and the JSON API are thin layers over it; every method
-that touches a listener's data reads it through the store *with that user's id*, so
-one person can never act on another's rows.
+Built from :class:`~sonora.settings.Settings`, it holds the settings, the database
+(seen through the accounts' and listening's protocols as :attr:`Core.accounts` and
+:attr:`Core.listening`), the planner (matcher), the loudness calibrator, the live
+stream hub, the mixes and the therapist directory with its mailer (the heavier parts
+are built on first use), and offers every action a listener can take as a method that
+takes the acting user.  ``sonora serve`` hands it to the web app; every other command
+builds the same object from the same settings.  Pages and the JSON API are thin layers
+over it; every method that touches a listener's data reads it through the repositories
+*with that user's id*, so one person can never act on another's rows.
 """
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def test_join_verify_list_book_and_dashboard(app: Any) -> None:
     admin = _admin(app)
     page = admin.get("/admin/verify").text
     assert "https://www.hcpc-uk.org/check-the-register/" in page and "AS12345" in page
-    assert "to confirm" in page.lower()  # REFERENCES.md "check" shown as such
+    assert "to confirm" in page.lower()  # a "check" note (docs/references.md) shown as such
     assert _verify(admin, tid).status_code == 303
     listing = anon.get(
         "/therapists", params={"near": "Bradford", "sort": "distance", "tz": "Europe/London"}
