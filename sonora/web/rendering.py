@@ -16,6 +16,8 @@ from typing import Any, Protocol
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 
 from sonora.core.app import Core
 from sonora.errors import ParameterError
@@ -44,10 +46,35 @@ class PageModule(Protocol):
     def template_globals(self) -> Mapping[str, Any]: ...
 
 
+class _ProcessBytecode(BytecodeCache):
+    """Compiled templates kept for the process, shared by every app it builds.
+
+    Jinja's own caches are per environment (and its file cache writes to disk); each
+    :func:`create_app` makes a new environment, so a process that builds several apps
+    (the test suite builds hundreds) would parse and compile every template again.  A
+    bucket whose source changed fails Jinja's checksum and is compiled afresh.
+    """
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE = _ProcessBytecode()
+
+
 def build_templates(*modules: PageModule) -> Jinja2Templates:
     """A Jinja environment for the app's pages with the globals and filters ``modules``
     offer (each page module's ``template_globals()`` and ``TEMPLATE_FILTERS``)."""
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+    templates.env.bytecode_cache = _BYTECODE
     for module in modules:
         templates.env.globals.update(module.template_globals())
         templates.env.filters.update(module.TEMPLATE_FILTERS)
