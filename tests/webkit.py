@@ -1,13 +1,16 @@
-"""What the web tests share: a listener made through the API, a check-in, a form's CSRF
-token (imported as ``webkit``; the app fixtures are in ``tests/web/conftest.py``).
+"""What the web tests share: the settings of a test app, a listener made through the API,
+a check-in, a form's CSRF token (imported as ``webkit``; the app fixtures are in ``tests/web/conftest.py``).
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+
+from sonora.settings import Settings
 
 CHECKIN = {"tension": 7, "energy": 4, "mood": 4, "goal": "sleep", "minutes": 5}
 
@@ -34,3 +37,16 @@ def csrf_of(c: TestClient, page: str = "/login") -> str:
     m = re.search(r'name="csrf_token" value="([0-9a-f]+)"', r.text)
     assert m, f"no CSRF field on {page}"
     return m.group(1)
+
+
+def web_settings(tmp_path: Path, **over: Any) -> Settings:
+    """Settings of a test app: a fresh SQLite database in ``tmp_path``, no triage model
+    loaded and no calibration ahead of play (unless ``over`` says otherwise)."""
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "database_url": f"sqlite:///{tmp_path / 'web.db'}",
+        "secret_key": "test-secret-" + "k" * 32,
+        "triage_notes": False,
+        "calibrate_ahead": False,  # these tests never play: keep the CPU for them
+    }
+    return Settings(**{**values, **over})

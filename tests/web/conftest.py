@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from webkit import make_listener
+from webkit import make_listener, web_settings
 
 from sonora.settings import Settings
 from sonora.web import Core, create_app
@@ -19,13 +19,7 @@ from sonora.web import Core, create_app
 
 @pytest.fixture
 def app_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'web.db'}",
-        secret_key="test-secret-" + "k" * 32,
-        triage_notes=False,
-        calibrate_ahead=False,  # these tests never play: keep the CPU for them
-    )
+    return web_settings(tmp_path)
 
 
 @pytest.fixture

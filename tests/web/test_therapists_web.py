@@ -17,6 +17,7 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 from icalendar import Calendar
+from webkit import web_settings
 
 from sonora.settings import Settings
 from sonora.therapists.demo import seed_demo
@@ -40,16 +41,11 @@ PROFILE = {
 
 def _settings(tmp_path: Path, **over: Any) -> Settings:
     values: dict[str, Any] = {
-        "data_dir": tmp_path,
-        "database_url": f"sqlite:///{tmp_path / 'web.db'}",
-        "secret_key": "test-secret-" + "k" * 32,
-        "triage_notes": False,
-        "calibrate_ahead": False,
         "outbox_interval_s": 0,
         "booking_notice_hours": 0,
         "booking_confirmation": False,  # the direct flow; confirmation: tests/test_holds.py
     }
-    return Settings(**{**values, **over})
+    return web_settings(tmp_path, **{**values, **over})
 
 
 @pytest.fixture
