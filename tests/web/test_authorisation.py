@@ -89,7 +89,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/kept"): "public",
 }
 
-#: The therapist directory (issue #6; tests/test_therapists_web.py checks these in depth).
+#: The therapist directory (issue #6; tests/web/therapists checks these in depth).
 #: Booking links are "public": the unguessable token in the path is what authorises.
 #: "therapist" and "admin" pages send an anonymous visitor to sign up or log in.
 THERAPIST_ROUTES: dict[tuple[str, str], str] = {
