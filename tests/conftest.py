@@ -34,7 +34,7 @@ SLOW_MODULES = {"test_memory.py", "test_web_stream.py"}
 SLOW_FIXTURES = {"scene_metrics", "memory_probes"}
 #: Tests that render minutes of audio or run whole processes (``make test`` runs them;
 #: ``make test-fast`` leaves them out).  Measured on the loaded 2-core machine with
-#: ``pytest --durations=60``, these four took 40 % of the unit run.
+#: ``pytest --durations=60``, these took about half of the unit run.
 SLOW_TESTS = {
     # every README command as a real process: a server, two 5-minute session renders
     ("test_readme.py", "test_readme_commands_run"),
@@ -44,6 +44,12 @@ SLOW_TESTS = {
     ("test_cli_render.py", "test_lossy_decoded_true_peak_stays_below_minus_one"),
     # 150 s of three struck-instrument scenes, the guard's every decision recorded
     ("test_sound.py", "test_guard_acts_at_most_two_percent_of_the_time"),
+    # 190 s of four scenes each, rendered twice around a seek (the seek itself stays
+    # in the fast run: test_seek_matches_continuous_render_when_sources_keep_time)
+    ("test_seek.py", "test_seek_sounds_like_continuous_render_for_random_scenes"),
+    # `sonora recommend --render`: a 5-minute plan rendered and measured (rendering a
+    # plan file from the command line stays in the fast run: tests/plan/test_plan_cli.py)
+    ("test_match_cli.py", "test_cli_renders_the_plan"),
 }
 
 
