@@ -3,7 +3,8 @@
 #                http://127.0.0.1:8000
 #   make test  - add the test tools (first time) and run the whole test suite
 #   make bench - add the benchmark tools (first time) and run the benchmarks
-#   make test-fast - the unit tests only: no PostgreSQL, no browser, no long renders
+#   make test-fast - the unit tests only, on two processes: no PostgreSQL, no browser,
+#                no long renders
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -47,8 +48,11 @@ test: $(TEST_STAMP)
 	$(BIN)/ruff check sonora tests benchmarks
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# Two worker processes, each test file on one of them (its module fixtures made once).
+# `make test` stays on one process: the per-scene renders and memory probes are
+# session fixtures that every worker would make again.
 test-fast: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not postgres and not browser and not slow"
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile -m "not postgres and not browser and not slow"
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check sonora tests benchmarks

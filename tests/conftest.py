@@ -7,7 +7,9 @@ Markers (registered in ``pyproject.toml``):
 * ``slow`` — renders minutes of audio or measures a whole process (the per-scene
   measurements, the memory probes, the live-stream server).
 
-``make test-fast`` runs ``-m "not postgres and not browser and not slow"``.
+``make test-fast`` runs ``-m "not postgres and not browser and not slow"`` on two
+processes (pytest-xdist, ``-n 2``): every test makes its own temporary folder, free
+port and PostgreSQL schema, so tests never share state across workers.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from pathlib import Path
 
 import pytest
 from testkit import (  # noqa: F401  (fixtures and hooks pytest finds here)
+    db_url,
     memory_probes,
     pytest_collection_finish,
     pytest_sessionfinish,
     rng,
     scene_metrics,
+    store,
 )
 
 HERE = Path(__file__).parent
@@ -28,6 +32,25 @@ HERE = Path(__file__).parent
 SLOW_MODULES = {"test_memory.py", "test_web_stream.py"}
 #: Fixtures that render minutes of audio or start processes.
 SLOW_FIXTURES = {"scene_metrics", "memory_probes"}
+#: Tests that render minutes of audio or run whole processes (``make test`` runs them;
+#: ``make test-fast`` leaves them out).  Measured on the loaded 2-core machine with
+#: ``pytest --durations=60``, these took about half of the unit run.
+SLOW_TESTS = {
+    # every README command as a real process: a server, two 5-minute session renders
+    ("test_readme.py", "test_readme_commands_run"),
+    # a 31-minute render in a child process, its peak memory measured
+    ("test_cli_render.py", "test_long_render_checks_in_stream_with_flat_memory"),
+    # every built-in scene rendered at -14 LUFS and encoded to Opus and MP3
+    ("test_cli_render.py", "test_lossy_decoded_true_peak_stays_below_minus_one"),
+    # 150 s of three struck-instrument scenes, the guard's every decision recorded
+    ("test_sound.py", "test_guard_acts_at_most_two_percent_of_the_time"),
+    # 190 s of four scenes each, rendered twice around a seek (the seek itself stays
+    # in the fast run: test_seek_matches_continuous_render_when_sources_keep_time)
+    ("test_seek.py", "test_seek_sounds_like_continuous_render_for_random_scenes"),
+    # `sonora recommend --render`: a 5-minute plan rendered and measured (rendering a
+    # plan file from the command line stays in the fast run: tests/plan/test_plan_cli.py)
+    ("test_match_cli.py", "test_cli_renders_the_plan"),
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -35,5 +58,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         path = Path(str(item.path))
         if (HERE / "web" / "e2e") in path.parents:
             item.add_marker(pytest.mark.browser)
-        if path.name in SLOW_MODULES or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        name = getattr(item, "originalname", item.name)
+        if (
+            path.name in SLOW_MODULES
+            or (path.name, name) in SLOW_TESTS
+            or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+        ):
             item.add_marker(pytest.mark.slow)

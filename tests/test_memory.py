@@ -1,4 +1,4 @@
-"""Memory does not grow with session length (DESIGN.md: "Rendering is streaming").
+"""Memory does not grow with session length (rendering is streaming: a session is made block by block, never held whole).
 
 Two child interpreters render the brown-noise scene to FLAC, one for 1 minute and one
 for 60 minutes, and report their peak resident memory (``ru_maxrss``), their resident

@@ -1,4 +1,4 @@
-"""Measuring instruments and shared fixtures for the engine, scene and CLI tests.
+"""Measuring instruments and shared fixtures for the engine, scene, CLI and storage tests.
 
 The instruments here are written independently of :mod:`sonora.engine.loudness` where
 that is cheap (true peak, spectra, clicks), so a test does not grade the engine with the
@@ -23,6 +23,7 @@ import multiprocessing as mp
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -31,8 +32,10 @@ from pathlib import Path
 import numpy as np
 import pyloudnorm
 import pytest
+import sqlalchemy as sa
 from scipy import signal
 
+from sonora.core.database import Database
 from sonora.engine.base import QUANTUM
 
 SR = 48_000
@@ -45,6 +48,60 @@ SCENE_SECONDS = 120.0
 def rng() -> np.random.Generator:
     """A fresh, seeded generator for test signals (same numbers on every run)."""
     return np.random.default_rng(20_240_607)
+
+
+# -- databases -------------------------------------------------------------------------
+#: The PostgreSQL the ``postgres`` tests use (a fresh schema per test, dropped after).
+PG_URL = os.environ.get(
+    "SONORA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@functools.cache
+def _pg_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used (``None`` when it answers); asked once per run."""
+    try:
+        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        return f"PostgreSQL not reachable at {PG_URL}: {exc}"
+    return None
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
+    """``(url, schema)`` of an empty database of each kind (SQLite file, PostgreSQL schema).
+
+    The storage tests are real or they fail: without a PostgreSQL server the
+    ``postgresql`` cases fail rather than skip (``make test-fast`` deselects them).
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}", None
+        return
+    reason = _pg_unreachable()
+    if reason is not None:
+        pytest.fail(reason)
+    schema = f"sonora_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield PG_URL, schema
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def store(db_url: tuple[str, str | None]) -> Iterator[Database]:
+    """A migrated :class:`sonora.core.database.Database` on each kind of database."""
+    url, schema = db_url
+    s = Database.open(url, schema=schema)
+    yield s
+    s.close()
 
 
 # -- instruments -----------------------------------------------------------------------

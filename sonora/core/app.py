@@ -1,11 +1,14 @@
 """The application object: one :class:`Core` serves the web app and every command.
 
-Built from :class:`~sonora.settings.Settings`, it holds the settings, the database, the
-planner (matcher), the loudness calibrator, the live stream hub and the therapist
-directory with its mailer (the heavier parts are built on first use), and offers every action a listener can take as a method that
-takes the acting user.  Pages and the JSON API are thin layers over it; every method
-that touches a listener's data reads it through the store *with that user's id*, so
-one person can never act on another's rows.
+Built from :class:`~sonora.settings.Settings`, it holds the settings, the database
+(seen through the accounts' and listening's protocols as :attr:`Core.accounts` and
+:attr:`Core.listening`), the planner (matcher), the loudness calibrator, the live
+stream hub, the mixes and the therapist directory with its mailer (the heavier parts
+are built on first use), and offers every action a listener can take as a method that
+takes the acting user.  ``sonora serve`` hands it to the web app; every other command
+builds the same object from the same settings.  Pages and the JSON API are thin layers
+over it; every method that touches a listener's data reads it through the repositories
+*with that user's id*, so one person can never act on another's rows.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sonora.accounts.password_rules import password_problem
 from sonora.accounts.passwords import Passwords, normalise_email
 from sonora.accounts.repo import EmailTaken, UserRecord
+from sonora.accounts.store import AccountStore
 from sonora.core.audio import MAX_USER_GAIN, StreamHub
 from sonora.core.calibration import Calibrator
 from sonora.core.database import Database
@@ -34,11 +38,13 @@ from sonora.core.planner import (
 )
 from sonora.errors import ParameterError
 from sonora.listening.repo import CheckInRecord, HistoryEntry, PlanRecord
+from sonora.listening.store import ListeningStore
 from sonora.plan import CheckIn, Plan
 from sonora.settings import Settings
 
 if TYPE_CHECKING:
     from sonora.care.dose import DoseEstimate
+    from sonora.mixes import Mixes
     from sonora.programmes import Programmes
     from sonora.therapists.service import Therapists
 
@@ -136,7 +142,13 @@ class Core:
             store = Database.open(
                 self.settings.database_url, migrate=self.settings.migrate_on_start
             )
+        #: The SQL database: every feature's repository over one engine (the therapist
+        #: directory, the matcher and the mixes build their repositories on it).
         self.store = store
+        #: The same database seen through the accounts' and listening's protocols: the
+        #: core's own actions go through these.
+        self.accounts: AccountStore = store
+        self.listening: ListeningStore = store
         self.passwords = Passwords()
 
     # The heavier parts are built on first use, so a command that only needs the
@@ -147,10 +159,17 @@ class Core:
         return Planner(self.store, secret=self.secret_key)
 
     @functools.cached_property
+    def mixes(self) -> Mixes:
+        """Favourites, named mixes, share links and offline check-in keys."""
+        from sonora.mixes import Mixes, MixRepo
+
+        return Mixes(self.listening, MixRepo(self.store))
+
+    @functools.cached_property
     def calibrator(self) -> Calibrator:
         """Background loudness calibration of plans."""
         return Calibrator(
-            self.store,
+            self.listening,
             sample_rate=self.settings.sample_rate,
             target_lufs=self.settings.target_lufs,
             workers=self.settings.calibration_workers,
@@ -186,12 +205,12 @@ class Core:
     # -- accounts ----------------------------------------------------------------------
     def start_guest(self) -> tuple[UserRecord, str]:
         """Create a guest and a cookie token for them."""
-        user = self.store.create_user()
-        return user, self.store.issue_token(user.id, days=self.settings.session_days)
+        user = self.accounts.create_user()
+        return user, self.accounts.issue_token(user.id, days=self.settings.session_days)
 
     def user_for_token(self, token: str | None) -> UserRecord | None:
         """The listener a cookie belongs to."""
-        return self.store.user_for_token(token) if token else None
+        return self.accounts.user_for_token(token) if token else None
 
     def sign_up(
         self, current: UserRecord | None, email: str, password: str
@@ -211,16 +230,16 @@ class Core:
         if current is not None and not current.is_guest:
             raise AuthError("email", "you are already signed in; log out first", 409)
         if current is None:
-            current = self.store.create_user()
+            current = self.accounts.create_user()
         try:
-            user = self.store.register(
+            user = self.accounts.register(
                 current.id, email=email, password_hash=self.passwords.hash(password)
             )
         except EmailTaken:
             raise AuthError(
                 "email", "an account with this email exists; log in instead", 409
             ) from None
-        return user, self.store.issue_token(user.id, days=self.settings.session_days)
+        return user, self.accounts.issue_token(user.id, days=self.settings.session_days)
 
     def log_in(
         self, current: UserRecord | None, email: str, password: str
@@ -230,7 +249,7 @@ class Core:
             email = normalise_email(email)
         except ValueError as exc:
             raise AuthError("email", str(exc)) from None
-        found = self.store.credentials(email)
+        found = self.accounts.credentials(email)
         if found is None:
             self.passwords.hash(password or "x")  # same work either way: no user probing
             raise AuthError("password", "email or password is not right", 401)
@@ -238,15 +257,15 @@ class Core:
         if not self.passwords.verify(stored, password or ""):
             raise AuthError("password", "email or password is not right", 401)
         if self.passwords.needs_rehash(stored):
-            self.store.set_password_hash(user.id, self.passwords.hash(password))
+            self.accounts.set_password_hash(user.id, self.passwords.hash(password))
         if current is not None and current.is_guest and current.id != user.id:
-            self.store.merge_guest(current.id, user.id)
-        return user, self.store.issue_token(user.id, days=self.settings.session_days)
+            self.accounts.merge_guest(current.id, user.id)
+        return user, self.accounts.issue_token(user.id, days=self.settings.session_days)
 
     def log_out(self, token: str | None) -> None:
         """Forget this sign-in."""
         if token:
-            self.store.revoke_token(token)
+            self.accounts.revoke_token(token)
 
     def export(self, user: UserRecord) -> dict[str, Any]:
         """Everything of this listener's, as one JSON-ready mapping.
@@ -254,12 +273,10 @@ class Core:
         Includes the directory's part (``therapist``: profile, hours, verification
         records and bookings; ``bookings``: consults booked while signed in).
         """
-        from sonora.mixes import Mixes
-
-        exported = self.store.export_user(
+        exported = self.accounts.export_user(
             user.id, parts=(self.programmes.account_part(), self.therapists.account_part())
         )
-        return {**exported, **Mixes(self.store).export(user.id)}
+        return {**exported, **self.mixes.export(user.id)}
 
     def delete_account(self, user: UserRecord) -> dict[str, int]:
         """Delete the listener and everything of theirs.
@@ -268,11 +285,9 @@ class Core:
         is emailed, in the same transaction as the deletion
         (:meth:`sonora.therapists.service.Therapists.delete_account`).
         """
-        for entry in self.store.history(user.id):
+        for entry in self.listening.history(user.id):
             self.hub.forget_plan(entry.plan.id)
-        from sonora.mixes import Mixes
-
-        mix_counts = Mixes(self.store).delete_user(user.id)
+        mix_counts = self.mixes.delete_user(user.id)
         counts = {
             **self.therapists.delete_account(user, before=(self.programmes.account_part(),)),
             **mix_counts,
@@ -283,23 +298,23 @@ class Core:
     # -- profile -----------------------------------------------------------------------
     def profile(self, user: UserRecord) -> dict[str, Any]:
         """Profile answers with defaults filled in, plus ``onboarded``."""
-        rec = self.store.get_profile(user.id)
+        rec = self.accounts.get_profile(user.id)
         return {**PROFILE_DEFAULTS, **rec.data, "onboarded": rec.onboarded}
 
     def save_profile(self, user: UserRecord, answers: Mapping[str, Any]) -> dict[str, Any]:
         """Validate and store profile answers (partial updates merge)."""
-        current = self.store.get_profile(user.id).data
+        current = self.accounts.get_profile(user.id).data
         merged = clean_profile(
             {**current, **{k: v for k, v in answers.items() if k != "onboarded"}}
         )
-        rec = self.store.save_profile(user.id, merged, onboarded=True)
+        rec = self.accounts.save_profile(user.id, merged, onboarded=True)
         return {**rec.data, "onboarded": rec.onboarded}
 
     def set_listening_level(self, user: UserRecord, level_dba: float) -> dict[str, Any]:
         """Store the calibrated listening level (dBA), leaving onboarding as it was."""
-        rec = self.store.get_profile(user.id)
+        rec = self.accounts.get_profile(user.id)
         merged = clean_profile({**rec.data, "listening_level_dba": level_dba})
-        saved = self.store.save_profile(user.id, merged, onboarded=rec.onboarded)
+        saved = self.accounts.save_profile(user.id, merged, onboarded=rec.onboarded)
         return {**saved.data, "onboarded": saved.onboarded}
 
     def country(self, user: UserRecord) -> str:
@@ -357,7 +372,7 @@ class Core:
         from sonora.store.base import utcnow
 
         cutoff = utcnow() - dt.timedelta(days=MOOD_PATTERN_DAYS)
-        moods: list[Any] = self.store.recent_moods(user.id, since=cutoff, limit=20)
+        moods: list[Any] = self.listening.recent_moods(user.id, since=cutoff, limit=20)
         if not isinstance(latest, _Absent):
             moods.append(latest)
         if country is None:
@@ -391,11 +406,10 @@ class Core:
         DoseEstimate
         """
         from sonora.care.dose import WEEK_DAYS, mixer_offset_db, weekly_dose
-        from sonora.listening.stretches import listened_since
         from sonora.store.base import utcnow
 
         now = now or utcnow()
-        rows = listened_since(self.store, user.id, now - dt.timedelta(days=WEEK_DAYS))
+        rows = self.listening.listened_since(user.id, now - dt.timedelta(days=WEEK_DAYS))
         level = self.profile(user).get("listening_level_dba")
         return weekly_dose(
             [(r.listened_s, mixer_offset_db(r.gains)) for r in rows], level_dba=level
@@ -421,7 +435,7 @@ class Core:
             base = care or {"level": "everyday", "reasons": [], "resources": []}
             care = {**base, "pattern": pattern}
         plan = self._recommend_within_programme(user, checkin, profile)
-        c, p = self.store.add_checkin_and_plan(
+        c, p = self.listening.add_checkin_and_plan(
             user.id,
             checkin=checkin.to_dict(),
             goal=checkin.goal,
@@ -457,7 +471,7 @@ class Core:
 
     def plan(self, user: UserRecord, plan_id: str) -> tuple[PlanRecord, Plan]:
         """A plan of this listener (:class:`~sonora.store.NotFound` otherwise)."""
-        rec = self.store.get_plan(user.id, plan_id)
+        rec = self.listening.get_plan(user.id, plan_id)
         return rec, Plan.from_dict(rec.plan)
 
     def edit_plan(
@@ -475,7 +489,7 @@ class Core:
             plan = self.planner.swap_layer(plan, swap[0], swap[1], profile)
         if minutes is not None:
             plan = self.planner.change_minutes(plan, minutes, profile)
-        rec = self.store.update_plan(user.id, plan_id, plan.to_dict())
+        rec = self.listening.update_plan(user.id, plan_id, plan.to_dict())
         self.hub.forget_plan(plan_id)
         if self.settings.calibrate_ahead:
             self.calibrator.ensure(rec.id, rec.plan, None, owner=user.id)
@@ -500,7 +514,7 @@ class Core:
             if isinstance(g, bool) or not isinstance(g, int | float) or not 0 <= g <= MAX_USER_GAIN:
                 raise ParameterError(f"gains[{i}]", f"expected a number in [0, {MAX_USER_GAIN:g}]")
             clean.append(float(g))
-        self.store.set_gains(user.id, plan_id, clean)
+        self.listening.set_gains(user.id, plan_id, clean)
         self.hub.set_gains(plan_id, clean)
         return clean
 
@@ -511,17 +525,17 @@ class Core:
             raise ParameterError(
                 "tension", "say how you are now: at least one of tension, energy, mood or rating"
             )
-        if self.store.get_outcome(user.id, plan_id) is not None:  # check out once
+        if self.listening.get_outcome(user.id, plan_id) is not None:  # check out once
             raise AuthError("outcome", "you already checked out of this session", 409)
         checkout = checkout_from_answers(answers)
         reward = self.planner.record(user.id, plan, checkout)
-        self.store.record_outcome(user.id, plan_id, data=checkout.to_dict(), reward=reward)
+        self.listening.record_outcome(user.id, plan_id, data=checkout.to_dict(), reward=reward)
         return reward
 
     # -- history -----------------------------------------------------------------------
     def history(self, user: UserRecord) -> HistoryView:
         """Sessions, before and after, with per-goal and per-family summaries."""
-        entries = self.store.history(user.id)
+        entries = self.listening.history(user.id)
         points = [self._point(e) for e in entries]
         view = HistoryView(sessions=points)
         done = [p for p in points if p.after is not None]

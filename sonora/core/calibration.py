@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from sonora.core.database import Database
+from sonora.listening.store import ListeningStore
 from sonora.plan import Plan
 from sonora.plan.render import plan_mix
 from sonora.store import plan_key
@@ -57,7 +57,7 @@ class Calibrator:
 
     Parameters
     ----------
-    store : Database
+    store : ListeningStore
         Where results are kept (``plans.calibration``).
     sample_rate : int
         Render sample rate, Hz.
@@ -68,7 +68,7 @@ class Calibrator:
     """
 
     def __init__(
-        self, store: Database, *, sample_rate: int, target_lufs: float, workers: int
+        self, store: ListeningStore, *, sample_rate: int, target_lufs: float, workers: int
     ) -> None:
         self.store = store
         self.sample_rate = sample_rate

@@ -1,8 +1,9 @@
 """The listener's database: every feature repository of a person, joined.
 
 :class:`Database` is what the application keeps: the accounts repository (users,
-sign-ins, profiles, export and deletion) and the listening repository (check-ins, plans,
-check-outs, streams, history) over one engine.  Export and deletion ask the listening
+sign-ins, profiles, export and deletion; :class:`sonora.accounts.store.AccountStore`)
+and the listening repository (check-ins, plans, check-outs, streams, history;
+:class:`sonora.listening.store.ListeningStore`) over one engine.  Export and deletion ask the listening
 and matcher parts of an account (children first, the account's own rows last); the
 therapist directory adds its part when it deletes an account
 (:meth:`sonora.therapists.service.Therapists.delete_account`).
@@ -35,9 +36,9 @@ class Database(AccountRepo, ListeningRepo):
 # Every feature's tables on the one metadata (Alembic's target, schema checks): the
 # therapist directory's, the mixes' and the rate limits' tables are not part of a
 # listener's Database, so load them here.
+from sonora.limits import models as _limit_tables  # noqa: E402, F401
 from sonora.mixes import models as _mix_tables  # noqa: E402, F401
 from sonora.programmes import models as _programme_tables  # noqa: E402, F401
-from sonora.store import limit_models as _limit_tables  # noqa: E402, F401
 from sonora.store.base import Base  # noqa: E402
 from sonora.therapists import models as _therapist_tables  # noqa: E402, F401
 

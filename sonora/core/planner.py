@@ -20,10 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sonora.core.database import Database
 from sonora.countries import check_country
 from sonora.errors import ParameterError
-from sonora.match import EvidenceReport, Matcher, PersonalEvidence
+from sonora.match import EvidenceReport, Matcher, PersonalEvidence, Store
 from sonora.match import Profile as MatchProfile
 from sonora.match.insights import Observation, part_of_day, what_helps
 from sonora.match.repository import MatcherStore, matcher_profile
@@ -44,6 +43,7 @@ from sonora.plan import (
 )
 from sonora.plan.compose import minutes_words
 from sonora.plan.recipes import arm_rejection
+from sonora.store.database import SqlDatabase
 
 __all__ = [
     "FAMILY_LABELS",
@@ -218,13 +218,13 @@ class Planner:
 
     Parameters
     ----------
-    store : Database
-        Where the matcher keeps what it learns (and the listener's history).
+    store : SqlDatabase
+        The database the matcher's repository (:class:`~sonora.match.repository.MatcherStore`)
+        keeps what it learns in.
     """
 
-    def __init__(self, store: Database, *, secret: str = "") -> None:
-        self.store = store
-        self.match_store = MatcherStore(store)
+    def __init__(self, store: SqlDatabase, *, secret: str = "") -> None:
+        self.match_store: Store = MatcherStore(store)
         # The quiet-rest comparison pairs sessions in an order drawn from a fixed seed
         # (it must not change between restarts); Thompson draws use a fresh one.
         evidence_seed = int.from_bytes(hashlib.sha256(f"evidence:{secret}".encode()).digest()[:4])

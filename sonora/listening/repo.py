@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sonora.accounts.models import User
 from sonora.accounts.privacy import UserRows, iso, rows_of
 from sonora.listening.models import CheckInRow, ListeningSession, OutcomeRow, PlanRow
+from sonora.listening.stretches import ListenedStretch, listened_since
 from sonora.store.base import new_id, utcnow
 from sonora.store.database import SqlDatabase
 from sonora.store.errors import NotFound
@@ -307,6 +308,11 @@ class ListeningRepo(SqlDatabase):
             row.updated_at = utcnow()
             if ended is not None:
                 row.ended = ended
+
+    def listened_since(self, user_id: str, since: dt.datetime) -> list[ListenedStretch]:
+        """This listener's streams started at or after ``since`` (timezone-aware), oldest
+        first, with the time listened (:func:`sonora.listening.stretches.listened_since`)."""
+        return listened_since(self, user_id, since)
 
     # -- history, export, deletion -----------------------------------------------------
     def recent_moods(self, user_id: str, *, since: dt.datetime, limit: int = 20) -> list[Any]:

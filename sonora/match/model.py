@@ -190,11 +190,6 @@ class PopulationModel:
         mu0, s02, tau0 = default_hyperprior()
         return cls(mu0.copy(), np.diag(tau0), 1.5**2, mu0, s02, tau0)
 
-    @property
-    def tau2(self) -> np.ndarray:
-        """Prior variances of the personal coefficients (the diagonal of ``Σ``)."""
-        return np.diag(self.cov).copy()
-
     # -- posterior of one listener ------------------------------------------------------
     def _prior_precision(self) -> np.ndarray:
         """``Σ⁻¹``, computed once per ``Σ`` (every check-in needs it)."""

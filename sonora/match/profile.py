@@ -20,7 +20,7 @@ from typing import Any
 
 from sonora.errors import ParameterError, check_choice
 from sonora.plan.checkin import GOALS
-from sonora.plan.recipes import SENSITIVITIES, Constraints, check_families
+from sonora.plan.recipes import Constraints, check_families, check_sensitivities
 
 ONBOARDING_KEYS = (
     "loved",
@@ -71,18 +71,7 @@ class Profile:
             raise ParameterError(
                 "loved", f"{', '.join(sorted(both))} cannot be both loved and disliked"
             )
-        sens = self.sensitivities
-        if isinstance(sens, str):
-            raise ParameterError(
-                "sensitivities", f"expected a list from {', '.join(SENSITIVITIES)}"
-            )
-        object.__setattr__(
-            self,
-            "sensitivities",
-            frozenset(
-                check_choice(f"sensitivities[{i}]", s, SENSITIVITIES) for i, s in enumerate(sens)
-            ),
-        )
+        object.__setattr__(self, "sensitivities", check_sensitivities(self.sensitivities))
         if self.default_goal is not None:
             check_choice("default_goal", self.default_goal, GOALS)
         for name in ("breath_pacer", "personal_evidence"):

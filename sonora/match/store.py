@@ -3,7 +3,8 @@
 :class:`Store` is the interface; :class:`InMemoryStore` implements it for tests and
 simulation.  A store may also offer ``delete_listener(listener_id)`` (deleting the
 listener's profile and sessions), which :meth:`sonora.match.Matcher.forget` uses; a
-store without it must delete them itself before the matcher forgets the listener.  The database store (:class:`sonora.store.match_store.MatcherStore`, SQLite by default)
+store without it must delete them itself before the matcher forgets the listener.  The
+database store (:class:`sonora.match.repository.MatcherStore`, SQLite by default)
 implements the same methods; everything it needs is JSON-serialisable
 (:meth:`SessionRecord.to_dict`, :meth:`Profile.to_dict`, state values).
 """

@@ -1,9 +1,9 @@
 """Quick starts: keep a plan as a mix, start it again, share it by a link.
 
->>> from sonora.store.database import SqlDatabase as Store
->>> store = Store.open("sqlite://")
->>> user = store.create_user()
->>> Mixes(store).list(user.id)
+>>> from sonora.core.database import Database
+>>> db = Database.open("sqlite://")
+>>> user = db.create_user()
+>>> Mixes(db, MixRepo(db)).list(user.id)
 []
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 
 from sonora.errors import ParameterError
 from sonora.listening.repo import CheckInRecord, PlanRecord
+from sonora.listening.store import ListeningStore
 from sonora.mixes.repo import MixRecord, MixRepo
 from sonora.plan.checkin import SCALES
-from sonora.store.database import SqlDatabase as Store
 
 __all__ = ["NAME_MAX", "Mixes"]
 
@@ -55,12 +55,15 @@ class Mixes:
 
     Parameters
     ----------
-    store : Store
+    listening : ListeningStore
+        The listening repository (plans kept as mixes, plans started from mixes).
+    repo : MixRepo
+        The mixes' own rows, on the same database.
     """
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.repo = MixRepo(store)
+    def __init__(self, listening: ListeningStore, repo: MixRepo) -> None:
+        self.listening = listening
+        self.repo = repo
 
     def list(self, user_id: str) -> list[MixRecord]:
         """This listener's mixes (favourites first)."""
@@ -70,7 +73,7 @@ class Mixes:
         self, user_id: str, plan_id: str, *, name: Any = None, favourite: bool = False
     ) -> MixRecord:
         """Keep one of this listener's plans (with its mixer gains) as a mix."""
-        rec = self.store.get_plan(user_id, plan_id)
+        rec = self.listening.get_plan(user_id, plan_id)
         title = name if name not in (None, "") else (rec.plan.get("title") or "My mix")
         return self.repo.add(
             user_id,
@@ -136,11 +139,11 @@ class Mixes:
         goal = plan.get("goal")
         data["goal"] = goal
         data["minutes"] = round(float(plan.get("duration_s", 0.0)) / 60.0, 2)
-        c, p = self.store.add_checkin_and_plan(
+        c, p = self.listening.add_checkin_and_plan(
             user_id, checkin=data, goal=goal, care=None, plan=dict(plan)
         )
         if gains is not None and len(gains) == len(plan.get("layers", [])):
-            p = self.store.set_gains(user_id, p.id, gains)
+            p = self.listening.set_gains(user_id, p.id, gains)
         return c, p
 
     def start_mix(
@@ -158,7 +161,7 @@ class Mixes:
 
     def again(self, user_id: str, plan_id: str) -> tuple[CheckInRecord, PlanRecord]:
         """Play one of this listener's past sessions again (same plan and mixer)."""
-        rec = self.store.get_plan(user_id, plan_id)
+        rec = self.listening.get_plan(user_id, plan_id)
         return self.start(user_id, plan=rec.plan, gains=rec.gains, started_from="again")
 
     def export(self, user_id: str) -> dict[str, Any]:

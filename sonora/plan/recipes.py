@@ -352,6 +352,15 @@ def check_families(field_name: str, values: Iterable[Any]) -> frozenset[str]:
     return frozenset(check_choice(f"{field_name}[{i}]", v, FAMILIES) for i, v in enumerate(values))
 
 
+def check_sensitivities(values: Iterable[Any]) -> frozenset[str]:
+    """Validate sensitivities, each from :data:`SENSITIVITIES` (errors name the field)."""
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise ParameterError("sensitivities", f"expected a list from {', '.join(SENSITIVITIES)}")
+    return frozenset(
+        check_choice(f"sensitivities[{i}]", s, SENSITIVITIES) for i, s in enumerate(values)
+    )
+
+
 @dataclass(frozen=True)
 class Constraints:
     """What a listener has ruled out.
@@ -373,18 +382,7 @@ class Constraints:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "disliked", check_families("disliked", self.disliked))
-        sens = self.sensitivities
-        if isinstance(sens, str) or not isinstance(sens, Iterable):
-            raise ParameterError(
-                "sensitivities", f"expected a list from {', '.join(SENSITIVITIES)}"
-            )
-        object.__setattr__(
-            self,
-            "sensitivities",
-            frozenset(
-                check_choice(f"sensitivities[{i}]", s, SENSITIVITIES) for i, s in enumerate(sens)
-            ),
-        )
+        object.__setattr__(self, "sensitivities", check_sensitivities(self.sensitivities))
 
     @property
     def excluded_families(self) -> frozenset[str]:

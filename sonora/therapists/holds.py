@@ -22,8 +22,8 @@ from sqlalchemy import delete, select
 
 from sonora.accounts.repo import hash_token
 from sonora.errors import ParameterError
-from sonora.store.limit_models import BookingBlock
 from sonora.therapists.errors import SlotUnavailable
+from sonora.therapists.models import BookingBlock
 from sonora.therapists.records import BookingRecord, Mail, SlotTaken, TherapistRecord
 
 if TYPE_CHECKING:

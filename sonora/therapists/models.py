@@ -11,6 +11,8 @@ bookings                  free 15-minute consults; ``UNIQUE (therapist_id, slot_
                           what makes double booking impossible (a cancelled booking sets
                           ``slot_start`` to NULL, which frees the slot)
 outbox                    email waiting to be sent (or sent), with retry bookkeeping
+booking_blocks            email addresses a therapist no longer takes consults from
+                          (migration 0006)
 
 ``users.is_admin`` (added by the same migration) marks the admins who verify;
 ``therapist_profiles.recheck_reminded_for`` (migration 0003) remembers which expiry a
@@ -42,6 +44,7 @@ __all__ = [
     "AvailabilityException",
     "AvailabilityRule",
     "Booking",
+    "BookingBlock",
     "OutboxMessage",
     "TherapistProfile",
     "TherapistVerification",
@@ -204,3 +207,13 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (Index("ix_outbox_due", "sent_at", "next_attempt_at"),)
+
+
+class BookingBlock(Base):
+    """An email address a therapist no longer takes consult bookings from."""
+
+    __tablename__ = "booking_blocks"
+
+    therapist_id: Mapped[str] = mapped_column(String(32), _therapist_fk(), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)

@@ -29,6 +29,7 @@ from sonora.web.deps import (
     remember_session,
     switch_session,
 )
+from sonora.web.rendering import export_download
 from sonora.web.schemas import (
     CheckInOut,
     CheckInResult,
@@ -238,17 +239,7 @@ def me(user: UserDep) -> dict[str, Any]:
 @router.get("/export", tags=["account"])
 def export(user: UserDep, core: CoreDep) -> Response:
     """Export my data: one JSON file of everything Sonora keeps about you."""
-    import json
-
-    data = core.export(user)
-    return Response(
-        json.dumps(data, indent=2),
-        media_type="application/json",
-        headers={
-            "Content-Disposition": 'attachment; filename="sonora-export.json"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return export_download(core.export(user))
 
 
 @router.delete("/account", tags=["account"], response_model=DeletedOut)

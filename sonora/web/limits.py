@@ -6,10 +6,11 @@ Each limited action (sign-up, guest, log-in, check-in, booking, download, stream
 start) has a limit per client address (IP, as uvicorn sees it after trusted proxy
 headers) and, where it makes sense, per account or per email address.  A limit is a
 setting ``"COUNT/PERIOD"`` (:func:`sonora.settings.parse_rate`); counts live in fixed
-windows of PERIOD seconds in the database (:class:`SqlCounters`, table
-``rate_counters``), so several server processes sharing PostgreSQL share them.  The
-:class:`Counters` protocol is all the limiter needs: a Redis implementation
-(``INCR`` + ``EXPIRE``) could replace the table later.
+windows of PERIOD seconds in the database
+(:class:`sonora.limits.counters.SqlCounters`, table ``rate_counters``), so several
+server processes sharing PostgreSQL share them.  The
+:class:`~sonora.limits.counters.Counters` protocol is all the limiter needs: a Redis
+implementation (``INCR`` + ``EXPIRE``) could replace the table later.
 
 A request over a limit gets ``429 Too Many Requests`` with ``Retry-After`` (seconds),
 as JSON under ``/api`` (``{"detail": ..., "field": "rate", "retry_after_s": ...}``) and
@@ -40,17 +41,16 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from sqlalchemy import Engine, delete, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sonora.limits.counters import Counters, SqlCounters, window_start
 from sonora.settings import Settings, parse_rate
-from sonora.store.limit_models import RateCounter
 
 if TYPE_CHECKING:
     from sonora.core.app import Core
@@ -58,98 +58,12 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTIONS",
     "BodySizeLimit",
-    "Counters",
     "Limits",
     "RateLimitMiddleware",
     "RateLimited",
-    "SqlCounters",
     "client_address",
     "install_limits",
 ]
-
-_TABLE = RateCounter.__table__
-
-
-class Counters(Protocol):
-    """Shared hit counters in fixed windows (a database table, or Redis later)."""
-
-    def hit(self, key: str, *, period_s: float, now: float, cost: int = 1) -> int:
-        """Count ``cost`` hits of ``key`` in the window holding ``now``; the new count."""
-
-    def peek(self, key: str, *, period_s: float, now: float) -> tuple[int, float]:
-        """``(count, last hit as epoch seconds)`` in the window holding ``now``."""
-
-    def clear(self, key: str) -> None:
-        """Forget every window of ``key``."""
-
-
-def _window(period_s: float, now: float) -> int:
-    return int(now // period_s * period_s)
-
-
-class SqlCounters:
-    """:class:`Counters` in the ``rate_counters`` table (SQLite or PostgreSQL).
-
-    One atomic ``INSERT ... ON CONFLICT (key, window_start) DO UPDATE SET count =
-    count + 1 RETURNING count`` per hit, so concurrent processes never lose a count.
-    Expired rows are deleted every ``purge_every`` hits.
-
-    Parameters
-    ----------
-    engine : sqlalchemy.Engine
-    purge_every : int
-        Hits between deletions of expired windows.
-    """
-
-    def __init__(self, engine: Engine, *, purge_every: int = 500) -> None:
-        self.engine = engine
-        self.purge_every = purge_every
-        self._hits = 0
-        if engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        self._insert = insert
-
-    def hit(self, key: str, *, period_s: float, now: float, cost: int = 1) -> int:
-        start = _window(period_s, now)
-        stmt = self._insert(_TABLE).values(
-            key=key,
-            window_start=start,
-            count=cost,
-            last_at=now,
-            expires_at=math.ceil(start + period_s),
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["key", "window_start"],
-            set_={"count": _TABLE.c.count + cost, "last_at": now},
-        ).returning(_TABLE.c.count)
-        with self.engine.begin() as conn:
-            count = int(conn.execute(stmt).scalar_one())
-        self._hits += 1
-        if self._hits % self.purge_every == 0:
-            self.purge(now=now)
-        return count
-
-    def peek(self, key: str, *, period_s: float, now: float) -> tuple[int, float]:
-        start = _window(period_s, now)
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(_TABLE.c.count, _TABLE.c.last_at).where(
-                    _TABLE.c.key == key, _TABLE.c.window_start == start
-                )
-            ).first()
-        return (0, 0.0) if row is None else (int(row[0]), float(row[1]))
-
-    def clear(self, key: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(_TABLE).where(_TABLE.c.key == key))
-
-    def purge(self, *, now: float | None = None) -> int:
-        """Delete windows that have ended; returns how many rows went."""
-        t = time.time() if now is None else now
-        with self.engine.begin() as conn:
-            return conn.execute(delete(_TABLE).where(_TABLE.c.expires_at < t)).rowcount or 0
 
 
 @dataclass(frozen=True)
@@ -258,7 +172,7 @@ class Limits:
             count, period_s = self.rate(setting)
             n = self.counters.hit(f"{action}:{scope}:{ident}", period_s=period_s, now=now)
             if n > count:
-                wait = _window(period_s, now) + period_s - now
+                wait = window_start(period_s, now) + period_s - now
                 who = {"client": "from here", "account": "for you", "email": "for this email"}
                 msg = (
                     f"rate: too many {spec.label} {who[scope]} (at most {count} per "

@@ -31,11 +31,7 @@ _ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
 def mixes_of(core: Core) -> Mixes:
     """The mixes service of this application (made once, kept on the core)."""
-    svc = getattr(core, "_mixes_service", None)
-    if svc is None:
-        svc = Mixes(core.store)
-        core._mixes_service = svc  # type: ignore[attr-defined]
-    return svc
+    return core.mixes
 
 
 def check_key(key: str) -> str:

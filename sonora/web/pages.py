@@ -36,7 +36,14 @@ from sonora.web.deps import (
     switch_session,
 )
 from sonora.web.mixes_api import checkin_once
-from sonora.web.rendering import form_scale, read_form, redirect, render, render_error
+from sonora.web.rendering import (
+    export_download,
+    form_scale,
+    read_form,
+    redirect,
+    render,
+    render_error,
+)
 from sonora.web.security import SESSION_COOKIE
 
 __all__ = ["TEMPLATE_FILTERS", "render_api_docs", "render_error", "router", "template_globals"]
@@ -568,17 +575,7 @@ async def export_page(
     user: PageUser,
     core: CoreDep,
 ) -> Response:
-    import json
-
-    data = await run_in_threadpool(core.export, user)
-    return Response(
-        json.dumps(data, indent=2),
-        media_type="application/json",
-        headers={
-            "Content-Disposition": 'attachment; filename="sonora-export.json"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return export_download(await run_in_threadpool(core.export, user))
 
 
 @router.post("/account/delete", response_class=HTMLResponse)

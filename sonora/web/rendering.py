@@ -14,15 +14,25 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 
 from sonora.core.app import Core
 from sonora.errors import ParameterError
 from sonora.web.deps import attach_csrf_cookie, csrf_token
 from sonora.web.security import require_csrf_form
 
-__all__ = ["WEB_DIR", "build_templates", "read_form", "redirect", "render", "render_error"]
+__all__ = [
+    "WEB_DIR",
+    "build_templates",
+    "export_download",
+    "read_form",
+    "redirect",
+    "render",
+    "render_error",
+]
 
 #: The web package's folder (templates and static files).
 WEB_DIR = Path(__file__).parent
@@ -36,10 +46,35 @@ class PageModule(Protocol):
     def template_globals(self) -> Mapping[str, Any]: ...
 
 
+class _ProcessBytecode(BytecodeCache):
+    """Compiled templates kept for the process, shared by every app it builds.
+
+    Jinja's own caches are per environment (and its file cache writes to disk); each
+    :func:`create_app` makes a new environment, so a process that builds several apps
+    (the test suite builds hundreds) would parse and compile every template again.  A
+    bucket whose source changed fails Jinja's checksum and is compiled afresh.
+    """
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE = _ProcessBytecode()
+
+
 def build_templates(*modules: PageModule) -> Jinja2Templates:
     """A Jinja environment for the app's pages with the globals and filters ``modules``
     offer (each page module's ``template_globals()`` and ``TEMPLATE_FILTERS``)."""
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+    templates.env.bytecode_cache = _BYTECODE
     for module in modules:
         templates.env.globals.update(module.template_globals())
         templates.env.filters.update(module.TEMPLATE_FILTERS)
@@ -109,3 +144,18 @@ def form_scale(data: dict[str, Any], name: str) -> float | None:
         return float(v)
     except (TypeError, ValueError):
         raise ParameterError(name, f"expected a number from 0 to 10, got {v!r}") from None
+
+
+def export_download(data: Mapping[str, Any]) -> Response:
+    """A listener's export (:meth:`sonora.core.app.Core.export`) as a JSON file download,
+    never cached (the page and the API answer with the same file)."""
+    import json
+
+    return Response(
+        json.dumps(data, indent=2),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": 'attachment; filename="sonora-export.json"',
+            "Cache-Control": "no-store",
+        },
+    )

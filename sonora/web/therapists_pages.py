@@ -38,6 +38,7 @@ from sonora.therapists.availability import (
 )
 from sonora.therapists.credentials import load_credentials
 from sonora.therapists.fields import CONSULT_VIA
+from sonora.therapists.records import CONSULT_FIELDS, PROFILE_FIELDS
 from sonora.therapists.repo import TherapistRecord
 from sonora.therapists.service import (
     APPROACHES,
@@ -61,6 +62,11 @@ from sonora.web.therapists_common import (
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+#: The fields the profile form shows (latitude and longitude come from the city).
+_FORM_FIELDS = (
+    *(f for f in PROFILE_FIELDS if f not in ("latitude", "longitude")),
+    *CONSULT_FIELDS,
+)
 
 
 def template_globals() -> dict[str, Any]:
@@ -248,25 +254,7 @@ async def profile_page(request: Request, user: MaybeUser, core: CoreDep) -> Resp
     if isinstance(own, Response):
         return own
     user, t = own
-    values = {
-        k: getattr(t, k)
-        for k in (
-            "display_name",
-            "country",
-            "registration_number",
-            "region",
-            "city",
-            "in_person",
-            "online",
-            "languages",
-            "populations",
-            "approaches",
-            "bio",
-            "timezone",
-            "consult_via",
-            "consult_details",
-        )
-    }
+    values = {k: getattr(t, k) for k in _FORM_FIELDS}
     return render(
         request, "therapists/profile_form.html", _profile_ctx(user, values, None, join=False)
     )
@@ -375,17 +363,25 @@ async def book_page(
     from sonora.therapists.service import parse_instant
 
     when = parse_instant(start, "start")
+    return _book_form(request, svc, t, tz=tz, start=when)
+
+
+def _book_form(
+    request: Request,
+    svc: Therapists,
+    t: Any,
+    *,
+    tz: str,
+    start: Any,
+    values: Any = None,
+    error: Exception | None = None,
+    taken: Any = None,
+    status: int = 200,
+) -> Response:
+    """The booking form for ``t`` at ``start``: first shown, or again with ``error``."""
+    context = {"tz": tz, "start": start, "values": values or {}, "error": error, "taken": taken}
     return render(
-        request,
-        "therapists/book.html",
-        {
-            **credential_card(svc, t),
-            "tz": tz,
-            "start": when,
-            "values": {},
-            "error": None,
-            "taken": None,
-        },
+        request, "therapists/book.html", {**credential_card(svc, t), **context}, status=status
     )
 
 
@@ -406,17 +402,15 @@ async def book_submit(
             )
     except SlotUnavailable as exc:
         tz = str(data.get("tz") or "UTC")
-        return render(
+        return _book_form(
             request,
-            "therapists/book.html",
-            {
-                **credential_card(svc, t),
-                "tz": tz,
-                "start": exc.start,
-                "values": data,
-                "error": exc,
-                "taken": exc.next_slots,
-            },
+            svc,
+            t,
+            tz=tz,
+            start=exc.start,
+            values=data,
+            error=exc,
+            taken=exc.next_slots,
             status=409,
         )
     except ParameterError as exc:
@@ -434,18 +428,8 @@ async def book_submit(
             if exc.field == "start"
             else None
         )
-        return render(
-            request,
-            "therapists/book.html",
-            {
-                **credential_card(svc, t),
-                "tz": tz,
-                "start": when,
-                "values": data,
-                "error": exc,
-                "taken": nxt,
-            },
-            status=422,
+        return _book_form(
+            request, svc, t, tz=tz, start=when, values=data, error=exc, taken=nxt, status=422
         )
     return redirect(f"/bookings/{token}?new=1")
 
@@ -504,17 +488,28 @@ async def reschedule_page(request: Request, token: str, user: MaybeUser, core: C
     slots = (
         await run_in_threadpool(lambda: svc.free_slots(t, days=14)) if b.status == "booked" else []
     )
+    return _reschedule_form(request, svc, t, b, token, tz=tz, slots=slots)
+
+
+def _reschedule_form(
+    request: Request,
+    svc: Therapists,
+    t: Any,
+    b: Any,
+    token: str,
+    *,
+    tz: str,
+    slots: list[Any],
+    error: Exception | None = None,
+    status: int = 200,
+) -> Response:
+    """The free slots to move booking ``b`` to: first shown, or again with ``error``."""
+    context = {"b": b, "token": token, "tz": tz, "days": group_by_local_day(slots, tz)}
     return render(
         request,
         "therapists/reschedule.html",
-        {
-            **credential_card(svc, t),
-            "b": b,
-            "token": token,
-            "tz": tz,
-            "days": group_by_local_day(slots, tz),
-            "error": None,
-        },
+        {**credential_card(svc, t), **context, "error": error},
+        status=status,
     )
 
 
@@ -529,17 +524,15 @@ async def reschedule_submit(
         await run_in_threadpool(svc.reschedule, token, data)
     except (ParameterError, SlotUnavailable) as exc:
         slots = await run_in_threadpool(lambda: svc.free_slots(t, days=14))
-        return render(
+        return _reschedule_form(
             request,
-            "therapists/reschedule.html",
-            {
-                **credential_card(svc, t),
-                "b": b,
-                "token": token,
-                "tz": b.listener_tz,
-                "days": group_by_local_day(slots, b.listener_tz),
-                "error": exc,
-            },
+            svc,
+            t,
+            b,
+            token,
+            tz=b.listener_tz,
+            slots=slots,
+            error=exc,
             status=409 if isinstance(exc, SlotUnavailable) else 422,
         )
     return redirect(f"/bookings/{token}?msg=moved")

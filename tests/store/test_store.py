@@ -8,10 +8,6 @@ dropped afterwards; nothing else in the database is touched.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -34,52 +30,6 @@ from sonora.store import (
     make_engine,
     migrate,
 )
-
-PG_URL = os.environ.get(
-    "SONORA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
-
-def _pg_available() -> str | None:
-    try:
-        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:
-        return f"PostgreSQL not reachable at {PG_URL}: {exc}"
-    return None
-
-
-_PG_UNREACHABLE = _pg_available()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
-    """``(url, schema)`` of an empty database of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}", None
-        return
-    if _PG_UNREACHABLE:  # the storage tests are real or they fail: never skipped
-        pytest.fail(_PG_UNREACHABLE)
-    schema = f"sonora_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield PG_URL, schema
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture
-def store(db_url: tuple[str, str | None]) -> Iterator[Store]:
-    url, schema = db_url
-    s = Store.open(url, schema=schema)
-    yield s
-    s.close()
 
 
 def _session(store: Store, user_id: str, **checkin: object) -> tuple[str, str]:

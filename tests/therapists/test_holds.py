@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from webkit import web_settings
 
-from sonora.settings import Settings
 from sonora.therapists import holds
 from sonora.therapists.demo import seed_demo, verify_demo
 from sonora.web import Core, create_app
@@ -27,15 +27,8 @@ from sonora.web import Core, create_app
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[tuple[TestClient, Core, str]]:
     core = Core(
-        Settings(
-            data_dir=tmp_path,
-            database_url=f"sqlite:///{tmp_path / 'h.db'}",
-            secret_key="test-secret-" + "k" * 32,
-            triage_notes=False,
-            calibrate_ahead=False,
-            outbox_interval_s=0,
-            booking_notice_hours=0,
-            booking_confirm_minutes=30,
+        web_settings(
+            tmp_path, outbox_interval_s=0, booking_notice_hours=0, booking_confirm_minutes=30
         )
     )
     user = core.store.create_user()

@@ -3,8 +3,9 @@
 Credentials data, slots across DST (Europe/London and America/New_York transition
 weeks, listeners in other zones), verification and its expiry, directory search,
 the booking race on SQLite and PostgreSQL (24 threads, one slot: exactly one wins),
-cancel/reschedule, authorisation, and the outbox surviving failing senders (a sender
-that raises, a real SMTP server that is down and then up, and the file backend).
+cancel/reschedule and authorisation (the outbox, the therapists' emails and deleting a
+therapist: ``test_outbox.py``; shared set-up: ``tests/therapistkit.py`` and this
+folder's ``conftest.py``).
 
 PostgreSQL runs at 127.0.0.1:5432, database ``test`` (as in ``test_store.py``); each
 test gets its own schema, dropped afterwards.
@@ -13,18 +14,22 @@ test gets its own schema, dropped afterwards.
 from __future__ import annotations
 
 import datetime as dt
-import email
-import os
 import threading
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from icalendar import Calendar
+from therapistkit import (
+    PROFILE,
+    T0,
+    UTC,
+    Clock,
+    booking_form,
+    make_account,
+    make_service,
+    make_therapist,
+)
 
 from sonora.core.database import Database as Store
 from sonora.errors import ParameterError
@@ -39,145 +44,8 @@ from sonora.therapists.availability import (
     slots_between,
 )
 from sonora.therapists.credentials import credential_for, load_credentials, normalise_number
-from sonora.therapists.mail import FileSender, SmtpSender, backoff_s
 from sonora.therapists.places import find_place
-from sonora.therapists.repo import OutboxRecord
 from sonora.therapists.service import SearchQuery, SlotUnavailable, Therapists
-
-PG_URL = os.environ.get(
-    "SONORA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-UTC = dt.UTC
-#: A Monday, well before any transition, as "now" for most tests.
-T0 = dt.datetime(2026, 3, 16, 6, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += dt.timedelta(**kw)
-
-
-# -- fixtures -------------------------------------------------------------------------
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'therapists.db'}", None
-        return
-    schema = f"sonora_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield PG_URL, schema
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        secret_key="k" * 40,
-        booking_notice_hours=2,
-        booking_horizon_days=28,
-        outbox_interval_s=0,
-        public_url="https://sonora.example.org/",
-        booking_confirmation=False,  # the direct flow; confirmation: tests/test_holds.py
-    )
-
-
-@pytest.fixture
-def store(db_url: tuple[str, str | None]) -> Iterator[Store]:
-    url, schema = db_url
-    s = Store.open(url, schema=schema)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(f"sqlite:///{tmp_path / 'one.db'}")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
-
-
-def _service(store: Store, settings: Settings, clock: Clock) -> Therapists:
-    return Therapists(store, settings, clock=clock)
-
-
-@pytest.fixture
-def svc(sqlite_store: Store, settings: Settings, clock: Clock) -> Therapists:
-    return _service(sqlite_store, settings, clock)
-
-
-PROFILE = {
-    "display_name": "Ada Lovelace",
-    "country": "GB",
-    "registration_number": "as 12345",
-    "region": "West Yorkshire",
-    "city": "Leeds",
-    "in_person": True,
-    "online": True,
-    "languages": "English, Welsh",
-    "populations": ["adults"],
-    "approaches": ["songwriting"],
-    "bio": "",
-    "timezone": "",
-}
-
-
-def _account(store: Store, email_addr: str, *, admin: bool = False) -> Any:
-    user = store.create_user()
-    user = store.register(user.id, email=email_addr, password_hash="x")
-    if admin:
-        from sonora.therapists.repo import TherapistRepo
-
-        TherapistRepo(store).set_admin(user.id)
-    return user
-
-
-def _therapist(
-    svc: Therapists,
-    email_addr: str,
-    *,
-    verify: bool = True,
-    rules: tuple[tuple[int, int, int], ...] = ((0, 9 * 60, 12 * 60),),
-    **over: Any,
-) -> Any:
-    store = svc.repo.store
-    user = _account(store, email_addr)
-    t = svc.create_profile(user, {**PROFILE, **over})
-    for day, a, b in rules:
-        svc.repo.add_rule(t.id, day, a, b)
-    if verify:
-        admin = svc.repo.user_by_email("admin@example.org") or _account(
-            store, "admin@example.org", admin=True
-        )
-        t = svc.verify(admin, t.id, {"decision": "verified", "note": "on the register"})
-        # the therapist is told, through the outbox; send it so tests start from an empty queue
-        waiting = svc.repo.outbox(unsent_only=True)
-        assert [(m.kind, m.to_addr) for m in waiting] == [("verified_therapist", email_addr)]
-        assert svc.deliver(FileSender(svc.settings.outbox_folder)).sent == 1
-    return user, t
-
-
-def _booking(**over: Any) -> dict[str, Any]:
-    return {"tz": "Europe/London", "name": "Sam", "email": "sam@example.org", **over}
 
 
 # -- credentials ----------------------------------------------------------------------
@@ -312,19 +180,19 @@ def test_bad_hours_name_the_field(make: Any, field: str) -> None:
 def test_unknown_time_zone_is_refused(svc: Therapists) -> None:
     with pytest.raises(ParameterError) as e:
         svc.create_profile(
-            _account(svc.repo.store, "tz@example.org"), {**PROFILE, "timezone": "Europe/Leeds"}
+            make_account(svc.repo.store, "tz@example.org"), {**PROFILE, "timezone": "Europe/Leeds"}
         )
     assert e.value.field == "timezone" and "Europe/London" in str(e.value)
-    _, t = _therapist(svc, "a@example.org")
+    _, t = make_therapist(svc, "a@example.org")
     slot = svc.free_slots(t)[0]
     with pytest.raises(ParameterError) as e:
-        svc.book(t.id, _booking(start=slot.isoformat(), tz="Mars/Olympus_Mons"))
+        svc.book(t.id, booking_form(start=slot.isoformat(), tz="Mars/Olympus_Mons"))
     assert e.value.field == "tz"
 
 
 # -- profiles, verification, listing ----------------------------------------------------
 def test_profile_takes_place_and_zone_from_the_gazetteer(svc: Therapists) -> None:
-    _, t = _therapist(svc, "a@example.org", verify=False)
+    _, t = make_therapist(svc, "a@example.org", verify=False)
     assert t.registration_number == "AS12345"
     assert t.timezone == "Europe/London"
     assert t.latitude == pytest.approx(53.8, abs=0.1)
@@ -343,9 +211,9 @@ def test_profile_takes_place_and_zone_from_the_gazetteer(svc: Therapists) -> Non
 def test_only_verified_profiles_are_listed_until_the_renewal_runs_out(
     svc: Therapists, clock: Clock
 ) -> None:
-    _, unverified = _therapist(svc, "u@example.org", verify=False)
-    _, uk = _therapist(svc, "uk@example.org")
-    _, us = _therapist(
+    _, unverified = make_therapist(svc, "u@example.org", verify=False)
+    _, uk = make_therapist(svc, "uk@example.org")
+    _, us = make_therapist(
         svc,
         "us@example.org",
         country="US",
@@ -376,7 +244,7 @@ def test_only_verified_profiles_are_listed_until_the_renewal_runs_out(
 
 
 def test_verification_rules(svc: Therapists, clock: Clock) -> None:
-    user, t = _therapist(svc, "t@example.org")
+    user, t = make_therapist(svc, "t@example.org")
     admin = svc.repo.user_by_email("admin@example.org")
     with pytest.raises(ParameterError) as e:
         svc.verify(
@@ -407,8 +275,8 @@ def test_verification_rules(svc: Therapists, clock: Clock) -> None:
 
 
 def test_search_filters_and_sorts(svc: Therapists) -> None:
-    _, leeds = _therapist(svc, "l@example.org", rules=((0, 10 * 60, 11 * 60),))
-    _, manc = _therapist(
+    _, leeds = make_therapist(svc, "l@example.org", rules=((0, 10 * 60, 11 * 60),))
+    _, manc = make_therapist(
         svc,
         "m@example.org",
         city="Manchester",
@@ -420,7 +288,7 @@ def test_search_filters_and_sorts(svc: Therapists) -> None:
         online=False,
         rules=((0, 9 * 60, 10 * 60),),
     )
-    _, boston = _therapist(
+    _, boston = make_therapist(
         svc,
         "b@example.org",
         country="US",
@@ -483,37 +351,37 @@ def test_gazetteer_knows_places_offline() -> None:
 
 # -- booking ----------------------------------------------------------------------------
 def test_book_validates_every_field(svc: Therapists) -> None:
-    _, t = _therapist(svc, "a@example.org")
+    _, t = make_therapist(svc, "a@example.org")
     slot = svc.free_slots(t)[0]
     assert slot == dt.datetime(2026, 3, 16, 9, 0, tzinfo=UTC)  # Monday 09:00 GMT
     cases = [
-        (_booking(start=slot.isoformat(), email="sam@"), "email"),
-        (_booking(start=slot.isoformat(), name=""), "name"),
-        (_booking(start=slot.isoformat(), reason="x" * 1001), "reason"),
-        (_booking(start="tomorrow at nine"), "start"),
-        (_booking(start="2026-03-16T09:00:00"), "start"),  # no offset
-        (_booking(start="2026-03-09T09:00:00Z"), "start"),  # in the past
-        (_booking(start="2026-03-16T07:00:00Z"), "start"),  # within the notice period
-        (_booking(start="2026-03-16T09:05:00Z"), "start"),  # not a slot
-        (_booking(start="2026-03-17T09:00:00Z"), "start"),  # Tuesday: no hours
-        (_booking(start="2026-05-04T08:00:00Z"), "start"),  # past the horizon
+        (booking_form(start=slot.isoformat(), email="sam@"), "email"),
+        (booking_form(start=slot.isoformat(), name=""), "name"),
+        (booking_form(start=slot.isoformat(), reason="x" * 1001), "reason"),
+        (booking_form(start="tomorrow at nine"), "start"),
+        (booking_form(start="2026-03-16T09:00:00"), "start"),  # no offset
+        (booking_form(start="2026-03-09T09:00:00Z"), "start"),  # in the past
+        (booking_form(start="2026-03-16T07:00:00Z"), "start"),  # within the notice period
+        (booking_form(start="2026-03-16T09:05:00Z"), "start"),  # not a slot
+        (booking_form(start="2026-03-17T09:00:00Z"), "start"),  # Tuesday: no hours
+        (booking_form(start="2026-05-04T08:00:00Z"), "start"),  # past the horizon
     ]
     for body, field in cases:
         with pytest.raises(ParameterError) as e:
             svc.book(t.id, body)
         assert e.value.field == field, (body, str(e.value))
     with pytest.raises(ParameterError, match="passed"):
-        svc.book(t.id, _booking(start="2026-03-09T09:00:00Z"))
+        svc.book(t.id, booking_form(start="2026-03-09T09:00:00Z"))
     assert svc.repo.outbox(unsent_only=True) == []  # nothing half-written
-    rec, token = svc.book(t.id, _booking(start="2026-03-16T10:00:00+01:00"))
+    rec, token = svc.book(t.id, booking_form(start="2026-03-16T10:00:00+01:00"))
     assert rec.starts_at == slot and len(token) >= 40
 
 
 def test_race_for_one_slot_has_exactly_one_winner(
     store: Store, settings: Settings, clock: Clock
 ) -> None:
-    svc = _service(store, settings, clock)
-    _, t = _therapist(svc, "race@example.org")
+    svc = make_service(store, settings, clock)
+    _, t = make_therapist(svc, "race@example.org")
     slot = svc.free_slots(t)[0]
     n = 24
     barrier = threading.Barrier(n)
@@ -524,7 +392,7 @@ def test_race_for_one_slot_has_exactly_one_winner(
     def attempt(i: int) -> None:
         barrier.wait()
         try:
-            rec, _ = svc.book(t.id, _booking(start=slot.isoformat(), email=f"p{i}@example.org"))
+            rec, _ = svc.book(t.id, booking_form(start=slot.isoformat(), email=f"p{i}@example.org"))
             wins.append(rec.email)
         except SlotUnavailable as exc:
             taken.append(exc)
@@ -570,10 +438,10 @@ def test_race_for_one_slot_has_exactly_one_winner(
 
 
 def test_cancel_and_reschedule_through_the_link(svc: Therapists, clock: Clock) -> None:
-    _, t = _therapist(svc, "a@example.org")
+    _, t = make_therapist(svc, "a@example.org")
     first, second, third = svc.free_slots(t, limit=3)
-    _, token = svc.book(t.id, _booking(start=first.isoformat()))
-    other, _ = svc.book(t.id, _booking(start=third.isoformat(), email="x@example.org"))
+    _, token = svc.book(t.id, booking_form(start=first.isoformat()))
+    other, _ = svc.book(t.id, booking_form(start=third.isoformat(), email="x@example.org"))
     # moving onto a taken slot keeps the old one
     with pytest.raises(SlotUnavailable):
         svc.reschedule(token, {"start": third.isoformat()})
@@ -586,7 +454,7 @@ def test_cancel_and_reschedule_through_the_link(svc: Therapists, clock: Clock) -
     with pytest.raises(ParameterError) as e:
         svc.reschedule(token, {"start": first.isoformat()})
     assert e.value.field == "status"
-    again, _ = svc.book(t.id, _booking(start=second.isoformat(), email="y@example.org"))
+    again, _ = svc.book(t.id, booking_form(start=second.isoformat(), email="y@example.org"))
     assert again.starts_at == second
     kinds = [m.kind for m in svc.repo.outbox()]
     assert kinds.count("moved_listener") == 1 and kinds.count("cancelled_therapist") == 1
@@ -596,13 +464,13 @@ def test_cancel_and_reschedule_through_the_link(svc: Therapists, clock: Clock) -
 
 
 def test_a_therapist_sees_only_their_own_bookings(svc: Therapists) -> None:
-    ua, a = _therapist(svc, "a@example.org")
-    ub, b = _therapist(svc, "b@example.org")
-    svc.book(a.id, _booking(start=svc.free_slots(a)[0].isoformat(), name="For A"))
-    svc.book(b.id, _booking(start=svc.free_slots(b)[0].isoformat(), name="For B"))
+    ua, a = make_therapist(svc, "a@example.org")
+    ub, b = make_therapist(svc, "b@example.org")
+    svc.book(a.id, booking_form(start=svc.free_slots(a)[0].isoformat(), name="For A"))
+    svc.book(b.id, booking_form(start=svc.free_slots(b)[0].isoformat(), name="For B"))
     assert [x.name for x in svc.dashboard(ua)[1]] == ["For A"]
     assert [x.name for x in svc.dashboard(ub)[1]] == ["For B"]
-    listener = _account(svc.repo.store, "l@example.org")
+    listener = make_account(svc.repo.store, "l@example.org")
     with pytest.raises(NotFound):
         svc.dashboard(listener)
     # nobody deletes another therapist's hours
@@ -610,219 +478,3 @@ def test_a_therapist_sees_only_their_own_bookings(svc: Therapists) -> None:
     with pytest.raises(NotFound):
         svc.delete_availability(ub, rule_of_a.id)
     assert svc.availability(a)[0] == [rule_of_a]
-
-
-# -- outbox -----------------------------------------------------------------------------
-class FlakySender:
-    """Fails ``failures`` times, then writes real .eml files."""
-
-    def __init__(self, folder: Path, failures: int) -> None:
-        self.inner = FileSender(folder)
-        self.failures = failures
-        self.calls = 0
-
-    def send(self, record: OutboxRecord) -> None:
-        self.calls += 1
-        if self.calls <= self.failures:
-            raise ConnectionRefusedError("mail server is down")
-        self.inner.send(record)
-
-
-def _text_of(msg: Any) -> str:
-    return "".join(
-        p.get_payload(decode=True).decode()
-        for p in msg.walk()
-        if p.get_content_type() == "text/plain"
-    )
-
-
-def test_outbox_survives_a_failing_sender(svc: Therapists, clock: Clock, tmp_path: Path) -> None:
-    _, t = _therapist(svc, "a@example.org", rules=((0, 9 * 60, 10 * 60),))
-    svc.book(t.id, _booking(start="2026-03-16T09:00:00Z", reason="trouble sleeping"))
-    sender = FlakySender(tmp_path / "eml", failures=3)
-    r1 = svc.deliver(sender)
-    assert (r1.sent, r1.failed) == (0, 2)  # the server is down: both kept
-    waiting = svc.repo.outbox(unsent_only=True)
-    assert len(waiting) == 2 and all(m.attempts == 1 for m in waiting)
-    assert all(m.next_attempt_at == clock() + dt.timedelta(seconds=30) for m in waiting)
-    assert "mail server is down" in (waiting[0].last_error or "")
-    assert svc.deliver(sender).sent == 0 and sender.calls == 2  # not due yet: not tried
-    clock.advance(seconds=31)
-    r2 = svc.deliver(sender)
-    assert (r2.sent, r2.failed) == (1, 1)
-    left = svc.repo.outbox(unsent_only=True)
-    assert len(left) == 1 and left[0].attempts == 2
-    assert left[0].next_attempt_at == clock() + dt.timedelta(seconds=60)  # backoff doubles
-    clock.advance(seconds=61)
-    assert svc.deliver(sender).sent == 1
-    assert svc.repo.outbox(unsent_only=True) == []
-    assert svc.repo.outbox_counts() == {"sent": 3, "waiting": 0, "failing": 0}  # + verified
-    files = sorted((tmp_path / "eml").glob("*.eml"))
-    assert len(files) == 2
-    msgs = [email.message_from_bytes(f.read_bytes()) for f in files]
-    listener = next(m for m in msgs if "sam@example.org" in m["To"])
-    therapist = next(m for m in msgs if "a@example.org" in m["To"])
-    assert "trouble sleeping" in _text_of(therapist)
-    assert "trouble sleeping" not in _text_of(listener)
-    body = _text_of(listener)
-    assert "https://sonora.example.org/bookings/" in body and "GMT" in body
-    ics = next(p for p in listener.walk() if p.get_content_type() == "text/calendar")
-    cal = Calendar.from_ical(ics.get_payload(decode=True))
-    ev = cal.walk("VEVENT")[0]
-    assert ev.decoded("dtstart") == dt.datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
-    assert ev.decoded("dtend") - ev.decoded("dtstart") == dt.timedelta(minutes=15)
-    assert str(cal["method"]) == "REQUEST" and str(ev["status"]) == "CONFIRMED"
-    assert [backoff_s(n) for n in (1, 2, 3, 8, 20)] == [30.0, 60.0, 120.0, 3600.0, 3600.0]
-
-
-def test_outbox_waits_for_a_real_smtp_server(svc: Therapists, clock: Clock) -> None:
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-
-    from sonora.web.testing import free_port
-
-    received: list[Any] = []
-
-    class Keep(Message):
-        def handle_message(self, message: Any) -> None:
-            received.append(message)
-
-    port = free_port()
-    sender = SmtpSender(host="127.0.0.1", port=port, security="none", timeout_s=5)
-    _, t = _therapist(svc, "a@example.org", rules=((0, 9 * 60, 10 * 60),))
-    _, token = svc.book(t.id, _booking(start="2026-03-16T09:00:00Z"))
-    svc.cancel(token)
-    report = svc.deliver(sender)  # nothing listens on the port yet
-    assert report.failed == 4 and report.sent == 0
-    assert svc.repo.outbox_counts() == {"sent": 1, "waiting": 4, "failing": 4}  # 1: verified
-    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        clock.advance(seconds=31)
-        assert svc.deliver(sender).sent == 4
-    finally:
-        controller.stop()
-    assert len(received) == 4
-    subjects = sorted(str(m["Subject"]) for m in received)
-    assert (
-        sum("cancelled" in s for s in subjects) == 2 and sum("booked" in s for s in subjects) == 2
-    )
-    cancel = next(
-        m for m in received if "cancelled" in str(m["Subject"]) and "sam@" in str(m["To"])
-    )
-    ics = next(p for p in cancel.walk() if p.get_content_type() == "text/calendar")
-    cal = Calendar.from_ical(ics.get_payload(decode=True))
-    assert str(cal["method"]) == "CANCEL"
-    assert int(cal.walk("VEVENT")[0]["sequence"]) == 1
-
-
-# -- emails to therapists: verified, re-check due --------------------------------------
-def test_verified_email_and_one_recheck_reminder_per_expiry(
-    svc: Therapists, clock: Clock, settings: Settings
-) -> None:
-    _, t = _therapist(svc, "a@example.org")  # the helper checks and sends the verified email
-    (eml,) = settings.outbox_folder.glob("*.eml")
-    msg = email.message_from_bytes(eml.read_bytes())
-    assert "verified" in msg["Subject"] and "a@example.org" in msg["To"]
-    assert "until 2028-03-16" in _text_of(msg) and "AS12345" in _text_of(msg)
-    _therapist(svc, "u@example.org", verify=False)  # unverified: nothing to remind
-    assert svc.remind() == []  # two years ahead
-    clock.advance(days=2 * 365 - 31)
-    assert svc.remind() == []  # 31 days ahead
-    clock.advance(days=2)
-    assert [x.id for x in svc.remind()] == [t.id]  # 29 days ahead
-    assert svc.remind() == [] and svc.remind(days_ahead=366) == []  # once per expiry
-    clock.advance(days=60)
-    assert svc.remind() == []  # ran out: still the same expiry, no second email
-    (m,) = [m for m in svc.repo.outbox() if m.kind == "recheck_therapist"]
-    assert m.to_addr == "a@example.org" and "2028-03-16" in m.subject
-    assert "runs out on 2028-03-16" in _text_of(email.message_from_string(m.message))
-    # a new verification is a new expiry: reminded again when it comes near
-    admin = svc.repo.user_by_email("admin@example.org")
-    svc.verify(admin, t.id, {"decision": "verified", "note": "renewed on the register"})
-    assert svc.remind() == []
-    clock.advance(days=2 * 365 - 10)
-    assert [x.id for x in svc.remind()] == [t.id]
-    assert [m.kind for m in svc.repo.outbox()].count("recheck_therapist") == 2
-    with pytest.raises(ParameterError) as e:
-        svc.remind(days_ahead=400)
-    assert e.value.field == "days"
-
-
-def test_parallel_remind_runs_send_one_email(svc: Therapists, clock: Clock) -> None:
-    _therapist(svc, "a@example.org")
-    clock.advance(days=2 * 365 - 5)
-    barrier = threading.Barrier(8)
-    won: list[int] = []
-
-    def run() -> None:
-        barrier.wait()
-        won.append(len(svc.remind()))
-
-    threads = [threading.Thread(target=run) for _ in range(8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert sorted(won) == [0] * 7 + [1]
-    assert [m.kind for m in svc.repo.outbox()].count("recheck_therapist") == 1
-
-
-def test_demo_profiles_are_queued_unverified_and_verify_as_lists_them(svc: Therapists) -> None:
-    from sonora.therapists.demo import DEMO_NOTE, seed_demo, verify_demo
-
-    made = seed_demo(svc)
-    assert svc.search(SearchQuery()).hits == []
-    queue = svc.queue()
-    assert [t.is_demo for t, _ in queue] == [True] * 5
-    assert {status for _, status in queue} == {"unverified"}
-    with pytest.raises(ParameterError) as e:
-        verify_demo(svc, "nobody@example.org")
-    assert e.value.field == "verify_as"
-    _account(svc.repo.store, "admin@example.org", admin=True)
-    assert len(verify_demo(svc, "admin@example.org")) == 5
-    assert {h.therapist.id for h in svc.search(SearchQuery()).hits} == {t.id for t in made}
-    assert all(svc.history(t.id)[0].note == DEMO_NOTE for t in made)
-    assert verify_demo(svc, "admin@example.org") == []  # already verified
-    assert svc.repo.outbox() == []  # demo addresses are never emailed
-    # a real person's profile is checked before demo data
-    _, real = _therapist(svc, "r@example.org", verify=False)
-    assert svc.queue()[0][0].id == real.id
-
-
-# -- deleting a therapist ---------------------------------------------------------------
-def test_deleting_a_therapist_cancels_and_tells_listeners_in_one_transaction(
-    store: Store, settings: Settings, clock: Clock
-) -> None:
-    svc = _service(store, settings, clock)
-    user, t = _therapist(svc, "a@example.org")
-    s1, s2 = svc.free_slots(t, limit=2)
-    svc.book(t.id, _booking(start=s1.isoformat(), email="one@example.org"))
-    svc.book(t.id, _booking(start=s2.isoformat(), email="two@example.org"))
-    before = svc.repo.outbox()
-
-    def broken(*_: Any) -> list[Any]:
-        raise RuntimeError("mail could not be composed")
-
-    # a failure half-way leaves everything as it was: nothing cancelled, queued or deleted
-    with pytest.raises(RuntimeError):
-        svc.repo.delete_account(user.id, broken)
-    assert svc.repo.outbox() == before
-    assert len(svc.dashboard(user)[1]) == 2 and svc.public_profile(t.id).id == t.id
-
-    counts = svc.delete_account(user)
-    assert counts["cancelled_consults"] == 2 and counts["bookings"] == 2
-    assert counts["therapist_profiles"] == 1 and counts["users"] == 1
-    mails = svc.repo.outbox()
-    assert sorted((m.kind, m.to_addr) for m in mails) == [
-        ("cancelled_listener", "one@example.org"),
-        ("cancelled_listener", "two@example.org"),
-    ]
-    for m in mails:
-        msg = email.message_from_string(m.message)
-        ics = next(p for p in msg.walk() if p.get_content_type() == "text/calendar")
-        cal = Calendar.from_ical(ics.get_payload(decode=True))
-        assert str(cal["method"]) == "CANCEL" and int(cal.walk("VEVENT")[0]["sequence"]) == 1
-    with pytest.raises(NotFound):
-        svc.public_profile(t.id)
-    assert svc.repo.profiles() == [] and store.count_rows(user.id)["users"] == 0

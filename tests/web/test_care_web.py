@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
+from webkit import web_settings
 
 from sonora.care.evidence import load_evidence
 from sonora.listening.models import CheckInRow, ListeningSession
-from sonora.settings import Settings
 from sonora.store.base import new_id, utcnow
 from sonora.web import Core, create_app
 
@@ -30,20 +30,9 @@ CHECKIN = {"tension": 6, "energy": 4, "mood": 5, "goal": "unwind", "minutes": 20
 H = 3600.0
 
 
-def _settings(tmp_path: Path, **over: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": tmp_path,
-        "database_url": f"sqlite:///{tmp_path / 'care.db'}",
-        "secret_key": "care-secret-" + "k" * 32,
-        "triage_notes": False,
-        "calibrate_ahead": False,
-    }
-    return Settings(**{**values, **over})
-
-
 @pytest.fixture
 def core(tmp_path: Path) -> Iterator[Core]:
-    c = Core(_settings(tmp_path))
+    c = Core(web_settings(tmp_path))
     yield c
     c.close()
 
@@ -210,7 +199,7 @@ def test_pages_link_the_guide_and_evidence(client: TestClient) -> None:
 
 # -- triage banner and the low-mood pattern ---------------------------------------------
 def test_clinical_banner_links_to_the_guide_and_the_directory(tmp_path: Path) -> None:
-    core = Core(_settings(tmp_path, triage_notes=True))
+    core = Core(web_settings(tmp_path, triage_notes=True))
     try:
         with TestClient(create_app(core)) as c:
             _listener(c)

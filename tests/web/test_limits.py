@@ -9,29 +9,24 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import re
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from sonora.core.database import Database as Store
 from sonora.countries import check_country
 from sonora.errors import ParameterError
+from sonora.limits.counters import SqlCounters
 from sonora.settings import Settings, parse_rate
 from sonora.therapists.mail import compose
 from sonora.web import Core, create_app
-from sonora.web.limits import Limits, RateLimited, SqlCounters
+from sonora.web.limits import Limits, RateLimited
 
-PG_URL = os.environ.get(
-    "SONORA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 CHECKIN = {"tension": 7, "energy": 4, "mood": 4, "goal": "unwind", "minutes": 5}
 
 
@@ -43,28 +38,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A migrated store on each database (PostgreSQL in a fresh schema)."""
-    if request.param == "sqlite":
-        s = Store.open(f"sqlite:///{tmp_path / 'limits.db'}")
-        yield s
-        s.close()
-        return
-    schema = f"sonora_limits_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        s = Store.open(PG_URL, schema=schema)
-        yield s
-        s.close()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def settings_for(tmp_path: Path, **over: Any) -> Settings:

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from webkit import web_settings
 
 from sonora.core.audio import build_stream_mix
 from sonora.plan import Plan
-from sonora.settings import Settings
 from sonora.web import Core, create_app
 
 CHECKIN = {"tension": 7, "energy": 4, "mood": 3, "goal": "sleep", "minutes": 5}
@@ -26,15 +26,7 @@ CHECKIN = {"tension": 7, "energy": 4, "mood": 3, "goal": "sleep", "minutes": 5}
 
 @pytest.fixture
 def core(tmp_path: Path) -> Iterator[Core]:
-    c = Core(
-        Settings(
-            data_dir=tmp_path,
-            database_url=f"sqlite:///{tmp_path / 'mixes.db'}",
-            secret_key="test-secret-" + "k" * 32,
-            triage_notes=False,
-            calibrate_ahead=False,
-        )
-    )
+    c = Core(web_settings(tmp_path))
     yield c
     c.close()
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from webkit import web_settings
 
-from sonora.settings import Settings
 from sonora.web import Core, create_app
 from sonora.web.app import WEB_DIR
 from sonora.web.pwa import APP_SHELL, CACHE_VERSION
@@ -22,15 +22,7 @@ from sonora.web.pwa import APP_SHELL, CACHE_VERSION
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    core = Core(
-        Settings(
-            data_dir=tmp_path,
-            database_url=f"sqlite:///{tmp_path / 'pwa.db'}",
-            secret_key="test-secret-" + "k" * 32,
-            triage_notes=False,
-            calibrate_ahead=False,
-        )
-    )
+    core = Core(web_settings(tmp_path))
     with TestClient(create_app(core), follow_redirects=False) as c:
         yield c
     core.close()

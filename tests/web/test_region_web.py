@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from webkit import web_settings
 
 from sonora.care.region import clean_place, place_of, region_groups, suggest_place
 from sonora.errors import ParameterError
@@ -21,14 +22,7 @@ from sonora.web import create_app
 
 
 def _settings(tmp_path: Path, **over: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": tmp_path,
-        "database_url": f"sqlite:///{tmp_path / 'region.db'}",
-        "secret_key": "region-secret-" + "k" * 32,
-        "triage_notes": True,
-        "calibrate_ahead": False,
-    }
-    return Settings(**{**values, **over})
+    return web_settings(tmp_path, **{"triage_notes": True, **over})
 
 
 @pytest.fixture

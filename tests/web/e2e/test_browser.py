@@ -9,38 +9,24 @@ out and finds the session in their history.  A screenshot of every page is saved
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2ekit import e2e_server, unlabelled, watch
 
-from sonora.settings import Settings
-from sonora.web.testing import RunningServer, running_server
-
-UNLABELLED = """() => Array.from(document.querySelectorAll(
-    'input:not([type=hidden]), select, textarea, button'))
-  .filter(el => !el.closest('[hidden]'))
-  .filter(el => !((el.labels && el.labels.length) || el.getAttribute('aria-label')
-                  || (el.tagName === 'BUTTON' && el.textContent.trim())))
-  .map(el => el.outerHTML.slice(0, 80))"""
+from sonora.web.testing import RunningServer
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    tmp = tmp_path_factory.mktemp("e2e")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=f"sqlite:///{tmp / 'e2e.db'}",
-        secret_key="e2e-secret-" + "k" * 32,
-        triage_notes=False,
-        stream_lead_s=2.0,
-    )
-    with running_server(settings) as s:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with e2e_server(tmp_path_factory, "e2e", triage_notes=False, stream_lead_s=2.0) as s:
         yield s
 
 
 def _page_ok(page: Any, shots: Path, name: str, *, full: bool = True) -> None:
-    assert page.evaluate(UNLABELLED) == [], f"unlabelled controls on {name}"
+    assert unlabelled(page) == [], f"unlabelled controls on {name}"
     assert page.locator("h1").count() >= 1, f"{name} has no heading"
     page.screenshot(path=str(shots / f"{name}.png"), full_page=full)
 
@@ -48,15 +34,9 @@ def _page_ok(page: Any, shots: Path, name: str, *, full: bool = True) -> None:
 def test_new_visitor_listens_and_finds_the_session(
     browser: Any, server: RunningServer, shots: Path
 ) -> None:
-    errors: list[str] = []
     ctx = browser.new_context(viewport={"width": 420, "height": 860}, color_scheme="light")
     page = ctx.new_page()
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    external: list[str] = []
-    page.on(
-        "request", lambda r: external.append(r.url) if not r.url.startswith(server.url) else None
-    )
+    errors, external = watch(page, server)
 
     # welcome
     page.goto(server.url + "/")

@@ -10,49 +10,24 @@ for requests that leave the server.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2ekit import CONTROLS, e2e_server, unlabelled, watch
 
-from sonora.settings import Settings
-from sonora.web.testing import RunningServer, running_server
-
-UNLABELLED = """() => Array.from(document.querySelectorAll(
-    'input:not([type=hidden]), select, textarea, button, audio'))
-  .filter(el => !el.closest('[hidden]'))
-  .filter(el => !((el.labels && el.labels.length) || el.getAttribute('aria-label')
-                  || (el.tagName === 'BUTTON' && el.textContent.trim())))
-  .map(el => el.outerHTML.slice(0, 80))"""
+from sonora.web.testing import RunningServer
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    tmp = tmp_path_factory.mktemp("e2e-care")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=f"sqlite:///{tmp / 'e2e.db'}",
-        secret_key="e2e-care-" + "k" * 32,
-        triage_notes=False,
-        calibrate_ahead=False,
-    )
-    with running_server(settings) as s:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with e2e_server(tmp_path_factory, "e2e-care", triage_notes=False, calibrate_ahead=False) as s:
         yield s
 
 
-def _watch(page: Any, server: RunningServer) -> tuple[list[str], list[str]]:
-    errors: list[str] = []
-    external: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on(
-        "request", lambda r: external.append(r.url) if not r.url.startswith(server.url) else None
-    )
-    return errors, external
-
-
 def _page_ok(page: Any, shots: Path, name: str, *, full: bool = True) -> None:
-    assert page.evaluate(UNLABELLED) == [], f"unlabelled controls on {name}"
+    assert unlabelled(page, controls=CONTROLS + ", audio") == [], f"unlabelled controls on {name}"
     assert page.locator("h1").count() == 1, f"{name} needs exactly one h1"
     wide = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert wide <= 1, f"{name} is {wide}px wider than the window"
@@ -72,7 +47,7 @@ def test_guide_and_helper_without_javascript(
         viewport={"width": 420, "height": 860}, color_scheme="light", java_script_enabled=False
     )
     page = ctx.new_page()
-    errors, external = _watch(page, server)
+    errors, external = watch(page, server)
 
     page.goto(server.url + "/")
     page.get_by_role("link", name="Guide").first.click()
@@ -120,7 +95,7 @@ def test_guide_and_helper_without_javascript(
 def test_a_claim_leads_to_its_evidence(browser: Any, server: RunningServer, shots: Path) -> None:
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
     page = ctx.new_page()
-    errors, external = _watch(page, server)
+    errors, external = watch(page, server)
     page.goto(server.url + "/about")
     claim = page.locator('.claim[data-claim="music-stress"]')
     assert "reduced stress modestly" in claim.inner_text()
@@ -154,7 +129,7 @@ def test_a_claim_leads_to_its_evidence(browser: Any, server: RunningServer, shot
 def test_a_guest_sets_a_listening_level(browser: Any, server: RunningServer, shots: Path) -> None:
     ctx = browser.new_context(viewport={"width": 420, "height": 860}, color_scheme="light")
     page = ctx.new_page()
-    errors, external = _watch(page, server)
+    errors, external = watch(page, server)
     page.goto(server.url + "/")
     page.get_by_role("button", name=re.compile("Begin")).click()
     page.wait_for_url("**/onboarding")

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2ekit import e2e_server
 
-from sonora.settings import Settings
 from sonora.therapists.demo import seed_demo, verify_demo
-from sonora.web.testing import RunningServer, running_server
+from sonora.web.testing import RunningServer
 
 AXE = Path(__file__).with_name("vendor") / "axe.min.js"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
@@ -37,15 +37,7 @@ CHECKIN = {"tension": 7, "energy": 4, "mood": 4, "goal": "unwind", "minutes": 5}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    tmp = tmp_path_factory.mktemp("pwa")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=f"sqlite:///{tmp / 'pwa.db'}",
-        secret_key="pwa-secret-" + "k" * 32,
-        triage_notes=False,
-        stream_lead_s=2.0,
-    )
-    with running_server(settings) as s:
+    with e2e_server(tmp_path_factory, "pwa", triage_notes=False, stream_lead_s=2.0) as s:
         svc, store = s.core.therapists, s.core.store
         seed_demo(svc)
         admin = store.register(store.create_user().id, email="admin@example.org", password_hash="x")

@@ -10,26 +10,19 @@ shows Lifeline and 999 and never 111. Screenshots go to
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2ekit import e2e_server
 
-from sonora.settings import Settings
-from sonora.web.testing import RunningServer, running_server
+from sonora.web.testing import RunningServer
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    tmp = tmp_path_factory.mktemp("e2e-region")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=f"sqlite:///{tmp / 'e2e.db'}",
-        secret_key="e2e-region-" + "k" * 32,
-        triage_notes=True,
-        calibrate_ahead=False,
-    )
-    with running_server(settings) as s:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with e2e_server(tmp_path_factory, "e2e-region", triage_notes=True, calibrate_ahead=False) as s:
         yield s
 
 

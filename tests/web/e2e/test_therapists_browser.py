@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2ekit import e2e_server
 
-from sonora.settings import Settings
 from sonora.therapists.demo import seed_demo, verify_demo
-from sonora.web.testing import RunningServer, running_server
+from sonora.web.testing import RunningServer
 
 PROFILE = {
     "display_name": "Ada Lovelace",
@@ -41,18 +41,15 @@ PROFILE = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    tmp = tmp_path_factory.mktemp("e2e-therapists")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=f"sqlite:///{tmp / 'e2e.db'}",
-        secret_key="e2e-secret-" + "k" * 32,
+    with e2e_server(
+        tmp_path_factory,
+        "e2e-therapists",
         triage_notes=False,
         calibrate_ahead=False,
         outbox_interval_s=0.5,
         booking_notice_hours=0,
         booking_confirmation=False,  # the direct flow; confirmation: tests/test_holds.py
-    )
-    with running_server(settings) as s:
+    ) as s:
         svc = s.core.therapists
         store = s.core.store
         user = store.register(store.create_user().id, email="ada@example.org", password_hash="x")

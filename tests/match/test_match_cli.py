@@ -1,0 +1,119 @@
+"""``sonora recommend``: the matcher's command prints, writes JSON and renders a plan,
+and names the field of any bad input before anything is written.
+"""
+
+from __future__ import annotations
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from sonora.match.cli import recommend_command
+from sonora.plan import Plan
+
+
+@pytest.fixture
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    app.command("recommend")(recommend_command)
+    app.command("noop")(lambda: None)  # keep "recommend" a subcommand
+    return app
+
+
+def test_cli_prints_plan_and_reason(cli):
+    r = CliRunner().invoke(
+        cli,
+        ["recommend", "--goal", "sleep", "--tension", "7", "--minutes", "20", "--time", "23:10"],
+    )
+    assert r.exit_code == 0, r.output
+    assert "It's late and you're wound up" in r.output
+    assert "20 minutes" in r.output and "fade to silence" in r.output
+
+
+def test_cli_json_is_a_plan_that_respects_dislikes(cli):
+    r = CliRunner().invoke(
+        cli,
+        [
+            "recommend",
+            "--goal",
+            "ease_anxiety",
+            "--tension",
+            "8",
+            "--minutes",
+            "15",
+            "--dislike",
+            "noise",
+            "--dislike",
+            "rain",
+            "--json",
+            "--time",
+            "10:00",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    plan = Plan.from_json(r.output)
+    assert plan.duration_s == 900 and plan.goal == "ease_anxiety"
+    assert not {"noise", "rain"} & set(plan.families)
+    assert plan.pacer is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--tension", "11"], "tension"),
+        (["--goal", "nap", "--tension", "3"], "goal"),
+        (["--minutes", "-5", "--tension", "3"], "minutes"),
+        (["--tension", "3", "--render", "out.xyz"], "output"),
+        (["--tension", "3", "--dislike", "jazz"], "disliked[0]"),
+    ],
+)
+def test_cli_bad_input_names_the_field(cli, args, field):
+    r = CliRunner().invoke(cli, ["recommend", *args])
+    assert r.exit_code == 2
+    assert f"{field}:" in r.output
+
+
+def test_cli_renders_the_plan(cli, tmp_path):
+    """The render path end to end (5 minutes at 22.05 kHz to keep it quick): the file
+    lasts the plan's length and is calibrated to the loudness asked for."""
+    import soundfile as sf
+    from testkit import lufs
+
+    out = tmp_path / "plan.flac"
+    r = CliRunner().invoke(
+        cli,
+        [
+            "recommend",
+            "--goal",
+            "unwind",
+            "--tension",
+            "6",
+            "--minutes",
+            "5",
+            "--time",
+            "21:00",
+            "--seed",
+            "4",
+            "--sample-rate",
+            "22050",
+            "--loudness=-20",
+            "--render",
+            str(out),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    audio, rate = sf.read(str(out), dtype="float32", always_2d=True)
+    assert rate == 22_050 and audio.shape[0] == 300 * 22_050
+    assert lufs(audio.T, rate) == pytest.approx(-20.0, abs=0.5)
+    assert f"Wrote {out}" in r.output.replace("\n", "")
+
+
+def test_cli_render_settings_are_checked_before_anything_is_written(cli, tmp_path):
+    for args, field in (
+        (["--sample-rate", "8000"], "sample_rate"),
+        (["--loudness=-40"], "loudness"),
+    ):
+        out = tmp_path / "x.flac"
+        r = CliRunner().invoke(cli, ["recommend", "--tension", "5", "--render", str(out), *args])
+        assert r.exit_code == 2 and f"{field}:" in r.output
+        assert not out.exists()
