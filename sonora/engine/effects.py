@@ -435,32 +435,43 @@ class StartleGuard(Effect):
     def reset(self) -> None:
         self._k = SosFilter(self._kw, channels=2)
         self._in = np.zeros((2, 0), dtype=np.float32)
-        self._out = np.zeros((2, self.latency_frames), dtype=np.float32)
+        # Output waiting to be handed out: whole blocks (no growing copy per block).
+        self._out: list[np.ndarray] = [np.zeros((2, self.latency_frames), dtype=np.float32)]
+        self._out_frames = self.latency_frames
         self._pending: list[np.ndarray] = []  # blocks waiting for their gain
-        self._p_in: list[float] = []  # K-weighted power of pending blocks
-        self._p_played: list[float] = []  # power of played blocks, after gain
+        self._p_in = np.zeros(0)  # K-weighted power of pending blocks
+        self._p_played = np.zeros(0)  # power of the last 10 s of played blocks, after gain
         self._gain_db = 0.0
 
     def _block(self, x: np.ndarray) -> None:
+        # This runs on every quantum of every render, so its cost matters: the powers
+        # live in small numpy arrays, and the decision computes the same means, of the
+        # same values in the same order, as a loop over Python lists would (the
+        # output is bit-for-bit what that loop gave), in a few vector calls.
         kw = self._k.process(x)
+        np.square(kw, out=kw)
+        pw = np.add.reduce(kw, axis=1) / kw.shape[1]
         self._pending.append(x)
-        self._p_in.append(float(np.mean(kw[0] ** 2) + np.mean(kw[1] ** 2)))
+        self._p_in = np.append(self._p_in, pw[0] + pw[1])
         if len(self._pending) <= self.LOOKAHEAD_BLOCKS:
             return
-        # Decide the gain of the oldest pending block, seeing LOOKAHEAD_BLOCKS ahead.
-        w = self.WINDOW_BLOCKS
-        played = self._p_played[-self._hist_blocks :]
+        # Decide the gain of the oldest pending block, seeing LOOKAHEAD_BLOCKS ahead:
+        # for the window of WINDOW_BLOCKS pending blocks starting `start` blocks
+        # ahead, the 10 s reference is the played power plus the pending blocks before
+        # it (at the current gain).
+        w, h = self.WINDOW_BLOCKS, self._hist_blocks
         future = self._p_in
+        starts = len(future) - w + 1
+        played = self._p_played
+        before = np.concatenate([played, future[: starts - 1] * 10 ** (self._gain_db / 10)])
+        total = np.add.reduce  # np.mean is this sum over the count, without its overhead
         worst_db = 0.0
-        for start in range(0, len(future) - w + 1):
-            # A window starting `start` blocks ahead; its 10 s reference is played power
-            # plus the pending blocks before it (at the current gain).
-            before = played + [p * 10 ** (self._gain_db / 10) for p in future[:start]]
-            ref = before[-self._hist_blocks :]
-            if len(ref) < self._hist_blocks // 2:
+        for start in range(starts):
+            ref = before[max(0, len(played) + start - h) : len(played) + start]
+            if len(ref) < h // 2:
                 continue
-            ref_p = float(np.mean(ref))
-            win_p = float(np.mean(future[start : start + w]))
+            ref_p = float(total(ref)) / len(ref)
+            win_p = float(total(future[start : start + w])) / w
             if ref_p <= 1e-12 or win_p <= 0:
                 continue
             excess_db = 10 * np.log10(win_p / ref_p) - self.max_rise_lu
@@ -470,7 +481,8 @@ class StartleGuard(Effect):
         new_db = min(target_db, prev_db + self._release_db)
         self._gain_db = new_db
         x0 = self._pending.pop(0)
-        p0 = self._p_in.pop(0)
+        p0 = float(future[0])
+        self._p_in = future[1:]
         if prev_db == 0.0 and new_db == 0.0:
             y = x0
         else:
@@ -478,20 +490,32 @@ class StartleGuard(Effect):
                 10 ** (prev_db / 20), 10 ** (new_db / 20), self.block, endpoint=False
             )
             y = (x0 * ramp.astype(np.float32)).astype(np.float32)
-        self._p_played.append(p0 * 10 ** (new_db / 10))
-        if len(self._p_played) > self._hist_blocks:
-            del self._p_played[0]
-        self._out = np.concatenate([self._out, y], axis=1)
+        self._p_played = np.append(played[max(0, len(played) - h + 1) :], p0 * 10 ** (new_db / 10))
+        self._out.append(y)
+        self._out_frames += y.shape[1]
 
     def process(self, block: np.ndarray) -> np.ndarray:
         x = as_block(block, 2)
         n = x.shape[1]
-        buf = np.concatenate([self._in, x], axis=1)
+        buf = np.concatenate([self._in, x], axis=1) if self._in.shape[1] else x
         i = 0
         while buf.shape[1] - i >= self.block:
             self._block(buf[:, i : i + self.block])
             i += self.block
         self._in = buf[:, i:]
-        out, self._out = self._out[:, :n], self._out[:, n:]
-        assert out.shape[1] == n  # guaranteed by the latency of LOOKAHEAD_BLOCKS + 1 blocks
-        return np.ascontiguousarray(out)
+        # guaranteed by the latency of LOOKAHEAD_BLOCKS + 1 blocks
+        assert self._out_frames >= n
+        parts, have = [], 0
+        while have < n:
+            head = self._out[0]
+            take = min(n - have, head.shape[1])
+            parts.append(head[:, :take])
+            if take == head.shape[1]:
+                self._out.pop(0)
+            else:
+                self._out[0] = head[:, take:]
+            have += take
+        self._out_frames -= n
+        if len(parts) == 1:
+            return np.ascontiguousarray(parts[0])
+        return np.concatenate(parts, axis=1) if parts else np.zeros((2, 0), dtype=np.float32)

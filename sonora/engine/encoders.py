@@ -237,7 +237,10 @@ class Encoder:
         step = MAX_WRITE_FRAMES if not self._int else MAX_WRITE_FRAMES * 8
         for i in range(0, x.shape[1], step):
             part = x[:, i : i + step]
-            self._sf.write(np.ascontiguousarray(np.clip(part, -1.0, 1.0).T))
+            # clip and interleave in one pass, into the (frames, channels) layout
+            frames = np.empty((part.shape[1], part.shape[0]), dtype=np.float32)
+            np.clip(part.T, -1.0, 1.0, out=frames)
+            self._sf.write(frames)
             self.frames_written += part.shape[1]
 
     def close(self) -> Path | None:

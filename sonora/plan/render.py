@@ -21,13 +21,11 @@ import numpy as np
 
 from sonora.engine.automation import Curve
 from sonora.engine.base import DEFAULT_SAMPLE_RATE_HZ
-from sonora.engine.graph import Mix, fade_gain
+from sonora.engine.graph import Mix
 from sonora.engine.loudness import (
     DEFAULT_TARGET_LUFS,
     MAX_TARGET_LUFS,
     MIN_TARGET_LUFS,
-    LoudnessMeter,
-    gated_integrated_from_blocks,
     ungated_lufs,
 )
 from sonora.engine.registry import source_class
@@ -36,7 +34,9 @@ from sonora.errors import ParameterError, check_number
 from sonora.plan.model import PLAN_KIND, Plan
 from sonora.plan.trajectory import SILENT_DB
 from sonora.scenes import Scene, load_scene
-from sonora.scenes.build import LAYER_REFERENCE_LUFS, build_mix, layer_trim_db
+from sonora.scenes import calibration as cal
+from sonora.scenes.build import build_mix, layer_trim_db
+from sonora.scenes.calibration import LAYER_REFERENCE_LUFS
 from sonora.scenes.spec import parse_scene
 
 #: Seconds of the mix measured at each intensity of a moving trajectory: an eighth of
@@ -106,39 +106,14 @@ def plan_mix(
     for layer, trim in zip(mix.layers, trims, strict=True):
         layer.trim = float(10 ** (trim / 20.0))
     if plan.duration_s <= WHOLE_CALIBRATION_S:
-        predicted = _measure_lufs(mix)
+        predicted = cal.measure_mix_lufs(mix)
     else:
         predicted = _predict_plan_lufs(
             plan, trims, sample_rate, fade_in_s=mix.fade_in_s, fade_out_s=mix.fade_out_s
         )
-    if math.isfinite(predicted):
-        mix.master_gain_db = float(np.clip(target - predicted, -120.0, 60.0))
+    mix.master_gain_db = cal.master_gain_db(target, predicted)
     mix.reset()
     return mix
-
-
-def _measure_lufs(mix: Mix, *, skip_frames: int = 0) -> float:
-    """Integrated loudness (LUFS) of ``mix`` before its limiter.
-
-    The startle guard stays in (it softens sudden rises such as a bowl's strike, and
-    it works on relative levels, so what it takes away does not depend on the master
-    gain); the limiter works on absolute levels and is left out.  Streamed (memory
-    does not grow); the first ``skip_frames`` are not measured; the mix is reset
-    afterwards.
-    """
-    limiter = mix.limiter
-    mix.limiter = None
-    mix.reset()
-    meter = LoudnessMeter(mix.sample_rate, true_peak=False)
-    done = 0
-    for block in mix.blocks():
-        n = block.shape[1]
-        if done + n > skip_frames:
-            meter.add(block[:, max(0, skip_frames - done) :])
-        done += n
-    mix.limiter = limiter
-    mix.reset()
-    return meter.integrated_lufs
 
 
 def _frozen_scene(plan: Plan, t_s: float) -> Scene:
@@ -198,22 +173,23 @@ def _predict_plan_lufs(
         for layer, trim in zip(frozen.layers, trims, strict=True):
             layer.trim = float(10 ** (trim / 20.0))
         levels.append(float(traj.intensity_at(t)))
-        loud.append(_measure_lufs(frozen, skip_frames=warm))
+        loud.append(cal.measure_mix_lufs(frozen, skip_frames=warm))
     if not all(math.isfinite(x) for x in loud):
         return -math.inf
     order = np.argsort(levels)
     lv, ld = np.asarray(levels)[order], np.asarray(loud)[order]
-    d = plan.duration_s
-    t = np.arange(0.0, d, 1.0) + 0.5 if d >= 1.0 else np.array([d / 2])
-    base = np.interp(np.asarray(traj.intensity_at(t)), lv, ld) + np.asarray(traj.gain_at(t))
-    fades = fade_gain(
-        t * sample_rate,
+
+    def loudness_at(t: np.ndarray) -> np.ndarray:
+        # the loudness measured at each second's intensity, plus its gain offset
+        return np.interp(np.asarray(traj.intensity_at(t)), lv, ld) + np.asarray(traj.gain_at(t))
+
+    return cal.predict_session_lufs(
+        loudness_at,
+        duration_s=plan.duration_s,
         sample_rate=sample_rate,
-        duration_s=d,
         fade_in_s=fade_in_s,
         fade_out_s=fade_out_s,
     )
-    return gated_integrated_from_blocks(base + 20 * np.log10(np.maximum(fades, 1e-6)))
 
 
 def render_plan(

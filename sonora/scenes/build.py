@@ -1,52 +1,49 @@
 """Turn a :class:`~sonora.scenes.spec.Scene` into a calibrated engine graph.
 
-Loudness calibration (a stream cannot measure the whole file first):
-
-1. Each layer's source is rendered alone for its calibration window (same seed, its
-   starting parameters) and trimmed so that ``gain_db = 0`` means -23 LUFS: scene gains
-   are relative balances, whatever the source.
-2. The whole mix (trims, gains, reverb; no fades or limiter) is rendered for a window
-   at one point in time, or at five points when anything is automated (automation
-   frozen at each point).  Interpolating those figures over the session, applying the
-   fades and BS.1770 gating to that loudness-over-time estimate predicts the session's
-   integrated loudness; the master gain moves it to the target.
-
-Because calibration renders with the session's own seed, it is deterministic: the same
-scene, seed, duration and sample rate always give the same bytes.
+Loudness calibration is :mod:`sonora.scenes.calibration` (Sonora's one predictor,
+shared with session plans).  For a scene: each layer is trimmed to -23 LUFS at
+``gain_db = 0``; then the whole mix (trims, gains, reverb, startle guard; no limiter)
+is measured over the whole session when it lasts at most
+:data:`~sonora.scenes.calibration.MIX_CALIBRATION_S`, otherwise over that long a
+window, or, when anything is automated, over 60 s windows at five moments (automation
+frozen at each); the per-second loudness between those moments is interpolated, the
+fades applied, and BS.1770 gating predicts the session's integrated loudness, which
+the master gain moves to the target.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import replace
-from functools import lru_cache
 
 import numpy as np
 
 from sonora.engine.automation import Curve
-from sonora.engine.base import DEFAULT_SAMPLE_RATE_HZ, QUANTUM, check_sample_rate
+from sonora.engine.base import DEFAULT_SAMPLE_RATE_HZ, check_sample_rate
 from sonora.engine.effects import Filter, Reverb
-from sonora.engine.graph import MAX_DURATION_S, Layer, Mix, fade_gain
-from sonora.engine.loudness import (
-    DEFAULT_TARGET_LUFS,
-    MAX_TARGET_LUFS,
-    MIN_TARGET_LUFS,
-    LoudnessMeter,
-    gated_integrated_from_blocks,
-)
+from sonora.engine.graph import MAX_DURATION_S, Layer, Mix
+from sonora.engine.loudness import DEFAULT_TARGET_LUFS, MAX_TARGET_LUFS, MIN_TARGET_LUFS
 from sonora.engine.registry import source_class
 from sonora.errors import ParameterError, check_number
+from sonora.scenes import calibration as cal
+from sonora.scenes.calibration import LAYER_REFERENCE_LUFS, MAX_CALIBRATION_S, MIX_CALIBRATION_S
 from sonora.scenes.spec import LayerSpec, Scene
 
-#: Reference loudness of a layer at ``gain_db = 0``, LUFS.
-LAYER_REFERENCE_LUFS = -23.0
-#: Longest window rendered to calibrate one layer or the mix, seconds.
-MAX_CALIBRATION_S = 180.0
-#: Longest window rendered to calibrate the whole mix, seconds.
-MIX_CALIBRATION_S = 240.0
+__all__ = [
+    "CEILING_DBTP",
+    "LAYER_REFERENCE_LUFS",
+    "MAX_CALIBRATION_S",
+    "MIX_CALIBRATION_S",
+    "build_mix",
+    "layer_seed",
+    "layer_trim_db",
+    "predict_master_gain_db",
+]
+
 #: Limiter ceiling; 0.5 dB below the promised -1 dBTP leaves room for encoders.
 CEILING_DBTP = -1.5
+#: Calibration window at each of the five moments of an automated scene, seconds.
+AUTOMATED_WINDOW_S = 60.0
 
 
 def _key(text: str) -> int:
@@ -75,38 +72,16 @@ def _source(
     return cls(sample_rate=sample_rate, seed=lseed, **params)
 
 
-@lru_cache(maxsize=256)
-def _layer_loudness(
-    source: str, params: tuple[tuple[str, float], ...], seed: int, sample_rate: int
-) -> float:
-    cls = source_class(source)
-    src = cls(sample_rate=sample_rate, seed=seed, **dict(params))
-    seconds = min(MAX_CALIBRATION_S, src.calibration_seconds())
-    meter = LoudnessMeter(sample_rate, src.channels, true_peak=False)
-    left = round(seconds * sample_rate)
-    while left > 0:  # streamed: memory does not grow with the window
-        n = min(left, QUANTUM * 8)
-        meter.add(src.process(n))
-        left -= n
-    return meter.integrated_lufs
-
-
 def layer_trim_db(
     spec: LayerSpec, seed: int, index: int, sample_rate: int, *, scene: str = ""
 ) -> float:
-    """Gain in dB that brings the layer's source alone to :data:`LAYER_REFERENCE_LUFS`."""
+    """Gain in dB that brings the layer's source alone to :data:`LAYER_REFERENCE_LUFS`
+    (:func:`~sonora.scenes.calibration.source_trim_db` with the layer's own seed)."""
     params = dict(spec.params)
     for pname, curve in spec.automation.items():
         params[pname] = float(curve.at(0.0))
-    loud = _layer_loudness(
-        spec.source,
-        tuple(sorted(params.items())),
-        layer_seed(seed, index, scene=scene, source=spec.source),
-        sample_rate,
-    )
-    if not math.isfinite(loud):
-        return 0.0
-    return LAYER_REFERENCE_LUFS - loud
+    lseed = layer_seed(seed, index, scene=scene, source=spec.source)
+    return cal.source_trim_db(spec.source, params, seed=lseed, sample_rate=sample_rate)
 
 
 def _make_layers(
@@ -175,13 +150,15 @@ def predict_master_gain_db(
     trims: list[float],
 ) -> float:
     """Master gain (dB) that brings the session's integrated loudness to ``target_lufs``."""
-    # The mix window covers the whole session up to MIX_CALIBRATION_S (then the
-    # calibration is exact); longer sessions are predicted from that window.
-    window = MIX_CALIBRATION_S
     automated = _is_automated(scene)
     points = [0.0] if not automated else list(np.linspace(0.0, duration_s, 5))
-    whole = not automated and duration_s <= window
-    window = duration_s if whole else (window if not automated else min(window, 60.0))
+    # A steady scene is measured over the whole session up to MIX_CALIBRATION_S (then
+    # the calibration is exact); longer or automated sessions are predicted.
+    whole = not automated and duration_s <= MIX_CALIBRATION_S
+    if whole:
+        window = duration_s
+    else:
+        window = AUTOMATED_WINDOW_S if automated else MIX_CALIBRATION_S
     window = max(window, 3.0)
     loud = []
     for t in points:
@@ -193,29 +170,26 @@ def predict_master_gain_db(
             fade_out_s=scene.fade_out_s if whole else 0.0,
             ceiling_dbtp=None,
         )
-        meter = LoudnessMeter(sample_rate, true_peak=False)
-        for block in mix.blocks():
-            meter.add(block)
-        loud.append(meter.integrated_lufs)
+        loud.append(cal.measure_mix_lufs(mix))
     loud_arr = np.asarray(loud)
     if not np.all(np.isfinite(loud_arr)):
         return 0.0
     if whole:  # the calibration render *is* the session, fades included
-        return float(target_lufs - loud_arr[0])
-    # Loudness over time, one value per second, with the fades applied.
-    t = np.arange(0.0, duration_s, 1.0) + 0.5 if duration_s >= 1.0 else np.array([duration_s / 2])
-    base = np.interp(t, points, loud_arr) if len(points) > 1 else np.full(t.shape, loud_arr[0])
-    fades = fade_gain(
-        t * sample_rate,
-        sample_rate=sample_rate,
+        return cal.master_gain_db(target_lufs, float(loud_arr[0]))
+
+    def loudness_at(t: np.ndarray) -> np.ndarray:
+        if len(points) == 1:
+            return np.full(t.shape, loud_arr[0])
+        return np.interp(t, points, loud_arr)
+
+    predicted = cal.predict_session_lufs(
+        loudness_at,
         duration_s=duration_s,
+        sample_rate=sample_rate,
         fade_in_s=min(scene.fade_in_s, duration_s / 2),
         fade_out_s=min(scene.fade_out_s, duration_s / 2),
     )
-    predicted = gated_integrated_from_blocks(base + 20 * np.log10(np.maximum(fades, 1e-6)))
-    if not math.isfinite(predicted):
-        return 0.0
-    return float(target_lufs - predicted)
+    return cal.master_gain_db(target_lufs, predicted)
 
 
 def build_mix(
@@ -276,7 +250,7 @@ def build_mix(
     return Mix(
         _make_layers(scene, seed, sample_rate, trims),
         duration_s=duration_s,
-        master_gain_db=float(np.clip(master, -120.0, 60.0)),
+        master_gain_db=master,
         fade_in_s=fade_in,
         fade_out_s=fade_out,
         reverb=_reverb(scene, sample_rate),

