@@ -28,7 +28,7 @@ filtered:
 Absolute time
 -------------
 Randomness is drawn per quantum from a counter-based generator keyed by the source's
-seed and the quantum's absolute index (:func:`_quantum_rng`), and slow movement
+seed and the quantum's absolute index (:class:`_QuantumRng`), and slow movement
 (gusts, drifts) is :class:`_ValueNoise`, a function of absolute time.  What carries
 history is short: event tails (< 0.3 s), the previous window's crossfade, parameter
 glides (0.25 s) and the rain's drop governor (0.4 s).  A source started
