@@ -134,6 +134,22 @@ def instrument_figures() -> dict[str, dict[str, float]]:
     return out
 
 
+# -- nature (issue #12, nature sources) ---------------------------------------------
+def nature_band_figures(body: np.ndarray, sample_rate: int) -> dict[str, float]:
+    """Spectral shares a sleeper cares about, for scenes with nature sources.
+
+    ``band_2k_5k``: share of power at 2-5 kHz (where rain gets bright and hissy);
+    ``lo100``: share below 100 Hz (lost on small speakers); ``hf4k``: above 4 kHz.
+    """
+    below_2k = sc.band_share(body, sample_rate, below_hz=2000.0)
+    below_5k = sc.band_share(body, sample_rate, below_hz=5000.0)
+    return {
+        "band_2k_5k": below_5k - below_2k,
+        "lo100": sc.band_share(body, sample_rate, below_hz=100.0),
+        "hf4k": 1.0 - sc.band_share(body, sample_rate, below_hz=4000.0),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=150.0)

@@ -1,0 +1,599 @@
+"""Shared machinery of the nature sources (rain, ocean, wind, stream).
+
+Every nature source is stereo, deterministic from its seed, block-size invariant and
+computed on absolute frame positions.
+
+How they are made
+-----------------
+Per-sample recursive filtering of fresh noise is too slow for Sonora's speed budget,
+so the steady parts of each sound (hiss, surf, the wind's band) are *read* rather than
+filtered:
+
+* At first use, each source builds a small **bank** of stereo tables per sample rate
+  (cached and shared by every instance): the same white noise shaped by a few
+  zero-phase spectra ("classes"), e.g. band-passes 2/3 octave apart for wind or
+  low-passes at rising cutoffs for waves.  Noise tables are periodic, 2.7 s long at
+  48 kHz.
+* Every quantum (:data:`~sonora.engine.base.QUANTUM` frames) a :class:`_Layer` reads a
+  window at a random offset (with a random polarity), mixes adjacent classes with
+  linear weights (exactly noise through the interpolated filter, because every class
+  filters the *same* noise), rescales to unit power, applies per-channel gains and
+  crossfades from the previous window over a quarter quantum with power-complementary
+  fades.  Because windows start at random offsets nothing loops audibly.
+* The **details** (rain drops, a stream's bubbles and gurgles, a wave's crash) are
+  *events* synthesised one by one from continuous random parameters
+  (:func:`_modal_events`: a few damped, gliding partials per event), never drawn
+  from a small table of grains, so no two are alike.
+
+Absolute time
+-------------
+Randomness is drawn per quantum from a counter-based generator keyed by the source's
+seed and the quantum's absolute index (:class:`_QuantumRng`), and slow movement
+(gusts, drifts) is :class:`_ValueNoise`, a function of absolute time.  What carries
+history is short: event tails (< 0.3 s), the previous window's crossfade, parameter
+glides (0.25 s) and the rain's drop governor (0.4 s).  A source started
+``warmup_s`` (2 s) before an offset therefore plays the very samples of a continuous
+render there, to rounding (``tests/engine/test_nature.py``).  Only the ocean keeps a
+sequence (each wave starts where the last ended); it fast-forwards its schedule in
+``_seek``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from sonora.engine.base import QUANTUM, make_rng
+
+#: Seed of the shared noise tables (the source's own seed picks what is played).
+_BANK_SEED = 0x534F4E52  # "SONR"
+
+#: Crossfade between consecutive table windows, in frames (a quarter quantum: 21 ms
+#: at 48 kHz).
+_XFADE = QUANTUM // 4
+#: Frames read from a table per quantum (the quantum plus the fade-out tail).
+_SPAN = QUANTUM + _XFADE
+_fade_phase = (np.arange(_XFADE) + 0.5) / _XFADE * (0.5 * np.pi)
+_FADE_IN = np.sin(_fade_phase).astype(np.float32)
+_FADE_OUT = np.cos(_fade_phase).astype(np.float32)
+
+_TWO_PI = 2.0 * math.pi
+_SQRT2 = math.sqrt(2.0)
+
+
+# -- spectral helpers -----------------------------------------------------------------
+def _lowpass_pow(f: np.ndarray, cutoff_hz: float, order: int) -> np.ndarray:
+    """Power response of a Butterworth-like low-pass (``order`` poles)."""
+    return 1.0 / (1.0 + (f / cutoff_hz) ** (2 * order))
+
+
+def _highpass_pow(f: np.ndarray, cutoff_hz: float, order: int) -> np.ndarray:
+    """Power response of a Butterworth-like high-pass (``order`` poles)."""
+    r = (np.maximum(f, 1e-3) / cutoff_hz) ** (2 * order)
+    return r / (1.0 + r)
+
+
+def _table_frames(sample_rate: int) -> int:
+    """Period of a noise table in frames: a power of two of about 2.7 s."""
+    return 1 << round(math.log2(2.73 * sample_rate))
+
+
+class _Bank(NamedTuple):
+    """Stereo tables read by :class:`_Layer`, and how their classes correlate.
+
+    Attributes
+    ----------
+    tables : numpy.ndarray
+        float32 ``(classes, 2, period + _SPAN)``, unit RMS per class, read-only.
+    corr : tuple of tuple of float
+        ``corr[j][k]`` is the correlation of classes ``j`` and ``k`` at the same offset
+        (they may filter the same noise), used to keep mixtures at unit power.
+    """
+
+    tables: np.ndarray
+    corr: tuple[tuple[float, ...], ...]
+
+
+def _noise_bank(rng: np.random.Generator, n: int, sample_rate: int, power: np.ndarray) -> _Bank:
+    """Stereo periodic Gaussian noise shaped by several zero-phase spectra.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of the white noise (one realisation, shared by all classes).
+    n : int
+        Period in frames (even; a power of two is fastest).
+    sample_rate : int
+        Sample rate in Hz.
+    power : numpy.ndarray
+        ``(classes, n // 2 + 1)`` power spectra on ``rfftfreq(n, 1 / sample_rate)``;
+        each class is normalised to unit variance and must be > 0 somewhere.
+
+    Returns
+    -------
+    _Bank
+        Tables of shape ``(classes, 2, n + _SPAN)``: each repeats its first ``_SPAN``
+        frames at the end, so any window starting in ``[0, n)`` is continuous.
+    """
+    bins = n // 2 + 1
+    white = rng.standard_normal((2, 2, bins), dtype=np.float32)
+    spec = (white[0] + 1j * white[1]).astype(np.complex64)  # (2, bins)
+    power = np.asarray(power, dtype=np.float64).copy()
+    power[:, 0] = 0.0  # no DC
+    power[:, -1] = 0.0
+    power /= power.mean(axis=1, keepdims=True) * (bins / (n / 2))
+    # irfft of unit complex Gaussian bins has variance 2 / n: scale to unit variance.
+    mag = (np.sqrt(power) * math.sqrt(n / 2.0)).astype(np.float32)
+    out = np.empty((power.shape[0], 2, n + _SPAN), dtype=np.float32)
+    for k in range(power.shape[0]):
+        x = np.fft.irfft(spec * mag[k], n=n, axis=-1)
+        out[k, :, :n] = x
+        out[k, :, n:] = x[:, :_SPAN]
+    amp = np.sqrt(power)
+    corr = (amp @ amp.T) / power.sum(axis=1)  # unit power: the diagonal is 1
+    return _Bank(_frozen(out), tuple(tuple(float(c) for c in row) for row in corr))
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """Mark a shared (cached) table read-only and return it."""
+    a.setflags(write=False)
+    return a
+
+
+def _remove_low(x: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:
+    """Zero-phase removal of content below ``cutoff_hz`` (and DC) along the last axis."""
+    n = x.shape[-1]
+    m = 1 << math.ceil(math.log2(2 * n))
+    spec = np.fft.rfft(x, n=m, axis=-1)
+    f = np.fft.rfftfreq(m, 1.0 / sample_rate)
+    spec *= np.sqrt(_highpass_pow(f, cutoff_hz, 2))
+    spec[..., 0] = 0.0
+    return np.fft.irfft(spec, n=m, axis=-1)[..., :n]
+
+
+class _Layer:
+    """Crossfading reader of a bank of stereo tables (see the module docstring).
+
+    Parameters
+    ----------
+    bank : _Bank
+        The tables to read and their correlations.
+    """
+
+    __slots__ = ("_gain", "_next_tail", "_silent", "_tmp", "bank", "corr", "period", "tail")
+
+    def __init__(self, bank: _Bank) -> None:
+        self.bank = bank.tables
+        self.corr = bank.corr
+        self.period = self.bank.shape[-1] - _SPAN
+        self.tail = np.zeros((2, _XFADE), dtype=np.float32)  # faded-out end of last window
+        self._next_tail = np.empty((2, _XFADE), dtype=np.float32)
+        self._tmp = np.empty((2, _SPAN), dtype=np.float32)
+        self._gain = np.empty((2, 1), dtype=np.float32)
+        self._silent = True  # nothing playing and nothing left in the tail
+
+    def render(
+        self,
+        weights: list[tuple[int, float]],
+        gains: tuple[float, float],
+        u_start: float,
+        u_sign: float,
+    ) -> np.ndarray | None:
+        """Return the next quantum as a new float32 ``(2, QUANTUM)`` array.
+
+        Returns None instead when the layer is silent (zero gains) and nothing of the
+        previous window is left to fade out.
+
+        Parameters
+        ----------
+        weights : list of (int, float)
+            ``(class, weight)`` pairs mixed at the same offset; the mixture is scaled
+            to unit power before ``gains``.
+        gains : (float, float)
+            Left and right linear gains for this quantum.
+        u_start : float
+            Uniform [0, 1] number choosing the window's start in the table.
+        u_sign : float
+            Uniform [0, 1) number choosing the window's polarity.
+        """
+        if gains[0] == 0.0 and gains[1] == 0.0:
+            if self._silent:
+                return None
+            weights = []
+        start = min(int(u_start * self.period), self.period)
+        sign = -1.0 if u_sign >= 0.5 else 1.0
+        if len(weights) == 2:
+            (j, wj), (k, wk) = weights
+            sign /= math.sqrt(wj * wj + wk * wk + 2.0 * wj * wk * self.corr[j][k])
+        elif len(weights) > 2:
+            corr = self.corr
+            power = sum(wj * wk * corr[j][k] for j, wj in weights for k, wk in weights)
+            sign /= math.sqrt(power)
+        g, nxt, tmp = self._gain, self._next_tail, self._tmp
+        out = np.empty((2, QUANTUM), dtype=np.float32)
+        first = True
+        for k, w in weights:
+            g[0, 0] = gains[0] * sign * w
+            g[1, 0] = gains[1] * sign * w
+            seg = self.bank[k, :, start : start + _SPAN]
+            if first:
+                np.multiply(seg[:, :QUANTUM], g, out=out)
+                np.multiply(seg[:, QUANTUM:], g, out=nxt)
+                first = False
+            else:
+                np.multiply(seg, g, out=tmp)
+                out += tmp[:, :QUANTUM]
+                nxt += tmp[:, QUANTUM:]
+        if first:  # silent: let the previous window fade out
+            out.fill(0.0)
+            nxt.fill(0.0)
+        self._silent = first
+        xf = out[:, :_XFADE]
+        xf *= _FADE_IN
+        xf += self.tail
+        np.multiply(nxt, _FADE_OUT, out=self.tail)
+        return out
+
+
+def _interp_weights(pos: float, classes: int) -> list[tuple[int, float]]:
+    """Linear-interpolation weights for a fractional class position."""
+    pos = min(max(pos, 0.0), classes - 1.0)
+    k = int(pos)
+    fr = pos - k
+    if fr < 1e-3 or k >= classes - 1:
+        return [(k, 1.0)]
+    if fr > 1.0 - 1e-3:
+        return [(k + 1, 1.0)]
+    return [(k, 1.0 - fr), (k + 1, fr)]
+
+
+def _pan_gains(pan: float) -> tuple[float, float]:
+    """Equal-power pan gains, unity at the centre; ``pan`` in [-1, 1] (left to right)."""
+    a = (min(max(pan, -1.0), 1.0) + 1.0) * (0.25 * math.pi)
+    return math.cos(a) * math.sqrt(2.0), math.sin(a) * math.sqrt(2.0)
+
+
+def _smoothstep(x: float) -> float:
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+class _Glide:
+    """Parameter values as a source uses them: each glides to its set value.
+
+    Automation may jump a parameter between quanta; the source follows with a
+    one-pole glide (time constant ``tau_s``) updated once per quantum, so even a jump
+    becomes a smooth change.  Deterministic: depends only on the values set.
+    """
+
+    __slots__ = ("k", "values")
+
+    def __init__(self, params: dict[str, float], step_s: float, tau_s: float = 0.25) -> None:
+        self.values = dict(params)
+        self.k = 1.0 - math.exp(-step_s / tau_s)
+
+    def update(self, params: dict[str, float]) -> dict[str, float]:
+        """Move every value one quantum towards ``params``; return the values."""
+        values = self.values
+        if values == params:  # the common case: nothing is moving
+            return values
+        for name, target in params.items():
+            v = values[name]
+            if v != target:
+                v += (target - v) * self.k
+                if abs(target - v) <= 1e-6 * max(1.0, abs(target)):
+                    v = target
+                values[name] = v
+        return values
+
+
+# -- absolute-time randomness -----------------------------------------------------------
+_M1 = np.uint64(0x9E3779B97F4A7C15)
+_M2 = np.uint64(0xBF58476D1CE4E5B9)
+_M3 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = (np.uint64(s) for s in (30, 27, 31, 11))
+
+
+def _stream_key(seed: int, *names: str) -> int:
+    """A 64-bit key for one random stream of a source (seed and purpose)."""
+    return int(make_rng(seed, *names).integers(0, 2**63))
+
+
+def _hash_uniform(key: int, counters: np.ndarray) -> np.ndarray:
+    """Uniform [0, 1) numbers that are a pure function of ``(key, counter)``.
+
+    SplitMix64's finaliser on ``counter * golden + key``: a counter-based generator, so
+    the value at any absolute index is known without drawing what came before.
+
+    Parameters
+    ----------
+    key : int
+        Stream key (:func:`_stream_key`).
+    counters : numpy.ndarray
+        Integer counters (any shape, >= 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 array of the shape of ``counters``.
+    """
+    z = np.asarray(counters).astype(np.uint64) * _M1 + np.uint64(key & 0xFFFFFFFFFFFFFFFF)
+    z = (z ^ (z >> _S30)) * _M2
+    z = (z ^ (z >> _S27)) * _M3
+    z ^= z >> _S31
+    return (z >> _S11) * (1.0 / 9007199254740992.0)
+
+
+class _QuantumRng:
+    """Random generators of a stream's quanta, each a pure function of its index.
+
+    Quantum ``index`` draws from a PCG64 stream advanced by ``index · 2^40`` from the
+    key's start (``advance`` is O(log n)), so every quantum's draws are independent of
+    the order in which quanta are rendered.  Re-positioning one generator costs a
+    fraction of building a new one.
+
+    Parameters
+    ----------
+    key : int
+        Stream key (:func:`_stream_key`).
+    """
+
+    __slots__ = ("_base", "_bg", "_gen")
+
+    def __init__(self, key: int) -> None:
+        self._bg = np.random.PCG64(key & 0xFFFFFFFFFFFFFFFF)
+        self._base = self._bg.state
+        self._gen = np.random.Generator(self._bg)
+
+    def at(self, index: int) -> np.random.Generator:
+        """The generator of quantum ``index`` (absolute), positioned at its start."""
+        self._bg.state = self._base
+        self._bg.advance(int(index) << 40)
+        return self._gen
+
+
+class _ValueNoise:
+    """Smooth random control signals as functions of absolute time.
+
+    Each signal is the sum of two octaves of value noise: random knot values (unit
+    variance, from :func:`_hash_uniform`) every ``spacing_s`` and every
+    ``spacing_s / 2.7``, joined by cubic Hermite (Catmull-Rom) curves, so the signal
+    has a continuous slope, no period and nothing a listener can count.  The output
+    has roughly unit standard deviation and zero mean.  Knot values are cached (they
+    change every few seconds), which changes nothing but the cost.
+
+    Parameters
+    ----------
+    key : int
+        Stream key.
+    spacings_s : tuple of float
+        Knot spacing of each signal's slow octave, in seconds.
+    """
+
+    __slots__ = ("_k", "_knots", "inv", "keys", "signals")
+
+    def __init__(self, key: int, spacings_s: tuple[float, ...]) -> None:
+        self.signals = len(spacings_s)
+        keys = []
+        inv = []
+        for i, sp in enumerate(spacings_s):
+            keys += [key + 0x1000 * (i + 1), (key + 0x1000 * (i + 1)) ^ 0x5A5A]
+            inv += [1.0 / sp, 2.7 / sp]
+        self.keys = np.array(keys, dtype=np.uint64)
+        self.inv = np.array(inv)
+        self._k: np.ndarray | None = None
+        self._knots = np.zeros(0)
+
+    def at(self, t_s: float | np.ndarray) -> np.ndarray:
+        """Values of every signal at time(s) ``t_s``: shape ``(signals, *t.shape)``."""
+        t = np.asarray(t_s, dtype=np.float64)
+        x = self.inv.reshape((-1,) + (1,) * t.ndim) * t  # (rows, *t)
+        k = np.floor(x)
+        fr = x - k
+        if self._k is None or not np.array_equal(k, self._k):
+            idx = (k.astype(np.int64)[..., None] + np.arange(-1, 3)) + (1 << 40)
+            z = idx.astype(np.uint64) * _M1 + self.keys.reshape((-1,) + (1,) * (idx.ndim - 1))
+            z = (z ^ (z >> _S30)) * _M2
+            z = (z ^ (z >> _S27)) * _M3
+            z ^= z >> _S31
+            u = (z >> _S11) * (1.0 / 9007199254740992.0)
+            self._knots = (u - 0.5) * math.sqrt(12.0)  # unit-variance knots
+            self._k = k
+        v = self._knots
+        p0, p1, p2, p3 = v[..., 0], v[..., 1], v[..., 2], v[..., 3]
+        f2 = fr * fr
+        f3 = f2 * fr
+        y = 0.5 * (
+            2.0 * p1
+            + (p2 - p0) * fr
+            + (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3) * f2
+            + (3.0 * (p1 - p2) + p3 - p0) * f3
+        )
+        y = y.reshape((self.signals, 2, *t.shape))
+        return (y[:, 0] + 0.5 * y[:, 1]) * 1.12  # ~unit standard deviation
+
+
+# -- events -------------------------------------------------------------------------------
+class _Tails:
+    """Overlap-add buffer for events that outlast the quantum they start in.
+
+    Parameters
+    ----------
+    max_len : int
+        Longest event in frames.
+    """
+
+    __slots__ = ("acc", "used")
+
+    def __init__(self, max_len: int) -> None:
+        self.acc = np.zeros((2, QUANTUM + max_len + 1), dtype=np.float32)
+        self.used = 0
+
+    def add(self, starts: np.ndarray, grains: np.ndarray, gains: np.ndarray) -> None:
+        """Add mono ``grains`` ``(N, L)`` at ``starts`` (frames into the quantum).
+
+        ``gains`` is ``(2, N)`` (left, right).  ``starts + L`` must fit the buffer.
+        """
+        n, length = grains.shape
+        if n == 0:
+            return
+        # A slice addition per event beats one scatter (np.bincount) of all of them
+        # at these sizes (tens of events of a few hundred to a few thousand frames).
+        acc = self.acc
+        y = gains.astype(np.float32)[:, :, None] * grains[None]
+        for s, i in zip(starts.tolist(), range(n), strict=True):
+            acc[:, s : s + length] += y[:, i]
+        self.used = max(self.used, int(starts.max()) + length)
+
+    def take(self, out: np.ndarray) -> None:
+        """Add the quantum's share into ``out`` ``(2, QUANTUM)`` and keep the rest."""
+        hi = self.used
+        if hi == 0:
+            return
+        acc = self.acc
+        out += acc[:, :QUANTUM]
+        if hi > QUANTUM:
+            acc[:, : hi - QUANTUM] = acc[:, QUANTUM:hi]
+            acc[:, max(hi - QUANTUM, 0) : hi] = 0.0
+            self.used = hi - QUANTUM
+        else:
+            acc[:, :hi] = 0.0
+            self.used = 0
+
+
+def _modal_events(
+    sample_rate: int,
+    length: int,
+    freqs_hz: np.ndarray,
+    taus_s: np.ndarray,
+    amps: np.ndarray,
+    *,
+    glide: np.ndarray | None = None,
+    glide_tau_s: np.ndarray | None = None,
+    attack_s: np.ndarray | float = 0.0003,
+    phases: np.ndarray | None = None,
+) -> np.ndarray:
+    """Synthesise events made of damped, optionally gliding partials.
+
+    Event ``i`` is ``sum_m amps[i, m] · a(t) · exp(-t / taus[i, m]) · sin(φ_im(t))``
+    with an attack ``a(t) = 1 − exp(−t / attack)`` and an instantaneous frequency
+    ``f(1 + glide · (1 − exp(−t / glide_tau)))`` (a bubble's pitch rises as it nears
+    the surface), whose phase is integrated in closed form.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Sample rate in Hz.
+    length : int
+        Frames per event.
+    freqs_hz, taus_s, amps : numpy.ndarray
+        ``(N, M)`` start frequency (Hz), decay time constant (s) and amplitude of
+        partial ``m`` of event ``i``.
+    glide, glide_tau_s : numpy.ndarray, optional
+        ``(N, M)`` relative pitch rise and its time constant (s).
+    attack_s : float or numpy.ndarray
+        Attack time constant (s), scalar or ``(N,)``.
+    phases : numpy.ndarray, optional
+        ``(N, M)`` start phases (radians); 0 by default.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(N, length)``, the last frames (up to 96) faded out so nothing is cut off.
+    """
+    n, m = freqs_hz.shape
+    sr = float(sample_rate)
+    t = _time_row(length, sample_rate)
+    out = np.zeros((n, length), dtype=np.float32)
+    ph = np.empty((n, length), dtype=np.float32)
+    env = np.empty((n, length), dtype=np.float32)
+    # Frequencies and rates in cycles and nepers per frame (float32 arithmetic).
+    w = (freqs_hz * (2.0 * math.pi / sr)).astype(np.float32)
+    neg_rate = (-1.0 / (taus_s * sr)).astype(np.float32)
+    log_amp = np.log(np.maximum(amps, 1e-30)).astype(np.float32)
+    ph0 = None if phases is None else phases.astype(np.float32)
+    for j in range(m):
+        np.multiply(t, w[:, j : j + 1], out=ph)
+        if glide is not None and glide_tau_s is not None:
+            gt = (glide_tau_s[:, j : j + 1] * sr).astype(np.float32)
+            rise = t - gt * (1.0 - np.exp(-t / gt))
+            ph += (w[:, j : j + 1] * glide[:, j : j + 1].astype(np.float32)) * rise
+        if ph0 is not None:
+            ph += ph0[:, j : j + 1]
+        np.sin(ph, out=ph)
+        # amp * exp(-t / tau) as one exp.
+        np.multiply(t, neg_rate[:, j : j + 1], out=env)
+        env += log_amp[:, j : j + 1]
+        np.exp(env, out=env)
+        env *= ph
+        out += env
+    # The attack only matters for its first few time constants.
+    att = np.broadcast_to(np.asarray(attack_s, dtype=np.float64).reshape(-1, 1), (n, 1))
+    head = min(length, int(float(att.max()) * 8.0 * sr) + 1)
+    out[:, :head] *= 1.0 - np.exp(-t[:, :head] / (att * sr).astype(np.float32))
+    nf = min(max(length // 8, 4), 96)
+    out[:, -nf:] *= _fade_tail(nf)
+    return out
+
+
+_TIME_ROWS: dict[int, np.ndarray] = {}
+
+
+def _time_row(length: int, sample_rate: int) -> np.ndarray:
+    """float32 ``(1, length)`` frame indices 0, 1, 2, ... (cached)."""
+    row = _TIME_ROWS.get(length)
+    if row is None:
+        if len(_TIME_ROWS) > 64:
+            _TIME_ROWS.clear()
+        row = np.arange(length, dtype=np.float32)[None, :]
+        _TIME_ROWS[length] = row
+    return row
+
+
+_FADE_TAILS: dict[int, np.ndarray] = {}
+
+
+def _fade_tail(n: int) -> np.ndarray:
+    f = _FADE_TAILS.get(n)
+    if f is None:
+        f = (np.cos(np.linspace(0.0, 0.5 * np.pi, n)) ** 2).astype(np.float32)
+        _FADE_TAILS[n] = f
+    return f
+
+
+def _pan_arrays(pan: np.ndarray) -> np.ndarray:
+    """Equal-power pan gains ``(2, N)``, unity at the centre; ``pan`` in [-1, 1]."""
+    a = (np.clip(pan, -1.0, 1.0) + 1.0) * (0.25 * math.pi)
+    return np.stack([np.cos(a), np.sin(a)]) * _SQRT2
+
+
+def _ticks(
+    rng: np.random.Generator,
+    count: int,
+    sample_rate: int,
+    length: int,
+    *,
+    low_hz: float,
+    octaves: float,
+    tau_s: tuple[float, float],
+    attack_s: float = 0.0004,
+) -> np.ndarray:
+    """``count`` tiny two-partial ticks (leaves, spray, fizz) of energy ``0.004 · sr``.
+
+    Partial 1 sits at ``low_hz · 2^(octaves · u)``, partial 2 at 1.3–2.1 × that; decay
+    time constants are drawn from ``tau_s`` (seconds).  Returns float32 ``(count,
+    length)``.
+    """
+    sr = sample_rate
+    v = rng.random((count, 5))
+    f = low_hz * 2.0 ** (octaves * v[:, 0])
+    freqs = np.minimum(np.stack([f, f * (1.3 + 0.8 * v[:, 1])], axis=1), 0.42 * sr)
+    t1 = tau_s[0] + (tau_s[1] - tau_s[0]) * v[:, 2]
+    taus = np.stack([t1, 0.8 * t1], axis=1)
+    e0 = 0.004 * sr
+    amps = np.sqrt(0.5 * 4.0 * e0 / (taus * sr))
+    return _modal_events(
+        sr, length, freqs, taus, amps, attack_s=attack_s, phases=v[:, 3:5] * (2.0 * math.pi)
+    )
