@@ -87,6 +87,27 @@ STRIKE_FAMILIES = frozenset({"gong", "chimes"})
 #: Families that only work over headphones.
 HEADPHONES_FAMILIES = frozenset({"binaural"})
 
+#: Roles a layer plays in a mix and in the session's trajectory (see
+#: :func:`sonora.plan.sound.role_db`): the *bed* under everything (steady, it carries the
+#: session as it calms), a *texture* in front of it (follows the trajectory), an
+#: occasional *event* (strikes, notes: they thin out and recede as the listener settles);
+#: ``pacer`` is the breath pacer.
+ROLES = ("bed", "texture", "event", "pacer")
+#: The role a family plays when nothing says otherwise.
+DEFAULT_ROLES: dict[str, str] = {
+    "rain": "texture",
+    "water": "bed",
+    "wind": "texture",
+    "noise": "bed",
+    "bowls": "event",
+    "gong": "event",
+    "chimes": "event",
+    "drone": "bed",
+    "melody": "texture",
+    "breath": "pacer",
+    "binaural": "bed",
+}
+
 #: Brightness levels of an arm: the brightness knob (0 dark … 1 bright) at rest.
 BRIGHTNESS_LEVELS: dict[str, float] = {"dark": 0.2, "mid": 0.45, "bright": 0.7}
 
@@ -115,6 +136,8 @@ class RecipeLayer:
         Source parameters set verbatim.
     pan, reverb_send : float
         Placement and reverb amount (0–1).
+    role : str
+        One of :data:`ROLES` ("" = the family's :data:`DEFAULT_ROLES`).
     """
 
     family: str
@@ -126,6 +149,11 @@ class RecipeLayer:
     fixed: Mapping[str, float] = field(default_factory=dict)
     pan: float = 0.0
     reverb_send: float = 0.0
+    role: str = ""
+
+    def __post_init__(self) -> None:
+        role = self.role or DEFAULT_ROLES[self.family]
+        object.__setattr__(self, "role", check_choice("layer.role", role, ROLES))
 
 
 @dataclass(frozen=True)
@@ -167,20 +195,35 @@ def _bowl(gain: float = 0.0, pitch: float = 174.0, interval_s: float = 9.0, **kw
 
 
 def _drone(gain: float = 0.0, pitch: float = 73.4, **kw: Any):
-    return RecipeLayer("drone", "drone", gain, {"pitch_hz": pitch}, reverb_send=0.3, **kw)
+    return RecipeLayer("drone", "drone", gain, {"pitch_hz": pitch}, reverb_send=0.1, **kw)
+
+
+def _rain(gain: float = 0.0, density: float = 0.45, **kw: Any):
+    return RecipeLayer("rain", "rain", gain, {"density": density}, **kw)
+
+
+def _noise_bed(gain: float, brightness_scale: float = 0.5):
+    return RecipeLayer("noise", "brown_noise", gain, {}, brightness_scale=brightness_scale)
+
+
+def _wind(gain: float, density: float = 0.3, **kw: Any):
+    return RecipeLayer("wind", "wind", gain, {"density": density}, **kw)
 
 
 _ROOM = {"room_size": 0.75, "damping": 0.55, "wet_level": 0.5}
 
 #: The catalogue, in a stable order (arm ids and learnt statistics depend on names only).
+#: Mixed recipes are built as a *bed* (steady, low), a *texture* in front of it and an
+#: occasional tonal *event*, in proportion: the bed 6–16 dB under the texture, events a
+#: few dB under it (each layer is calibrated to -23 LUFS at 0 dB before its gain).
 RECIPES: tuple[Recipe, ...] = (
-    Recipe("rain", "rain", (RecipeLayer("rain", "rain", 0.0, {"density": 0.55}),)),
+    Recipe("rain", "rain", (_rain(0.0, 0.55),)),
     Recipe(
         "ocean",
         "waves under a breeze",
         (
             RecipeLayer("water", "ocean_waves", 0.0, {"density": 0.5}),
-            RecipeLayer("wind", "wind", -14.0, {"density": 0.3}, brightness_scale=0.8),
+            _wind(-14.0, brightness_scale=0.8),
         ),
     ),
     Recipe(
@@ -188,16 +231,21 @@ RECIPES: tuple[Recipe, ...] = (
         "a forest stream",
         (
             RecipeLayer("water", "stream", 0.0, {"density": 0.5}),
-            RecipeLayer("wind", "wind", -12.0, {"density": 0.25}),
+            _wind(-12.0, 0.25),
         ),
     ),
-    Recipe("wind", "wind", (RecipeLayer("wind", "wind", 0.0, {"density": 0.5}),)),
+    Recipe("wind", "wind", (_wind(0.0, 0.5),)),
     Recipe(
         "noise",
         "brown noise",
         (RecipeLayer("noise", "brown_noise", 0.0, {}, bright_source="pink_noise"),),
     ),
-    Recipe("bowls", "singing bowls", (_bowl(),), _ROOM),
+    Recipe(
+        "bowls",
+        "singing bowls over a low drone",
+        (_bowl(), _drone(-14.0, 87.0, brightness_scale=0.6)),
+        _ROOM,
+    ),
     Recipe(
         "gong",
         "a gong over a low drone",
@@ -206,11 +254,11 @@ RECIPES: tuple[Recipe, ...] = (
                 "gong",
                 "gong",
                 0.0,
-                {"pitch_hz": 65.0, "event_rate_per_min": 60.0 / 16.0},
-                fixed={"bloom_s": 3.0, "decay_s": 28.0},
+                {"pitch_hz": 65.0, "event_rate_per_min": 60.0 / 8.0},
+                fixed={"bloom_s": 3.0, "decay_s": 40.0},
                 reverb_send=0.3,
             ),
-            _drone(-12.0, 65.0, brightness_scale=0.6),
+            _drone(-10.0, 65.0, brightness_scale=0.6),
         ),
         {"room_size": 0.85, "damping": 0.55, "wet_level": 0.5},
     ),
@@ -235,7 +283,7 @@ RECIPES: tuple[Recipe, ...] = (
         "chimes",
         "wind chimes in a breeze",
         (
-            RecipeLayer("wind", "wind", 0.0, {"density": 0.35}),
+            _wind(0.0, 0.35, role="bed"),
             RecipeLayer(
                 "chimes",
                 "chimes",
@@ -250,38 +298,36 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe(
         "rain-bowls",
         "rain with singing bowls",
-        (RecipeLayer("rain", "rain", 0.0, {"density": 0.45}), _bowl(-3.0, 196.0, 14.0)),
+        (_rain(0.0), _noise_bed(-12.0), _bowl(-3.0, 196.0, 14.0)),
         _ROOM,
     ),
     Recipe(
         "rain-drone",
         "rain over a low drone",
-        (
-            RecipeLayer("rain", "rain", 0.0, {"density": 0.45}),
-            _drone(-10.0, 98.0, brightness_scale=0.7),
-        ),
+        (_rain(0.0), _drone(-10.0, 98.0, brightness_scale=0.7)),
         _ROOM,
     ),
     Recipe(
         "ocean-bowls",
         "waves with singing bowls",
-        (RecipeLayer("water", "ocean_waves", 0.0, {"density": 0.45}), _bowl(-4.0, 174.0, 16.0)),
+        (
+            RecipeLayer("water", "ocean_waves", 0.0, {"density": 0.45}),
+            _wind(-16.0, 0.25, brightness_scale=0.8),
+            _bowl(-4.0, 174.0, 16.0),
+        ),
         _ROOM,
     ),
     Recipe(
         "noise-bowls",
         "singing bowls over brown noise",
-        (
-            _bowl(0.0, 174.0, 6.0),
-            RecipeLayer("noise", "brown_noise", -9.0, {}, brightness_scale=0.6),
-        ),
+        (_bowl(0.0, 174.0, 6.0), _noise_bed(-9.0, 0.6)),
         _ROOM,
     ),
     Recipe(
         "rain-binaural",
         "rain with a binaural beat",
         (
-            RecipeLayer("rain", "rain", 0.0, {"density": 0.35}),
+            _rain(0.0, 0.35),
             RecipeLayer("binaural", "binaural", -8.0, {"pitch_hz": 200.0}),
         ),
     ),
@@ -292,6 +338,40 @@ RECIPES: tuple[Recipe, ...] = (
             RecipeLayer("noise", "brown_noise", 0.0, {}, bright_source="pink_noise"),
             RecipeLayer("binaural", "binaural", -8.0, {"pitch_hz": 200.0}),
         ),
+    ),
+    Recipe(
+        "forest-chimes",
+        "a forest stream with wind chimes",
+        (
+            RecipeLayer("water", "stream", 0.0, {"density": 0.45}),
+            _wind(-12.0, 0.3),
+            RecipeLayer(
+                "chimes",
+                "chimes",
+                -9.0,
+                {"pitch_hz": 784.0, "event_rate_per_min": 6.0},
+                fixed={"decay_s": 7.0},
+                reverb_send=0.3,
+            ),
+        ),
+        {"room_size": 0.5, "damping": 0.5, "wet_level": 0.4},
+    ),
+    Recipe(
+        "night-rain",
+        "soft rain over brown noise and a low drone",
+        (_rain(0.0, 0.35), _noise_bed(-6.0, 0.4), _drone(-16.0, 65.0, brightness_scale=0.5)),
+        _ROOM,
+    ),
+    Recipe(
+        "evening-rain",
+        "evening rain with a breeze, a low drone and singing bowls",
+        (
+            _rain(0.0, 0.4),
+            _drone(-12.0, 87.0, brightness_scale=0.6),
+            _wind(-16.0, 0.25, brightness_scale=0.8),
+            _bowl(-5.0, 174.0, 18.0),
+        ),
+        _ROOM,
     ),
 )
 
