@@ -96,5 +96,22 @@ class Chimes(_Modal):
         t60 = p["decay_s"] * ratios**-self.DECAY_EXP * rng.uniform(0.9, 1.1, n)
         attack = np.full(n, contact)
         s, a = _modes(freqs, t60, amps, attack, rng.uniform(0, 2 * np.pi, n))
-        pan = (tube / (len(self._STEPS) - 1) * 2 - 1) * 0.7
-        return s, a * 0.2, float(pan)
+        return s, a * 0.2, self._pan_for(tube, rng)
+
+    def _pan_for(self, tube: int, rng: np.random.Generator) -> float:
+        """Where the struck tube sits: answered on the side that rings less.
+
+        The tubes hang in a ring around the clapper, so a strike on one side is soon
+        answered on the other.  The struck tube is placed on the side whose ringing is
+        quieter (equal power: the side is chosen from what still rings, which a seek
+        reproduces after ``warmup_s``), at a depth that varies with the tube.  Placing
+        tubes by pitch instead (low left, high right) let a few firm strikes of one side
+        outweigh the other over minutes (+0.9 dB right in chimes-garden).
+        """
+        side_power = self._side_power()
+        if abs(side_power[0] - side_power[1]) <= 1e-3 * (side_power[0] + side_power[1]):
+            side = 1.0 if rng.random() < 0.5 else -1.0
+        else:
+            side = 1.0 if side_power[0] > side_power[1] else -1.0
+        depth = 0.25 + 0.45 * ((tube * 3) % len(self._STEPS)) / (len(self._STEPS) - 1)
+        return float(side * depth)

@@ -24,7 +24,7 @@ class Gong(_Modal):
     strike point against the mode's shape, ``|sin(π m u + φ)|``).  The low hum speaks at
     once; higher modes build up over ``bloom_s`` (the energy cascade of a large
     tam-tam) and shimmer as they decay, each a pair of modes a fraction of a hertz
-    apart.  T60 falls with frequency as ``decay_s · ratio^-0.45`` (a mode at 20× the hum dies ~4× faster).  The beater's contact adds a short
+    apart.  T60 falls with frequency as ``decay_s · ratio^-0.55`` (a mode at 20× the hum dies ~5× faster).  The beater's contact adds a short
     splash of damped resonances above 4 kHz; the player strikes softer when little is
     ringing (``LISTEN_CAP_DB``), so the gong swells rather than bangs.
     """
@@ -39,7 +39,9 @@ class Gong(_Modal):
         "decay_s": Param(25.0, 5.0, 60.0, "s", "T60 of the lowest modes"),
     }
     N_MODES = 44
-    DECAY_EXP = 0.45
+    #: Spread (standard deviation, cents) of a strike's pitch around the gong's own.
+    STRIKE_CENTS = 12.0
+    DECAY_EXP = 0.55
     warmup_s = 60.0
 
     def calibration_seconds(self) -> float:
@@ -71,7 +73,13 @@ class Gong(_Modal):
 
     def _make_modes(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
         p = self.params
-        freqs = p["pitch_hz"] * self._ratios * (1 + rng.normal(0, 0.0008, self.N_MODES))
+        # A hand-hammered gong is not one pitch: how hard and where it is struck shifts
+        # its modes by some cents (the plate stiffens under large motion, and its
+        # thickness varies across the face).  Every strike rings a little apart from the
+        # ones still sounding, so overlapping strikes beat slowly against each other and
+        # the hum never settles into one steady, self-repeating waveform.
+        detune = 2.0 ** (rng.normal(0.0, self.STRIKE_CENTS) / 1200)
+        freqs = p["pitch_hz"] * detune * self._ratios * (1 + rng.normal(0, 0.0008, self.N_MODES))
         ok = freqs < min(11_000.0, 0.45 * self.sample_rate)
         freqs, ratios = freqs[ok], self._ratios[ok]
         n = len(freqs)

@@ -118,8 +118,9 @@ class _Modal(Source):
     LISTEN_CAP_DB: ClassVar[float | None] = None
     #: ... measured against at least this level (dB re a full-force strike's power).
     ROOM_DB: ClassVar[float] = -8.0
-    #: Seconds over which the opening strikes build up to the room level.
-    OPENING_S: ClassVar[float] = 30.0
+    #: Seconds over which the opening strikes build up to the room level (20 dB: at
+    #: most 3.3 dB per 10 s, well inside the no-startle rule's 6 LU).
+    OPENING_S: ClassVar[float] = 60.0
     #: Spread of an event within its slot (0 = a metronome, 1 = anywhere in the slot).
     JITTER: ClassVar[float] = 0.7
     #: Seconds of earlier audio needed to reproduce the output at any offset (the ring
@@ -206,8 +207,7 @@ class _Modal(Source):
             # pushes a strike below the "room level" ROOM_DB under a full strike, so
             # strikes keep an absolute scale (no drift down towards silence) and
             # their own velocity below it.
-            r = self._ringing
-            ringing = float(np.sum(np.abs(self._z[r]) ** 2 * _weight(self._freq[r])))
+            ringing = self._ringing_power()
             half = len(amp) // 2
             nominal = float(
                 np.sum(np.abs(amp[:half]) ** 2 * _weight(np.abs(s[:half].imag) / (2 * np.pi)))
@@ -217,9 +217,16 @@ class _Modal(Source):
             # OPENING_S seconds of the session (a function of time: seek-safe).
             t = (self.frame + offset) / self.sample_rate
             opening_db = -20.0 * max(0.0, 1.0 - t / self.OPENING_S)
-            room = max(ringing, 10 ** ((self.ROOM_DB + opening_db) / 10) * full)
+            floor = 10 ** ((self.ROOM_DB + opening_db) / 10) * full
+            room = max(ringing, floor)
+            allowed = 10 ** (self.LISTEN_CAP_DB / 10) * room
+            # What still builds (a rub begun a moment ago) will grow into its full size
+            # on top of this event: leave room for it.
+            coming = self._ringing_power(building=True)
+            allowed -= max(coming - ringing, 0.0)
+            allowed = max(allowed, 0.0)
             if nominal > 0:
-                scale = min(1.0, math.sqrt(10 ** (self.LISTEN_CAP_DB / 10) * room / nominal))
+                scale = min(1.0, math.sqrt(allowed / nominal))
                 amp = amp * scale
                 self._scale = scale
         tab, step = _table(s, self.sample_rate)
@@ -243,6 +250,48 @@ class _Modal(Source):
         if self._dying is not None:
             self._dying = np.concatenate([self._dying, np.zeros(len(s), dtype=bool)])
         self._freq = np.concatenate([self._freq, np.abs(s.imag) / (2 * np.pi)])
+
+    def _sounding(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What rings now: ``(freq_hz, phasor, pan gains (m, 2))`` per sounding mode.
+
+        A mode with an attack is stored as a decaying and a rising component at the same
+        frequency; their sum is the mode's actual phasor.  Summing only the decaying
+        halves (as an earlier version did) counted a rub that had barely begun at its
+        full size, so a strike soon after it was let through too loud.
+        """
+        if not len(self._z):
+            return self._freq, self._z, self._pan
+        freq, first, inv = np.unique(self._freq, return_index=True, return_inverse=True)
+        z = np.zeros(len(freq), dtype=np.complex128)
+        np.add.at(z, inv, self._z)
+        return freq, z, self._pan[first]
+
+    def _ringing_power(self, *, building: bool = False) -> float:
+        """K-weighted power of what rings now (the guard's weighting), phasor units.
+
+        With ``building``, modes still in their attack count at the size they are
+        heading for (their decaying component alone), not at their present size.
+        """
+        if building:
+            r = self._ringing
+            z, freq = self._z[r], self._freq[r]
+        else:
+            freq, z, _ = self._sounding()
+        return float(np.sum((z.real**2 + z.imag**2) * _weight(freq)))
+
+    def _side_power(self) -> np.ndarray:
+        """Energy still to come from what rings, left and right, float64 ``(2,)``.
+
+        Each mode counts as ``|z|² / decay`` (its power integrated over the rest of its
+        ring), so a bright strike whose upper modes die in a second weighs less than a
+        fundamental that rings for forty: the balance heard over minutes.
+        """
+        r = self._ringing
+        if not np.any(r):
+            return np.zeros(2)
+        z, step, pan = self._z[r], self._step[r], self._pan[r]
+        decay = np.maximum(-np.log(np.maximum(np.abs(step), 1e-300)), 1e-9)
+        return ((z.real**2 + z.imag**2) / decay) @ (pan**2)
 
     def _extra(self, out: np.ndarray) -> None:
         """Add non-modal sound (friction noise) to ``out`` in place; default none."""
