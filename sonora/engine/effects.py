@@ -172,9 +172,14 @@ class Reverb(Effect):
         self._delay = Delay(
             round(0.0113 * self.sample_rate), channels=1, sample_rate=self.sample_rate
         )
-        self._low = Filter(
-            "lowpass", cutoff_hz=self.SPLIT_HZ, channels=1, sample_rate=self.sample_rate
-        )
+        # Power-complementary split around SPLIT_HZ from one first-order allpass A:
+        # low = (1 + A)/2, high = (1 - A)/2, |low|² + |high|² = 1 at every frequency, so
+        # delaying only the high part leaves the right channel's average power equal to
+        # the left's (a Butterworth low-pass and "wet minus low" would add ~3 dB near
+        # the crossover on the right).
+        k = float(np.tan(np.pi * self.SPLIT_HZ / self.sample_rate))
+        a = (k - 1.0) / (k + 1.0)
+        self._allpass = SosFilter(np.array([[a, 1.0, 0.0, 1.0, a, 0.0]]), channels=1)
         self._prev_in = np.zeros(1, dtype=np.float32)  # last input frame (decimation)
         self._prev_wet = np.zeros(1, dtype=np.float32)  # last inner wet sample (upsampling)
         self._phase = 0  # absolute input frame count modulo factor
@@ -221,7 +226,8 @@ class Reverb(Effect):
         x = as_block(block, 2)
         mid = ((x[0] + x[1]) * (0.5 * self.wet_level))[None, :]
         wet = self._wet_mono(mid)
-        low = self._low.process(wet)
+        turned = self._allpass.process(wet).astype(np.float32)
+        low = (wet + turned) * np.float32(0.5)
         right = low + self._delay.process(wet - low)
         return np.concatenate([wet, right], axis=0)
 

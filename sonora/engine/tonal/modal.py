@@ -118,9 +118,8 @@ class _Modal(Source):
     LISTEN_CAP_DB: ClassVar[float | None] = None
     #: ... measured against at least this level (dB re a full-force strike's power).
     ROOM_DB: ClassVar[float] = -8.0
-    #: Seconds over which the opening strikes build up to the room level (20 dB: at
-    #: most 3.3 dB per 10 s, well inside the no-startle rule's 6 LU).
-    OPENING_S: ClassVar[float] = 60.0
+    #: Seconds over which the opening strikes build up to the room level (20 dB).
+    OPENING_S: ClassVar[float] = 30.0
     #: Spread of an event within its slot (0 = a metronome, 1 = anywhere in the slot).
     JITTER: ClassVar[float] = 0.7
     #: Seconds of earlier audio needed to reproduce the output at any offset (the ring
@@ -207,7 +206,7 @@ class _Modal(Source):
             # pushes a strike below the "room level" ROOM_DB under a full strike, so
             # strikes keep an absolute scale (no drift down towards silence) and
             # their own velocity below it.
-            ringing = self._ringing_power()
+            ringing = self._ringing_power(building=True)
             half = len(amp) // 2
             nominal = float(
                 np.sum(np.abs(amp[:half]) ** 2 * _weight(np.abs(s[:half].imag) / (2 * np.pi)))
@@ -220,10 +219,6 @@ class _Modal(Source):
             floor = 10 ** ((self.ROOM_DB + opening_db) / 10) * full
             room = max(ringing, floor)
             allowed = 10 ** (self.LISTEN_CAP_DB / 10) * room
-            # What still builds (a rub begun a moment ago) will grow into its full size
-            # on top of this event: leave room for it.
-            coming = self._ringing_power(building=True)
-            allowed -= max(coming - ringing, 0.0)
             allowed = max(allowed, 0.0)
             if nominal > 0:
                 scale = min(1.0, math.sqrt(allowed / nominal))
