@@ -31,6 +31,8 @@ class Gong(_Modal):
 
     FAMILY = "gong"
     LISTEN_CAP_DB = 2.0
+    LISTEN_ACTUAL = True
+    OPENING_S = 60.0
     PARAMS: ClassVar[dict[str, Param]] = {
         "pitch_hz": Param(70.0, 30.0, 200.0, "Hz", "lowest mode"),
         "interval_s": Param(22.0, 6.0, 180.0, "s", "mean time between strikes"),

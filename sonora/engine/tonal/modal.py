@@ -120,6 +120,11 @@ class _Modal(Source):
     ROOM_DB: ClassVar[float] = -8.0
     #: Seconds over which the opening strikes build up to the room level (20 dB).
     OPENING_S: ClassVar[float] = 30.0
+    #: Compare with each mode's actual phasor (decaying plus rising component) and
+    #: leave room for what still builds, instead of counting modes at the size they are
+    #: heading for.  Measured better for the gong (whose upper modes bloom for seconds),
+    #: worse for bowls (round 2, docs/sound.md).
+    LISTEN_ACTUAL: ClassVar[bool] = False
     #: Spread of an event within its slot (0 = a metronome, 1 = anywhere in the slot).
     JITTER: ClassVar[float] = 0.7
     #: Seconds of earlier audio needed to reproduce the output at any offset (the ring
@@ -206,7 +211,8 @@ class _Modal(Source):
             # pushes a strike below the "room level" ROOM_DB under a full strike, so
             # strikes keep an absolute scale (no drift down towards silence) and
             # their own velocity below it.
-            ringing = self._ringing_power(building=True)
+            coming = self._ringing_power(building=True)
+            ringing = self._ringing_power() if self.LISTEN_ACTUAL else coming
             half = len(amp) // 2
             nominal = float(
                 np.sum(np.abs(amp[:half]) ** 2 * _weight(np.abs(s[:half].imag) / (2 * np.pi)))
@@ -219,6 +225,9 @@ class _Modal(Source):
             floor = 10 ** ((self.ROOM_DB + opening_db) / 10) * full
             room = max(ringing, floor)
             allowed = 10 ** (self.LISTEN_CAP_DB / 10) * room
+            if self.LISTEN_ACTUAL:
+                # Leave room for what still builds (a bloom, a rub begun a moment ago).
+                allowed -= max(coming - ringing, 0.0)
             allowed = max(allowed, 0.0)
             if nominal > 0:
                 scale = min(1.0, math.sqrt(allowed / nominal))
