@@ -198,32 +198,17 @@ def _drone(gain: float = 0.0, pitch: float = 73.4, **kw: Any):
     return RecipeLayer("drone", "drone", gain, {"pitch_hz": pitch}, reverb_send=0.1, **kw)
 
 
-def _rain(gain: float = 0.0, density: float = 0.45, **kw: Any):
-    return RecipeLayer("rain", "rain", gain, {"density": density}, **kw)
-
-
-def _noise_bed(gain: float, brightness_scale: float = 0.5):
-    return RecipeLayer("noise", "brown_noise", gain, {}, brightness_scale=brightness_scale)
-
-
-def _wind(gain: float, density: float = 0.3, **kw: Any):
-    return RecipeLayer("wind", "wind", gain, {"density": density}, **kw)
-
-
 _ROOM = {"room_size": 0.75, "damping": 0.55, "wet_level": 0.5}
 
 #: The catalogue, in a stable order (arm ids and learnt statistics depend on names only).
-#: Mixed recipes are built as a *bed* (steady, low), a *texture* in front of it and an
-#: occasional tonal *event*, in proportion: the bed 6–16 dB under the texture, events a
-#: few dB under it (each layer is calibrated to -23 LUFS at 0 dB before its gain).
 RECIPES: tuple[Recipe, ...] = (
-    Recipe("rain", "rain", (_rain(0.0, 0.55),)),
+    Recipe("rain", "rain", (RecipeLayer("rain", "rain", 0.0, {"density": 0.55}),)),
     Recipe(
         "ocean",
         "waves under a breeze",
         (
             RecipeLayer("water", "ocean_waves", 0.0, {"density": 0.5}),
-            _wind(-14.0, brightness_scale=0.8),
+            RecipeLayer("wind", "wind", -14.0, {"density": 0.3}, brightness_scale=0.8),
         ),
     ),
     Recipe(
@@ -231,21 +216,16 @@ RECIPES: tuple[Recipe, ...] = (
         "a forest stream",
         (
             RecipeLayer("water", "stream", 0.0, {"density": 0.5}),
-            _wind(-12.0, 0.25),
+            RecipeLayer("wind", "wind", -12.0, {"density": 0.25}),
         ),
     ),
-    Recipe("wind", "wind", (_wind(0.0, 0.5),)),
+    Recipe("wind", "wind", (RecipeLayer("wind", "wind", 0.0, {"density": 0.5}),)),
     Recipe(
         "noise",
         "brown noise",
         (RecipeLayer("noise", "brown_noise", 0.0, {}, bright_source="pink_noise"),),
     ),
-    Recipe(
-        "bowls",
-        "singing bowls over a low drone",
-        (_bowl(), _drone(-14.0, 87.0, brightness_scale=0.6)),
-        _ROOM,
-    ),
+    Recipe("bowls", "singing bowls", (_bowl(),), _ROOM),
     Recipe(
         "gong",
         "a gong over a low drone",
@@ -254,11 +234,11 @@ RECIPES: tuple[Recipe, ...] = (
                 "gong",
                 "gong",
                 0.0,
-                {"pitch_hz": 65.0, "event_rate_per_min": 60.0 / 8.0},
-                fixed={"bloom_s": 3.0, "decay_s": 40.0},
+                {"pitch_hz": 65.0, "event_rate_per_min": 60.0 / 16.0},
+                fixed={"bloom_s": 3.0, "decay_s": 28.0},
                 reverb_send=0.3,
             ),
-            _drone(-10.0, 65.0, brightness_scale=0.6),
+            _drone(-12.0, 65.0, brightness_scale=0.6),
         ),
         {"room_size": 0.85, "damping": 0.55, "wet_level": 0.5},
     ),
@@ -283,7 +263,7 @@ RECIPES: tuple[Recipe, ...] = (
         "chimes",
         "wind chimes in a breeze",
         (
-            _wind(0.0, 0.35, role="bed"),
+            RecipeLayer("wind", "wind", 0.0, {"density": 0.35}),
             RecipeLayer(
                 "chimes",
                 "chimes",
@@ -298,36 +278,38 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe(
         "rain-bowls",
         "rain with singing bowls",
-        (_rain(0.0), _noise_bed(-12.0), _bowl(-3.0, 196.0, 14.0)),
+        (RecipeLayer("rain", "rain", 0.0, {"density": 0.45}), _bowl(-3.0, 196.0, 14.0)),
         _ROOM,
     ),
     Recipe(
         "rain-drone",
         "rain over a low drone",
-        (_rain(0.0), _drone(-10.0, 98.0, brightness_scale=0.7)),
+        (
+            RecipeLayer("rain", "rain", 0.0, {"density": 0.45}),
+            _drone(-10.0, 98.0, brightness_scale=0.7),
+        ),
         _ROOM,
     ),
     Recipe(
         "ocean-bowls",
         "waves with singing bowls",
-        (
-            RecipeLayer("water", "ocean_waves", 0.0, {"density": 0.45}),
-            _wind(-16.0, 0.25, brightness_scale=0.8),
-            _bowl(-4.0, 174.0, 16.0),
-        ),
+        (RecipeLayer("water", "ocean_waves", 0.0, {"density": 0.45}), _bowl(-4.0, 174.0, 16.0)),
         _ROOM,
     ),
     Recipe(
         "noise-bowls",
         "singing bowls over brown noise",
-        (_bowl(0.0, 174.0, 6.0), _noise_bed(-9.0, 0.6)),
+        (
+            _bowl(0.0, 174.0, 6.0),
+            RecipeLayer("noise", "brown_noise", -9.0, {}, brightness_scale=0.6),
+        ),
         _ROOM,
     ),
     Recipe(
         "rain-binaural",
         "rain with a binaural beat",
         (
-            _rain(0.0, 0.35),
+            RecipeLayer("rain", "rain", 0.0, {"density": 0.35}),
             RecipeLayer("binaural", "binaural", -8.0, {"pitch_hz": 200.0}),
         ),
     ),
@@ -338,40 +320,6 @@ RECIPES: tuple[Recipe, ...] = (
             RecipeLayer("noise", "brown_noise", 0.0, {}, bright_source="pink_noise"),
             RecipeLayer("binaural", "binaural", -8.0, {"pitch_hz": 200.0}),
         ),
-    ),
-    Recipe(
-        "forest-chimes",
-        "a forest stream with wind chimes",
-        (
-            RecipeLayer("water", "stream", 0.0, {"density": 0.45}),
-            _wind(-12.0, 0.3),
-            RecipeLayer(
-                "chimes",
-                "chimes",
-                -9.0,
-                {"pitch_hz": 784.0, "event_rate_per_min": 6.0},
-                fixed={"decay_s": 7.0},
-                reverb_send=0.3,
-            ),
-        ),
-        {"room_size": 0.5, "damping": 0.5, "wet_level": 0.4},
-    ),
-    Recipe(
-        "night-rain",
-        "soft rain over brown noise and a low drone",
-        (_rain(0.0, 0.35), _noise_bed(-6.0, 0.4), _drone(-16.0, 65.0, brightness_scale=0.5)),
-        _ROOM,
-    ),
-    Recipe(
-        "evening-rain",
-        "evening rain with a breeze, a low drone and singing bowls",
-        (
-            _rain(0.0, 0.4),
-            _drone(-12.0, 87.0, brightness_scale=0.6),
-            _wind(-16.0, 0.25, brightness_scale=0.8),
-            _bowl(-5.0, 174.0, 18.0),
-        ),
-        _ROOM,
     ),
 )
 

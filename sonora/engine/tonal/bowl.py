@@ -93,7 +93,7 @@ class SingingBowl(_Modal):
     def _make_modes(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
         p = self.params
         n_bowls = round(p["bowls"])
-        bowl = self._choose_bowl(rng, n_bowls)
+        bowl = int(rng.integers(0, n_bowls))
         # Each bowl of this set has its own slight detuning (fixed by the seed).
         own = make_rng(self.seed, "SingingBowl", "bowl", bowl).normal(0.0, 8.0)
         f0 = p["pitch_hz"] * 2 ** ((self._STEPS[bowl] * 100 + own + rng.normal(0, 1.5)) / 1200)
@@ -149,21 +149,6 @@ class SingingBowl(_Modal):
     def _bowl_pan(self, bowl: int, n_bowls: int) -> float:
         """Where bowl ``bowl`` of ``n_bowls`` stands, -1 (left) to 1 (right)."""
         return 0.0 if n_bowls == 1 else self.params["spread"] * (2 * bowl / (n_bowls - 1) - 1) * 0.8
-
-    def _choose_bowl(self, rng: np.random.Generator, n_bowls: int) -> int:
-        """Which bowl the player reaches for: any, but not one on the side that rings louder.
-
-        A player moves between the bowls to either side; choosing blindly let a run of
-        strikes on one side make a whole bath lean left or right (-1.7 dB at one seed).
-        The side is read from what still rings (seek-safe after ``warmup_s``).
-        """
-        u = float(rng.random())
-        left, right = self._side_power()
-        bowls = list(range(n_bowls))
-        if n_bowls > 1 and abs(left - right) > 0.03 * (left + right):  # > ~0.25 dB apart
-            loud = -1.0 if left > right else 1.0
-            bowls = [b for b in bowls if self._bowl_pan(b, n_bowls) * loud <= 0.0] or bowls
-        return bowls[min(int(u * len(bowls)), len(bowls) - 1)]
 
     def _start_voice(self, offset: int, out: np.ndarray, rng: np.random.Generator) -> None:
         self._pending_rub = None
