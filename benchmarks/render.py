@@ -31,7 +31,7 @@ import json, resource, sys, time
 import numpy as np
 from sonora.engine.effects import Reverb
 from sonora.engine.graph import Layer, Mix
-from sonora.engine.modal import ModalStrikes
+from sonora.engine.tonal import ModalStrikes
 from sonora.engine.noise import BrownNoise, PinkNoise
 from sonora.engine.render import render_to_file
 

@@ -12,7 +12,8 @@ Per scene (rendered at 48 kHz, seed 1, ``--seconds`` long, calibrated to -23 LUF
 * ``drops/min`` and ``distinct`` for scenes with rain: transient events per minute and
   the share of them unlike every other (8 ms waveforms correlating < 0.9).
 
-Per tonal instrument (the source alone, one strike, defaults, ``rub = 0``): energy above
+Per struck layer of a scene (bowls, gong, chimes; the source alone at the scene's
+parameters, one strike, ``rub = 0``) and per instrument at its defaults: energy above
 4 kHz in the first 100 ms of the strike (dB re the whole strike window) and how many
 times faster the upper modes decay than the lowest.
 
@@ -22,6 +23,7 @@ Writes a spectrogram per scene to ``docs/sound/<scene>-<tag>.png`` and the figur
 Usage::
 
     python benchmarks/sound.py [--seconds 150] [--tag after] [--scenes rain gong-bath]
+                               [--seed 1] [--no-files]
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -70,9 +73,9 @@ def spectrogram_png(audio: np.ndarray, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def scene_figures(name: str, seconds: float, tag: str) -> dict[str, float]:
+def scene_figures(name: str, seconds: float, tag: str, seed: int = 1) -> dict[str, Any]:
     scene = load_scene(name)
-    mix = build_mix(scene, duration_s=seconds, seed=1, sample_rate=SR)
+    mix = build_mix(scene, duration_s=seconds, seed=seed, sample_rate=SR)
     blocks: list[np.ndarray] = []
     share, worst, _ = sc.guard_activity(mix, collect=blocks)
     audio = np.concatenate(blocks, axis=1)
@@ -94,7 +97,9 @@ def scene_figures(name: str, seconds: float, tag: str) -> dict[str, float]:
         per_min, distinct = sc.event_count(body[:, : 60 * SR], SR)
         row["drops_per_min"] = per_min
         row["distinct"] = distinct
-    spectrogram_png(audio, OUT / f"{name}-{tag}.png", f"{name} ({tag})")
+    row["strikes"] = scene_strikes(scene)
+    if tag:
+        spectrogram_png(audio, OUT / f"{name}-{tag}.png", f"{name} ({tag})")
     return row
 
 
@@ -104,34 +109,60 @@ def first_onset_s(y: np.ndarray) -> float:
     return float(np.argmax(m > 1e-3 * m.max()) / SR)
 
 
+#: Struck instruments: the parameters that isolate one strike, and the decay span (s).
+_STRIKES = {
+    "singing_bowl": ({"rub": 0.0, "bowls": 1.0, "interval_s": 60.0}, 2.5),
+    "gong": ({"interval_s": 60.0}, 6.0),
+    "chimes": ({"rate_per_min": 3.0}, 2.5),
+}
+
+
+def strike_figures(source: str, params: dict[str, float] | None = None) -> dict[str, float]:
+    """One strike of ``source`` alone: energy above 4 kHz and upper/lowest decay ratio.
+
+    ``params`` are the scene's (or the defaults); the interval, the bowl count and the
+    rub share are overridden so that the first strike rings alone.
+    """
+    alone, span = _STRIKES[source]
+    p = {**(params or {}), **alone}
+    f0 = p.get("pitch_hz", source_class(source).PARAMS["pitch_hz"].default)
+    return _one_strike(source, p, None if source == "chimes" else f0, span)
+
+
+def scene_strikes(scene) -> dict[str, dict[str, float]]:
+    """:func:`strike_figures` for every struck layer of ``scene``, at its parameters."""
+    return {
+        layer.source: strike_figures(layer.source, dict(layer.params))
+        for layer in scene.layers
+        if layer.source in _STRIKES
+    }
+
+
 def instrument_figures() -> dict[str, dict[str, float]]:
     """One strike of each tonal instrument alone (defaults; bowls struck, not rubbed)."""
-    out = {}
-    for source, params, f0, span in (
-        ("singing_bowl", {"rub": 0.0, "bowls": 1.0, "interval_s": 60.0}, 196.0, 2.5),
-        ("gong", {"interval_s": 60.0}, 70.0, 6.0),
-        ("chimes", {"rate_per_min": 3.0}, None, 2.5),
-    ):
-        cls = source_class(source)
-        src = cls(sample_rate=SR, seed=3, **params)
-        y = src.process(90 * SR).astype(np.float64)
-        onset = first_onset_s(y)
-        y = y[:, max(0, int(onset * SR) - 480) : int(onset * SR) + 10 * SR]
-        onset = 0.01
-        row: dict[str, float] = {"strike_hf4k_db": sc.strike_hf_db(y, SR, onset)}
-        if f0 is None:  # chimes: the tube is random; take the strongest peak above 200 Hz
-            seg = y.mean(axis=0)[int(onset * SR) : int((onset + 0.3) * SR)]
-            p = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
-            f = np.fft.rfftfreq(len(seg), 1.0 / SR)
-            p[f < 200] = 0
-            f0 = float(f[np.argmax(p)])
-        ratio, t60 = sc.mode_decay_ratio(
-            y, SR, onset, fundamental_hz=f0, upper_from=2.0, span_s=span
-        )
-        row["upper_decay_x"] = ratio
-        row["low_t60_s"] = t60
-        out[source] = row
-    return out
+    return {source: strike_figures(source) for source in _STRIKES}
+
+
+def _one_strike(
+    source: str, params: dict[str, float], f0: float | None, span: float
+) -> dict[str, float]:
+    cls = source_class(source)
+    src = cls(sample_rate=SR, seed=3, **params)
+    y = src.process(90 * SR).astype(np.float64)
+    onset = first_onset_s(y)
+    y = y[:, max(0, int(onset * SR) - 480) : int(onset * SR) + 10 * SR]
+    onset = 0.01
+    row: dict[str, float] = {"strike_hf4k_db": sc.strike_hf_db(y, SR, onset)}
+    if f0 is None:  # chimes: the tube is random; take the strongest peak above 200 Hz
+        seg = y.mean(axis=0)[int(onset * SR) : int((onset + 0.3) * SR)]
+        p = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+        f = np.fft.rfftfreq(len(seg), 1.0 / SR)
+        p[f < 200] = 0
+        f0 = float(f[np.argmax(p)])
+    ratio, t60 = sc.mode_decay_ratio(y, SR, onset, fundamental_hz=f0, upper_from=2.0, span_s=span)
+    row["upper_decay_x"] = ratio
+    row["low_t60_s"] = t60
+    return row
 
 
 # -- nature (issue #12, nature sources) ---------------------------------------------
@@ -155,6 +186,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=150.0)
     ap.add_argument("--tag", default="after")
     ap.add_argument("--scenes", nargs="*", default=None)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-files", action="store_true", help="print only (no PNG, no JSON)")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     names = args.scenes or builtin_names()
@@ -163,7 +196,7 @@ def main() -> None:
     print(hdr)
     for name in names:
         t0 = time.perf_counter()
-        row = scene_figures(name, args.seconds, args.tag)
+        row = scene_figures(name, args.seconds, "" if args.no_files else args.tag, args.seed)
         result["scenes"][name] = row  # type: ignore[index]
         rain = (
             f"{row['drops_per_min']:.0f}/min {100 * row['distinct']:.0f}% distinct"
@@ -176,11 +209,23 @@ def main() -> None:
             f"{100 * row['lo100']:5.1f} {row['lr_db']:+6.2f}  {rain}   ({time.perf_counter() - t0:.0f} s)",
             flush=True,
         )
+        for source, fig in row["strikes"].items():
+            print(
+                f"{'':20} {source}: strike > 4 kHz {fig['strike_hf4k_db']:.0f} dB, upper modes "
+                f"decay {fig['upper_decay_x']:.1f}x faster, lowest T60 {fig['low_t60_s']:.1f} s",
+                flush=True,
+            )
     inst = instrument_figures()
     result["instruments"] = inst
     for k, v in inst.items():
         print(k, {a: (round(b, 2) if isinstance(b, float) else b) for a, b in v.items()})
-    (OUT / f"{args.tag}.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    if not args.no_files:
+        path = OUT / f"{args.tag}.json"
+        if args.scenes and path.exists():  # a subset updates its rows of the same tag
+            old = json.loads(path.read_text())
+            if old.get("seconds") == args.seconds:
+                result["scenes"] = {**old.get("scenes", {}), **result["scenes"]}  # type: ignore[dict-item]
+        path.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -111,9 +111,12 @@ class Delay(Effect):
 class Reverb(Effect):
     """A smooth hall reverb returning only the wet signal, stereo.
 
-    The input's mid (mono) signal drives pedalboard's (JUCE/Freeverb) reverb; the right
-    channel is the same tail delayed by 11.3 ms, which decorrelates a diffuse tail at a
-    fraction of the cost of a true stereo reverb.  At 44.1 kHz and above the tail is
+    The input's mid (mono) signal drives pedalboard's (JUCE/Freeverb) reverb; above
+    :attr:`SPLIT_HZ` the right channel is the same tail delayed by 11.3 ms, which
+    decorrelates a diffuse tail at a fraction of the cost of a true stereo reverb.  Below
+    it both channels get the same tail: a delay there is a large phase turn (0.8 cycle
+    at 73 Hz) that adds to a sustained low tone on one side and cancels on the other,
+    which made a drone's right channel up to 0.5 dB louder than its left.  At 44.1 kHz and above the tail is
     computed at half the sample rate, as classic hardware hall reverbs did (a 2-tap
     average before, linear interpolation after: a damped hall tail has little energy
     up there, and the wet signal sits well below the dry one).  That nearly halves
@@ -150,6 +153,9 @@ class Reverb(Effect):
         self._inner_rate = self.sample_rate // self.factor
         self.reset()
 
+    #: Crossover (Hz) below which both channels carry the same, undelayed tail.
+    SPLIT_HZ = 250.0
+
     #: pedalboard's reverb gives slightly different samples for different call
     #: patterns, so it is always called with blocks of this many (inner-rate) frames.
     INNER_BLOCK = 2048
@@ -166,6 +172,14 @@ class Reverb(Effect):
         self._delay = Delay(
             round(0.0113 * self.sample_rate), channels=1, sample_rate=self.sample_rate
         )
+        # Power-complementary split around SPLIT_HZ from one first-order allpass A:
+        # low = (1 + A)/2, high = (1 - A)/2, |low|² + |high|² = 1 at every frequency, so
+        # delaying only the high part leaves the right channel's average power equal to
+        # the left's (a Butterworth low-pass and "wet minus low" would add ~3 dB near
+        # the crossover on the right).
+        k = float(np.tan(np.pi * self.SPLIT_HZ / self.sample_rate))
+        a = (k - 1.0) / (k + 1.0)
+        self._allpass = SosFilter(np.array([[a, 1.0, 0.0, 1.0, a, 0.0]]), channels=1)
         self._prev_in = np.zeros(1, dtype=np.float32)  # last input frame (decimation)
         self._prev_wet = np.zeros(1, dtype=np.float32)  # last inner wet sample (upsampling)
         self._phase = 0  # absolute input frame count modulo factor
@@ -212,7 +226,10 @@ class Reverb(Effect):
         x = as_block(block, 2)
         mid = ((x[0] + x[1]) * (0.5 * self.wet_level))[None, :]
         wet = self._wet_mono(mid)
-        return np.concatenate([wet, self._delay.process(wet)], axis=0)
+        turned = self._allpass.process(wet).astype(np.float32)
+        low = (wet + turned) * np.float32(0.5)
+        right = low + self._delay.process(wet - low)
+        return np.concatenate([wet, right], axis=0)
 
 
 class Limiter(Effect):

@@ -105,6 +105,7 @@ def _layers(arm: Arm, checkin: CheckIn, constraints: Constraints) -> list[PlanLa
                 pan=rl.pan,
                 reverb_send=rl.reverb_send,
                 fixed=dict(rl.fixed),
+                role=rl.role,
             )
         )
     return out

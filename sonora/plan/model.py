@@ -17,7 +17,8 @@ JSON form (``kind`` marks it as a plan, not a scene)::
                     "intensity": [[0, 0.7], ...], "gain_db": [[0, 0], ...]},
      "layers": [{"family": "rain", "source": "rain", "gain_db": 0.0,
                  "params": {"brightness": 0.2, "density": 0.45}, "pan": 0.0,
-                 "reverb_send": 0.0, "fixed": {}, "automation": {}}, ...],
+                 "reverb_send": 0.0, "fixed": {}, "automation": {}, "role": "texture"},
+                ...],
      "reverb": {"room_size": 0.75, "damping": 0.55, "wet_level": 0.5} | null,
      "checkin": {"tension": 7.0, ...} | null}
 """
@@ -35,8 +36,8 @@ from sonora.engine.automation import Curve
 from sonora.engine.registry import SOURCES, source_class
 from sonora.errors import ParameterError, check_choice, check_number
 from sonora.plan.checkin import GOALS
-from sonora.plan.recipes import FAMILIES, FAMILY_SOURCES, HEADPHONES_FAMILIES
-from sonora.plan.sound import breath_curve, check_knobs, source_params, tilt_db
+from sonora.plan.recipes import DEFAULT_ROLES, FAMILIES, FAMILY_SOURCES, HEADPHONES_FAMILIES, ROLES
+from sonora.plan.sound import breath_curve, check_knobs, role_db, source_params, tilt_db
 from sonora.plan.trajectory import SILENT_DB, Trajectory
 from sonora.scenes.spec import Scene, parse_scene
 
@@ -85,6 +86,9 @@ class PlanLayer:
         Source parameters set verbatim (not shaped by the trajectory).
     automation : mapping
         Source-parameter curves (``[[time_s, value, shape], ...]``) used verbatim.
+    role : str
+        The layer's part in the mix and the trajectory, one of
+        :data:`~sonora.plan.recipes.ROLES` (``""``: the family's default).
     """
 
     family: str
@@ -95,9 +99,12 @@ class PlanLayer:
     reverb_send: float = 0.0
     fixed: Mapping[str, float] = field(default_factory=dict)
     automation: Mapping[str, Any] = field(default_factory=dict)
+    role: str = ""
 
     def __post_init__(self) -> None:
         check_choice("layer.family", self.family, FAMILIES)
+        role = self.role or DEFAULT_ROLES[self.family]
+        object.__setattr__(self, "role", check_choice("layer.role", role, ROLES))
         if self.source not in SOURCES:
             raise ParameterError("layer.source", f"unknown source {self.source!r}")
         if self.source not in FAMILY_SOURCES[self.family]:
@@ -133,6 +140,7 @@ class PlanLayer:
             "reverb_send": self.reverb_send,
             "fixed": dict(self.fixed),
             "automation": {k: [list(p) for p in v] for k, v in self.automation.items()},
+            "role": self.role,
         }
 
     @classmethod
@@ -141,7 +149,7 @@ class PlanLayer:
         if not isinstance(data, Mapping):
             raise ParameterError(field_name, "expected a mapping of layer settings")
         allowed = {"family", "source", "gain_db", "params", "pan", "reverb_send", "fixed"}
-        allowed.add("automation")
+        allowed |= {"automation", "role"}
         unknown = set(data) - allowed
         if unknown:
             raise ParameterError(f"{field_name}.{sorted(unknown)[0]}", "unknown key")
@@ -154,6 +162,7 @@ class PlanLayer:
             reverb_send=data.get("reverb_send", 0.0),
             fixed=data.get("fixed", {}) or {},
             automation=data.get("automation", {}) or {},
+            role=data.get("role", "") or "",
         )
 
     @property
@@ -422,7 +431,12 @@ class Plan:
                 automation.pop(name, None)
             automation.update({k: [list(p) for p in v] for k, v in layer.automation.items()})
             start = self.trajectory.start_intensity
-            tilt = np.array([tilt_db(layer.source, start, float(i)) for i in intensity])
+            tilt = np.array(
+                [
+                    tilt_db(layer.source, start, float(i)) + role_db(layer.role, start, float(i))
+                    for i in intensity
+                ]
+            )
             gains = np.clip(layer.gain_db + gain_off + tilt, SILENT_DB, 12.0)
             if np.all(gains == gains[0]):
                 gain_spec: Any = round(float(gains[0]), 3)

@@ -87,6 +87,27 @@ STRIKE_FAMILIES = frozenset({"gong", "chimes"})
 #: Families that only work over headphones.
 HEADPHONES_FAMILIES = frozenset({"binaural"})
 
+#: Roles a layer plays in a mix and in the session's trajectory (see
+#: :func:`sonora.plan.sound.role_db`): the *bed* under everything (steady, it carries the
+#: session as it calms), a *texture* in front of it (follows the trajectory), an
+#: occasional *event* (strikes, notes: they thin out and recede as the listener settles);
+#: ``pacer`` is the breath pacer.
+ROLES = ("bed", "texture", "event", "pacer")
+#: The role a family plays when nothing says otherwise.
+DEFAULT_ROLES: dict[str, str] = {
+    "rain": "texture",
+    "water": "bed",
+    "wind": "texture",
+    "noise": "bed",
+    "bowls": "event",
+    "gong": "event",
+    "chimes": "event",
+    "drone": "bed",
+    "melody": "texture",
+    "breath": "pacer",
+    "binaural": "bed",
+}
+
 #: Brightness levels of an arm: the brightness knob (0 dark … 1 bright) at rest.
 BRIGHTNESS_LEVELS: dict[str, float] = {"dark": 0.2, "mid": 0.45, "bright": 0.7}
 
@@ -115,6 +136,8 @@ class RecipeLayer:
         Source parameters set verbatim.
     pan, reverb_send : float
         Placement and reverb amount (0–1).
+    role : str
+        One of :data:`ROLES` ("" = the family's :data:`DEFAULT_ROLES`).
     """
 
     family: str
@@ -126,6 +149,11 @@ class RecipeLayer:
     fixed: Mapping[str, float] = field(default_factory=dict)
     pan: float = 0.0
     reverb_send: float = 0.0
+    role: str = ""
+
+    def __post_init__(self) -> None:
+        role = self.role or DEFAULT_ROLES[self.family]
+        object.__setattr__(self, "role", check_choice("layer.role", role, ROLES))
 
 
 @dataclass(frozen=True)
@@ -167,7 +195,7 @@ def _bowl(gain: float = 0.0, pitch: float = 174.0, interval_s: float = 9.0, **kw
 
 
 def _drone(gain: float = 0.0, pitch: float = 73.4, **kw: Any):
-    return RecipeLayer("drone", "drone", gain, {"pitch_hz": pitch}, reverb_send=0.3, **kw)
+    return RecipeLayer("drone", "drone", gain, {"pitch_hz": pitch}, reverb_send=0.1, **kw)
 
 
 _ROOM = {"room_size": 0.75, "damping": 0.55, "wet_level": 0.5}

@@ -10,6 +10,9 @@ or notes per minute) — set for the listener's resting state.  The trajectory's
 * effective density ``d · (0.4 + 1.2 I)``;
 * event rate ``r · 2^(I − 0.5)`` (0.7× at rest, 1.4× when activated);
 * pitch centres do not move, except a melody's, which settles up to a fifth lower;
+* roles: as the intensity falls below where the session started, a layer's gain
+  moves by its role (:data:`ROLE_DB_PER_UNIT`, dB per unit of intensity): the bed
+  rises a little (+3), textures stay, events recede (-6) -- on top of
 * a spectral tilt: as the intensity falls below where the session started, brighter
   sources are turned down more than darker ones (up to 8 dB × the source's
   :data:`SOURCE_BRIGHTNESS` per unit of intensity), so a mix of a bright bed and dark
@@ -101,6 +104,17 @@ TILT_DB = 8.0
 def tilt_db(source: str, start: float, intensity: float) -> float:
     """Extra gain (dB, <= 0) of ``source`` when intensity has fallen from ``start``."""
     return -TILT_DB * SOURCE_BRIGHTNESS.get(source, 0.0) * max(0.0, start - intensity)
+
+
+#: How a layer's gain follows the trajectory by its role, dB per unit of intensity below
+#: where the session started: the bed holds (and rises a little, so it carries the
+#: settled session), textures follow the trajectory alone, events recede.
+ROLE_DB_PER_UNIT: dict[str, float] = {"bed": 3.0, "texture": 0.0, "event": -6.0, "pacer": 0.0}
+
+
+def role_db(role: str, start: float, intensity: float) -> float:
+    """Extra gain (dB) of a layer with ``role`` when intensity has fallen from ``start``."""
+    return ROLE_DB_PER_UNIT.get(role, 0.0) * max(0.0, start - intensity)
 
 
 def eff_brightness(b: float, intensity: float) -> float:

@@ -153,6 +153,7 @@ def _plan_json(core: Core, user: UserRecord, rec: Any, plan: Any) -> dict[str, A
                 "index": i,
                 "family": layer.family,
                 "label": FAMILY_LABELS[layer.family],
+                "role": layer.role,
                 "gain": (rec.gains or [1.0] * len(plan.plan_layers))[i],
             }
             for i, layer in enumerate(plan.plan_layers)

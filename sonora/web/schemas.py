@@ -79,6 +79,7 @@ class LayerOut(_Out):
     index: int
     family: str
     label: str
+    role: str
     gain: float
 
 

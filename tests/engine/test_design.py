@@ -136,8 +136,8 @@ def test_kernel_loads_and_filters_like_sosfilt() -> None:
 
 def test_the_render_path_does_not_import_scipy_signal() -> None:
     code = (
-        "import sys; import sonora.engine.render, sonora.engine.noise, sonora.engine.modal, "
-        "sonora.engine.nature, sonora.engine.tonal, sonora.engine.effects; "
+        "import sys; import sonora.engine.render, sonora.engine.noise, sonora.engine.tonal, "
+        "sonora.engine.nature, sonora.engine.effects; "
         "print(sorted(m for m in sys.modules if m in ('scipy.signal', 'scipy.ndimage', "
         "'scipy.fft', 'scipy.stats', 'pyloudnorm')))"
     )

@@ -26,9 +26,9 @@ from sonora.engine.effects import Delay, Filter, Limiter, Reverb, StartleGuard
 from sonora.engine.graph import Layer, Mix
 from sonora.engine.loudness import STARTLE_LIMIT_LU
 from sonora.engine.loudness import true_peak_dbtp as engine_true_peak_dbtp
-from sonora.engine.modal import Chimes, Gong, SingingBowl
 from sonora.engine.noise import BrownNoise, PinkNoise, WhiteNoise
 from sonora.engine.render import render_array, render_to_file
+from sonora.engine.tonal import Chimes, Gong, SingingBowl
 from sonora.errors import ParameterError
 from sonora.scenes import builtin_names, load_scene
 from sonora.scenes.build import build_mix

@@ -14,7 +14,7 @@ from scipy import signal
 from testkit import SR, click_stats
 
 from sonora.engine.base import QUANTUM
-from sonora.engine.modal import Chimes, Gong, SingingBowl
+from sonora.engine.tonal import Chimes, Gong, SingingBowl
 from sonora.errors import ParameterError
 
 BOWL_RATIOS = (1.0, 2.76, 5.2, 8.3, 12.1, 16.5)  # as documented in SingingBowl

@@ -12,8 +12,7 @@ import pytest
 from scipy import signal
 
 from sonora.engine.base import QUANTUM, Source
-from sonora.engine.modal import Chimes, Gong, SingingBowl
-from sonora.engine.tonal import Drone
+from sonora.engine.tonal import Chimes, Drone, Gong, SingingBowl
 from sonora.scenes import load_scene
 from sonora.scenes.build import build_mix, layer_seed
 

@@ -227,6 +227,7 @@ def test_plan_layers_are_family_gain_pairs():
     c = CheckIn(tension=6, goal="ease_anxiety", minutes=15, local_time="10:00")
     plan = compose(c, get_arm("rain-bowls/mid"))
     assert plan.layers == [("rain", 0.0), ("bowls", -3.0), ("breath", -4.0)]
+    assert [layer.role for layer in plan.plan_layers] == ["texture", "event", "pacer"]
     for family, gain in plan.layers:
         assert isinstance(family, str) and isinstance(gain, float)
     assert plan.plan_layers[1].source == "singing_bowl"

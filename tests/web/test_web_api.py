@@ -325,6 +325,12 @@ def test_a_visitor_goes_through_every_page(app: Any) -> None:
         player = c.get(f"/play/{plan_id}").text
         assert f"/api/plans/{plan_id}/stream?format=opus" in player
         assert "Mixer" in player and "Sleep timer" in player and "Night mode" in player
+        # the mixer shows every layer of the plan, each with its part in the mix
+        layers = c.get(f"/api/plans/{plan_id}").json()["layers"]
+        sliders = re.findall(r'<label for="gain-(\d+)">([^<]+) volume <span', player)
+        assert [int(i) for i, _ in sliders] == list(range(len(layers)))
+        assert [label for _, label in sliders] == [x["label"] for x in layers]
+        assert all(x["role"] in ("bed", "texture", "event", "pacer") for x in layers)
         r = c.post(
             f"/after/{plan_id}",
             data={

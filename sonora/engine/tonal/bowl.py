@@ -1,0 +1,188 @@
+"""Singing bowls, struck and rubbed (see :class:`SingingBowl`)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from sonora.engine.base import QUANTUM, Param, make_rng
+from sonora.engine.tonal.modal import (
+    _contact,
+    _Modal,
+    _modes,
+    _pan_gains,
+    _ticks,
+)
+
+
+def _shell_ratios(count: int) -> np.ndarray:
+    """Mode ratios of a bowl: measured low modes, then the thin-shell law above.
+
+    The (n, 0) bending modes of a thin hemispherical shell go as
+    ``n (n² − 1) / sqrt(n² + 1)``; measured Himalayan bowls sit near 1, 2.76, 5.2, 8.3,
+    12.1 and 16.5 × the fundamental, and the law (scaled to meet 16.5) continues the
+    series: ~21.7, 27.5, 34.1, 41.4, 49.4, 58.1, 67.6 ...
+    """
+    n = np.arange(2, count + 2, dtype=np.float64)
+    law = n * (n**2 - 1) / np.sqrt(n**2 + 1)
+    law = law / law[0]
+    measured = np.array(SingingBowl.RATIOS)
+    out = law.copy()
+    k = min(len(measured), count)
+    out[:k] = measured[:k]
+    if count > len(measured):
+        out[len(measured) :] *= measured[-1] / law[len(measured) - 1]
+    return out
+
+
+class SingingBowl(_Modal):
+    """Singing bowls: a struck or rubbed metal shell, physically modelled.
+
+    **Modes.** Each bowl rings at the measured low modes of Himalayan bowls (1, 2.76,
+    5.2, 8.3, 12.1, 16.5 × its fundamental) and the thin-shell law above them, up to
+    12 kHz (or 0.45 × the sample rate).  Each mode is a pair of near-coincident
+    frequencies a fraction of a hertz to a few hertz apart (the shell is never perfectly
+    round), which gives the slow beating ("wah-wah").
+
+    **Decay.** Frequency-dependent: the T60 of mode ``k`` is
+    ``decay_s · (f_k / f_1)^-0.75``: the 5.2× mode dies ~3.4× faster than the
+    fundamental, the top modes (50×) in a twentieth of its time.
+
+    **Strike.** A mallet in contact for 0.6–3 ms (short for a hard, bright mallet and a
+    firm strike, long for a soft one) excites the modes through its force spectrum
+    ``1/(1 + (π f τ)²)``, plus a contact "tick" (a cluster of high, quickly damped
+    resonances lasting a few ms).  Strikes vary in force (velocity), in where they land
+    and so in their balance of modes.  A listening player strikes softer when little
+    is ringing, so a strike never towers over the room (``LISTEN_CAP_DB``).
+
+    **Rub.** A stick circling the rim builds the fundamental and low modes over
+    1–2.5 s, with friction noise (narrow noise around the rubbed modes plus a faint
+    scratch) that swells and fades with the rub.
+    """
+
+    FAMILY = "bowls"
+    LISTEN_CAP_DB = 1.5
+    RATIOS: ClassVar[tuple[float, ...]] = (1.0, 2.76, 5.20, 8.30, 12.1, 16.5)
+    PARAMS: ClassVar[dict[str, Param]] = {
+        "pitch_hz": Param(196.0, 60.0, 700.0, "Hz", "fundamental of the lowest bowl"),
+        "bowls": Param(3.0, 1.0, 5.0, "", "number of bowls (pentatonic steps above the first)"),
+        "interval_s": Param(9.0, 2.0, 120.0, "s", "mean time between events"),
+        "rub": Param(0.25, 0.0, 1.0, "", "share of events that are rubs rather than strikes"),
+        "brightness": Param(0.5, 0.0, 1.0, "", "mallet hardness and strength of upper modes"),
+        "decay_s": Param(30.0, 3.0, 60.0, "s", "T60 of the fundamental"),
+        "spread": Param(0.6, 0.0, 1.0, "", "stereo spread of the bowls"),
+    }
+    _STEPS = (0, 2, 4, 7, 9)  # pentatonic semitone steps for bowls 2..5
+    #: T60 of mode k is decay_s · ratio_k ** -DECAY_EXP.
+    DECAY_EXP = 0.75
+    MAX_MODE_HZ = 12_000.0
+    warmup_s = 60.0
+
+    def calibration_seconds(self) -> float:
+        p = self.params
+        return float(min(240.0, max(40.0, 6 * p["interval_s"], 3 * p["decay_s"])))
+
+    def _mean_interval_s(self) -> float:
+        return self.params["interval_s"]
+
+    def _setup(self) -> None:
+        super()._setup()
+        self._rubs: list[tuple[int, int, float, float, np.ndarray]] = []
+
+    def _make_modes(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+        p = self.params
+        n_bowls = round(p["bowls"])
+        bowl = int(rng.integers(0, n_bowls))
+        # Each bowl of this set has its own slight detuning (fixed by the seed).
+        own = make_rng(self.seed, "SingingBowl", "bowl", bowl).normal(0.0, 8.0)
+        f0 = p["pitch_hz"] * 2 ** ((self._STEPS[bowl] * 100 + own + rng.normal(0, 1.5)) / 1200)
+        ratios = _shell_ratios(16)
+        freqs = f0 * ratios
+        ok = freqs < min(self.MAX_MODE_HZ, 0.45 * self.sample_rate)
+        ratios, freqs = ratios[ok], freqs[ok]
+        n = len(freqs)
+        bright = p["brightness"]
+        rub = rng.random() < p["rub"]
+        velocity = rng.uniform(0.75, 1.0) if rub else rng.uniform(0.45, 1.0)
+        self._velocity = velocity
+        # Contact time: hard mallet and firm strike -> short contact -> bright.
+        contact = (2.2 - 1.9 * bright) * 1e-3 * (1.35 - 0.5 * velocity)
+        # Where the strike lands changes the balance of modes (+-4 dB, smooth in k).
+        place = rng.uniform(0.0, 2 * np.pi)
+        shape_db = 4.0 * np.sin(place + 0.9 * np.arange(n)) + rng.normal(0, 1.5, n)
+        coupling = ratios**-0.25 * 10 ** (shape_db / 20)
+        t60 = p["decay_s"] * ratios**-self.DECAY_EXP * rng.uniform(0.85, 1.15, n)
+        if rub:
+            # Rubbing feeds the fundamental (and a little of the next modes) slowly.
+            amps = velocity * coupling * 10 ** (-14.0 * np.arange(n) / 20)
+            attack = np.full(n, rng.uniform(1.2, 2.5))
+        else:
+            tilt = 10 ** (-(1.0 - bright) * 1.5 * np.arange(n) / 20)
+            amps = velocity * coupling * tilt * _contact(freqs, contact)
+            attack = np.full(n, contact)
+        beat_hz = rng.uniform(0.3, 2.5, n) * np.sqrt(ratios)
+        split = rng.uniform(0.3, 0.7, n)  # how evenly each pair shares the mode
+        f_pair = np.concatenate([freqs, freqs + beat_hz])
+        a_pair = np.concatenate([amps * split, amps * (1 - split)])
+        t_pair = np.tile(t60, 2)
+        at_pair = np.tile(attack, 2)
+        if not rub:
+            hi = min(12_000.0, 0.42 * self.sample_rate)
+            tf, tt = _ticks(rng, 14, 1500.0, hi, (0.006, 0.03))
+            ta = velocity * 0.25 * _contact(tf, 0.5 * contact) * rng.uniform(0.5, 1.0, 14)
+            f_pair = np.concatenate([f_pair, tf])
+            a_pair = np.concatenate([a_pair, ta])
+            t_pair = np.concatenate([t_pair, tt])
+            at_pair = np.concatenate([at_pair, np.full(14, 0.5 * contact)])
+        phases = rng.uniform(0, 2 * np.pi, len(f_pair))
+        s, a = _modes(f_pair, t_pair, a_pair * 0.5, at_pair, phases)
+        pan = self._bowl_pan(bowl, n_bowls)
+        pan += rng.normal(0, 0.05)
+        pan = float(np.clip(pan, -1, 1))
+        if rub:
+            dur = int(rng.uniform(4.0, 8.0) * self.sample_rate)
+            level = 0.012 * velocity
+            self._pending_rub = (dur, float(f0), level, _pan_gains(pan).astype(np.float64))
+        return s, a * 0.25, pan
+
+    def _bowl_pan(self, bowl: int, n_bowls: int) -> float:
+        """Where bowl ``bowl`` of ``n_bowls`` stands, -1 (left) to 1 (right)."""
+        return 0.0 if n_bowls == 1 else self.params["spread"] * (2 * bowl / (n_bowls - 1) - 1) * 0.8
+
+    def _start_voice(self, offset: int, out: np.ndarray, rng: np.random.Generator) -> None:
+        self._pending_rub = None
+        super()._start_voice(offset, out, rng)
+        if self._pending_rub is not None:
+            dur, f0, level, pan = self._pending_rub
+            # The friction is as soft as the rub the player chose.
+            self._rubs.append((self.frame + offset, dur, f0, level * self._scale, pan))
+
+    def _extra(self, out: np.ndarray) -> None:
+        """Friction noise of the rubs that sound in this quantum (stateless per quantum)."""
+        if not self._rubs:
+            return
+        sr = self.sample_rate
+        start, end = self.frame, self.frame + QUANTUM
+        self._rubs = [r for r in self._rubs if r[0] + r[1] > start]
+        grid = 32  # noise control points every 32 frames: ~700 Hz wide sidebands
+        q = self.frame // QUANTUM
+        pts = QUANTUM // grid
+        a = make_rng(self.seed, "SingingBowl", "friction", q).standard_normal((2, pts))
+        b = make_rng(self.seed, "SingingBowl", "friction", q + 1).standard_normal((2, pts))
+        ctrl = np.concatenate([a, b[:, :1]], axis=1)
+        x = np.arange(QUANTUM) / grid
+        i0 = x.astype(np.int64)
+        w = x - i0
+        narrow = ctrl[0, i0] * (1 - w) + ctrl[0, i0 + 1] * w
+        scratch = make_rng(self.seed, "SingingBowl", "scratch", q).standard_normal(QUANTUM)
+        t = (np.arange(start, end)) / sr
+        for onset, dur, f0, level, pan in self._rubs:
+            k = np.arange(start, end) - onset
+            if k[-1] < 0:
+                continue
+            ph = np.clip(k / dur, 0.0, 1.0)
+            env = np.sin(np.pi * ph) ** 2 * (k >= 0)
+            carrier = np.sin(2 * np.pi * f0 * t) + 0.4 * np.sin(2 * np.pi * 2.76 * f0 * t)
+            y = level * env * (narrow * carrier + 0.15 * scratch)
+            out += (pan[:, None] * y[None, :]).astype(np.float32)

@@ -1,0 +1,188 @@
+"""The breath pacer (see :class:`BreathPacer`)."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import ClassVar
+
+import numpy as np
+
+from sonora.engine.base import QUANTUM, Param, make_rng
+from sonora.engine.tonal.bank import _Bank, _TonalSource, _Upsampler
+from sonora.engine.tonal.common import (
+    _SUB,
+    _TWO_PI,
+    _approach,
+    _glide,
+    _pan_gains,
+)
+from sonora.errors import ParameterError
+
+
+# ---------------------------------------------------------------------------------
+# Breath pacer
+# ---------------------------------------------------------------------------------
+class BreathPacer(_TonalSource):
+    """A soft swell to breathe along with: rises over the inhale, falls over the exhale.
+
+    The sound is a warm band of noise (about 150 Hz to 1.2 kHz, like distant surf)
+    plus a gentle tone (``pitch_hz`` with a soft octave and twelfth), both following
+    one envelope: a raised-cosine rise over the inhale and a raised-cosine fall over
+    the exhale, on top of a floor (about -9 dB) so the sound never vanishes.
+
+    The breath phase is integrated from ``breaths_per_min`` (never recomputed from
+    time), so automating the rate, e.g. 10 → 6 breaths/min, keeps the phase and the
+    envelope continuous.
+
+    Observing the phase (for visuals)
+    ---------------------------------
+    :meth:`phase_at` returns the breath phase at an output frame: 0 is the start of
+    an inhale, ``inhale_ratio`` the start of the exhale, 1 the next inhale.
+    :meth:`envelope_at` returns the swell (0 = bottom, 1 = top of the breath).  Both
+    answer for frames already rendered (the last ~2 minutes) and extrapolate at the
+    current rate for frames not yet rendered.  The audio lags them by under 3 ms.
+
+    Parameters (``PARAMS``)
+    -----------------------
+    breaths_per_min : float
+        Breathing rate, 3–20 breaths per minute (6 is a common default; the
+        resonant rate is individual).
+    inhale_ratio : float
+        Fraction of each breath spent inhaling, 0.3–0.6.
+    pitch_hz : float
+        Pitch of the tone in Hz, 80–500.
+    tone_mix : float
+        0 = only the noise swell, 1 = only the tone.
+    """
+
+    FAMILY = "breath"
+    CALIBRATION_S = 40.0
+    PARAMS: ClassVar[dict[str, Param]] = {
+        "breaths_per_min": Param(6.0, 3.0, 20.0, "1/min", "breathing rate to pace"),
+        "inhale_ratio": Param(0.4, 0.3, 0.6, "", "fraction of each breath spent inhaling"),
+        "pitch_hz": Param(196.0, 80.0, 500.0, "Hz", "pitch of the soft tone"),
+        "tone_mix": Param(0.4, 0.0, 1.0, "", "balance: 0 noise swell only … 1 tone only"),
+    }
+
+    _FLOOR = 0.12  # power floor of the swell (-9 dB)
+    _HISTORY_S = 120.0
+
+    def _setup(self) -> None:
+        self._init_internal()
+        rng = make_rng(self.seed, "breath", "tone")
+        self._noise_rng = make_rng(self.seed, "breath", "noise")
+        self._qn = self._q // 4  # noise-rate samples per quantum
+        self._noise_ups = _Upsampler(4, 16, self._qn, design="breath", rate_hz=self._rate)
+        self._ramp_n = (np.arange(self._qn) / self._qn).astype(np.float32)
+        # Tone: fundamental (centre), octave and twelfth (a little left and right).
+        self._tone_ratio = np.array([1.0, 2.0, 3.0])
+        self._tone_level = np.array([1.0, 0.22, 0.07])
+        self._pitch = self.params["pitch_hz"]
+        self._bank = _Bank(self._rate, self._q, _SUB, capacity=3)
+        self._bank.add(
+            self._pitch * self._tone_ratio,
+            np.ones(3),
+            rng.uniform(0, _TWO_PI, size=3),
+            _pan_gains(np.array([0.0, -0.4, 0.4])),
+        )
+        self._bank.gain[:] = 0.0
+        self._noise_amp = 0.0  # start from silence (de-click)
+        self._phase = 0.0  # breath phase (cycles, wrapped to [0, 1))
+        self._bps = self.params["breaths_per_min"] / 60.0
+        self._ratio = self.params["inhale_ratio"]
+        self._mix = self.params["tone_mix"]
+        self._history: deque[tuple[int, float, float, float, float, float]] = deque(
+            maxlen=math.ceil(self._HISTORY_S / self._dt)
+        )
+
+    # -- breath phase ---------------------------------------------------------------
+    @staticmethod
+    def _shape(phase: float, ratio: float) -> float:
+        """Swell 0..1: raised-cosine rise over [0, ratio), fall over [ratio, 1)."""
+        if phase < ratio:
+            return 0.5 - 0.5 * math.cos(math.pi * phase / ratio)
+        return 0.5 + 0.5 * math.cos(math.pi * (phase - ratio) / (1.0 - ratio))
+
+    def _locate(self, frame: int) -> tuple[float, float]:
+        """Breath phase and inhale ratio at an output frame."""
+        if isinstance(frame, bool) or not isinstance(frame, int | np.integer):
+            raise ParameterError("frame", f"expected a whole number of frames, got {frame!r}")
+        frame = int(frame)
+        if self._history and frame >= self._history[0][0]:
+            idx = min((frame - self._history[0][0]) // QUANTUM, len(self._history) - 1)
+            f0, ph0, r0, r1, q0, q1 = self._history[idx]
+        elif not self._history and frame >= 0:
+            f0, ph0, r0, r1, q0, q1 = 0, 0.0, self._bps, self._bps, self._ratio, self._ratio
+        else:
+            oldest = self._history[0][0] if self._history else 0
+            raise ParameterError(
+                "frame", f"{frame} is before the kept history (from frame {oldest})"
+            )
+        t = (frame - f0) / self.sample_rate
+        span = self._dt
+        if t <= span:
+            phase = ph0 + r0 * t + (r1 - r0) * t * t / (2 * span)
+            ratio = q0 + (q1 - q0) * t / span
+        else:  # beyond what has been rendered: continue at the latest rate
+            phase = ph0 + (r0 + r1) / 2 * span + r1 * (t - span)
+            ratio = q1
+        return phase % 1.0, ratio
+
+    def phase_at(self, frame: int) -> float:
+        """Breath phase at an output frame.
+
+        Parameters
+        ----------
+        frame : int
+            Absolute output frame (0 = start of the session).
+
+        Returns
+        -------
+        float
+            Phase in ``[0, 1)``: 0 = start of an inhale, ``inhale_ratio`` = start of
+            the exhale.
+
+        Raises
+        ------
+        ParameterError
+            If ``frame`` is older than the kept history (~2 minutes) or not a whole number.
+        """
+        return self._locate(frame)[0]
+
+    def envelope_at(self, frame: int) -> float:
+        """Swell at an output frame, 0 (bottom of the breath) to 1 (top); see :meth:`phase_at`."""
+        phase, ratio = self._locate(frame)
+        return self._shape(phase, ratio)
+
+    @property
+    def breath_phase(self) -> float:
+        """Breath phase at the next frame to be computed (see :meth:`phase_at`)."""
+        return self._phase
+
+    def _quantum(self) -> np.ndarray:
+        p, dt = self.params, self._dt
+        pitch = _glide(self._pitch, p["pitch_hz"], dt, 0.5, 0.25)
+        if pitch != self._pitch:
+            self._pitch = pitch
+            self._bank.set_freq(0, pitch * self._tone_ratio)
+        r0, r1 = self._bps, p["breaths_per_min"] / 60.0
+        q0 = self._ratio
+        q1 = self._ratio = _approach(self._ratio, p["inhale_ratio"], dt, 1.5)
+        m1 = self._mix = _approach(self._mix, p["tone_mix"], dt, 1.0)
+        self._history.append((self.frame, self._phase, r0, r1, q0, q1))
+        # The rate moves linearly across the quantum: integrate it (never recompute
+        # the phase from time), then gains move linearly to the end-of-quantum swell.
+        self._phase = (self._phase + (r0 + r1) / 2 * dt) % 1.0
+        self._bps = r1
+        env = math.sqrt(self._FLOOR + (1.0 - self._FLOOR) * self._shape(self._phase, q1))
+        # constant-power balance between tone and noise
+        tone = self._bank.render(self._tone_level * (0.22 * math.sqrt(m1) * env))
+        n0, n1 = self._noise_amp, env * 0.17 * math.sqrt(1.0 - m1) * math.sqrt(12.0)
+        self._noise_amp = n1
+        white = self._noise_rng.random((2, self._qn), dtype=np.float32)
+        white -= 0.5
+        white *= n0 + (n1 - n0) * self._ramp_n
+        noise = self._noise_ups.process(white)
+        tone += noise.reshape(2, self._nsub, _SUB).transpose(1, 0, 2)
+        return self._ups.process(tone)

@@ -1,0 +1,365 @@
+"""Modal sources: singing bowls, gongs and chimes.
+
+A struck or rubbed metal object rings at a set of inharmonic *modes*.  Each mode is a
+damped complex exponential ``A · exp((-1/τ + 2πjf) t)``; an attack that is not an
+instant click is the difference of two such exponentials (a fast or slow one subtracted
+from the decaying one), so every voice is a sum of damped complex exponentials.
+
+Rendering uses one table ``G[m, k] = exp(s_m k / sr)`` per voice (computed once at the
+onset) and, per quantum, one complex matrix-vector product ``Im(G.T @ z)`` followed by
+``z *= G[:, -1] · g`` — no per-sample Python, no transcendental functions per sample.
+Modes whose amplitude has fallen 80 dB below the voice's peak fade out over one
+quantum and are dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from sonora.engine.base import QUANTUM, Source, make_rng
+from sonora.engine.design import k_weighting_sos, sos_response
+
+_PRUNE = 1e-4  # fade out and drop modes 80 dB below the voice's initial amplitude
+
+
+def _table(s: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """``exp(s k / sr)`` for k = 0..QUANTUM-1, and ``exp(s QUANTUM / sr)``.
+
+    The table is returned as float32 ``(2 m, QUANTUM)``: imaginary parts stacked over
+    real parts, so ``Im(z · G) = Re(z) Im(G) + Im(z) Re(G)`` is one real matrix product.
+
+    Built by repeated doubling (12 vector multiplies) instead of ``QUANTUM`` complex
+    exponentials per mode, which is ~50x faster and accurate to ~1e-15 in complex128.
+    """
+    g = np.exp(s / sample_rate)
+    full = np.empty((len(s), QUANTUM), dtype=np.complex128)
+    full[:, 0] = 1.0
+    n = 1
+    power = g
+    while n < QUANTUM:
+        full[:, n : 2 * n] = full[:, :n] * power[:, None]
+        power = power * power
+        n *= 2
+    step = np.exp(s * (QUANTUM / sample_rate))
+    return np.concatenate([full.imag, full.real]).astype(np.float32), step
+
+
+def _im_product(z: np.ndarray, pan: np.ndarray, g_im: np.ndarray, g_re: np.ndarray) -> np.ndarray:
+    """``Im(pan * z @ G)`` for stereo ``pan`` ``(2, m)`` or ``(2,)`` as float32 ``(2, n)``."""
+    p = pan if pan.ndim == 2 else pan[:, None]
+    a = np.concatenate([p * z.real[None, :], p * z.imag[None, :]], axis=1).astype(np.float32)
+    return a @ np.concatenate([g_im, g_re])
+
+
+_RAMP: list[np.ndarray] = []
+
+
+def _fade_out_ramp() -> np.ndarray:
+    """float32 ``(QUANTUM,)`` ramp 0 -> 1 (the share of a dying mode removed)."""
+    if not _RAMP:
+        _RAMP.append(np.linspace(0.0, 1.0, QUANTUM, dtype=np.float32))
+    return _RAMP[0]
+
+
+_K_LOGF = np.log(np.geomspace(10.0, 24_000.0, 256))
+_K_POW = np.abs(sos_response(k_weighting_sos(48_000), np.exp(_K_LOGF), 48_000)) ** 2
+
+
+def _weight(freq_hz: np.ndarray) -> np.ndarray:
+    """Loudness weight of a mode: the BS.1770 K-weighting power gain at its frequency.
+
+    The same weighting the startle guard and the loudness meter use, so a listening
+    player's idea of "louder than what is ringing" is the guard's.
+    """
+    return np.interp(np.log(np.maximum(freq_hz, 10.0)), _K_LOGF, _K_POW)
+
+
+def _pan_gains(pan: float) -> np.ndarray:
+    """Equal-power pan, ``pan`` in [-1, 1]."""
+    theta = (pan + 1.0) * np.pi / 4
+    return np.array([np.cos(theta), np.sin(theta)], dtype=np.float32)
+
+
+def _contact(freqs_hz: np.ndarray, contact_s: float) -> np.ndarray:
+    """Amplitude a mallet with contact time ``contact_s`` gives modes at ``freqs_hz``.
+
+    A contact of duration τ is a force pulse whose spectrum falls above about 1/(πτ):
+    ``1 / sqrt(1 + (π f τ)²)`` (a mallet's surface is not one spring: the roll-off is
+    gentler than an ideal half-sine's).  A soft, slow contact (felt, 2 ms) gives little
+    above 2 kHz; a hard, quick one (wood, 0.3 ms) reaches 10 kHz.
+    """
+    return 1.0 / np.sqrt(1.0 + (np.pi * freqs_hz * contact_s) ** 2)
+
+
+class _Modal(Source):
+    """Base class: schedules events and renders all sounding modes at once.
+
+    All modes of all sounding voices live in one table, so a quantum costs one
+    ``(2, modes) @ (modes, QUANTUM)`` complex product whatever the number of voices.
+
+    Event times sit on a jittered grid: slot ``j`` of length ``L`` (the mean interval,
+    rounded to a 1/12-octave step so that slowly automated rates move the grid only
+    now and then) holds one event at ``(j + 1/2 + JITTER·(u_j − 1/2))·L`` with ``u_j``
+    from ``make_rng(seed, key, "slot", j)``; all detail of the event (which bowl, how
+    hard, where struck) comes from ``make_rng(seed, key, "event", j)``.  So what plays at
+    any moment depends only on the seed, the parameters and the events of the last ring
+    time, never on a random stream running from time zero: starting a render
+    ``warmup_s`` before any offset reproduces the sound there (to within the -60 dB
+    tail of older strikes).  The opening event comes at ``_first_onset``.
+    """
+
+    channels = 2
+    _PRUNE_EVERY = 8  # quanta between dropping inaudible modes
+    #: A listening player: a new event's loudness-weighted power may exceed what is
+    #: still ringing by at most this many dB (``None``: no limit) ...
+    LISTEN_CAP_DB: ClassVar[float | None] = None
+    #: ... measured against at least this level (dB re a full-force strike's power).
+    ROOM_DB: ClassVar[float] = -8.0
+    #: Seconds over which the opening strikes build up to the room level (20 dB).
+    OPENING_S: ClassVar[float] = 30.0
+    #: Compare with each mode's actual phasor (decaying plus rising component) and
+    #: leave room for what still builds, instead of counting modes at the size they are
+    #: heading for.  Measured better for the gong (whose upper modes bloom for seconds),
+    #: worse for bowls (round 2, docs/sound.md).
+    LISTEN_ACTUAL: ClassVar[bool] = False
+    #: Spread of an event within its slot (0 = a metronome, 1 = anywhere in the slot).
+    JITTER: ClassVar[float] = 0.7
+    #: Seconds of earlier audio needed to reproduce the output at any offset (the ring
+    #: time of the longest-lived modes); read by the seek code.
+    warmup_s: ClassVar[float] = 60.0
+
+    def _setup(self) -> None:
+        self._key = type(self).__name__
+        self._tab_im = np.zeros((0, QUANTUM), dtype=np.float32)
+        self._tab_re = np.zeros((0, QUANTUM), dtype=np.float32)
+        self._z = np.zeros(0, dtype=np.complex128)
+        self._step = np.zeros(0, dtype=np.complex128)
+        self._pan = np.zeros((0, 2), dtype=np.float64)
+        self._floor = np.zeros(0, dtype=np.float64)
+        self._ringing = np.zeros(0, dtype=bool)  # decay (not attack) components
+        self._freq = np.zeros(0, dtype=np.float64)
+        self._count = 0
+        self._dying: np.ndarray | None = None  # modes fading out during the next quantum
+        self._last_onset = -(1 << 40)
+        self._velocity = 1.0  # force of the event being made (set by _make_modes)
+        self._cache: dict[tuple[str, int], np.ndarray] = {}  # per-slot uniforms
+
+    # -- scheduling --------------------------------------------------------------------
+    def _first_onset(self) -> int | None:
+        """Frame of the opening event (a player starts at once), or ``None``."""
+        return int(0.3 * self.sample_rate)
+
+    def _mean_interval_s(self) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _slot_s(self) -> float:
+        """Slot length: the mean interval rounded to a 1/12-octave step, s."""
+        mean = max(self._mean_interval_s(), 0.05)
+        return float(2.0 ** (round(12 * np.log2(mean)) / 12))
+
+    def _uniforms(self, purpose: str, j: int, count: int) -> np.ndarray:
+        """``count`` uniforms of ``make_rng(seed, key, purpose, j)``, cached (stateless)."""
+        cache = self._cache
+        hit = cache.get((purpose, j))
+        if hit is None:
+            if len(cache) > 256:
+                cache.clear()
+            hit = make_rng(self.seed, self._key, purpose, j).random(count)
+            cache[(purpose, j)] = hit
+        return hit
+
+    def _onsets(self, start: int, end: int) -> list[tuple[int, np.random.Generator]]:
+        """Events with onset frames in ``[start, end)``, each with its own generator."""
+        sr = self.sample_rate
+        out = []
+        first = self._first_onset()
+        if first is not None and start <= first < end:
+            out.append((first, make_rng(self.seed, self._key, "event", -1)))
+        slot = self._slot_s() * sr
+        j0 = max(0, int(start // slot) - 1)
+        j1 = int(end // slot) + 1
+        half_j = 0.5 * self.JITTER
+        for j in range(j0, j1 + 1):
+            u = self._uniforms("slot", j, 1)[0]
+            onset = int((j + 0.5 + self.JITTER * (u - 0.5)) * slot)
+            if not start <= onset < end:
+                continue
+            if first is not None and onset < first + (1.0 - half_j) * slot:
+                continue  # the opening event stands in for the first slot
+            if onset - self._last_onset < (1.0 - self.JITTER) * slot:
+                continue  # the grid moved (rate automation): never two at once
+            out.append((onset, make_rng(self.seed, self._key, "event", j)))
+        if out:
+            self._last_onset = out[-1][0]
+        return out
+
+    def _make_modes(
+        self, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, float]:  # pragma: no cover
+        """Return complex exponents ``s`` (1/s), complex amplitudes, and pan position."""
+        raise NotImplementedError
+
+    def _start_voice(self, offset: int, out: np.ndarray, rng: np.random.Generator) -> None:
+        s, amp, pan = self._make_modes(rng)
+        self._scale = 1.0  # what the listening player did to this event
+        if self.LISTEN_CAP_DB is not None:
+            # A listening player: the new event's loudness-weighted power may exceed
+            # what still rings by at most LISTEN_CAP_DB -- but a quiet room never
+            # pushes a strike below the "room level" ROOM_DB under a full strike, so
+            # strikes keep an absolute scale (no drift down towards silence) and
+            # their own velocity below it.
+            coming = self._ringing_power(building=True)
+            ringing = self._ringing_power() if self.LISTEN_ACTUAL else coming
+            half = len(amp) // 2
+            nominal = float(
+                np.sum(np.abs(amp[:half]) ** 2 * _weight(np.abs(s[:half].imag) / (2 * np.pi)))
+            )
+            full = nominal / max(self._velocity, 1e-3) ** 2
+            # The player opens softly: the room level rises by 20 dB over the first
+            # OPENING_S seconds of the session (a function of time: seek-safe).
+            t = (self.frame + offset) / self.sample_rate
+            opening_db = -20.0 * max(0.0, 1.0 - t / self.OPENING_S)
+            floor = 10 ** ((self.ROOM_DB + opening_db) / 10) * full
+            room = max(ringing, floor)
+            allowed = 10 ** (self.LISTEN_CAP_DB / 10) * room
+            if self.LISTEN_ACTUAL:
+                # Leave room for what still builds (a bloom, a rub begun a moment ago).
+                allowed -= max(coming - ringing, 0.0)
+            allowed = max(allowed, 0.0)
+            if nominal > 0:
+                scale = min(1.0, math.sqrt(allowed / nominal))
+                amp = amp * scale
+                self._scale = scale
+        tab, step = _table(s, self.sample_rate)
+        pan_g = _pan_gains(pan).astype(np.float64)
+        n = QUANTUM - offset
+        m = len(s)
+        z = amp.astype(np.complex128)
+        out[:, offset:] += _im_product(z, pan_g, tab[:m, :n], tab[m:, :n])
+        # state at the start of the next quantum: z * exp(s n / sr)
+        z = z * np.exp(s * (n / self.sample_rate))
+        self._tab_im = np.concatenate([self._tab_im, tab[:m]])
+        self._tab_re = np.concatenate([self._tab_re, tab[m:]])
+        self._z = np.concatenate([self._z, z])
+        self._step = np.concatenate([self._step, step])
+        self._pan = np.concatenate([self._pan, np.tile(pan_g, (len(s), 1))])
+        self._floor = np.concatenate(
+            [self._floor, np.full(len(s), _PRUNE * float(np.sum(np.abs(amp))))]
+        )
+        half = len(s) // 2  # _modes() puts the decaying halves first, the attack halves last
+        self._ringing = np.concatenate([self._ringing, np.arange(len(s)) < half])
+        if self._dying is not None:
+            self._dying = np.concatenate([self._dying, np.zeros(len(s), dtype=bool)])
+        self._freq = np.concatenate([self._freq, np.abs(s.imag) / (2 * np.pi)])
+
+    def _sounding(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What rings now: ``(freq_hz, phasor, pan gains (m, 2))`` per sounding mode.
+
+        A mode with an attack is stored as a decaying and a rising component at the same
+        frequency; their sum is the mode's actual phasor.  Summing only the decaying
+        halves (as an earlier version did) counted a rub that had barely begun at its
+        full size, so a strike soon after it was let through too loud.
+        """
+        if not len(self._z):
+            return self._freq, self._z, self._pan
+        freq, first, inv = np.unique(self._freq, return_index=True, return_inverse=True)
+        z = np.zeros(len(freq), dtype=np.complex128)
+        np.add.at(z, inv, self._z)
+        return freq, z, self._pan[first]
+
+    def _ringing_power(self, *, building: bool = False) -> float:
+        """K-weighted power of what rings now (the guard's weighting), phasor units.
+
+        With ``building``, modes still in their attack count at the size they are
+        heading for (their decaying component alone), not at their present size.
+        """
+        if building:
+            r = self._ringing
+            z, freq = self._z[r], self._freq[r]
+        else:
+            freq, z, _ = self._sounding()
+        return float(np.sum((z.real**2 + z.imag**2) * _weight(freq)))
+
+    def _side_power(self) -> np.ndarray:
+        """Energy still to come from what rings, left and right, float64 ``(2,)``.
+
+        Each mode counts as ``|z|² / decay`` (its power integrated over the rest of its
+        ring), so a bright strike whose upper modes die in a second weighs less than a
+        fundamental that rings for forty: the balance heard over minutes.
+        """
+        r = self._ringing
+        if not np.any(r):
+            return np.zeros(2)
+        z, step, pan = self._z[r], self._step[r], self._pan[r]
+        decay = np.maximum(-np.log(np.maximum(np.abs(step), 1e-300)), 1e-9)
+        return ((z.real**2 + z.imag**2) / decay) @ (pan**2)
+
+    def _extra(self, out: np.ndarray) -> None:
+        """Add non-modal sound (friction noise) to ``out`` in place; default none."""
+
+    def _quantum(self) -> np.ndarray:
+        out = np.zeros((2, QUANTUM), dtype=np.float32)
+        if len(self._z):
+            out += _im_product(self._z, self._pan.T, self._tab_im, self._tab_re)
+            dying = self._dying
+            if dying is not None:
+                # Modes chosen for removal fade out over this quantum: no step.
+                d = dying
+                fading = _im_product(self._z[d], self._pan[d].T, self._tab_im[d], self._tab_re[d])
+                out -= fading * _fade_out_ramp()
+            self._z = self._z * self._step
+            if dying is not None:
+                self._drop(~dying)
+                self._dying = None
+        for onset, rng in self._onsets(self.frame, self.frame + QUANTUM):
+            self._start_voice(onset - self.frame, out, rng)
+        self._extra(out)
+        self._count += 1
+        if self._count % self._PRUNE_EVERY == 0 and len(self._z):
+            quiet = np.abs(self._z) <= self._floor
+            if np.any(quiet):
+                self._dying = quiet
+        return out
+
+    def _drop(self, keep: np.ndarray) -> None:
+        self._tab_im, self._tab_re = self._tab_im[keep], self._tab_re[keep]
+        self._z, self._step = self._z[keep], self._step[keep]
+        self._pan, self._floor = self._pan[keep], self._floor[keep]
+        self._ringing, self._freq = self._ringing[keep], self._freq[keep]
+
+
+def _modes(
+    freqs_hz: np.ndarray,
+    t60_s: np.ndarray,
+    amps: np.ndarray,
+    attack_s: np.ndarray,
+    phases: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exponents and amplitudes for modes with a decay (T60) and an attack time.
+
+    Each mode becomes two exponentials, ``A e^{s_d t} - A e^{s_a t}`` where ``s_a``
+    decays with the attack time constant, so the mode rises smoothly from zero.
+    """
+    w = 2 * np.pi * freqs_hz
+    decay = np.log(1000.0) / t60_s  # 1/s, amplitude falls 60 dB in t60
+    rise = decay + 1.0 / attack_s
+    s = np.concatenate([-decay + 1j * w, -rise + 1j * w])
+    a = amps * np.exp(1j * phases)
+    return s, np.concatenate([a, -a])
+
+
+def _ticks(
+    rng: np.random.Generator, count: int, lo_hz: float, hi_hz: float, t60_s: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies and T60s of a contact transient: many heavily damped modes.
+
+    The few milliseconds in which a mallet or clapper touches the metal excite a dense,
+    quickly dying cluster of high resonances (the "tick" of a strike).  Modelled here as
+    ``count`` modes at log-uniform frequencies in ``lo_hz``–``hi_hz`` with T60 of a few
+    tens of milliseconds.
+    """
+    f = np.exp(rng.uniform(np.log(lo_hz), np.log(hi_hz), count))
+    return f, rng.uniform(t60_s[0], t60_s[1], count)
