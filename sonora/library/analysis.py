@@ -168,7 +168,7 @@ def decode(path: str | Path, *, rate_hz: int = ANALYSIS_RATE_HZ) -> Decoded:
         loudness_lufs=float(meter.integrated_lufs),
         true_peak_dbtp=20 * math.log10(peak) if peak > 0 else -240.0,
         tags=tags,
-        codec=stream.codec_context.name,
+        codec=stream.codec_context.codec.name.removesuffix("float"),  # "mp3float" -> "mp3"
     )
 
 
