@@ -72,6 +72,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/triage.py
 	$(BIN)/python benchmarks/personalisation.py
 	$(BIN)/python benchmarks/serve.py --quick
+	$(BIN)/python benchmarks/library.py
 
 # Fresh clone in /tmp -> `make run` -> first HTTP 200; venv size and largest packages.
 bench-install:

@@ -1,10 +1,10 @@
 """Therapist-guided programmes: consent to share, access log, programmes, answers.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-06
 
-(The lead re-chains ``down_revision`` at merge.)
+
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 TS = sa.DateTime(timezone=True)
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,7 @@
+"""The listener's own music: folders, incremental scans, analysis, goal-led playlists.
+
+Sonora reads the listener's files (FLAC, MP3, Ogg Vorbis/Opus, AAC/M4A, WAV) through
+PyAV, never writes them, and keeps its estimates per track in the database
+(``sonora/library/models.py``).  Playlists follow the iso principle: begin near how
+the listener is now and step, track by track, toward the goal.
+"""
