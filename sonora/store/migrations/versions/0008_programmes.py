@@ -3,8 +3,6 @@
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-06
-
-
 """
 
 from __future__ import annotations
