@@ -22,7 +22,7 @@ from jinja2.bccache import Bucket
 from sonora.core.app import Core
 from sonora.errors import ParameterError
 from sonora.web.deps import attach_csrf_cookie, csrf_token
-from sonora.web.security import require_csrf_form
+from sonora.web.security import SESSION_COOKIE, require_csrf_form
 
 __all__ = [
     "WEB_DIR",
@@ -91,9 +91,14 @@ def render(
     """Render the template ``name`` for this request (user, CSRF token and path included)."""
     core: Core = request.app.state.core
     user = getattr(request.state, "sonora_user", None)
+    # Who is signed in is unknown on a page cached for every listener of the browser
+    # (``offline_shell``) and on an error answered before the cookie was looked up: such
+    # pages show a navigation that is right for anyone rather than a wrong "Log in".
+    unknown = "sonora_user" not in request.state._state and SESSION_COOKIE in request.cookies
     context = {
         "request": request,
         "user": user,
+        "neutral_nav": user is None and (unknown or bool((ctx or {}).get("offline_shell"))),
         "csrf": csrf_token(request, None, core),
         "path": request.url.path,
         **(ctx or {}),

@@ -76,6 +76,18 @@ def test_kept_page_has_no_personal_data(client: TestClient) -> None:
     assert me not in r.text and 'href="/account"' not in r.text  # cacheable for anyone
 
 
+def test_kept_page_never_tells_a_signed_in_listener_to_log_in(client: TestClient) -> None:
+    """/kept is cached for everyone using the browser: its nav suits anyone, not "Log in"."""
+    client.post("/api/guest", json={})
+    r = client.get("/kept")
+    assert r.status_code == 200
+    nav = r.text.split('<nav aria-label="Main">', 1)[1].split("</nav>", 1)[0]
+    assert 'href="/login"' not in nav and 'href="/checkin"' in nav
+    anon = TestClient(client.app, follow_redirects=False)
+    nav = anon.get("/").text.split('<nav aria-label="Main">', 1)[1].split("</nav>", 1)[0]
+    assert 'href="/login"' in nav  # a page that knows its visitor still offers log-in
+
+
 def test_listening_without_a_session_explains_instead_of_redirecting(client: TestClient) -> None:
     r = client.get("/listening")
     assert r.status_code == 200
