@@ -34,6 +34,7 @@ from sonora.core.planner import (
     checkin_from_answers,
     checkout_from_answers,
     clean_profile,
+    edited_checkout,
     helps_by_goal,
 )
 from sonora.errors import ParameterError
@@ -530,6 +531,18 @@ class Core:
         checkout = checkout_from_answers(answers)
         reward = self.planner.record(user.id, plan, checkout)
         self.listening.record_outcome(user.id, plan_id, data=checkout.to_dict(), reward=reward)
+        return reward
+
+    def edit_check_out(self, user: UserRecord, plan_id: str, changes: Mapping[str, Any]) -> float:
+        """Change some answers of a check-out, keeping the rest; returns the new score.
+
+        See :func:`~sonora.core.planner.edited_checkout`; the matcher keeps what it learnt
+        from the first answers (its sessions are not linked to plans).
+        """
+        _, plan = self.plan(user, plan_id)
+        current = self.listening.get_outcome(user.id, plan_id) if changes else None
+        checkout, reward = edited_checkout(plan, current and current.data, changes, plan_id)
+        self.listening.edit_outcome(user.id, plan_id, data=checkout.to_dict(), reward=reward)
         return reward
 
     # -- history -----------------------------------------------------------------------

@@ -44,6 +44,7 @@ from sonora.plan import (
 from sonora.plan.compose import minutes_words
 from sonora.plan.recipes import arm_rejection
 from sonora.store.database import SqlDatabase
+from sonora.store.errors import NotFound
 
 __all__ = [
     "FAMILY_LABELS",
@@ -52,6 +53,7 @@ __all__ = [
     "checkin_from_answers",
     "checkout_from_answers",
     "clean_profile",
+    "edited_checkout",
     "helps_by_goal",
 ]
 
@@ -211,6 +213,58 @@ def checkin_from_answers(answers: Mapping[str, Any]) -> CheckIn:
 def checkout_from_answers(answers: Mapping[str, Any]) -> CheckOut:
     """A validated :class:`CheckOut` (errors name the field)."""
     return CheckOut.from_dict(answers)
+
+
+#: The answers of a check-out, in the order error messages list them.
+CHECKOUT_FIELDS = ("tension", "energy", "mood", "rating", "completed", "fell_asleep")
+
+
+def edited_checkout(
+    plan: Plan,
+    current: Mapping[str, Any] | None,
+    changes: Mapping[str, Any],
+    plan_id: str,
+) -> tuple[CheckOut, float]:
+    """A stored check-out with some answers changed, and its new outcome score.
+
+    Parameters
+    ----------
+    plan : Plan
+        The plan checked out of (its check-in is the "before" of the score).
+    current : mapping or None
+        The stored check-out answers (``None``: the plan has no check-out yet).
+    changes : mapping
+        Only the answers sent; an explicit ``None`` clears a 0–10 answer.
+    plan_id : str
+        The plan's id (for the not-found error).
+
+    Returns
+    -------
+    tuple of (CheckOut, float)
+        The validated check-out and its score, 0–10 scale points.
+
+    Raises
+    ------
+    ParameterError
+        ``outcome`` when nothing was sent; the offending field when a value is out of
+        range or would leave none of tension, energy, mood or rating.
+    NotFound
+        When the plan has no check-out to edit yet.
+    """
+    if not changes:
+        raise ParameterError(
+            "outcome", f"send at least one of {', '.join(CHECKOUT_FIELDS)} to change"
+        )
+    if current is None:
+        raise NotFound("outcome", plan_id)
+    merged = {**current, **changes}
+    checkout = checkout_from_answers(merged)  # same validation and ranges as the first
+    if all(merged.get(k) is None for k in ("tension", "energy", "mood", "rating")):
+        raise ParameterError(
+            next(iter(changes)), "keep at least one of tension, energy, mood or rating"
+        )
+    before = CheckIn.from_dict(plan.checkin or {"mood": 5.0})  # as Planner.record does
+    return checkout, float(Outcome(before, checkout).reward)
 
 
 class Planner:

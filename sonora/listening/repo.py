@@ -270,6 +270,25 @@ class ListeningRepo(SqlDatabase):
             s.flush()
             return OutcomeRecord.of(row)
 
+    def edit_outcome(
+        self, user_id: str, plan_id: str, *, data: dict[str, Any], reward: float | None
+    ) -> OutcomeRecord:
+        """Replace the answers and score of an existing check-out (its date is kept).
+
+        Raises :class:`NotFound` (``what="outcome"``) when the plan has no check-out yet.
+        """
+        with self.transaction() as s:
+            self._own_plan(s, user_id, plan_id)
+            row = s.scalars(
+                select(OutcomeRow).where(OutcomeRow.plan_id == plan_id).with_for_update()
+            ).first()
+            if row is None:
+                raise NotFound("outcome", plan_id)
+            row.data = dict(data)
+            row.reward = reward
+            s.flush()
+            return OutcomeRecord.of(row)
+
     def get_outcome(self, user_id: str, plan_id: str) -> OutcomeRecord | None:
         """The check-out of a plan of this listener, if any."""
         with self.transaction() as s:

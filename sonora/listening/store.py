@@ -63,6 +63,12 @@ class ListeningStore(Protocol):
         """Store (or replace) the check-out of a plan of this listener."""
         ...
 
+    def edit_outcome(
+        self, user_id: str, plan_id: str, *, data: dict[str, Any], reward: float | None
+    ) -> OutcomeRecord:
+        """Replace the answers and score of an existing check-out (its date is kept)."""
+        ...
+
     def get_outcome(self, user_id: str, plan_id: str) -> OutcomeRecord | None:
         """The check-out of a plan of this listener, if any."""
         ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -116,6 +116,17 @@ class CheckOutIn(_In):
     rating: Scale = Field(default=None, description="How helpful, 0 to 10")
     completed: bool = True
     fell_asleep: bool = False
+
+
+class CheckOutEdit(_In):
+    """Change some answers of your check-out: only the fields sent change."""
+
+    tension: Scale = None
+    energy: Scale = None
+    mood: Scale = None
+    rating: Scale = Field(default=None, description="How helpful, 0 to 10")
+    completed: bool | None = None
+    fell_asleep: bool | None = None
 
 
 class Swap(_In):
@@ -464,6 +475,19 @@ def outcome(
 ) -> dict[str, Any]:
     """Check out: how you are after the session."""
     score = core.check_out(user, _check_id(plan_id, "plan"), body.model_dump(exclude_none=True))
+    return {"plan_id": plan_id, "score": round(score, 3)}
+
+
+@router.patch("/plans/{plan_id}/outcome", tags=["session"], response_model=OutcomeOut)
+def edit_outcome(
+    plan_id: str,
+    user: UserDep,
+    core: CoreDep,
+    body: Annotated[CheckOutEdit | None, Body()] = None,
+) -> dict[str, Any]:
+    """Correct your check-out: the answers sent change, the others are kept."""
+    changes = {} if body is None else body.model_dump(exclude_unset=True)
+    score = core.edit_check_out(user, _check_id(plan_id, "plan"), changes)
     return {"plan_id": plan_id, "score": round(score, 3)}
 
 

@@ -454,8 +454,10 @@ async def after_submit(
         }
         answers = {k: v for k, v in answers.items() if v is not None}
         await run_in_threadpool(core.check_out, user, plan_id, answers)
-    except AuthError:  # already checked out (409): the first answers stand
-        return redirect(f"/history?done={quote(plan_id)}")
+    except AuthError as exc:  # already checked out (409): the first answers stand
+        ctx = await _plan_ctx(core, user, plan_id)
+        error = ParameterError(exc.field, f"{exc.message}; your first answers stand")
+        return render(request, "after.html", {**ctx, "values": data, "error": error}, status=409)
     except ParameterError as exc:
         ctx = await _plan_ctx(core, user, plan_id)
         return render(request, "after.html", {**ctx, "values": data, "error": exc}, status=422)

@@ -38,6 +38,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/plans/{plan_id}/stream"): "object",
     ("GET", "/api/plans/{plan_id}/download"): "object",
     ("POST", "/api/plans/{plan_id}/outcome"): "object",
+    ("PATCH", "/api/plans/{plan_id}/outcome"): "object",
     ("GET", "/api/history"): "own",
     ("GET", "/api/health"): "public",
     ("GET", "/api/docs"): "public",
@@ -162,6 +163,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/plans/{plan_id}"): {"minutes": 10},
     ("PUT", "/api/plans/{plan_id}/gains"): None,  # filled in with one gain per layer
     ("POST", "/api/plans/{plan_id}/outcome"): {"tension": 3, "rating": 7},
+    ("PATCH", "/api/plans/{plan_id}/outcome"): {"mood": 6},
     ("PUT", "/api/profile"): {"loved": ["water"]},
     ("POST", "/api/checkins"): CHECKIN,
     ("POST", "/api/signup"): {"email": "new@example.org", "password": "long enough pw"},
@@ -259,6 +261,8 @@ def test_another_persons_objects_are_not_found(
     r = _call(bob, method, path, ids, gains=layers)
     assert r.status_code == 404, (r.status_code, r.text[:300])
     # ... while the owner gets it (streams are exercised against a real server)
+    if (method, path) == ("PATCH", "/api/plans/{plan_id}/outcome"):  # edits need a first one
+        alice.post(f"/api/plans/{ids['plan_id']}/outcome", json={"tension": 3})
     if not path.endswith(("/stream", "/download")):
         r = _call(alice, method, path, ids, gains=layers)
         assert r.status_code in (200, 201, 204, 303), (r.status_code, r.text[:300])

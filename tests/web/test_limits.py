@@ -295,6 +295,84 @@ def test_check_out_once_and_never_empty(make_client: Any) -> None:
     assert kept[0]["answers"]["mood"] == 7 and kept[0]["answers"]["tension"] == 2
 
 
+def test_a_partial_first_check_out_keeps_only_what_was_sent(make_client: Any) -> None:
+    c = make_client()
+    _guest(c)
+    made = c.post("/api/checkins", json=CHECKIN).json()
+    plan_id = made["plan"]["id"]
+    assert c.post(f"/api/plans/{plan_id}/outcome", json={"tension": 3}).status_code == 201
+    data = c.get("/api/export").json()
+    answers = data["outcomes"][0]["answers"]
+    assert answers["tension"] == 3 and answers["mood"] is None and answers["rating"] is None
+    assert answers["completed"] is True and answers["fell_asleep"] is False
+    # ... and the check-in it is compared with is untouched
+    checkin = next(x for x in data["checkins"] if x["id"] == made["checkin"]["id"])
+    assert checkin["answers"]["mood"] == 4 and checkin["answers"]["tension"] == 7
+
+
+def test_patch_edits_only_the_fields_sent(make_client: Any) -> None:
+    c = make_client()
+    _guest(c)
+    plan_id = c.post("/api/checkins", json=CHECKIN).json()["plan"]["id"]
+    url = f"/api/plans/{plan_id}/outcome"
+    # nothing to edit yet
+    assert c.patch(url, json={"mood": 6}).status_code == 404
+    first = c.post(url, json={"tension": 2, "mood": 7, "rating": 8})
+    assert first.status_code == 201
+    r = c.patch(url, json={"rating": 3})
+    assert r.status_code == 200, r.text
+    answers = c.get("/api/export").json()["outcomes"][0]["answers"]
+    assert (answers["tension"], answers["mood"], answers["rating"]) == (2, 7, 3)
+    # a lower rating is a lower score; the history shows the edit
+    assert r.json()["score"] < first.json()["score"]
+    after = c.get("/api/history").json()["sessions"][0]["after"]
+    assert after["tension"] == 2 and after["mood"] == 7
+    # same validation and ranges as the first check-out, and nothing half-written
+    for body, field in (({"mood": 11}, "mood"), ({"completed": "maybe"}, "completed")):
+        bad = c.patch(url, json=body)
+        assert bad.status_code == 422 and bad.json()["field"] == field, bad.text
+    bad = c.patch(url, json={"colour": "blue"})
+    assert bad.status_code == 422 and "colour" in bad.text
+    assert c.get("/api/export").json()["outcomes"][0]["answers"] == answers
+    # clearing every answer is refused, naming the field sent
+    c.patch(url, json={"mood": None, "rating": None})
+    bad = c.patch(url, json={"tension": None})
+    assert bad.status_code == 422 and bad.json()["field"] == "tension"
+
+
+@pytest.mark.parametrize("body", [None, {}])
+def test_an_empty_patch_is_422_naming_the_fields(make_client: Any, body: Any) -> None:
+    c = make_client()
+    _guest(c)
+    plan_id = c.post("/api/checkins", json=CHECKIN).json()["plan"]["id"]
+    url = f"/api/plans/{plan_id}/outcome"
+    assert c.post(url, json={"tension": 2}).status_code == 201
+    r = c.patch(url) if body is None else c.patch(url, json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "outcome"
+    for name in ("tension", "energy", "mood", "rating", "completed", "fell_asleep"):
+        assert name in r.json()["detail"]
+
+
+def test_the_after_form_twice_is_409_and_keeps_the_first(make_client: Any) -> None:
+    c = make_client()
+    _guest(c)
+    plan_id = c.post("/api/checkins", json=CHECKIN).json()["plan"]["id"]
+
+    def submit(tension: str) -> Any:
+        page = c.get(f"/after/{plan_id}").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        form = {"csrf_token": token.group(1), "tension": tension, "ending": "finished"}
+        return c.post(f"/after/{plan_id}", data=form, follow_redirects=False)
+
+    assert submit("2").status_code == 303
+    again = submit("9")
+    assert again.status_code == 409
+    assert "already checked out" in again.text and "first answers stand" in again.text
+    assert c.get("/api/export").json()["outcomes"][0]["answers"]["tension"] == 2
+
+
 # -- request size, no-store, country ----------------------------------------------------
 def test_request_size_limit(make_client: Any) -> None:
     c = make_client(max_body_bytes=10_000)
