@@ -65,6 +65,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "sonora.therapists.cli:outbox_app",
         "Emails waiting to be sent (booking confirmations).",
     ),
+    "worker": (
+        "sonora.core.worker_cli:worker_command",
+        "Run job workers (calibration, emails, reminders) on any host; needs a broker.",
+    ),
 }
 
 

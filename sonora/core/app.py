@@ -165,7 +165,12 @@ class Core:
         """The therapist directory, consult booking and its mailer (the outbox)."""
         from sonora.therapists.service import Therapists
 
-        return Therapists(self.store, self.settings, screen=self.screen_note)
+        service = Therapists(self.store, self.settings, screen=self.screen_note)
+        if self.settings.broker_url:  # new mail: an outbox pass on a worker (core/jobs.py)
+            from sonora.core.queue import enqueue
+
+            service.on_mail = lambda: enqueue("sonora.outbox.send")
+        return service
 
     def close(self) -> None:
         """Stop background work and release database connections."""
@@ -416,8 +421,18 @@ class Core:
             plan=plan.to_dict(),
         )
         if self.settings.calibrate_ahead:
-            self.calibrator.ensure(p.id, p.plan, None, owner=user.id)
+            self._calibrate_ahead(user, p)
         return c, p, plan
+
+    def _calibrate_ahead(self, user: UserRecord, p: PlanRecord) -> None:
+        """Measure a new plan's loudness ahead: on the job queue when a broker is set
+        (any worker host; sonora/core/jobs.py), else in this process's calibrator."""
+        if self.settings.broker_url:
+            from sonora.core.queue import enqueue
+
+            enqueue("sonora.calibrate", user_id=user.id, plan_id=p.id)
+        else:
+            self.calibrator.ensure(p.id, p.plan, None, owner=user.id)
 
     def plan(self, user: UserRecord, plan_id: str) -> tuple[PlanRecord, Plan]:
         """A plan of this listener (:class:`~sonora.store.NotFound` otherwise)."""
@@ -442,7 +457,7 @@ class Core:
         rec = self.store.update_plan(user.id, plan_id, plan.to_dict())
         self.hub.forget_plan(plan_id)
         if self.settings.calibrate_ahead:
-            self.calibrator.ensure(rec.id, rec.plan, None, owner=user.id)
+            self._calibrate_ahead(user, rec)
         return rec, plan
 
     def swap_choices(
