@@ -143,7 +143,14 @@ class Core:
     @functools.cached_property
     def planner(self) -> Planner:
         """The matcher and plan maker, with what it has learnt from this database."""
-        return Planner(self.store, secret=self.secret_key)
+        planner = Planner(self.store, secret=self.secret_key)
+        # Many processes: a refit here makes the others reload the prior (PostgreSQL).
+        from sonora.core.prior_sync import PriorSync
+
+        self.prior_sync = PriorSync(self.store, planner.reload_prior)
+        planner.on_refit = self.prior_sync.publish
+        self.prior_sync.start()
+        return planner
 
     @functools.cached_property
     def calibrator(self) -> Calibrator:
@@ -178,6 +185,8 @@ class Core:
             self.therapists.stop_background()
         if "calibrator" in self.__dict__:
             self.calibrator.close()
+        if "prior_sync" in self.__dict__:
+            self.prior_sync.stop()
         self.store.close()
 
     # -- accounts ----------------------------------------------------------------------
