@@ -338,6 +338,11 @@ class Settings(BaseSettings):
         "recommended) or redis://127.0.0.1:6379/0. Empty: jobs run in the web process "
         "(single-process installs); set it and run `sonora worker` on any host.",
     )
+    metrics_token: str = Field(
+        default="",
+        description="Bearer token that lets a non-local client read /metrics (empty: only "
+        "clients on the loopback interface may).",
+    )
     job_queue: str = Field(
         default="sonora",
         pattern=r"^[A-Za-z0-9_.-]{1,100}$",

@@ -220,6 +220,13 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
     app.include_router(holds_api)  # booking confirmation by email, address blocks
     app.include_router(holds_pages)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    # Operations: /healthz, /readyz, /metrics and request metrics (sonora/web/ops.py).
+    from sonora.web.ops import Metrics, MetricsMiddleware
+    from sonora.web.ops import router as ops_router
+
+    app.state.metrics = Metrics(core)
+    app.include_router(ops_router)
+    app.add_middleware(MetricsMiddleware)
     return app
 
 
