@@ -338,6 +338,10 @@ class Settings(BaseSettings):
         "recommended) or redis://127.0.0.1:6379/0. Empty: jobs run in the web process "
         "(single-process installs); set it and run `sonora worker` on any host.",
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: one JSON object per log line (for log shippers); `text`: plain.",
+    )
     metrics_token: str = Field(
         default="",
         description="Bearer token that lets a non-local client read /metrics (empty: only "

@@ -41,6 +41,17 @@ def worker_command(
         raise typer.Exit(code=2)
     from sonora.core.queue import celery_app, worker_argv
 
+    if settings.log_format == "json":
+        import logging.config
+
+        from celery.signals import setup_logging
+
+        from sonora.core.logs import log_config
+
+        @setup_logging.connect(weak=False)
+        def _json_logs(**_: object) -> None:  # Celery leaves logging to us
+            logging.config.dictConfig(log_config(loglevel))
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     celery_app.conf.beat_schedule_filename = str(settings.data_dir / "celerybeat-schedule")
     celery_app.worker_main(argv=list(worker_argv(concurrency, beat, loglevel.upper())))
