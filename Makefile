@@ -33,11 +33,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)
-	@$(PIP) install --no-compile -e ".[test,postgres]"
+	@$(PIP) install --no-compile -e ".[test,postgres,queue]"
 	@touch $(TEST_STAMP)
 
 $(BENCH_STAMP): $(STAMP)
-	@$(PIP) install --no-compile -e ".[bench,postgres]"
+	@$(PIP) install --no-compile -e ".[bench,postgres,queue]"
 	@touch $(BENCH_STAMP)
 
 setup: $(STAMP)

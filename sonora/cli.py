@@ -67,6 +67,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Emails waiting to be sent (booking confirmations).",
     ),
     "programmes": ("sonora.programmes.cli:programmes_app", "Therapist-guided programmes."),
+    "worker": (
+        "sonora.core.worker_cli:worker_command",
+        "Run job workers (calibration, emails, reminders) on any host; needs a broker.",
+    ),
 }
 
 

@@ -331,6 +331,34 @@ class Settings(BaseSettings):
         description="Most seconds a stream waits for its plan's loudness calibration before "
         "starting at a safe provisional gain (it then glides to the calibrated gain).",
     )
+    # -- scale out: job queue (sonora/core/jobs.py, docs/deploy.md) --------------------
+    broker_url: str = Field(
+        default="",
+        description="Job queue broker, e.g. amqp://guest:guest@127.0.0.1:5672// (RabbitMQ, "
+        "recommended) or redis://127.0.0.1:6379/0. Empty: jobs run in the web process "
+        "(single-process installs); set it and run `sonora worker` on any host.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: one JSON object per log line (for log shippers); `text`: plain.",
+    )
+    metrics_token: str = Field(
+        default="",
+        description="Bearer token that lets a non-local client read /metrics (empty: only "
+        "clients on the loopback interface may).",
+    )
+    job_queue: str = Field(
+        default="sonora",
+        pattern=r"^[A-Za-z0-9_.-]{1,100}$",
+        description="Broker queue name for Sonora's jobs (one per deployment sharing a broker).",
+    )
+    job_visibility_timeout_s: float = Field(
+        default=600.0,
+        ge=10.0,
+        le=86_400.0,
+        description="Redis broker only: seconds before a job taken by a worker that died is "
+        "delivered again (RabbitMQ redelivers when the worker's connection drops).",
+    )
 
     @field_validator(
         "limit_signup_per_client",

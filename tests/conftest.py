@@ -30,6 +30,8 @@ from testkit import (  # noqa: F401  (fixtures and hooks pytest finds here)
 HERE = Path(__file__).parent
 #: Test modules that measure whole processes or long renders.
 SLOW_MODULES = {"test_memory.py", "test_web_stream.py"}
+#: ... and those that start servers, workers, RabbitMQ/Redis clients or nginx (scale-out).
+SLOW_MODULES |= {"test_jobs.py", "test_two_servers.py", "test_nginx.py"}
 #: Fixtures that render minutes of audio or start processes.
 SLOW_FIXTURES = {"scene_metrics", "memory_probes"}
 #: Tests that render minutes of audio or run whole processes (``make test`` runs them;

@@ -41,8 +41,8 @@ def test_make_run_installs_the_triage_packages_without_their_dependencies() -> N
     assert '"tokenizers>=' in triage.group(1)
     assert "install --no-compile --no-deps $(TRIAGE_PACKAGES)" in MAKEFILE
     # make test / make bench reach PostgreSQL, so they add the driver
-    assert '-e ".[test,postgres]"' in MAKEFILE
-    assert '-e ".[bench,postgres]"' in MAKEFILE
+    assert '-e ".[test,postgres,queue]"' in MAKEFILE
+    assert '-e ".[bench,postgres,queue]"' in MAKEFILE
 
 
 def test_the_sentence_model_runs_without_huggingface_hub() -> None:

@@ -157,7 +157,14 @@ class Core:
     @functools.cached_property
     def planner(self) -> Planner:
         """The matcher and plan maker, with what it has learnt from this database."""
-        return Planner(self.store, secret=self.secret_key)
+        planner = Planner(self.store, secret=self.secret_key)
+        # Many processes: a refit here makes the others reload the prior (PostgreSQL).
+        from sonora.core.prior_sync import PriorSync
+
+        self.prior_sync = PriorSync(self.store, planner.reload_prior)
+        planner.on_refit = self.prior_sync.publish
+        self.prior_sync.start()
+        return planner
 
     @functools.cached_property
     def mixes(self) -> Mixes:
@@ -186,7 +193,12 @@ class Core:
         """The therapist directory, consult booking and its mailer (the outbox)."""
         from sonora.therapists.service import Therapists
 
-        return Therapists(self.store, self.settings, screen=self.screen_note)
+        service = Therapists(self.store, self.settings, screen=self.screen_note)
+        if self.settings.broker_url:  # new mail: an outbox pass on a worker (core/jobs.py)
+            from sonora.core.queue import enqueue
+
+            service.on_mail = lambda: enqueue("sonora.outbox.send")
+        return service
 
     @functools.cached_property
     def programmes(self) -> Programmes:
@@ -201,6 +213,8 @@ class Core:
             self.therapists.stop_background()
         if "calibrator" in self.__dict__:
             self.calibrator.close()
+        if "prior_sync" in self.__dict__:
+            self.prior_sync.stop()
         self.store.close()
 
     # -- accounts ----------------------------------------------------------------------
@@ -444,7 +458,7 @@ class Core:
             plan=plan.to_dict(),
         )
         if self.settings.calibrate_ahead:
-            self.calibrator.ensure(p.id, p.plan, None, owner=user.id)
+            self._calibrate_ahead(user, p)
         return c, p, plan
 
     def _recommend_within_programme(
@@ -470,6 +484,16 @@ class Core:
                 log.warning("no plan within the programme's sounds (%s); planning as usual", exc)
         return self.planner.recommend(user.id, checkin, profile)
 
+    def _calibrate_ahead(self, user: UserRecord, p: PlanRecord) -> None:
+        """Measure a new plan's loudness ahead: on the job queue when a broker is set
+        (any worker host; sonora/core/jobs.py), else in this process's calibrator."""
+        if self.settings.broker_url:
+            from sonora.core.queue import enqueue
+
+            enqueue("sonora.calibrate", user_id=user.id, plan_id=p.id)
+        else:
+            self.calibrator.ensure(p.id, p.plan, None, owner=user.id)
+
     def plan(self, user: UserRecord, plan_id: str) -> tuple[PlanRecord, Plan]:
         """A plan of this listener (:class:`~sonora.store.NotFound` otherwise)."""
         rec = self.listening.get_plan(user.id, plan_id)
@@ -493,7 +517,7 @@ class Core:
         rec = self.listening.update_plan(user.id, plan_id, plan.to_dict())
         self.hub.forget_plan(plan_id)
         if self.settings.calibrate_ahead:
-            self.calibrator.ensure(rec.id, rec.plan, None, owner=user.id)
+            self._calibrate_ahead(user, rec)
         return rec, plan
 
     def swap_choices(

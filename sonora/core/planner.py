@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -25,6 +25,8 @@ from sonora.errors import ParameterError
 from sonora.match import EvidenceReport, Matcher, PersonalEvidence, Store
 from sonora.match import Profile as MatchProfile
 from sonora.match.insights import Observation, part_of_day, what_helps
+from sonora.match.matcher import POPULATION_KEY
+from sonora.match.model import PopulationModel
 from sonora.match.repository import MatcherStore, matcher_profile
 from sonora.plan import (
     ARMS,
@@ -288,6 +290,8 @@ class Planner:
             evidence=PersonalEvidence(self.match_store, seed=evidence_seed),
         )
         self._lock = threading.Lock()
+        #: Called after this process refitted the shared prior (outside the lock).
+        self.on_refit: Callable[[], None] | None = None
 
     # -- plans ------------------------------------------------------------------------
     def recommend(
@@ -314,7 +318,18 @@ class Planner:
         before = CheckIn.from_dict(plan.checkin or {"mood": 5.0})
         with self._lock:
             self.matcher.reload(listener_id)
-            return float(self.matcher.record(listener_id, plan, Outcome(before, checkout)))
+            score = float(self.matcher.record(listener_id, plan, Outcome(before, checkout)))
+            refitted = self.matcher._since_fit == 0  # record() refitted the shared prior
+        if refitted and self.on_refit is not None:
+            self.on_refit()  # tell the other processes (sonora/core/prior_sync.py)
+        return score
+
+    def reload_prior(self) -> None:
+        """Load the shared population prior from the database (another process refitted it)."""
+        saved = self.match_store.get_state(POPULATION_KEY)
+        if saved:
+            with self._lock:
+                self.matcher.population = PopulationModel.from_dict(saved)
 
     def evidence(self, listener_id: str) -> EvidenceReport:
         """The listener's sound-versus-quiet-rest comparison so far."""

@@ -72,6 +72,8 @@ FAMILY_WORDS = {
     "breath": "the breath pacer",
 }
 _POPULATION_KEY = "match.population"
+#: Where the shared population prior is stored (other processes reload it from there).
+POPULATION_KEY = _POPULATION_KEY
 #: A session rated this or lower (0–10) is a dislike: its recipe is not offered again
 #: for the same goal.
 DISLIKE_RATING = 3.0

@@ -64,6 +64,8 @@ class Notifications:
     repo: TherapistRepo
     settings: Settings
     clock: Callable[[], dt.datetime]
+    background: mailer.BackgroundSender | None
+    on_mail: Callable[[], None] | None
 
     # -- email -------------------------------------------------------------------------
     def link(self, token: str) -> str:
@@ -237,3 +239,5 @@ class Notifications:
     def _wake(self) -> None:
         if self.background is not None:
             self.background.wake()
+        elif self.on_mail is not None:
+            self.on_mail()

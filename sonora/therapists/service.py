@@ -108,6 +108,9 @@ class Therapists(Profiles, Directory, Verification, Notifications):
         self.screen = screen
         self.clock = clock
         self.background: mailer.BackgroundSender | None = None
+        #: Called when new mail is queued and no in-process sender runs (the job queue
+        #: sets it to queue an outbox pass on a worker).
+        self.on_mail: Callable[[], None] | None = None
 
     # -- availability ------------------------------------------------------------------
     def availability(self, t: TherapistRecord) -> tuple[list[WeeklyRule], list[Holiday | Extra]]:

@@ -108,7 +108,8 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
         await anyio.to_thread.run_sync(
             lambda: core.store.purge_guests(idle_days=core.settings.guest_idle_days)
         )
-        core.therapists.start_background()  # the outbox sender (SONORA_OUTBOX_INTERVAL_S)
+        if not core.settings.broker_url:  # else workers send mail (sonora worker)
+            core.therapists.start_background()  # the outbox sender (SONORA_OUTBOX_INTERVAL_S)
         if core.settings.triage_notes:  # triage's sentence model loads while we serve
             from sonora.care.embedding import start_background_load
 
@@ -225,6 +226,13 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
     app.include_router(programmes_api)
     app.include_router(programmes_pages)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    # Operations: /healthz, /readyz, /metrics and request metrics (sonora/web/ops.py).
+    from sonora.web.ops import Metrics, MetricsMiddleware
+    from sonora.web.ops import router as ops_router
+
+    app.state.metrics = Metrics(core)
+    app.include_router(ops_router)
+    app.add_middleware(MetricsMiddleware)
     return app
 
 

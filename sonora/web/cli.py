@@ -56,6 +56,8 @@ def serve_command(
 
     limit_native_threads(1)
     app = create_app(Core(settings))
+    from sonora.core.logs import log_config
+
     uvicorn.run(
         app,
         host=settings.host,
@@ -63,4 +65,5 @@ def serve_command(
         log_level=settings.log_level,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
+        **({"log_config": log_config(settings.log_level)} if settings.log_format == "json" else {}),
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -188,6 +188,7 @@ class AudioStreamResponse(Response):
                 tg.start_soon(watch)
                 t0 = time.monotonic()
                 lead = settings.stream_lead_s
+                behind = False
                 while True:
                     chunk = await anyio.to_thread.run_sync(job.next_chunk, limiter=self.limiter)
                     if chunk:
@@ -200,6 +201,11 @@ class AudioStreamResponse(Response):
                         ahead = (renderer.position_s - start_pos) - (time.monotonic() - t0)
                         if ahead > lead:
                             await anyio.sleep(ahead - lead)
+                        elif ahead < -0.25 and not behind:  # the listener is waiting
+                            behind = True
+                            _underrun(scope)
+                        elif ahead > 0:
+                            behind = False
                 tg.cancel_scope.cancel()
         except OSError:  # the socket went away under a send
             disconnected.set()
@@ -217,3 +223,10 @@ class AudioStreamResponse(Response):
                     )
                 except Exception as exc:  # pragma: no cover - database gone at shutdown
                     log.warning("could not record the end of a stream: %s", exc)
+
+
+def _underrun(scope: Any) -> None:
+    """Count a stream falling behind real time (``sonora_stream_underruns``)."""
+    metrics = getattr(scope["app"].state, "metrics", None) if "app" in scope else None
+    if metrics is not None:
+        metrics.underruns.inc()

@@ -155,6 +155,11 @@ PROGRAMME_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/programmes/{programme_id}/report.{fmt}"): "programme",
 }
 ROUTES.update(PROGRAMME_ROUTES)
+#: Operations endpoints (sonora/web/ops.py): "operator" — loopback clients or the metrics
+#: token only, tested in tests/scale/test_ops.py.
+ROUTES.update(
+    {("GET", "/healthz"): "public", ("GET", "/readyz"): "public", ("GET", "/metrics"): "operator"}
+)
 #: Where an anonymous visitor of a therapist or admin page is sent.
 ANON_REDIRECTS = {"therapist": "/therapists/join", "admin": "/login"}
 
@@ -222,7 +227,9 @@ def _call(c: TestClient, method: str, path: str, ids: dict[str, str], gains: int
     return c.request(method, url, follow_redirects=False)
 
 
-@pytest.mark.parametrize(("method", "path"), sorted(k for k, v in ROUTES.items() if v != "public"))
+@pytest.mark.parametrize(
+    ("method", "path"), sorted(k for k, v in ROUTES.items() if v not in ("public", "operator"))
+)
 def test_anonymous_visitors_are_refused(anon: TestClient, method: str, path: str) -> None:
     ids = {
         "plan_id": "0" * 32,

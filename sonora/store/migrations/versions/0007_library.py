@@ -79,9 +79,7 @@ def upgrade() -> None:
         sa.Column("updated_at", TS, nullable=False),
         sa.Column("finished_at", TS, nullable=True),
     )
-    op.create_index(
-        "ix_library_scans_user_created", "library_scans", ["user_id", "created_at"]
-    )
+    op.create_index("ix_library_scans_user_created", "library_scans", ["user_id", "created_at"])
     op.create_table(
         "library_playlists",
         sa.Column("id", sa.String(32), primary_key=True),
