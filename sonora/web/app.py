@@ -109,6 +109,9 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
             lambda: core.store.purge_guests(idle_days=core.settings.guest_idle_days)
         )
         core.therapists.start_background()  # the outbox sender (SONORA_OUTBOX_INTERVAL_S)
+        from sonora.library.service import run_scan  # scan jobs in-process, resumed on start
+
+        core.library.start_background(lambda scan_id: run_scan(core, scan_id))
         if core.settings.triage_notes:  # triage's sentence model loads while we serve
             from sonora.care.embedding import start_background_load
 
@@ -118,6 +121,7 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
         warm_up_places()
         yield
         core.therapists.stop_background()
+        core.library.stop_background()
         core.calibrator.close()
 
     app = FastAPI(
