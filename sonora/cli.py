@@ -2,7 +2,7 @@
 
 ``sonora scenes``, ``sonora describe SCENE``, ``sonora render SCENE|PLAN.json -o FILE``,
 ``sonora play SCENE``, and the commands other parts of Sonora provide (``serve``,
-``recommend``, ``triage``, ``evidence``, ``admin``, ``therapists``, ``outbox``,
+``recommend``, ``triage``, ``evidence``, ``admin``, ``therapists``, ``outbox``, ``library``,
 ``programmes``).
 
 Start-up is kept short: this module imports only the standard library and Typer.
@@ -67,6 +67,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Emails waiting to be sent (booking confirmations).",
     ),
     "programmes": ("sonora.programmes.cli:programmes_app", "Therapist-guided programmes."),
+    "library": (
+        "sonora.library.cli:library_app",
+        "Your own music: folders, scans, tempo and key estimates.",
+    ),
 }
 
 
