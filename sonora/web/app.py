@@ -228,6 +228,12 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
 
     app.include_router(programmes_api)
     app.include_router(programmes_pages)
+    # the listener's own music (issue #16): folders, scans, tracks
+    from sonora.web.library_api import router as library_api
+    from sonora.web.library_pages import router as library_pages
+
+    app.include_router(library_api)
+    app.include_router(library_pages)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app
 

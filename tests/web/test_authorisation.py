@@ -87,6 +87,14 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/manifest.webmanifest"): "public",
     ("GET", "/sw.js"): "public",
     ("GET", "/kept"): "public",
+    # the listener's own music (issue #16; tests/web/test_library_web.py in depth)
+    ("GET", "/api/library"): "own",
+    ("POST", "/api/library/folders"): "own",
+    ("POST", "/api/library/scans"): "own",
+    ("GET", "/api/library/scan"): "own",
+    ("GET", "/library"): "own",
+    ("POST", "/library/folders"): "own",
+    ("POST", "/library/scan"): "own",
 }
 
 #: The therapist directory (issue #6; tests/web/therapists checks these in depth).
