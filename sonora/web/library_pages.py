@@ -52,7 +52,9 @@ async def add_folder(request: Request, user: PageUser, core: CoreDep) -> Respons
         await run_in_threadpool(core.library.add_folder, user.id, str(data.get("path", "")))
     except ParameterError as exc:
         ctx = await run_in_threadpool(_ctx, core, user.id)
-        ctx.update(msg="", error=f"{exc.field}: {exc.message}", path=str(data.get("path", "")))
+        ctx.update(
+            msg="", error=f"{exc.field}: {exc.message}", folder_path=str(data.get("path", ""))
+        )
         return render(request, "library.html", ctx, status=422)
     return redirect("/library?msg=" + quote("Folder added. Scan it to see its tracks."))
 
