@@ -13,7 +13,9 @@ in-process runner calls it now, and a job queue can call it later unchanged.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from sonora.errors import ParameterError, SonoraError
@@ -128,6 +130,23 @@ class Library:
 
     def tracks(self, user_id: str) -> list[Track]:
         return self.repo.tracks(user_id)
+
+    def audio_path(self, user_id: str, track_id: str) -> Path:
+        """The file of one of this listener's tracks, for playback from the server.
+
+        Only a regular file inside the listener's folder, itself still inside an allowed
+        root, is returned (resolved, so a symlink swapped in since the scan cannot lead
+        elsewhere); anything else is ``NotFound``, the same as someone else's track.
+        """
+        track, folder_path = self.repo.track(user_id, track_id)
+        try:
+            folder = allowed_folder(folder_path, self.roots)
+        except ParameterError:
+            raise NotFound("track", track_id) from None
+        path = Path(os.path.realpath(folder / track.rel_path))
+        if folder not in path.parents or not path.is_file():
+            raise NotFound("track", track_id)
+        return path
 
     # -- scans ----------------------------------------------------------------------
     def start_scan(self, user_id: str, *, now: dt.datetime | None = None) -> Scan:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -101,3 +101,22 @@ async def start_scan(user: UserDep, core: CoreDep) -> dict[str, Any] | JSONRespo
 async def latest_scan(user: UserDep, core: CoreDep) -> dict[str, Any]:
     """Progress of this listener's latest scan (``scan`` is null before the first)."""
     return {"scan": scan_json(await run_in_threadpool(core.library.latest_scan, user.id))}
+
+
+#: Content types of the formats a scan reads (browsers need them to play).
+_MEDIA_TYPES = {
+    ".flac": "audio/flac", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".oga": "audio/ogg",
+    ".opus": "audio/ogg", ".m4a": "audio/mp4", ".aac": "audio/aac", ".mp4": "audio/mp4",
+    ".wav": "audio/wav",
+}  # fmt: skip
+
+
+@router.get("/tracks/{track_id}/audio", response_model=None)
+async def track_audio(track_id: str, user: UserDep, core: CoreDep) -> FileResponse:
+    """The track's file, with HTTP range requests (seeking), for this listener only."""
+    path = await run_in_threadpool(core.library.audio_path, user.id, track_id)
+    return FileResponse(
+        path,
+        media_type=_MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream"),
+        headers={"Cache-Control": "private, no-store"},
+    )

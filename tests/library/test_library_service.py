@@ -111,3 +111,22 @@ def test_a_queued_scan_is_reused_and_the_limit_counts_per_account(tmp_path, musi
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1, seconds=5)
     assert core.library.start_scan(alice.id, now=later).state == "queued"
     core.close()
+
+
+def test_playback_paths_stay_inside_the_folder(tmp_path):
+    root = tmp_path / "roots" / "Music"
+    tg.write_track(tg.TrackSpec(bpm=70, fmt="wav", duration_s=4.0, seed=5), root, "a.wav")
+    core = _core(tmp_path, library_roots=str(tmp_path / "roots"))
+    user = core.accounts.create_user()
+    core.library.add_folder(user.id, str(root))
+    run_scan(core, core.library.start_scan(user.id).id)
+    (track,) = core.library.tracks(user.id)
+    assert core.library.audio_path(user.id, track.id) == (root / "a.wav").resolve()
+    (root / "a.wav").unlink()
+    (root / "a.wav").symlink_to("/etc/hostname")  # swapped for a link after the scan
+    with pytest.raises(NotFound):
+        core.library.audio_path(user.id, track.id)
+    other = core.accounts.create_user()
+    with pytest.raises(NotFound):
+        core.library.audio_path(other.id, track.id)
+    core.close()

@@ -100,3 +100,22 @@ def test_scans_are_limited_per_account(tmp_path, music) -> None:
     r = c.post("/api/library/scans", json={})
     assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
     core.close()
+
+
+def test_playback_with_ranges_only_for_the_owner(
+    app: Any, alice: TestClient, bob: TestClient, music
+) -> None:
+    core: Core = app.state.core
+    assert alice.post("/api/library/folders", json={"path": str(music)}).status_code == 201
+    alice.post("/api/library/scans", json={})
+    core.library.wait_idle(120)
+    track = next(t for t in alice.get("/api/library").json()["tracks"])
+    url = f"/api/library/tracks/{track['id']}/audio"
+    full = alice.get(url)
+    assert full.status_code == 200 and full.headers["content-type"].startswith("audio/")
+    assert full.headers.get("accept-ranges") == "bytes"
+    part = alice.get(url, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.content == full.content[100:200]
+    assert part.headers["content-range"] == f"bytes 100-199/{len(full.content)}"
+    assert bob.get(url).status_code == 404
+    assert alice.get("/api/library/tracks/" + "f" * 32 + "/audio").status_code == 404

@@ -95,6 +95,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/library"): "own",
     ("POST", "/library/folders"): "own",
     ("POST", "/library/scan"): "own",
+    # "track": another listener's track is a 404 (tests/library/test_library_web.py)
+    ("GET", "/api/library/tracks/{track_id}/audio"): "track",
 }
 
 #: The therapist directory (issue #6; tests/web/therapists checks these in depth).
@@ -238,6 +240,7 @@ def test_anonymous_visitors_are_refused(anon: TestClient, method: str, path: str
         "mix_id": "0" * 32,
         "programme_id": "0" * 32,
         "share_id": "0" * 32,
+        "track_id": "0" * 32,
         "fmt": "pdf",
     }
     r = _call(anon, method, path, ids)
