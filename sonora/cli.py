@@ -2,7 +2,7 @@
 
 ``sonora scenes``, ``sonora describe SCENE``, ``sonora render SCENE|PLAN.json -o FILE``,
 ``sonora play SCENE``, and the commands other parts of Sonora provide (``serve``,
-``recommend``, ``triage``, ``evidence``, ``admin``, ``therapists``, ``outbox``,
+``recommend``, ``triage``, ``evidence``, ``admin``, ``therapists``, ``outbox``, ``library``,
 ``programmes``).
 
 Start-up is kept short: this module imports only the standard library and Typer.
@@ -70,6 +70,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "worker": (
         "sonora.core.worker_cli:worker_command",
         "Run job workers (calibration, emails, reminders) on any host; needs a broker.",
+    ),
+    "library": (
+        "sonora.library.cli:library_app",
+        "Your own music: folders, scans, tempo and key estimates.",
     ),
 }
 

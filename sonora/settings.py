@@ -293,6 +293,17 @@ class Settings(BaseSettings):
     limit_streams_per_client: str = Field(
         default="300/10m", description="Stream starts from one client address per period."
     )
+    limit_scans_per_account: str = Field(
+        default="12/1h",
+        description="Music library scans one listener may start per period (web and CLI).",
+    )
+
+    # -- music library (issue 16) ---------------------------------------------------------
+    library_roots: str = Field(
+        default="",
+        description="Folders (separated by the OS path separator, `:` on Linux) inside which "
+        "listeners may add music folders. Empty: the music library is off.",
+    )
     login_free_failures: int = Field(
         default=5,
         ge=1,
@@ -372,6 +383,7 @@ class Settings(BaseSettings):
         "limit_downloads_per_client",
         "limit_streams_per_account",
         "limit_streams_per_client",
+        "limit_scans_per_account",
     )
     @classmethod
     def _check_limit(cls, v: str) -> str:
@@ -412,6 +424,12 @@ class Settings(BaseSettings):
     def outbox_folder(self) -> Path:
         """Where the file email backend writes (``outbox_dir`` or ``data_dir/outbox``)."""
         return self.outbox_dir if self.outbox_dir is not None else self.data_dir / "outbox"
+
+    @property
+    def library_root_paths(self) -> list[str]:
+        """``library_roots`` as a list of expanded folders (empty: the library is off)."""
+        parts = (p.strip() for p in self.library_roots.split(os.pathsep))
+        return [os.path.expanduser(p) for p in parts if p]
 
     @property
     def is_sqlite(self) -> bool:

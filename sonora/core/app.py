@@ -45,6 +45,7 @@ from sonora.settings import Settings
 
 if TYPE_CHECKING:
     from sonora.care.dose import DoseEstimate
+    from sonora.library.service import Library
     from sonora.mixes import Mixes
     from sonora.programmes import Programmes
     from sonora.therapists.service import Therapists
@@ -207,8 +208,22 @@ class Core:
 
         return Programmes(self.store, self.store.history)
 
+    @functools.cached_property
+    def library(self) -> Library:
+        """The listener's own music: folders, scans, tracks (``SONORA_LIBRARY_ROOTS``)."""
+        from sonora.library.repo import SqlLibraryRepo
+        from sonora.library.service import Library
+        from sonora.settings import parse_rate
+
+        limit = parse_rate(self.settings.limit_scans_per_account)
+        return Library(
+            SqlLibraryRepo(self.store), self.settings.library_root_paths, scan_limit=limit
+        )
+
     def close(self) -> None:
         """Stop background work and release database connections."""
+        if "library" in self.__dict__:
+            self.library.stop_background()
         if "therapists" in self.__dict__:
             self.therapists.stop_background()
         if "calibrator" in self.__dict__:

@@ -17,8 +17,8 @@ Adding a job (e.g. library scans)
 ---------------------------------
 Write a function in this module decorated with :func:`job` that builds what it needs
 from :func:`core` and is idempotent; call it with ``enqueue("sonora.<name>", **kwargs)``
-(JSON-serialisable keyword arguments only).  ``sonora.library.scan`` below is the hook
-the library feature plugs into.
+(JSON-serialisable keyword arguments only).  ``sonora.library.scan`` below runs a
+library scan.
 """
 
 from __future__ import annotations
@@ -105,12 +105,13 @@ def remind(days_ahead: int = 30) -> int:
 
 
 @job("sonora.library.scan")
-def library_scan(**kwargs: Any) -> Any:
-    """Hook for library scans: calls ``sonora.library.jobs.scan(core, **kwargs)``."""
-    import importlib
+def library_scan(scan_id: str) -> Any:
+    """A library scan on a worker: :func:`sonora.library.service.run_scan` (incremental:
+    a second run re-reads only files changed since, so running it twice is safe).  The web
+    app still runs scans in-process today; this is the entry point for moving them."""
+    from sonora.library.service import run_scan
 
-    mod = importlib.import_module("sonora.library.jobs")
-    return mod.scan(core(), **kwargs)
+    return run_scan(core(), scan_id)
 
 
 @job("sonora.probe")

@@ -217,6 +217,9 @@ class ScanRunner:
     roots : sequence of paths
         Allowed roots, checked again at scan time (a setting may have changed).
     analyser : callable, optional
+    job : callable, optional
+        ``scan_id -> anything`` run for each queued scan; default :func:`run_scan` on
+        ``repo`` (the app passes ``sonora.library.service.run_scan`` bound to its core).
     """
 
     def __init__(
@@ -225,10 +228,12 @@ class ScanRunner:
         roots: Sequence[str],
         *,
         analyser: Analyser = analyse_for_library,
+        job: Callable[[str], object] | None = None,
     ) -> None:
         self.repo = repo
         self.roots = list(roots)
         self.analyser = analyser
+        self.job = job
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -261,7 +266,10 @@ class ScanRunner:
             if scan_id is None:
                 return
             try:
-                run_scan(self.repo, scan_id, self.roots, analyser=self.analyser)
+                if self.job is not None:
+                    self.job(scan_id)
+                else:
+                    run_scan(self.repo, scan_id, self.roots, analyser=self.analyser)
             except Exception:  # pragma: no cover - logged, the job row says failed
                 log.exception("library scan %s failed", scan_id)
 

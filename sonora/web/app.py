@@ -110,6 +110,9 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
         )
         if not core.settings.broker_url:  # else workers send mail (sonora worker)
             core.therapists.start_background()  # the outbox sender (SONORA_OUTBOX_INTERVAL_S)
+        from sonora.library.service import run_scan  # scan jobs in-process, resumed on start
+
+        core.library.start_background(lambda scan_id: run_scan(core, scan_id))
         if core.settings.triage_notes:  # triage's sentence model loads while we serve
             from sonora.care.embedding import start_background_load
 
@@ -119,6 +122,7 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
         warm_up_places()
         yield
         core.therapists.stop_background()
+        core.library.stop_background()
         core.calibrator.close()
 
     app = FastAPI(
@@ -225,6 +229,12 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
 
     app.include_router(programmes_api)
     app.include_router(programmes_pages)
+    # the listener's own music (issue #16): folders, scans, tracks
+    from sonora.web.library_api import router as library_api
+    from sonora.web.library_pages import router as library_pages
+
+    app.include_router(library_api)
+    app.include_router(library_pages)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     # Operations: /healthz, /readyz, /metrics and request metrics (sonora/web/ops.py).
     from sonora.web.ops import Metrics, MetricsMiddleware

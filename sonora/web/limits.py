@@ -93,6 +93,7 @@ ACTIONS: dict[str, Action] = {
     "streams": Action(
         "stream starts", client="limit_streams_per_client", account="limit_streams_per_account"
     ),
+    "scans": Action("music library scans", account="limit_scans_per_account"),
 }
 
 
@@ -251,6 +252,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, str | None]] = [
     # programme reports (a PDF is drawn per request)
     ("GET", re.compile(r"^/(api/)?programmes/[^/]+/report\.(pdf|csv)$"), "downloads", None),
     ("GET", re.compile(r"^/api/plans/[^/]+/stream/?$"), "streams", None),
+    ("POST", re.compile(r"^/api/library/scans/?$|^/library/scan/?$"), "scans", None),
 ]
 
 

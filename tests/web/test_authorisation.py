@@ -88,6 +88,16 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/manifest.webmanifest"): "public",
     ("GET", "/sw.js"): "public",
     ("GET", "/kept"): "public",
+    # the listener's own music (issue #16; tests/web/test_library_web.py in depth)
+    ("GET", "/api/library"): "own",
+    ("POST", "/api/library/folders"): "own",
+    ("POST", "/api/library/scans"): "own",
+    ("GET", "/api/library/scan"): "own",
+    ("GET", "/library"): "own",
+    ("POST", "/library/folders"): "own",
+    ("POST", "/library/scan"): "own",
+    # "track": another listener's track is a 404 (tests/library/test_library_web.py)
+    ("GET", "/api/library/tracks/{track_id}/audio"): "track",
 }
 
 #: The therapist directory (issue #6; tests/web/therapists checks these in depth).
@@ -239,6 +249,7 @@ def test_anonymous_visitors_are_refused(anon: TestClient, method: str, path: str
         "mix_id": "0" * 32,
         "programme_id": "0" * 32,
         "share_id": "0" * 32,
+        "track_id": "0" * 32,
         "fmt": "pdf",
     }
     r = _call(anon, method, path, ids)
