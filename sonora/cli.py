@@ -30,6 +30,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from sonora.cliopts import (
+    DEFAULT_LOUDNESS_LUFS,
+    DEFAULT_SAMPLE_RATE_HZ,
+    LoudnessOption,
+    SampleRateOption,
+)
 from sonora.errors import ParameterError, SceneNotFoundError, SonoraError
 
 if TYPE_CHECKING:
@@ -319,12 +325,8 @@ def render_cmd(
             help="Same seed, same sound (default: a fresh seed, printed; a plan's own seed).",
         ),
     ] = None,
-    loudness: Annotated[
-        float, typer.Option("--loudness", help="Integrated loudness target, -30 to -14 LUFS.")
-    ] = -23.0,
-    sample_rate: Annotated[
-        int, typer.Option("--sample-rate", help="Sample rate, 22050 to 96000 Hz.")
-    ] = 48_000,
+    loudness: LoudnessOption = DEFAULT_LOUDNESS_LUFS,
+    sample_rate: SampleRateOption = DEFAULT_SAMPLE_RATE_HZ,
     check: Annotated[
         bool,
         typer.Option(
@@ -524,7 +526,7 @@ def play_cmd(
         str, typer.Option("--duration", "-d", help="Length: 90s, 20m, 1h30m.")
     ] = "20m",
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    loudness: Annotated[float, typer.Option("--loudness", help="-30 to -14 LUFS.")] = -23.0,
+    loudness: LoudnessOption = DEFAULT_LOUDNESS_LUFS,
 ) -> None:
     """Play a scene through the sound card (when there is one)."""
     from sonora.scenes import load_scene

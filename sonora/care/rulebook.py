@@ -228,34 +228,32 @@ def _scan(text: str, table: tuple[_Rule, ...]) -> list[tuple[_Rule, str]]:
     return found
 
 
-def crisis_signals(text: str) -> list[Signal]:
-    """Crisis signals of the rule file in a neutralised note.
+def _signals(text: str, table: tuple[_Rule, ...]) -> list[Signal]:
+    """The signals of one table of the rule file in a neutralised note.
 
     Parameters
     ----------
     text : str
         Output of :func:`sonora.care.rules.neutralise`.
+    table : tuple of _Rule
+        ``load_rules().crisis`` or ``load_rules().clinical``.
 
     Returns
     -------
     list of Signal
+        One per rule that matched, in rule order, with the words that matched.
     """
-    return [Signal(r.name, r.reason, span) for r, span in _scan(text, load_rules().crisis)]
+    return [Signal(r.name, r.reason, span) for r, span in _scan(text, table)]
+
+
+def crisis_signals(text: str) -> list[Signal]:
+    """Crisis signals of the rule file in a neutralised note (see :func:`_signals`)."""
+    return _signals(text, load_rules().crisis)
 
 
 def clinical_signals(text: str) -> list[Signal]:
-    """Clinical signals of the rule file in a neutralised note.
-
-    Parameters
-    ----------
-    text : str
-        Output of :func:`sonora.care.rules.neutralise`.
-
-    Returns
-    -------
-    list of Signal
-    """
-    return [Signal(r.name, r.reason, span) for r, span in _scan(text, load_rules().clinical)]
+    """Clinical signals of the rule file in a neutralised note (see :func:`_signals`)."""
+    return _signals(text, load_rules().clinical)
 
 
 def foreign_signals(text: str) -> list[Signal]:

@@ -26,6 +26,12 @@ from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from sonora.cliopts import (
+    DEFAULT_LOUDNESS_LUFS,
+    DEFAULT_SAMPLE_RATE_HZ,
+    LoudnessOption,
+    SampleRateOption,
+)
 from sonora.errors import ParameterError, SonoraError, check_number
 
 __all__ = ["print_plan", "recommend_command"]
@@ -156,12 +162,8 @@ def recommend_command(
         Path | None,
         typer.Option("--render", help="Also render the plan: .flac, .wav, .opus/.ogg or .mp3."),
     ] = None,
-    loudness: Annotated[
-        float, typer.Option("--loudness", help="Loudness of the render, -30 to -14 LUFS.")
-    ] = -23.0,
-    sample_rate: Annotated[
-        int, typer.Option("--sample-rate", help="Sample rate of the render, 22050 to 96000 Hz.")
-    ] = 48_000,
+    loudness: LoudnessOption = DEFAULT_LOUDNESS_LUFS,
+    sample_rate: SampleRateOption = DEFAULT_SAMPLE_RATE_HZ,
     listener: Annotated[
         str,
         typer.Option(

@@ -59,6 +59,31 @@ def _scale(field: str, value: Any) -> float | None:
     return check_number(field, value, low=0.0, high=10.0)
 
 
+def _answers(cls: type, data: Any, field: str, label: str) -> dict[str, Any]:
+    """``data`` as a plain dict of ``cls``'s field names, or a :class:`ParameterError`.
+
+    Parameters
+    ----------
+    cls : type
+        The dataclass the answers are for (:class:`CheckIn` or :class:`CheckOut`).
+    data : Any
+        What the caller gave; must be a mapping whose keys are all field names of ``cls``.
+    field : str
+        The field named in the error when ``data`` is not a mapping.
+    label : str
+        The words for one answer in the unknown-key error (``"check-in"``).
+    """
+    if not isinstance(data, Mapping):
+        raise ParameterError(field, f"expected a mapping of {label} answers, got {data!r}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ParameterError(
+            unknown[0], f"unknown {label} key; allowed: {', '.join(sorted(known))}"
+        )
+    return dict(data)
+
+
 def _local_time(value: Any) -> str | None:
     if value is None or value == "":
         return None
@@ -162,15 +187,7 @@ class CheckIn:
         """Build from a mapping with the field names as keys (unknown keys are errors)."""
         if isinstance(data, CheckIn):
             return data
-        if not isinstance(data, Mapping):
-            raise ParameterError("checkin", f"expected a mapping of check-in answers, got {data!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ParameterError(
-                unknown[0], f"unknown check-in key; allowed: {', '.join(sorted(known))}"
-            )
-        return cls(**dict(data))
+        return cls(**_answers(cls, data, "checkin", "check-in"))
 
     def to_dict(self, *, include_note: bool = True) -> dict[str, Any]:
         """JSON-serialisable form; ``include_note=False`` leaves the free text out."""
@@ -263,15 +280,7 @@ class CheckOut:
         """Build from a mapping with the field names as keys (unknown keys are errors)."""
         if isinstance(data, CheckOut):
             return data
-        if not isinstance(data, Mapping):
-            raise ParameterError("checkout", f"expected a mapping of answers, got {data!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ParameterError(
-                unknown[0], f"unknown check-out key; allowed: {', '.join(sorted(known))}"
-            )
-        return cls(**dict(data))
+        return cls(**_answers(cls, data, "checkout", "check-out"))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""

@@ -67,19 +67,7 @@ class OutboxRows:
                     continue
                 r = s.get(OutboxMessage, mid)
                 assert r is not None
-                out.append(
-                    OutboxRecord(
-                        r.id,
-                        r.kind,
-                        r.to_addr,
-                        r.subject,
-                        r.message,
-                        r.attempts,
-                        r.next_attempt_at,
-                        r.sent_at,
-                        r.last_error,
-                    )
-                )
+                out.append(OutboxRecord.of(r))
         return out
 
     def mark_sent(self, message_id: str, now: dt.datetime) -> None:
@@ -110,20 +98,7 @@ class OutboxRows:
         if unsent_only:
             q = q.where(OutboxMessage.sent_at.is_(None))
         with self.store.reading() as s:
-            return [
-                OutboxRecord(
-                    r.id,
-                    r.kind,
-                    r.to_addr,
-                    r.subject,
-                    r.message,
-                    r.attempts,
-                    r.next_attempt_at,
-                    r.sent_at,
-                    r.last_error,
-                )
-                for r in s.scalars(q)
-            ]
+            return [OutboxRecord.of(r) for r in s.scalars(q)]
 
     def outbox_counts(self) -> dict[str, int]:
         """``{"sent": n, "waiting": n, "failing": n}`` (failing: waiting after a failure)."""

@@ -9,6 +9,7 @@ from typing import Any
 from sonora.store.errors import StoreError
 from sonora.therapists.models import (
     Booking,
+    OutboxMessage,
     TherapistProfile,
 )
 
@@ -188,6 +189,20 @@ class OutboxRecord:
     next_attempt_at: dt.datetime
     sent_at: dt.datetime | None
     last_error: str | None
+
+    @classmethod
+    def of(cls, row: OutboxMessage) -> OutboxRecord:
+        return cls(
+            row.id,
+            row.kind,
+            row.to_addr,
+            row.subject,
+            row.message,
+            row.attempts,
+            row.next_attempt_at,
+            row.sent_at,
+            row.last_error,
+        )
 
 
 @dataclass

@@ -254,15 +254,29 @@ class TherapistRepo(ProfileRows, VerificationRows, OutboxRows, PrivacyRows):
             row = s.scalars(select(Booking).where(Booking.token_hash == token_hash)).first()
             if row is None:
                 raise NotFound("booking", "link")
-            if row.status != "booked":
-                return BookingRecord.of(row)
-            row.status, row.slot_start = "cancelled", None
-            row.sequence += 1
-            row.updated_at = now
-            s.flush()
-            rec = BookingRecord.of(row)
-            self._queue(s, mails_for(rec), row.id, now)
-            return rec
+            return self._cancel_row(s, row, mails_for, now)
+
+    def _cancel_row(
+        self,
+        s: Any,
+        row: Booking,
+        mails_for: Callable[[BookingRecord], Sequence[Mail]],
+        now: dt.datetime,
+    ) -> BookingRecord:
+        """Cancel a booked ``row`` inside session ``s`` and queue its mails (no-op if not booked).
+
+        The caller holds the transaction, so the cancellation and its mails commit
+        together; a booking already cancelled or moved is returned as it is.
+        """
+        if row.status != "booked":
+            return BookingRecord.of(row)
+        row.status, row.slot_start = "cancelled", None
+        row.sequence += 1
+        row.updated_at = now
+        s.flush()
+        rec = BookingRecord.of(row)
+        self._queue(s, mails_for(rec), row.id, now)
+        return rec
 
     def reschedule(
         self, token_hash: str, start: dt.datetime, end: dt.datetime, mails_for: Any
@@ -338,12 +352,4 @@ class TherapistRepo(ProfileRows, VerificationRows, OutboxRows, PrivacyRows):
             ).first()
             if row is None:
                 raise NotFound("booking", booking_id)
-            if row.status != "booked":
-                return BookingRecord.of(row)
-            row.status, row.slot_start = "cancelled", None
-            row.sequence += 1
-            row.updated_at = now
-            s.flush()
-            rec = BookingRecord.of(row)
-            self._queue(s, mails_for(rec), row.id, now)
-            return rec
+            return self._cancel_row(s, row, mails_for, now)

@@ -9,6 +9,7 @@ whose ``field`` names it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request, Response
@@ -201,6 +202,20 @@ async def start_guest(
     return _user_json(user)
 
 
+async def _enter(
+    action: Callable[[UserRecord | None, str, str], tuple[UserRecord, str]],
+    body: Credentials,
+    request: Request,
+    response: Response,
+    core: Core,
+    user: UserRecord | None,
+) -> dict[str, Any]:
+    """Run ``core.sign_up`` or ``core.log_in`` and switch this browser to the new session."""
+    entered, token = await run_in_threadpool(action, user, body.email, body.password)
+    await switch_session(response, request, core, token)
+    return _user_json(entered)
+
+
 @router.post("/signup", status_code=201, tags=["account"], response_model=UserOut)
 async def sign_up(
     body: Credentials,
@@ -210,9 +225,7 @@ async def sign_up(
     user: MaybeUser,
 ) -> dict[str, Any]:
     """Create an account with email and password; a guest keeps everything."""
-    new, token = await run_in_threadpool(core.sign_up, user, body.email, body.password)
-    await switch_session(response, request, core, token)
-    return _user_json(new)
+    return await _enter(core.sign_up, body, request, response, core, user)
 
 
 @router.post("/login", tags=["account"], response_model=UserOut)
@@ -224,9 +237,7 @@ async def log_in(
     user: MaybeUser,
 ) -> dict[str, Any]:
     """Log in; sessions made as a guest in this browser move into the account."""
-    found, token = await run_in_threadpool(core.log_in, user, body.email, body.password)
-    await switch_session(response, request, core, token)
-    return _user_json(found)
+    return await _enter(core.log_in, body, request, response, core, user)
 
 
 @router.post("/logout", tags=["account"], response_model=OkOut)

@@ -199,12 +199,14 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
     def _html_error(request: Request, status: int, message: str) -> HTMLResponse:
         return render_error(request, status, message)
 
+    from sonora.web.account_pages import router as account_router
     from sonora.web.api import router as api_router
     from sonora.web.care_pages import router as care_router
     from sonora.web.pages import router as page_router
 
     app.include_router(api_router)
     app.include_router(page_router)
+    app.include_router(account_router)
     app.include_router(care_router)
     from sonora.web.therapists_api import api_router as therapist_api
     from sonora.web.therapists_pages import router as therapist_pages

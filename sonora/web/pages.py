@@ -1,4 +1,6 @@
-"""The pages: welcome, onboarding, check-in, plan, player, after, history, account.
+"""The pages: welcome, onboarding, check-in, plan, player, after, history.
+
+The account pages (sign-up, log-in, export, delete) live in :mod:`sonora.web.account_pages`.
 
 Plain HTML forms (each with a CSRF token) that work without JavaScript; the player's
 live mixer, timer, breath pacer and night mode are small scripts from ``/static``.
@@ -31,20 +33,16 @@ from sonora.web.deps import (
     CoreDep,
     MaybeUser,
     PageUser,
-    clear_session,
     remember_session,
-    switch_session,
 )
 from sonora.web.mixes_api import checkin_once
 from sonora.web.rendering import (
-    export_download,
     form_scale,
     read_form,
     redirect,
     render,
     render_error,
 )
-from sonora.web.security import SESSION_COOKIE
 
 __all__ = ["TEMPLATE_FILTERS", "render_api_docs", "render_error", "router", "template_globals"]
 
@@ -497,106 +495,6 @@ def _fmt_when(iso: str) -> str:
     except ValueError:
         return iso
     return t.strftime("%d %b %Y, %H:%M UTC")
-
-
-# -- account ---------------------------------------------------------------------------
-@router.get("/account", response_class=HTMLResponse)
-async def account(
-    request: Request,
-    user: PageUser,
-    core: CoreDep,
-) -> Response:
-    profile = await run_in_threadpool(core.profile, user)
-    return render(
-        request,
-        "account.html",
-        {"profile": profile, "error": None, "msg": request.query_params.get("msg", "")},
-    )
-
-
-@router.get("/signup", response_class=HTMLResponse)
-async def signup_page(request: Request, user: MaybeUser) -> Response:
-    return render(request, "signup.html", {"error": None, "email": ""})
-
-
-@router.post("/signup", response_class=HTMLResponse)
-async def signup_submit(
-    request: Request,
-    user: MaybeUser,
-    core: CoreDep,
-) -> Response:
-    data = await read_form(request, core)
-    email = str(data.get("email", ""))
-    try:
-        _, token = await run_in_threadpool(core.sign_up, user, email, str(data.get("password", "")))
-    except AuthError as exc:
-        return render(request, "signup.html", {"error": exc, "email": email}, status=exc.status)
-    resp = redirect("/account?msg=signed-up")
-    await switch_session(resp, request, core, token)
-    return resp
-
-
-@router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, user: MaybeUser) -> Response:
-    return render(request, "login.html", {"error": None, "email": ""})
-
-
-@router.post("/login", response_class=HTMLResponse)
-async def login_submit(
-    request: Request,
-    user: MaybeUser,
-    core: CoreDep,
-) -> Response:
-    data = await read_form(request, core)
-    email = str(data.get("email", ""))
-    try:
-        _, token = await run_in_threadpool(core.log_in, user, email, str(data.get("password", "")))
-    except AuthError as exc:
-        return render(request, "login.html", {"error": exc, "email": email}, status=exc.status)
-    resp = redirect("/")
-    await switch_session(resp, request, core, token)
-    return resp
-
-
-@router.post("/logout")
-async def logout_submit(
-    request: Request,
-    user: MaybeUser,
-    core: CoreDep,
-) -> Response:
-    await read_form(request, core)
-    await run_in_threadpool(core.log_out, request.cookies.get(SESSION_COOKIE))
-    resp = redirect("/?msg=logged-out")
-    clear_session(resp, request, core)
-    return resp
-
-
-@router.get("/account/export")
-async def export_page(
-    request: Request,
-    user: PageUser,
-    core: CoreDep,
-) -> Response:
-    return export_download(await run_in_threadpool(core.export, user))
-
-
-@router.post("/account/delete", response_class=HTMLResponse)
-async def delete_submit(
-    request: Request,
-    user: PageUser,
-    core: CoreDep,
-) -> Response:
-    data = await read_form(request, core)
-    if str(data.get("confirm", "")).strip().lower() != "delete":
-        profile = await run_in_threadpool(core.profile, user)
-        err = ParameterError("confirm", "type delete to confirm")
-        return render(
-            request, "account.html", {"profile": profile, "error": err, "msg": ""}, status=422
-        )
-    await run_in_threadpool(core.delete_account, user)
-    resp = redirect("/?msg=deleted")
-    clear_session(resp, request, core)
-    return resp
 
 
 @router.get("/about", response_class=HTMLResponse)
