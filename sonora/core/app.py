@@ -446,10 +446,11 @@ class Core:
         )
 
     def check_in(
-        self, user: UserRecord, answers: Mapping[str, Any]
+        self, user: UserRecord, answers: Mapping[str, Any], profile: dict[str, Any] | None = None
     ) -> tuple[CheckInRecord, PlanRecord, Plan]:
-        """Store a check-in, make its plan and start measuring its loudness."""
-        profile = self.profile(user)
+        """Store a check-in, make its plan and start measuring its loudness (``profile``:
+        :meth:`profile` when the caller has just read it, saving a read)."""
+        profile = self.profile(user) if profile is None else profile
         data = dict(answers)
         if data.get("goal") in (None, ""):
             data["goal"] = profile["default_goal"]
@@ -464,7 +465,9 @@ class Core:
         if pattern is not None:
             base = care or {"level": "everyday", "reasons": [], "resources": []}
             care = {**base, "pattern": pattern}
-        plan = self._recommend_within_programme(user, checkin, profile)
+        plan = self.planner.recommend(
+            user.id, checkin, profile, allowed=self.programmes.allowed_families(user)
+        )
         c, p = self.listening.add_checkin_and_plan(
             user.id,
             checkin=checkin.to_dict(),
@@ -475,29 +478,6 @@ class Core:
         if self.settings.calibrate_ahead:
             self._calibrate_ahead(user, p)
         return c, p, plan
-
-    def _recommend_within_programme(
-        self, user: UserRecord, checkin: CheckIn, profile: dict[str, Any]
-    ) -> Plan:
-        """The matcher's plan, kept within a running programme's sounds ("one sound
-        family" or "let Sonora choose within these"): the other families count as
-        disliked for this plan.  If nothing could be made within them, the plan is made
-        as usual (the programme's page still says what the therapist suggested)."""
-        allowed = self.programmes.allowed_families(user)
-        disliked = set(profile.get("disliked") or ())
-        if allowed and allowed - disliked:
-            from sonora.plan.recipes import FAMILIES
-
-            within = {
-                **profile,
-                "disliked": sorted(set(FAMILIES) - (allowed - disliked)),
-                "loved": sorted(allowed - disliked),
-            }
-            try:
-                return self.planner.recommend(user.id, checkin, within)
-            except (ParameterError, ValueError) as exc:
-                log.warning("no plan within the programme's sounds (%s); planning as usual", exc)
-        return self.planner.recommend(user.id, checkin, profile)
 
     def _calibrate_ahead(self, user: UserRecord, p: PlanRecord) -> None:
         """Measure a new plan's loudness ahead: on the job queue when a broker is set

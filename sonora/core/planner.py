@@ -14,6 +14,7 @@ workers sharing a database agree.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +48,8 @@ from sonora.plan.compose import minutes_words
 from sonora.plan.recipes import arm_rejection
 from sonora.store.database import SqlDatabase
 from sonora.store.errors import NotFound
+
+log = logging.getLogger("sonora.core")
 
 __all__ = [
     "FAMILY_LABELS",
@@ -295,13 +298,40 @@ class Planner:
 
     # -- plans ------------------------------------------------------------------------
     def recommend(
-        self, listener_id: str, checkin: CheckIn, profile: Mapping[str, Any] | None = None
+        self,
+        listener_id: str,
+        checkin: CheckIn,
+        profile: Mapping[str, Any] | None = None,
+        *,
+        allowed: set[str] | frozenset[str] = frozenset(),
     ) -> Plan:
         """The plan for this listener now (the matcher's choice).
 
         ``profile`` is the stored profile (with ``onboarded``) when the caller has just
         read it: the matcher then does not read it again.
+
+        ``allowed`` keeps the plan within a running programme's sounds ("one sound
+        family" or "let Sonora choose within these"): the other families count as
+        disliked for this plan.  If nothing can be made within them, the plan is made
+        as usual (the programme's page still says what the therapist suggested).
         """
+        disliked = set((profile or {}).get("disliked") or ())
+        if profile is not None and allowed and set(allowed) - disliked:
+            keep = set(allowed) - disliked
+            within = {
+                **profile,
+                "disliked": sorted(set(FAMILIES) - keep),
+                "loved": sorted(keep),
+            }
+            try:
+                return self._recommend(listener_id, checkin, within)
+            except (ParameterError, ValueError) as exc:
+                log.warning("no plan within the programme's sounds (%s); planning as usual", exc)
+        return self._recommend(listener_id, checkin, profile)
+
+    def _recommend(
+        self, listener_id: str, checkin: CheckIn, profile: Mapping[str, Any] | None
+    ) -> Plan:
         mp = None
         if profile is not None:
             mp = (

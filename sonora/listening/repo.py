@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sonora.accounts.models import User
 from sonora.accounts.privacy import UserRows, iso, rows_of
 from sonora.listening.models import CheckInRow, ListeningSession, OutcomeRow, PlanRow
 from sonora.listening.stretches import ListenedStretch, listened_since
@@ -175,14 +175,18 @@ class ListeningRepo(SqlDatabase):
         """Store a check-in and the plan made for it, together (one transaction)."""
         now = utcnow()
         with self.transaction() as s:
-            if s.get(User, user_id) is None:
-                raise NotFound("user", user_id)
             c = CheckInRow(
                 id=new_id(), user_id=user_id, created_at=now, goal=goal, data=checkin, care=care
             )
             p = PlanRow(id=new_id(), user_id=user_id, checkin_id=c.id, created_at=now, plan=plan)
             s.add_all([c, p])
-            s.flush()  # one flush: the unit of work inserts the check-in first
+            try:
+                s.flush()  # one flush: the unit of work inserts the check-in first
+            except IntegrityError as exc:
+                # fresh random ids, the plan's check-in inserted first: only the user's
+                # foreign key can fail, so the user is gone (the foreign key checks it
+                # instead of one more SELECT on every check-in)
+                raise NotFound("user", user_id) from exc
             return CheckInRecord.of(c), PlanRecord.of(p)
 
     def get_checkin(self, user_id: str, checkin_id: str) -> CheckInRecord:

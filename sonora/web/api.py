@@ -154,7 +154,9 @@ def _user_json(user: UserRecord) -> dict[str, Any]:
     return {"id": user.id, "email": user.email, "is_guest": user.is_guest}
 
 
-def _plan_json(core: Core, user: UserRecord, rec: Any, plan: Any) -> dict[str, Any]:
+def _plan_json(
+    core: Core, user: UserRecord, rec: Any, plan: Any, profile: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "id": rec.id,
         "checkin_id": rec.checkin_id,
@@ -170,7 +172,7 @@ def _plan_json(core: Core, user: UserRecord, rec: Any, plan: Any) -> dict[str, A
             }
             for i, layer in enumerate(plan.plan_layers)
         ],
-        "swap_choices": core.swap_choices(user, plan),
+        "swap_choices": core.swap_choices(user, plan, profile),
         "ready": rec.calibration is not None,
         "stream_url": None if plan.quiet_rest else f"/api/plans/{rec.id}/stream",
     }
@@ -317,6 +319,7 @@ def create_checkin(
 ) -> dict[str, Any]:
     """Check in; returns the plan made for you (and help to reach, if your note
     suggests you need more than sound)."""
+    profile = core.profile(user)  # read once: the plan and its swap choices share it
     if idempotency_key is not None:  # an offline queue's retry-safe send
         from sonora.web.mixes_api import checkin_once
 
@@ -324,16 +327,16 @@ def create_checkin(
             core,
             user,
             idempotency_key,
-            lambda: core.check_in(user, body.model_dump(exclude_none=True)),
+            lambda: core.check_in(user, body.model_dump(exclude_none=True), profile),
         )
         c, (rec, plan) = core.store.get_checkin(user.id, cid), core.plan(user, pid)
         response.status_code = 201 if created else 200
     else:
-        c, rec, plan = core.check_in(user, body.model_dump(exclude_none=True))
+        c, rec, plan = core.check_in(user, body.model_dump(exclude_none=True), profile)
     return {
         "checkin": {"id": c.id, "created_at": c.created_at.isoformat(), "answers": c.data},
         "care": c.care,
-        "plan": _plan_json(core, user, rec, plan),
+        "plan": _plan_json(core, user, rec, plan, profile),
     }
 
 

@@ -347,6 +347,8 @@ class RateLimitMiddleware:
         if ACTIONS[action].account is not None:
             token = request.cookies.get("sonora_session")
             user = await run_in_threadpool(self.core.user_for_token, token) if token else None
+            # the route's ``current_user`` dependency reuses it (one query, not two)
+            request.state.sonora_user = user
             account = user.id if user is not None else None
         try:
             await run_in_threadpool(
