@@ -17,7 +17,6 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sonora.accounts.password_rules import password_problem
@@ -27,18 +26,17 @@ from sonora.accounts.store import AccountStore
 from sonora.core.audio import MAX_USER_GAIN, StreamHub
 from sonora.core.calibration import Calibrator
 from sonora.core.database import Database
+from sonora.core.history import HistoryView, build_history
 from sonora.core.planner import (
-    FAMILY_LABELS,
     PROFILE_DEFAULTS,
     Planner,
     checkin_from_answers,
     checkout_from_answers,
     clean_profile,
     edited_checkout,
-    helps_by_goal,
 )
 from sonora.errors import ParameterError
-from sonora.listening.repo import CheckInRecord, HistoryEntry, PlanRecord
+from sonora.listening.repo import CheckInRecord, PlanRecord
 from sonora.listening.store import ListeningStore
 from sonora.plan import CheckIn, Plan
 from sonora.settings import Settings
@@ -65,46 +63,6 @@ class AuthError(Exception):
         super().__init__(f"{field}: {message}")
 
 
-@dataclass(frozen=True)
-class SessionPoint:
-    """One session as the history chart sees it."""
-
-    plan_id: str
-    when: str
-    goal: str
-    title: str
-    quiet_rest: bool
-    families: tuple[str, ...]
-    before: dict[str, float | None]
-    after: dict[str, float | None] | None
-    rating: float | None
-    completed: bool | None
-    fell_asleep: bool | None
-    reward: float | None
-
-
-@dataclass
-class HistoryView:
-    """A listener's history with the summaries shown beside the chart."""
-
-    sessions: list[SessionPoint]
-    per_goal: list[dict[str, Any]] = field(default_factory=list)
-    helps: list[dict[str, Any]] = field(default_factory=list)
-    #: goal -> what seems to help most for it, in words (sonora.match.insights)
-    helps_by_goal: dict[str, dict[str, Any]] = field(default_factory=dict)
-    sound_vs_quiet: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "sessions": [s.__dict__ for s in self.sessions],
-            "per_goal": self.per_goal,
-            "what_helps": self.helps,
-            "what_helps_by_goal": self.helps_by_goal,
-            "sound_vs_quiet": self.sound_vs_quiet,
-        }
-
-
 class _Absent:
     """Marks an argument that was not given (``None`` is a meaningful value)."""
 
@@ -113,17 +71,6 @@ ABSENT = _Absent()
 
 #: Only check-ins this recent count towards the low-mood pattern, days.
 MOOD_PATTERN_DAYS = 14
-
-
-def _mean(xs: list[float]) -> float:
-    return float(sum(xs) / len(xs))
-
-
-def _change(before: Mapping[str, Any], after: Mapping[str, Any], key: str) -> float | None:
-    b, a = before.get(key), after.get(key)
-    if b is None or a is None:
-        return None
-    return float(b) - float(a) if key == "tension" else float(a) - float(b)
 
 
 class Core:
@@ -566,69 +513,13 @@ class Core:
 
     # -- history -----------------------------------------------------------------------
     def history(self, user: UserRecord) -> HistoryView:
-        """Sessions, before and after, with per-goal and per-family summaries."""
+        """Sessions, before and after, with per-goal and per-family summaries
+        (:func:`sonora.core.history.build_history`)."""
         entries = self.listening.history(user.id)
-        points = [self._point(e) for e in entries]
-        view = HistoryView(sessions=points)
-        done = [p for p in points if p.after is not None]
-        goals: dict[str, list[SessionPoint]] = {}
-        for p in done:
-            goals.setdefault(p.goal, []).append(p)
-        for goal, pts in sorted(goals.items()):
-            row: dict[str, Any] = {"goal": goal, "sessions": len(pts)}
-            for key in ("tension", "mood"):
-                ch = [c for p in pts if (c := _change(p.before, p.after or {}, key)) is not None]
-                row[f"{key}_change"] = round(_mean(ch), 2) if ch else None
-            view.per_goal.append(row)
-        fam: dict[str, list[float]] = {}
-        for p in done:
-            if p.reward is None or p.quiet_rest:
-                continue
-            for f in p.families:
-                fam.setdefault(f, []).append(p.reward)
-        helps = [
-            {
-                "family": f,
-                "label": FAMILY_LABELS.get(f, f),
-                "sessions": len(v),
-                "mean_score": round(_mean(v), 2),
-            }
-            for f, v in fam.items()
-            if len(v) >= 2
-        ]
-        helps.sort(key=lambda r: -r["mean_score"])
-        view.helps = helps
-        view.helps_by_goal = helps_by_goal(entries, points)
-        if any(p.quiet_rest for p in points) or self.profile(user).get("quiet_rest"):
+        view = build_history(entries)
+        if any(p.quiet_rest for p in view.sessions) or self.profile(user).get("quiet_rest"):
             view.sound_vs_quiet = self.planner.evidence(user.id).to_dict()
         return view
-
-    @staticmethod
-    def _point(e: HistoryEntry) -> SessionPoint:
-        plan = e.plan.plan
-        before = {k: e.checkin.data.get(k) for k in ("tension", "energy", "mood")}
-        after = None
-        rating = completed = asleep = reward = None
-        if e.outcome is not None:
-            after = {k: e.outcome.data.get(k) for k in ("tension", "energy", "mood")}
-            rating = e.outcome.data.get("rating")
-            completed = e.outcome.data.get("completed")
-            asleep = e.outcome.data.get("fell_asleep")
-            reward = e.outcome.reward
-        return SessionPoint(
-            plan_id=e.plan.id,
-            when=e.checkin.created_at.isoformat(),
-            goal=str(plan.get("goal") or e.checkin.goal or ""),
-            title=str(plan.get("title") or ""),
-            quiet_rest=bool(plan.get("quiet_rest")),
-            families=tuple(dict.fromkeys(x.get("family", "") for x in plan.get("layers", []))),
-            before=before,
-            after=after,
-            rating=rating,
-            completed=completed,
-            fell_asleep=asleep,
-            reward=reward,
-        )
 
     def parse_checkin(self, answers: Mapping[str, Any]) -> CheckIn:
         """Validate check-in answers without storing anything."""
