@@ -218,6 +218,11 @@ LEE_ROUTES = [
 ]  # fmt: skip
 
 
+WIDEST = """() => Array.from(document.querySelectorAll('body *')).filter(e =>
+  e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5)
+  .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+
+
 def _check(page: Any, name: str, shots: Path, device: str, failures: dict[str, Any]) -> None:
     page.wait_for_load_state("networkidle")
     page.add_script_tag(path=str(AXE))
@@ -226,6 +231,7 @@ def _check(page: Any, name: str, shots: Path, device: str, failures: dict[str, A
         failures[f"{name} axe"] = bad
     over = page.evaluate(OVERFLOW)
     if over["doc"] > over["win"] or over["wide"]:
+        over["all"] = page.evaluate(WIDEST)
         failures[f"{name} overflow"] = over
     cut = page.evaluate(CHART_FITS)
     if cut:
