@@ -102,7 +102,7 @@ def _noise_bank(rng: np.random.Generator, n: int, sample_rate: int, power: np.nd
     Parameters
     ----------
     rng : numpy.random.Generator
-        Source of the white noise (one realisation, shared by all classes).
+        Source of the random phases (one realisation, shared by all classes).
     n : int
         Period in frames (even; a power of two is fastest).
     sample_rate : int
@@ -118,8 +118,13 @@ def _noise_bank(rng: np.random.Generator, n: int, sample_rate: int, power: np.nd
         frames at the end, so any window starting in ``[0, n)`` is continuous.
     """
     bins = n // 2 + 1
-    white = rng.standard_normal((2, 2, bins), dtype=np.float32)
-    spec = (white[0] + 1j * white[1]).astype(np.complex64)  # (2, bins)
+    # Random phase, fixed magnitude (sqrt 2, the RMS of a unit complex Gaussian):
+    # every bin of both channels carries exactly the target power, so left and right
+    # of every class have the same level by construction.  Complex Gaussian bins left
+    # the low classes (few bins per band) up to 0.9 dB louder on one side, and a scene
+    # sitting in those bands (wind at 400 Hz) heard that as a lopsided image.
+    theta = rng.random((2, bins)) * (2.0 * math.pi)
+    spec = (math.sqrt(2.0) * np.exp(1j * theta)).astype(np.complex64)  # (2, bins)
     power = np.asarray(power, dtype=np.float64).copy()
     power[:, 0] = 0.0  # no DC
     power[:, -1] = 0.0
