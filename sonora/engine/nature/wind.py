@@ -70,7 +70,9 @@ def _wind_tables(sample_rate: int) -> tuple[_Bank, np.ndarray]:
         band = np.exp(-((lf - math.log2(c)) ** 2) / (2.0 * 0.33**2))
         band /= band.mean()
         classes.append((band + 0.015 * air) * guard)
-    bank = _noise_bank(make_rng(_BANK_SEED, "wind", "bank"), n, sr, np.array(classes))
+    bank = _noise_bank(
+        make_rng(_BANK_SEED, "wind", "bank"), n, sr, np.array(classes), exact_power=True
+    )
     rng = make_rng(_BANK_SEED, "wind", "whistle")
     ff = np.fft.fftfreq(n, 1.0 / sr)
     spec = (rng.standard_normal(n) + 1j * rng.standard_normal(n)) * np.exp(
