@@ -155,13 +155,7 @@ class SingingBowl(_Modal):
         0.9 dB over minutes (benchmarks/sound.py, seeds 0 and 3).  The choice comes
         from what still rings, which a seek reproduces after ``warmup_s``.
         """
-        depth = abs(bowl_pan) + abs(rng.normal(0, 0.05))
-        side_power = self._side_power()
-        if abs(side_power[0] - side_power[1]) <= 1e-3 * (side_power[0] + side_power[1]):
-            side = 1.0 if rng.random() < 0.5 else -1.0
-        else:
-            side = 1.0 if side_power[0] > side_power[1] else -1.0
-        return float(np.clip(side * depth, -1.0, 1.0))
+        return self._on_quieter_side(abs(bowl_pan) + abs(rng.normal(0, 0.05)), rng)
 
     def _bowl_pan(self, bowl: int, n_bowls: int) -> float:
         """Where bowl ``bowl`` of ``n_bowls`` stands, -1 (left) to 1 (right)."""
