@@ -96,7 +96,14 @@ class _Bank(NamedTuple):
     corr: tuple[tuple[float, ...], ...]
 
 
-def _noise_bank(rng: np.random.Generator, n: int, sample_rate: int, power: np.ndarray) -> _Bank:
+def _noise_bank(
+    rng: np.random.Generator,
+    n: int,
+    sample_rate: int,
+    power: np.ndarray,
+    *,
+    exact_power: bool = False,
+) -> _Bank:
     """Stereo periodic Gaussian noise shaped by several zero-phase spectra.
 
     Parameters
@@ -110,6 +117,9 @@ def _noise_bank(rng: np.random.Generator, n: int, sample_rate: int, power: np.nd
     power : numpy.ndarray
         ``(classes, n // 2 + 1)`` power spectra on ``rfftfreq(n, 1 / sample_rate)``;
         each class is normalised to unit variance and must be > 0 somewhere.
+    exact_power : bool
+        If True, bins have random phase and exactly the target magnitude (left and
+        right of every class equally loud); else complex Gaussian bins.
 
     Returns
     -------
@@ -118,8 +128,17 @@ def _noise_bank(rng: np.random.Generator, n: int, sample_rate: int, power: np.nd
         frames at the end, so any window starting in ``[0, n)`` is continuous.
     """
     bins = n // 2 + 1
-    white = rng.standard_normal((2, 2, bins), dtype=np.float32)
-    spec = (white[0] + 1j * white[1]).astype(np.complex64)  # (2, bins)
+    if exact_power:
+        # Random phase, fixed magnitude (sqrt 2, the RMS of a unit complex Gaussian):
+        # every bin of both channels carries exactly the target power, so left and
+        # right of every class have the same level by construction.  Complex Gaussian
+        # bins left wind's low classes (few bins per band) up to 0.9 dB louder on one
+        # side, and a scene sitting in those bands heard a lopsided image.
+        theta = rng.random((2, bins)) * (2.0 * math.pi)
+        spec = (math.sqrt(2.0) * np.exp(1j * theta)).astype(np.complex64)  # (2, bins)
+    else:
+        white = rng.standard_normal((2, 2, bins), dtype=np.float32)
+        spec = (white[0] + 1j * white[1]).astype(np.complex64)  # (2, bins)
     power = np.asarray(power, dtype=np.float64).copy()
     power[:, 0] = 0.0  # no DC
     power[:, -1] = 0.0
