@@ -86,6 +86,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         booking_notice_hours=0,
         booking_confirmation=True,
         login_free_failures=1,
+        # the music library page with a folder allowed (an empty one: the page, not a scan)
+        library_roots=str(tmp_path_factory.mktemp("music")),
     ) as s:
         core = s.core
         svc = core.therapists
@@ -176,6 +178,7 @@ def _pages_of_lee(ctx: Any, url: str, ids: dict[str, str]) -> list[tuple[str, st
         ("booking", "/bookings/{token}", f"/bookings/{ids['booked']}"),
         ("reschedule", "/bookings/{token}/reschedule", f"/bookings/{ids['booked']}/reschedule"),
         ("sharing", "/sharing", "/sharing"),
+        ("library", "/library", "/library"),
         ("programme-listener", "/programmes/{programme_id}", f"/programmes/{ids['programme']}"),
     ]
 
@@ -214,7 +217,7 @@ LEE_ROUTES = [
     "/history", "/mixes", "/m/{token}", "/kept", "/account", "/listening", "/guide",
     "/guide/which", "/evidence", "/about", "/therapists", "/therapists/{therapist_id}",
     "/therapists/{therapist_id}/book", "/bookings/{token}", "/bookings/{token}/confirm",
-    "/bookings/{token}/reschedule", "/sharing", "/programmes/{programme_id}",
+    "/bookings/{token}/reschedule", "/sharing", "/library", "/programmes/{programme_id}",
 ]  # fmt: skip
 
 
