@@ -140,6 +140,12 @@ FIRST_SIGHT: dict[str, tuple[float, float, float, float]] = {
     # 2026-12-06, blind round B by the same independent writer, with the concern gate
     # written from round A's misses (and checked on the older rounds)
     "round10": (24 / 40, 18 / 27, 2 / 33, 4 / 33),
+    # 2026-12-06, blind rounds D, E, F (independent writers), measured once each with
+    # the integration branch as it was (round B's widened gate), before any change:
+    # .venv/bin/python tools/triage_round.py round_D.csv (E, F likewise)
+    "round11": (37 / 64, 13 / 22, 2 / 34, 5 / 34),
+    "round12": (40 / 61, 11 / 20, 7 / 31, 7 / 31),
+    "round13": (34 / 62, 11 / 20, 8 / 31, 8 / 31),
 }
 
 _HARD = re.compile(
