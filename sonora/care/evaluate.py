@@ -76,6 +76,14 @@
     from voices or the television, heat against the skin, letters left behind,
     "stay asleep", coercive control; more phrases in each language).
 
+``round11`` ... ``round13``
+    Blind rounds D, E, F (345 notes, 187 crisis, written by independent writers),
+    measured once each before any change: crisis recall 37/64, 40/61, 34/62. Then
+    used to train the linear reader (:mod:`sonora.care.classifier`), judged by
+    leave-one-round-out over rounds 9-13 (``tools/train_triage_classifier.py``).
+    The rules were not reworked for them, and these rows do not meet the targets
+    yet (everyday read as crisis 17/96); see docs/care.md.
+
 Hard negatives are everyday notes that use a crisis-sounding word (kill, die,
 dead, cut, burn, overdose, goodbye...) in an everyday sense; see
 :func:`is_hard_negative`.
