@@ -379,7 +379,13 @@ def triage(
                 notes.append("the meaning check could not run; rules only")
         # the trained reader reads every language it was trained on (see classifier.py)
         reader_p = _reader(text)
-    reader_crisis = reader_p is not None and reader_p >= classifier.load().threshold
+    # the reader does not overrule what the rules explained: a figure of speech ("my mum
+    # will kill me"), an explicit denial ("no quiero morir"), a story or an accident
+    reader_crisis = (
+        reader_p is not None
+        and reader_p >= classifier.load().threshold
+        and not (idioms or denials or concern.explained(neutral))
+    )
     sem_crisis = sem_soft = sem_clinical = False
     if scores is not None and concern.explained(neutral):
         # an accident, a story, routine medicine: what the model sees is explained

@@ -86,6 +86,9 @@ def test_labelled_set_is_big_varied_and_well_formed() -> None:
         "round8",
         "round9",
         "round10",
+        "round11",
+        "round12",
+        "round13",
     }
 
 
