@@ -19,7 +19,7 @@ Also prints what the concern gate (:mod:`sonora.care.concern`) catches alone
 per split, and a leave-one-round-out estimate of a nearest-neighbour reading of
 the labelled notes (each round scored against the others only).
 
-Splits (see :mod:`sonora.care.evaluate`): ``dev``, ``round1``-``round10``
+Splits (see :mod:`sonora.care.evaluate`): ``dev``, ``round1``-``round13``
 were used for tuning (each round was first measured once as a held-out set; those
 first-sight figures are printed too); ``heldout`` (60 notes) was written afterwards,
 measured once (first sight: crisis recall 19/20), and only its one crisis miss was
@@ -292,11 +292,11 @@ def main(argv: list[str] | None = None) -> int:
         f", ev-flagged <= {TARGETS['everyday_flagged_max']:.0%}"
     )
 
-    _confusion("confusion, tuned rows (dev + round1-10)", tuned)
+    _confusion("confusion, tuned rows (dev + round1-13)", tuned)
     _confusion("confusion, held-out rows", heldout)
 
     print("\nfirst-sight figures of each held-out round, before its mistakes were read:")
-    print("  (round9 and round10 are the blind rounds A and B by an independent writer)")
+    print("  (round9, round10: blind rounds A, B; round11-13: blind rounds D, E, F)")
     for name, (cr, cl, ec, ef) in FIRST_SIGHT.items():
         print(
             f"  {name:<8} crisis-R {cr:.1%}  clinic-R {cl:.1%}  ev->crisis {ec:.1%}  "

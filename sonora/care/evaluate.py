@@ -76,6 +76,14 @@
     from voices or the television, heat against the skin, letters left behind,
     "stay asleep", coercive control; more phrases in each language).
 
+``round11`` ... ``round13``
+    Blind rounds D, E, F (345 notes, 187 crisis, written by independent writers),
+    measured once each before any change: crisis recall 37/64, 40/61, 34/62. Then
+    used to train the linear reader (:mod:`sonora.care.classifier`), judged by
+    leave-one-round-out over rounds 9-13 (``tools/train_triage_classifier.py``).
+    The rules were not reworked for them, and these rows do not meet the targets
+    yet (everyday read as crisis 17/96); see docs/care.md.
+
 Hard negatives are everyday notes that use a crisis-sounding word (kill, die,
 dead, cut, burn, overdose, goodbye...) in an everyday sense; see
 :func:`is_hard_negative`.
@@ -140,6 +148,12 @@ FIRST_SIGHT: dict[str, tuple[float, float, float, float]] = {
     # 2026-12-06, blind round B by the same independent writer, with the concern gate
     # written from round A's misses (and checked on the older rounds)
     "round10": (24 / 40, 18 / 27, 2 / 33, 4 / 33),
+    # 2026-12-06, blind rounds D, E, F (independent writers), measured once each with
+    # the integration branch as it was (round B's widened gate), before any change:
+    # .venv/bin/python tools/triage_round.py round_D.csv (E, F likewise)
+    "round11": (37 / 64, 13 / 22, 2 / 34, 5 / 34),
+    "round12": (40 / 61, 11 / 20, 7 / 31, 7 / 31),
+    "round13": (34 / 62, 11 / 20, 8 / 31, 8 / 31),
 }
 
 _HARD = re.compile(

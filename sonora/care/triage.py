@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any, Literal
 
-from sonora.care import concern, embedding, rulebook, rules
+from sonora.care import classifier, concern, embedding, rulebook, rules
 from sonora.care.errors import CareError
 from sonora.care.resources import (
     clinical_resources,
@@ -251,6 +251,15 @@ def _semantic(pieces: list[str]) -> embedding.Scores | None:
         return None
 
 
+def _reader(text: str) -> float | None:
+    """Crisis probability from the trained reader, or ``None`` if it cannot run."""
+    try:
+        return classifier.load().probability(text)
+    except Exception:  # a missing or damaged weights file must not stop screening
+        log.exception("the trained triage reader could not run")
+        return None
+
+
 def _span(sig: rules.Signal) -> str:
     return f"{sig.reason} (\u201c{sig.span}\u201d)"
 
@@ -353,9 +362,10 @@ def triage(
         )
 
     scores: embedding.Scores | None = None
+    reader_p: float | None = None
     if unread:
         notes.append(_unread_line(language))
-    elif crisis_sigs:
+    if crisis_sigs:
         pass  # the rules already say crisis: the model could not raise it; never wait for it
     elif model_wait_s is not None and not embedding.wait_ready(model_wait_s):
         if embedding.load_error() is not None:
@@ -363,9 +373,19 @@ def triage(
         else:
             notes.append("the meaning check was still starting; the rules alone decided")
     else:
-        scores = _semantic(embedding.split_pieces(neutral))
-        if scores is None:
-            notes.append("the meaning check could not run; rules only")
+        if not unread:
+            scores = _semantic(embedding.split_pieces(neutral))
+            if scores is None:
+                notes.append("the meaning check could not run; rules only")
+        # the trained reader reads every language it was trained on (see classifier.py)
+        reader_p = _reader(text)
+    # the reader does not overrule what the rules explained: a figure of speech ("my mum
+    # will kill me"), an explicit denial ("no quiero morir"), a story or an accident
+    reader_crisis = (
+        reader_p is not None
+        and reader_p >= classifier.load().threshold
+        and not (idioms or denials or concern.explained(neutral))
+    )
     sem_crisis = sem_soft = sem_clinical = False
     if scores is not None and concern.explained(neutral):
         # an accident, a story, routine medicine: what the model sees is explained
@@ -392,8 +412,12 @@ def triage(
             and scores.clinical_vs_everyday >= CLINICAL_MARGIN
         )
 
-    if crisis_sigs or sem_crisis:
+    if crisis_sigs or sem_crisis or reader_crisis:
         reasons = [_span(s) for s in crisis_sigs]
+        if reader_crisis:
+            reasons.append(
+                f"read as crisis by the trained reader of notes (probability {reader_p:.2f})"
+            )
         if sem_crisis and scores is not None:
             reasons.append(
                 f"close in meaning to notes from people in crisis (similarity "
