@@ -53,6 +53,9 @@ NOT_PAGES = {
     "/listening/reference.wav": "an audio file",
     "/bookings/{token}/invite.ics": "a calendar file",
     "/programmes/{programme_id}/report.{fmt}": "the PDF/CSV report of a programme",
+    "/healthz": "the operators' liveness check (JSON)",
+    "/readyz": "the operators' readiness check (JSON)",
+    "/metrics": "Prometheus metrics (text, loopback or token only)",
 }
 
 
