@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from e2ekit import e2e_server
+from e2ekit import THERAPIST_PROFILE, e2e_server
 from starlette.routing import Route
 from test_pwa import AXE, AXE_RUN, CHART_FITS, DESKTOP, OVERFLOW, PHONE
 
@@ -29,20 +29,7 @@ from sonora.web.testing import RunningServer
 
 pytestmark = pytest.mark.browser
 
-PROFILE = {
-    "display_name": "Ada Lovelace",
-    "country": "GB",
-    "registration_number": "AS12345",
-    "region": "West Yorkshire",
-    "city": "Leeds",
-    "in_person": True,
-    "online": True,
-    "languages": "English",
-    "populations": ["adults"],
-    "approaches": ["songwriting"],
-    "bio": "I work with adults who find it hard to rest.",
-    "timezone": "Europe/London",
-}
+PROFILE = THERAPIST_PROFILE
 PASSWORD = "long enough pw"
 
 #: GET routes outside /api that are not HTML pages a person reads, and why.

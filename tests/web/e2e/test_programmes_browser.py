@@ -16,24 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2ekit import THERAPIST_PROFILE
 
 from sonora.settings import Settings
 from sonora.web.testing import RunningServer, running_server
 
-PROFILE = {
-    "display_name": "Ada Lovelace",
-    "country": "GB",
-    "registration_number": "AS12345",
-    "region": "West Yorkshire",
-    "city": "Leeds",
-    "in_person": True,
-    "online": True,
-    "languages": "English",
-    "populations": ["adults"],
-    "approaches": ["songwriting"],
-    "bio": "I work with adults who find it hard to rest.",
-    "timezone": "Europe/London",
-}
+PROFILE = THERAPIST_PROFILE
 
 pytestmark = pytest.mark.browser
 

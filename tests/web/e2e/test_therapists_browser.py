@@ -18,25 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2ekit import e2e_server
+from e2ekit import THERAPIST_PROFILE, e2e_server
 
 from sonora.therapists.demo import seed_demo, verify_demo
 from sonora.web.testing import RunningServer
 
-PROFILE = {
-    "display_name": "Ada Lovelace",
-    "country": "GB",
-    "registration_number": "AS12345",
-    "region": "West Yorkshire",
-    "city": "Leeds",
-    "in_person": True,
-    "online": True,
-    "languages": "English",
-    "populations": ["adults"],
-    "approaches": ["songwriting"],
-    "bio": "I work with adults who find it hard to rest.",
-    "timezone": "Europe/London",
-}
+PROFILE = THERAPIST_PROFILE
 
 
 @pytest.fixture(scope="module")
