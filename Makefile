@@ -80,6 +80,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/render.py
 	$(BIN)/python benchmarks/cli_render.py
 	$(BIN)/python benchmarks/triage.py
+	$(BIN)/python benchmarks/triage_speed.py
 	$(BIN)/python benchmarks/personalisation.py
 	$(BIN)/python benchmarks/serve.py --quick
 	$(BIN)/python benchmarks/library.py

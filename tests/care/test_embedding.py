@@ -206,3 +206,17 @@ def test_background_load_becomes_ready() -> None:
     embedding.start_background_load()
     assert embedding.wait_ready(60.0)
     assert embedding.is_ready()
+
+
+def test_env_dir_is_looked_in_first_and_installed_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: MiniLM
+) -> None:
+    from sonora.care.minilm_pack import default_destination
+
+    monkeypatch.setenv(minilm.ENV_DIR, str(tmp_path / "elsewhere"))
+    assert default_destination() == tmp_path / "elsewhere"
+    assert minilm.model_dir() != tmp_path / "elsewhere"  # empty: the next place is used
+    (tmp_path / "elsewhere").mkdir()
+    for name in ("weights.safetensors", "tokenizer.json"):
+        (tmp_path / "elsewhere" / name).symlink_to(model.path / name)
+    assert minilm.model_dir() == tmp_path / "elsewhere"
