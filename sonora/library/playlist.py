@@ -243,11 +243,12 @@ def chart_svg(
     tempo = line(list(tempos_bpm), 40.0, 160.0)
     energy = line(list(energies), 0.0, 1.0)
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart arc-chart" '
+        f'viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="Tempo and energy per track (estimates)">'
         f'<polyline fill="none" stroke="currentColor" stroke-width="2" points="{tempo}"/>'
         f'<polyline fill="none" stroke="currentColor" stroke-dasharray="4 3" points="{energy}"/>'
-        f'<text x="4" y="12" font-size="10">tempo (solid), energy (dashed), estimates</text></svg>'
+        f'<text x="4" y="12" font-size="10" fill="currentColor">tempo (solid), energy (dashed), estimates</text></svg>'
     )
 
 

@@ -140,7 +140,9 @@ def test_exports_list_the_files_with_relative_paths(
     names = {t["id"]: t["name"] for t in p["tracks"]}
     r = alice.get(p["exports"]["m3u8"])
     assert r.status_code == 200 and r.headers["content-type"].startswith("audio/x-mpegurl")
-    assert re.search(r'attachment; filename="sonora-focus-[0-9-]+\.m3u8"', r.headers["content-disposition"])
+    assert re.search(
+        r'attachment; filename="sonora-focus-[0-9-]+\.m3u8"', r.headers["content-disposition"]
+    )
     lines = r.text.splitlines()
     assert lines[0] == "#EXTM3U"
     paths = [ln for ln in lines if ln and not ln.startswith("#")]
