@@ -537,10 +537,12 @@ class Core:
         """Sessions, before and after, with per-goal and per-family summaries
         (:func:`sonora.core.history.build_history`)."""
         from sonora.core.music import music_by_plan
+        from sonora.library.sessions import music_insights
 
         entries = self.listening.history(user.id)
-        view = build_history(entries, music=music_by_plan(self, user))
-        view.music_helps = self.library.insights(user.id)
+        playlists = self.library.playlists(user.id, limit=500)
+        view = build_history(entries, music=music_by_plan(playlists))
+        view.music_helps = music_insights(playlists)
         if any(p.quiet_rest for p in view.sessions) or self.profile(user).get("quiet_rest"):
             view.sound_vs_quiet = self.planner.evidence(user.id).to_dict()
         return view

@@ -13,7 +13,7 @@ Functions of a :class:`~sonora.core.app.Core` (kept out of ``app.py`` for its si
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sonora.errors import ParameterError
@@ -97,8 +97,6 @@ def outcome_score(plan: Plan, checkout: CheckOut) -> float:
     return float(Outcome(before, checkout).reward)
 
 
-def music_by_plan(core: Core, user: UserRecord) -> dict[str, dict[str, Any]]:
-    """This listener's playlists by the plan of their check-in (for the history)."""
-    return {
-        str(p["plan_id"]): p for p in core.library.playlists(user.id, limit=500) if p.get("plan_id")
-    }
+def music_by_plan(playlists: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Playlists by the plan of their check-in (for the history)."""
+    return {str(p["plan_id"]): p for p in playlists if p.get("plan_id")}
