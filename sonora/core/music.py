@@ -66,7 +66,7 @@ def check_in_music(
         goal=str(goal),
         tension=checkin.tension,
         energy=checkin.energy,
-        minutes=30.0,
+        minutes=5.0,  # the shortest: only whether a first track fits matters here
         checkin_id=None,
         plan_id="",
         sound_layer=sound_layer,
