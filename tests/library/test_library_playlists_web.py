@@ -279,3 +279,31 @@ def test_account_export_and_delete_include_playlists(
     with core.store.transaction() as s:
         assert s.scalar(select(func.count()).select_from(PlaylistRow)) == 0
     assert {f: f.stat().st_mtime_ns for f in music.rglob("*") if f.is_file()} == before
+
+
+def test_exports_leave_out_files_gone_since_the_scan(tmp_path: Path, music: Path) -> None:
+    root = tmp_path / "roots" / "Music"
+    root.mkdir(parents=True)
+    for f in sorted(music.glob("*.*"))[:5]:
+        (root / f.name).write_bytes(f.read_bytes())
+    core = Core(web_settings(tmp_path, library_roots=str(root.parent)))
+    app = create_app(core)
+    with TestClient(app) as c:
+        make_listener(c)
+        assert c.post("/api/library/folders", json={"path": str(root)}).status_code == 201
+        c.post("/api/library/scans", json={})
+        core.library.wait_idle(120)
+        p = _playlist(c, goal="focus", tension=5, energy=5)
+        assert len(p["tracks"]) >= 2
+        lines = c.get(p["exports"]["m3u8"]).text.splitlines()
+        listed = [ln for ln in lines if ln and not ln.startswith("#")]
+        assert len(listed) == len(p["tracks"])
+        victim = listed[0]
+        (root / victim).unlink()
+        after = [
+            ln
+            for ln in c.get(p["exports"]["m3u8"]).text.splitlines()
+            if ln and not ln.startswith("#")
+        ]
+        assert after == listed[1:] and all((root / ln).is_file() for ln in after)
+    core.close()
