@@ -485,9 +485,21 @@ class Core:
         self.hub.set_gains(plan_id, clean)
         return clean
 
+    def check_in_music(
+        self, user: UserRecord, answers: Mapping[str, Any], *, sound_layer: bool = False
+    ) -> tuple[CheckInRecord, PlanRecord, dict[str, Any]]:
+        """A check-in whose session is a playlist of the listener's own music
+        (:func:`sonora.core.music.check_in_music`)."""
+        from sonora.core.music import check_in_music
+
+        return check_in_music(self, user, answers, sound_layer=sound_layer)
+
     def check_out(self, user: UserRecord, plan_id: str, answers: Mapping[str, Any]) -> float:
-        """Store the check-out and teach the matcher; returns the outcome score."""
-        _, plan = self.plan(user, plan_id)
+        """Store the check-out and teach the matcher (when a sound played; a playlist
+        keeps it too); returns the outcome score."""
+        from sonora.core.music import outcome_score, sound_heard
+
+        rec, plan = self.plan(user, plan_id)
         if not any(answers.get(k) is not None for k in ("tension", "energy", "mood", "rating")):
             raise ParameterError(
                 "tension", "say how you are now: at least one of tension, energy, mood or rating"
@@ -495,8 +507,14 @@ class Core:
         if self.listening.get_outcome(user.id, plan_id) is not None:  # check out once
             raise AuthError("outcome", "you already checked out of this session", 409)
         checkout = checkout_from_answers(answers)
-        reward = self.planner.record(user.id, plan, checkout)
+        playlist = self.library.playlist_for_checkin(user.id, rec.checkin_id)
+        if sound_heard(playlist):
+            reward = self.planner.record(user.id, plan, checkout)
+        else:
+            reward = outcome_score(plan, checkout)
         self.listening.record_outcome(user.id, plan_id, data=checkout.to_dict(), reward=reward)
+        if playlist is not None:
+            self.library.record_outcome(user.id, playlist["id"], checkout.to_dict(), reward)
         return reward
 
     def edit_check_out(self, user: UserRecord, plan_id: str, changes: Mapping[str, Any]) -> float:
@@ -505,18 +523,26 @@ class Core:
         See :func:`~sonora.core.planner.edited_checkout`; the matcher keeps what it learnt
         from the first answers (its sessions are not linked to plans).
         """
-        _, plan = self.plan(user, plan_id)
+        rec, plan = self.plan(user, plan_id)
         current = self.listening.get_outcome(user.id, plan_id) if changes else None
         checkout, reward = edited_checkout(plan, current and current.data, changes, plan_id)
         self.listening.edit_outcome(user.id, plan_id, data=checkout.to_dict(), reward=reward)
+        playlist = self.library.playlist_for_checkin(user.id, rec.checkin_id)
+        if playlist is not None:
+            self.library.record_outcome(user.id, playlist["id"], checkout.to_dict(), reward)
         return reward
 
     # -- history -----------------------------------------------------------------------
     def history(self, user: UserRecord) -> HistoryView:
         """Sessions, before and after, with per-goal and per-family summaries
         (:func:`sonora.core.history.build_history`)."""
+        from sonora.core.music import music_by_plan
+        from sonora.library.sessions import music_insights
+
         entries = self.listening.history(user.id)
-        view = build_history(entries)
+        playlists = self.library.playlists(user.id, limit=500)
+        view = build_history(entries, music=music_by_plan(playlists))
+        view.music_helps = music_insights(playlists)
         if any(p.quiet_rest for p in view.sessions) or self.profile(user).get("quiet_rest"):
             view.sound_vs_quiet = self.planner.evidence(user.id).to_dict()
         return view

@@ -9,7 +9,7 @@ adds the sound-versus-quiet comparison, which needs the planner.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sonora.core.planner import FAMILY_LABELS, helps_by_goal
@@ -34,6 +34,8 @@ class SessionPoint:
     completed: bool | None
     fell_asleep: bool | None
     reward: float | None
+    #: the session's playlist of the listener's music, if it was one
+    playlist_id: str | None = None
 
 
 @dataclass
@@ -46,6 +48,9 @@ class HistoryView:
     #: goal -> what seems to help most for it, in words (sonora.match.insights)
     helps_by_goal: dict[str, dict[str, Any]] = field(default_factory=dict)
     sound_vs_quiet: dict[str, Any] | None = None
+    #: goal -> what seems to help in playlists of the listener's music
+    #: (:func:`sonora.library.sessions.music_insights`)
+    music_helps: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -55,6 +60,7 @@ class HistoryView:
             "what_helps": self.helps,
             "what_helps_by_goal": self.helps_by_goal,
             "sound_vs_quiet": self.sound_vs_quiet,
+            "what_helps_music": self.music_helps,
         }
 
 
@@ -69,20 +75,27 @@ def _change(before: Mapping[str, Any], after: Mapping[str, Any], key: str) -> fl
     return float(b) - float(a) if key == "tension" else float(a) - float(b)
 
 
-def build_history(entries: Sequence[HistoryEntry]) -> HistoryView:
+def build_history(
+    entries: Sequence[HistoryEntry], music: Mapping[str, Mapping[str, Any]] | None = None
+) -> HistoryView:
     """Sessions, before and after, with per-goal and per-family summaries.
 
     Parameters
     ----------
     entries : sequence of HistoryEntry
         One listener's stored sessions, oldest first.
+    music : mapping, optional
+        Plan id -> the playlist of the listener's music played for it: such a session
+        is titled by its playlist, and its sound families count only when its sound
+        layer played.
 
     Returns
     -------
     HistoryView
         ``sound_vs_quiet`` is left ``None`` (the caller adds it when it applies).
     """
-    points = [session_point(e) for e in entries]
+    music = music or {}
+    points = [_with_music(session_point(e), music.get(e.plan.id)) for e in entries]
     view = HistoryView(sessions=points)
     done = [p for p in points if p.after is not None]
     goals: dict[str, list[SessionPoint]] = {}
@@ -114,6 +127,20 @@ def build_history(entries: Sequence[HistoryEntry]) -> HistoryView:
     view.helps = helps
     view.helps_by_goal = helps_by_goal(entries, points)
     return view
+
+
+def _with_music(p: SessionPoint, playlist: Mapping[str, Any] | None) -> SessionPoint:
+    if playlist is None:
+        return p
+    n = len(playlist.get("tracks") or [])
+    layer = bool(playlist.get("sound_layer"))
+    title = f"Your music: {n} track{'' if n == 1 else 's'}" + (f" with {p.title}" if layer else "")
+    return replace(
+        p,
+        title=title,
+        families=p.families if layer else (),
+        playlist_id=str(playlist.get("id")),
+    )
 
 
 def session_point(e: HistoryEntry) -> SessionPoint:

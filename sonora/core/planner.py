@@ -185,6 +185,8 @@ def helps_by_goal(entries: Sequence[Any], points: Sequence[Any]) -> dict[str, di
     for e, p in zip(entries, points, strict=True):
         if p.after is None or p.quiet_rest or p.reward is None or not p.goal:
             continue
+        if not p.families:  # a playlist of the listener's music without a Sonora sound
+            continue
         t0, t1 = p.before.get("tension"), p.after.get("tension")
         m0, m1 = p.before.get("mood"), p.after.get("mood")
         obs.append(

@@ -4,7 +4,8 @@ The iso principle (music therapy practice): start where the listener is, then le
 step by step to where they want to be.  :func:`build_arc` picks the first track nearest
 the listener's current tension and energy (from the check-in), then, greedily, the
 track that moves furthest toward the goal while each step stays within
-:class:`StepLimits` in tempo, energy and loudness.  Dislikes are respected (artists,
+:class:`StepLimits` in tempo, energy and loudness and never leads away from the goal
+(once within a step of it, the arc stays there).  Dislikes are respected (artists,
 genres) and, for sleep, tracks estimated to have a voice are left out.
 
 The mapping from a 0–10 check-in to a starting tempo and energy is a plain heuristic
@@ -25,7 +26,16 @@ from xml.etree import ElementTree as ET
 from sonora.errors import ParameterError
 from sonora.library.repo import Track
 
-__all__ = ["GOAL_TARGETS", "Arc", "StepLimits", "arc_svg", "build_arc", "to_m3u8", "to_xspf"]
+__all__ = [
+    "GOAL_TARGETS",
+    "Arc",
+    "StepLimits",
+    "arc_svg",
+    "build_arc",
+    "chart_svg",
+    "to_m3u8",
+    "to_xspf",
+]
 
 #: Where each goal leads: (tempo BPM, energy 0–1, loudness LUFS).
 GOAL_TARGETS: dict[str, tuple[float, float, float]] = {
@@ -111,6 +121,8 @@ def build_arc(
     limits: StepLimits | None = None,
     disliked_artists: Sequence[str] = (),
     disliked_genres: Sequence[str] = (),
+    voice_ok_for_sleep: bool = False,
+    target: tuple[float, float, float] | None = None,
 ) -> Arc:
     """An iso-principle arc from the listener's state toward ``goal``.
 
@@ -126,6 +138,11 @@ def build_arc(
     limits : StepLimits, optional
     disliked_artists, disliked_genres : sequence of str
         Left out (case-insensitive).
+    voice_ok_for_sleep : bool
+        Keep tracks likely with voice in sleep arcs (left out by default).
+    target : tuple of (float, float, float), optional
+        Where the arc leads, (tempo BPM, energy 0–1, loudness LUFS); default
+        :data:`GOAL_TARGETS` for the goal (the app passes what it learnt helps).
     """
     if goal not in GOAL_TARGETS:
         raise ParameterError("goal", f"one of {', '.join(GOAL_TARGETS)} (got {goal!r})")
@@ -135,7 +152,7 @@ def build_arc(
     if not 5 <= minutes <= 720:
         raise ParameterError("minutes", f"5 to 720 (got {minutes})")
     lim = limits or StepLimits()
-    target = GOAL_TARGETS[goal]
+    target = target or GOAL_TARGETS[goal]
     # heuristic: arousal 0–1 from the check-in -> 60–120 BPM and energy 0.1–0.8
     arousal = (tension + energy) / 20.0
     start = (60.0 + 60.0 * arousal, 0.1 + 0.7 * arousal)
@@ -148,7 +165,7 @@ def build_arc(
         for t in pool
         if t.artist.casefold() not in bad_artists and t.genre.casefold() not in bad_genres
     ]
-    if goal == "sleep":
+    if goal == "sleep" and not voice_ok_for_sleep:
         voiced = [t for t in pool if (t.voice or 0.0) >= 0.5]
         pool = [t for t in pool if (t.voice or 0.0) < 0.5]
         if voiced:
@@ -166,9 +183,17 @@ def build_arc(
     total_s = first.duration_s or 0.0
     while total_s < minutes * 60.0:
         here = arc[-1]
-        nexts = [t for t in pool if t.id not in used and _within(here, t, lim)]
+        # never away from the goal: no farther than here, or within a step of the goal
+        bound = max(_to_goal(here, target, lim), 1.0)
+        nexts = [
+            t
+            for t in pool
+            if t.id not in used and _within(here, t, lim) and _to_goal(t, target, lim) <= bound
+        ]
         if not nexts:
-            notes.append("The arc ends where no further track is within a step.")
+            notes.append(
+                "The arc ends where no further track is within a step and no farther from the goal."
+            )
             break
         best = min(nexts, key=lambda t: (_to_goal(t, target, lim), t.id))
         arc.append(best)
@@ -179,7 +204,32 @@ def build_arc(
 
 def arc_svg(arc: Arc, *, width: int = 320, height: int = 120) -> str:
     """A small inline SVG: tempo (solid) and energy (dashed) per track."""
-    n = len(arc.tracks)
+    return chart_svg(
+        [t.tempo_bpm or 0.0 for t in arc.tracks],
+        [t.energy or 0.0 for t in arc.tracks],
+        width=width,
+        height=height,
+    )
+
+
+def chart_svg(
+    tempos_bpm: Sequence[float], energies: Sequence[float], *, width: int = 320, height: int = 120
+) -> str:
+    """The arc chart from figures per track (a stored playlist has no :class:`Track`).
+
+    Parameters
+    ----------
+    tempos_bpm, energies : sequence of float
+        One value per track, in order (BPM; 0–1).
+    width, height : int
+        Size of the drawing, CSS pixels.
+
+    Returns
+    -------
+    str
+        ``<svg>`` markup (empty for no tracks): tempo solid (40–160 BPM), energy dashed.
+    """
+    n = len(tempos_bpm)
     if n == 0:
         return ""
     xs = [20 + (width - 40) * (i / max(n - 1, 1)) for i in range(n)]
@@ -190,14 +240,15 @@ def arc_svg(arc: Arc, *, width: int = 320, height: int = 120) -> str:
             f"{x:.1f},{max(5.0, min(height - 5.0, y)):.1f}" for x, y in zip(xs, ys, strict=True)
         )
 
-    tempo = line([t.tempo_bpm or 0.0 for t in arc.tracks], 40.0, 160.0)
-    energy = line([t.energy or 0.0 for t in arc.tracks], 0.0, 1.0)
+    tempo = line(list(tempos_bpm), 40.0, 160.0)
+    energy = line(list(energies), 0.0, 1.0)
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart arc-chart" '
+        f'viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="Tempo and energy per track (estimates)">'
         f'<polyline fill="none" stroke="currentColor" stroke-width="2" points="{tempo}"/>'
         f'<polyline fill="none" stroke="currentColor" stroke-dasharray="4 3" points="{energy}"/>'
-        f'<text x="4" y="12" font-size="10">tempo (solid), energy (dashed)</text></svg>'
+        f'<text x="4" y="12" font-size="10" fill="currentColor">tempo (solid), energy (dashed), estimates</text></svg>'
     )
 
 

@@ -136,12 +136,24 @@ class LibraryStore(Protocol):
     def save_tracks(self, user_id: str, folder_id: str, updates: Iterable[TrackUpdate]) -> None: ...
     def remove_tracks(self, folder_id: str, rel_paths: Iterable[str]) -> int: ...
     def tracks(self, user_id: str) -> list[Track]: ...
+    def has_tracks(self, user_id: str) -> bool: ...
     def track(self, user_id: str, track_id: str) -> tuple[Track, str]: ...
     def new_scan(self, user_id: str) -> Scan: ...
     def update_scan(self, scan_id: str, **fields: Any) -> None: ...
     def scan(self, scan_id: str) -> Scan: ...
     def scans(self, user_id: str, *, limit: int = 10) -> list[Scan]: ...
     def unfinished_scans(self) -> list[Scan]: ...
+    def save_playlist(
+        self, user_id: str, goal: str, checkin_id: str | None, plan: dict[str, Any]
+    ) -> str: ...
+    def playlist(self, user_id: str, playlist_id: str) -> dict[str, Any]: ...
+    def playlists(self, user_id: str, *, limit: int = 20) -> list[dict[str, Any]]: ...
+    def playlist_for_checkin(self, user_id: str, checkin_id: str) -> dict[str, Any] | None: ...
+    def set_playlist_outcome(
+        self, user_id: str, playlist_id: str, outcome: dict[str, Any]
+    ) -> None: ...
+    def prefs(self, user_id: str) -> dict[str, Any]: ...
+    def set_prefs(self, user_id: str, **prefs: Any) -> None: ...
 
 
 class SqlLibraryRepo:
@@ -245,6 +257,14 @@ class SqlLibraryRepo:
             )
             return [Track.of(r) for r in s.scalars(q)]
 
+    def has_tracks(self, user_id: str) -> bool:
+        """Whether this listener has a track with a tempo estimate."""
+        with self.store.transaction() as s:
+            q = select(TrackRow.id).where(
+                TrackRow.user_id == user_id, TrackRow.tempo_bpm.is_not(None)
+            )
+            return s.scalars(q.limit(1)).first() is not None
+
     def track(self, user_id: str, track_id: str) -> tuple[Track, str]:
         """A track of this listener and its folder's path (``NotFound`` otherwise)."""
         with self.store.transaction() as s:
@@ -322,26 +342,35 @@ class SqlLibraryRepo:
             row = s.get(PlaylistRow, playlist_id)
             if row is None or row.user_id != user_id:
                 raise NotFound("playlist", playlist_id)
-            return {
-                "id": row.id,
-                "goal": row.goal,
-                "checkin_id": row.checkin_id,
-                "created_at": row.created_at,
-                **row.plan,
-            }
+            return _playlist_dict(row)
 
     def playlists(self, user_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
+        """This listener's playlists, newest first."""
         with self.store.transaction() as s:
             q = (
                 select(PlaylistRow)
                 .where(PlaylistRow.user_id == user_id)
-                .order_by(PlaylistRow.created_at.desc())
+                .order_by(PlaylistRow.created_at.desc(), PlaylistRow.id)
                 .limit(limit)
             )
-            return [
-                {"id": r.id, "goal": r.goal, "created_at": r.created_at, **r.plan}
-                for r in s.scalars(q)
-            ]
+            return [_playlist_dict(r) for r in s.scalars(q)]
+
+    def playlist_for_checkin(self, user_id: str, checkin_id: str) -> dict[str, Any] | None:
+        """The playlist built for this check-in of this listener, if any."""
+        with self.store.transaction() as s:
+            q = select(PlaylistRow).where(
+                PlaylistRow.user_id == user_id, PlaylistRow.checkin_id == checkin_id
+            )
+            row = s.scalars(q.limit(1)).first()
+            return None if row is None else _playlist_dict(row)
+
+    def set_playlist_outcome(self, user_id: str, playlist_id: str, outcome: dict[str, Any]) -> None:
+        """Keep the check-out (answers and score) with the playlist it followed."""
+        with self.store.transaction() as s:
+            row = s.get(PlaylistRow, playlist_id, with_for_update=True)
+            if row is None or row.user_id != user_id:
+                raise NotFound("playlist", playlist_id)
+            row.plan = {**row.plan, "outcome": dict(outcome)}  # a new dict: JSON is saved
 
     def prefs(self, user_id: str) -> dict[str, Any]:
         with self.store.transaction() as s:
@@ -366,6 +395,16 @@ class SqlLibraryRepo:
             for k, v in prefs.items():
                 setattr(row, k, v)
             row.updated_at = utcnow()
+
+
+def _playlist_dict(row: PlaylistRow) -> dict[str, Any]:
+    return {
+        **row.plan,
+        "id": row.id,
+        "goal": row.goal,
+        "checkin_id": row.checkin_id,
+        "created_at": row.created_at,
+    }
 
 
 def _export(s: Session, user_id: str) -> dict[str, Any]:

@@ -241,7 +241,12 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, str | None]] = [
     ("POST", re.compile(r"^/(api/)?signup/?$"), "signup", None),
     ("POST", re.compile(r"^/api/guest/?$|^/start/?$"), "guest", None),
     ("POST", re.compile(r"^/(api/)?login/?$"), "login", "email"),
-    ("POST", re.compile(r"^/api/checkins/?$|^/checkin/?$"), "checkins", None),
+    (
+        "POST",
+        re.compile(r"^/api/checkins/?$|^/checkin/?$|^/api/library/playlists/?$"),
+        "checkins",
+        None,
+    ),
     (
         "POST",
         re.compile(r"^/api/therapists/[^/]+/bookings/?$|^/therapists/[^/]+/book/?$"),
@@ -249,6 +254,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, str | None]] = [
         "email",
     ),
     ("GET", re.compile(r"^/api/plans/[^/]+/download/?$"), "downloads", None),
+    ("GET", re.compile(r"^/api/library/playlists/[^/]+/export/?$"), "downloads", None),
     # programme reports (a PDF is drawn per request)
     ("GET", re.compile(r"^/(api/)?programmes/[^/]+/report\.(pdf|csv)$"), "downloads", None),
     ("GET", re.compile(r"^/api/plans/[^/]+/stream/?$"), "streams", None),

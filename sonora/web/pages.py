@@ -36,6 +36,7 @@ from sonora.web.deps import (
     remember_session,
 )
 from sonora.web.mixes_api import checkin_once
+from sonora.web.music_checkin import music_ready, playlist_of_plan
 from sonora.web.rendering import (
     form_scale,
     read_form,
@@ -228,15 +229,23 @@ async def checkin_page(
         "place": "sitting",
         "output": profile["output"],
         "note": "",
+        "source": "music" if request.query_params.get("source") == "music" else "sounds",
         # one-time key: a retried or double-clicked form makes one check-in, not two
         "request_key": "form-" + secrets.token_urlsafe(16),
     }
     pattern = await run_in_threadpool(core.mood_pattern, user)
     programmes = await run_in_threadpool(core.programmes.active_programmes, user)
+    music_ok = await run_in_threadpool(music_ready, core, user.id)
     return render(
         request,
         "checkin.html",
-        {"values": values, "error": None, "pattern": pattern, "programme_questions": programmes},
+        {
+            "values": values,
+            "error": None,
+            "pattern": pattern,
+            "programme_questions": programmes,
+            "music_ok": music_ok,
+        },
     )
 
 
@@ -282,24 +291,32 @@ async def checkin_submit(
             core.programmes.clean_answers, user, _programme_answers(data)
         )  # checked before anything is stored
 
+        music = data.get("source") == "music"  # a playlist of the listener's own music
+
         def make() -> Any:
-            result = core.check_in(user, answers)
+            if music:
+                layer = data.get("sound_layer") == "on"
+                result = core.check_in_music(user, answers, sound_layer=layer)
+            else:
+                result = core.check_in(user, answers)
             core.programmes.store_answers(user, extra, result[0].id)
             return result
 
         key = str(data.get("request_key") or "")
         if not key:  # a form from before keys existed: made as asked
             _, rec, _ = await run_in_threadpool(make)
-            return redirect(f"/plan/{rec.id}")
-        plan_id = await _checkin_once(core, user, key, make)
+            plan_id = rec.id
+        else:
+            plan_id = await _checkin_once(core, user, key, make)
     except ParameterError as exc:
         programmes = await run_in_threadpool(core.programmes.active_programmes, user)
-        return render(
-            request,
-            "checkin.html",
-            {"values": values, "error": exc, "programme_questions": programmes},
-            status=422,
-        )
+        music_ok = await run_in_threadpool(music_ready, core, user.id)
+        ctx = {"values": values, "error": exc, "programme_questions": programmes}
+        return render(request, "checkin.html", {**ctx, "music_ok": music_ok}, status=422)
+    if music:
+        playlist_id = await run_in_threadpool(playlist_of_plan, core, user.id, plan_id)
+        if playlist_id is not None:
+            return redirect(f"/library/playlists/{playlist_id}")
     return redirect(f"/plan/{plan_id}")
 
 

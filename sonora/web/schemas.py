@@ -133,6 +133,7 @@ class HistoryOut(_Out):
     per_goal: list[dict[str, Any]]
     what_helps: list[dict[str, Any]]
     sound_vs_quiet: dict[str, Any] | None
+    what_helps_music: dict[str, dict[str, Any]] = {}
 
 
 class HealthOut(_Out):

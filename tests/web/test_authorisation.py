@@ -98,6 +98,16 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/library/scan"): "own",
     # "track": another listener's track is a 404 (tests/library/test_library_web.py)
     ("GET", "/api/library/tracks/{track_id}/audio"): "track",
+    # playlists of the listener's music; "playlist": another listener's is a 404
+    # (tests/library/test_library_playlists_web.py)
+    ("POST", "/api/library/playlists"): "own",
+    ("GET", "/api/library/playlists"): "own",
+    ("GET", "/api/library/playlists/{playlist_id}"): "playlist",
+    ("GET", "/api/library/playlists/{playlist_id}/export"): "playlist",
+    ("GET", "/api/library/prefs"): "own",
+    ("PUT", "/api/library/prefs"): "own",
+    ("GET", "/library/playlists/{playlist_id}"): "playlist",
+    ("POST", "/library/prefs"): "own",
 }
 
 #: The therapist directory (issue #6; tests/web/therapists checks these in depth).
@@ -250,6 +260,7 @@ def test_anonymous_visitors_are_refused(anon: TestClient, method: str, path: str
         "programme_id": "0" * 32,
         "share_id": "0" * 32,
         "track_id": "0" * 32,
+        "playlist_id": "0" * 32,
         "fmt": "pdf",
     }
     r = _call(anon, method, path, ids)

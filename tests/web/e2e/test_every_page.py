@@ -22,6 +22,7 @@ from e2ekit import THERAPIST_PROFILE, e2e_server
 from starlette.routing import Route
 from test_pwa import AXE, AXE_RUN, CHART_FITS, DESKTOP, OVERFLOW, PHONE
 
+from sonora.library.repo import TrackUpdate
 from sonora.settings import Settings
 from sonora.therapists import holds
 from sonora.web.app import create_app
@@ -64,8 +65,38 @@ def _route_paths(tmp: Path) -> set[str]:
     return {p for p in out if not p.startswith(("/api", "/static", "/docs", "/redoc", "/openapi"))}
 
 
+def _lees_music(core: Any, user_id: str, root: Path) -> None:
+    """Lee's music folder with six analysed tracks (the figures stored as a scan would:
+    these pages are about layout; tests/web/e2e/test_library_browser.py scans real files)."""
+    (root / "lee").mkdir()
+    folder = core.library.add_folder(user_id, str(root / "lee"))
+    core.library.repo.save_tracks(
+        user_id,
+        folder.id,
+        [
+            TrackUpdate(
+                rel_path=f"{i:02d} Step.flac",
+                size_bytes=1000,
+                mtime_ns=1,
+                codec="flac",
+                tags={"title": f"Step {i}", "artist": "Calm Band", "genre": "Ambient"},
+                analysis={
+                    "duration_s": 180.0,
+                    "tempo_bpm": 96.0 - 6 * i,
+                    "energy": 0.5 - 0.06 * i,
+                    "loudness_lufs": -18.0 - 1.5 * i,
+                    "voice": 0.1,
+                    "key": "C major",
+                },
+            )
+            for i in range(6)
+        ],
+    )
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    music = tmp_path_factory.mktemp("music")
     with e2e_server(
         tmp_path_factory,
         "every-page",
@@ -77,7 +108,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         booking_confirmation=True,
         login_free_failures=1,
         # the music library page with a folder allowed (an empty one: the page, not a scan)
-        library_roots=str(tmp_path_factory.mktemp("music")),
+        library_roots=str(music),
     ) as s:
         core = s.core
         svc = core.therapists
@@ -92,6 +123,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         )
         lee, lee_token = core.sign_up(None, "lee@example.org", PASSWORD)
         core.save_profile(lee, {"country": "GB", "loved": ["rain", "water"]})
+        _lees_music(core, lee.id, music)
         t = svc.public_profile(t.id)
         slots = svc.free_slots(t, limit=4)
         booking = {"tz": "Europe/London", "name": "Lee", "email": "lee@example.org"}
@@ -142,6 +174,12 @@ def _pages_of_lee(ctx: Any, url: str, ids: dict[str, str]) -> list[tuple[str, st
     assert r.status == 201, r.text()
     mix = ctx.request.post(url + "/api/mixes", data={"plan_id": plan_id, "name": "Rain"}).json()
     shared = ctx.request.patch(f"{url}/api/mixes/{mix['id']}", data={"shared": True}).json()
+    r = ctx.request.post(
+        url + "/api/library/playlists",
+        data={"tension": 7, "energy": 6, "mood": 5, "goal": "sleep", "minutes": 30},
+    )
+    assert r.status == 201, r.text()
+    playlist_id = r.json()["id"]
     tid = ids["therapist"]
     return [
         ("welcome", "/", "/"),
@@ -169,6 +207,7 @@ def _pages_of_lee(ctx: Any, url: str, ids: dict[str, str]) -> list[tuple[str, st
         ("reschedule", "/bookings/{token}/reschedule", f"/bookings/{ids['booked']}/reschedule"),
         ("sharing", "/sharing", "/sharing"),
         ("library", "/library", "/library"),
+        ("playlist", "/library/playlists/{playlist_id}", f"/library/playlists/{playlist_id}"),
         ("programme-listener", "/programmes/{programme_id}", f"/programmes/{ids['programme']}"),
     ]
 
@@ -207,7 +246,8 @@ LEE_ROUTES = [
     "/history", "/mixes", "/m/{token}", "/kept", "/account", "/listening", "/guide",
     "/guide/which", "/evidence", "/about", "/therapists", "/therapists/{therapist_id}",
     "/therapists/{therapist_id}/book", "/bookings/{token}", "/bookings/{token}/confirm",
-    "/bookings/{token}/reschedule", "/sharing", "/library", "/programmes/{programme_id}",
+    "/bookings/{token}/reschedule", "/sharing", "/library", "/library/playlists/{playlist_id}",
+    "/programmes/{programme_id}",
 ]  # fmt: skip
 
 
