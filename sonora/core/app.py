@@ -524,7 +524,8 @@ class Core:
         (:func:`sonora.core.history.build_history`)."""
         entries = self.listening.history(user.id)
         view = build_history(entries)
-        if any(p.quiet_rest for p in view.sessions) or self.profile(user).get("quiet_rest"):
+        quiet = self.profile(user, prefetched=True).get("quiet_rest")
+        if quiet or any(p.quiet_rest for p in view.sessions):
             view.sound_vs_quiet = self.planner.evidence(user.id).to_dict()
         return view
 
