@@ -273,9 +273,16 @@ class Core:
         return counts
 
     # -- profile -----------------------------------------------------------------------
-    def profile(self, user: UserRecord) -> dict[str, Any]:
-        """Profile answers with defaults filled in, plus ``onboarded``."""
-        rec = self.accounts.get_profile(user.id)
+    def profile(self, user: UserRecord, *, prefetched: bool = False) -> dict[str, Any]:
+        """Profile answers with defaults filled in, plus ``onboarded``.
+
+        ``prefetched=True`` uses the profile read with the user at the start of this
+        request (:meth:`user_for_token`), when there is one: a query less on the
+        check-in's hot path.  Only for a user record read in the same request.
+        """
+        rec = user.profile if prefetched and user.profile is not None else None
+        if rec is None:
+            rec = self.accounts.get_profile(user.id)
         return {**PROFILE_DEFAULTS, **rec.data, "onboarded": rec.onboarded}
 
     def save_profile(self, user: UserRecord, answers: Mapping[str, Any]) -> dict[str, Any]:
@@ -543,7 +550,8 @@ class Core:
         playlists = self.library.playlists(user.id, limit=500)
         view = build_history(entries, music=music_by_plan(playlists))
         view.music_helps = music_insights(playlists)
-        if any(p.quiet_rest for p in view.sessions) or self.profile(user).get("quiet_rest"):
+        quiet = self.profile(user, prefetched=True).get("quiet_rest")
+        if quiet or any(p.quiet_rest for p in view.sessions):
             view.sound_vs_quiet = self.planner.evidence(user.id).to_dict()
         return view
 

@@ -28,6 +28,9 @@ class Counters(Protocol):
     def hit(self, key: str, *, period_s: float, now: float, cost: int = 1) -> int:
         """Count ``cost`` hits of ``key`` in the window holding ``now``; the new count."""
 
+    def hit_many(self, hits: list[tuple[str, float]], *, now: float) -> list[int]:
+        """Count one hit of each ``(key, period_s)``; the new counts, in order."""
+
     def peek(self, key: str, *, period_s: float, now: float) -> tuple[int, float]:
         """``(count, last hit as epoch seconds)`` in the window holding ``now``."""
 
@@ -83,6 +86,53 @@ class SqlCounters:
         if self._hits % self.purge_every == 0:
             self.purge(now=now)
         return count
+
+    def hit_many(self, hits: list[tuple[str, float]], *, now: float) -> list[int]:
+        """Count one hit of each ``(key, period_s)`` in one statement and one transaction.
+
+        A request limited per client and per account costs one round trip instead of
+        two (the check-in's hot path, issue #15).  Keys must be distinct.
+
+        Parameters
+        ----------
+        hits : list of (str, float)
+            ``(key, period_s)`` pairs.
+        now : float
+            Epoch seconds.
+
+        Returns
+        -------
+        list of int
+            The new count of each key's current window, in the order given.
+        """
+        if not hits:
+            return []
+        if len(hits) == 1:
+            key, period_s = hits[0]
+            return [self.hit(key, period_s=period_s, now=now)]
+        rows = []
+        for key, period_s in hits:
+            start = window_start(period_s, now)
+            rows.append(
+                {
+                    "key": key,
+                    "window_start": start,
+                    "count": 1,
+                    "last_at": now,
+                    "expires_at": math.ceil(start + period_s),
+                }
+            )
+        stmt = self._insert(_TABLE).values(rows)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key", "window_start"],
+            set_={"count": _TABLE.c.count + 1, "last_at": now},
+        ).returning(_TABLE.c.key, _TABLE.c.count)
+        with self.engine.begin() as conn:
+            counts = {str(k): int(n) for k, n in conn.execute(stmt)}
+        self._hits += len(hits)
+        if self._hits % self.purge_every < len(hits):
+            self.purge(now=now)
+        return [counts[key] for key, _ in hits]
 
     def peek(self, key: str, *, period_s: float, now: float) -> tuple[int, float]:
         start = window_start(period_s, now)

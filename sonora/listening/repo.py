@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, bindparam, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,6 +48,62 @@ class CheckInRecord:
     @classmethod
     def of(cls, row: CheckInRow) -> CheckInRecord:
         return cls(row.id, row.user_id, row.created_at, row.goal, dict(row.data), row.care)
+
+
+#: The data of a listener's check-ins since a time, newest first: runs on every
+#: check-in, so the statement is built once (building it cost as much CPU as running
+#: it; issue #15).
+_RECENT_MOODS = (
+    select(CheckInRow.data)
+    .where(
+        CheckInRow.user_id == bindparam("user_id"),
+        CheckInRow.created_at >= bindparam("since", type_=CheckInRow.__table__.c.created_at.type),
+    )
+    .order_by(CheckInRow.created_at.desc(), CheckInRow.id)
+    .limit(bindparam("limit"))
+)
+
+
+def _history_statement() -> Select[Any]:
+    """A listener's newest plans with their check-ins, outcomes and listened seconds."""
+    pl, ck = PlanRow.__table__, CheckInRow.__table__
+    oc, ls = OutcomeRow.__table__, ListeningSession.__table__
+    uid = bindparam("user_id")
+    recent = (
+        select(pl)
+        .where(pl.c.user_id == uid)
+        .order_by(pl.c.created_at.desc(), pl.c.id)
+        .limit(bindparam("limit"))
+        .subquery("recent")
+    )
+    listened = (
+        select(ls.c.plan_id, func.max(ls.c.offset_s).label("listened_s"))
+        .where(ls.c.user_id == uid)
+        .group_by(ls.c.plan_id)
+        .subquery("listened")
+    )
+    return (
+        select(
+            recent,
+            ck.c.id.label("c_id"),
+            ck.c.created_at.label("c_created_at"),
+            ck.c.goal.label("c_goal"),
+            ck.c.data.label("c_data"),
+            ck.c.care.label("c_care"),
+            oc.c.id.label("o_id"),
+            oc.c.created_at.label("o_created_at"),
+            oc.c.data.label("o_data"),
+            oc.c.reward.label("o_reward"),
+            listened.c.listened_s,
+        )
+        .join(ck, and_(ck.c.id == recent.c.checkin_id, ck.c.user_id == uid))
+        .outerjoin(oc, and_(oc.c.plan_id == recent.c.id, oc.c.user_id == uid))
+        .outerjoin(listened, listened.c.plan_id == recent.c.id)
+        .order_by(recent.c.created_at.desc(), recent.c.id)
+    )
+
+
+_HISTORY = _history_statement()
 
 
 @dataclass(frozen=True)
@@ -172,22 +228,47 @@ class ListeningRepo(SqlDatabase):
         care: dict[str, Any] | None,
         plan: dict[str, Any],
     ) -> tuple[CheckInRecord, PlanRecord]:
-        """Store a check-in and the plan made for it, together (one transaction)."""
+        """Store a check-in and the plan made for it, together (one transaction).
+
+        On PostgreSQL both rows go in one ``WITH ... INSERT`` statement (its own
+        transaction: one round trip instead of BEGIN, two INSERTs and COMMIT, on the
+        check-in's hot path, issue #15); elsewhere two INSERTs in one transaction.
+        """
         now = utcnow()
-        with self.transaction() as s:
-            c = CheckInRow(
-                id=new_id(), user_id=user_id, created_at=now, goal=goal, data=checkin, care=care
-            )
-            p = PlanRow(id=new_id(), user_id=user_id, checkin_id=c.id, created_at=now, plan=plan)
-            s.add_all([c, p])
-            try:
-                s.flush()  # one flush: the unit of work inserts the check-in first
-            except IntegrityError as exc:
-                # fresh random ids, the plan's check-in inserted first: only the user's
-                # foreign key can fail, so the user is gone (the foreign key checks it
-                # instead of one more SELECT on every check-in)
-                raise NotFound("user", user_id) from exc
-            return CheckInRecord.of(c), PlanRecord.of(p)
+        cid, pid = new_id(), new_id()
+        c_values = {
+            "id": cid,
+            "user_id": user_id,
+            "created_at": now,
+            "goal": goal,
+            "data": checkin,
+            "care": care,
+        }
+        p_values = {"id": pid, "user_id": user_id, "checkin_id": cid, "created_at": now}
+        try:
+            if self.engine.dialect.name == "postgresql":
+                ck, pl = CheckInRow.__table__, PlanRow.__table__
+                c_ins = insert(ck).values(c_values).returning(ck.c.id).cte("new_checkin")
+                source = select(
+                    *(literal(v, pl.c[k].type) for k, v in p_values.items() if k != "checkin_id"),
+                    c_ins.c.id,
+                    literal(plan, pl.c.plan.type),
+                )
+                cols = [k for k in p_values if k != "checkin_id"] + ["checkin_id", "plan"]
+                with self.reading() as s:  # autocommit: the statement is the transaction
+                    s.execute(insert(pl).from_select(cols, source))
+            else:
+                with self.transaction() as s:
+                    s.execute(insert(CheckInRow.__table__).values(c_values))
+                    s.execute(insert(PlanRow.__table__).values({**p_values, "plan": plan}))
+        except IntegrityError as exc:
+            # fresh random ids: only the user's foreign key can fail, so the user is gone
+            # (the foreign key checks it instead of one more SELECT on every check-in)
+            raise NotFound("user", user_id) from exc
+        return (
+            CheckInRecord(cid, user_id, now, goal, dict(checkin), care),
+            PlanRecord(pid, user_id, cid, now, dict(plan), None, None, None),
+        )
 
     def get_checkin(self, user_id: str, checkin_id: str) -> CheckInRecord:
         """A check-in of this listener (:class:`NotFound` otherwise)."""
@@ -345,63 +426,39 @@ class ListeningRepo(SqlDatabase):
         """
         with self.reading() as s:
             rows = s.execute(
-                select(CheckInRow.data)
-                .where(CheckInRow.user_id == user_id, CheckInRow.created_at >= since)
-                .order_by(CheckInRow.created_at.desc(), CheckInRow.id)
-                .limit(limit)
+                _RECENT_MOODS, {"user_id": user_id, "since": since, "limit": limit}
             ).all()
         return [(data or {}).get("mood") for (data,) in reversed(rows)]
 
     def history(self, user_id: str, *, limit: int = 500) -> list[HistoryEntry]:
-        """This listener's sessions, oldest first (at most ``limit``, the newest)."""
-        with self.transaction() as s:
-            plans = list(
-                s.scalars(
-                    select(PlanRow)
-                    .where(PlanRow.user_id == user_id)
-                    .order_by(PlanRow.created_at.desc(), PlanRow.id)
-                    .limit(limit)
-                )
+        """This listener's sessions, oldest first (at most ``limit``, the newest).
+
+        One statement (plans joined with their check-ins, outcomes and how far each
+        was listened to), built once: a history read was five round trips (issue #15).
+        """
+        with self.reading() as s:
+            rows = s.execute(_HISTORY, {"user_id": user_id, "limit": limit}).all()
+        out = [
+            HistoryEntry(
+                checkin=CheckInRecord(
+                    r.c_id, user_id, r.c_created_at, r.c_goal, dict(r.c_data), r.c_care
+                ),
+                plan=PlanRecord(
+                    r.id,
+                    user_id,
+                    r.checkin_id,
+                    r.created_at,
+                    dict(r.plan),
+                    None if r.calibration is None else dict(r.calibration),
+                    None if r.gains is None else list(r.gains),
+                    r.started_at,
+                ),
+                outcome=None
+                if r.o_id is None
+                else OutcomeRecord(r.o_id, r.id, r.o_created_at, dict(r.o_data), r.o_reward),
+                listened_s=float(r.listened_s or 0.0),
             )
-            if not plans:
-                return []
-            ids = [p.id for p in plans]
-            checkins = {
-                c.id: c
-                for c in s.scalars(
-                    select(CheckInRow).where(
-                        CheckInRow.id.in_([p.checkin_id for p in plans]),
-                        CheckInRow.user_id == user_id,
-                    )
-                )
-            }
-            outcomes = {
-                o.plan_id: o
-                for o in s.scalars(
-                    select(OutcomeRow).where(
-                        OutcomeRow.plan_id.in_(ids), OutcomeRow.user_id == user_id
-                    )
-                )
-            }
-            listened = dict(
-                s.execute(
-                    select(
-                        ListeningSession.plan_id,
-                        func.max(ListeningSession.offset_s),
-                    )
-                    .where(ListeningSession.plan_id.in_(ids), ListeningSession.user_id == user_id)
-                    .group_by(ListeningSession.plan_id)
-                ).all()
-            )
-            out = [
-                HistoryEntry(
-                    checkin=CheckInRecord.of(checkins[p.checkin_id]),
-                    plan=PlanRecord.of(p),
-                    outcome=None if p.id not in outcomes else OutcomeRecord.of(outcomes[p.id]),
-                    listened_s=float(listened.get(p.id) or 0.0),
-                )
-                for p in plans
-                if p.checkin_id in checkins
-            ]
-            out.reverse()
-            return out
+            for r in rows
+        ]
+        out.reverse()
+        return out

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from sonora.accounts.models import Profile as ProfileRow
@@ -48,6 +48,11 @@ def web_profile_update(profile: Profile) -> dict[str, Any]:
     """Stored profile data for a matcher :class:`~sonora.match.Profile`."""
     d = profile.to_dict()
     return {w: d[k] for k, w in _KEYS.items()}
+
+
+_ALL_SESSIONS = select(MatchSession.data).order_by(MatchSession.created_at, MatchSession.id)
+#: One listener's sessions, oldest first (built once: see MatcherStore.sessions).
+_SESSIONS_OF = _ALL_SESSIONS.where(MatchSession.user_id == bindparam("user_id"))
 
 
 class MatcherStore:
@@ -101,12 +106,14 @@ class MatcherStore:
 
     def sessions(self, listener_id: str | None = None) -> list[SessionRecord]:
         """Sessions of one listener (or everyone), oldest first."""
-        # the JSON column only (no ORM objects): this runs on every check-in
-        q = select(MatchSession.data).order_by(MatchSession.created_at, MatchSession.id)
-        if listener_id is not None:
-            q = q.where(MatchSession.user_id == listener_id)
+        # the JSON column only (no ORM objects), in a statement built once: this runs
+        # on every check-in
         with self.store.reading() as s:
-            return [_record(data) for data in s.scalars(q)]
+            if listener_id is None:
+                rows = s.scalars(_ALL_SESSIONS)
+            else:
+                rows = s.scalars(_SESSIONS_OF, {"user_id": listener_id})
+            return [_record(data) for data in rows]
 
     def listener_ids(self) -> list[str]:
         """Listeners with a profile or at least one session."""

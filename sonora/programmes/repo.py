@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from sonora.programmes.models import AccessLogRow, AnswerRow, ProgrammeRow, ShareRow
@@ -37,6 +37,15 @@ __all__ = [
 
 #: The parts of what a listener can share.
 SCOPES = ("numbers", "history", "notes")
+
+
+#: A listener's programmes, newest first: runs on every check-in, so built once
+#: (building a SELECT costs about as much CPU as running it; issue #15).
+_OF_LISTENER = (
+    select(ProgrammeRow)
+    .where(ProgrammeRow.listener_id == bindparam("listener_id"))
+    .order_by(ProgrammeRow.start_date.desc(), ProgrammeRow.id)
+)
 
 
 @dataclass(frozen=True)
@@ -425,12 +434,8 @@ class SqlProgrammeRepo:
             return None if row is None else self._prog(s, row)
 
     def programmes_of_listener(self, listener_id: str) -> list[ProgrammeRecord]:
-        with self.store.reading() as s:
-            rows = s.scalars(
-                select(ProgrammeRow)
-                .where(ProgrammeRow.listener_id == listener_id)
-                .order_by(ProgrammeRow.start_date.desc(), ProgrammeRow.id)
-            )
+        with self.store.reading() as s:  # on every check-in: a statement built once
+            rows = s.scalars(_OF_LISTENER, {"listener_id": listener_id})
             return [self._prog(s, r) for r in rows]
 
     def programmes_between(self, listener_id: str, therapist_id: str) -> list[ProgrammeRecord]:

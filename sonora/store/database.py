@@ -32,11 +32,9 @@ class SqlDatabase:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False, future=True)
         # Single-statement reads run in autocommit: no BEGIN/COMMIT round trips.
-        self._reads = sessionmaker(
-            engine.execution_options(isolation_level="AUTOCOMMIT"),
-            expire_on_commit=False,
-            future=True,
-        )
+        from sonora.store.db import read_engine
+
+        self._reads = sessionmaker(read_engine(engine), expire_on_commit=False, future=True)
 
     @classmethod
     def open(cls, url: str, *, schema: str | None = None, migrate: bool = True) -> Self:
@@ -73,4 +71,6 @@ class SqlDatabase:
 
     def close(self) -> None:
         """Release every pooled connection."""
-        self.engine.dispose()
+        from sonora.store.db import dispose
+
+        dispose(self.engine)

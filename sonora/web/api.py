@@ -319,7 +319,8 @@ def create_checkin(
 ) -> dict[str, Any]:
     """Check in; returns the plan made for you (and help to reach, if your note
     suggests you need more than sound)."""
-    profile = core.profile(user)  # read once: the plan and its swap choices share it
+    # read once, with the user (user_for_token): the plan and its swap choices share it
+    profile = core.profile(user, prefetched=True)
     if idempotency_key is not None:  # an offline queue's retry-safe send
         from sonora.web.mixes_api import checkin_once
 

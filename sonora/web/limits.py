@@ -166,12 +166,16 @@ class Limits:
         spec = ACTIONS[action]
         now = self.clock()
         worst: RateLimited | None = None
+        todo = []
         for scope, ident in (("client", client), ("account", account), ("email", email)):
             setting = getattr(spec, scope)
             if setting is None or not ident:
                 continue
             count, period_s = self.rate(setting)
-            n = self.counters.hit(f"{action}:{scope}:{ident}", period_s=period_s, now=now)
+            todo.append((scope, f"{action}:{scope}:{ident}", count, period_s))
+        # every scope in one statement (one round trip per limited request)
+        counts = self.counters.hit_many([(key, period_s) for _, key, _, period_s in todo], now=now)
+        for (scope, _key, count, period_s), n in zip(todo, counts, strict=True):
             if n > count:
                 wait = window_start(period_s, now) + period_s - now
                 who = {"client": "from here", "account": "for you", "email": "for this email"}
