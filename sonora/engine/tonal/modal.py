@@ -118,8 +118,8 @@ class _Modal(Source):
     #: room level by at most this many dB -- the no-startle rule kept at the source.
     LISTEN_RISE_DB: ClassVar[float | None] = None
     #: The room level: what the player assumes lies under its instrument (a bed, the
-    #: room), dB re the event's own peak power at full force.  It keeps a quiet stretch
-    #: from pushing strikes towards silence (the level never drifts down).
+    #: room), dB re the source's natural mean power (:meth:`_natural_power`).  It is
+    #: absolute, so a quiet stretch never pushes strikes towards silence.
     ROOM_DB: ClassVar[float] = -10.0
     #: Seconds over which the room level rises by 20 dB at the start (a soft opening).
     OPENING_S: ClassVar[float] = 30.0
@@ -248,8 +248,10 @@ class _Modal(Source):
         each of those moments (its memory, then the prediction of what rings).  The
         event is scaled so that at no moment ``ringing + event`` exceeds
         ``LISTEN_RISE_DB`` over ``mean + room``; the room level is ``ROOM_DB`` under the
-        event's own peak at full force (``OPENING_S`` ramps it up at the start, a
-        function of time: seek-safe).  Comparing with the recent mean rather than
+        source's natural mean power (``OPENING_S`` ramps it up at the start, a
+        function of time: seek-safe).  Each window's power is integrated per mode (a
+        contact transient lasts milliseconds); modes at one frequency add as phasors,
+        modes within ``BEAT_HZ`` in amplitude (they may meet in phase in a window).  Comparing with the recent mean rather than
         with what rings this instant keeps two events in quick succession, or a rub
         that builds for seconds, from stacking above what the listener has heard.
         """
