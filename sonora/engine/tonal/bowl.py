@@ -54,7 +54,7 @@ class SingingBowl(_Modal):
     ``1/(1 + (π f τ)²)``, plus a contact "tick" (a cluster of high, quickly damped
     resonances lasting a few ms).  Strikes vary in force (velocity), in where they land
     and so in their balance of modes.  A listening player strikes softer when little
-    is ringing, so a strike never towers over the room (``LISTEN_CAP_DB``).
+    is ringing, so a strike never towers over the room (``LISTEN_RISE_DB``).
 
     **Rub.** A stick circling the rim builds the fundamental and low modes over
     1–2.5 s, with friction noise (narrow noise around the rubbed modes plus a faint
@@ -62,7 +62,7 @@ class SingingBowl(_Modal):
     """
 
     FAMILY = "bowls"
-    LISTEN_CAP_DB = 1.5
+    LISTEN_RISE_DB = 3.5
     RATIOS: ClassVar[tuple[float, ...]] = (1.0, 2.76, 5.20, 8.30, 12.1, 16.5)
     PARAMS: ClassVar[dict[str, Param]] = {
         "pitch_hz": Param(196.0, 60.0, 700.0, "Hz", "fundamental of the lowest bowl"),
@@ -94,10 +94,16 @@ class SingingBowl(_Modal):
         p = self.params
         n_bowls = round(p["bowls"])
         bowl = int(rng.integers(0, n_bowls))
-        # Each bowl of this set has its own slight detuning (fixed by the seed).
-        own = make_rng(self.seed, "SingingBowl", "bowl", bowl).normal(0.0, 8.0)
-        f0 = p["pitch_hz"] * 2 ** ((self._STEPS[bowl] * 100 + own + rng.normal(0, 1.5)) / 1200)
+        # Each bowl of this set is one object: its own slight detuning, the spacing of
+        # its beating pairs and its decay are fixed by the seed, so striking a bowl
+        # that still rings adds to the very modes that ring (they do not beat against
+        # a copy of themselves, and the player can hear what the strike will add).
+        own_rng = make_rng(self.seed, "SingingBowl", "bowl", bowl)
+        own = own_rng.normal(0.0, 8.0)
+        f0 = p["pitch_hz"] * 2 ** ((self._STEPS[bowl] * 100 + own) / 1200)
         ratios = _shell_ratios(16)
+        beat_all = own_rng.uniform(0.3, 2.5, len(ratios)) * np.sqrt(ratios)
+        t60_all = own_rng.uniform(0.85, 1.15, len(ratios))
         freqs = f0 * ratios
         ok = freqs < min(self.MAX_MODE_HZ, 0.45 * self.sample_rate)
         ratios, freqs = ratios[ok], freqs[ok]
@@ -112,7 +118,7 @@ class SingingBowl(_Modal):
         place = rng.uniform(0.0, 2 * np.pi)
         shape_db = 4.0 * np.sin(place + 0.9 * np.arange(n)) + rng.normal(0, 1.5, n)
         coupling = ratios**-0.25 * 10 ** (shape_db / 20)
-        t60 = p["decay_s"] * ratios**-self.DECAY_EXP * rng.uniform(0.85, 1.15, n)
+        t60 = p["decay_s"] * ratios**-self.DECAY_EXP * t60_all[:n]
         if rub:
             # Rubbing feeds the fundamental (and a little of the next modes) slowly.
             amps = velocity * coupling * 10 ** (-14.0 * np.arange(n) / 20)
@@ -121,8 +127,10 @@ class SingingBowl(_Modal):
             tilt = 10 ** (-(1.0 - bright) * 1.5 * np.arange(n) / 20)
             amps = velocity * coupling * tilt * _contact(freqs, contact)
             attack = np.full(n, contact)
-        beat_hz = rng.uniform(0.3, 2.5, n) * np.sqrt(ratios)
-        split = rng.uniform(0.3, 0.7, n)  # how evenly each pair shares the mode
+        beat_hz = beat_all[:n]
+        # How the pair shares the strike depends on where it lands (the two modes of a
+        # pair have orthogonal shapes).
+        split = rng.uniform(0.3, 0.7, n)
         f_pair = np.concatenate([freqs, freqs + beat_hz])
         a_pair = np.concatenate([amps * split, amps * (1 - split)])
         t_pair = np.tile(t60, 2)

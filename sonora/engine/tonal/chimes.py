@@ -25,6 +25,12 @@ class Chimes(_Modal):
     """
 
     FAMILY = "chimes"
+    #: The listening player (:class:`_Modal`): a gust's strikes build from what has
+    #: rung in the last seconds instead of landing at full force out of a lull.
+    LISTEN_RISE_DB = 3.5
+    #: In a lull the clapper only brushes the tubes: the room level sits lower than a
+    #: bowl's, so a gust's strikes build up from soft.
+    ROOM_DB = -16.0
     RATIOS: ClassVar[tuple[float, ...]] = (1.0, 2.757, 5.404, 8.933, 13.344)
     SEGMENT_S = 0.1
     PARAMS: ClassVar[dict[str, Param]] = {

@@ -26,12 +26,14 @@ class Gong(_Modal):
     tam-tam) and shimmer as they decay, each a pair of modes a fraction of a hertz
     apart.  T60 falls with frequency as ``decay_s · ratio^-0.55`` (a mode at 20× the hum dies ~5× faster).  The beater's contact adds a short
     splash of damped resonances above 4 kHz; the player strikes softer when little is
-    ringing (``LISTEN_CAP_DB``), so the gong swells rather than bangs.
+    ringing (``LISTEN_RISE_DB``), so the gong swells rather than bangs.
     """
 
     FAMILY = "gong"
-    LISTEN_CAP_DB = 2.0
-    LISTEN_ACTUAL = True
+    LISTEN_RISE_DB = 3.5
+    #: Strikes are detuned from each other (``STRIKE_CENTS``): the copies of a mode
+    #: beat slowly, so the player counts their powers, not their amplitudes.
+    BEAT_HZ = 0.0
     OPENING_S = 60.0
     PARAMS: ClassVar[dict[str, Param]] = {
         "pitch_hz": Param(70.0, 30.0, 200.0, "Hz", "lowest mode"),
@@ -112,4 +114,7 @@ class Gong(_Modal):
         t_all = np.concatenate([t_all, tt])
         at_all = np.concatenate([at_all, np.full(10, 0.004)])
         s, a = _modes(f_all, t_all, a_all, at_all, rng.uniform(0, 2 * np.pi, len(f_all)))
-        return s, a * 0.6, float(rng.normal(0.0, 0.1))
+        # A gong hangs in front of the listener: centred (the hall gives it width).  A
+        # pan drawn per strike, N(0, 0.1), leaned gong-bath by up to 0.7 dB over minutes
+        # (a few large strikes on one side); centred, both channels get the same power.
+        return s, a * 0.6, 0.0

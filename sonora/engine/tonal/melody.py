@@ -17,6 +17,7 @@ from sonora.engine.tonal.common import (
     _glide,
     _k_power,
     _pan_gains,
+    _ValueNoise,
     _weighted_choice,
 )
 from sonora.errors import ParameterError
@@ -135,6 +136,8 @@ class Melody(_TonalSource):
     REGISTER_PERIOD_BEATS: ClassVar[float] = 29.0 * math.sqrt(2.0)
 
     _T_GRID = np.arange(0.0, 1.2, 0.02)
+    #: Depth of the bed voices' slow pitch wander, cents (RMS about half of it).
+    BED_DRIFT_CENTS = 6.0
     _NOTE_LEVEL = 0.3  # fundamental peak amplitude at velocity 1
     _LOUDNESS_HEADROOM_LU = 4.5  # cap: predicted momentary <= mean(10 s) + this
     _KILL = 1e-4  # drop decaying partials below -80 dBFS
@@ -181,6 +184,14 @@ class Melody(_TonalSource):
                 cents.append(side * bed_rng.uniform(0.25, 0.6))
                 pans.append(side)  # hard left/right: the twins never beat in loudness
         self._bed_ratio = np.array(ratios) * 2.0 ** (np.array(cents) / 1200)
+        # Each bed tone wanders in pitch on its own (smooth random modulation, two
+        # layers with knots 7.3 s and 19.1 s apart: nothing to count), so the sustained
+        # resonance never settles into one self-repeating waveform.  The two twins of
+        # a tone wander together: apart, they would beat in mono at up to 2 Hz.
+        self._bed_tone = np.repeat(np.arange(len(bed)), 2)
+        self._bed_slow = _ValueNoise(self.seed, ("melody", "bed-slow"), len(bed), 19.1)
+        self._bed_fast = _ValueNoise(self.seed, ("melody", "bed-fast"), len(bed), 7.3)
+        self._bed_cents = np.zeros(len(ratios))
         self._bed_level = np.array(levels)
         self._bed_kind = np.array(kinds)
         self._nb = len(ratios)
@@ -206,6 +217,8 @@ class Melody(_TonalSource):
 
         # Phrase state.
         self._semi_mean = 0.0  # slow average of the notes' semitones (placement)
+        self._side_energy = np.zeros(2)  # recent note energy left and right (placement)
+        self._side_frame = 0
         self._beat = 0.0
         self._next_onset = min(1.0, 2.5 * self.params["note_rate_hz"])
         self._phrase_idx = 0
@@ -395,8 +408,20 @@ class Melody(_TonalSource):
         # average of where it has been), not of the tonic: melodies mostly climb above
         # the tonic, and placing by the tonic leaned night-melody +0.9 dB right.
         self._semi_mean += 0.1 * (semi - self._semi_mean)
-        pan_pos = 0.35 * math.tanh((semi - self._semi_mean) / 12.0) + rng.uniform(-0.15, 0.15)
+        # Balanced over time: a note sounds on the side that has had less of the
+        # melody's energy lately (a 2 min memory), as far from the centre as it strays
+        # from the melody's own register.  Placing by register alone (higher right) plus
+        # a free random nudge let a few loud notes lean a scene by 0.2-0.4 dB.
+        fade = math.exp(-(frame - self._side_frame) / (120.0 * self.sample_rate))
+        self._side_frame = frame
+        self._side_energy *= fade
+        quieter = 1.0 if self._side_energy[0] > self._side_energy[1] else -1.0
+        depth = 0.35 * abs(math.tanh((semi - self._semi_mean) / 12.0)) + rng.uniform(0.05, 0.2)
+        pan_pos = quieter * depth
         angle = (min(1.0, max(-1.0, pan_pos)) + 1.0) * (math.pi / 4)
+        self._side_energy += float(amp @ (amp * tau_d)) * np.array(
+            [math.cos(angle) ** 2, math.sin(angle) ** 2]
+        )
         pan = np.empty((2 * len(freqs), 2))
         pan[:, 0] = math.cos(angle)
         pan[:, 1] = math.sin(angle)
@@ -422,9 +447,13 @@ class Melody(_TonalSource):
             self._target = self._nearest_step(self._semi(self._target, old), scale)
         self._mode_now = mode
         pitch = _glide(self._pitch, p["pitch_hz"], dt, 0.5, 0.25)
-        if pitch != self._pitch:
+        t_s = self.frame / self.sample_rate
+        wander = self._bed_slow.at(t_s) + 0.6 * self._bed_fast.at(t_s)
+        cents = self.BED_DRIFT_CENTS * wander[self._bed_tone]
+        if pitch != self._pitch or np.max(np.abs(cents - self._bed_cents)) > 0.3:
             self._pitch = pitch
-            self._bank.set_freq(0, pitch * self._bed_ratio)
+            self._bed_cents = cents
+            self._bank.set_freq(0, pitch * self._bed_ratio * 2.0 ** (cents / 1200))
         self._rate_s = rate_s = _approach(self._rate_s, p["note_rate_hz"], dt, 2.0)
 
         # Bed level: power = k(rate) x a nominal note's momentary power; the octave

@@ -14,7 +14,6 @@ quantum and are dropped.
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
 
 import numpy as np
@@ -113,18 +112,24 @@ class _Modal(Source):
 
     channels = 2
     _PRUNE_EVERY = 8  # quanta between dropping inaudible modes
-    #: A listening player: a new event's loudness-weighted power may exceed what is
-    #: still ringing by at most this many dB (``None``: no limit) ...
-    LISTEN_CAP_DB: ClassVar[float | None] = None
-    #: ... measured against at least this level (dB re a full-force strike's power).
-    ROOM_DB: ClassVar[float] = -8.0
-    #: Seconds over which the opening strikes build up to the room level (20 dB).
+    #: A listening player (``None``: none): the source's loudness-weighted power,
+    #: predicted over the seconds after a new event (what rings, decaying or still
+    #: building, plus the event), may exceed the mean of its own last 10 s plus the
+    #: room level by at most this many dB -- the no-startle rule kept at the source.
+    LISTEN_RISE_DB: ClassVar[float | None] = None
+    #: The room level: what the player assumes lies under its instrument (a bed, the
+    #: room), dB re the source's natural mean power (:meth:`_natural_power`).  It is
+    #: absolute, so a quiet stretch never pushes strikes towards silence.
+    ROOM_DB: ClassVar[float] = -10.0
+    #: Seconds over which the room level rises by 20 dB at the start (a soft opening).
     OPENING_S: ClassVar[float] = 30.0
-    #: Compare with each mode's actual phasor (decaying plus rising component) and
-    #: leave room for what still builds, instead of counting modes at the size they are
-    #: heading for.  Measured better for the gong (whose upper modes bloom for seconds),
-    #: worse for bowls (round 2, docs/sound.md).
-    LISTEN_ACTUAL: ClassVar[bool] = False
+    #: Seconds ahead the player looks when it sizes an event (a rub builds for up to
+    #: 2.5 s, a gong blooms for several).
+    LISTEN_AHEAD_S: ClassVar[float] = 4.0
+    #: The momentary-loudness window the player judges by, s.
+    WINDOW_S: ClassVar[float] = 0.4
+    #: Modes closer than this (Hz) may meet in phase within a momentary-loudness window.
+    BEAT_HZ: ClassVar[float] = 3.0
     #: Spread of an event within its slot (0 = a metronome, 1 = anywhere in the slot).
     JITTER: ClassVar[float] = 0.7
     #: Seconds of earlier audio needed to reproduce the output at any offset (the ring
@@ -146,6 +151,10 @@ class _Modal(Source):
         self._last_onset = -(1 << 40)
         self._velocity = 1.0  # force of the event being made (set by _make_modes)
         self._cache: dict[tuple[str, int], np.ndarray] = {}  # per-slot uniforms
+        # The player's memory: K-weighted power of every quantum of the last 10 s.
+        self._hist = np.zeros(max(1, round(10.0 * self.sample_rate / QUANTUM)))
+        self._scale = 1.0
+        self._natural: tuple[tuple, float] | None = None
 
     # -- scheduling --------------------------------------------------------------------
     def _first_onset(self) -> int | None:
@@ -205,34 +214,9 @@ class _Modal(Source):
     def _start_voice(self, offset: int, out: np.ndarray, rng: np.random.Generator) -> None:
         s, amp, pan = self._make_modes(rng)
         self._scale = 1.0  # what the listening player did to this event
-        if self.LISTEN_CAP_DB is not None:
-            # A listening player: the new event's loudness-weighted power may exceed
-            # what still rings by at most LISTEN_CAP_DB -- but a quiet room never
-            # pushes a strike below the "room level" ROOM_DB under a full strike, so
-            # strikes keep an absolute scale (no drift down towards silence) and
-            # their own velocity below it.
-            coming = self._ringing_power(building=True)
-            ringing = self._ringing_power() if self.LISTEN_ACTUAL else coming
-            half = len(amp) // 2
-            nominal = float(
-                np.sum(np.abs(amp[:half]) ** 2 * _weight(np.abs(s[:half].imag) / (2 * np.pi)))
-            )
-            full = nominal / max(self._velocity, 1e-3) ** 2
-            # The player opens softly: the room level rises by 20 dB over the first
-            # OPENING_S seconds of the session (a function of time: seek-safe).
-            t = (self.frame + offset) / self.sample_rate
-            opening_db = -20.0 * max(0.0, 1.0 - t / self.OPENING_S)
-            floor = 10 ** ((self.ROOM_DB + opening_db) / 10) * full
-            room = max(ringing, floor)
-            allowed = 10 ** (self.LISTEN_CAP_DB / 10) * room
-            if self.LISTEN_ACTUAL:
-                # Leave room for what still builds (a bloom, a rub begun a moment ago).
-                allowed -= max(coming - ringing, 0.0)
-            allowed = max(allowed, 0.0)
-            if nominal > 0:
-                scale = min(1.0, math.sqrt(allowed / nominal))
-                amp = amp * scale
-                self._scale = scale
+        if self.LISTEN_RISE_DB is not None:
+            self._scale = self._listen(s, amp, offset)
+            amp = amp * self._scale
         tab, step = _table(s, self.sample_rate)
         pan_g = _pan_gains(pan).astype(np.float64)
         n = QUANTUM - offset
@@ -254,6 +238,132 @@ class _Modal(Source):
         if self._dying is not None:
             self._dying = np.concatenate([self._dying, np.zeros(len(s), dtype=bool)])
         self._freq = np.concatenate([self._freq, np.abs(s.imag) / (2 * np.pi)])
+
+    def _listen(self, s: np.ndarray, amp: np.ndarray, offset: int) -> float:
+        """Amplitude scale (0-1) of a new event so that it does not startle.
+
+        The player predicts, on a grid of quanta over the next ``LISTEN_AHEAD_S``, the
+        K-weighted power of what rings (each mode's actual phasor: decaying, or still
+        building) and of the new event, and the mean power of its own last 10 s at
+        each of those moments (its memory, then the prediction of what rings).  The
+        event is scaled so that at no moment ``ringing + event`` exceeds
+        ``LISTEN_RISE_DB`` over ``mean + room``; the room level is ``ROOM_DB`` under the
+        source's natural mean power (``OPENING_S`` ramps it up at the start, a
+        function of time: seek-safe).  Each window's power is integrated per mode (a
+        contact transient lasts milliseconds); modes at one frequency add as phasors,
+        modes within ``BEAT_HZ`` in amplitude (they may meet in phase in a window).  Comparing with the recent mean rather than
+        with what rings this instant keeps two events in quick succession, or a rub
+        that builds for seconds, from stacking above what the listener has heard.
+        """
+        sr = self.sample_rate
+        q_s = QUANTUM / sr
+        k = max(2, int(np.ceil(self.LISTEN_AHEAD_S / q_s)) + 1)
+        steps = np.arange(k) * QUANTUM  # frames after the onset, a quantum apart
+        t = steps / sr
+        half = len(s) // 2
+        win = self.WINDOW_S
+        # The event alone, as heard in a momentary-loudness window starting at each
+        # moment: each mode is a decaying minus a rising exponential, whose power
+        # ``|A|² (e^{-2dt} - 2 e^{-(d+r)t} + e^{-2rt})`` is integrated over the window
+        # (a strike's contact transient lasts milliseconds: sampling it on the
+        # quantum grid would miss it).  Its phase is taken at the window's centre.
+        d = -s[:half].real[:, None]
+        r = -s[half:].real[:, None]
+
+        def integral(lam: np.ndarray) -> np.ndarray:
+            return (np.exp(-lam * t) - np.exp(-lam * (t + win))) / lam
+
+        mean_pow = integral(2 * d) - 2 * integral(d + r) + integral(2 * r)
+        mean_pow *= np.abs(amp[:half, None]) ** 2 / win
+        centre = t + 0.5 * win
+        ev = np.sqrt(np.maximum(mean_pow, 0.0)) * np.exp(
+            1j * (np.angle(amp[:half])[:, None] + np.multiply.outer(s[:half].imag, centre))
+        )
+        ev_f = np.abs(s[:half].imag) / (2 * np.pi)
+        e_actual = _weight(ev_f) @ np.maximum(mean_pow, 0.0)
+        peak = float(e_actual.max())
+        if peak <= 0.0:
+            return 1.0
+        # What rings, and the event, summed per frequency: a building mode is two
+        # components, and a strike on a mode that still rings adds to it (in or out of
+        # phase, as it falls).
+        n_r = len(self._z)
+        f_all = np.concatenate([self._freq, ev_f])
+        freq, inv = np.unique(f_all, return_inverse=True)
+        ring_c = np.zeros((len(freq), k), dtype=np.complex128)
+        if n_r:
+            # Per frame: the decay from the step, the phase from the frequency (the
+            # step's angle is wrapped, and the event's phases are exact).
+            rate = np.log(np.abs(self._step)) / QUANTUM + 2j * np.pi * self._freq / sr
+            # self._z holds the state at the start of the next quantum.
+            at = steps + int(0.5 * win * sr) - (QUANTUM - offset)
+            zt = self._z[:, None] * np.exp(np.multiply.outer(rate, at))
+            np.add.at(ring_c, inv[:n_r], zt)
+        ev_c = np.zeros((len(freq), k), dtype=np.complex128)
+        np.add.at(ev_c, inv[n_r:], ev)
+        w_f = _weight(freq)
+        ring_actual = w_f @ (ring_c.real**2 + ring_c.imag**2)
+        # Modes a few hertz apart (a beating pair) may meet in phase inside a 400 ms
+        # window: within such a cluster the player counts amplitudes, not powers.
+        group = np.concatenate([[0], np.cumsum(np.diff(freq) > self.BEAT_HZ)])
+        starts = np.flatnonzero(np.diff(np.concatenate([[-1], group])))
+        w_g = w_f[starts]
+        # Mean of the last 10 s at each moment: memory, then what rings meanwhile.
+        h = self._hist
+        n_h = len(h)
+        past = np.concatenate([h, ring_actual[:-1]])
+        csum = np.concatenate([[0.0], np.cumsum(past)])
+        idx = np.arange(k)
+        mean = (csum[n_h + idx] - csum[idx]) / n_h
+        now_s = (self.frame + offset) / sr
+        opening_db = -20.0 * max(0.0, 1.0 - now_s / self.OPENING_S)
+        room = 10 ** ((self.ROOM_DB + opening_db) / 10) * self._natural_power()
+        allowed = 10 ** (self.LISTEN_RISE_DB / 10) * (mean + room)
+        live = np.abs(ev_c).max(axis=0) > 1e-4 * np.abs(ev_c).max()
+        # The largest scale on a geometric grid (1, 0.79, ... -60 dB, 0) that keeps
+        # the predicted power within what is allowed at every moment the event sounds.
+        cand = np.concatenate([10 ** (-np.arange(0, 61, 2) / 20), [0.0]])
+        ring_c, ev_c, allowed = ring_c[:, live], ev_c[:, live], allowed[live]
+        # Where what rings is already above that (it is building), the event may not
+        # add to it.
+        allowed = np.maximum(allowed, w_g @ np.add.reduceat(np.abs(ring_c), starts, axis=0) ** 2)
+        for c in cand:
+            mag = np.abs(ring_c + c * ev_c)
+            power = w_g @ np.add.reduceat(mag, starts, axis=0) ** 2
+            if np.all(power <= allowed):
+                return float(c)
+        return 0.0
+
+    def _natural_power(self) -> float:
+        """Mean K-weighted power the player would keep up unlimited (phasor units).
+
+        The energy of 16 sample events (drawn from their own generators, at this
+        moment's parameters) over the mean interval: an absolute reference for the
+        room level, the same whatever has been played (no drift, seek-safe).
+        """
+        key = (self._mean_interval_s(), *sorted(self.params.items()))
+        if self._natural is not None and self._natural[0] == key:
+            return self._natural[1]
+        saved = self.__dict__.copy()
+        energy = 0.0
+        for i in range(16):
+            s, amp, _ = self._make_modes(make_rng(self.seed, self._key, "natural", i))
+            half = len(s) // 2
+            d, r = -s[:half].real, -s[half:].real
+            w = np.abs(amp[:half]) ** 2 * _weight(np.abs(s[:half].imag) / (2 * np.pi))
+            energy += float(w @ (1 / (2 * d) - 2 / (d + r) + 1 / (2 * r)))
+        self.__dict__.update(saved)
+        value = energy / 16 / self._mean_interval_s()
+        self._natural = (key, value)
+        return value
+
+    def _remember(self) -> None:
+        """Store this quantum's K-weighted power in the player's 10 s memory."""
+        if self.LISTEN_RISE_DB is None:
+            return
+        h = self._hist
+        h[:-1] = h[1:]
+        h[-1] = self._ringing_power() if len(self._z) else 0.0
 
     def _sounding(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What rings now: ``(freq_hz, phasor, pan gains (m, 2))`` per sounding mode.
@@ -332,6 +442,7 @@ class _Modal(Source):
         for onset, rng in self._onsets(self.frame, self.frame + QUANTUM):
             self._start_voice(onset - self.frame, out, rng)
         self._extra(out)
+        self._remember()
         self._count += 1
         if self._count % self._PRUNE_EVERY == 0 and len(self._z):
             quiet = np.abs(self._z) <= self._floor
