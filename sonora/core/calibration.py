@@ -79,6 +79,7 @@ class _Job:
     owner: str | None = field(compare=False)
     future: Future[dict[str, Any]] = field(compare=False)
     running: bool = field(default=False, compare=False)
+    players: int = field(default=0, compare=False)  # streams waiting for it now
 
 
 class Calibrator:
@@ -171,6 +172,8 @@ class Calibrator:
                 if job.future.cancelled() or job.future.exception() is not None:
                     job = None
             if job is not None:
+                if play:
+                    job.players += 1
                 if play and job.priority != PLAY and not job.running:
                     self._seq += 1
                     job.priority, job.seq = PLAY, self._seq  # promote, as pressed now
@@ -178,6 +181,7 @@ class Calibrator:
                 return job.future
             self._seq += 1
             job = _Job(PLAY if play else AHEAD, self._seq, key, plan_id, plan, owner, Future())
+            job.players = 1 if play else 0
             if self._closed:
                 job.future.cancel()
                 return job.future
@@ -190,6 +194,24 @@ class Calibrator:
                     self._jobs.pop(k, None)
             self._cv.notify()
             return job.future
+
+    def stopped(self, plan: dict[str, Any]) -> None:
+        """A stream of ``plan`` ended (it called :meth:`ensure` with ``play=True``).
+
+        When no other stream waits for a measurement that has not started, it goes
+        back to the measured-ahead queue (bounded per listener and overall, so it may
+        be dropped; it is measured when played again): under load, nobody's CPU goes
+        to a session that stopped playing before its turn came.
+        """
+        with self._cv:
+            job = self._jobs.get(self.key(plan))
+            if job is None or job.future.done():
+                return
+            job.players = max(0, job.players - 1)
+            if job.players == 0 and job.priority == PLAY and not job.running:
+                job.priority = AHEAD
+                heapq.heapify(self._heap)
+                self._bound(job.owner)
 
     def _bound(self, owner: str | None) -> None:
         waiting = sorted(

@@ -156,7 +156,11 @@ class AudioStreamResponse(Response):
             )
             return renderer, job, job.next_chunk()  # the stream's headers: small, at once
 
-        renderer, job, first = await anyio.to_thread.run_sync(prepare, limiter=self.limiter)
+        try:
+            renderer, job, first = await anyio.to_thread.run_sync(prepare, limiter=self.limiter)
+        except BaseException:
+            core.calibrator.stopped(rec.plan)
+            raise
         core.hub.activate(rec.id, renderer)
         ended = "disconnected"
         start_pos = renderer.position_s
@@ -219,6 +223,7 @@ class AudioStreamResponse(Response):
                 if not job.closed:
                     job.abort()
                 core.hub.release(rec.id, key, renderer, park=self.paced and ended != "finished")
+                core.calibrator.stopped(rec.plan)  # no one waits: back to the ahead queue
                 position = renderer.position_s
                 try:
                     await recorded.wait()

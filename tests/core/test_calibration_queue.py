@@ -182,3 +182,31 @@ def test_measuring_in_a_worker_process_gives_the_same_gains_at_lower_priority(
         here.close()
         there.close()
         store.close()
+
+
+def test_a_play_nobody_waits_for_any_more_goes_back_to_the_ahead_queue(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'c.db'}")
+    cal = GatedCalibrator(store)
+    try:
+        plans = {f"p{i}": _plan(seed=i).to_dict() for i in range(6)}
+        cal.ensure("p0", plans["p0"], None, owner="x", play=True)  # takes the worker
+        assert cal.started.wait(timeout=30)
+        # Two streams of one plan wait; a third plan is played by its listener.
+        twice = cal.ensure("p1", plans["p1"], None, owner="a", play=True)
+        assert cal.ensure("p1", plans["p1"], None, owner="a", play=True) is twice
+        other = cal.ensure("p2", plans["p2"], None, owner="b", play=True)
+        cal.stopped(plans["p1"])  # one of the two streams ended: still played
+        assert [j.plan_id for j in sorted(cal._heap)] == ["p1", "p2"]
+        cal.stopped(plans["p1"])  # nobody listens to it now: behind every play
+        assert [j.plan_id for j in sorted(cal._heap)] == ["p2", "p1"]
+        # As a plan measured ahead, it counts against its listener's bound.
+        for i in (3, 4):
+            cal.ensure(f"p{i}", plans[f"p{i}"], None, owner="a")
+        assert twice.cancelled() and not other.cancelled()
+        cal.gate.set()
+        other.result(timeout=30)
+        assert "p1" not in cal.order
+    finally:
+        cal.gate.set()
+        cal.close()
+        store.close()
