@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import http.cookiejar
 import json
 import sys
 import tempfile
@@ -50,17 +51,19 @@ HONEST_PASSWORD = "tide-lantern-orchard"
 
 
 # -- client side (separate process) ------------------------------------------------------
-async def _guest(client: Any, ip: str) -> dict[str, str]:
+async def _guest(client: Any, ip: str, codes: Any = None) -> dict[str, str]:
     r = await client.post("/api/guest", json={}, headers={"X-Forwarded-For": ip})
-    if r.status_code not in (200, 201):
-        return {}
+    if codes is not None:
+        codes[r.status_code] += 1
     token = r.cookies.get("sonora_session")
-    client.cookies.clear()
+    if r.status_code != 201 or not token:
+        return {}
     return {"Cookie": f"sonora_session={token}", "X-Forwarded-For": ip}
 
 
 async def _play(client: Any, url: str, headers: dict, seconds: float) -> dict[str, Any]:
     t_req = time.monotonic()
+    play_after = None
     first = None
     start_play = None
     worst = 0.0
@@ -79,16 +82,25 @@ async def _play(client: Any, url: str, headers: dict, seconds: float) -> dict[st
             if start_play is None:
                 if have >= 0.5:
                     start_play = now
+                    play_after = now - t_req
             else:
                 worst = max(worst, (now - start_play) - have)
             if start_play is not None and now - start_play >= seconds:
                 break
-    return {"status": status, "first_byte_s": first, "worst_deficit_s": worst}
+    return {
+        "status": status,
+        "first_byte_s": first,
+        "play_after_s": play_after,
+        "worst_deficit_s": worst,
+    }
 
 
 async def honest(client: Any, i: int, until: float, out: dict[str, Any], net: int = 0) -> None:
     ip = f"10.{net}.{i // 200}.{i % 200 + 1}"
-    headers = await _guest(client, ip)
+    headers = await _guest(client, ip, out["codes"])
+    while not headers and time.monotonic() < until:  # counted in the status codes
+        await asyncio.sleep(1.0)
+        headers = await _guest(client, ip, out["codes"])
     await client.put("/api/profile", json={"loved": ["rain"]}, headers=headers)
     while time.monotonic() < until:
         r = await client.post(
@@ -107,6 +119,8 @@ async def honest(client: Any, i: int, until: float, out: dict[str, Any], net: in
         out["codes"][res["status"]] += 1
         if res["status"] == 200:
             out["ttfa"].append(res["first_byte_s"])
+            if res["play_after_s"] is not None:
+                out["play"].append(res["play_after_s"])
             out["deficit"].append(res["worst_deficit_s"])
         r = await client.post(f"/api/plans/{pid}/outcome", json={"mood": 6}, headers=headers)
         out["codes"][r.status_code] += 1
@@ -185,13 +199,17 @@ async def client_main(
 
     out: dict[str, Any] = {
         "ttfa": [],
+        "play": [],
         "deficit": [],
         "codes": collections.Counter(),
         "attacker": {k: collections.Counter() for k in ("checkins", "logins", "bookings")},
         "seek": [],
     }
     limits = httpx.Limits(max_connections=listeners + 40, max_keepalive_connections=listeners + 40)
-    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+    # Each simulated person sends their own cookie header; the shared client keeps none
+    # (a jar shared by concurrent tasks would sign one listener's request in as another).
+    jar = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits, cookies=jar) as client:
         # The honest account the attacker guesses at.
         if not attack:  # the reference: the same honest load, nobody attacking
             until = time.monotonic() + seconds
@@ -345,6 +363,11 @@ def main() -> None:
         f"  time to first audio: n={len(ttfa)}  p50 {pct(ttfa, 0.5) * 1000:.0f} ms  "
         f"p95 {pct(ttfa, 0.95) * 1000:.0f} ms  max {max(ttfa, default=float('nan')) * 1000:.0f} ms"
     )
+    play = res["play"]
+    print(
+        f"  time to 0.5 s of audio received (a player starts): p50 {pct(play, 0.5) * 1000:.0f} ms"
+        f"  p95 {pct(play, 0.95) * 1000:.0f} ms (reference p95 {pct(ref['play'], 0.95) * 1000:.0f} ms)"
+    )
     print(
         f"  underruns: {underruns} of {len(deficit)} streams "
         f"(worst deficit {max(deficit, default=0.0):.3f} s)"
@@ -355,9 +378,10 @@ def main() -> None:
         print(f"  attacker {kind}: {dict(sorted((int(k), v) for k, v in part.items()))}")
     for s in res["seek"]:
         fb = s.get("first_byte_s")
+        pa = s.get("play_after_s")
         print(
             f"  seek offset {s['offset_s']:>6} s: status {s['status']}, first byte "
-            f"{fb * 1000:.0f} ms"
+            f"{fb * 1000:.0f} ms, 0.5 s of audio after {(pa or float('nan')) * 1000:.0f} ms"
             if fb is not None
             else f"  seek {s}"
         )

@@ -188,7 +188,13 @@ class Settings(BaseSettings):
         default=1,
         ge=1,
         le=32,
-        description="Threads that measure a new plan's loudness in the background.",
+        description="Plans whose loudness is measured at once in the background.",
+    )
+    calibration_processes: bool = Field(
+        default=True,
+        description="Measure loudness in separate worker processes at a lower priority "
+        "(streams never wait behind a measurement for the interpreter); false: in "
+        "threads of the server process.",
     )
 
     # -- care ----------------------------------------------------------------------
@@ -261,6 +267,10 @@ class Settings(BaseSettings):
     limit_signup_per_client: str = Field(
         default="10/1h", description="Sign-ups from one client address (IP) per period."
     )
+    limit_signup_per_email: str = Field(
+        default="5/1d",
+        description="Sign-ups for one email address per period (each may send it a mail).",
+    )
     limit_guests_per_client: str = Field(
         default="60/1h", description="New guest profiles from one client address per period."
     )
@@ -323,6 +333,18 @@ class Settings(BaseSettings):
         le=1_000_000_000,
         description="Largest request body accepted, bytes (larger: 413 before parsing).",
     )
+    signup_confirmation: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="Sign-up by emailed link, answering the same whether or not the address "
+        "has an account: `auto` when an SMTP server is set, `always`, or `never` (direct "
+        "sign-up, which says when an address is taken).",
+    )
+    signup_confirm_hours: float = Field(
+        default=24.0,
+        ge=0.25,
+        le=720.0,
+        description="Hours a sign-up link stays valid.",
+    )
     booking_confirmation: bool = Field(
         default=True,
         description="A consult booking holds its slot only once the email address confirms "
@@ -336,7 +358,7 @@ class Settings(BaseSettings):
         "bookings lapse.",
     )
     calibration_wait_s: float = Field(
-        default=0.3,
+        default=0.0,
         ge=0.0,
         le=60.0,
         description="Most seconds a stream waits for its plan's loudness calibration before "
@@ -373,6 +395,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "limit_signup_per_client",
+        "limit_signup_per_email",
         "limit_guests_per_client",
         "limit_login_per_client",
         "limit_checkins_per_account",
@@ -419,6 +442,13 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """``public_url`` without a trailing slash, or ``http://HOST:PORT``."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def signup_confirms(self) -> bool:
+        """Whether sign-up goes through an emailed link (``signup_confirmation``)."""
+        if self.signup_confirmation == "auto":
+            return bool(self.smtp_host)
+        return self.signup_confirmation == "always"
 
     @property
     def outbox_folder(self) -> Path:

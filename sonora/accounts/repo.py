@@ -198,6 +198,11 @@ class AccountRepo(SqlDatabase):
         except IntegrityError as exc:  # a concurrent sign-up with the same email
             raise EmailTaken(email) from exc
 
+    def password_hash_of(self, user_id: str) -> str | None:
+        """The stored password hash of ``user_id`` (``None``: none, or no such user)."""
+        with self.reading() as s:
+            return s.scalars(select(User.password_hash).where(User.id == user_id)).first()
+
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
         """Replace the stored hash (e.g. rehash with newer argon2 parameters)."""
         with self.transaction() as s:

@@ -36,6 +36,10 @@ class AccountStore(Protocol):
         """Turn a guest into an account (:class:`~sonora.accounts.repo.EmailTaken`)."""
         ...
 
+    def password_hash_of(self, user_id: str) -> str | None:
+        """The stored password hash of ``user_id`` (a guest's waits for a sign-up link)."""
+        ...
+
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
         """Replace the stored password hash."""
         ...

@@ -24,6 +24,7 @@ from sonora.accounts.passwords import Passwords, normalise_email
 from sonora.accounts.repo import EmailTaken, UserRecord
 from sonora.accounts.store import AccountStore
 from sonora.core.audio import MAX_USER_GAIN, StreamHub
+from sonora.core.auth_errors import AuthError
 from sonora.core.calibration import Calibrator
 from sonora.core.database import Database
 from sonora.core.history import HistoryView, build_history
@@ -51,16 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["AuthError", "Core", "HistoryView"]
 
 log = logging.getLogger("sonora.core")
-
-
-class AuthError(Exception):
-    """Sign-up or log-in refused; ``field`` names what to fix."""
-
-    def __init__(self, field: str, message: str, status: int = 400) -> None:
-        self.field = field
-        self.message = message
-        self.status = status
-        super().__init__(f"{field}: {message}")
 
 
 class _Absent:
@@ -129,6 +120,7 @@ class Core:
             sample_rate=self.settings.sample_rate,
             target_lufs=self.settings.target_lufs,
             workers=self.settings.calibration_workers,
+            processes=self.settings.calibration_processes,
         )
 
     @functools.cached_property
@@ -217,6 +209,21 @@ class Core:
                 "email", "an account with this email exists; log in instead", 409
             ) from None
         return user, self.accounts.issue_token(user.id, days=self.settings.session_days)
+
+    def request_sign_up(self, current: UserRecord | None, email: str, password: str) -> UserRecord:
+        """Sign-up by emailed link (:func:`sonora.core.signup.request_sign_up`): the same
+        answer for every address; returns the guest the sign-up waits on."""
+        from sonora.core.signup import request_sign_up
+
+        return request_sign_up(self, current, email, password)
+
+    def confirm_sign_up(
+        self, current: UserRecord | None, token: str, password: str
+    ) -> tuple[UserRecord, str]:
+        """Finish a sign-up from its link (:func:`sonora.core.signup.confirm_sign_up`)."""
+        from sonora.core.signup import confirm_sign_up
+
+        return confirm_sign_up(self, current, token, password)
 
     def log_in(
         self, current: UserRecord | None, email: str, password: str

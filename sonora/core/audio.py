@@ -32,8 +32,8 @@ from sonora.engine.base import QUANTUM
 from sonora.engine.encoders import ChunkSink, Encoder
 from sonora.engine.graph import Mix
 from sonora.plan import Plan
-from sonora.plan.render import analysis_mix
 from sonora.scenes.build import LAYER_REFERENCE_LUFS, build_mix
+from sonora.scenes.source_loudness import loudness_bound_lufs
 
 __all__ = [
     "FORMATS",
@@ -64,29 +64,47 @@ GLIDE_S = 4.0
 
 
 def provisional_calibration(plan: Plan, *, sample_rate: int, target_lufs: float) -> dict[str, Any]:
-    """A safe calibration in milliseconds, for a stream that cannot wait for the real one.
+    """A safe calibration in microseconds, for a stream that cannot wait for the real one.
 
-    Each layer is balanced as :func:`~sonora.plan.render.analysis_mix` does (its source
-    alone brought to -23 LUFS over its first seconds, cached per coarse parameters);
-    the master gain assumes every layer at its loudest gain, summed in power, and
-    stays :data:`PROVISIONAL_MARGIN_DB` below that, so the provisional stream is never
-    louder than the calibrated one is meant to be.
+    Nothing is rendered: each layer's trim comes from its source's measured loudness
+    table (:func:`~sonora.scenes.source_loudness.loudness_bound_lufs`, an upper bound
+    of the source's loudness at its starting parameters, so the layer is at or below
+    -23 LUFS at 0 dB); a source the table does not know is measured as
+    :func:`~sonora.plan.render.analysis_mix` does.  The master gain assumes every
+    layer at its loudest gain, summed in power, and stays :data:`PROVISIONAL_MARGIN_DB`
+    below that, so the provisional stream is never louder than the calibrated one is
+    meant to be.  ``sample_rate`` only matters for the fallback measurement.
 
     Returns
     -------
     dict
-        ``trims``, ``master_gain_db`` and ``provisional: True``.
+        ``trims`` (linear), ``master_gain_db`` and ``provisional: True``.
     """
-    mix = analysis_mix(plan, duration_s=min(plan.duration_s, 1.0), sample_rate=sample_rate)
-    powers = [
-        10 ** ((LAYER_REFERENCE_LUFS + layer.gain_curve.range()[1]) / 10) for layer in mix.layers
-    ]
+    scene = plan.to_scene()
+    trims_db, powers = [], []
+    for spec in scene.layers:
+        start = dict(spec.params)
+        for name, curve in spec.automation.items():
+            start[name] = float(curve.at(0.0))
+        bound = loudness_bound_lufs(spec.source, start)
+        if bound is None or not math.isfinite(bound):
+            trims_db.append(_measured_trim_db(spec.source, start, sample_rate))
+        else:
+            trims_db.append(LAYER_REFERENCE_LUFS - bound)
+        powers.append(10 ** ((LAYER_REFERENCE_LUFS + spec.gain_db.range()[1]) / 10))
     predicted = 10 * math.log10(sum(powers)) if powers else LAYER_REFERENCE_LUFS
     return {
-        "trims": [float(layer.trim) for layer in mix.layers],
+        "trims": [float(10 ** (t / 20.0)) for t in trims_db],
         "master_gain_db": float(target_lufs - predicted - PROVISIONAL_MARGIN_DB),
         "provisional": True,
     }
+
+
+def _measured_trim_db(source: str, params: dict[str, float], sample_rate: int) -> float:
+    """The excerpt calibration's trim (dB) of a source the loudness table lacks."""
+    from sonora.plan.render import excerpt_trim_db
+
+    return excerpt_trim_db(source, params, sample_rate)
 
 
 async def wait_for_future(

@@ -1,16 +1,24 @@
 """Loudness calibration queue: measures each plan's loudness once, off the event loop.
 
-:class:`Calibrator` runs background threads that measure plans (plays before plans
-measured ahead, a few per listener and overall), cache the result in the database and
-hand it to streams through futures; it was split out of :mod:`sonora.core.audio`, which
-keeps the renderers and the stream hub.
+:class:`Calibrator` runs background threads that take plans off a priority queue
+(plays before plans measured ahead, a few per listener and overall), cache the result
+in the database and hand it to streams through futures; it was split out of
+:mod:`sonora.core.audio`, which keeps the renderers and the stream hub.
+
+The measuring itself (seconds of CPU per plan) runs in separate worker processes at
+a lower scheduling priority (``nice`` +10) when ``processes`` is on (the server's
+default, ``SONORA_CALIBRATION_PROCESSES``): a thread of the server process would hold
+the interpreter lock for most of those seconds, and every stream's encoder and the
+event loop would wait behind it.  The queue's threads only wait for the result.
 """
 
 from __future__ import annotations
 
 import heapq
+import os
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +37,36 @@ PLAY, AHEAD = 0, 1
 MAX_AHEAD_PER_LISTENER = 2
 #: Plans of everyone waiting to be measured ahead at once (the oldest are dropped).
 MAX_AHEAD_WAITING = 16
+#: Scheduling priority added to the measuring processes (streams come first).
+MEASURE_NICENESS = 10
+
+
+def _measure_process_init() -> None:
+    """Set up a measuring process: a lower priority, one BLAS thread."""
+    try:
+        os.nice(MEASURE_NICENESS)
+    except (AttributeError, OSError):  # pragma: no cover - not on this platform
+        pass
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except Exception:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
+
+
+def measure_plan(plan: dict[str, Any], sample_rate: int, target_lufs: float) -> dict[str, Any]:
+    """The calibration of a plan with sound: ``trims`` (linear) and ``master_gain_db``.
+
+    A plain function of its arguments, so it can run in a worker process.
+    """
+    # The plan's own calibration: it knows its trajectory (a sleep descent), so the
+    # session lands on the target, not 1-2 LU above it.
+    mix = plan_mix(Plan.from_dict(plan), sample_rate=sample_rate, target_lufs=target_lufs)
+    return {
+        "trims": [float(layer.trim) for layer in mix.layers],
+        "master_gain_db": float(mix.master_gain_db),
+    }
 
 
 @dataclass(order=True)
@@ -41,6 +79,7 @@ class _Job:
     owner: str | None = field(compare=False)
     future: Future[dict[str, Any]] = field(compare=False)
     running: bool = field(default=False, compare=False)
+    players: int = field(default=0, compare=False)  # streams waiting for it now
 
 
 class Calibrator:
@@ -64,15 +103,28 @@ class Calibrator:
     target_lufs : float
         Integrated loudness target.
     workers : int
-        Threads measuring at once.
+        Plans measured at once.
+    processes : bool
+        Measure in worker processes at a lower priority (see the module docstring);
+        ``False``: in the queue's threads.
     """
 
     def __init__(
-        self, store: ListeningStore, *, sample_rate: int, target_lufs: float, workers: int
+        self,
+        store: ListeningStore,
+        *,
+        sample_rate: int,
+        target_lufs: float,
+        workers: int,
+        processes: bool = False,
     ) -> None:
         self.store = store
         self.sample_rate = sample_rate
         self.target_lufs = target_lufs
+        self.workers = workers
+        self.processes = processes
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self._cv = threading.Condition()
         self._heap: list[_Job] = []
         self._jobs: dict[str, _Job] = {}
@@ -120,6 +172,8 @@ class Calibrator:
                 if job.future.cancelled() or job.future.exception() is not None:
                     job = None
             if job is not None:
+                if play:
+                    job.players += 1
                 if play and job.priority != PLAY and not job.running:
                     self._seq += 1
                     job.priority, job.seq = PLAY, self._seq  # promote, as pressed now
@@ -127,6 +181,7 @@ class Calibrator:
                 return job.future
             self._seq += 1
             job = _Job(PLAY if play else AHEAD, self._seq, key, plan_id, plan, owner, Future())
+            job.players = 1 if play else 0
             if self._closed:
                 job.future.cancel()
                 return job.future
@@ -139,6 +194,24 @@ class Calibrator:
                     self._jobs.pop(k, None)
             self._cv.notify()
             return job.future
+
+    def stopped(self, plan: dict[str, Any]) -> None:
+        """A stream of ``plan`` ended (it called :meth:`ensure` with ``play=True``).
+
+        When no other stream waits for a measurement that has not started, it goes
+        back to the measured-ahead queue (bounded per listener and overall, so it may
+        be dropped; it is measured when played again): under load, nobody's CPU goes
+        to a session that stopped playing before its turn came.
+        """
+        with self._cv:
+            job = self._jobs.get(self.key(plan))
+            if job is None or job.future.done():
+                return
+            job.players = max(0, job.players - 1)
+            if job.players == 0 and job.priority == PLAY and not job.running:
+                job.priority = AHEAD
+                heapq.heapify(self._heap)
+                self._bound(job.owner)
 
     def _bound(self, owner: str | None) -> None:
         waiting = sorted(
@@ -175,22 +248,45 @@ class Calibrator:
             except Exception as exc:  # handed to whoever waits
                 job.future.set_exception(exc)
 
-    def _measure(self, plan_id: str, plan: dict[str, Any], key: str) -> dict[str, Any]:
-        p = Plan.from_dict(plan)
-        if p.quiet_rest:
+    def _measure(
+        self, plan_id: str, plan: dict[str, Any], key: str, *, in_process: bool = False
+    ) -> dict[str, Any]:
+        """Measure ``plan`` (in a worker process unless ``in_process``), store, return."""
+        if Plan.from_dict(plan).quiet_rest:
             result: dict[str, Any] = {"key": key, "plan_key": plan_key(plan), "quiet": True}
         else:
-            # The plan's own calibration: it knows its trajectory (a sleep descent), so
-            # the session lands on the target, not 1-2 LU above it.
-            mix = plan_mix(p, sample_rate=self.sample_rate, target_lufs=self.target_lufs)
-            result = {
-                "key": key,
-                "plan_key": plan_key(plan),
-                "trims": [float(layer.trim) for layer in mix.layers],
-                "master_gain_db": float(mix.master_gain_db),
-            }
+            args = (plan, self.sample_rate, self.target_lufs)
+            if self.processes and not in_process:
+                gains = self._in_worker(*args)
+            else:
+                gains = measure_plan(*args)
+            result = {"key": key, "plan_key": plan_key(plan), **gains}
         self.store.set_calibration(plan_id, result)
         return result
+
+    def _in_worker(self, *args: Any) -> dict[str, Any]:
+        for attempt in (0, 1):
+            with self._pool_lock:
+                if self._closed:
+                    raise RuntimeError("the calibrator is closed")
+                if self._pool is None:
+                    import multiprocessing
+
+                    self._pool = ProcessPoolExecutor(
+                        max_workers=self.workers,
+                        mp_context=multiprocessing.get_context("spawn"),
+                        initializer=_measure_process_init,
+                    )
+                pool = self._pool
+            try:
+                return pool.submit(measure_plan, *args).result()
+            except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool
+                with self._pool_lock:
+                    if self._pool is pool:
+                        self._pool = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         """Stop accepting work; waiting jobs are cancelled, a running one finishes."""
@@ -200,3 +296,7 @@ class Calibrator:
                 job.future.cancel()
             self._heap.clear()
             self._cv.notify_all()
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)

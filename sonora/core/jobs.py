@@ -84,7 +84,7 @@ def calibrate(user_id: str, plan_id: str) -> bool:
     key = cal.key(rec.plan)
     if rec.calibration is not None and rec.calibration.get("key") == key:
         return False
-    cal._measure(rec.id, rec.plan, key)
+    cal._measure(rec.id, rec.plan, key, in_process=True)  # a worker: this process
     return True
 
 

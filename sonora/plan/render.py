@@ -239,6 +239,14 @@ def _trim_db(source: str, params: tuple[tuple[str, float], ...], sample_rate: in
     return LAYER_REFERENCE_LUFS - loud if math.isfinite(loud) else 0.0
 
 
+def excerpt_trim_db(source: str, params: dict[str, float], sample_rate: int) -> float:
+    """Gain (dB) bringing ``source`` alone to -23 LUFS over its first seconds, at
+    ``params`` rounded coarsely (cached: a few measurements cover every plan)."""
+    specs = source_class(source).PARAMS
+    key = tuple(sorted((k, _coarse(specs[k].low, specs[k].high, v)) for k, v in params.items()))
+    return _trim_db(source, key, sample_rate)
+
+
 def analysis_mix(
     plan: Plan,
     *,
@@ -272,12 +280,10 @@ def analysis_mix(
         target_lufs=None,
     )
     for layer, spec in zip(mix.layers, scene.layers, strict=True):
-        specs = source_class(spec.source).PARAMS
         start = dict(spec.params)
         for name, curve in spec.automation.items():
             start[name] = float(curve.at(0.0))
-        key = tuple(sorted((k, _coarse(specs[k].low, specs[k].high, v)) for k, v in start.items()))
-        layer.trim = float(10 ** (_trim_db(spec.source, key, sample_rate) / 20.0))
+        layer.trim = float(10 ** (excerpt_trim_db(spec.source, start, sample_rate) / 20.0))
     mix.guard = None
     mix.limiter = None
     mix.reset()

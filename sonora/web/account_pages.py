@@ -15,7 +15,14 @@ from starlette.concurrency import run_in_threadpool
 from sonora.accounts.repo import UserRecord
 from sonora.core.app import AuthError, Core
 from sonora.errors import ParameterError
-from sonora.web.deps import CoreDep, MaybeUser, PageUser, clear_session, switch_session
+from sonora.web.deps import (
+    CoreDep,
+    MaybeUser,
+    PageUser,
+    clear_session,
+    remember_session,
+    switch_session,
+)
 from sonora.web.rendering import export_download, read_form, redirect, render
 from sonora.web.security import SESSION_COOKIE
 
@@ -80,9 +87,13 @@ async def _credentials_submit(
     return resp
 
 
+def _signup_ctx(core: Core, **ctx: object) -> dict[str, object]:
+    return {"error": None, "email": "", "confirms": core.settings.signup_confirms, **ctx}
+
+
 @router.get("/signup", response_class=HTMLResponse)
-async def signup_page(request: Request, user: MaybeUser) -> Response:
-    return render(request, "signup.html", {"error": None, "email": ""})
+async def signup_page(request: Request, user: MaybeUser, core: CoreDep) -> Response:
+    return render(request, "signup.html", _signup_ctx(core))
 
 
 @router.post("/signup", response_class=HTMLResponse)
@@ -91,9 +102,48 @@ async def signup_submit(
     user: MaybeUser,
     core: CoreDep,
 ) -> Response:
-    return await _credentials_submit(
-        request, user, core, core.sign_up, "signup.html", "/account?msg=signed-up"
-    )
+    if not core.settings.signup_confirms:
+        return await _credentials_submit(
+            request, user, core, core.sign_up, "signup.html", "/account?msg=signed-up"
+        )
+    data = await read_form(request, core)
+    email = str(data.get("email", ""))
+    try:
+        guest = await run_in_threadpool(
+            core.request_sign_up, user, email, str(data.get("password", ""))
+        )
+    except AuthError as exc:
+        ctx = _signup_ctx(core, error=exc, email=email)
+        return render(request, "signup.html", ctx, status=exc.status)
+    resp = render(request, "signup.html", _signup_ctx(core, sent=True, email=email), status=202)
+    if user is None:
+        token = await run_in_threadpool(
+            core.accounts.issue_token, guest.id, days=core.settings.session_days
+        )
+        remember_session(resp, request, core, token)
+    return resp
+
+
+@router.get("/signup/confirm/{token}", response_class=HTMLResponse)
+async def signup_confirm_page(request: Request, token: str, user: MaybeUser) -> Response:
+    return render(request, "signup_confirm.html", {"error": None, "token": token[:1024]})
+
+
+@router.post("/signup/confirm/{token}", response_class=HTMLResponse)
+async def signup_confirm_submit(
+    request: Request, token: str, user: MaybeUser, core: CoreDep
+) -> Response:
+    data = await read_form(request, core)
+    try:
+        _, session = await run_in_threadpool(
+            core.confirm_sign_up, user, token[:1024], str(data.get("password", ""))
+        )
+    except AuthError as exc:
+        ctx = {"error": exc, "token": token[:1024]}
+        return render(request, "signup_confirm.html", ctx, status=exc.status)
+    resp = redirect("/account?msg=signed-up")
+    await switch_session(resp, request, core, session)
+    return resp
 
 
 @router.get("/login", response_class=HTMLResponse)

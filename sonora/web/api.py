@@ -226,8 +226,45 @@ async def sign_up(
     core: CoreDep,
     user: MaybeUser,
 ) -> dict[str, Any]:
-    """Create an account with email and password; a guest keeps everything."""
-    return await _enter(core.sign_up, body, request, response, core, user)
+    """Create an account with email and password; a guest keeps everything.
+
+    When this server sends email (``SONORA_SIGNUP_CONFIRMATION``), the answer is
+    ``202`` for every address and the address gets a link (finish with
+    ``POST /api/signup/confirm``), or a note that it already has an account.
+    """
+    if not core.settings.signup_confirms:
+        return await _enter(core.sign_up, body, request, response, core, user)
+    from sonora.core.signup import SENT_MESSAGE
+
+    guest = await run_in_threadpool(core.request_sign_up, user, body.email, body.password)
+    if user is None:  # a new guest holds the sign-up (and anything done before the link)
+        token = await run_in_threadpool(
+            core.accounts.issue_token, guest.id, days=core.settings.session_days
+        )
+        remember_session(response, request, core, token)
+    response.status_code = 202
+    return {**_user_json(guest), "confirm": True, "detail": SENT_MESSAGE}
+
+
+class SignupConfirm(_In):
+    """The token from the emailed link and the password chosen at sign-up."""
+
+    token: str = Field(max_length=1024)
+    password: str = Field(max_length=1024)
+
+
+@router.post("/signup/confirm", tags=["account"], response_model=UserOut)
+async def confirm_sign_up(
+    body: SignupConfirm,
+    request: Request,
+    response: Response,
+    core: CoreDep,
+    user: MaybeUser,
+) -> dict[str, Any]:
+    """Finish a sign-up from its emailed link (the password again); signs this browser in."""
+    entered, token = await run_in_threadpool(core.confirm_sign_up, user, body.token, body.password)
+    await switch_session(response, request, core, token)
+    return _user_json(entered)
 
 
 @router.post("/login", tags=["account"], response_model=UserOut)

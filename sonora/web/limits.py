@@ -78,7 +78,7 @@ class Action:
 
 #: Limited actions -> the settings of their limits ("per client", "per account"...).
 ACTIONS: dict[str, Action] = {
-    "signup": Action("sign-ups", client="limit_signup_per_client"),
+    "signup": Action("sign-ups", client="limit_signup_per_client", email="limit_signup_per_email"),
     "guest": Action("new guest profiles", client="limit_guests_per_client"),
     "login": Action("log-in attempts", client="limit_login_per_client"),
     "checkins": Action(
@@ -242,7 +242,9 @@ def client_address(scope: Scope) -> str:
 
 # (method, path pattern, action, body field holding an email or None)
 _ROUTES: list[tuple[str, re.Pattern[str], str, str | None]] = [
-    ("POST", re.compile(r"^/(api/)?signup/?$"), "signup", None),
+    ("POST", re.compile(r"^/(api/)?signup/?$"), "signup", "email"),
+    # finishing a sign-up asks for the password: counted as log-in attempts
+    ("POST", re.compile(r"^/api/signup/confirm/?$|^/signup/confirm/[^/]+/?$"), "login", None),
     ("POST", re.compile(r"^/api/guest/?$|^/start/?$"), "guest", None),
     ("POST", re.compile(r"^/(api/)?login/?$"), "login", "email"),
     (
@@ -366,7 +368,7 @@ class RateLimitMiddleware:
                     action,
                     client=client,
                     account=account,
-                    email=email if action == "bookings" else None,
+                    email=email if action in ("bookings", "signup") else None,
                 )
             )
             if action == "login" and email:

@@ -125,54 +125,60 @@ class AudioStreamResponse(Response):
         calibration = await wait_for_future(future, settings.calibration_wait_s)
         if calibration is None and not self.paced:
             calibration = await wait_for_future(future, None)  # a download: exact gain
-        renderer: Renderer | None = None
+        parked: Renderer | None = None
         if self.paced:
-            renderer = core.hub.take(rec.id, key, self.offset_s)
-        if renderer is None:
-            provisional = calibration is None
-            if calibration is None:
-                calibration = await anyio.to_thread.run_sync(
-                    lambda: provisional_calibration(
-                        self.plan,
-                        sample_rate=settings.sample_rate,
-                        target_lufs=settings.target_lufs,
-                    ),
-                    limiter=self.limiter,
+            parked = core.hub.take(rec.id, key, self.offset_s)
+        compression = settings.opus_compression if self.fmt == "opus" else settings.mp3_compression
+        disconnected = anyio.Event()
+
+        def prepare() -> tuple[Renderer, StreamJob, bytes]:
+            # One trip to a worker thread: the graph (a provisional gain costs no
+            # rendering), the seek, the encoder and its first bytes.
+            renderer = parked
+            if renderer is None:
+                chosen = calibration or provisional_calibration(
+                    self.plan, sample_rate=settings.sample_rate, target_lufs=settings.target_lufs
                 )
-            chosen = calibration
-            mix = await anyio.to_thread.run_sync(
-                lambda: build_stream_mix(
+                mix = build_stream_mix(
                     self.plan,
                     chosen,
                     sample_rate=settings.sample_rate,
                     gains=rec.gains,
                     duration_s=self.render_s,
-                ),
-                limiter=self.limiter,
-            )
-            renderer = Renderer(
-                mix, history_s=(settings.stream_lead_s + RESUME_MARGIN_S) if self.paced else 0.0
-            )
-            if provisional:
-                glide_when_calibrated(renderer, future)
-        compression = settings.opus_compression if self.fmt == "opus" else settings.mp3_compression
-        disconnected = anyio.Event()
-
-        def prepare() -> StreamJob:
+                )
+                history_s = (settings.stream_lead_s + RESUME_MARGIN_S) if self.paced else 0.0
+                renderer = Renderer(mix, history_s=history_s)
+                if calibration is None:
+                    glide_when_calibrated(renderer, future)
             renderer.seek(self.offset_s, should_stop=disconnected.is_set)
-            return StreamJob(
+            job = StreamJob(
                 renderer, self.fmt, compression, opus_complexity=settings.opus_complexity
             )
+            return renderer, job, job.next_chunk()  # the stream's headers: small, at once
 
-        job = await anyio.to_thread.run_sync(prepare, limiter=self.limiter)
-        listening_id = await anyio.to_thread.run_sync(
-            lambda: core.store.start_listening(
-                self.user_id, rec.id, fmt=self.fmt, offset_s=self.offset_s
-            )
-        )
+        try:
+            renderer, job, first = await anyio.to_thread.run_sync(prepare, limiter=self.limiter)
+        except BaseException:
+            core.calibrator.stopped(rec.plan)
+            raise
         core.hub.activate(rec.id, renderer)
         ended = "disconnected"
         start_pos = renderer.position_s
+        # The listening record is written while the first audio goes out.
+        listening: dict[str, str] = {}
+        recorded = anyio.Event()
+
+        async def record_start() -> None:
+            with anyio.CancelScope(shield=True):  # finished even if the client leaves
+                try:
+                    listening["id"] = await anyio.to_thread.run_sync(
+                        lambda: core.store.start_listening(
+                            self.user_id, rec.id, fmt=self.fmt, offset_s=self.offset_s
+                        )
+                    )
+                finally:
+                    recorded.set()
+
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             async with anyio.create_task_group() as tg:
@@ -185,7 +191,10 @@ class AudioStreamResponse(Response):
                             tg.cancel_scope.cancel()
                             return
 
+                tg.start_soon(record_start)
                 tg.start_soon(watch)
+                if first:
+                    await send({"type": "http.response.body", "body": first, "more_body": True})
                 t0 = time.monotonic()
                 lead = settings.stream_lead_s
                 behind = False
@@ -214,13 +223,16 @@ class AudioStreamResponse(Response):
                 if not job.closed:
                     job.abort()
                 core.hub.release(rec.id, key, renderer, park=self.paced and ended != "finished")
+                core.calibrator.stopped(rec.plan)  # no one waits: back to the ahead queue
                 position = renderer.position_s
                 try:
-                    await anyio.to_thread.run_sync(
-                        lambda: core.store.update_listening(
-                            listening_id, offset_s=position, ended=ended
+                    await recorded.wait()
+                    if "id" in listening:
+                        await anyio.to_thread.run_sync(
+                            lambda: core.store.update_listening(
+                                listening["id"], offset_s=position, ended=ended
+                            )
                         )
-                    )
                 except Exception as exc:  # pragma: no cover - database gone at shutdown
                     log.warning("could not record the end of a stream: %s", exc)
 

@@ -78,11 +78,16 @@ def _strike_mix() -> Mix:
     )
 
 
+def _level_db_per(x: np.ndarray, window: int) -> np.ndarray:
+    """K-weighted level of ``x`` per window of ``window`` frames, dB."""
+    return np.array([k_level_db(x[:, i : i + window]) for i in range(0, x.shape[1], window)])
+
+
 @pytest.mark.parametrize("offset_s", [37.3, 150.0, 271.0])
 def test_seek_matches_continuous_render_when_sources_keep_time(offset_s: float) -> None:
     mix = _strike_mix()
     off = round(offset_s * SR)
-    n = 8 * SR
+    n = 10 * SR
     ref = mix.process(off + n)[:, off:]
     mix.reset()
     mix.seek(off)
@@ -90,15 +95,21 @@ def test_seek_matches_continuous_render_when_sources_keep_time(offset_s: float) 
     got = mix.process(n)
     assert got.shape == ref.shape
     signal_db = k_level_db(ref)
-    first = k_level_db(got[:, :SR] - ref[:, :SR]) - k_level_db(ref[:, :SR])
-    rest = k_level_db(got[:, SR:] - ref[:, SR:]) - k_level_db(ref[:, SR:])
-    # Where it differs: only in the first second after a seek shortly after the
-    # fade-in (the startle guard's gain is still settling: about -55 dB relative);
-    # later, and at other offsets, the samples are identical.
-    assert first < -40.0, (offset_s, first)
+    settle = 2 * SR
+    # Where it differs: in the first two seconds, where the startle guard (which
+    # decides once it has 5 s of history, and warmed up for 10 s) can soften a strike
+    # a little differently: the level, 50 ms by 50 ms, stays within 1.5 dB of the
+    # continuous render's (a level step of about 1 dB is the smallest listeners
+    # notice; measured: at most 0.9 dB, on one strike, for about a second) ...
+    level_diff = _level_db_per(got[:, :settle], SR // 20) - _level_db_per(ref[:, :settle], SR // 20)
+    assert float(np.max(np.abs(level_diff))) < 1.5, level_diff.round(2)
+    first = k_level_db(got[:, :settle] - ref[:, :settle]) - k_level_db(ref[:, :settle])
+    assert first < -15.0, (offset_s, first)
+    # ... and from then on the samples are the continuous render's.
+    rest = k_level_db(got[:, settle:] - ref[:, settle:]) - k_level_db(ref[:, settle:])
     assert rest < -60.0, (offset_s, rest)
     assert signal_db > -40.0  # the test measured sound, not silence
-    peak = float(np.max(np.abs(got - ref)))
+    peak = float(np.max(np.abs(got[:, settle:] - ref[:, settle:])))
     assert peak < 1e-3, peak
 
 

@@ -22,6 +22,7 @@ from webkit import CHECKIN, csrf_of, post_checkin
 ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/guest"): "public",
     ("POST", "/api/signup"): "public",
+    ("POST", "/api/signup/confirm"): "public",
     ("POST", "/api/login"): "public",
     ("POST", "/api/logout"): "own",
     ("GET", "/api/me"): "own",
@@ -57,6 +58,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/account"): "own",
     ("GET", "/signup"): "public",
     ("POST", "/signup"): "public",
+    ("GET", "/signup/confirm/{token}"): "public",
+    ("POST", "/signup/confirm/{token}"): "public",
     ("GET", "/login"): "public",
     ("POST", "/login"): "public",
     ("POST", "/logout"): "public",
@@ -193,6 +196,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/checkins"): CHECKIN,
     ("POST", "/api/signup"): {"email": "new@example.org", "password": "long enough pw"},
     ("POST", "/api/login"): {"email": "nobody@example.org", "password": "whatever1"},
+    ("POST", "/api/signup/confirm"): {"token": "not.a-token", "password": "whatever1"},
 }
 
 

@@ -225,6 +225,8 @@ VISITOR_PAGES = [
     ("v-welcome", "/", "/"),
     ("v-join", "/therapists/join", "/therapists/join"),
     ("v-signup", "/signup", "/signup"),
+    # the emailed link's page (any token shows the form; the token is checked on send)
+    ("v-signup-confirm", "/signup/confirm/{token}", "/signup/confirm/a-link-token"),
     ("v-login", "/login", "/login"),
     ("v-listening", "/listening", "/listening"),
 ]
