@@ -191,10 +191,10 @@ class Settings(BaseSettings):
         description="Plans whose loudness is measured at once in the background.",
     )
     calibration_processes: bool = Field(
-        default=True,
+        default=False,
         description="Measure loudness in separate worker processes at a lower priority "
-        "(streams never wait behind a measurement for the interpreter); false: in "
-        "threads of the server process.",
+        "(streams never wait behind a measurement for the interpreter); false (the "
+        "default): in a thread of the server process.",
     )
 
     # -- care ----------------------------------------------------------------------
