@@ -99,8 +99,35 @@ def _load_command(name: str) -> click.Command:
     return cmd
 
 
+def _light_help_option(opt: click.Parameter | None) -> None:
+    """Give a command's ``--help`` flag (``opt``) a plain bool check instead of Typer's default.
+
+    Typer (0.2x) coerces every parameter through a pydantic ``TypeAdapter``, built on
+    first use, and the help flag's unset value (``None``) is coerced on every
+    invocation: that alone imports pydantic (~0.2 s of CPU) for ``sonora scenes``.  A
+    flag is a bool, so a pass-through check is exact.  Private Typer API, used only
+    when present; ``tests/test_cli.py`` checks that ``sonora scenes`` does not import
+    pydantic, so a Typer release that changes this is noticed.
+    """
+    try:
+        from typer._coercion import PassThroughRuntimeParam
+    except ImportError:  # pragma: no cover - another Typer: its own coercion stays
+        return
+    info = getattr(opt, "type_descriptor", None)
+    if opt is None or info is None or getattr(opt, "_runtime_param", 1) is not None:
+        return
+    opt._runtime_param = PassThroughRuntimeParam(  # type: ignore[attr-defined]
+        parameter_info=info.parameter_info, annotation=bool
+    )
+
+
 class LazyGroup(TyperGroup):
     """Sonora's top-level group: built-in commands plus :data:`LAZY_COMMANDS`."""
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        opt = super().get_help_option(ctx)
+        _light_help_option(opt)
+        return opt
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         own = super().list_commands(ctx)
@@ -111,6 +138,8 @@ class LazyGroup(TyperGroup):
         if cmd is None and cmd_name in LAZY_COMMANDS:
             cmd = _load_command(cmd_name)
             self.add_command(cmd, cmd_name)
+        if cmd is not None:
+            _light_help_option(cmd.get_help_option(ctx))
         return cmd
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
