@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import secrets
 import signal
@@ -496,6 +497,8 @@ def _render(
     from sonora.engine.render import measure_decoded, render_to_file
 
     t0 = time.perf_counter()
+    # The layers render in a second process where there is a second core (same bytes).
+    processes = 2 if (os.cpu_count() or 1) > 1 else 1
     if plan is not None:
         from sonora.plan.render import plan_mix
 
@@ -504,14 +507,21 @@ def _render(
         from sonora.scenes.build import build_mix
 
         mix = build_mix(
-            s, duration_s=seconds, seed=seed, sample_rate=sample_rate, target_lufs=loudness
+            s,
+            duration_s=seconds,
+            seed=seed,
+            sample_rate=sample_rate,
+            target_lufs=loudness,
+            processes=processes,
         )
     from sonora.engine.encoders import FORMATS
 
     lossy = FORMATS[output.suffix.lower()][1] in ("OPUS", "MPEG_LAYER_III")
     meter = LoudnessMeter(sample_rate) if check and not lossy else None
     with _progress(f"rendering {s.name}", mix.total_frames) as update:
-        path = render_to_file(mix, output, progress=update, meter=meter, tags=tags)
+        path = render_to_file(
+            mix, output, progress=update, meter=meter, tags=tags, processes=processes
+        )
     measured = None
     if meter is not None:
         measured = (meter.integrated_lufs, meter.true_peak_dbtp, "while rendering")
