@@ -502,7 +502,7 @@ def _render(
     if plan is not None:
         from sonora.plan.render import plan_mix
 
-        mix = plan_mix(plan, sample_rate=sample_rate, target_lufs=loudness)
+        mix = plan_mix(plan, sample_rate=sample_rate, target_lufs=loudness, processes=processes)
     else:
         from sonora.scenes.build import build_mix
 

@@ -97,3 +97,13 @@ def _children() -> list[int]:
         if int(fields[1]) == me:
             pids.append(int(entry.parent.name))
     return pids
+
+
+def test_plan_calibration_in_two_processes_gives_the_same_master_gain() -> None:
+    from sonora.plan import CheckIn, compose, get_arm
+    from sonora.plan.render import plan_mix
+
+    c = CheckIn(tension=8, energy=7, goal="sleep", minutes=5.5, place="in_bed", local_time="23:30")
+    plan = compose(c, get_arm("rain-drone/dark"), seed=1)
+    gains = [plan_mix(plan, sample_rate=24_000, processes=p).master_gain_db for p in (1, 2)]
+    assert gains[0] == gains[1] != 0.0
