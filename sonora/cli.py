@@ -34,8 +34,11 @@ from typer.core import TyperGroup
 from sonora.cliopts import (
     DEFAULT_LOUDNESS_LUFS,
     DEFAULT_SAMPLE_RATE_HZ,
+    Interrupted,
     LoudnessOption,
     SampleRateOption,
+    light_help_option,
+    signals_interrupt,
 )
 from sonora.errors import ParameterError, SceneNotFoundError, SonoraError
 
@@ -100,34 +103,12 @@ def _load_command(name: str) -> click.Command:
     return cmd
 
 
-def _light_help_option(opt: click.Parameter | None) -> None:
-    """Give a command's ``--help`` flag (``opt``) a plain bool check instead of Typer's default.
-
-    Typer (0.2x) coerces every parameter through a pydantic ``TypeAdapter``, built on
-    first use, and the help flag's unset value (``None``) is coerced on every
-    invocation: that alone imports pydantic (~0.2 s of CPU) for ``sonora scenes``.  A
-    flag is a bool, so a pass-through check is exact.  Private Typer API, used only
-    when present; ``tests/test_cli.py`` checks that ``sonora scenes`` does not import
-    pydantic, so a Typer release that changes this is noticed.
-    """
-    try:
-        from typer._coercion import PassThroughRuntimeParam
-    except ImportError:  # pragma: no cover - another Typer: its own coercion stays
-        return
-    info = getattr(opt, "type_descriptor", None)
-    if opt is None or info is None or getattr(opt, "_runtime_param", 1) is not None:
-        return
-    opt._runtime_param = PassThroughRuntimeParam(  # type: ignore[attr-defined]
-        parameter_info=info.parameter_info, annotation=bool
-    )
-
-
 class LazyGroup(TyperGroup):
     """Sonora's top-level group: built-in commands plus :data:`LAZY_COMMANDS`."""
 
     def get_help_option(self, ctx: click.Context) -> click.Option | None:
         opt = super().get_help_option(ctx)
-        _light_help_option(opt)
+        light_help_option(opt)
         return opt
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -140,7 +121,7 @@ class LazyGroup(TyperGroup):
             cmd = _load_command(cmd_name)
             self.add_command(cmd, cmd_name)
         if cmd is not None:
-            _light_help_option(cmd.get_help_option(ctx))
+            light_help_option(cmd.get_help_option(ctx))
         return cmd
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -210,36 +191,6 @@ def print_error(message: object) -> None:
 def _fail(exc: Exception) -> None:
     print_error(exc)
     raise typer.Exit(code=2)
-
-
-class Interrupted(BaseException):
-    """Raised in the main thread when SIGTERM or SIGHUP arrives (like Ctrl+C's
-    :class:`KeyboardInterrupt`), so ``finally`` blocks and encoders clean up."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-@contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into :class:`Interrupted` for the duration."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise Interrupted(signum)
-
-    wanted = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
-    old = {}
-    try:
-        for s in wanted:
-            old[s] = signal.signal(s, handler)
-    except ValueError:  # not the main thread (e.g. a test runner's worker): leave them
-        old = {}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 @app.command("scenes")
@@ -428,7 +379,7 @@ def render_cmd(
     kind = "plan" if is_plan else "scene"
     tags = _tags(title=s.title, kind=kind, name=s.name, seed=seed, loudness=loudness)
     try:
-        with _signals_interrupt():
+        with signals_interrupt():
             path, wall, measured = _render(
                 s,
                 plan if is_plan else None,
