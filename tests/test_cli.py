@@ -5,6 +5,7 @@ Renders are short; the rendered file is read back and its loudness measured.
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -169,6 +170,55 @@ def test_console_entry_point_prints_errors_without_a_traceback(tmp_path: Path) -
     assert proc.returncode == 2
     assert "scene" in proc.stderr and "Traceback" not in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# -- start-up: what the quick commands import -------------------------------------------
+_PROBE = """
+import sys
+sys.argv = ["sonora", *sys.argv[1:]]
+from sonora.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+heavy = ("pydantic", "yaml", "scipy", "threadpoolctl", "pedalboard", "soundfile", "av")
+print("LOADED", sorted(m for m in heavy if m in sys.modules), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "allowed"),
+    [
+        (["--help"], set()),
+        (["scenes"], set()),
+        (["scenes", "--json"], set()),
+        # a str argument goes through Typer's pydantic coercion: allowed there
+        (["describe", "rain"], {"pydantic"}),
+    ],
+)
+def test_quick_commands_import_no_heavy_packages(args: list[str], allowed: set[str]) -> None:
+    """``sonora --help`` / ``scenes`` / ``describe`` stay cheap to start: no pydantic
+    (Typer's coercion of the help flag), YAML, scipy, audio I/O or threadpoolctl."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=120
+    )
+    line = next(x for x in proc.stderr.splitlines() if x.startswith("LOADED"))
+    loaded = set(ast.literal_eval(line.removeprefix("LOADED ")))
+    assert loaded <= allowed, (args, loaded)
+    assert proc.stdout.strip()  # it did print its answer
+
+
+def test_blas_is_single_threaded_whatever_the_import_order() -> None:
+    code = (
+        "import sonora, numpy, threadpoolctl\n"
+        "print([i['num_threads'] for i in threadpoolctl.threadpool_info() "
+        "if i['user_api'] == 'blas'])"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    ).stdout
+    assert out.strip() == "[1]"
 
 
 # -- durations ----------------------------------------------------------------------------

@@ -123,6 +123,8 @@ def test_signal_mid_render_leaves_no_file(signum: int, tmp_path: Path) -> None:
         assert part, "the render never started writing"
         while part[0].exists() and part[0].stat().st_size < 100_000:  # mid-render
             time.sleep(0.1)
+        workers = _children(proc.pid)
+        assert len(workers) == 1, "the layers render in a second process"
         proc.send_signal(signum)
         _, err = proc.communicate(timeout=120)
     finally:
@@ -133,6 +135,20 @@ def test_signal_mid_render_leaves_no_file(signum: int, tmp_path: Path) -> None:
     assert "Traceback" not in err
     assert "nothing was written" in err
     assert list(tmp_path.iterdir()) == []
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)  # reaped, not orphaned
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids of ``pid``'s children (Linux /proc)."""
+    out = []
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(entry.parent.name))
+    return out
 
 
 # -- lossy true peak -----------------------------------------------------------------------

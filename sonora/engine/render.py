@@ -14,6 +14,15 @@ then removed: on this 2-core machine it made workload W ~20 % *slower*,
 170x -> 135x real time, because both render threads hand the GIL back and forth
 between many small numpy calls.  The encoder mostly runs inside libsndfile without the
 GIL, so it overlaps well.)
+
+With ``processes=2`` (what ``sonora render`` uses on a machine with two or more
+cores) the layers and the reverb, which hold the GIL most of the time, render in a
+forked child process that hands each quantum to the parent through a pipe; the parent
+runs the master stage (gain, fades, startle guard, limiter), the encoder and the
+meter.  The child runs the very same code on the very same state, so the file is
+bit-for-bit the one a single process writes (``tests/engine/test_render.py``).  Only
+a mix that starts at its beginning is split, and only where ``os.fork`` exists; the
+child dies with its parent (a broken pipe) and is killed when the render stops.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +39,7 @@ import numpy as np
 from sonora.engine.base import QUANTUM
 from sonora.engine.effects import Limiter
 from sonora.engine.encoders import LOSSY_CEILING_DBTP, Encoder
+from sonora.engine.forked import source_feed
 from sonora.engine.graph import Mix
 from sonora.engine.loudness import LoudnessMeter, measure_file
 
@@ -45,6 +56,7 @@ def render_to_file(
     block_frames: int = BLOCK_FRAMES,
     meter: LoudnessMeter | None = None,
     tags: dict[str, str] | None = None,
+    processes: int = 1,
 ) -> Path:
     """Render ``mix`` from its current position to the end into ``path``.
 
@@ -73,6 +85,10 @@ def render_to_file(
         a lossy format, measure the decoded file instead (:func:`measure_decoded`).
     tags : mapping of str to str, optional
         File metadata (see :data:`~sonora.engine.encoders.TAG_NAMES`).
+    processes : int
+        2 (or more) renders the layers in a forked child process (see the module
+        docstring; same bytes); 1 keeps everything in this process.  Falls back to 1
+        where ``os.fork`` is missing or the mix does not start at its beginning.
 
     Returns
     -------
@@ -88,64 +104,72 @@ def render_to_file(
     )
     if enc.lossy:
         lower_ceiling(mix, LOSSY_CEILING_DBTP)
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def consume(q: queue.Queue[np.ndarray | None], use: Callable[[np.ndarray], None]) -> None:
-        try:
-            while True:
-                block = q.get()
-                if block is None:
-                    return
-                use(block)
-        except BaseException as exc:
-            errors.append(exc)
-            stop.set()
-            while q.get() is not None:  # drain so the producer never blocks
-                pass
-
-    def measure(block: np.ndarray) -> None:
-        assert meter is not None
-        # what the encoder writes: clipped to [-1, 1]
-        over = float(block.max()) > 1.0 or float(block.min()) < -1.0
-        meter.add(np.clip(block, -1.0, 1.0) if over else block)
-
-    queues: list[queue.Queue[np.ndarray | None]] = []
-    workers = []
-    for name, use in (("encode", enc.write), ("measure", measure)):
-        if name == "measure" and meter is None:
-            continue
-        q: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=4)
-        t = threading.Thread(target=consume, args=(q, use), name=f"sonora-{name}", daemon=True)
-        t.start()
-        queues.append(q)
-        workers.append(t)
-
-    def finish() -> None:
-        for q in queues:
-            q.put(None)
-        for t in workers:
-            t.join()
-
-    total = mix.total_frames
+    # Fork (when asked) before any thread of ours exists: the child gets a quiet copy.
+    feed = ExitStack()
     try:
-        while mix.remaining_frames > 0 and not stop.is_set():
-            block = mix.process(block_frames)
-            for q in queues:  # read-only for both consumers
-                q.put(block)
-            if progress is not None:
-                progress(mix.position_frames, total)
+        feed.enter_context(source_feed(mix, processes))
     except BaseException:
-        finish()
         enc.abort()
         raise
-    finish()
-    if errors:
-        enc.abort()
-        raise errors[0]
-    out = enc.close()
-    assert out is not None
-    return out
+    with feed:
+        stop = threading.Event()
+        errors: list[BaseException] = []
+
+        def consume(q: queue.Queue[np.ndarray | None], use: Callable[[np.ndarray], None]) -> None:
+            try:
+                while True:
+                    block = q.get()
+                    if block is None:
+                        return
+                    use(block)
+            except BaseException as exc:
+                errors.append(exc)
+                stop.set()
+                while q.get() is not None:  # drain so the producer never blocks
+                    pass
+
+        def measure(block: np.ndarray) -> None:
+            assert meter is not None
+            # what the encoder writes: clipped to [-1, 1]
+            over = float(block.max()) > 1.0 or float(block.min()) < -1.0
+            meter.add(np.clip(block, -1.0, 1.0) if over else block)
+
+        queues: list[queue.Queue[np.ndarray | None]] = []
+        workers = []
+        for name, use in (("encode", enc.write), ("measure", measure)):
+            if name == "measure" and meter is None:
+                continue
+            q: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=4)
+            t = threading.Thread(target=consume, args=(q, use), name=f"sonora-{name}", daemon=True)
+            t.start()
+            queues.append(q)
+            workers.append(t)
+
+        def finish() -> None:
+            for q in queues:
+                q.put(None)
+            for t in workers:
+                t.join()
+
+        total = mix.total_frames
+        try:
+            while mix.remaining_frames > 0 and not stop.is_set():
+                block = mix.process(block_frames)
+                for q in queues:  # read-only for both consumers
+                    q.put(block)
+                if progress is not None:
+                    progress(mix.position_frames, total)
+        except BaseException:
+            finish()
+            enc.abort()
+            raise
+        finish()
+        if errors:
+            enc.abort()
+            raise errors[0]
+        out = enc.close()
+        assert out is not None
+        return out
 
 
 def lower_ceiling(mix: Mix, ceiling_dbtp: float) -> None:

@@ -56,6 +56,7 @@ def plan_mix(
     *,
     sample_rate: int = DEFAULT_SAMPLE_RATE_HZ,
     target_lufs: float | None = DEFAULT_TARGET_LUFS,
+    processes: int = 1,
 ) -> Mix:
     """The calibrated engine graph of ``plan`` (its own duration and seed).
 
@@ -80,6 +81,9 @@ def plan_mix(
         Hz, 22 050–96 000.
     target_lufs : float or None
         Integrated loudness target (-30 to -14 LUFS); ``None`` skips calibration.
+    processes : int
+        2 calibrates with the layers rendered in a forked child process (same gain;
+        :func:`~sonora.engine.forked.source_feed`).
 
     Returns
     -------
@@ -95,6 +99,7 @@ def plan_mix(
             seed=plan.seed,
             sample_rate=sample_rate,
             target_lufs=target_lufs,
+            processes=processes,
         )
     target = check_number(
         "loudness", target_lufs, low=MIN_TARGET_LUFS, high=MAX_TARGET_LUFS, unit=" LUFS"
@@ -106,10 +111,15 @@ def plan_mix(
     for layer, trim in zip(mix.layers, trims, strict=True):
         layer.trim = float(10 ** (trim / 20.0))
     if plan.duration_s <= WHOLE_CALIBRATION_S:
-        predicted = cal.measure_mix_lufs(mix)
+        predicted = cal.measure_mix_lufs(mix, processes=processes)
     else:
         predicted = _predict_plan_lufs(
-            plan, trims, sample_rate, fade_in_s=mix.fade_in_s, fade_out_s=mix.fade_out_s
+            plan,
+            trims,
+            sample_rate,
+            fade_in_s=mix.fade_in_s,
+            fade_out_s=mix.fade_out_s,
+            processes=processes,
         )
     mix.master_gain_db = cal.master_gain_db(target, predicted)
     mix.reset()
@@ -152,7 +162,13 @@ def _calibration_seed(seed: int, k: int) -> int:
 
 
 def _predict_plan_lufs(
-    plan: Plan, trims: list[float], sample_rate: int, *, fade_in_s: float, fade_out_s: float
+    plan: Plan,
+    trims: list[float],
+    sample_rate: int,
+    *,
+    fade_in_s: float,
+    fade_out_s: float,
+    processes: int = 1,
 ) -> float:
     """Predicted integrated loudness (LUFS) of ``plan`` with layer ``trims`` (dB)."""
     traj = plan.trajectory
@@ -173,7 +189,7 @@ def _predict_plan_lufs(
         for layer, trim in zip(frozen.layers, trims, strict=True):
             layer.trim = float(10 ** (trim / 20.0))
         levels.append(float(traj.intensity_at(t)))
-        loud.append(cal.measure_mix_lufs(frozen, skip_frames=warm))
+        loud.append(cal.measure_mix_lufs(frozen, skip_frames=warm, processes=processes))
     if not all(math.isfinite(x) for x in loud):
         return -math.inf
     order = np.argsort(levels)

@@ -4,6 +4,11 @@ Both hold exactly what the viewer's :class:`~sonora.programmes.progress.Progress
 (the scope the listener shares, for a therapist).  The PDF is drawn with ReportLab
 (BSD): a title, the programme in the therapist's words, adherence with a bar chart per
 week, before/after change per goal and per sound, the answers, and the sessions.
+
+ReportLab (with Pillow, which it requires: ~28 MB together) is the optional ``pdf``
+extra, not part of the default install: without it :func:`pdf_available` is false,
+the pages offer the CSV only and say how to add the PDF, and :func:`report_pdf` raises
+:class:`PdfUnavailable` with the same words.
 """
 
 from __future__ import annotations
@@ -12,10 +17,36 @@ import csv
 import io
 from typing import Any
 
+from sonora.errors import SonoraError
 from sonora.programmes.progress import Progress
 from sonora.programmes.spec import DOMAINS, LISTEN_KINDS
 
-__all__ = ["NOT_MONITORED", "report_csv", "report_pdf"]
+__all__ = [
+    "NOT_MONITORED",
+    "PDF_HOW_TO",
+    "PdfUnavailable",
+    "pdf_available",
+    "report_csv",
+    "report_pdf",
+]
+
+#: How to add PDF reports to an install without them.
+PDF_HOW_TO = (
+    "PDF reports need the optional 'pdf' extra (ReportLab): in Sonora's folder run "
+    ".venv/bin/pip install -e '.[pdf]' and restart. The CSV report holds the same data."
+)
+
+
+class PdfUnavailable(SonoraError):
+    """ReportLab is not installed (the ``pdf`` extra)."""
+
+
+def pdf_available() -> bool:
+    """Whether ReportLab is installed (without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("reportlab") is not None
+
 
 #: Said on every page and report a therapist or listener reads.
 NOT_MONITORED = (
@@ -90,8 +121,17 @@ def report_csv(pr: Progress) -> str:
 
 
 def report_pdf(pr: Progress, *, viewer: str) -> bytes:
-    """The report as a PDF (A4), ``viewer`` being ``"listener"`` or ``"therapist"``."""
+    """The report as a PDF (A4), ``viewer`` being ``"listener"`` or ``"therapist"``.
+
+    Raises
+    ------
+    PdfUnavailable
+        Without ReportLab (the ``pdf`` extra), saying how to add it.
+    """
     from xml.sax.saxutils import escape
+
+    if not pdf_available():
+        raise PdfUnavailable(PDF_HOW_TO)
 
     from reportlab.graphics.charts.barcharts import VerticalBarChart
     from reportlab.graphics.shapes import Drawing

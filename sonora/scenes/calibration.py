@@ -35,6 +35,7 @@ from functools import lru_cache
 import numpy as np
 
 from sonora.engine.base import QUANTUM
+from sonora.engine.forked import source_feed
 from sonora.engine.graph import Mix, fade_gain
 from sonora.engine.loudness import LoudnessMeter, gated_integrated_from_blocks
 from sonora.engine.registry import source_class
@@ -99,7 +100,7 @@ def source_trim_db(source: str, params: dict[str, float], *, seed: int, sample_r
     return LAYER_REFERENCE_LUFS - loud if math.isfinite(loud) else 0.0
 
 
-def measure_mix_lufs(mix: Mix, *, skip_frames: int = 0) -> float:
+def measure_mix_lufs(mix: Mix, *, skip_frames: int = 0, processes: int = 1) -> float:
     """Integrated loudness (LUFS) of ``mix`` from its start, before its limiter.
 
     The startle guard stays in (it softens sudden rises such as a bowl's strike, and
@@ -114,6 +115,9 @@ def measure_mix_lufs(mix: Mix, *, skip_frames: int = 0) -> float:
         The graph to measure (its limiter is restored afterwards).
     skip_frames : int
         Frames at the start left unmeasured (a warm-up).
+    processes : int
+        2 renders the layers in a forked child process
+        (:func:`~sonora.engine.forked.source_feed`; same result).
 
     Returns
     -------
@@ -126,11 +130,12 @@ def measure_mix_lufs(mix: Mix, *, skip_frames: int = 0) -> float:
     meter = LoudnessMeter(mix.sample_rate, true_peak=False)
     done = 0
     try:
-        for block in mix.blocks():
-            n = block.shape[1]
-            if done + n > skip_frames:
-                meter.add(block[:, max(0, skip_frames - done) :])
-            done += n
+        with source_feed(mix, processes):
+            for block in mix.blocks():
+                n = block.shape[1]
+                if done + n > skip_frames:
+                    meter.add(block[:, max(0, skip_frames - done) :])
+                done += n
     finally:
         mix.limiter = limiter
         mix.reset()

@@ -33,8 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sonora.engine.automation import Curve
 from sonora.engine.registry import SOURCES, source_class
 from sonora.errors import ParameterError, check_choice, check_number
@@ -354,11 +352,18 @@ def read_scene_file(path: str | Path) -> Scene:
         if suffix == ".toml":
             data = tomllib.loads(text)
         elif suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
+            import yaml  # only for YAML files: ~0.1 s to import
+
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                raise ParameterError(
+                    "scene", f"{p.name} is not valid {suffix[1:].upper()}: {exc}"
+                ) from exc
         elif suffix == ".json":
             data = json.loads(text)
         else:
             raise ParameterError("scene", f"{p.name}: use a .toml, .yaml or .json scene file")
-    except (tomllib.TOMLDecodeError, yaml.YAMLError, json.JSONDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ParameterError("scene", f"{p.name} is not valid {suffix[1:].upper()}: {exc}") from exc
     return parse_scene(data, source_path=str(p))

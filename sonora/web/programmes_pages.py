@@ -27,7 +27,14 @@ from sonora.accounts.repo import UserRecord
 from sonora.core.app import Core
 from sonora.errors import ParameterError
 from sonora.plan.recipes import FAMILIES
-from sonora.programmes.report import NOT_MONITORED, report_csv, report_pdf
+from sonora.programmes import report
+from sonora.programmes.report import (
+    NOT_MONITORED,
+    PDF_HOW_TO,
+    PdfUnavailable,
+    report_csv,
+    report_pdf,
+)
 from sonora.programmes.spec import DOMAINS, LISTEN_KINDS, MAX_GOALS, MAX_QUESTIONS
 from sonora.scenes import builtin_names
 from sonora.store import NotFound
@@ -55,6 +62,8 @@ def template_globals() -> dict[str, Any]:
         "SCOPE_LABELS": SCOPE_LABELS,
         "WEEKDAY_NAMES": WEEKDAY_NAMES,
         "NOT_MONITORED": NOT_MONITORED,
+        "pdf_available": lambda: report.pdf_available(),  # looked up when drawn
+        "PDF_HOW_TO": PDF_HOW_TO,
         "adherence_chart": adherence_chart,
         "answers_chart": answers_chart,
         "sound_chart": sound_chart,
@@ -242,7 +251,15 @@ async def report_response(
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
     if fmt == "csv":
         return Response(report_csv(pr), media_type="text/csv; charset=utf-8", headers=headers)
-    pdf = await run_in_threadpool(report_pdf, pr, viewer=viewer)
+    try:
+        pdf = await run_in_threadpool(report_pdf, pr, viewer=viewer)
+    except PdfUnavailable as exc:  # the optional `pdf` extra is not installed
+        return Response(
+            str(exc),
+            status_code=501,
+            media_type="text/plain; charset=utf-8",
+            headers={"Cache-Control": "no-store"},
+        )
     return Response(pdf, media_type="application/pdf", headers=headers)
 
 

@@ -271,6 +271,24 @@ def test_crisis_note_in_a_programme_puts_help_first_and_the_therapist_sees_only_
         core.close()
 
 
+def test_without_the_pdf_extra_the_page_offers_csv_and_says_how(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sonora.programmes.report as report
+
+    monkeypatch.setattr(report, "pdf_available", lambda: False)
+    ids = _setup(world)
+    app = create_app(world.core)
+    ada = client(app, world.ada)
+    page = ada.get(f"/programmes/{ids['pid']}")
+    assert page.status_code == 200
+    assert "report.csv" in page.text and "report.pdf" not in page.text
+    assert ".[pdf]" in page.text
+    r = ada.get(f"/programmes/{ids['pid']}/report.pdf")
+    assert r.status_code == 501 and ".[pdf]" in r.text and "CSV" in r.text
+    assert ada.get(f"/programmes/{ids['pid']}/report.csv").status_code == 200
+
+
 def test_report_downloads_are_rate_limited_like_downloads() -> None:
     from sonora.web.limits import _match
 

@@ -1,0 +1,109 @@
+"""Rendering the layers in a forked child process (sonora.engine.forked).
+
+The split must not change a single sample: same file as one process, whatever the
+block size, the same calibration, and a child that fails or is left behind must not
+leave a file or a process.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from sonora.engine.forked import quanta_to_render, source_feed
+from sonora.engine.loudness import LoudnessMeter
+from sonora.engine.render import render_to_file
+from sonora.scenes import load_scene
+from sonora.scenes.build import build_mix
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+
+
+def _render(mix, path: Path, *, processes: int, block_frames: int) -> tuple[np.ndarray, float]:
+    mix.reset()
+    meter = LoudnessMeter(mix.sample_rate)
+    render_to_file(mix, path, processes=processes, block_frames=block_frames, meter=meter)
+    audio, _ = sf.read(str(path), dtype="int32")
+    return audio, meter.integrated_lufs
+
+
+@pytest.mark.parametrize("name", ["rain-with-bowls", "gong-bath"])
+def test_two_processes_write_the_same_file_at_any_block_size(name: str, tmp_path: Path) -> None:
+    mix = build_mix(load_scene(name), duration_s=20.0, seed=5, target_lufs=-20.0)
+    one, lufs_one = _render(mix, tmp_path / "one.flac", processes=1, block_frames=32_768)
+    two, lufs_two = _render(mix, tmp_path / "two.flac", processes=2, block_frames=5_001)
+    assert one.shape == (20 * 48_000, 2)
+    assert np.array_equal(one, two)
+    assert lufs_one == lufs_two
+    assert np.abs(one).max() > 0  # not silence
+
+
+def test_calibration_in_two_processes_gives_the_same_master_gain() -> None:
+    scene = load_scene("rain-with-bowls")
+    gains = [build_mix(scene, duration_s=30.0, seed=2, processes=p).master_gain_db for p in (1, 2)]
+    assert gains[0] == gains[1]
+    assert gains[0] != 0.0
+
+
+def test_the_child_renders_exactly_the_quanta_the_mix_uses() -> None:
+    """quanta_to_render (what the child renders) is what a whole render consumes."""
+    mix = build_mix(load_scene("rain"), duration_s=3.3, seed=1, target_lufs=None)
+    calls = []
+    real = mix.source_quantum
+    mix.source_quantum = lambda start: calls.append(start) or real(start)  # type: ignore[method-assign]
+    out = np.concatenate(list(mix.blocks(7_000)), axis=1)
+    assert out.shape[1] == mix.total_frames
+    assert len(calls) == quanta_to_render(mix)
+
+
+def test_a_failing_child_raises_and_leaves_no_file(tmp_path: Path) -> None:
+    mix = build_mix(load_scene("rain"), duration_s=30.0, seed=1, target_lufs=None)
+    real = mix.source_quantum
+
+    def breaks(start: int) -> np.ndarray:
+        if start > 48_000 * 5:
+            raise ValueError("broken layer")
+        return real(start)
+
+    mix.source_quantum = breaks  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="render process stopped"):
+        render_to_file(mix, tmp_path / "x.flac", processes=2)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_leaving_early_kills_the_child() -> None:
+    mix = build_mix(load_scene("rain"), duration_s=600.0, seed=1, target_lufs=None)
+    before = set(_children())
+    with source_feed(mix, 2):
+        mix.process(48_000)
+        new = set(_children()) - before
+        assert len(new) == 1  # the render process
+    assert not (set(_children()) & new)
+
+
+def _children() -> list[int]:
+    """Process ids of this process's children (Linux /proc; empty elsewhere)."""
+    me = os.getpid()
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me:
+            pids.append(int(entry.parent.name))
+    return pids
+
+
+def test_plan_calibration_in_two_processes_gives_the_same_master_gain() -> None:
+    from sonora.plan import CheckIn, compose, get_arm
+    from sonora.plan.render import plan_mix
+
+    c = CheckIn(tension=8, energy=7, goal="sleep", minutes=5.5, place="in_bed", local_time="23:30")
+    plan = compose(c, get_arm("rain-drone/dark"), seed=1)
+    gains = [plan_mix(plan, sample_rate=24_000, processes=p).master_gain_db for p in (1, 2)]
+    assert gains[0] == gains[1] != 0.0
