@@ -234,7 +234,12 @@ def test_force_renders_past_the_limit(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(cost_module, "MIN_LIMIT_CPU_S", 0.0)
     monkeypatch.setattr(cost_module, "LIMIT_CPU_PER_AUDIO_S", 0.0)
     out = tmp_path / "x.flac"
-    args = ["render", "rain", "-o", str(out), "-d", "2s", "--seed", "1", "--no-check"]
+    scene = tmp_path / "my-rain.toml"  # custom scenes are probed; built-in ones are not
+    scene.write_text(
+        'name = "my-rain"\ndescription = "Rain."\n\n[[layers]]\nsource = "rain"\n',
+        encoding="utf-8",
+    )
+    args = ["render", str(scene), "-o", str(out), "-d", "2s", "--seed", "1", "--no-check"]
     refused = runner.invoke(app, args)
     assert refused.exit_code == 2 and "--force" in flat(refused.output)
     assert not out.exists()
@@ -242,6 +247,8 @@ def test_force_renders_past_the_limit(tmp_path: Path, monkeypatch: pytest.Monkey
     assert forced.exit_code == 0, forced.output
     assert "Rendering anyway" in flat(forced.output)
     assert sf.info(str(out)).frames == 2 * 48_000
+    builtin = runner.invoke(app, ["render", "rain", "-o", str(tmp_path / "b.flac"), "-d", "2s"])
+    assert builtin.exit_code == 0 and "Rendering anyway" not in flat(builtin.output)
 
 
 def test_cost_grows_with_duration_and_overlapping_strikes() -> None:
