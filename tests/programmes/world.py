@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
+from testkit import migrated_sqlite
 
 from sonora.accounts.repo import UserRecord
 from sonora.core.app import Core
@@ -34,7 +35,7 @@ PROFILE = {
 def settings(tmp_path: Path, **over: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": tmp_path,
-        "database_url": f"sqlite:///{tmp_path / 'prog.db'}",
+        "database_url": over.pop("database_url", None) or migrated_sqlite(tmp_path / "prog.db"),
         "secret_key": "test-secret-" + "k" * 32,
         "triage_notes": False,
         "calibrate_ahead": False,
