@@ -17,6 +17,7 @@ here so pytest finds them.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import functools
 import json
@@ -84,6 +85,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}", None
         return
+    with pg_schema() as schema:
+        yield PG_URL, schema
+
+
+@contextlib.contextmanager
+def pg_schema() -> Iterator[str]:
+    """A new, empty PostgreSQL schema at :data:`PG_URL` (its name), dropped after.
+
+    Fails (never skips) when PostgreSQL does not answer; ``make test-fast`` deselects
+    every test that asks for one (marker ``postgres``).
+    """
     reason = _pg_unreachable()
     if reason is not None:
         pytest.fail(reason)
@@ -92,7 +104,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield PG_URL, schema
+        yield schema
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))

@@ -10,26 +10,14 @@ from typing import Any
 
 from sqlalchemy import update
 from testkit import migrated_sqlite
+from therapistkit import LEEDS_PROFILE
 
 from sonora.accounts.repo import UserRecord
 from sonora.core.app import Core
 from sonora.settings import Settings
 from sonora.therapists.models import TherapistProfile
 
-PROFILE = {
-    "display_name": "Ada Lovelace",
-    "country": "GB",
-    "registration_number": "AS12345",
-    "region": "West Yorkshire",
-    "city": "Leeds",
-    "in_person": True,
-    "online": True,
-    "languages": "English",
-    "populations": ["adults"],
-    "approaches": ["songwriting"],
-    "bio": "Hello.",
-    "timezone": "Europe/London",
-}
+PROFILE = LEEDS_PROFILE
 
 
 def settings(tmp_path: Path, **over: Any) -> Settings:
