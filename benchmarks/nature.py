@@ -7,7 +7,8 @@ Per scene that uses a nature source (48 kHz, seed 1, ``--seconds`` long, calibra
 * ``rep_wave`` / ``rep_env`` / ``rep_env_return``: repetition, as in
   ``benchmarks/sound.py`` (largest normalised autocorrelation at lags 0.5-60 s);
 * ``lr_db``: right minus left level;
-* ``band_2k_5k`` / ``lo100`` / ``hf4k``: shares of power (:func:`sound.nature_band_figures`);
+* ``band_2k_5k`` / ``lo100`` / ``hf4k``: shares of power at 2-5 kHz, below 100 Hz and
+  above 4 kHz;
 * ``drops_per_min`` / ``distinct`` for scenes with rain.
 
 Per nature source alone (defaults, 60 s at 48 kHz): the real-time factor in CPU time.
@@ -29,15 +30,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sound
 
 from sonora.engine import soundcheck as sc
 from sonora.engine.registry import source_class
 from sonora.scenes import builtin_names, load_scene
-from sonora.scenes.build import build_mix
 
 SR = 48_000
 NATURE = ("rain", "ocean_waves", "wind", "stream")
@@ -49,27 +47,12 @@ def nature_scenes() -> list[str]:
 
 
 def scene_row(name: str, seconds: float, tag: str) -> dict[str, float]:
-    scene = load_scene(name)
-    mix = build_mix(scene, duration_s=seconds, seed=1, sample_rate=SR)
-    blocks: list[np.ndarray] = []
-    share, worst, _ = sc.guard_activity(mix, collect=blocks)
-    audio = np.concatenate(blocks, axis=1)
-    a, b = int(scene.fade_in_s * SR), audio.shape[1] - int(scene.fade_out_s * SR)
-    body = audio[:, a:b]
-    rep_w, rep_e, rep_r = sc.repetition(body, SR)
-    row = {
-        "guard_share": share,
-        "guard_worst_db": worst,
-        "rep_wave": rep_w,
-        "rep_env": rep_e,
-        "rep_env_return": rep_r,
-        "lr_db": sc.lr_balance_db(body),
-        **sound.nature_band_figures(body, SR),
-    }
-    if any(la.source == "rain" for la in scene.layers):
-        per_min, distinct = sc.event_count(body[:, : 60 * SR], SR)
-        row["drops_per_min"] = per_min
-        row["distinct"] = distinct
+    """:func:`sound.measure_scene`'s figures and ``band_2k_5k``; the spectrogram written
+    to ``docs/sound/<scene>-nature-<tag>.png``."""
+    _, audio, row, body = sound.measure_scene(name, seconds, seed=1)
+    below_2k = sc.band_share(body, SR, below_hz=2000.0)
+    below_5k = sc.band_share(body, SR, below_hz=5000.0)
+    row["band_2k_5k"] = below_5k - below_2k  # where rain gets bright and hissy
     sound.spectrogram_png(audio, sound.OUT / f"{name}-nature-{tag}.png", f"{name} ({tag})")
     return row
 
@@ -102,11 +85,7 @@ def main() -> None:
     for name in args.scenes or nature_scenes():
         row = scene_row(name, args.seconds, args.tag)
         result["scenes"][name] = row  # type: ignore[index]
-        rain = (
-            f"{row['drops_per_min']:.0f}/min {100 * row['distinct']:.0f}% distinct"
-            if "drops_per_min" in row
-            else ""
-        )
+        rain = sound.rain_text(row)
         print(
             f"{name:18} {100 * row['guard_share']:6.1f} {row['rep_wave']:5.2f} "
             f"{row['rep_env']:5.2f} {row['rep_env_return']:5.2f} {row['lr_db']:+7.2f} "

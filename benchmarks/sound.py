@@ -73,7 +73,26 @@ def spectrogram_png(audio: np.ndarray, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def scene_figures(name: str, seconds: float, tag: str, seed: int = 1) -> dict[str, Any]:
+def measure_scene(
+    name: str, seconds: float, seed: int = 1
+) -> tuple[Any, np.ndarray, dict[str, Any], np.ndarray]:
+    """Render scene ``name`` through the startle guard and measure what every sound
+    benchmark reports (this file's and ``benchmarks/nature.py``'s).
+
+    Returns
+    -------
+    scene : Scene
+        The built-in scene.
+    audio : numpy.ndarray
+        The guarded render, shape ``(2, frames)``, float32, at :data:`SR` Hz.
+    row : dict
+        ``guard_share``, ``guard_worst_db`` (dB), ``rep_wave``, ``rep_env``,
+        ``rep_env_return``, ``hf4k``, ``lo100``, ``lr_db`` (dB) and, for scenes with
+        rain, ``drops_per_min`` and ``distinct``; the fades are left out of all but the
+        guard figures.
+    body : numpy.ndarray
+        ``audio`` without the fades, shape ``(2, frames)``.
+    """
     scene = load_scene(name)
     mix = build_mix(scene, duration_s=seconds, seed=seed, sample_rate=SR)
     blocks: list[np.ndarray] = []
@@ -83,7 +102,7 @@ def scene_figures(name: str, seconds: float, tag: str, seed: int = 1) -> dict[st
     a, b = int(scene.fade_in_s * SR), audio.shape[1] - int(scene.fade_out_s * SR)
     body = audio[:, a:b]
     rep_w, rep_e, rep_r = sc.repetition(body, SR)
-    row = {
+    row: dict[str, Any] = {
         "guard_share": share,
         "guard_worst_db": worst,
         "rep_wave": rep_w,
@@ -97,10 +116,24 @@ def scene_figures(name: str, seconds: float, tag: str, seed: int = 1) -> dict[st
         per_min, distinct = sc.event_count(body[:, : 60 * SR], SR)
         row["drops_per_min"] = per_min
         row["distinct"] = distinct
+    return scene, audio, row, body
+
+
+def scene_figures(name: str, seconds: float, tag: str, seed: int = 1) -> dict[str, Any]:
+    """:func:`measure_scene`'s figures and the struck layers' (:func:`scene_strikes`);
+    with a ``tag``, the spectrogram written to ``docs/sound/<scene>-<tag>.png``."""
+    scene, audio, row, _ = measure_scene(name, seconds, seed)
     row["strikes"] = scene_strikes(scene)
     if tag:
         spectrogram_png(audio, OUT / f"{name}-{tag}.png", f"{name} ({tag})")
     return row
+
+
+def rain_text(row: dict[str, Any]) -> str:
+    """The rain column of a printed row: drops per minute and the share distinct."""
+    if "drops_per_min" not in row:
+        return ""
+    return f"{row['drops_per_min']:.0f}/min {100 * row['distinct']:.0f}% distinct"
 
 
 def first_onset_s(y: np.ndarray) -> float:
@@ -165,22 +198,6 @@ def _one_strike(
     return row
 
 
-# -- nature (issue #12, nature sources) ---------------------------------------------
-def nature_band_figures(body: np.ndarray, sample_rate: int) -> dict[str, float]:
-    """Spectral shares a sleeper cares about, for scenes with nature sources.
-
-    ``band_2k_5k``: share of power at 2-5 kHz (where rain gets bright and hissy);
-    ``lo100``: share below 100 Hz (lost on small speakers); ``hf4k``: above 4 kHz.
-    """
-    below_2k = sc.band_share(body, sample_rate, below_hz=2000.0)
-    below_5k = sc.band_share(body, sample_rate, below_hz=5000.0)
-    return {
-        "band_2k_5k": below_5k - below_2k,
-        "lo100": sc.band_share(body, sample_rate, below_hz=100.0),
-        "hf4k": 1.0 - sc.band_share(body, sample_rate, below_hz=4000.0),
-    }
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=150.0)
@@ -198,11 +215,7 @@ def main() -> None:
         t0 = time.perf_counter()
         row = scene_figures(name, args.seconds, "" if args.no_files else args.tag, args.seed)
         result["scenes"][name] = row  # type: ignore[index]
-        rain = (
-            f"{row['drops_per_min']:.0f}/min {100 * row['distinct']:.0f}% distinct"
-            if "drops_per_min" in row
-            else ""
-        )
+        rain = rain_text(row)
         print(
             f"{name:20} {100 * row['guard_share']:6.1f} {row['guard_worst_db']:6.1f} "
             f"{row['rep_wave']:5.2f} {row['rep_env']:5.2f} {row['rep_env_return']:5.2f} {100 * row['hf4k']:5.1f} "

@@ -133,6 +133,22 @@ class Settings(BaseSettings):
     password_min_length: int = Field(
         default=8, ge=6, le=128, description="Shortest password accepted at sign-up."
     )
+    password_hash_memory_kib: int = Field(
+        default=65_536,
+        ge=64,
+        le=4_194_304,
+        description="Memory one argon2id password hash uses, KiB (65536 = 64 MiB, argon2-cffi's "
+        "recommended profile). Keep the default in production; test suites lower it (with "
+        "`password_hash_time_cost`) to save seconds. A hash made with other parameters is "
+        "made again at the owner's next log-in.",
+    )
+    password_hash_time_cost: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Passes argon2id makes over its memory per password hash (3: argon2-cffi's "
+        "recommended profile). Keep the default in production.",
+    )
 
     # -- sound ---------------------------------------------------------------------
     sample_rate: int = Field(

@@ -14,6 +14,7 @@ port and PostgreSQL schema, so tests never share state across workers.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,14 @@ from testkit import (  # noqa: F401  (fixtures and hooks pytest finds here)
 )
 
 HERE = Path(__file__).parent
+
+#: Cheap argon2id in every app, command and server the tests start (the settings
+#: ``password_hash_*``; production keeps argon2-cffi's 64 MiB x 3 passes): a hash takes
+#: well under a millisecond instead of ~60 ms.  Hashing and verifying stay real;
+#: ``tests/web/test_passwords.py`` checks the parameters reach the hash.  Set these
+#: variables yourself to run the suite at production cost.
+os.environ.setdefault("SONORA_PASSWORD_HASH_MEMORY_KIB", "64")
+os.environ.setdefault("SONORA_PASSWORD_HASH_TIME_COST", "1")
 #: Test modules that measure whole processes or long renders.
 SLOW_MODULES = {"test_memory.py", "test_web_stream.py"}
 #: ... and those that start servers, workers, RabbitMQ/Redis clients or nginx (scale-out).

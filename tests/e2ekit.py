@@ -11,28 +11,15 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from therapistkit import LEEDS_PROFILE
 
 from sonora.settings import Settings
 from sonora.web.testing import RunningServer, running_server
 
-#: The controls every page must label (``audio`` too where a page has a player).
 #: A verified therapist's profile the browser tests create (fictional).
-THERAPIST_PROFILE = {
-    "display_name": "Ada Lovelace",
-    "country": "GB",
-    "registration_number": "AS12345",
-    "region": "West Yorkshire",
-    "city": "Leeds",
-    "in_person": True,
-    "online": True,
-    "languages": "English",
-    "populations": ["adults"],
-    "approaches": ["songwriting"],
-    "bio": "I work with adults who find it hard to rest.",
-    "timezone": "Europe/London",
-}
+THERAPIST_PROFILE = {**LEEDS_PROFILE, "bio": "I work with adults who find it hard to rest."}
 
-
+#: The controls every page must label (``audio`` too where a page has a player).
 CONTROLS = "input:not([type=hidden]), select, textarea, button"
 
 _UNLABELLED = """(selector) => Array.from(document.querySelectorAll(selector))

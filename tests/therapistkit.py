@@ -45,6 +45,15 @@ PROFILE = {
     "bio": "",
     "timezone": "",
 }
+#: A therapist in Leeds with a register number and a zone: the profile the programme
+#: and browser tests give their verified therapists (fictional).
+LEEDS_PROFILE = {
+    **PROFILE,
+    "registration_number": "AS12345",
+    "languages": "English",
+    "bio": "Hello.",
+    "timezone": "Europe/London",
+}
 
 
 def make_account(store: Store, email_addr: str, *, admin: bool = False) -> Any:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from testkit import migrated_sqlite
 
 from sonora.settings import Settings
 from sonora.web import Core
@@ -42,11 +43,12 @@ def csrf_of(c: TestClient, page: str = "/login") -> str:
 
 
 def web_settings(tmp_path: Path, **over: Any) -> Settings:
-    """Settings of a test app: a fresh SQLite database in ``tmp_path``, no triage model
-    loaded and no calibration ahead of play (unless ``over`` says otherwise)."""
+    """Settings of a test app: a fresh SQLite database in ``tmp_path`` (already migrated:
+    :func:`testkit.migrated_sqlite`), no triage model loaded and no calibration ahead of
+    play (unless ``over`` says otherwise)."""
     values: dict[str, Any] = {
         "data_dir": tmp_path,
-        "database_url": f"sqlite:///{tmp_path / 'web.db'}",
+        "database_url": over.pop("database_url", None) or migrated_sqlite(tmp_path / "web.db"),
         "secret_key": "test-secret-" + "k" * 32,
         "triage_notes": False,
         "calibrate_ahead": False,  # these tests never play: keep the CPU for them

@@ -13,10 +13,26 @@ _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
 
 class Passwords:
-    """argon2id hashing with the library's current recommended parameters."""
+    """argon2id hashing; by default with argon2-cffi's recommended parameters.
 
-    def __init__(self) -> None:
-        self._ph = PasswordHasher()
+    Parameters
+    ----------
+    memory_kib : int, optional
+        Memory per hash, KiB (default: the library's, 65536 = 64 MiB).
+    time_cost : int, optional
+        Passes over that memory (default: the library's, 3).
+
+    Test suites lower both through the settings ``password_hash_memory_kib`` and
+    ``password_hash_time_cost``; a hash made with other parameters than these reports
+    :meth:`needs_rehash`, so raising them again upgrades each hash at its next log-in.
+    """
+
+    def __init__(self, memory_kib: int | None = None, time_cost: int | None = None) -> None:
+        defaults = PasswordHasher()
+        self._ph = PasswordHasher(
+            memory_cost=defaults.memory_cost if memory_kib is None else memory_kib,
+            time_cost=defaults.time_cost if time_cost is None else time_cost,
+        )
 
     def hash(self, password: str) -> str:
         """Hash a password."""

@@ -89,7 +89,9 @@ class Core:
         #: core's own actions go through these.
         self.accounts: AccountStore = store
         self.listening: ListeningStore = store
-        self.passwords = Passwords()
+        self.passwords = Passwords(
+            self.settings.password_hash_memory_kib, self.settings.password_hash_time_cost
+        )
 
     # The heavier parts are built on first use, so a command that only needs the
     # database (``sonora admin``, ``sonora outbox``) does not load the matcher.

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testkit import PG_URL, pg_schema
 from world import World, programme_body, settings
 
 from sonora.core.app import Core
@@ -249,18 +250,9 @@ def test_sessions_stay_within_the_programmes_sounds(world: World) -> None:
     assert svc.allowed_families(world.lee.user) == set()
 
 
-PG_URL = __import__("os").environ.get(
-    "SONORA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def any_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
     """A world on SQLite, and on PostgreSQL in a schema of its own."""
-    import uuid
-
-    import sqlalchemy as sa
-
     from sonora.core.database import Database
 
     if request.param == "sqlite":
@@ -268,18 +260,12 @@ def any_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]
         yield World(core)
         core.close()
         return
-    schema = f"sonora_test_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    core = Core(settings(tmp_path), store=Database.open(PG_URL, schema=schema))
-    try:
-        yield World(core)
-    finally:
-        core.close()
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
+    with pg_schema() as schema:
+        core = Core(settings(tmp_path), store=Database.open(PG_URL, schema=schema))
+        try:
+            yield World(core)
+        finally:
+            core.close()
 
 
 class _Fails:

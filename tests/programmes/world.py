@@ -9,32 +9,21 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
+from testkit import migrated_sqlite
+from therapistkit import LEEDS_PROFILE
 
 from sonora.accounts.repo import UserRecord
 from sonora.core.app import Core
 from sonora.settings import Settings
 from sonora.therapists.models import TherapistProfile
 
-PROFILE = {
-    "display_name": "Ada Lovelace",
-    "country": "GB",
-    "registration_number": "AS12345",
-    "region": "West Yorkshire",
-    "city": "Leeds",
-    "in_person": True,
-    "online": True,
-    "languages": "English",
-    "populations": ["adults"],
-    "approaches": ["songwriting"],
-    "bio": "Hello.",
-    "timezone": "Europe/London",
-}
+PROFILE = LEEDS_PROFILE
 
 
 def settings(tmp_path: Path, **over: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": tmp_path,
-        "database_url": f"sqlite:///{tmp_path / 'prog.db'}",
+        "database_url": over.pop("database_url", None) or migrated_sqlite(tmp_path / "prog.db"),
         "secret_key": "test-secret-" + "k" * 32,
         "triage_notes": False,
         "calibrate_ahead": False,

@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
-
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from testkit import PG_URL
 
 
 def free_port() -> int:

@@ -6,14 +6,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
-from servers import PG_URL, free_port, kill, schema_url, start_server
+from servers import free_port, kill, start_server
 
 pytestmark = pytest.mark.postgres
 
@@ -34,18 +31,6 @@ def _nginx_conf(tmp_path: Path, port: int, upstreams: list[str]) -> Path:
         f" proxy_temp_path {tmp_path}/proxy;\n{site}\n}}\n"
     )
     return conf
-
-
-@pytest.fixture
-def db_url() -> Iterator[str]:
-    name = f"sonora_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    yield schema_url(name)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
-    admin.dispose()
 
 
 def test_nginx_in_front_of_two_processes(tmp_path: Path, db_url: str) -> None:

@@ -4,32 +4,23 @@ stores a refitted prior and says so, the other reloads it; the sender does not."
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+from testkit import PG_URL, pg_schema
 
 from sonora.core.app import Core
 from sonora.match.matcher import POPULATION_KEY
 from sonora.settings import Settings
-
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def schema() -> Iterator[str]:
-    name = f"sonora_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    yield name
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
-    admin.dispose()
+    with pg_schema() as name:
+        yield name
 
 
 def test_a_refit_in_one_process_reaches_the_other(tmp_path: Path, schema: str) -> None:

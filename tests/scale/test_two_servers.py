@@ -3,30 +3,15 @@ and a stream dropped when its process dies resumes on the other (seek, no sticki
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
-from servers import PG_URL, kill, schema_url, start_server
+from servers import kill, start_server
 
 pytestmark = pytest.mark.postgres
 
 CHECKIN = {"tension": 6, "energy": 4, "mood": 5, "goal": "unwind", "minutes": 5}
-
-
-@pytest.fixture
-def db_url() -> Iterator[str]:
-    name = f"sonora_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    yield schema_url(name)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
-    admin.dispose()
 
 
 def _read(client: httpx.Client, url: str, n_bytes: int) -> bytes:

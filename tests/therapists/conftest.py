@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testkit import migrated_sqlite
 from therapistkit import T0, Clock, make_service
 
 from sonora.core.database import Database as Store
@@ -28,7 +29,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(f"sqlite:///{tmp_path / 'one.db'}")
+    s = Store.open(migrated_sqlite(tmp_path / "one.db"))
     yield s
     s.close()
 

