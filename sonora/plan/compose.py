@@ -193,6 +193,10 @@ SOURCE_WORDS: dict[str, str] = {
 }
 
 
+#: Sources whose words are plural ("wind chimes sound").
+_PLURAL_SOURCES = frozenset({"chimes"})
+
+
 def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
@@ -213,29 +217,33 @@ def layers_sentence(arm: Arm, trajectory: Trajectory) -> str:
     if len(arm.recipe.layers) < 2:
         return ""
     by_role: dict[str, list[str]] = {}
+    plural: set[str] = set()
     for i, rl in enumerate(arm.recipe.layers):
-        by_role.setdefault(rl.role, []).append(SOURCE_WORDS[_layer_source(arm, i)])
+        src = _layer_source(arm, i)
+        by_role.setdefault(rl.role, []).append(SOURCE_WORDS[src])
+        if src in _PLURAL_SOURCES:
+            plural.add(rl.role)
     calming = (
         trajectory.kind != "steady"
         and trajectory.start_intensity > min(v for _, v in trajectory.intensity) + 0.1
     )
     parts = []
     if "bed" in by_role:
-        many = len(by_role["bed"]) > 1
+        many = len(by_role["bed"]) > 1 or "bed" in plural
         words = _join(by_role["bed"])
         if calming:
             parts.append(f"{words} {'hold' if many else 'holds'} steady underneath")
         else:
             parts.append(f"{words} underneath")
     if "texture" in by_role:
-        many = len(by_role["texture"]) > 1
+        many = len(by_role["texture"]) > 1 or "texture" in plural
         words = _join(by_role["texture"])
         if calming:
             parts.append(f"{words} in front {'follow' if many else 'follows'} the session down")
         else:
             parts.append(f"{words} in front")
     if "event" in by_role:
-        many = len(by_role["event"]) > 1
+        many = len(by_role["event"]) > 1 or "event" in plural
         words = _join(by_role["event"])
         if calming:
             parts.append(

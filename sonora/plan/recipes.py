@@ -362,7 +362,7 @@ RECIPES: tuple[Recipe, ...] = (
     # a listener with one clear favourite can still have it undiluted.
     Recipe(
         "evening-rain",
-        "rain over a brown-noise bed, with a singing bowl now and then",
+        "evening rain with a singing bowl",
         (
             _noise_bed(-10.0),
             RecipeLayer("rain", "rain", 0.0, {"density": 0.45}),
@@ -372,7 +372,7 @@ RECIPES: tuple[Recipe, ...] = (
     ),
     Recipe(
         "night-rain",
-        "soft rain over brown noise and a low drone",
+        "night rain",
         (
             _noise_bed(-6.0, 0.4),
             _drone(-16.0, 65.0, brightness_scale=0.5, role="bed"),
@@ -382,7 +382,7 @@ RECIPES: tuple[Recipe, ...] = (
     ),
     Recipe(
         "forest-chimes",
-        "a forest stream and a breeze, with wind chimes now and then",
+        "a forest stream with wind chimes",
         (
             RecipeLayer("water", "stream", 0.0, {"density": 0.45}),
             _wind(-12.0, 0.3),
@@ -399,7 +399,7 @@ RECIPES: tuple[Recipe, ...] = (
     ),
     Recipe(
         "temple",
-        "a low drone with singing bowls and, now and then, a gong",
+        "a drone with singing bowls and a gong",
         (
             # the drone carries the mix: bowls at 0 dB over a -12 dB drone set the
             # startle guard off 11-24 % of the time (5-minute plans), at -4 dB 0.2 %
@@ -418,7 +418,7 @@ RECIPES: tuple[Recipe, ...] = (
     ),
     Recipe(
         "shore",
-        "waves and a breeze over a low drone, with a singing bowl now and then",
+        "a quiet shore with a singing bowl",
         (
             RecipeLayer("water", "ocean_waves", 0.0, {"density": 0.45}, role="bed"),
             _drone(-18.0, 73.4, brightness_scale=0.5, role="bed"),
@@ -429,7 +429,7 @@ RECIPES: tuple[Recipe, ...] = (
     ),
     Recipe(
         "focus-rain",
-        "rain over a steady noise bed",
+        "rain over steady noise",
         (
             RecipeLayer("noise", "brown_noise", -4.0, {}, bright_source="pink_noise", role="bed"),
             RecipeLayer("rain", "rain", 0.0, {"density": 0.4}),
