@@ -132,8 +132,7 @@ def test_cli_without_a_seed_makes_a_fresh_plan_and_says_how_to_repeat_it(cli):
         seeds.append(int(found.group(1)))
     assert seeds[0] != seeds[1]  # drawn from a million: equal once in a million runs
     again = [
-        CliRunner().invoke(cli, [*args, "--seed", str(seeds[0]), "--json"]).output
-        for _ in range(2)
+        CliRunner().invoke(cli, [*args, "--seed", str(seeds[0]), "--json"]).output for _ in range(2)
     ]
     assert again[0] == again[1] and Plan.from_json(again[0]).seed >= 0
     assert "Same plan again" not in again[0]
