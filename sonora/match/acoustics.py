@@ -10,8 +10,11 @@ rain; brown noise is dark even when bright for noise).
 
 The table ships as ``acoustics.json`` next to this module; regenerate it with
 ``python -c "import sonora.match.acoustics as a; a.write_table()"`` after changing the engine's sources or the
-recipes (``tests/test_match.py`` re-measures a few entries to catch drift).  A recipe
-missing from the table is measured on first use.
+recipes (``tests/test_match.py`` re-measures a few entries to catch drift).  Arms added
+since the last full re-measure can be measured alone into ``acoustics_extra.json``
+(``a.write_supplement()``), which fills only what the main table lacks; a full
+``write_table()`` makes it redundant (delete it then).  A recipe missing from both is
+measured on first use.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from sonora.plan.recipes import ARMS, get_arm
 from sonora.plan.render import plan_excerpt, spectral_centroid_hz
 
 TABLE_PATH = Path(__file__).with_name("acoustics.json")
+#: Arms measured since the last full re-measure (read only for ids the table lacks).
+SUPPLEMENT_PATH = Path(__file__).with_name("acoustics_extra.json")
 #: Excerpt length measured, seconds.
 SECONDS = 3.0
 #: Reference centroid for the feature ``log2(centroid / REFERENCE_HZ)``.
@@ -72,13 +77,17 @@ def measure(recipe: str) -> list[float]:
     ]
 
 
-@lru_cache(maxsize=1)
-def _table() -> dict[str, list[float]]:
+def _read(path: Path) -> dict[str, list[float]]:
     try:
-        raw = json.loads(TABLE_PATH.read_text())
+        raw = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
     return {k: [float(x) for x in (v if isinstance(v, list) else [v])] for k, v in raw.items()}
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, list[float]]:
+    return {**_read(SUPPLEMENT_PATH), **_read(TABLE_PATH)}
 
 
 def centroids_hz(recipe: str) -> list[float] | None:
@@ -117,9 +126,21 @@ def measure_all() -> dict[str, list[float]]:
     return {i: [round(x, 1) for x in measure(i)] for i in ids}
 
 
+def _write(path: Path, table: dict[str, list[float]]) -> None:
+    path.write_text(json.dumps(table, sort_keys=True).replace("], ", "],\n ") + "\n")
+    _table.cache_clear()
+
+
 def write_table(path: Path = TABLE_PATH) -> int:  # pragma: no cover - maintenance command
     """Re-measure everything and write the table; returns the number of entries."""
     table = measure_all()
-    path.write_text(json.dumps(table, sort_keys=True).replace("], ", "],\n ") + "\n")
-    _table.cache_clear()
+    _write(path, table)
+    return len(table)
+
+
+def write_supplement(path: Path = SUPPLEMENT_PATH) -> int:  # pragma: no cover - maintenance
+    """Measure the arms the main table lacks into the supplement; returns their number."""
+    main = _read(TABLE_PATH)
+    table = {a.id: [round(x, 1) for x in measure(a.id)] for a in ARMS if a.id not in main}
+    _write(path, table)
     return len(table)

@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -143,7 +144,12 @@ def recommend_command(
         str | None, typer.Option("--time", help="Local time HH:MM (default: now).")
     ] = None,
     note: Annotated[str, typer.Option("--note", help="Anything you'd like to add.")] = "",
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, same plan and sound.")] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed", help="Same seed, same plan and sound (default: a fresh seed, printed)."
+        ),
+    ] = None,
     love: Annotated[
         list[str] | None, typer.Option("--love", help="A sound family you love (repeatable).")
     ] = None,
@@ -195,6 +201,12 @@ def recommend_command(
         if listener:
             plan = _recommend_for(listener, checkin)
         else:
+            if seed is not None and not 0 <= seed < 2**63:
+                raise ParameterError("seed", f"expected a whole number in [0, 2^63), got {seed}")
+            if seed is None:  # a fresh plan each time; the same one is --seed N away
+                seed = secrets.randbelow(1_000_000)
+                if not json_output:  # a plan file keeps its own seed
+                    err.print(f"Same plan again: add --seed {seed}", markup=False, soft_wrap=True)
             matcher = Matcher(seed=seed)
             matcher.onboard(
                 "cli",

@@ -176,6 +176,86 @@ def _title(arm: Arm) -> str:
     return title
 
 
+#: How each engine source is named when a plan's layers are described.
+SOURCE_WORDS: dict[str, str] = {
+    "rain": "rain",
+    "ocean_waves": "the waves",
+    "stream": "the stream",
+    "wind": "a breeze",
+    "brown_noise": "brown noise",
+    "pink_noise": "pink noise",
+    "singing_bowl": "a singing bowl",
+    "gong": "a gong",
+    "chimes": "wind chimes",
+    "drone": "a low drone",
+    "melody": "a soft melody",
+    "binaural": "a binaural beat",
+}
+
+
+#: Sources whose words are plural ("wind chimes sound").
+_PLURAL_SOURCES = frozenset({"chimes"})
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _layer_source(arm: Arm, index: int) -> str:
+    rl = arm.recipe.layers[index]
+    return rl.bright_source if (rl.bright_source and arm.level == "bright") else rl.source
+
+
+def layers_sentence(arm: Arm, trajectory: Trajectory) -> str:
+    """What each layer of a layered recipe does, in plain words ("" for one layer).
+
+    Names the layers by role — the bed underneath, the texture in front, the
+    occasional events — and, when the session moves toward calm, how each role follows
+    it (:data:`sonora.plan.sound.ROLE_DB_PER_UNIT`): the bed holds, the texture follows,
+    the events come less often and further back.
+    """
+    if len(arm.recipe.layers) < 2:
+        return ""
+    by_role: dict[str, list[str]] = {}
+    plural: set[str] = set()
+    for i, rl in enumerate(arm.recipe.layers):
+        src = _layer_source(arm, i)
+        by_role.setdefault(rl.role, []).append(SOURCE_WORDS[src])
+        if src in _PLURAL_SOURCES:
+            plural.add(rl.role)
+    calming = (
+        trajectory.kind != "steady"
+        and trajectory.start_intensity > min(v for _, v in trajectory.intensity) + 0.1
+    )
+    parts = []
+    if "bed" in by_role:
+        many = len(by_role["bed"]) > 1 or "bed" in plural
+        words = _join(by_role["bed"])
+        if calming:
+            parts.append(f"{words} {'hold' if many else 'holds'} steady underneath")
+        else:
+            parts.append(f"{words} underneath")
+    if "texture" in by_role:
+        many = len(by_role["texture"]) > 1 or "texture" in plural
+        words = _join(by_role["texture"])
+        if calming:
+            parts.append(f"{words} in front {'follow' if many else 'follows'} the session down")
+        else:
+            parts.append(f"{words} in front")
+    if "event" in by_role:
+        many = len(by_role["event"]) > 1 or "event" in plural
+        words = _join(by_role["event"])
+        if calming:
+            parts.append(
+                f"{words} {'sound' if many else 'sounds'} now and then, "
+                "less often and further back as you settle"
+            )
+        else:
+            parts.append(f"{words} now and then")
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
 def plan_reason(
     checkin: CheckIn,
     arm: Arm,
@@ -213,6 +293,9 @@ def plan_reason(
         elif kind == "sleep":
             body += ", then hold it very low for the rest of the night"
     sentences = [f"{_state_phrase(checkin)}, {body}."]
+    layered = layers_sentence(arm, trajectory)
+    if layered:
+        sentences.append(layered)
     if goal == "sleep" and checkin.place == "on_the_move":
         sentences.append(
             "You're on the move, so instead of a fade to sleep we help you unwind; "

@@ -108,6 +108,11 @@ DEFAULT_ROLES: dict[str, str] = {
     "binaural": "bed",
 }
 
+#: Most layers a recipe may have (a bed, a texture, an occasional event, and one more).
+MAX_LAYERS = 4
+#: Quietest layer of a recipe relative to its loudest, dB (quieter is inaudible in a mix).
+MIN_LAYER_DB = -24.0
+
 #: Brightness levels of an arm: the brightness knob (0 dark … 1 bright) at rest.
 BRIGHTNESS_LEVELS: dict[str, float] = {"dark": 0.2, "mid": 0.45, "bright": 0.7}
 
@@ -176,6 +181,23 @@ class Recipe:
     layers: tuple[RecipeLayer, ...]
     reverb: Mapping[str, float] | None = None
 
+    def __post_init__(self) -> None:
+        n = len(self.layers)
+        if not 1 <= n <= MAX_LAYERS:
+            raise ParameterError(
+                "recipe.layers", f"{self.name}: {n} layers; allowed 1 to {MAX_LAYERS}"
+            )
+        fams = [layer.family for layer in self.layers]
+        if len(set(fams)) != n:
+            raise ParameterError("recipe.layers", f"{self.name}: a family appears twice ({fams})")
+        gains = [layer.gain_db for layer in self.layers]
+        if max(gains) != 0.0 or min(gains) < MIN_LAYER_DB:
+            raise ParameterError(
+                "recipe.layers.gain_db",
+                f"{self.name}: the loudest layer sits at 0 dB and the others within "
+                f"[{MIN_LAYER_DB:g}, 0] dB; got {gains}",
+            )
+
     @cached_property  # read on every recommendation and plan view; the layers never change
     def families(self) -> tuple[str, ...]:
         """Families heard, in layer order, without repeats."""
@@ -196,6 +218,16 @@ def _bowl(gain: float = 0.0, pitch: float = 174.0, interval_s: float = 9.0, **kw
 
 def _drone(gain: float = 0.0, pitch: float = 73.4, **kw: Any):
     return RecipeLayer("drone", "drone", gain, {"pitch_hz": pitch}, reverb_send=0.1, **kw)
+
+
+def _noise_bed(gain: float, brightness_scale: float = 0.5, **kw: Any):
+    return RecipeLayer(
+        "noise", "brown_noise", gain, {}, brightness_scale=brightness_scale, role="bed", **kw
+    )
+
+
+def _wind(gain: float, density: float = 0.3, **kw: Any):
+    return RecipeLayer("wind", "wind", gain, {"density": density}, **kw)
 
 
 _ROOM = {"room_size": 0.75, "damping": 0.55, "wet_level": 0.5}
@@ -319,6 +351,88 @@ RECIPES: tuple[Recipe, ...] = (
         (
             RecipeLayer("noise", "brown_noise", 0.0, {}, bright_source="pink_noise"),
             RecipeLayer("binaural", "binaural", -8.0, {"pitch_hz": 200.0}),
+        ),
+    ),
+    # Layered recipes (issue #12): a bed underneath, a texture in front and an
+    # occasional tonal event, in proportion (dB against the loudest layer; each layer is
+    # calibrated to -23 LUFS at 0 dB before its gain, and the plan's mix is calibrated
+    # as a whole).  Their roles shape them over the trajectory (sonora.plan.sound.
+    # role_db): the bed holds and comes up a little as the session calms, the texture
+    # follows it, events thin out and recede.  The single-family recipes above stay, so
+    # a listener with one clear favourite can still have it undiluted.
+    Recipe(
+        "evening-rain",
+        "evening rain with a singing bowl",
+        (
+            _noise_bed(-10.0),
+            RecipeLayer("rain", "rain", 0.0, {"density": 0.45}),
+            _bowl(-8.0, 174.0, 22.0),
+        ),
+        _ROOM,
+    ),
+    Recipe(
+        "night-rain",
+        "night rain",
+        (
+            _noise_bed(-6.0, 0.4),
+            _drone(-16.0, 65.0, brightness_scale=0.5, role="bed"),
+            RecipeLayer("rain", "rain", 0.0, {"density": 0.35}),
+        ),
+        _ROOM,
+    ),
+    Recipe(
+        "forest-chimes",
+        "a forest stream with wind chimes",
+        (
+            RecipeLayer("water", "stream", 0.0, {"density": 0.45}),
+            _wind(-12.0, 0.3),
+            RecipeLayer(
+                "chimes",
+                "chimes",
+                -9.0,
+                {"pitch_hz": 784.0, "event_rate_per_min": 5.0},
+                fixed={"decay_s": 7.0},
+                reverb_send=0.3,
+            ),
+        ),
+        {"room_size": 0.5, "damping": 0.5, "wet_level": 0.4},
+    ),
+    Recipe(
+        "temple",
+        "a drone with singing bowls and a gong",
+        (
+            # the drone carries the mix: bowls at 0 dB over a -12 dB drone set the
+            # startle guard off 11-24 % of the time (5-minute plans), at -4 dB 0.2 %
+            _drone(0.0, 87.0, brightness_scale=0.6, role="bed"),
+            _bowl(-4.0, 174.0, 12.0),
+            RecipeLayer(
+                "gong",
+                "gong",
+                -10.0,
+                {"pitch_hz": 65.0, "event_rate_per_min": 60.0 / 45.0},
+                fixed={"bloom_s": 3.0, "decay_s": 28.0},
+                reverb_send=0.3,
+            ),
+        ),
+        {"room_size": 0.85, "damping": 0.55, "wet_level": 0.5},
+    ),
+    Recipe(
+        "shore",
+        "a quiet shore with a singing bowl",
+        (
+            RecipeLayer("water", "ocean_waves", 0.0, {"density": 0.45}, role="bed"),
+            _drone(-18.0, 73.4, brightness_scale=0.5, role="bed"),
+            _wind(-16.0, 0.25, brightness_scale=0.8),
+            _bowl(-5.0, 174.0, 20.0),
+        ),
+        _ROOM,
+    ),
+    Recipe(
+        "focus-rain",
+        "rain over steady noise",
+        (
+            RecipeLayer("noise", "brown_noise", -4.0, {}, bright_source="pink_noise", role="bed"),
+            RecipeLayer("rain", "rain", 0.0, {"density": 0.4}),
         ),
     ),
 )

@@ -117,3 +117,24 @@ def test_cli_render_settings_are_checked_before_anything_is_written(cli, tmp_pat
         r = CliRunner().invoke(cli, ["recommend", "--tension", "5", "--render", str(out), *args])
         assert r.exit_code == 2 and f"{field}:" in r.output
         assert not out.exists()
+
+
+def test_cli_without_a_seed_makes_a_fresh_plan_and_says_how_to_repeat_it(cli):
+    import re
+
+    args = ["recommend", "--goal", "unwind", "--tension", "6", "--time", "20:00"]
+    seeds = []
+    for _ in range(2):
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code == 0, r.output
+        found = re.search(r"Same plan again: add --seed (\d+)", r.output)
+        assert found is not None, r.output
+        seeds.append(int(found.group(1)))
+    assert seeds[0] != seeds[1]  # drawn from a million: equal once in a million runs
+    again = [
+        CliRunner().invoke(cli, [*args, "--seed", str(seeds[0]), "--json"]).output for _ in range(2)
+    ]
+    assert again[0] == again[1] and Plan.from_json(again[0]).seed >= 0
+    assert "Same plan again" not in again[0]
+    r = CliRunner().invoke(cli, [*args, "--seed=-1"])
+    assert r.exit_code == 2 and "seed:" in r.output

@@ -331,6 +331,10 @@ def test_a_visitor_goes_through_every_page(app: Any) -> None:
         assert [int(i) for i, _ in sliders] == list(range(len(layers)))
         assert [label for _, label in sliders] == [x["label"] for x in layers]
         assert all(x["role"] in ("bed", "texture", "event", "pacer") for x in layers)
+        sound = [x for x in layers if x["role"] != "pacer"]
+        assert ('id="layers-hint"' in player) == (len(sound) > 1)
+        if len(sound) > 1:
+            assert f"{len(sound)} layers" in player
         r = c.post(
             f"/after/{plan_id}",
             data={
