@@ -38,6 +38,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import resource
 import subprocess
@@ -296,12 +297,13 @@ def main(argv: list[str] | None = None) -> int:
     _confusion("confusion, held-out rows", heldout)
 
     print("\nfirst-sight figures of each held-out round, before its mistakes were read:")
-    print("  (round9, round10: blind rounds A, B; round11-13: blind rounds D, E, F)")
-    for name, (cr, cl, ec, ef) in FIRST_SIGHT.items():
-        print(
-            f"  {name:<8} crisis-R {cr:.1%}  clinic-R {cl:.1%}  ev->crisis {ec:.1%}  "
-            f"ev-flagged {ef:.1%}"
-        )
+    print(
+        "  (round9, round10: blind rounds A, B; round11-13: blind rounds D, E, F; roundC,"
+        " roundG, roundH: sealed blind rounds; T1-T3: blind pools; n/a: no such notes)"
+    )
+    for name, figs in FIRST_SIGHT.items():
+        cr, cl, ec, ef = ("  n/a" if math.isnan(v) else f"{v:.1%}" for v in figs)
+        print(f"  {name:<8} crisis-R {cr}  clinic-R {cl}  ev->crisis {ec}  ev-flagged {ef}")
 
     _gate_alone(notes)
     if not args.no_loro:

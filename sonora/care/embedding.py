@@ -358,7 +358,7 @@ class Scores:
     nearest_clinical: str
 
 
-def score_pieces(pieces: list[str], *, top_k: int = 3) -> Scores:
+def score_pieces(pieces: list[str], *, top_k: int = 3, vectors: np.ndarray | None = None) -> Scores:
     """Score pieces of a note against the level prototypes.
 
     Parameters
@@ -367,13 +367,16 @@ def score_pieces(pieces: list[str], *, top_k: int = 3) -> Scores:
         Output of :func:`split_pieces`; must not be empty.
     top_k : int, default 3
         How many best prototype similarities to average per level.
+    vectors : numpy.ndarray, optional
+        The pieces' embeddings from :func:`embed_pieces`, shape ``(len(pieces), 384)``,
+        when the caller already has them (triage passes them, so a note is encoded once).
 
     Returns
     -------
     Scores
     """
     matrix, labels = _prototype_matrix()
-    sims = embed_pieces(pieces) @ matrix.T  # (pieces, prototypes)
+    sims = (embed_pieces(pieces) if vectors is None else vectors) @ matrix.T  # (pieces, protos)
     per_level = np.empty((len(pieces), len(LEVELS)), dtype=np.float32)
     for i in range(len(LEVELS)):
         s = np.sort(sims[:, labels == i], axis=1)[:, ::-1][:, :top_k]

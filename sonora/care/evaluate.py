@@ -84,6 +84,17 @@
     The rules were not reworked for them, and these rows do not meet the targets
     yet (everyday read as crisis 17/96); see docs/care.md.
 
+``roundC``, ``roundG``, ``roundH``
+    Sealed blind rounds C (100 notes), G (116) and H (131) by independent writers,
+    each measured once by the lead before its misses were read (first sight: crisis
+    50 %, 79 %, 88 %). Then added here and used to train the reader.
+``T1``, ``T2``, ``T3``
+    Pools written blind by strangers to the code: T1 crisis notes and hard negatives
+    (220), T2 clinical and near-clinical everyday notes (220), T3 notes in 22
+    languages (240). Measured once before any change (first sight: crisis 143/160
+    and 67/116, clinical 81/150), then used to train the reader. The pools' labels
+    were read on arrival (680 notes); none was changed.
+
 Hard negatives are everyday notes that use a crisis-sounding word (kill, die,
 dead, cut, burn, overdose, goodbye...) in an everyday sense; see
 :func:`is_hard_negative`.
@@ -96,6 +107,7 @@ most 5%; first sight on a fresh round: crisis recall at least 95%.
 from __future__ import annotations
 
 import csv
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -154,6 +166,18 @@ FIRST_SIGHT: dict[str, tuple[float, float, float, float]] = {
     "round11": (37 / 64, 13 / 22, 2 / 34, 5 / 34),
     "round12": (40 / 61, 11 / 20, 7 / 31, 7 / 31),
     "round13": (34 / 62, 11 / 20, 8 / 31, 8 / 31),
+    # sealed blind rounds C and G, measured once by the lead at the end of the session
+    # that added the concern gate (C) and the trained reader (G); see docs/care.md
+    "roundC": (20 / 40, 11 / 27, 3 / 33, 3 / 33),
+    "roundG": (50 / 63, 10 / 20, 2 / 33, 4 / 33),
+    # sealed blind round H (131 notes), measured once by the lead on main 888d48f
+    "roundH": (60 / 68, 23 / 32, 4 / 31, 5 / 31),
+    # pools T1 (crisis and hard negatives), T2 (clinical and near-clinical everyday),
+    # T3 (20+ languages), written blind by strangers; measured once on main 888d48f
+    # before anything changed (tools/triage_round.py). nan: the pool has no such notes.
+    "T1": (143 / 160, math.nan, 11 / 60, 11 / 60),
+    "T2": (math.nan, 81 / 150, 7 / 70, 13 / 70),
+    "T3": (67 / 116, 23 / 65, 12 / 59, 12 / 59),
 }
 
 _HARD = re.compile(

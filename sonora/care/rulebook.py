@@ -34,12 +34,15 @@ from sonora.care.rules import Signal, clauses
 
 __all__ = [
     "ENGLISH",
+    "ENGLISH_SHARE_MIN",
     "SCREENED_LANGUAGES",
+    "UNKNOWN",
     "Rules",
     "clinical_signals",
     "crisis_signals",
     "danger_now",
     "detect_language",
+    "english_words",
     "fold",
     "foreign_signals",
     "load_rules",
@@ -66,6 +69,7 @@ LANGUAGE_NAMES = {
     "ro": "Romanian",
     "cs": "Czech",
     "other": "another language",
+    "und": "another language",
 }
 
 _NEGATORS = frozenset({"no", "not", "nao", "non", "nie", "pas", "nicht", "nunca", "jamais", "mai"})
@@ -337,8 +341,9 @@ def detect_language(text: str) -> str:
     -------
     str
         ``"en"``, a code from :data:`SCREENED_LANGUAGES`, another code from
-        the rule file's word lists (``"nl"``, ``"tr"``...), or ``"other"`` for a
-        note mostly in a script other than Latin. A note too short to tell
+        the rule file's word lists (``"nl"``, ``"tr"``...), ``"other"`` for a
+        note mostly in a script other than Latin, or :data:`UNKNOWN` for a note in
+        Latin letters whose words are mostly not English. A note too short to tell
         (no common word of any language) is taken as English.
     """
     letters = [c for c in text if c.isalpha()]
@@ -362,5 +367,33 @@ def detect_language(text: str) -> str:
     en = scores.get(ENGLISH, 0)
     # English unless another language clearly has more of its common words
     if best == ENGLISH or scores[best] < 2 or scores[best] <= en:
+        # ... and unless most of its words are not English words at all (Swahili,
+        # Turkish or Polish without its letters, Hindi in Latin letters): then
+        # Sonora cannot read it and must say so rather than call it everyday
+        known = english_words()
+        hits = sum(w in known or w + "g" in known for w in words)  # thinkin, feelin
+        if len(words) >= 3 and hits < ENGLISH_SHARE_MIN * len(words):
+            return UNKNOWN
         return ENGLISH
     return best
+
+
+#: A Latin-script note is English only if at least this share of its words are in
+#: :func:`english_words` (texting-style English measured >= 0.50; other languages that
+#: the common-word lists missed <= 0.44, on the blind rounds and pools, 2026-12-06).
+ENGLISH_SHARE_MIN = 0.45
+#: Language code of a Latin-script note in a language Sonora does not recognise.
+UNKNOWN = "und"
+
+
+@cache
+def english_words() -> frozenset[str]:
+    """Words of English, from the sentence model's own vocabulary (``data/english_words.txt``).
+
+    Returns
+    -------
+    frozenset of str
+        About 21,700 lower-case words.
+    """
+    text = _ir.files("sonora.care").joinpath("data", "english_words.txt").read_text("utf-8")
+    return frozenset(w for w in text.split("\n") if w and not w.startswith("#"))

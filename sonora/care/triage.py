@@ -54,7 +54,9 @@ from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any, Literal
 
-from sonora.care import classifier, concern, embedding, rulebook, rules
+import numpy as np
+
+from sonora.care import classifier, concern, embedding, reading, rulebook, rules
 from sonora.care.errors import CareError
 from sonora.care.resources import (
     clinical_resources,
@@ -243,18 +245,38 @@ def _check_text(text: object) -> str:
 # the screen
 
 
-def _semantic(pieces: list[str]) -> embedding.Scores | None:
-    try:
-        return embedding.score_pieces(pieces)
-    except (ImportError, OSError, RuntimeError) as err:  # pragma: no cover - install problem
-        log.error("triage meaning check unavailable, using rules only: %s", err)
-        return None
+def _semantic_levels(
+    read: reading.Reading, scores: embedding.Scores | None
+) -> tuple[bool, bool, bool]:
+    """(crisis, soft crisis, clinical) by the prototype thresholds, when no reader runs."""
+    if scores is None or read.unread or read.explained:
+        return False, False, False
+    sem_crisis = (
+        scores.crisis >= CRISIS_SIMILARITY
+        and scores.crisis_vs_everyday >= CRISIS_MARGIN
+        and scores.crisis_vs_clinical >= -CRISIS_CLINICAL_TOLERANCE
+    ) or (
+        # the weaker test only when no clinical rule already explains the note
+        not read.clinical
+        and scores.crisis >= CRISIS_CLEAR_SIMILARITY
+        and scores.crisis_vs_everyday >= CRISIS_CLEAR_MARGIN
+        and scores.crisis_vs_clinical >= 0.0
+    )
+    sem_soft = (
+        scores.crisis >= CRISIS_SOFT_SIMILARITY and scores.crisis_vs_everyday >= CRISIS_SOFT_MARGIN
+    )
+    sem_clinical = (
+        scores.clinical >= CLINICAL_SIMILARITY and scores.clinical_vs_everyday >= CLINICAL_MARGIN
+    )
+    return sem_crisis, sem_soft, sem_clinical
 
 
-def _reader(text: str) -> float | None:
-    """Crisis probability from the trained reader, or ``None`` if it cannot run."""
+def _reader(
+    text: str, read: reading.Reading, vectors: np.ndarray, scores: embedding.Scores
+) -> tuple[float, float] | None:
+    """Crisis and flagged probabilities from the trained reader, or ``None``."""
     try:
-        return classifier.load().probability(text)
+        return classifier.load().read(text, read.tokens(), reading.dense(vectors, scores))
     except Exception:  # a missing or damaged weights file must not stop screening
         log.exception("the trained triage reader could not run")
         return None
@@ -310,7 +332,8 @@ def triage(
     -----
     The first call in a process loads the sentence model (about 0.2 s of
     CPU); later calls take milliseconds to tens of milliseconds. Nothing is
-    sent over the network.
+    sent over the network. The note is encoded once: the prototype check and
+    the trained reader share its embedding.
     """
     text = _check_text(text)
     resolve_region(country, region)  # validate both before doing any work
@@ -319,113 +342,76 @@ def triage(
     ):
         raise CareError("model_wait_s", f"expected seconds from 0 to 60, got {model_wait_s!r}")
 
-    norm = rules.normalise(text)
-    if not norm:
+    if not rules.normalise(text):
         return TriageResult("everyday", ["the note is empty"], [])
-    language = rulebook.detect_language(text)
-    unread = language != rulebook.ENGLISH
-    plain, _slang = rulebook.rewrite_slang(norm)
-    threats = rules.threat_signals(plain)
-    plain, extra_idioms = rulebook.rewrite_idioms(plain)
-    neutral, idioms, denials = rules.neutralise(plain)
-    idioms = extra_idioms + idioms
-    crisis_sigs, demoted = rules.crisis_signals(neutral)
-    crisis_sigs = threats + crisis_sigs
-    seen = {s.name for s in crisis_sigs}
-    for sig in rulebook.crisis_signals(neutral) + rulebook.foreign_signals(text):
-        if sig.name not in seen:
-            seen.add(sig.name)
-            crisis_sigs.append(sig)
-    clinical_sigs = demoted + rules.clinical_signals(neutral) + rulebook.clinical_signals(neutral)
-    # a story, a show, a game: a crisis word there is about the story, not the listener
-    story = [s for s in crisis_sigs if concern.in_story(neutral, s.span)]
-    if story:
-        crisis_sigs = [s for s in crisis_sigs if s not in story]
-        seen -= {s.name for s in story}
-        idioms.append("about a story: " + ", ".join(f"\u201c{s.span}\u201d" for s in story))
-    # the concern gate: broad word families, escalating unless explained (see concern.py)
-    for sig in concern.concerns(neutral, rulebook.fold(text), language=language):
-        if concern.is_clinical(sig):
-            clinical_sigs.append(sig)
-        elif sig.name not in seen:
-            seen.add(sig.name)
-            crisis_sigs.append(sig)
+    read = reading.read_rules(text)
+    language, unread = read.language, read.unread
+    crisis_sigs, clinical_sigs = read.crisis, read.clinical
 
     notes: list[str] = []
-    if idioms:
+    if read.idioms:
         notes.append(
-            "read as a figure of speech: " + ", ".join(i.replace("_", " ") for i in idioms)
+            "read as a figure of speech: " + ", ".join(i.replace("_", " ") for i in read.idioms)
         )
-    if denials:
+    if read.denials:
         notes.append(
-            "respected what the note rules out: " + ", ".join(d.replace("_", " ") for d in denials)
+            "respected what the note rules out: "
+            + ", ".join(d.replace("_", " ") for d in read.denials)
         )
-
-    scores: embedding.Scores | None = None
-    reader_p: float | None = None
     if unread:
         notes.append(_unread_line(language))
-    if crisis_sigs:
-        pass  # the rules already say crisis: the model could not raise it; never wait for it
+
+    scores: embedding.Scores | None = None
+    probs: tuple[float, float] | None = None
+    if crisis_sigs and model_wait_s is not None and not embedding.is_ready():
+        pass  # the rules already say crisis; never wait for the model
     elif model_wait_s is not None and not embedding.wait_ready(model_wait_s):
         if embedding.load_error() is not None:
             notes.append("the meaning check could not run; rules only")
         else:
             notes.append("the meaning check was still starting; the rules alone decided")
     else:
-        if not unread:
-            scores = _semantic(embedding.split_pieces(neutral))
-            if scores is None:
-                notes.append("the meaning check could not run; rules only")
-        # the trained reader reads every language it was trained on (see classifier.py)
-        reader_p = _reader(text)
-    # the reader does not overrule what the rules explained: a figure of speech ("my mum
-    # will kill me"), an explicit denial ("no quiero morir"), a story or an accident
-    reader_crisis = (
-        reader_p is not None
-        and reader_p >= classifier.load().threshold
-        and not (idioms or denials or concern.explained(neutral))
-    )
-    sem_crisis = sem_soft = sem_clinical = False
-    if scores is not None and concern.explained(neutral):
-        # an accident, a story, routine medicine: what the model sees is explained
-        scores = None
-        notes.append("read as an accident, a story or routine medicine")
-    if scores is not None:
-        sem_crisis = (
-            scores.crisis >= CRISIS_SIMILARITY
-            and scores.crisis_vs_everyday >= CRISIS_MARGIN
-            and scores.crisis_vs_clinical >= -CRISIS_CLINICAL_TOLERANCE
-        ) or (
-            # the weaker test only when no clinical rule already explains the note
-            not clinical_sigs
-            and scores.crisis >= CRISIS_CLEAR_SIMILARITY
-            and scores.crisis_vs_everyday >= CRISIS_CLEAR_MARGIN
-            and scores.crisis_vs_clinical >= 0.0
-        )
-        sem_soft = (
-            scores.crisis >= CRISIS_SOFT_SIMILARITY
-            and scores.crisis_vs_everyday >= CRISIS_SOFT_MARGIN
-        )
-        sem_clinical = (
-            scores.clinical >= CLINICAL_SIMILARITY
-            and scores.clinical_vs_everyday >= CLINICAL_MARGIN
-        )
+        try:
+            vectors, scores = reading.meaning(read)
+        except (ImportError, OSError, RuntimeError) as err:  # pragma: no cover - install
+            log.error("triage meaning check unavailable, using rules only: %s", err)
+            notes.append("the meaning check could not run; rules only")
+        else:
+            probs = _reader(text, read, vectors, scores)
 
-    if crisis_sigs or sem_crisis or reader_crisis:
-        reasons = [_span(s) for s in crisis_sigs]
-        if reader_crisis:
-            reasons.append(
-                f"read as crisis by the trained reader of notes (probability {reader_p:.2f})"
+    reader_line = ""
+    if probs is not None:
+        reader = classifier.load()
+        p_crisis, p_flagged = probs
+        cut = reader.rule_threshold if crisis_sigs else reader.crisis.threshold
+        is_crisis = p_crisis >= cut
+        is_flagged = p_flagged >= reader.flagged.threshold
+        if crisis_sigs and not is_crisis:
+            notes.append(
+                "read in context as not a crisis by the trained reader of notes (crisis "
+                f"probability {p_crisis:.2f}): "
+                + ", ".join(f"\u201c{s.span}\u201d" for s in crisis_sigs)
             )
+            crisis_sigs = []
+        reader_line = "read as {} by the trained reader of notes (probability {:.2f})"
+        sem_crisis = sem_soft = sem_clinical = False
+    else:
+        sem_crisis, sem_soft, sem_clinical = _semantic_levels(read, scores)
+        is_crisis = bool(crisis_sigs) or sem_crisis
+        is_flagged = bool(clinical_sigs) or sem_clinical or sem_soft
+
+    if is_crisis:
+        reasons = [_span(s) for s in crisis_sigs]
+        if probs is not None and (not crisis_sigs or probs[0] >= reader.crisis.threshold):
+            reasons.append(reader_line.format("crisis", probs[0]))
         if sem_crisis and scores is not None:
             reasons.append(
                 f"close in meaning to notes from people in crisis (similarity "
                 f"{scores.crisis:.2f}: \u201c{scores.crisis_piece}\u201d)"
             )
         reasons += [_span(s) for s in clinical_sigs] + notes
-        danger = rulebook.danger_now(neutral, crisis_sigs) or concern.danger_now(
-            neutral, crisis_sigs
+        danger = rulebook.danger_now(read.neutral, crisis_sigs) or concern.danger_now(
+            read.neutral, crisis_sigs
         )
         if danger:
             reasons.insert(0, "describes danger happening now: emergency number first")
@@ -444,8 +430,10 @@ def triage(
             unread=unread,
         )
 
-    if clinical_sigs or sem_clinical or sem_soft:
+    if is_flagged:
         reasons = [_span(s) for s in clinical_sigs]
+        if probs is not None:
+            reasons.append(reader_line.format("needing more than sound", probs[1]))
         if sem_clinical and scores is not None:
             reasons.append(
                 f"close in meaning to notes that need clinical support (similarity "

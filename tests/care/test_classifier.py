@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sonora.care import classifier
+from sonora.care import classifier, reading
 from sonora.care.evaluate import load_labelled
 from sonora.care.rules import normalise
 from sonora.care.triage import triage
@@ -24,28 +24,37 @@ PLAIN_EVERYDAY = [
 
 def test_weights_load_with_their_shape() -> None:
     reader = classifier.load()
-    assert reader.weights.shape == (classifier.DIMENSION,)
-    assert reader.weights.dtype == np.float32
-    assert reader.embed_weights.shape == (384,)
-    assert 0.0 < reader.threshold < 1.0
+    for head in (reader.crisis, reader.flagged):
+        assert head.weights.shape == (classifier.DIMENSION,)
+        assert head.weights.dtype == np.float32
+        assert head.dense_weights.shape == (classifier.N_DENSE,)
+        assert 0.0 < head.threshold < 1.0
+    assert 0.0 < reader.rule_threshold <= reader.crisis.threshold
 
 
 def test_features_survive_texting_style() -> None:
     # case, apostrophes, punctuation and how long a letter run is do not matter
-    same = classifier.features("i cant do this anymore, im soo tired")
-    assert np.array_equal(same, classifier.features("I can't do this ANYMORE!!! I'm sooooo tired"))
+    same = classifier.features("i cant do this anymore, im soo tired")[0]
+    other = classifier.features("I can't do this ANYMORE!!! I'm sooooo tired")[0]
+    assert np.array_equal(same, other)
     # a typo shares most buckets with the word it misspells
-    a = set(classifier.features("nobody would notice if i was gone"))
-    b = set(classifier.features("nobody wud notice if i was gone"))
+    a = set(classifier.features("nobody would notice if i was gone")[0])
+    b = set(classifier.features("nobody wud notice if i was gone")[0])
     assert len(a & b) / len(a | b) > 0.6
-    assert classifier.features("!!!").size == 0
+    assert classifier.features("!!!")[0].size == 0
+    # other scripts are read too, and the rules' findings add buckets worth 1 each
+    assert classifier.features("не хочу больше жить")[0].size > 10
+    idx, values = classifier.features("!!!", ["crisis", "lang:und"])
+    assert idx.size == 2 and np.array_equal(values, [1.0, 1.0])
 
 
 def test_deterministic() -> None:
     note = "everything feels pointless and i have the pills here"
-    first = classifier.load().probability(note)
-    assert [classifier.load().probability(note) for _ in range(3)] == [first] * 3
-    assert np.array_equal(classifier.features(note), classifier.features(note))
+    tokens, dense = reading.reader_inputs(note)
+    first = classifier.load().read(note, tokens, dense)
+    assert [classifier.load().read(note, *reading.reader_inputs(note)) for _ in range(3)] == [
+        first
+    ] * 3
 
 
 def test_fresh_phrasings_are_not_in_the_labelled_set() -> None:
@@ -62,5 +71,7 @@ def test_fresh_crisis_phrasings_screen_as_crisis(text: str) -> None:
 @pytest.mark.parametrize("text", PLAIN_EVERYDAY)
 def test_plain_everyday_notes_stay_everyday(text: str) -> None:
     reader = classifier.load()
-    assert reader.probability(text) < reader.threshold
+    p_crisis, p_flagged = reader.read(text, *reading.reader_inputs(text))
+    assert p_crisis < reader.crisis.threshold
+    assert p_flagged < reader.flagged.threshold
     assert triage(text).level == "everyday"

@@ -206,3 +206,42 @@ def test_web_start_up_loads_the_model_in_the_background(tmp_path: object) -> Non
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith("ok")
+
+
+#: Written here for this test (not labelled rows), in languages whose common words
+#: Sonora's lists do not hold, and texting-style English that must stay English.
+UNLISTED_LANGUAGES = [
+    "Sijisikii vizuri leo, naomba msaada tafadhali",  # Swahili
+    "Hindi ko na kaya, pagod na pagod na ako sa lahat",  # Tagalog
+    "Nagyon fáradt vagyok, nem bírom tovább ezt az egészet",  # Hungarian
+    "Olen niin väsynyt enkä jaksa enää mitään",  # Finnish
+    "toi khong muon song nua, met moi qua roi",  # Vietnamese without its marks
+    "mujhe kuch achha nahi lag raha, bahut thak gaya hoon",  # Hindi in Latin letters
+    "Nimechoka sana na maisha haya yote",  # Swahili
+]
+TEXTING_ENGLISH = [
+    "cnt sleep agn, thinkin bout evrythin",
+    "ngl tdy was rough but the rain sounds r nice",
+    "feelin meh, gonna nap n watch sumthin",
+]
+
+
+@pytest.mark.parametrize("text", UNLISTED_LANGUAGES)
+def test_a_language_sonora_does_not_know_is_said_so(text: str) -> None:
+    # never English; most are "und" (a few borrow enough common words of a screened
+    # language to be taken for it, which still shows the help and says so)
+    assert rulebook.detect_language(text) != rulebook.ENGLISH
+    result = triage(text)
+    assert result.unread
+    assert any(r["kind"] == "crisis_line" for r in result.resources)
+    assert "could not read this note" in result.message or "only look for signs" in result.message
+
+
+def test_most_unlisted_languages_are_unknown_not_misnamed() -> None:
+    found = [rulebook.detect_language(t) for t in UNLISTED_LANGUAGES]
+    assert found.count(rulebook.UNKNOWN) >= 5, found
+
+
+@pytest.mark.parametrize("text", TEXTING_ENGLISH)
+def test_texting_style_english_is_still_english(text: str) -> None:
+    assert rulebook.detect_language(text) == rulebook.ENGLISH
