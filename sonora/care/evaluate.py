@@ -178,6 +178,12 @@ FIRST_SIGHT: dict[str, tuple[float, float, float, float]] = {
     "T1": (143 / 160, math.nan, 11 / 60, 11 / 60),
     "T2": (math.nan, 81 / 150, 7 / 70, 13 / 70),
     "T3": (67 / 116, 23 / 65, 12 / 59, 12 / 59),
+    # sealed blind rounds I and J (146 and 137 notes, independent writers, never read by
+    # anyone tuning triage), measured once by the lead on the integration branch with
+    # the trained reader of issue #10 (commit b7ddb28); on main 888d48f before the session's
+    # changes they gave crisis 68/73 and 57/70, everyday as crisis 7/41 and 4/36
+    "roundI": (73 / 73, 32 / 32, 11 / 41, 12 / 41),
+    "roundJ": (68 / 70, 30 / 31, 7 / 36, 7 / 36),
 }
 
 _HARD = re.compile(
