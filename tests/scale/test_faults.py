@@ -187,12 +187,12 @@ def test_worker_killed_mid_job_on_redis_runs_it_again_once(tmp_path: Path) -> No
     env = {
         "SONORA_BROKER_URL": redis.url,
         "SONORA_JOB_QUEUE": queue,
-        "SONORA_JOB_VISIBILITY_TIMEOUT_S": "3",
+        "SONORA_JOB_VISIBILITY_TIMEOUT_S": "10",
         "SONORA_DATA_DIR": str(tmp_path / "worker"),
     }
     marker = tmp_path / "probe.txt"
     app = Celery("sonora-test", broker=redis.url, set_as_current=False)
-    app.conf.broker_transport_options = {"visibility_timeout": 3}
+    app.conf.broker_transport_options = {"visibility_timeout": 10}
     first = _worker(tmp_path, env)
     second = None
     try:
@@ -202,7 +202,7 @@ def test_worker_killed_mid_job_on_redis_runs_it_again_once(tmp_path: Path) -> No
         first.wait(timeout=30)
         second = _worker(tmp_path, env)
         _wait(lambda: "done" in marker.read_text(), 60, "the job ran again")
-        time.sleep(5)  # past another visibility timeout: it must not run a third time
+        time.sleep(11)  # past another visibility timeout: it must not run a third time
         lines = marker.read_text().split()
         assert lines.count("start") == 2 and lines.count("done") == 1, lines
     finally:
@@ -214,11 +214,10 @@ def test_worker_killed_mid_job_on_redis_runs_it_again_once(tmp_path: Path) -> No
 
 
 # -- a web process killed mid-stream, behind nginx -----------------------------------------
-def _streams_playing(base: str) -> float:
-    for line in httpx.get(f"{base}/metrics", timeout=10).text.splitlines():
-        if line.startswith("sonora_streams_playing "):
-            return float(line.split()[1])
-    raise AssertionError("no sonora_streams_playing in /metrics")
+def _served_stream(tmp_path: Path, base: str) -> bool:
+    """Whether the process at ``base`` answered a stream request (its access log)."""
+    port = base.rsplit(":", 1)[1]
+    return "/stream HTTP" in (tmp_path / f"server-{port}.log").read_text()
 
 
 def test_web_process_killed_mid_stream_player_resumes_on_another_within_retry_window(
@@ -239,16 +238,15 @@ def test_web_process_killed_mid_stream_player_resumes_on_another_within_retry_wi
         got = 0
         with c.stream("GET", url, timeout=60) as r:
             assert r.status_code == 200
-            for chunk in r.iter_raw():
-                got += len(chunk)
-                if got >= 8_000:
-                    break
-            playing = [p for p, b in procs if _streams_playing(b) >= 1]
+            chunks = r.iter_raw()
+            while got < 8_000:
+                got += len(next(chunks))
+            playing = [p for p, b in procs if _served_stream(tmp_path, b)]
             assert len(playing) == 1, "exactly one process plays the stream"
             t_drop = time.monotonic()
             kill(playing[0])  # the process playing it dies mid-stream
             with pytest.raises(httpx.HTTPError):
-                for _ in r.iter_raw():  # the player notices the drop
+                for _ in chunks:  # the player notices the drop
                     pass
         # the player (player.js resume): retry after 0.5 s x attempt, at most 5 times
         resumed = None
