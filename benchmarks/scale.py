@@ -268,14 +268,19 @@ class Stack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def calibrate(self, timeout_s: float) -> tuple[int, float]:
-        """Queue a calibration job for every plan; returns (plans, worker CPU seconds)."""
+    def calibrate(self, plan_ids: list[str], timeout_s: float) -> tuple[int, float]:
+        """Queue a calibration job for each plan; returns (plans, worker CPU seconds)."""
         import sqlalchemy as sa
         from celery import Celery
 
         eng = sa.create_engine(self.db_url)
         with eng.connect() as conn:
-            rows = conn.execute(sa.text("SELECT user_id, id FROM plans")).all()
+            rows = conn.execute(
+                sa.text("SELECT user_id, id FROM plans WHERE id IN :ids").bindparams(
+                    sa.bindparam("ids", expanding=True)
+                ),
+                {"ids": plan_ids},
+            ).all()
         app = Celery("sonora-bench", broker=self.broker, set_as_current=False)
         assert self.worker is not None
         cpu0 = _tree_cpu_s(self.worker.pid)
@@ -289,7 +294,10 @@ class Stack:
         with eng.connect() as conn:
             while True:
                 left = conn.execute(
-                    sa.text("SELECT count(*) FROM plans WHERE calibration IS NULL")
+                    sa.text(
+                        "SELECT count(*) FROM plans WHERE calibration IS NULL AND id IN :ids"
+                    ).bindparams(sa.bindparam("ids", expanding=True)),
+                    {"ids": plan_ids},
                 ).scalar_one()
                 conn.rollback()
                 if not left:
@@ -432,7 +440,7 @@ async def client_make_plans(base: str, n: int) -> dict[str, Any]:
             await client.put("/api/profile", json={"loved": [families[i % 6]]}, headers=cookies)
             r = await client.post(
                 "/api/checkins",
-                json={"tension": 6, "mood": 5, "goal": "unwind", "minutes": 20},
+                json={"tension": 6, "mood": 5, "goal": "unwind", "minutes": 5},
                 headers=cookies,
             )
             assert r.status_code in (200, 201), r.text
@@ -543,7 +551,8 @@ def bench(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         plans_file = stack.tmp / "plans.json"
         plans_file.write_text(json.dumps(made["plans"]))
         t0 = time.monotonic()
-        n_cal, worker_cpu = stack.calibrate(timeout_s=900)
+        ids = [pid for _, pid in made["plans"]]
+        n_cal, worker_cpu = stack.calibrate(ids, timeout_s=900)
         print(
             f"  worker: {n_cal} plans calibrated from the queue in {time.monotonic() - t0:.0f} s,"
             f" {worker_cpu / max(n_cal, 1):.2f} CPU s per calibration"

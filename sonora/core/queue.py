@@ -68,6 +68,8 @@ def _make_app() -> Celery:
                 "schedule": max(settings.outbox_interval_s, 5.0),
             },
             "remind": {"task": "sonora.therapists.remind", "schedule": 6 * 3600.0},
+            # hourly: a listener's reminder goes out within the hour the day starts
+            "programmes": {"task": "sonora.programmes.remind", "schedule": 3600.0},
         },
     )
     return app

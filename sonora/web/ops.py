@@ -84,6 +84,27 @@ class Metrics:
             return math.nan if n is None else float(n)
 
         depth.set_function(_depth)
+        if core.settings.broker_url:
+            r.register(_PublishFailures())
+
+
+class _PublishFailures:
+    """``sonora_job_publish_failures_total{job}``: jobs this process could not queue
+    because the broker was unreachable (the request went on without them)."""
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily
+
+        from sonora.core.queue import publish_failures
+
+        fam = CounterMetricFamily(
+            "sonora_job_publish_failures",
+            "Jobs not queued because the broker was unreachable, by job.",
+            labels=["job"],
+        )
+        for name, n in sorted(publish_failures.items()):
+            fam.add_metric([name], float(n))
+        yield fam
 
 
 class MetricsMiddleware:

@@ -163,8 +163,35 @@ def test_without_a_broker_jobs_run_in_process_and_twice_is_safe(
         core.close()
 
 
+def test_the_scheduler_runs_every_reminder_and_the_outbox_without_cron() -> None:
+    tasks = {entry["task"] for entry in jobs.celery_app.conf.beat_schedule.values()}
+    assert tasks == {"sonora.outbox.send", "sonora.therapists.remind", "sonora.programmes.remind"}
+    assert tasks <= set(jobs.celery_app.tasks)  # each names a registered job
+
+
+def test_a_job_the_broker_cannot_take_fails_no_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kombu.exceptions import OperationalError
+
+    from sonora.core import queue
+
+    def unreachable(*_: object, **__: object) -> None:
+        raise OperationalError("[Errno 111] Connection refused")
+
+    monkeypatch.setitem(queue.celery_app.conf, "task_always_eager", False)
+    monkeypatch.setattr(queue.celery_app, "send_task", unreachable)
+    monkeypatch.setattr(queue, "publish_failures", {})
+    assert queue.enqueue("sonora.outbox.send") is False
+    assert queue.enqueue("sonora.outbox.send") is False
+    assert queue.publish_failures == {"sonora.outbox.send": 2}
+
+
 def test_every_job_retries_with_backoff() -> None:
-    for name in ("sonora.calibrate", "sonora.outbox.send", "sonora.therapists.remind"):
+    for name in (
+        "sonora.calibrate",
+        "sonora.outbox.send",
+        "sonora.therapists.remind",
+        "sonora.programmes.remind",
+    ):
         task = jobs.celery_app.tasks[name]
         assert task.max_retries == jobs.MAX_RETRIES
         assert task.retry_backoff == 2 and task.retry_backoff_max == jobs.MAX_BACKOFF_S
