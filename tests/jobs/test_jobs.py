@@ -207,3 +207,55 @@ def test_worker_command_without_a_broker_says_how_to_set_one(
     result = CliRunner().invoke(app, ["worker"])
     assert result.exit_code == 2
     assert "SONORA_BROKER_URL" in result.output
+
+
+def test_worker_metrics_count_jobs_run_and_failed(
+    tmp_path: Path, sender: tuple[Celery, str]
+) -> None:
+    import socket
+
+    import httpx
+
+    app, queue = sender
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {
+        **os.environ,
+        "SONORA_BROKER_URL": RABBITMQ,
+        "SONORA_JOB_QUEUE": queue,
+        "SONORA_DATA_DIR": str(tmp_path / "data"),
+    }
+    log = (tmp_path / "worker.log").open("wb")
+    argv = ["worker", "-c", "1", "--metrics-port", str(port)]
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "from sonora.cli import main; main()", *argv],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        marker = tmp_path / "probe.txt"
+        app.send_task("sonora.probe", kwargs={"marker": str(marker)}, queue=queue)
+        app.send_task("sonora.calibrate", kwargs={"no_such_argument": 1}, queue=queue)
+
+        def scrape() -> str:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            except httpx.HTTPError:
+                return ""
+
+        want = (  # a job called with arguments it does not take fails for good (no retry)
+            'sonora_jobs_total{job="sonora.probe"} 1.0',
+            'sonora_job_failures_total{job="sonora.calibrate"} 1.0',
+        )
+        deadline = time.monotonic() + 90
+        text = ""
+        while time.monotonic() < deadline and not all(w in text for w in want):
+            time.sleep(0.5)
+            text = scrape()
+        assert all(w in text for w in want), text or (tmp_path / "worker.log").read_text()
+        assert 'sonora_job_failures_total{job="sonora.probe"}' not in text
+    finally:
+        _kill(worker)
