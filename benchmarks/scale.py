@@ -20,9 +20,11 @@ used all of CPU 0 and the cost per request stayed flat, CPU is the limit).  The 
 plans are calibrated by the worker (jobs sent to the broker), which gives the worker's
 CPU per calibration.  Finally: the ratio of requests/s with 2 processes to 1.
 
-On a 2-core machine all server-side processes share CPU 0, so 2 processes can only
-reach ~1x of 1 process there: the ratio that predicts growth on more cores is the one of
-requests per server CPU-second, printed beside it.
+On a 2-core machine all server-side processes share CPU 0, so 2 processes cannot reach
+2x of 1 process there, and packing processes on one core raises the CPU per request
+(context switches, caches): the ratios printed are for this layout only.  Give the
+server side more CPUs (``--server-cpu 0-1`` and the load elsewhere) on a bigger machine
+to measure scale-out across cores.
 
 Usage::
 
@@ -663,8 +665,8 @@ def main() -> None:
         results["ratio_2_to_1"] = {"requests_per_s": ratio, "requests_per_cpu_s": eff}
         print(
             f"=> 2 processes / 1 process: {ratio:.2f}x requests/s on the same CPU "
-            f"{args.server_cpu}; {eff:.2f}x requests per server CPU-second (what more cores "
-            "would give if only CPU limits growth)"
+            f"{args.server_cpu}; {eff:.2f}x requests per server CPU-second (both on the same "
+            "CPUs: packing processes costs CPU)"
         )
     results["load_after"] = os.getloadavg()
     print(f"load average after: {os.getloadavg()[0]:.1f}")
