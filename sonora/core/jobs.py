@@ -104,6 +104,17 @@ def remind(days_ahead: int = 30) -> int:
     return len(done)
 
 
+@job("sonora.programmes.remind")
+def programmes_remind() -> int:
+    """Queue today's programme reminders (at most one a day per programme: ``reminded_on``
+    is set in the same transaction) and send them; returns how many."""
+    c = core()
+    done = c.programmes.send_reminders(base_url=c.settings.base_url, mail_from=c.settings.mail_from)
+    if done:
+        enqueue("sonora.outbox.send")
+    return len(done)
+
+
 @job("sonora.library.scan")
 def library_scan(scan_id: str) -> Any:
     """A library scan on a worker: :func:`sonora.library.service.run_scan` (incremental:

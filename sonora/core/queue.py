@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,15 @@ except ImportError as exc:  # the optional extra: `make run` (no broker) never i
 
 from sonora.settings import Settings
 
-__all__ = ["MAX_BACKOFF_S", "MAX_RETRIES", "celery_app", "enqueue", "job", "queue_depth"]
+__all__ = [
+    "MAX_BACKOFF_S",
+    "MAX_RETRIES",
+    "celery_app",
+    "enqueue",
+    "job",
+    "publish_failures",
+    "queue_depth",
+]
 
 
 log = logging.getLogger("sonora.jobs")
@@ -49,6 +58,7 @@ def _make_app() -> Celery:
         worker_prefetch_multiplier=1,
         task_default_queue=settings.job_queue,
         broker_connection_retry_on_startup=True,
+        broker_connection_timeout=2.0,  # seconds to connect before a publish gives up
         # Redis only: how long a job taken by a dead worker waits before redelivery.
         broker_transport_options={"visibility_timeout": settings.job_visibility_timeout_s},
         timezone="UTC",
@@ -58,6 +68,8 @@ def _make_app() -> Celery:
                 "schedule": max(settings.outbox_interval_s, 5.0),
             },
             "remind": {"task": "sonora.therapists.remind", "schedule": 6 * 3600.0},
+            # hourly: a listener's reminder goes out within the hour the day starts
+            "programmes": {"task": "sonora.programmes.remind", "schedule": 3600.0},
         },
     )
     return app
@@ -97,12 +109,37 @@ def _tasks() -> Any:
     return celery_app.tasks
 
 
-def enqueue(name: str, /, **kwargs: Any) -> None:
-    """Queue job ``name`` (runs at once, in this process, when no broker is configured)."""
+#: How a web process publishes a job: a few quick tries, then it gives up (the request
+#: goes on; see :func:`enqueue`) rather than holding the request while the broker is away.
+PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 0.3}
+
+#: Jobs that could not be published (broker unreachable), by name, since the process
+#: started (``sonora_job_publish_failures_total`` in /metrics).
+publish_failures: dict[str, int] = {}
+
+
+def enqueue(name: str, /, **kwargs: Any) -> bool:
+    """Queue job ``name`` (runs at once, in this process, when no broker is configured).
+
+    Returns
+    -------
+    bool
+        ``True`` when the job was queued (or ran), ``False`` when the broker could not
+        be reached in about a second.  Nothing is raised then, so a broker outage never
+        fails a request: every caller has a way round a lost job (a stream calibrates its
+        plan itself, the scheduler's outbox pass sends the mail, a download renders in
+        the web process).
+    """
     if celery_app.conf.task_always_eager:
         _tasks()[name].apply(kwargs=kwargs).get()
-    else:
-        celery_app.send_task(name, kwargs=kwargs)
+        return True
+    try:
+        celery_app.send_task(name, kwargs=kwargs, retry=True, retry_policy=PUBLISH_RETRY)
+    except Exception as exc:  # kombu's OperationalError, socket errors: the broker is away
+        publish_failures[name] = publish_failures.get(name, 0) + 1
+        log.warning("job %s not queued (broker unreachable): %s", name, exc)
+        return False
+    return True
 
 
 def queue_depth() -> int | None:
@@ -123,6 +160,10 @@ def worker_argv(concurrency: int, beat: bool, loglevel: str = "INFO") -> tuple[s
     """Celery worker arguments for ``sonora worker``."""
     queue = str(celery_app.conf.task_default_queue)
     argv = ["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}", "-Q", queue]
+    # A node name of its own per worker process: two workers on one host (systemd
+    # sonora-worker@1, @2) must not share Celery's default ``celery@<host>``, whose
+    # exclusive remote-control queue makes the second one exit on RabbitMQ.
+    argv.append(f"--hostname=sonora-{os.getpid()}@%h")
     if beat:
         argv.append("--beat")
     return tuple(argv)

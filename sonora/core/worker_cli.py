@@ -24,6 +24,15 @@ def worker_command(
         ),
     ] = False,
     loglevel: Annotated[str, typer.Option("--loglevel", help="DEBUG, INFO, WARNING.")] = "INFO",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=1,
+            max=65535,
+            help="Serve Prometheus metrics (jobs run, retried, failed) on 127.0.0.1:PORT.",
+        ),
+    ] = None,
 ) -> None:
     """Run job workers: calibration, emails, reminders, library scans (needs a broker)."""
     from sonora.settings import Settings
@@ -53,5 +62,9 @@ def worker_command(
             logging.config.dictConfig(log_config(loglevel))
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if metrics_port is not None:
+        from sonora.core.job_metrics import serve_worker_metrics
+
+        serve_worker_metrics(metrics_port, settings.data_dir / f"worker-metrics-{os.getpid()}")
     celery_app.conf.beat_schedule_filename = str(settings.data_dir / "celerybeat-schedule")
     celery_app.worker_main(argv=list(worker_argv(concurrency, beat, loglevel.upper())))

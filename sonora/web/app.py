@@ -239,12 +239,13 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
     app.include_router(library_pages)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     # Operations: /healthz, /readyz, /metrics and request metrics (sonora/web/ops.py).
-    from sonora.web.ops import Metrics, MetricsMiddleware
+    from sonora.web.ops import DatabaseUnavailable, Metrics, MetricsMiddleware
     from sonora.web.ops import router as ops_router
 
     app.state.metrics = Metrics(core)
     app.include_router(ops_router)
-    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(DatabaseUnavailable)  # a database down: 503, not 500
+    app.add_middleware(MetricsMiddleware)  # outermost: counts the 503s too
     return app
 
 

@@ -10,6 +10,7 @@ from outside; Prometheus scrapes each process on its own port.
 from __future__ import annotations
 
 import hmac
+import logging
 import math
 import time
 from typing import Any
@@ -28,9 +29,10 @@ from prometheus_client import (
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["Metrics", "MetricsMiddleware", "router"]
+__all__ = ["DatabaseUnavailable", "Metrics", "MetricsMiddleware", "router"]
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("sonora.web")
 
 _LOCAL = {"127.0.0.1", "::1", "localhost"}
 
@@ -82,6 +84,27 @@ class Metrics:
             return math.nan if n is None else float(n)
 
         depth.set_function(_depth)
+        if core.settings.broker_url:
+            r.register(_PublishFailures())
+
+
+class _PublishFailures:
+    """``sonora_job_publish_failures_total{job}``: jobs this process could not queue
+    because the broker was unreachable (the request went on without them)."""
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily
+
+        from sonora.core.queue import publish_failures
+
+        fam = CounterMetricFamily(
+            "sonora_job_publish_failures",
+            "Jobs not queued because the broker was unreachable, by job.",
+            labels=["job"],
+        )
+        for name, n in sorted(publish_failures.items()):
+            fam.add_metric([name], float(n))
+        yield fam
 
 
 class MetricsMiddleware:
@@ -114,6 +137,53 @@ class MetricsMiddleware:
                 metrics.latency.labels(route, method).observe(
                     float(status.get("t", time.perf_counter() - t0))
                 )
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    """A database that does not answer (down, restarting, refusing connections)."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    # sa.exc.TimeoutError: the connection pool's wait for a free connection ran out
+    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError))
+
+
+class DatabaseUnavailable:
+    """Answer ``503 Service Unavailable`` (``Retry-After: 2``) when the database does not
+    answer, instead of a 500: during a PostgreSQL restart or failover every request
+    fails cleanly, and the same process serves again once the database is back (the
+    connection pool drops the dead connections on the first error; no restart needed).
+
+    A response that has already started (a stream) cannot change its status: the error
+    propagates and the connection closes, which the player treats as a dropped stream.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            if started or not _is_unavailable(exc):
+                raise
+            log.warning("database unavailable: %s", str(exc).splitlines()[0][:200])
+            response = JSONResponse(
+                {"detail": "database: unavailable, try again in a moment", "field": "database"},
+                status_code=503,
+                headers={"Retry-After": "2", "Cache-Control": "no-store"},
+            )
+            await response(scope, receive, send)
 
 
 @router.get("/healthz")

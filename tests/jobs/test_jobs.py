@@ -163,8 +163,35 @@ def test_without_a_broker_jobs_run_in_process_and_twice_is_safe(
         core.close()
 
 
+def test_the_scheduler_runs_every_reminder_and_the_outbox_without_cron() -> None:
+    tasks = {entry["task"] for entry in jobs.celery_app.conf.beat_schedule.values()}
+    assert tasks == {"sonora.outbox.send", "sonora.therapists.remind", "sonora.programmes.remind"}
+    assert tasks <= set(jobs.celery_app.tasks)  # each names a registered job
+
+
+def test_a_job_the_broker_cannot_take_fails_no_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kombu.exceptions import OperationalError
+
+    from sonora.core import queue
+
+    def unreachable(*_: object, **__: object) -> None:
+        raise OperationalError("[Errno 111] Connection refused")
+
+    monkeypatch.setitem(queue.celery_app.conf, "task_always_eager", False)
+    monkeypatch.setattr(queue.celery_app, "send_task", unreachable)
+    monkeypatch.setattr(queue, "publish_failures", {})
+    assert queue.enqueue("sonora.outbox.send") is False
+    assert queue.enqueue("sonora.outbox.send") is False
+    assert queue.publish_failures == {"sonora.outbox.send": 2}
+
+
 def test_every_job_retries_with_backoff() -> None:
-    for name in ("sonora.calibrate", "sonora.outbox.send", "sonora.therapists.remind"):
+    for name in (
+        "sonora.calibrate",
+        "sonora.outbox.send",
+        "sonora.therapists.remind",
+        "sonora.programmes.remind",
+    ):
         task = jobs.celery_app.tasks[name]
         assert task.max_retries == jobs.MAX_RETRIES
         assert task.retry_backoff == 2 and task.retry_backoff_max == jobs.MAX_BACKOFF_S
@@ -180,3 +207,55 @@ def test_worker_command_without_a_broker_says_how_to_set_one(
     result = CliRunner().invoke(app, ["worker"])
     assert result.exit_code == 2
     assert "SONORA_BROKER_URL" in result.output
+
+
+def test_worker_metrics_count_jobs_run_and_failed(
+    tmp_path: Path, sender: tuple[Celery, str]
+) -> None:
+    import socket
+
+    import httpx
+
+    app, queue = sender
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {
+        **os.environ,
+        "SONORA_BROKER_URL": RABBITMQ,
+        "SONORA_JOB_QUEUE": queue,
+        "SONORA_DATA_DIR": str(tmp_path / "data"),
+    }
+    log = (tmp_path / "worker.log").open("wb")
+    argv = ["worker", "-c", "1", "--metrics-port", str(port)]
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "from sonora.cli import main; main()", *argv],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        marker = tmp_path / "probe.txt"
+        app.send_task("sonora.probe", kwargs={"marker": str(marker)}, queue=queue)
+        app.send_task("sonora.calibrate", kwargs={"no_such_argument": 1}, queue=queue)
+
+        def scrape() -> str:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            except httpx.HTTPError:
+                return ""
+
+        want = (  # a job called with arguments it does not take fails for good (no retry)
+            'sonora_jobs_total{job="sonora.probe"} 1.0',
+            'sonora_job_failures_total{job="sonora.calibrate"} 1.0',
+        )
+        deadline = time.monotonic() + 90
+        text = ""
+        while time.monotonic() < deadline and not all(w in text for w in want):
+            time.sleep(0.5)
+            text = scrape()
+        assert all(w in text for w in want), text or (tmp_path / "worker.log").read_text()
+        assert 'sonora_job_failures_total{job="sonora.probe"}' not in text
+    finally:
+        _kill(worker)
