@@ -166,7 +166,7 @@ class Reverb(Effect):
     #: Shortest delay of the left high tail (ms) and how far both wander above it (ms).
     MOD_MIN_MS = 0.5
     MOD_RANGE_MS = 8.0
-    #: Spacing of the wander's random knots (s); cosine-joined.
+    #: Spacing of the wander's random knots (s); joined by smoothstep.
     MOD_KNOT_S = 5.0
     _MOD_TABLE = np.random.default_rng(0x50D0).random(4096)
 
@@ -250,13 +250,19 @@ class Reverb(Effect):
     def _mod_delay_frames(self, n: int) -> np.ndarray:
         """Delay of the left high tail (frames, float64, shape ``(n,)``) for the next block."""
         t = (self._frame + np.arange(n, dtype=np.float64)) / (self.sample_rate * self.MOD_KNOT_S)
-        k = np.floor(t).astype(np.int64)
-        u = t - k
         table = self._MOD_TABLE
-        a = table[k % len(table)]
-        b = table[(k + 1) % len(table)]
-        v = a + (b - a) * (0.5 - 0.5 * np.cos(np.pi * u))
-        return (self.MOD_MIN_MS + self.MOD_RANGE_MS * v) * 1e-3 * self.sample_rate
+        k_first, k_last = int(t[0]), int(t[-1])
+        if k_first == k_last:  # usual: one knot interval (same arithmetic, scalar knots)
+            u = t - k_first
+            a = table[k_first % len(table)]
+            b = table[(k_first + 1) % len(table)]
+        else:
+            k = np.floor(t).astype(np.int64)
+            u = t - k
+            a = table[k % len(table)]
+            b = table[(k + 1) % len(table)]
+        v = a + (b - a) * (u * u * (3.0 - 2.0 * u))  # smoothstep join
+        return (self.MOD_MIN_MS + self.MOD_RANGE_MS * v) * (1e-3 * self.sample_rate)
 
     def process(self, block: np.ndarray) -> np.ndarray:
         x = as_block(block, 2)
