@@ -159,9 +159,9 @@ class SingingBowl(_Modal):
         """Slow pitch drift of bowl ``bowl`` now (cents): warmth and rim pressure.
 
         A real bowl's pitch moves a little with its temperature and how it rests, so
-        strikes minutes apart differ by a fraction of a cent to a cent while strikes a
-        few seconds apart (which add to the very modes that ring) hardly differ: their
-        beating is slower than a minute.  Smooth random knots :attr:`DRIFT_KNOT_S`
+        strikes minutes apart differ by up to a cent or two while strikes ~9 s apart
+        (which add to the modes that ring) differ by ~0.2 cent, 0.6 at most: at 196 Hz
+        a beat of 15 s or slower.  Smooth random knots :attr:`DRIFT_KNOT_S`
         apart (cosine-joined, SD :attr:`DRIFT_CENTS`), a function of absolute time,
         so a seek plays the same bowls.  Bowls of fixed frequencies repeated their
         waveform (normalised correlation 0.50-0.52 at seeds 1 and 3; limit 0.5).
