@@ -112,8 +112,14 @@ class Reverb(Effect):
     """A smooth hall reverb returning only the wet signal, stereo.
 
     The input's mid (mono) signal drives pedalboard's (JUCE/Freeverb) reverb; above
-    :attr:`SPLIT_HZ` the right channel is the same tail delayed by 11.3 ms, which
-    decorrelates a diffuse tail at a fraction of the cost of a true stereo reverb.  Below
+    :attr:`SPLIT_HZ` the right channel is the same tail delayed by 11.3 ms more than the
+    left, which decorrelates a diffuse tail at a fraction of the cost of a true stereo
+    reverb.  Both sides' delays wander slowly and together over
+    :attr:`MOD_RANGE_MS` (smooth random knots :attr:`MOD_KNOT_S` apart, a function of
+    the absolute frame): with a fixed delay a sustained tone met its own delayed tail
+    at a fixed phase on one side and another on the other, and leaned a scene by up to
+    0.5 dB; with the phase turning over seconds both sides average the same power.
+    The wander bends the tail's pitch by at most a few cents.  Below
     it both channels get the same tail: a delay there is a large phase turn (0.8 cycle
     at 73 Hz) that adds to a sustained low tone on one side and cancels on the other,
     which made a drone's right channel up to 0.5 dB louder than its left.  At 44.1 kHz and above the tail is
@@ -155,6 +161,14 @@ class Reverb(Effect):
 
     #: Crossover (Hz) below which both channels carry the same, undelayed tail.
     SPLIT_HZ = 250.0
+    #: Delay of the right high tail after the left one (ms).
+    SIDE_DELAY_MS = 11.3
+    #: Shortest delay of the left high tail (ms) and how far both wander above it (ms).
+    MOD_MIN_MS = 0.5
+    MOD_RANGE_MS = 8.0
+    #: Spacing of the wander's random knots (s); joined by smoothstep.
+    MOD_KNOT_S = 5.0
+    _MOD_TABLE = np.random.default_rng(0x50D0).random(4096)
 
     #: pedalboard's reverb gives slightly different samples for different call
     #: patterns, so it is always called with blocks of this many (inner-rate) frames.
@@ -169,9 +183,10 @@ class Reverb(Effect):
         self._reverb = pedalboard.Reverb(
             room_size=self.room_size, damping=self.damping, wet_level=1.0, dry_level=0.0, width=0.0
         )
-        self._delay = Delay(
-            round(0.0113 * self.sample_rate), channels=1, sample_rate=self.sample_rate
-        )
+        self._side_frames = round(self.SIDE_DELAY_MS * 1e-3 * self.sample_rate)
+        longest = (self.MOD_MIN_MS + self.MOD_RANGE_MS) * 1e-3 * self.sample_rate
+        self._hist = np.zeros(int(np.ceil(longest)) + self._side_frames + 2, dtype=np.float32)
+        self._frame = 0  # absolute output frame of the next block (see start_at)
         # Power-complementary split around SPLIT_HZ from one first-order allpass A:
         # low = (1 + A)/2, high = (1 - A)/2, |low|² + |high|² = 1 at every frequency, so
         # delaying only the high part leaves the right channel's average power equal to
@@ -222,14 +237,56 @@ class Reverb(Effect):
         out, self._out = buf_out[:, :n], buf_out[:, n:]
         return out
 
+    def start_at(self, frame: int) -> None:
+        """Set the absolute frame of the next block (after :meth:`reset`, for a seek).
+
+        Parameters
+        ----------
+        frame : int
+            Absolute output frame, >= 0.
+        """
+        self._frame = int(frame)
+
+    def _mod_delay_frames(self, n: int) -> np.ndarray:
+        """Delay of the left high tail (frames, float64, shape ``(n,)``) for the next block."""
+        t = (self._frame + np.arange(n, dtype=np.float64)) / (self.sample_rate * self.MOD_KNOT_S)
+        table = self._MOD_TABLE
+        k_first, k_last = int(t[0]), int(t[-1])
+        if k_first == k_last:  # usual: one knot interval (same arithmetic, scalar knots)
+            u = t - k_first
+            a = table[k_first % len(table)]
+            b = table[(k_first + 1) % len(table)]
+        else:
+            k = np.floor(t).astype(np.int64)
+            u = t - k
+            a = table[k % len(table)]
+            b = table[(k + 1) % len(table)]
+        v = a + (b - a) * (u * u * (3.0 - 2.0 * u))  # smoothstep join
+        return (self.MOD_MIN_MS + self.MOD_RANGE_MS * v) * (1e-3 * self.sample_rate)
+
     def process(self, block: np.ndarray) -> np.ndarray:
         x = as_block(block, 2)
+        n = x.shape[1]
         mid = ((x[0] + x[1]) * (0.5 * self.wet_level))[None, :]
         wet = self._wet_mono(mid)
         turned = self._allpass.process(wet).astype(np.float32)
         low = (wet + turned) * np.float32(0.5)
-        right = low + self._delay.process(wet - low)
-        return np.concatenate([wet, right], axis=0)
+        high = (wet - low)[0]
+        h = len(self._hist)
+        buf = np.concatenate([self._hist, high])
+        self._hist = buf[n:].copy()
+        # buf[j] is the high tail at absolute frame self._frame - h + j.
+        # Whole and fractional delay from the absolute-time delay alone, so every
+        # chunking reads the same samples with the same weights.
+        delay = self._mod_delay_frames(n)
+        whole = np.floor(delay).astype(np.int64)
+        frac = (delay - whole).astype(np.float32)
+        i0 = h + np.arange(n) - whole
+        left = buf[i0] * (1 - frac) + buf[i0 - 1] * frac
+        j0 = i0 - self._side_frames
+        right = buf[j0] * (1 - frac) + buf[j0 - 1] * frac
+        self._frame += n
+        return np.stack([low[0] + left, low[0] + right]).astype(np.float32)
 
 
 class Limiter(Effect):

@@ -332,6 +332,8 @@ class Mix:
                 for f in range(first, start, QUANTUM):  # the layer alone, discarded
                     layer.render_quantum(f, self.sample_rate)
             self._frame = start
+            if self.reverb is not None:
+                self.reverb.start_at(start)  # its slow delay wander follows absolute time
             self._skip = 0
             self._emitted = start - self.latency_frames
             # Fade the warm-up in, as the session itself fades in, so the startle

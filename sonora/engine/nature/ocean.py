@@ -63,13 +63,20 @@ def _wave_tables(sample_rate: int) -> tuple[_Bank, _Bank]:
         pw = base * _lowpass_pow(f, min(fc, 0.4 * sr), 2)
         pw = pw / pw.mean() + 0.002 * hissfloor / hissfloor.mean()
         body.append(pw * guard)
-    body_bank = _noise_bank(make_rng(_BANK_SEED, "waves", "body"), n, sr, np.array(body))
+    # Exact per-bin power (random phase): the Gaussian table of the same seed was 0.1-0.27
+    # dB louder on the right in every class, which leaned ocean-at-night right at every
+    # seed (+0.08 to +0.50 dB; wind had the same fault, see docs/sound.md round 3).
+    body_bank = _noise_bank(
+        make_rng(_BANK_SEED, "waves", "body"), n, sr, np.array(body), exact_power=True
+    )
     foam = []
     for lo, hi, tilt in ((300.0, 2500.0, -0.6), (500.0, 7000.0, -0.5), (1800.0, 10000.0, -0.3)):
         pw = _highpass_pow(f, lo, 2) * _lowpass_pow(f, min(hi, 0.38 * sr), 2)
         pw *= (np.maximum(f, 20.0) / 1000.0) ** tilt * guard
         foam.append(pw)
-    foam_bank = _noise_bank(make_rng(_BANK_SEED, "waves", "foam"), n, sr, np.array(foam))
+    foam_bank = _noise_bank(
+        make_rng(_BANK_SEED, "waves", "foam"), n, sr, np.array(foam), exact_power=True
+    )
     return body_bank, foam_bank
 
 
@@ -144,6 +151,8 @@ class OceanWaves(Source):
     #: The wave schedule is fast-forwarded in _seek; what remains is the crossfade and
     #: glides, and the wave in progress (drawn from its own index): 2 s suffices.
     warmup_s: ClassVar[float] = 2.0
+    #: Share of the side lean (right minus left wave energy) kept from one wave to the next.
+    LEAN_MEMORY: ClassVar[float] = 0.8
 
     _LEVEL = 0.15
 
@@ -160,7 +169,10 @@ class OceanWaves(Source):
         self._tails = _Tails(int(_TICK_S * sr))
         # Start part-way through the first wave so the session does not open on a trough.
         u = float(_hash_uniform(self._wave_key, np.array([2**40]))[0])
+        self._lean = 0.0  # recent right-minus-left energy of the waves drawn so far
+        self._lean_index = -1  # last wave whose energy is in it
         first = self._draw_wave(0, 0.0)
+        self._lean, self._lean_index = 0.0, -1  # `first` only gave the length
         self._index = 0
         self._wave = self._draw_wave(0, -u * 0.4 * first.length)
 
@@ -178,6 +190,19 @@ class OceanWaves(Source):
         set_level = float(knots[0] * (1.0 - s) + knots[1] * s)
         size = min(max(0.35 + 0.4 * set_level + 0.3 * u[2], 0.35), 1.0)
         crash = min(1.0, size**1.5 * (0.55 + 0.45 * u[3]))
+        # Golden-ratio steps give each wave a distance from the centre that looks
+        # random and evens out within a few waves; the side is the one the recent waves
+        # (weighted by size² × length, fading by LEAN_MEMORY per wave) left quieter,
+        # so a run of large waves on one side cannot tilt a session (0.47 dB at seed 1
+        # with golden-ratio sides alone).  Waves are always drawn in order (a seek
+        # replays the schedule), so the lean is the same whatever was played.
+        pan = 0.6 * (2.0 * ((index * 0.6180339887 + u[8] * 0.2) % 1.0) - 1.0)
+        if self._lean != 0.0:
+            pan = -math.copysign(abs(pan), self._lean)
+        if index > self._lean_index and index > 0:  # wave 0 starts part-way, in the fade-in
+            gl, gr = _pan_gains(pan)
+            self._lean = self.LEAN_MEMORY * self._lean + size**2 * factor * (gr**2 - gl**2)
+            self._lean_index = index
         return _Wave(
             start=start,
             length=length,
@@ -188,9 +213,7 @@ class OceanWaves(Source):
             crash_s=0.6 + 1.2 * u[6] * size,
             wash_s=2.0 + 3.0 * u[7],
             colour=2.0 * u[9] - 1.0,
-            # Golden-ratio steps: positions look random but even out within a few
-            # waves, so neither side is louder over a session.
-            pan=0.6 * (2.0 * ((index * 0.6180339887 + u[8] * 0.2) % 1.0) - 1.0),
+            pan=pan,
         )
 
     def _seek(self, frame: int) -> None:

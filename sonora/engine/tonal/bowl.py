@@ -77,6 +77,9 @@ class SingingBowl(_Modal):
     #: T60 of mode k is decay_s · ratio_k ** -DECAY_EXP.
     DECAY_EXP = 0.75
     MAX_MODE_HZ = 12_000.0
+    #: Slow random pitch drift of each bowl: SD (cents) and knot spacing (s).
+    DRIFT_CENTS = 1.0
+    DRIFT_KNOT_S = 30.0
     warmup_s = 60.0
 
     def calibration_seconds(self) -> float:
@@ -99,7 +102,7 @@ class SingingBowl(_Modal):
         # that still rings adds to the very modes that ring (they do not beat against
         # a copy of themselves, and the player can hear what the strike will add).
         own_rng = make_rng(self.seed, "SingingBowl", "bowl", bowl)
-        own = own_rng.normal(0.0, 8.0)
+        own = own_rng.normal(0.0, 8.0) + self._drift_cents(bowl)
         f0 = p["pitch_hz"] * 2 ** ((self._STEPS[bowl] * 100 + own) / 1200)
         ratios = _shell_ratios(16)
         beat_all = own_rng.uniform(0.3, 2.5, len(ratios)) * np.sqrt(ratios)
@@ -151,6 +154,26 @@ class SingingBowl(_Modal):
             level = 0.012 * velocity
             self._pending_rub = (dur, float(f0), level, _pan_gains(pan).astype(np.float64))
         return s, a * 0.25, pan
+
+    def _drift_cents(self, bowl: int) -> float:
+        """Slow pitch drift of bowl ``bowl`` now (cents): warmth and rim pressure.
+
+        A real bowl's pitch moves a little with its temperature and how it rests, so
+        strikes minutes apart differ by up to a cent or two while strikes ~9 s apart
+        (which add to the modes that ring) differ by ~0.2 cent, 0.6 at most: at 196 Hz
+        a beat of 15 s or slower.  Smooth random knots :attr:`DRIFT_KNOT_S`
+        apart (cosine-joined, SD :attr:`DRIFT_CENTS`), a function of absolute time,
+        so a seek plays the same bowls.  Bowls of fixed frequencies repeated their
+        waveform (normalised correlation 0.50-0.52 at seeds 1 and 3; limit 0.5).
+        """
+        t = self.frame / (self.sample_rate * self.DRIFT_KNOT_S)
+        k = int(np.floor(t))
+        u = t - k
+        a, b = (
+            make_rng(self.seed, "SingingBowl", "drift", bowl, j).normal(0.0, self.DRIFT_CENTS)
+            for j in (k, k + 1)
+        )
+        return float(a + (b - a) * (0.5 - 0.5 * np.cos(np.pi * u)))
 
     def _place(self, bowl_pan: float, rng: np.random.Generator) -> float:
         """Pan of a strike: the bowl's distance from centre, on the side that rings less.

@@ -130,6 +130,11 @@ class _Modal(Source):
     WINDOW_S: ClassVar[float] = 0.4
     #: Modes closer than this (Hz) may meet in phase within a momentary-loudness window.
     BEAT_HZ: ClassVar[float] = 3.0
+    #: Sides whose ringing differs by at most this share of the total count as level,
+    #: and the event's own generator picks the side.  The rule is mirror-symmetric, so
+    #: without such ties a render started mid-session (a seek) could keep choosing the
+    #: mirror image of the continuous render's sides for ever.
+    SIDE_TIE: ClassVar[float] = 0.1
     #: Spread of an event within its slot (0 = a metronome, 1 = anywhere in the slot).
     JITTER: ClassVar[float] = 0.7
     #: Seconds of earlier audio needed to reproduce the output at any offset (the ring
@@ -289,7 +294,10 @@ class _Modal(Source):
         # phase, as it falls).
         n_r = len(self._z)
         f_all = np.concatenate([self._freq, ev_f])
-        freq, inv = np.unique(f_all, return_inverse=True)
+        # On a 0.1 Hz grid: a bowl whose pitch drifted a fraction of a cent since it
+        # was last struck still adds to the mode that rings (over the 4 s ahead the
+        # phases part by at most 0.2 cycle).
+        freq, inv = np.unique(np.round(f_all, 1), return_inverse=True)
         ring_c = np.zeros((len(freq), k), dtype=np.complex128)
         if n_r:
             # Per frame: the decay from the step, the phase from the frequency (the
@@ -345,6 +353,7 @@ class _Modal(Source):
         if self._natural is not None and self._natural[0] == key:
             return self._natural[1]
         saved = self.__dict__.copy()
+        self.frame = 0  # as at the start: a source that drifts with time draws alike
         energy = 0.0
         for i in range(16):
             s, amp, _ = self._make_modes(make_rng(self.seed, self._key, "natural", i))
@@ -416,7 +425,7 @@ class _Modal(Source):
         ``warmup_s``; a tie is broken by ``rng``.
         """
         side_power = self._side_power()
-        if abs(side_power[0] - side_power[1]) <= 1e-3 * (side_power[0] + side_power[1]):
+        if abs(side_power[0] - side_power[1]) <= self.SIDE_TIE * (side_power[0] + side_power[1]):
             side = 1.0 if rng.random() < 0.5 else -1.0
         else:
             side = 1.0 if side_power[0] > side_power[1] else -1.0
