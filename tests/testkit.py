@@ -134,6 +134,7 @@ def migrated_sqlite(path: Path) -> str:
     (``tests/store/test_store.py``), and opening the copy still checks its revision.
     """
     if not path.exists():  # an existing file is the same database again, left as it is
+        path.parent.mkdir(parents=True, exist_ok=True)  # as make_engine does for a new one
         shutil.copyfile(_migrated_template(), path)
     return f"sqlite:///{path}"
 
