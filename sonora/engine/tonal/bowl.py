@@ -77,6 +77,12 @@ class SingingBowl(_Modal):
     #: T60 of mode k is decay_s · ratio_k ** -DECAY_EXP.
     DECAY_EXP = 0.75
     MAX_MODE_HZ = 12_000.0
+    #: Brightness under which strikes use a soft mallet, and its extra roll-off (dB per
+    #: mode index per unit of brightness below it).  Built-in scenes sit above it.
+    SOFT_BELOW = 0.35
+    SOFT_MALLET_DB = 40.0
+    #: How strongly a soft stick favours the lower bowls (per unit below SOFT_BELOW).
+    SOFT_LOW_BOWLS = 12.0
     #: Slow random pitch drift of each bowl: SD (cents) and knot spacing (s).
     DRIFT_CENTS = 1.0
     DRIFT_KNOT_S = 30.0
@@ -91,12 +97,20 @@ class SingingBowl(_Modal):
 
     def _setup(self) -> None:
         super()._setup()
-        self._rubs: list[tuple[int, int, float, float, np.ndarray]] = []
+        self._rubs: list[tuple[int, int, float, float, np.ndarray, float]] = []
 
     def _make_modes(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
         p = self.params
         n_bowls = round(p["bowls"])
-        bowl = int(rng.integers(0, n_bowls))
+        soft = max(0.0, self.SOFT_BELOW - p["brightness"])
+        if soft > 0.0 and n_bowls > 1:
+            # with a soft stick (a dark or settling session) the player reaches for the
+            # larger, lower bowls more and more (exp(-SOFT_LOW_BOWLS * soft * index))
+            w = np.exp(-self.SOFT_LOW_BOWLS * soft * np.arange(n_bowls))
+            bowl = int(np.searchsorted(np.cumsum(w / w.sum()), rng.random(), side="right"))
+            bowl = min(bowl, n_bowls - 1)
+        else:
+            bowl = int(rng.integers(0, n_bowls))
         # Each bowl of this set is one object: its own slight detuning, the spacing of
         # its beating pairs and its decay are fixed by the seed, so striking a bowl
         # that still rings adds to the very modes that ring (they do not beat against
@@ -127,7 +141,12 @@ class SingingBowl(_Modal):
             amps = velocity * coupling * 10 ** (-14.0 * np.arange(n) / 20)
             attack = np.full(n, rng.uniform(1.2, 2.5))
         else:
-            tilt = 10 ** (-(1.0 - bright) * 1.5 * np.arange(n) / 20)
+            # Below SOFT_BELOW the player takes a felted mallet: the upper modes fall
+            # off much faster.  A sleep plan lowers brightness as it descends, and its
+            # strikes grow sparser, so the fundamental's ringing thins out and each
+            # fresh strike would otherwise sound brighter late than early.
+            soft_db = self.SOFT_MALLET_DB * max(0.0, self.SOFT_BELOW - bright)
+            tilt = 10 ** (-((1.0 - bright) * 1.5 + soft_db) * np.arange(n) / 20)
             amps = velocity * coupling * tilt * _contact(freqs, contact)
             attack = np.full(n, contact)
         beat_hz = beat_all[:n]
@@ -152,7 +171,12 @@ class SingingBowl(_Modal):
         if rub:
             dur = int(rng.uniform(4.0, 8.0) * self.sample_rate)
             level = 0.012 * velocity
-            self._pending_rub = (dur, float(f0), level, _pan_gains(pan).astype(np.float64))
+            # a soft stick (brightness under SOFT_BELOW) rubs with less friction noise,
+            # scratches less and excites less of the second mode, as the strikes' upper
+            # modes are softer; unchanged above it
+            hard = min(1.0, bright / self.SOFT_BELOW)
+            pans = _pan_gains(pan).astype(np.float64)
+            self._pending_rub = (dur, float(f0), level, pans, hard)
         return s, a * 0.25, pan
 
     def _drift_cents(self, bowl: int) -> float:
@@ -196,9 +220,9 @@ class SingingBowl(_Modal):
         self._pending_rub = None
         super()._start_voice(offset, out, rng)
         if self._pending_rub is not None:
-            dur, f0, level, pan = self._pending_rub
+            dur, f0, level, pan, hard = self._pending_rub
             # The friction is as soft as the rub the player chose.
-            self._rubs.append((self.frame + offset, dur, f0, level * self._scale, pan))
+            self._rubs.append((self.frame + offset, dur, f0, level * self._scale, pan, hard))
 
     def _extra(self, out: np.ndarray) -> None:
         """Friction noise of the rubs that sound in this quantum (stateless per quantum)."""
@@ -219,12 +243,12 @@ class SingingBowl(_Modal):
         narrow = ctrl[0, i0] * (1 - w) + ctrl[0, i0 + 1] * w
         scratch = make_rng(self.seed, "SingingBowl", "scratch", q).standard_normal(QUANTUM)
         t = (np.arange(start, end)) / sr
-        for onset, dur, f0, level, pan in self._rubs:
+        for onset, dur, f0, level, pan, hard in self._rubs:
             k = np.arange(start, end) - onset
             if k[-1] < 0:
                 continue
             ph = np.clip(k / dur, 0.0, 1.0)
             env = np.sin(np.pi * ph) ** 2 * (k >= 0)
-            carrier = np.sin(2 * np.pi * f0 * t) + 0.4 * np.sin(2 * np.pi * 2.76 * f0 * t)
-            y = level * env * (narrow * carrier + 0.15 * scratch)
+            carrier = np.sin(2 * np.pi * f0 * t) + 0.4 * hard * np.sin(2 * np.pi * 2.76 * f0 * t)
+            y = level * hard * env * (narrow * carrier + 0.15 * hard * scratch)
             out += (pan[:, None] * y[None, :]).astype(np.float32)
