@@ -260,8 +260,8 @@ class AccountRepo(SqlDatabase):
         if not token or len(token) > 256:
             return None
         now = utcnow()
-        with self.reading() as s:  # the user and their profile in one query
-            row = s.execute(_USER_FOR_TOKEN, {"token_id": hash_token(token)}).first()
+        with self.connection() as conn:  # the user and their profile in one query
+            row = conn.execute(_USER_FOR_TOKEN, {"token_id": hash_token(token)}).first()
         if row is None or row.expires_at <= now:
             return None
         if now - row.last_seen_at > dt.timedelta(minutes=5):

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, TextClause, delete, select, text
 
 from sonora.limits.models import RateCounter
 
@@ -50,6 +50,12 @@ class SqlCounters:
     count + 1 RETURNING count`` per hit, so concurrent processes never lose a count.
     Expired rows are deleted every ``purge_every`` hits.
 
+    The statement is one atomic write, so it runs in autocommit
+    (:func:`sonora.store.db.read_engine`: no BEGIN/COMMIT round trips), and it is built
+    once per number of keys with bound parameters, so SQLAlchemy compiles it once
+    (building it per hit, with the values inline, cost ~0.3 ms of CPU per check-in on
+    PostgreSQL; issue #15).
+
     Parameters
     ----------
     engine : sqlalchemy.Engine
@@ -61,27 +67,45 @@ class SqlCounters:
         self.engine = engine
         self.purge_every = purge_every
         self._hits = 0
-        if engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        self._insert = insert
+        from sonora.store.db import read_engine
+
+        self._autocommit = read_engine(engine)
+        self._upserts: dict[int, TextClause] = {}
+
+    def _upsert(self, n: int) -> TextClause:
+        """``INSERT`` of ``n`` rows (parameters ``k0, w0, e0, k1...``, ``now``, ``cost``)
+        ``ON CONFLICT DO UPDATE ... RETURNING key, count``, built once per ``n``.
+
+        Plain SQL that SQLite and PostgreSQL share: SQLAlchemy gives no cache key to a
+        dialect's ``on_conflict_do_update``, so that construct was compiled anew on
+        every hit.
+        """
+        stmt = self._upserts.get(n)
+        if stmt is None:
+            values = ", ".join(f"(:k{i}, :w{i}, :cost, :now, :e{i})" for i in range(n))
+            t = _TABLE.name
+            stmt = text(
+                f'INSERT INTO {t} ("key", window_start, count, last_at, expires_at) '
+                f'VALUES {values} ON CONFLICT ("key", window_start) DO UPDATE SET '
+                f"count = {t}.count + excluded.count, last_at = excluded.last_at "
+                'RETURNING "key", count'
+            )
+            self._upserts[n] = stmt
+        return stmt
+
+    def _count(self, hits: list[tuple[str, float]], now: float, cost: int) -> dict[str, int]:
+        params: dict[str, Any] = {"now": now, "cost": cost}
+        for i, (key, period_s) in enumerate(hits):
+            start = window_start(period_s, now)
+            params[f"k{i}"] = key
+            params[f"w{i}"] = start
+            params[f"e{i}"] = math.ceil(start + period_s)
+        with self._autocommit.connect() as conn:  # one statement: its own transaction
+            rows = conn.execute(self._upsert(len(hits)), params).all()
+        return {str(k): int(n) for k, n in rows}
 
     def hit(self, key: str, *, period_s: float, now: float, cost: int = 1) -> int:
-        start = window_start(period_s, now)
-        stmt = self._insert(_TABLE).values(
-            key=key,
-            window_start=start,
-            count=cost,
-            last_at=now,
-            expires_at=math.ceil(start + period_s),
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["key", "window_start"],
-            set_={"count": _TABLE.c.count + cost, "last_at": now},
-        ).returning(_TABLE.c.count)
-        with self.engine.begin() as conn:
-            count = int(conn.execute(stmt).scalar_one())
+        count = self._count([(key, period_s)], now, cost)[key]
         self._hits += 1
         if self._hits % self.purge_every == 0:
             self.purge(now=now)
@@ -110,25 +134,7 @@ class SqlCounters:
         if len(hits) == 1:
             key, period_s = hits[0]
             return [self.hit(key, period_s=period_s, now=now)]
-        rows = []
-        for key, period_s in hits:
-            start = window_start(period_s, now)
-            rows.append(
-                {
-                    "key": key,
-                    "window_start": start,
-                    "count": 1,
-                    "last_at": now,
-                    "expires_at": math.ceil(start + period_s),
-                }
-            )
-        stmt = self._insert(_TABLE).values(rows)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["key", "window_start"],
-            set_={"count": _TABLE.c.count + 1, "last_at": now},
-        ).returning(_TABLE.c.key, _TABLE.c.count)
-        with self.engine.begin() as conn:
-            counts = {str(k): int(n) for k, n in conn.execute(stmt)}
+        counts = self._count(hits, now, 1)
         self._hits += len(hits)
         if self._hits % self.purge_every < len(hits):
             self.purge(now=now)

@@ -108,11 +108,11 @@ class MatcherStore:
         """Sessions of one listener (or everyone), oldest first."""
         # the JSON column only (no ORM objects), in a statement built once: this runs
         # on every check-in
-        with self.store.reading() as s:
+        with self.store.connection() as conn:  # Core: no ORM session (issue #15)
             if listener_id is None:
-                rows = s.scalars(_ALL_SESSIONS)
+                rows = conn.scalars(_ALL_SESSIONS)
             else:
-                rows = s.scalars(_SESSIONS_OF, {"user_id": listener_id})
+                rows = conn.scalars(_SESSIONS_OF, {"user_id": listener_id})
             return [_record(data) for data in rows]
 
     def listener_ids(self) -> list[str]:

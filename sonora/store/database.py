@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Self
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["SqlDatabase"]
@@ -34,7 +34,8 @@ class SqlDatabase:
         # Single-statement reads run in autocommit: no BEGIN/COMMIT round trips.
         from sonora.store.db import read_engine
 
-        self._reads = sessionmaker(read_engine(engine), expire_on_commit=False, future=True)
+        self._read_engine = read_engine(engine)
+        self._reads = sessionmaker(self._read_engine, expire_on_commit=False, future=True)
 
     @classmethod
     def open(cls, url: str, *, schema: str | None = None, migrate: bool = True) -> Self:
@@ -68,6 +69,18 @@ class SqlDatabase:
         """A session for one read-only statement, in autocommit (no transaction)."""
         with self._reads() as s:
             yield s
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection for one statement, in autocommit (no transaction).
+
+        For the hot paths' reads and single-statement writes of Core statements
+        (columns, not ORM entities): without an ORM session around it a statement
+        costs ~0.15 ms less CPU (0.10 against 0.26 ms for ``SELECT 1`` on PostgreSQL
+        here; issue #15).
+        """
+        with self._read_engine.connect() as conn:
+            yield conn
 
     def close(self) -> None:
         """Release every pooled connection."""
