@@ -41,10 +41,19 @@ SCOPES = ("numbers", "history", "notes")
 
 #: A listener's programmes, newest first: runs on every check-in, so built once
 #: (building a SELECT costs about as much CPU as running it; issue #15).
-_OF_LISTENER = (
-    select(ProgrammeRow)
-    .where(ProgrammeRow.listener_id == bindparam("listener_id"))
-    .order_by(ProgrammeRow.start_date.desc(), ProgrammeRow.id)
+#: A listener's programmes, newest first, with each therapist's name joined: one Core
+#: statement, no ORM session and no query per programme (every check-in, issue #15).
+_OF_LISTENER_ROWS = (
+    select(
+        *ProgrammeRow.__table__.c,
+        TherapistProfile.__table__.c.display_name.label("therapist_name"),
+    )
+    .outerjoin(
+        TherapistProfile.__table__,
+        TherapistProfile.__table__.c.id == ProgrammeRow.__table__.c.therapist_id,
+    )
+    .where(ProgrammeRow.__table__.c.listener_id == bindparam("listener_id"))
+    .order_by(ProgrammeRow.__table__.c.start_date.desc(), ProgrammeRow.__table__.c.id)
 )
 
 
@@ -434,9 +443,9 @@ class SqlProgrammeRepo:
             return None if row is None else self._prog(s, row)
 
     def programmes_of_listener(self, listener_id: str) -> list[ProgrammeRecord]:
-        with self.store.reading() as s:  # on every check-in: a statement built once
-            rows = s.scalars(_OF_LISTENER, {"listener_id": listener_id})
-            return [self._prog(s, r) for r in rows]
+        with self.store.connection() as conn:  # on every check-in: a statement built once
+            rows = conn.execute(_OF_LISTENER_ROWS, {"listener_id": listener_id}).all()
+        return [ProgrammeRecord.of(r, r.therapist_name or "") for r in rows]
 
     def programmes_between(self, listener_id: str, therapist_id: str) -> list[ProgrammeRecord]:
         return [
