@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, solve_triangular
+from scipy.linalg import LinAlgError, cho_factor, cho_solve, solve_triangular
+from scipy.linalg.lapack import dpotrf, dpotrs, dtrtrs
 
 from sonora.match import features as F
 
@@ -88,6 +89,79 @@ def default_hyperprior() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mu0, s02, tau0
 
 
+# -- small-matrix algebra on every check-in ---------------------------------------------
+# scipy.linalg's cho_factor / cho_solve / solve_triangular validate and dispatch in
+# Python (~40 us a call) around LAPACK calls that take a few microseconds at this size;
+# the check-in makes four of them (issue #15).  These call the same LAPACK routines
+# with the same arguments as scipy 1.11-1.17 does for float64, so the results are
+# bit-for-bit those of scipy (tests/match/test_match.py compares them).
+def _finite(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=float)
+    if not np.isfinite(a).all():
+        raise ValueError("array must not contain infs or NaNs")
+    return a
+
+
+def chol_lower(a: np.ndarray) -> np.ndarray:
+    """``scipy.linalg.cho_factor(a, lower=True)[0]``: lower factor, upper part untouched.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        ``(n, n)`` float64, symmetric positive definite.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, n)``; its lower triangle holds the Cholesky factor.
+    """
+    c, info = dpotrf(_finite(a), lower=1, overwrite_a=0, clean=0)
+    if info > 0:
+        raise LinAlgError(f"{info}-th leading minor of the array is not positive definite")
+    if info < 0:  # pragma: no cover - a programming error
+        raise ValueError(f"illegal value in argument {-info} of potrf")
+    return c
+
+
+def chol_solve_lower(c: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``scipy.linalg.cho_solve((c, True), b)``: solve ``A x = b`` from :func:`chol_lower`."""
+    x, info = dpotrs(c, _finite(b), lower=1, overwrite_b=0)
+    if info != 0:  # pragma: no cover - a programming error
+        raise ValueError(f"illegal value in argument {-info} of potrs")
+    return x
+
+
+def tri_solve(a: np.ndarray, b: np.ndarray, *, lower: bool) -> np.ndarray:
+    """``scipy.linalg.solve_triangular(a, b, lower=lower)`` for float64 ``(n, n)`` ``a``.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        ``(n, n)`` triangular matrix.
+    b : numpy.ndarray
+        ``(n,)`` or ``(n, k)`` right-hand side.
+    lower : bool
+        Use the lower triangle of ``a`` (else the upper).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``b``.
+    """
+    a, b = _finite(a), _finite(b)
+    if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] != b.shape[0] or b.size == 0:
+        return solve_triangular(a, b, lower=lower)  # scipy's checks and messages
+    if a.flags.f_contiguous:
+        x, info = dtrtrs(a, b, overwrite_b=0, lower=int(lower), trans=0, unitdiag=0)
+    else:  # LAPACK wants Fortran order: solve the transposed system, as scipy does
+        x, info = dtrtrs(a.T, b, overwrite_b=0, lower=int(not lower), trans=1, unitdiag=0)
+    if info > 0:
+        raise LinAlgError(f"singular matrix: resolution failed at diagonal {info - 1}")
+    if info < 0:  # pragma: no cover - a programming error
+        raise ValueError(f"illegal value in argument {-info} of trtrs")
+    return x
+
+
 @contextmanager
 def _one_blas_thread() -> Iterator[None]:
     """Run small-matrix algebra on one BLAS thread (threads only contend here)."""
@@ -147,13 +221,13 @@ class Posterior:
     def sample(self, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
         """One draw of every coefficient, the personal spread multiplied by ``scale``."""
         z = rng.standard_normal(len(self.mean))
-        theta = self.mean + scale * solve_triangular(self.chol.T, z, lower=False)
+        theta = self.mean + scale * tri_solve(self.chol.T, z, lower=False)
         return np.concatenate([theta, self.shared])
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation of the score for rows of ``x``."""
         mean = x @ self.full_mean()
-        v = solve_triangular(self.chol, x[:, :P].T, lower=True)
+        v = tri_solve(self.chol, x[:, :P].T, lower=True)
         return mean, np.sqrt(np.sum(v * v, axis=0))
 
 
@@ -210,8 +284,8 @@ class PopulationModel:
             a = stats.xtx
             prec += a[:P, :P] / self.sigma2
             rhs += (stats.xty[:P] - a[:P, P:] @ beta) / self.sigma2
-        c, low = cho_factor(prec, lower=True)
-        mean = cho_solve((c, low), rhs)
+        c = chol_lower(prec)
+        mean = chol_solve_lower(c, rhs)
         return Posterior(mean=mean, chol=np.tril(c), shared=beta.copy())
 
     # -- learning the population ---------------------------------------------------------

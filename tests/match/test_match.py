@@ -530,3 +530,32 @@ def test_a_low_rated_sound_is_not_offered_again_for_that_goal():
     m.record("bo", first, {"tension": 6, "rating": 1, "completed": False})
     for _ in range(15):
         assert m.recommend("bo", c).recipe != first.recipe
+
+
+def test_the_check_ins_small_algebra_is_scipys_bit_for_bit() -> None:
+    """chol_lower / chol_solve_lower / tri_solve call LAPACK as scipy.linalg does."""
+    from scipy.linalg import cho_factor, cho_solve, solve_triangular
+
+    from sonora.match.model import chol_lower, chol_solve_lower, tri_solve
+
+    rng = np.random.default_rng(7)
+    for n in (1, 3, 12, 30):
+        a = rng.normal(size=(n + 5, n))
+        prec = a.T @ a + 0.1 * np.eye(n)
+        rhs = rng.normal(size=n)
+        c = chol_lower(prec)
+        ref, _ = cho_factor(prec, lower=True)
+        assert np.array_equal(np.tril(c), np.tril(ref))
+        assert np.array_equal(chol_solve_lower(c, rhs), cho_solve((ref, True), rhs))
+        low = np.tril(c)
+        x = rng.normal(size=(7, n))
+        assert np.array_equal(
+            tri_solve(low, x.T, lower=True), solve_triangular(low, x.T, lower=True)
+        )
+        assert np.array_equal(
+            tri_solve(low.T, rhs, lower=False), solve_triangular(low.T, rhs, lower=False)
+        )
+    with pytest.raises(np.linalg.LinAlgError):
+        chol_lower(-np.eye(3))
+    with pytest.raises(ValueError, match="infs or NaNs"):
+        tri_solve(np.eye(2), np.array([np.nan, 1.0]), lower=True)
