@@ -28,6 +28,7 @@ from sonora.web.deps import (
     api_csrf,
     clear_session,
     remember_session,
+    run_as_user,
     switch_session,
 )
 from sonora.web.rendering import export_download
@@ -344,7 +345,7 @@ def put_profile(body: ProfileIn, user: UserDep, core: CoreDep) -> dict[str, Any]
 
 # -- check-in, plan, stream, outcome ---------------------------------------------------
 @router.post("/checkins", status_code=201, tags=["session"], response_model=CheckInResult)
-def create_checkin(
+async def create_checkin(
     body: CheckInIn,
     user: UserDep,
     core: CoreDep,
@@ -356,26 +357,32 @@ def create_checkin(
 ) -> dict[str, Any]:
     """Check in; returns the plan made for you (and help to reach, if your note
     suggests you need more than sound)."""
-    # read once, with the user (user_for_token): the plan and its swap choices share it
-    profile = core.profile(user, prefetched=True)
-    if idempotency_key is not None:  # an offline queue's retry-safe send
-        from sonora.web.mixes_api import checkin_once
 
-        created, cid, pid = checkin_once(
-            core,
-            user,
-            idempotency_key,
-            lambda: core.check_in(user, body.model_dump(exclude_none=True), profile),
-        )
-        c, (rec, plan) = core.store.get_checkin(user.id, cid), core.plan(user, pid)
-        response.status_code = 201 if created else 200
-    else:
-        c, rec, plan = core.check_in(user, body.model_dump(exclude_none=True), profile)
-    return {
-        "checkin": {"id": c.id, "created_at": c.created_at.isoformat(), "answers": c.data},
-        "care": c.care,
-        "plan": _plan_json(core, user, rec, plan, profile),
-    }
+    # async with one explicit hop: a plain ``def`` route would also have FastAPI
+    # validate the response in the thread pool (a second hop; issue #15)
+    def work() -> dict[str, Any]:
+        # read once, with the user (user_for_token): the plan and its swap choices share it
+        profile = core.profile(user, prefetched=True)
+        if idempotency_key is not None:  # an offline queue's retry-safe send
+            from sonora.web.mixes_api import checkin_once
+
+            created, cid, pid = checkin_once(
+                core,
+                user,
+                idempotency_key,
+                lambda: core.check_in(user, body.model_dump(exclude_none=True), profile),
+            )
+            c, (rec, plan) = core.store.get_checkin(user.id, cid), core.plan(user, pid)
+            response.status_code = 201 if created else 200
+        else:
+            c, rec, plan = core.check_in(user, body.model_dump(exclude_none=True), profile)
+        return {
+            "checkin": {"id": c.id, "created_at": c.created_at.isoformat(), "answers": c.data},
+            "care": c.care,
+            "plan": _plan_json(core, user, rec, plan, profile),
+        }
+
+    return await run_in_threadpool(work)
 
 
 @router.get("/checkins/{checkin_id}", tags=["session"], response_model=CheckInOut)
@@ -544,9 +551,9 @@ def edit_outcome(
 
 
 @router.get("/history", tags=["session"], response_model=HistoryOut)
-def history(user: UserDep, core: CoreDep) -> dict[str, Any]:
+async def history(request: Request, core: CoreDep) -> dict[str, Any]:
     """Your sessions, before and after, with what seems to help you."""
-    return core.history(user).to_dict()
+    return await run_as_user(request, core, lambda user: core.history(user).to_dict())
 
 
 # -- meta ------------------------------------------------------------------------------

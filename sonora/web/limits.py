@@ -53,6 +53,7 @@ from sonora.limits.counters import Counters, SqlCounters, window_start
 from sonora.settings import Settings, parse_rate
 
 if TYPE_CHECKING:
+    from sonora.accounts.repo import UserRecord
     from sonora.core.app import Core
 
 __all__ = [
@@ -355,24 +356,28 @@ class RateLimitMiddleware:
                 return await receive()
 
             receive = replay
-        account = None
-        if ACTIONS[action].account is not None:
-            token = request.cookies.get("sonora_session")
-            user = await run_in_threadpool(self.core.user_for_token, token) if token else None
-            # the route's ``current_user`` dependency reuses it (one query, not two)
-            request.state.sonora_user = user
-            account = user.id if user is not None else None
-        try:
-            await run_in_threadpool(
-                lambda: self.limits.check(
-                    action,
-                    client=client,
-                    account=account,
-                    email=email if action in ("bookings", "signup") else None,
-                )
+        per_account = ACTIONS[action].account is not None
+        token = request.cookies.get("sonora_session") if per_account else None
+        checked_email = email if action in ("bookings", "signup") else None
+
+        def check() -> UserRecord | None:
+            """The listener (when limited per account) and every count: one thread hop
+            for all the request's database work before the route (issue #15)."""
+            user = self.core.user_for_token(token) if token else None
+            self.limits.check(
+                action,
+                client=client,
+                account=user.id if user is not None else None,
+                email=checked_email,
             )
             if action == "login" and email:
-                await run_in_threadpool(self.limits.check_login, email, client)
+                self.limits.check_login(email, client)
+            return user
+
+        try:
+            user = await run_in_threadpool(check)
+            if per_account:  # the route's ``current_user`` dependency reuses it
+                request.state.sonora_user = user
         except RateLimited as exc:
             await too_many_response(request, exc)(scope, receive, send)
             return
