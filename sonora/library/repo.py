@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from sonora.accounts.privacy import UserRows, iso, rows_of
@@ -345,15 +345,14 @@ class SqlLibraryRepo:
             return _playlist_dict(row)
 
     def playlists(self, user_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
-        """This listener's playlists, newest first."""
-        with self.store.transaction() as s:
-            q = (
-                select(PlaylistRow)
-                .where(PlaylistRow.user_id == user_id)
-                .order_by(PlaylistRow.created_at.desc(), PlaylistRow.id)
-                .limit(limit)
-            )
-            return [_playlist_dict(r) for r in s.scalars(q)]
+        """This listener's playlists, newest first.
+
+        Every history read asks (issue #15): one Core statement built once, in
+        autocommit (no BEGIN/COMMIT round trips, no ORM session).
+        """
+        with self.store.connection() as conn:
+            rows = conn.execute(_PLAYLISTS_OF, {"user_id": user_id, "limit": limit}).all()
+        return [_playlist_dict(r) for r in rows]
 
     def playlist_for_checkin(self, user_id: str, checkin_id: str) -> dict[str, Any] | None:
         """The playlist built for this check-in of this listener, if any."""
@@ -397,7 +396,16 @@ class SqlLibraryRepo:
             row.updated_at = utcnow()
 
 
-def _playlist_dict(row: PlaylistRow) -> dict[str, Any]:
+_PL = PlaylistRow.__table__
+_PLAYLISTS_OF = (
+    select(_PL.c.id, _PL.c.goal, _PL.c.checkin_id, _PL.c.plan, _PL.c.created_at)
+    .where(_PL.c.user_id == bindparam("user_id"))
+    .order_by(_PL.c.created_at.desc(), _PL.c.id)
+    .limit(bindparam("limit"))
+)
+
+
+def _playlist_dict(row: Any) -> dict[str, Any]:
     return {
         **row.plan,
         "id": row.id,
