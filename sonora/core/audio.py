@@ -328,11 +328,21 @@ class StreamJob:
             opus_complexity=self.opus_complexity,
         )
 
-    def next_chunk(self, *, min_bytes: int = 1, max_frames: int = CHUNK_FRAMES * 4) -> bytes:
-        """Encode audio until at least ``min_bytes`` are ready (``b""`` at the very end)."""
+    def next_chunk(
+        self, *, min_bytes: int = 1, max_frames: int = CHUNK_FRAMES * 4, min_frames: int = 0
+    ) -> bytes:
+        """Encode audio until at least ``min_bytes`` are ready (``b""`` at the very end).
+
+        ``min_frames`` > 0 encodes at least that many frames (whole chunks of
+        :data:`CHUNK_FRAMES`; fewer at the end) in this call, whatever ``min_bytes``
+        and ``max_frames`` say: one trip to a worker thread for a second of audio
+        rather than a dozen.
+        """
         assert self.encoder is not None
         out = bytearray(self.sink.drain())
         rendered = 0
+        if min_frames > 0:
+            min_bytes, max_frames = 1 << 62, min_frames
         while len(out) < min_bytes and not self.closed:
             if self.renderer.finished:
                 self.encoder.close()
