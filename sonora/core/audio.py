@@ -381,6 +381,23 @@ class StreamHub:
         self._lock = threading.Lock()
         self._active: dict[str, list[Renderer]] = {}
         self._parked: dict[tuple[str, str], tuple[Renderer, float]] = {}
+        self._short = 0
+
+    @property
+    def short(self) -> int:
+        """Streams whose listener has a thin cushion right now (see :meth:`set_short`)."""
+        return self._short
+
+    def set_short(self, short: bool) -> None:
+        """Count a stream in (``True``) or out of the ones with a thin cushion.
+
+        A stream starting, or fallen behind, is *short*; streams well ahead give way to
+        it before their next refill (:mod:`sonora.web.stream`), so under load the
+        machine's time goes first to the listeners about to run dry.  Each ``True``
+        must be matched by a ``False``.
+        """
+        with self._lock:
+            self._short += 1 if short else -1
 
     def active_count(self) -> int:
         """Renderers streaming right now."""

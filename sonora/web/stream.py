@@ -54,6 +54,11 @@ ENDLESS_S = MAX_DURATION_S
 RESUME_MARGIN_S = 4.0
 #: Most seconds of audio encoded per trip to a worker thread (see :func:`refill_seconds`).
 MAX_REFILL_S = 1.0
+#: A stream more than half its lead ahead waits before its next refill while another
+#: stream is less than half its lead ahead (starting, or fallen behind), polling this
+#: often, seconds, and at most :data:`GIVE_WAY_MAX_S` (downloads give way too).
+GIVE_WAY_POLL_S = 0.02
+GIVE_WAY_MAX_S = 0.5
 
 
 def refill_seconds(lead_s: float) -> float:
@@ -182,6 +187,7 @@ class AudioStreamResponse(Response):
             raise
         core.hub.activate(rec.id, renderer)
         ended = "disconnected"
+        short = False  # counted among the streams with a thin cushion (StreamHub.short)
         start_pos = renderer.position_s
         # The listening record is written while the first audio goes out.
         listening: dict[str, str] = {}
@@ -220,7 +226,20 @@ class AudioStreamResponse(Response):
                 rate = renderer.sample_rate
                 trip_frames = round(refill_s * rate)
                 behind = False
+                hub = core.hub
+                if self.paced:  # starting: nothing buffered yet
+                    hub.set_short(True)
+                    short = True
                 while True:
+                    if not short:  # give way to streams about to run dry
+                        waited = 0.0
+                        while hub.short and waited < GIVE_WAY_MAX_S:
+                            if self.paced:
+                                ahead = (renderer.position_s - start_pos) - (time.monotonic() - t0)
+                                if ahead <= lead / 2:
+                                    break
+                            await anyio.sleep(GIVE_WAY_POLL_S)
+                            waited += GIVE_WAY_POLL_S
                     chunk = await anyio.to_thread.run_sync(
                         functools.partial(job.next_chunk, min_frames=trip_frames),
                         limiter=self.limiter,
@@ -233,6 +252,9 @@ class AudioStreamResponse(Response):
                         break
                     if self.paced:
                         ahead = (renderer.position_s - start_pos) - (time.monotonic() - t0)
+                        if (ahead < lead / 2) != short:
+                            short = not short
+                            hub.set_short(short)
                         if ahead > lead - refill_s:  # refill a whole refill_s at a time
                             await anyio.sleep(ahead - (lead - refill_s))
                         elif ahead < -0.25 and not behind:  # the listener is waiting
@@ -244,6 +266,8 @@ class AudioStreamResponse(Response):
         except OSError:  # the socket went away under a send
             disconnected.set()
         finally:
+            if short:
+                core.hub.set_short(False)
             with anyio.CancelScope(shield=True):
                 if not job.closed:
                     job.abort()

@@ -138,6 +138,7 @@ def test_client_going_away_stops_rendering(
     while server.core.hub.active_count():
         assert time.monotonic() < deadline, "a stream kept rendering after its client left"
         time.sleep(0.05)
+    assert server.core.hub.short == 0  # it no longer asks the other streams to give way
     parked = server.core.hub._parked  # the renderer waits for a resume, idle
     renderer = next(r for (pid, _), (r, _) in parked.items() if pid == plan["id"])
     pos = renderer.mix.position_frames
