@@ -220,7 +220,9 @@ class AudioStreamResponse(Response):
                 tg.start_soon(watch)
                 if first:
                     await send({"type": "http.response.body", "body": first, "more_body": True})
-                t0 = time.monotonic()
+                # Real time starts when the first audio has gone out (a player starts
+                # once it has some): a slow first trip is a late start, not an underrun.
+                t0: float | None = None
                 lead = settings.stream_lead_s
                 refill_s = refill_seconds(lead)
                 rate = renderer.sample_rate
@@ -234,7 +236,7 @@ class AudioStreamResponse(Response):
                     if not short:  # give way to streams about to run dry
                         waited = 0.0
                         while hub.short and waited < GIVE_WAY_MAX_S:
-                            if self.paced:
+                            if self.paced and t0 is not None:
                                 ahead = (renderer.position_s - start_pos) - (time.monotonic() - t0)
                                 if ahead <= lead / 2:
                                     break
@@ -246,6 +248,8 @@ class AudioStreamResponse(Response):
                     )
                     if chunk:
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    if t0 is None:
+                        t0 = time.monotonic()
                     if job.closed:
                         await send({"type": "http.response.body", "body": b"", "more_body": False})
                         ended = "finished"
