@@ -23,7 +23,17 @@ Usage::
 
     python benchmarks/abuse.py [--seconds 60] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
-The machine this runs on may be shared: the figures say what this run saw.
+The machine this runs on may be shared: the figures say what this run saw.  So that a
+reader can tell the server's trouble from the machine's and the client's, each phase
+also prints the server's CPU (``/proc``; its own process, not the calibration workers)
+and that per second of honest audio received, the client process's CPU and how late
+its own event loop woke (a late client reads late audio as a deficit: with its loop at
+most a few hundred ms late and streams 3-4 s ahead, it is not what makes an underrun
+here), the load average, where in each under-running stream its worst deficit fell,
+and the server's own underrun counter (``sonora_stream_underruns`` on ``/metrics``,
+cumulative over both phases).  The underrun rule is unchanged: any positive deficit
+after a player would have started counts.  ``--set SONORA_NAME=VALUE`` runs the server
+with a setting changed, to compare it with the default in another run.
 """
 
 from __future__ import annotations
