@@ -54,11 +54,12 @@ ENDLESS_S = MAX_DURATION_S
 RESUME_MARGIN_S = 4.0
 #: Most seconds of audio encoded per trip to a worker thread (see :func:`refill_seconds`).
 MAX_REFILL_S = 1.0
-#: A stream more than half its lead ahead waits before its next refill while another
-#: stream is less than half its lead ahead (starting, or fallen behind), polling this
-#: often, seconds, and at most :data:`GIVE_WAY_MAX_S` (downloads give way too).
+#: A stream due for a refill waits while another stream is less than half its lead
+#: ahead (starting, or fallen behind), polling this often, seconds, for at most
+#: :data:`GIVE_WAY_MAX_S` (and never below ``lead - refill - GIVE_WAY_MAX_S`` ahead, so
+#: its own cushion shrinks by at most that much); downloads give way too.
 GIVE_WAY_POLL_S = 0.02
-GIVE_WAY_MAX_S = 0.5
+GIVE_WAY_MAX_S = 0.25
 
 
 def refill_seconds(lead_s: float) -> float:
@@ -238,7 +239,7 @@ class AudioStreamResponse(Response):
                         while hub.short and waited < GIVE_WAY_MAX_S:
                             if self.paced and t0 is not None:
                                 ahead = (renderer.position_s - start_pos) - (time.monotonic() - t0)
-                                if ahead <= lead / 2:
+                                if ahead <= lead - refill_s - GIVE_WAY_MAX_S:
                                     break
                             await anyio.sleep(GIVE_WAY_POLL_S)
                             waited += GIVE_WAY_POLL_S
