@@ -23,7 +23,17 @@ Usage::
 
     python benchmarks/abuse.py [--seconds 60] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
-The machine this runs on may be shared: the figures say what this run saw.
+The machine this runs on may be shared: the figures say what this run saw.  So that a
+reader can tell the server's trouble from the machine's and the client's, each phase
+also prints the server's CPU (``/proc``; its own process, not the calibration workers)
+and that per second of honest audio received, the client process's CPU and how late
+its own event loop woke (a late client reads late audio as a deficit: with its loop at
+most a few hundred ms late and streams 3-4 s ahead, it is not what makes an underrun
+here), the load average, where in each under-running stream its worst deficit fell,
+and the server's own underrun counter (``sonora_stream_underruns`` on ``/metrics``,
+cumulative over both phases).  The underrun rule is unchanged: any positive deficit
+after a player would have started counts.  ``--set SONORA_NAME=VALUE`` runs the server
+with a setting changed, to compare it with the default in another run.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ import asyncio
 import collections
 import http.cookiejar
 import json
+import os
 import sys
 import tempfile
 import time
@@ -67,6 +78,7 @@ async def _play(client: Any, url: str, headers: dict, seconds: float) -> dict[st
     first = None
     start_play = None
     worst = 0.0
+    worst_at = 0.0
     buf = bytearray()
     status = 0
     async with client.stream("GET", url, headers=headers) as r:
@@ -83,8 +95,8 @@ async def _play(client: Any, url: str, headers: dict, seconds: float) -> dict[st
                 if have >= 0.5:
                     start_play = now
                     play_after = now - t_req
-            else:
-                worst = max(worst, (now - start_play) - have)
+            elif (now - start_play) - have > worst:
+                worst, worst_at = (now - start_play) - have, now - start_play
             if start_play is not None and now - start_play >= seconds:
                 break
     return {
@@ -92,6 +104,8 @@ async def _play(client: Any, url: str, headers: dict, seconds: float) -> dict[st
         "first_byte_s": first,
         "play_after_s": play_after,
         "worst_deficit_s": worst,
+        "worst_at_s": worst_at,
+        "audio_s": _granule_seconds(bytes(buf[-65536:])),
     }
 
 
@@ -122,6 +136,8 @@ async def honest(client: Any, i: int, until: float, out: dict[str, Any], net: in
             if res["play_after_s"] is not None:
                 out["play"].append(res["play_after_s"])
             out["deficit"].append(res["worst_deficit_s"])
+            out["deficit_at"].append(res["worst_at_s"])
+            out["audio_s"] += res["audio_s"]
         r = await client.post(f"/api/plans/{pid}/outcome", json={"mood": 6}, headers=headers)
         out["codes"][r.status_code] += 1
 
@@ -195,12 +211,42 @@ async def seeks(client: Any, out: dict[str, Any]) -> None:
 async def client_main(
     base: str, seconds: float, listeners: int, therapist_id: str, *, attack: bool = True
 ) -> dict:
+    """:func:`_client_main` with this process's own accounting: its CPU seconds and how
+    late its event loop wakes (a late client would read late audio as an underrun)."""
+    lags: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(0.01)
+            lags.append(time.monotonic() - t - 0.01)
+
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    tick = asyncio.create_task(ticker())
+    try:
+        out = await _client_main(base, seconds, listeners, therapist_id, attack=attack)
+    finally:
+        tick.cancel()
+    out["client"] = {
+        "cpu_s": time.process_time() - cpu0,
+        "wall_s": time.monotonic() - wall0,
+        "lag_p95_s": pct(lags, 0.95),
+        "lag_max_s": max(lags, default=0.0),
+    }
+    return out
+
+
+async def _client_main(
+    base: str, seconds: float, listeners: int, therapist_id: str, *, attack: bool = True
+) -> dict:
     import httpx
 
     out: dict[str, Any] = {
         "ttfa": [],
         "play": [],
         "deficit": [],
+        "deficit_at": [],
+        "audio_s": 0.0,
         "codes": collections.Counter(),
         "attacker": {k: collections.Counter() for k in ("checkins", "logins", "bookings")},
         "seek": [],
@@ -250,6 +296,21 @@ async def client_main(
 
 
 # -- driver -------------------------------------------------------------------------------
+def _server_underruns(base: str) -> float | None:
+    """The server's own count of streams that fell behind (``/metrics``), if exposed."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+            text = r.read().decode()
+    except Exception:
+        return None
+    for line in text.splitlines():
+        if line.startswith("sonora_stream_underruns_total"):
+            return float(line.split()[-1])
+    return None
+
+
 def _prepare(url: str, tmp: Path) -> str:
     """Migrate, add verified demo therapists; returns one therapist's id."""
     from sonora.core.app import Core
@@ -273,6 +334,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--listeners", type=int, default=20)
     ap.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SONORA_NAME=VALUE",
+        help="a server setting for this run (repeatable), e.g. to compare one against the default",
+    )
     ap.add_argument("--client", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.client:
@@ -303,6 +371,7 @@ def main() -> None:
             "SONORA_TRIAGE_NOTES": "false",
             "SONORA_OUTBOX_DIR": str(outbox),
             "SONORA_OUTBOX_INTERVAL_S": "1",
+            **dict(kv.split("=", 1) for kv in args.set),
         }
         server = Server(env, cpu=None)
 
@@ -326,9 +395,20 @@ def main() -> None:
                 raise RuntimeError(proc.stderr[-3000:])
             return json.loads(proc.stdout.strip().splitlines()[-1])
 
+        def phase(mode: str) -> dict[str, Any]:
+            cpu0, wall0 = server.cpu_seconds(), time.monotonic()
+            out = client(mode)
+            out["server"] = {
+                "cpu_s": server.cpu_seconds() - cpu0,
+                "wall_s": time.monotonic() - wall0,
+                "load": os.getloadavg(),
+                "underruns_counted": _server_underruns(server.url),
+            }
+            return out
+
         try:
-            ref = client("reference")  # same run, same machine, no attacker
-            res = client("attack")
+            ref = phase("reference")  # same run, same machine, no attacker
+            res = phase("attack")
             time.sleep(2.0)  # the outbox sender's last pass
         finally:
             server.stop()
@@ -352,6 +432,8 @@ def main() -> None:
     for part in res["attacker"].values():
         five += sum(v for k, v in part.items() if int(k) >= 500)
     print(f"honest listeners: {args.listeners}, {args.seconds:.0f} s, PostgreSQL, one worker")
+    if args.set:
+        print(f"  settings: {' '.join(args.set)}")
     r_ttfa, r_def = ref["ttfa"], ref["deficit"]
     print(
         f"  reference without an attacker (same run): first audio p50 "
@@ -403,6 +485,20 @@ def main() -> None:
         f"  ratio under attack / reference: first audio p95 "
         f"{pct(ttfa, 0.95) / max(pct(r_ttfa, 0.95), 1e-9):.2f}x"
     )
+    for name, part in (("reference", ref), ("under attack", res)):
+        c, sv = part["client"], part["server"]
+        at = [a for a, d in zip(part["deficit_at"], part["deficit"], strict=True) if d > 0]
+        print(
+            f"  {name}: server CPU {sv['cpu_s']:.1f} s in {sv['wall_s']:.0f} s "
+            f"({sv['cpu_s'] / sv['wall_s']:.0%} of a core; {part['audio_s']:.0f} s of honest "
+            f"audio received, {sv['cpu_s'] / max(part['audio_s'], 1e-9) * 1000:.0f} ms server "
+            f"CPU per second of it); client CPU {c['cpu_s']:.1f} s "
+            f"({c['cpu_s'] / c['wall_s']:.0%}), client loop late p95 "
+            f"{c['lag_p95_s'] * 1000:.0f} ms, max {c['lag_max_s'] * 1000:.0f} ms; load "
+            f"{' '.join(f'{x:.2f}' for x in sv['load'])}; server-counted underruns so far "
+            f"{sv['underruns_counted']}; worst deficit at (s after play) "
+            f"{sorted(round(a, 1) for a in at)[:12]}"
+        )
     print(f"  targets met: {ok}")
 
 

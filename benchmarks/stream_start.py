@@ -13,9 +13,16 @@
 CPU time (``time.process_time`` / ``thread_time``) is used where it can be: the machine
 may be shared, and wall-clock figures then mostly measure the neighbours.
 
+4. **Paced streams while a plan is calibrated**: 20 streams in this process, each
+   encoding a second of audio per trip to a worker thread once a second (as the
+   server's streams do), while a 20-minute plan is measured in a thread of the same
+   process, in a worker process (nice +10), or not at all: how long a trip takes
+   (p50/p95/max), how late the loop wakes, and this process's CPU share.
+
 Usage::
 
-    python benchmarks/stream_start.py
+    python benchmarks/stream_start.py            # all four
+    python benchmarks/stream_start.py --trips    # only part 4
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -151,11 +159,102 @@ def loop_lag() -> None:
     print(f"   ratio process / thread (p95): {p_proc / max(p_thread, 1e-9):.2f}")
 
 
+async def _streams(jobs: list, seconds: float) -> tuple[list[float], list[float]]:
+    """Paced streams as the server runs them: a second of audio per trip to a worker
+    thread, once a second each; returns each trip's wall time and the loop's lateness."""
+    import functools
+
+    import anyio.to_thread
+
+    trips: list[float] = []
+    end = time.monotonic() + seconds
+
+    async def one(job: Any, delay: float) -> None:
+        await asyncio.sleep(delay)
+        while time.monotonic() < end:
+            t = time.monotonic()
+            await anyio.to_thread.run_sync(functools.partial(job.next_chunk, min_frames=SR))
+            trips.append(time.monotonic() - t)
+            await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - t)))
+
+    lag_task = asyncio.ensure_future(_lag(seconds))
+    await asyncio.gather(*(one(j, k / len(jobs)) for k, j in enumerate(jobs)))
+    return trips, await lag_task
+
+
+def stream_trips(n: int = 20) -> None:
+    """4. ``n`` paced streams in this process while a plan is calibrated in a thread of
+    it, in a worker process, or not at all (interleaved rounds)."""
+    from sonora.core.audio import StreamJob
+
+    checkin = CheckIn.from_dict({"tension": 6, "goal": "unwind", "minutes": 20})
+    plans = [compose(checkin, get_arm("rain-bowls/mid"), seed=k) for k in range(n)]
+    jobs = []
+    for p in plans:
+        cal = provisional_calibration(p, sample_rate=SR, target_lufs=-23.0)
+        r = Renderer(build_stream_mix(p, cal, sample_rate=SR, gains=None), history_s=8.0)
+        jobs.append(StreamJob(r, "opus", 0.8, opus_complexity=5))
+    measured = compose(checkin, get_arm("rain-drone/mid"), seed=99).to_dict()
+    tmp = Path(tempfile.mkdtemp(prefix="sonora-bench-"))
+    store = Database.open(f"sqlite:///{tmp / 'b.db'}")
+    seconds = 6.0
+    trips: dict[str, list[float]] = {"none": [], "thread": [], "process": []}
+    lags: dict[str, list[float]] = {"none": [], "thread": [], "process": []}
+    cpu: dict[str, float] = {"none": 0.0, "thread": 0.0, "process": 0.0}
+    try:
+        for round_ in range(2):
+            for name in ("none", "thread", "process"):
+                cal = None
+                if name != "none":
+                    cal = Calibrator(
+                        store, sample_rate=SR, target_lufs=-23.0, workers=1,
+                        processes=name == "process",
+                    )  # fmt: skip
+                    fresh = {**measured, "seed": measured["seed"] + 10 * round_ + len(name)}
+                    cal.ensure("bench", fresh, None, play=True)
+                    time.sleep(0.5)  # under way (a process: spawned)
+                try:
+                    c0 = time.process_time()
+                    t, lag = asyncio.run(_streams(jobs, seconds))
+                    cpu[name] += time.process_time() - c0
+                    trips[name] += t
+                    lags[name] += lag
+                finally:
+                    if cal is not None:
+                        cal.close()
+    finally:
+        store.close()
+    print(
+        f"4. {n} paced streams (a second of audio per trip, once a second each), 2 x "
+        f"{seconds:g} s each, while a 20-min plan is calibrated:"
+    )
+    for name in trips:
+        a, b = np.asarray(trips[name]) * 1000, np.asarray(lags[name]) * 1000
+        print(
+            f"   {name:>8}: trip wall ms p50 {np.percentile(a, 50):.0f} p95 "
+            f"{np.percentile(a, 95):.0f} max {a.max():.0f}; loop late ms p95 "
+            f"{np.percentile(b, 95):.0f}; this process's CPU {cpu[name] / (2 * seconds):.0%} "
+            f"of a core"
+        )
+    p95 = {k: np.percentile(np.asarray(v), 95) for k, v in trips.items()}
+    print(
+        f"   trip p95 ratio thread / none {p95['thread'] / p95['none']:.2f}, "
+        f"process / none {p95['process'] / p95['none']:.2f}"
+    )
+
+
 def main() -> None:
     print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores; shared machine)")
+    import sys
+
+    if "--trips" in sys.argv:  # only part 4
+        stream_trips()
+        print(f"load average at end: {os.getloadavg()[0]:.1f}")
+        return
     provisional()
     seek()
     loop_lag()
+    stream_trips()
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 

@@ -328,11 +328,21 @@ class StreamJob:
             opus_complexity=self.opus_complexity,
         )
 
-    def next_chunk(self, *, min_bytes: int = 1, max_frames: int = CHUNK_FRAMES * 4) -> bytes:
-        """Encode audio until at least ``min_bytes`` are ready (``b""`` at the very end)."""
+    def next_chunk(
+        self, *, min_bytes: int = 1, max_frames: int = CHUNK_FRAMES * 4, min_frames: int = 0
+    ) -> bytes:
+        """Encode audio until at least ``min_bytes`` are ready (``b""`` at the very end).
+
+        ``min_frames`` > 0 encodes at least that many frames (whole chunks of
+        :data:`CHUNK_FRAMES`; fewer at the end) in this call, whatever ``min_bytes``
+        and ``max_frames`` say: one trip to a worker thread for a second of audio
+        rather than a dozen.
+        """
         assert self.encoder is not None
         out = bytearray(self.sink.drain())
         rendered = 0
+        if min_frames > 0:
+            min_bytes, max_frames = 1 << 62, min_frames
         while len(out) < min_bytes and not self.closed:
             if self.renderer.finished:
                 self.encoder.close()
@@ -371,6 +381,23 @@ class StreamHub:
         self._lock = threading.Lock()
         self._active: dict[str, list[Renderer]] = {}
         self._parked: dict[tuple[str, str], tuple[Renderer, float]] = {}
+        self._short = 0
+
+    @property
+    def short(self) -> int:
+        """Streams whose listener has a thin cushion right now (see :meth:`set_short`)."""
+        return self._short
+
+    def set_short(self, short: bool) -> None:
+        """Count a stream in (``True``) or out of the ones with a thin cushion.
+
+        A stream starting, or fallen behind, is *short*; streams well ahead give way to
+        it before their next refill (:mod:`sonora.web.stream`), so under load the
+        machine's time goes first to the listeners about to run dry.  Each ``True``
+        must be matched by a ``False``.
+        """
+        with self._lock:
+            self._short += 1 if short else -1
 
     def active_count(self) -> int:
         """Renderers streaming right now."""

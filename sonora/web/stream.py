@@ -5,9 +5,10 @@
 1. waits for the plan's loudness calibration (normally finished while the listener
    read the plan) and builds the graph, or takes the parked renderer of a dropped
    connection to resume at ``offset_s``;
-2. renders and encodes one chunk at a time in a worker thread (so the event loop
-   never blocks), sending the first bytes at once and then staying at most
-   ``stream_lead_s`` ahead of real time, so a mixer change is heard within seconds;
+2. renders and encodes in a worker thread (so the event loop never blocks), sending
+   the headers at once, then audio a second at a time, staying
+   at most ``stream_lead_s`` ahead of real time (so a mixer change is heard within
+   seconds) and at least ``stream_lead_s`` minus a second (:func:`refill_seconds`);
 3. stops rendering the moment the client goes away (it watches for
    ``http.disconnect`` while it sends or waits), parks the renderer for a resume and
    records how far the listener got.
@@ -17,6 +18,7 @@ Downloads use the same response unpaced, as fast as the machine renders.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -42,7 +44,7 @@ from sonora.plan import Plan
 if TYPE_CHECKING:
     from sonora.core.app import Core
 
-__all__ = ["ENDLESS_S", "AudioStreamResponse"]
+__all__ = ["ENDLESS_S", "AudioStreamResponse", "refill_seconds"]
 
 log = logging.getLogger("sonora.web.stream")
 #: Length of an endless stream, seconds: the plan, then its final state held (the
@@ -50,6 +52,29 @@ log = logging.getLogger("sonora.web.stream")
 ENDLESS_S = MAX_DURATION_S
 #: Extra seconds of audio kept, beyond the lead, for resuming a dropped connection.
 RESUME_MARGIN_S = 4.0
+#: Most seconds of audio encoded per trip to a worker thread (see :func:`refill_seconds`).
+MAX_REFILL_S = 1.0
+#: A stream due for a refill waits while another stream is less than half its lead
+#: ahead (starting, or fallen behind), polling this often, seconds, for at most
+#: :data:`GIVE_WAY_MAX_S` (and never below ``lead - refill - GIVE_WAY_MAX_S`` ahead, so
+#: its own cushion shrinks by at most that much); downloads give way too.
+GIVE_WAY_POLL_S = 0.02
+GIVE_WAY_MAX_S = 0.25
+
+
+def refill_seconds(lead_s: float) -> float:
+    """Seconds of audio a paced stream encodes per trip to a worker thread.
+
+    A stream runs between ``lead_s - refill`` and ``lead_s`` ahead of real time: it
+    sleeps until it has played ``refill`` seconds down, then encodes them in one trip.
+    Each trip costs a thread hand-off and the interpreter lock twice over, so a second
+    per trip (a quarter of the lead when the lead is short) rather than one 85 ms
+    chunk spends the server's time on audio, not on hand-offs.  The first trip after
+    the headers is the same second: the Ogg pages of the encoder lag what was rendered
+    by about 0.3 s, so a second rendered is what gets the half second a player buffers
+    before it starts into the listener's hands in one trip.
+    """
+    return min(MAX_REFILL_S, lead_s / 4)
 
 
 class AudioStreamResponse(Response):
@@ -163,6 +188,7 @@ class AudioStreamResponse(Response):
             raise
         core.hub.activate(rec.id, renderer)
         ended = "disconnected"
+        short = False  # counted among the streams with a thin cushion (StreamHub.short)
         start_pos = renderer.position_s
         # The listening record is written while the first audio goes out.
         listening: dict[str, str] = {}
@@ -195,21 +221,47 @@ class AudioStreamResponse(Response):
                 tg.start_soon(watch)
                 if first:
                     await send({"type": "http.response.body", "body": first, "more_body": True})
-                t0 = time.monotonic()
+                # Real time starts when the first audio has gone out (a player starts
+                # once it has some): a slow first trip is a late start, not an underrun.
+                t0: float | None = None
                 lead = settings.stream_lead_s
+                refill_s = refill_seconds(lead)
+                rate = renderer.sample_rate
+                trip_frames = round(refill_s * rate)
                 behind = False
+                hub = core.hub
+                if self.paced:  # starting: nothing buffered yet
+                    hub.set_short(True)
+                    short = True
                 while True:
-                    chunk = await anyio.to_thread.run_sync(job.next_chunk, limiter=self.limiter)
+                    if not short:  # give way to streams about to run dry
+                        waited = 0.0
+                        while hub.short and waited < GIVE_WAY_MAX_S:
+                            if self.paced and t0 is not None:
+                                ahead = (renderer.position_s - start_pos) - (time.monotonic() - t0)
+                                if ahead <= lead - refill_s - GIVE_WAY_MAX_S:
+                                    break
+                            await anyio.sleep(GIVE_WAY_POLL_S)
+                            waited += GIVE_WAY_POLL_S
+                    chunk = await anyio.to_thread.run_sync(
+                        functools.partial(job.next_chunk, min_frames=trip_frames),
+                        limiter=self.limiter,
+                    )
                     if chunk:
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    if t0 is None:
+                        t0 = time.monotonic()
                     if job.closed:
                         await send({"type": "http.response.body", "body": b"", "more_body": False})
                         ended = "finished"
                         break
                     if self.paced:
                         ahead = (renderer.position_s - start_pos) - (time.monotonic() - t0)
-                        if ahead > lead:
-                            await anyio.sleep(ahead - lead)
+                        if (ahead < lead / 2) != short:
+                            short = not short
+                            hub.set_short(short)
+                        if ahead > lead - refill_s:  # refill a whole refill_s at a time
+                            await anyio.sleep(ahead - (lead - refill_s))
                         elif ahead < -0.25 and not behind:  # the listener is waiting
                             behind = True
                             _underrun(scope)
@@ -219,6 +271,8 @@ class AudioStreamResponse(Response):
         except OSError:  # the socket went away under a send
             disconnected.set()
         finally:
+            if short:
+                core.hub.set_short(False)
             with anyio.CancelScope(shield=True):
                 if not job.closed:
                     job.abort()

@@ -138,6 +138,7 @@ def test_client_going_away_stops_rendering(
     while server.core.hub.active_count():
         assert time.monotonic() < deadline, "a stream kept rendering after its client left"
         time.sleep(0.05)
+    assert server.core.hub.short == 0  # it no longer asks the other streams to give way
     parked = server.core.hub._parked  # the renderer waits for a resume, idle
     renderer = next(r for (pid, _), (r, _) in parked.items() if pid == plan["id"])
     pos = renderer.mix.position_frames
@@ -294,3 +295,34 @@ def test_whole_stream_render_matches_render_array() -> None:
         blocks.append(r.next_block())
     ref = render_array(build_stream_mix(short, cal, sample_rate=48_000, gains=None))
     assert np.array_equal(np.concatenate(blocks, axis=1), ref)
+
+
+def test_a_trip_encodes_a_whole_refill_and_the_audio_is_unchanged() -> None:
+    """One trip of ``refill_seconds(lead)`` encodes that much audio, and a stream made of
+    such trips decodes to the same length of audio as one made chunk by chunk."""
+    from sonora.core.audio import StreamJob
+    from sonora.web.stream import refill_seconds
+
+    assert refill_seconds(4.0) == 1.0 and refill_seconds(1.0) == 0.25
+    plan = _small_plan()
+    cal = {"trims": [1.0] * len(plan.plan_layers), "master_gain_db": -6.0}
+
+    def job() -> StreamJob:
+        r = Renderer(build_stream_mix(plan, cal, sample_rate=48_000, gains=None), history_s=1.0)
+        return StreamJob(r, "opus", 0.8, opus_complexity=5)
+
+    trips = job()
+    data = bytearray(trips.next_chunk())  # the headers (one chunk rendered)
+    for _ in range(3):
+        before = trips.renderer.position_s
+        data += trips.next_chunk(min_frames=48_000)
+        assert trips.renderer.position_s - before >= 1.0  # a whole second per trip
+    chunks = job()
+    other = bytearray(chunks.next_chunk())
+    while chunks.renderer.position_s < trips.renderer.position_s:
+        other += chunks.next_chunk()
+    a, b = _decode(bytes(data))[0], _decode(bytes(other))[0]
+    n = min(a.shape[1], b.shape[1])
+    assert n >= 48_000 * 2.5  # the encoder's pages lag what was rendered
+    assert np.array_equal(a[:, :n], b[:, :n])  # the same audio, trip by trip or chunk by chunk
+    assert _rms_db(a[:, 24_000:]) > -60
