@@ -321,7 +321,9 @@ def shared_source(
     quanta = quanta_to_render(mix)
     pid, r = _fork_renderer(mix, quanta)
     try:
-        shared = SharedSource(r, quanta, ahead_quanta, None if spool_dir is None else str(spool_dir))
+        shared = SharedSource(
+            r, quanta, ahead_quanta, None if spool_dir is None else str(spool_dir)
+        )
     except BaseException:
         os.close(r)
         _reap(pid, finished=False)

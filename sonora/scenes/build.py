@@ -385,7 +385,13 @@ def build_mix_shared(
     cal_scene = _scene_for_calibration(scene, duration_s)
     points, whole, window = _calibration_windows(cal_scene, duration_s)
     cal_mix = _window_mix(
-        cal_scene, 0.0, window_s=window, whole=whole, seed=seed, sample_rate=sample_rate, trims=trims
+        cal_scene,
+        0.0,
+        window_s=window,
+        whole=whole,
+        seed=seed,
+        sample_rate=sample_rate,
+        trims=trims,
     )
     mix = _session_mix(scene, duration_s, seed, sample_rate, trims, 0.0)
     with shared_source(
