@@ -231,6 +231,8 @@ class SharedSource:
 
     def get(self, index: int) -> np.ndarray:
         """Quantum ``index`` (float32 ``(2, QUANTUM)``, a new array), waiting for it."""
+        if not 0 <= index < self.quanta:
+            raise RuntimeError(f"quantum {index} is past the {self.quanta} the child renders")
         with self._cond:
             while self._written <= index and self._error is None and not self._stop:
                 self._cond.wait()

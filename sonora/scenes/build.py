@@ -371,7 +371,10 @@ def build_mix_shared(
     duration_s, seed, sample_rate, target_lufs = _check_build_args(
         duration_s, seed, sample_rate, target_lufs
     )
-    if target_lufs is None or processes < 2 or _is_automated(scene):
+    cal_scene = _scene_for_calibration(scene, duration_s)
+    points, whole, window = _calibration_windows(cal_scene, duration_s)
+    # (a session shorter than the 3 s shortest window is calibrated the plain way)
+    if target_lufs is None or processes < 2 or _is_automated(scene) or window > duration_s:
         yield build_mix(
             scene,
             duration_s=duration_s,
@@ -382,8 +385,6 @@ def build_mix_shared(
         )
         return
     trims = _trims(scene, seed, sample_rate, target_lufs)
-    cal_scene = _scene_for_calibration(scene, duration_s)
-    points, whole, window = _calibration_windows(cal_scene, duration_s)
     cal_mix = _window_mix(
         cal_scene,
         0.0,

@@ -17,8 +17,8 @@ import soundfile as sf
 from sonora.engine.forked import quanta_to_render, source_feed
 from sonora.engine.loudness import LoudnessMeter
 from sonora.engine.render import render_to_file
-from sonora.scenes import load_scene
 from sonora.scenes import build as build_module
+from sonora.scenes import load_scene
 from sonora.scenes.build import build_mix, build_mix_shared
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
@@ -183,3 +183,18 @@ def test_a_child_failing_during_the_shared_calibration_raises(
         ):
             pass
     assert set(_children()) == before
+
+
+@pytest.mark.parametrize("duration_s", [1.0, 3.0, 4.1])
+def test_sessions_near_the_shortest_calibration_window_match_build_mix(
+    duration_s: float, tmp_path: Path
+) -> None:
+    """A window longer than the session (3 s at least) needs quanta the render never
+    makes: such sessions are calibrated the plain way; every length gets build_mix's
+    gain and samples."""
+    kw = {"duration_s": duration_s, "seed": 4, "sample_rate": 24_000}
+    scene = load_scene("rain")
+    plain = build_mix(scene, **kw)
+    gain, audio = _shared_render(scene, tmp_path, **kw)
+    assert gain == plain.master_gain_db
+    assert np.array_equal(audio, render_array_of(plain))
