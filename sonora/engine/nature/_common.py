@@ -468,6 +468,46 @@ def _pan_arrays(pan: np.ndarray) -> np.ndarray:
     return np.stack([np.cos(a), np.sin(a)]) * _SQRT2
 
 
+def _scatter_events(
+    tails: _Tails,
+    rng: np.random.Generator,
+    grains: np.ndarray,
+    *,
+    amp: float,
+    pan: float = 0.0,
+    spread: float = 1.0,
+    level_first: bool = False,
+) -> None:
+    """Scatter ``grains`` over the quantum: random starts, pans and levels.
+
+    Event ``i`` starts at a uniformly random frame of the quantum (starts sorted),
+    at an equal-power pan of ``pan + spread · (2u − 1)`` and a gain of
+    ``amp · 10^(−0.6 u')`` (0 to −12 dB); ``u, u'`` come from one ``rng.random((2,
+    N))`` draw (``u'`` its first row with ``level_first``, else its second), then the
+    starts from ``rng.integers``: the draw order the nature sources have always used.
+
+    Parameters
+    ----------
+    tails : _Tails
+        Where the events are added.
+    rng : numpy.random.Generator
+        The quantum's generator.
+    grains : numpy.ndarray
+        float32 ``(N, L)`` mono events.
+    amp : float
+        Largest gain (linear).
+    pan, spread : float
+        Pan centre and half-width, -1 (left) to 1 (right).
+    level_first : bool
+        Whether the level is drawn before the pan.
+    """
+    n = grains.shape[0]
+    v = rng.random((2, n))
+    level, side = (v[0], v[1]) if level_first else (v[1], v[0])
+    gains = _pan_arrays(pan + spread * (2.0 * side - 1.0)) * (amp * 10.0 ** (-0.6 * level))
+    tails.add(np.sort(rng.integers(0, QUANTUM, n)), grains, gains)
+
+
 def _ticks(
     rng: np.random.Generator,
     count: int,
