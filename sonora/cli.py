@@ -326,11 +326,16 @@ def render_cmd(
     from sonora.engine.encoders import format_for
     from sonora.engine.loudness import MAX_TARGET_LUFS, MIN_TARGET_LUFS
     from sonora.errors import check_number
-    from sonora.plan.render import is_plan_file, load_plan
     from sonora.scenes import builtin_names, load_scene
     from sonora.scenes.cost import estimate_cost
 
-    is_plan = is_plan_file(scene)
+    # Only a .json file can be a plan: sonora.plan (its models and composer) is not
+    # imported to render a scene.
+    is_plan = Path(scene).suffix.lower() == ".json"
+    if is_plan:
+        from sonora.plan.render import is_plan_file, load_plan
+
+        is_plan = is_plan_file(scene)
     seed_given = seed is not None
     try:
         if is_plan:
