@@ -8,6 +8,12 @@ have computed, and hands each one over a pipe (32 KB per quantum).  The parent r
 the master stage (gain, fades, startle guard, limiter) and whatever consumes the
 output (encoder, meters) at the same time.
 
+:func:`shared_source` is the same child read twice: a steady scene's loudness
+calibration measures the start of the session on the very quanta the render then
+writes (``sonora render``: the first 4 minutes of a 10-minute scene were rendered
+twice before, once to calibrate and once to write).  The quanta read ahead wait in an
+unlinked temporary file beside the output, never in memory.
+
 POSIX only (``os.fork``); elsewhere, and with ``processes=1``, nothing changes.  The
 child ignores SIGINT/SIGTERM/SIGHUP (the parent handles them, cleans up and kills
 it) and exits on a broken pipe if the parent dies outright.
