@@ -243,6 +243,8 @@ class SharedSource:
             while self._written <= index and self._error is None and not self._stop:
                 self._cond.wait()
             if self._written <= index:
+                if isinstance(self._error, OSError):  # e.g. the disk is full: say so
+                    raise self._error
                 if self._error is not None:
                     raise RuntimeError(f"source render failed: {self._error}") from self._error
                 raise RuntimeError("the source render was stopped")
