@@ -361,7 +361,7 @@ def build_mix_shared(
     (:func:`~sonora.engine.forked.shared_source`) renders them once, the calibration
     measures the first window's worth (kept in a temporary file in ``spool_dir``),
     and the render then reads them again.  The master gain, so every byte, is what
-    :func:`build_mix` gives (``tests/scenes/test_build.py``); only the time differs.
+    :func:`build_mix` gives (``tests/engine/test_forked.py``); only the time differs.
     Automated scenes, ``target_lufs=None``, ``processes < 2`` or no ``os.fork``:
     exactly :func:`build_mix`.
 
