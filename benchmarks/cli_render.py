@@ -111,8 +111,7 @@ def main() -> int:
         print(f"ratio sonora/sox real-time factor: {rtf / sox_rtf:.2f} (target >= 2)")
         print(f"ratio by CPU seconds: {sox_cpu / cpu:.2f}")
         print(
-            f"(machine load average: {load_before:.1f} at the start, "
-            f"{os.getloadavg()[0]:.1f} now)"
+            f"(machine load average: {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} now)"
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
