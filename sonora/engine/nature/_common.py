@@ -429,8 +429,10 @@ def _modal_events(
         env *= ph
         out += env
     # The attack only matters for its first few time constants.
-    att = np.broadcast_to(np.asarray(attack_s, dtype=np.float64).reshape(-1, 1), (n, 1))
+    att = np.asarray(attack_s, dtype=np.float64).reshape(-1, 1)  # (N, 1) or (1, 1)
     head = min(length, int(float(att.max()) * 8.0 * sr) + 1)
+    # one shared attack: one row, broadcast over the events (same values, N times
+    # fewer exponentials)
     out[:, :head] *= 1.0 - np.exp(-t[:, :head] / (att * sr).astype(np.float32))
     nf = min(max(length // 8, 4), 96)
     out[:, -nf:] *= _fade_tail(nf)
