@@ -35,6 +35,10 @@ $(STAMP): pyproject.toml
 # most never imported); Python writes them on first import, for what is used.
 	@$(PIP) install --no-compile --no-deps $(TRIAGE_PACKAGES)
 	@$(PIP) install --no-compile -e .
+# numpy's and scipy's own test suites (~23 MB as installed here, ~60 MB once compiled)
+# are never imported by Sonora, at run time or in its tests (tests/test_install.py): removed.
+	@find $(VENV)/lib/python*/site-packages/numpy $(VENV)/lib/python*/site-packages/scipy \
+		-type d -name tests -prune -exec rm -rf {} +
 	@$(BIN)/python -m sonora.care.minilm_pack
 # Byte-compile what `sonora triage` imports, and only that (+6 MB), even where
 # PYTHONDONTWRITEBYTECODE is set: its first cold run then costs ~0.6 s of CPU, not ~1.1 s.

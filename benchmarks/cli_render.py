@@ -77,6 +77,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="alternate runs of each (default 3)")
     args = ap.parse_args()
     seconds = 60.0 * (10.0 if args.minutes is None else args.minutes)
+    load_before = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="sonora-cli-bench-"))
     have_sox = shutil.which("sox") is not None
     try:
@@ -109,7 +110,9 @@ def main() -> int:
         print("  walls: " + ", ".join(f"{r[0]:.1f}" for r in sox) + " s")
         print(f"ratio sonora/sox real-time factor: {rtf / sox_rtf:.2f} (target >= 2)")
         print(f"ratio by CPU seconds: {sox_cpu / cpu:.2f}")
-        print(f"(machine load average now: {os.getloadavg()[0]:.1f})")
+        print(
+            f"(machine load average: {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} now)"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -23,7 +23,7 @@ import secrets
 import signal
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -326,11 +326,16 @@ def render_cmd(
     from sonora.engine.encoders import format_for
     from sonora.engine.loudness import MAX_TARGET_LUFS, MIN_TARGET_LUFS
     from sonora.errors import check_number
-    from sonora.plan.render import is_plan_file, load_plan
     from sonora.scenes import builtin_names, load_scene
     from sonora.scenes.cost import estimate_cost
 
-    is_plan = is_plan_file(scene)
+    # Only a .json file can be a plan: sonora.plan (its models and composer) is not
+    # imported to render a scene.
+    is_plan = Path(scene).suffix.lower() == ".json"
+    if is_plan:
+        from sonora.plan.render import is_plan_file, load_plan
+
+        is_plan = is_plan_file(scene)
     seed_given = seed is not None
     try:
         if is_plan:
@@ -458,29 +463,37 @@ def _render(
     t0 = time.perf_counter()
     # The layers render in a second process where there is a second core (same bytes).
     processes = 2 if (os.cpu_count() or 1) > 1 else 1
-    if plan is not None:
-        from sonora.plan.render import plan_mix
+    with ExitStack() as stack:
+        if plan is not None:
+            from sonora.plan.render import plan_mix
 
-        mix = plan_mix(plan, sample_rate=sample_rate, target_lufs=loudness, processes=processes)
-    else:
-        from sonora.scenes.build import build_mix
+            mix = plan_mix(plan, sample_rate=sample_rate, target_lufs=loudness, processes=processes)
+            render_processes = processes
+        else:
+            from sonora.scenes.build import build_mix_shared
 
-        mix = build_mix(
-            s,
-            duration_s=seconds,
-            seed=seed,
-            sample_rate=sample_rate,
-            target_lufs=loudness,
-            processes=processes,
-        )
-    from sonora.engine.encoders import FORMATS
+            # A steady scene's calibration reads the render's own source (one render
+            # of the session's start, not two); same mix, same bytes as build_mix.
+            mix = stack.enter_context(
+                build_mix_shared(
+                    s,
+                    duration_s=seconds,
+                    seed=seed,
+                    sample_rate=sample_rate,
+                    target_lufs=loudness,
+                    processes=processes,
+                    spool_dir=output.resolve().parent,
+                )
+            )
+            render_processes = processes if mix._feed is None else 1
+        from sonora.engine.encoders import FORMATS
 
-    lossy = FORMATS[output.suffix.lower()][1] in ("OPUS", "MPEG_LAYER_III")
-    meter = LoudnessMeter(sample_rate) if check and not lossy else None
-    with _progress(f"rendering {s.name}", mix.total_frames) as update:
-        path = render_to_file(
-            mix, output, progress=update, meter=meter, tags=tags, processes=processes
-        )
+        lossy = FORMATS[output.suffix.lower()][1] in ("OPUS", "MPEG_LAYER_III")
+        meter = LoudnessMeter(sample_rate) if check and not lossy else None
+        with _progress(f"rendering {s.name}", mix.total_frames) as update:
+            path = render_to_file(
+                mix, output, progress=update, meter=meter, tags=tags, processes=render_processes
+            )
     measured = None
     if meter is not None:
         measured = (meter.integrated_lufs, meter.true_peak_dbtp, "while rendering")

@@ -277,3 +277,20 @@ def test_error_text_keeps_its_brackets(tmp_path: Path) -> None:
     result = runner.invoke(app, ["describe", str(curve)])
     assert result.exit_code == 2
     assert "[time_s, value, shape]" in result.output
+
+
+@pytest.mark.parametrize("minutes", ["0.4", "4.2"])  # calibrated on the whole; on 4 min
+def test_the_cli_writes_the_samples_the_library_writes(minutes: str, tmp_path: Path) -> None:
+    """``sonora render`` calibrates a steady scene on its render's own source (one
+    pass, two processes): the file is build_mix + render_to_file's, sample for sample."""
+    out = tmp_path / "cli.flac"
+    args = ["render", "rain", "-o", str(out), "-d", f"{minutes}m", "--seed", "11"]
+    res = runner.invoke(app, [*args, "--sample-rate", "24000", "--no-check"])
+    assert res.exit_code == 0, res.output
+    mix = build_mix(load_scene("rain"), duration_s=float(minutes) * 60, seed=11, sample_rate=24_000)
+    ref = render_to_file(mix, tmp_path / "lib.flac", processes=1)
+    cli_audio, _ = sf.read(str(out), dtype="int32")
+    lib_audio, _ = sf.read(str(ref), dtype="int32")
+    assert cli_audio.shape == lib_audio.shape == (round(float(minutes) * 60 * 24_000), 2)
+    assert np.array_equal(cli_audio, lib_audio)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cli.flac", "lib.flac"]

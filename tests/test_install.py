@@ -113,3 +113,43 @@ def test_a_postgres_url_without_the_driver_names_the_setting_and_the_extra(
         db.make_engine("postgresql://sonora@127.0.0.1:5432/sonora")
     assert exc.value.field == "database_url"
     assert ".[postgres]" in str(exc.value)
+
+
+def test_make_run_removes_numpy_and_scipy_test_suites() -> None:
+    setup = MAKEFILE[MAKEFILE.index("$(STAMP): pyproject.toml") :]
+    setup = setup[: setup.index("touch $(STAMP)")]
+    line = setup[setup.index("site-packages/numpy") : setup.index("-exec rm -rf {} +")]
+    assert "site-packages/scipy" in line and "-type d -name tests -prune" in line
+
+
+def test_the_runtime_imports_nothing_from_numpy_or_scipy_test_folders() -> None:
+    """What ``make run`` removes is never imported: the CLI renders and measures (scipy
+    and numpy fully loaded by the engine), the app starts, with their tests blocked."""
+    code = """
+import sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        parts = name.split(".")
+        if parts[0] in ("numpy", "scipy") and "tests" in parts:
+            raise ImportError("blocked " + name)
+
+sys.meta_path.insert(0, Block())
+import scipy.signal, scipy.fft  # what the engine and the tests use
+from sonora.scenes import load_scene
+from sonora.scenes.build import build_mix
+from sonora.engine.render import render_array
+from sonora.engine.loudness import integrated_lufs
+mix = build_mix(load_scene("rain-with-bowls"), duration_s=4.0, seed=1)
+print(round(integrated_lufs(render_array(mix), mix.sample_rate)))
+import sonora.web.app  # the web stack
+print(sorted({m.split(".")[0] for m in sys.modules if ".tests" in m and
+              m.split(".")[0] in ("numpy", "scipy")}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    lufs, loaded = out.stdout.split("\n")[:2]
+    assert -26 <= int(lufs) <= -20
+    assert loaded == "[]"

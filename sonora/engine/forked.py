@@ -8,6 +8,12 @@ have computed, and hands each one over a pipe (32 KB per quantum).  The parent r
 the master stage (gain, fades, startle guard, limiter) and whatever consumes the
 output (encoder, meters) at the same time.
 
+:func:`shared_source` is the same child read twice: a steady scene's loudness
+calibration measures the start of the session on the very quanta the render then
+writes (``sonora render``: the first 4 minutes of a 10-minute scene were rendered
+twice before, once to calibrate and once to write).  The quanta read ahead wait in an
+unlinked temporary file beside the output, never in memory.
+
 POSIX only (``os.fork``); elsewhere, and with ``processes=1``, nothing changes.  The
 child ignores SIGINT/SIGTERM/SIGHUP (the parent handles them, cleans up and kills
 it) and exits on a broken pipe if the parent dies outright.
@@ -18,7 +24,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Iterator
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -26,7 +34,7 @@ import numpy as np
 from sonora.engine.base import QUANTUM
 from sonora.engine.graph import Mix
 
-__all__ = ["quanta_to_render", "source_feed"]
+__all__ = ["SharedSource", "quanta_to_render", "shared_source", "source_feed"]
 
 
 def quanta_to_render(mix: Mix) -> int:
@@ -60,11 +68,66 @@ def source_feed(mix: Mix, processes: int) -> Iterator[None]:
     processes : int
         2 or more to fork.
     """
-    forkable = hasattr(os, "fork") and sys.platform != "win32"
-    if processes < 2 or not forkable or mix.position_frames != 0 or mix._frame != 0:
+    if not _can_fork(mix, processes):
         yield
         return
     quanta = quanta_to_render(mix)
+    pid, r = _fork_renderer(mix, quanta)
+    src = os.fdopen(r, "rb", buffering=0)
+    got = [0]
+
+    def feed(start: int) -> np.ndarray:
+        q = np.empty((2, QUANTUM), dtype=np.float32)
+        if not _read_exactly(src, memoryview(q).cast("B")):
+            raise RuntimeError(f"the render process stopped after {got[0]} of {quanta} quanta")
+        got[0] += 1
+        return q
+
+    mix._feed = feed
+    try:
+        yield
+    finally:
+        mix._feed = None
+        src.close()  # a child still writing gets a broken pipe and exits
+        _reap(pid, finished=got[0] >= quanta)
+
+
+def _can_fork(mix: Mix, processes: int) -> bool:
+    forkable = hasattr(os, "fork") and sys.platform != "win32"
+    return processes >= 2 and forkable and mix.position_frames == 0 and mix._frame == 0
+
+
+def _read_exactly(src: object, view: memoryview) -> bool:
+    """Fill ``view`` from the raw file ``src``; False at end of file."""
+    done = 0
+    while done < len(view):
+        n = src.readinto(view[done:])  # type: ignore[attr-defined]
+        if not n:
+            return False
+        done += n
+    return True
+
+
+def _reap(pid: int, *, finished: bool) -> None:
+    """Wait for a child that sent everything, else kill it; never leave a zombie."""
+    if finished:
+        finished = os.waitpid(pid, 0)[1] == 0
+    if not finished:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _fork_renderer(mix: Mix, quanta: int) -> tuple[int, int]:
+    """Fork a child that writes ``quanta`` source quanta of ``mix`` to a pipe.
+
+    Returns the child's pid and the pipe's read end (the parent's).
+    """
     r, w = os.pipe()
     try:
         import fcntl
@@ -102,36 +165,190 @@ def source_feed(mix: Mix, processes: int) -> Iterator[None]:
         finally:
             os._exit(code)
     os.close(w)
-    src = os.fdopen(r, "rb", buffering=0)
-    got = [0]
+    return pid, r
 
-    def feed(start: int) -> np.ndarray:
+
+class SharedSource:
+    """A forked child's source quanta, readable twice: once ahead, once for output.
+
+    Made by :func:`shared_source`.  A thread drains the child's pipe into a ring of
+    quanta kept in an unlinked temporary file (page cache, not this process's memory),
+    so the child never waits while the parent reads the start of the session twice:
+    first through :meth:`tap` (a calibration pass over the first ``ahead_quanta``),
+    then as the mix's own source.
+
+    Parameters
+    ----------
+    src_fd : int
+        Read end of the child's pipe (owned from now on).
+    quanta : int
+        Quanta the child sends.
+    ahead_quanta : int
+        Most quanta :meth:`tap` reads before the mix consumes any.
+    spool_dir : str or None
+        Folder for the temporary file (``None``: the system's).
+    """
+
+    #: Quanta the child may run ahead of the mix once the tap is done (~5.5 s at 48 kHz).
+    SLACK_QUANTA = 64
+
+    def __init__(self, src_fd: int, quanta: int, ahead_quanta: int, spool_dir: str | None) -> None:
+        self.quanta = quanta
+        self._cap = max(1, min(quanta, ahead_quanta + self.SLACK_QUANTA))
+        try:
+            self._file = tempfile.TemporaryFile(dir=spool_dir, prefix=".sonora-spool-")
+        except OSError:
+            self._file = tempfile.TemporaryFile(prefix=".sonora-spool-")
+        self._fd = self._file.fileno()
+        self._src = os.fdopen(src_fd, "rb", buffering=0)
+        self._cond = threading.Condition()
+        self._written = 0  # quanta in the ring so far (drain thread)
+        self._released = 0  # quanta the mix has taken (its ring slots are free again)
+        self._error: BaseException | None = None
+        self._stop = False
+        self._thread = threading.Thread(target=self._drain, name="sonora-spool", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        buf = np.empty(_QUANTUM_BYTES, dtype=np.uint8)
+        view = memoryview(buf)
+        try:
+            for i in range(self.quanta):
+                with self._cond:
+                    while i - self._released >= self._cap and not self._stop:
+                        self._cond.wait()
+                    if self._stop:
+                        return
+                if not _read_exactly(self._src, view):
+                    raise RuntimeError(
+                        f"the render process stopped after {i} of {self.quanta} quanta"
+                    )
+                offset = (i % self._cap) * _QUANTUM_BYTES
+                done = 0
+                while done < _QUANTUM_BYTES:
+                    done += os.pwrite(self._fd, view[done:], offset + done)
+                with self._cond:
+                    self._written = i + 1
+                    self._cond.notify_all()
+        except BaseException as exc:  # handed to the reader
+            with self._cond:
+                self._error = exc
+                self._cond.notify_all()
+
+    def get(self, index: int) -> np.ndarray:
+        """Quantum ``index`` (float32 ``(2, QUANTUM)``, a new array), waiting for it."""
+        if not 0 <= index < self.quanta:
+            raise RuntimeError(f"quantum {index} is past the {self.quanta} the child renders")
+        with self._cond:
+            while self._written <= index and self._error is None and not self._stop:
+                self._cond.wait()
+            if self._written <= index:
+                if isinstance(self._error, OSError):  # e.g. the disk is full: say so
+                    raise self._error
+                if self._error is not None:
+                    raise RuntimeError(f"source render failed: {self._error}") from self._error
+                raise RuntimeError("the source render was stopped")
+            if index < self._released or index - self._released >= self._cap:
+                raise RuntimeError(f"quantum {index} is no longer in the ring")
         q = np.empty((2, QUANTUM), dtype=np.float32)
         view = memoryview(q).cast("B")
+        offset = (index % self._cap) * _QUANTUM_BYTES
         done = 0
         while done < _QUANTUM_BYTES:
-            n = src.readinto(view[done:])
-            if not n:
-                raise RuntimeError(f"the render process stopped after {got[0]} of {quanta} quanta")
+            n = os.preadv(self._fd, [view[done:]], offset + done)
+            if n <= 0:  # pragma: no cover - a temporary file cannot shrink
+                raise RuntimeError("the source spool was truncated")
             done += n
-        got[0] += 1
         return q
 
-    mix._feed = feed
+    def tap(self) -> Callable[[int], np.ndarray]:
+        """A feed for another mix: quanta 0, 1, 2... of the stream, left in the ring."""
+        at = [0]
+
+        def feed(start: int) -> np.ndarray:
+            q = self.get(at[0])
+            at[0] += 1
+            return q
+
+        return feed
+
+    def consume(self) -> Callable[[int], np.ndarray]:
+        """The mix's own feed: quanta 0, 1, 2... each freed once read."""
+        at = [0]
+
+        def feed(start: int) -> np.ndarray:
+            q = self.get(at[0])
+            at[0] += 1
+            with self._cond:
+                self._released = at[0]
+                self._cond.notify_all()
+            return q
+
+        return feed
+
+    def close(self) -> bool:
+        """Stop the drain thread and drop the ring; whether every quantum arrived."""
+        with self._cond:
+            self._stop = True
+            complete = self._written >= self.quanta and self._error is None
+            self._cond.notify_all()
+        return complete
+
+    def _finish(self) -> None:
+        """After :meth:`close` (and the child's end): join the thread, close files."""
+        self._thread.join(timeout=5.0)
+        self._src.close()
+        self._file.close()
+
+
+@contextmanager
+def shared_source(
+    mix: Mix, processes: int, *, ahead_quanta: int, spool_dir: str | os.PathLike[str] | None = None
+) -> Iterator[SharedSource | None]:
+    """Render ``mix``'s source quanta once in a forked child, readable ahead of the mix.
+
+    Like :func:`source_feed` (same child, same samples, ``mix`` takes its quanta from
+    it inside the ``with`` block), but the first ``ahead_quanta`` can also be read
+    before the mix starts, through :meth:`SharedSource.tap`: a calibration pass over
+    the session's own start costs no second render.  Yields ``None`` (and changes
+    nothing) where :func:`source_feed` would not fork.
+
+    Parameters
+    ----------
+    mix : Mix
+        A mix at its start.
+    processes : int
+        2 or more to fork.
+    ahead_quanta : int
+        Quanta the tap may read before the mix reads any (their 32 KB each are kept
+        in a temporary file in ``spool_dir``).
+    spool_dir : path-like, optional
+        Folder for that file (the output's, so a small ``/tmp`` is never filled).
+    """
+    if not _can_fork(mix, processes):
+        yield None
+        return
+    quanta = quanta_to_render(mix)
+    pid, r = _fork_renderer(mix, quanta)
     try:
-        yield
+        shared = SharedSource(
+            r, quanta, ahead_quanta, None if spool_dir is None else str(spool_dir)
+        )
+    except BaseException:
+        os.close(r)
+        _reap(pid, finished=False)
+        raise
+    complete = False
+    try:
+        mix._feed = shared.consume()
+        yield shared
     finally:
         mix._feed = None
-        src.close()  # a child still writing gets a broken pipe and exits
-        finished = False
-        if got[0] >= quanta:
-            finished = os.waitpid(pid, 0)[1] == 0
-        if not finished:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
+        complete = shared.close()
+        # a child still writing gets a broken pipe (or is killed): the drain thread's
+        # read then ends
+        if not complete:
+            _reap(pid, finished=False)
+        shared._finish()
+        if complete:
+            _reap(pid, finished=True)

@@ -129,8 +129,8 @@ class TruePeakMeter:
         if n == 0:
             return
         f = self._hist_len
-        frame_peak = np.max(np.abs(x), axis=0)  # (n,), in the block's own dtype
-        block_peak = float(frame_peak.max())
+        # max |x| without an |x| copy of the block: two reductions (exact, as abs is)
+        block_peak = max(float(x.max()), -float(x.min()))
         hist = self._hist
         self._hist = (
             np.concatenate([hist, x], axis=1)[:, -(f - 1) :]
@@ -142,6 +142,7 @@ class TruePeakMeter:
         if max(block_peak, hist_peak) * self._gain <= self.peak:
             return  # nothing here can beat the peak found so far (the common case)
         buf = np.concatenate([hist, np.asarray(x, dtype=np.float64)], axis=1)
+        frame_peak = np.max(np.abs(x), axis=0)  # (n,), in the block's own dtype
         fp = np.concatenate([np.max(np.abs(hist), axis=0), frame_peak])
         # window j = buf[:, j : j + f]; hot when any sample in it could make a new peak
         loud = np.concatenate([[0], np.cumsum(fp * self._gain > self.peak)])

@@ -14,6 +14,9 @@ the master gain moves to the target.
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
@@ -21,6 +24,7 @@ import numpy as np
 from sonora.engine.automation import Curve
 from sonora.engine.base import DEFAULT_SAMPLE_RATE_HZ, check_sample_rate
 from sonora.engine.effects import Filter, Reverb
+from sonora.engine.forked import quanta_to_render, shared_source
 from sonora.engine.graph import MAX_DURATION_S, Layer, Mix
 from sonora.engine.loudness import DEFAULT_TARGET_LUFS, MAX_TARGET_LUFS, MIN_TARGET_LUFS
 from sonora.engine.registry import source_class
@@ -35,6 +39,7 @@ __all__ = [
     "MAX_CALIBRATION_S",
     "MIX_CALIBRATION_S",
     "build_mix",
+    "build_mix_shared",
     "layer_seed",
     "layer_trim_db",
     "predict_master_gain_db",
@@ -140,21 +145,8 @@ def _is_automated(scene: Scene) -> bool:
     return any(spec.automation or not spec.gain_db.is_constant for spec in scene.layers)
 
 
-def predict_master_gain_db(
-    scene: Scene,
-    *,
-    duration_s: float,
-    seed: int,
-    sample_rate: int,
-    target_lufs: float,
-    trims: list[float],
-    processes: int = 1,
-) -> float:
-    """Master gain (dB) that brings the session's integrated loudness to ``target_lufs``.
-
-    ``processes=2`` renders each calibration window's layers in a forked child
-    (:func:`~sonora.engine.forked.source_feed`): the same gain, sooner on two cores.
-    """
+def _calibration_windows(scene: Scene, duration_s: float) -> tuple[list[float], bool, float]:
+    """Moments (s) measured, whether the window is the whole session, window (s)."""
     automated = _is_automated(scene)
     points = [0.0] if not automated else list(np.linspace(0.0, duration_s, 5))
     # A steady scene is measured over the whole session up to MIX_CALIBRATION_S (then
@@ -164,18 +156,41 @@ def predict_master_gain_db(
         window = duration_s
     else:
         window = AUTOMATED_WINDOW_S if automated else MIX_CALIBRATION_S
-    window = max(window, 3.0)
-    loud = []
-    for t in points:
-        mix = Mix(
-            _make_layers(scene, seed, sample_rate, trims, freeze_at_s=t),
-            duration_s=window,
-            reverb=_reverb(scene, sample_rate),
-            fade_in_s=scene.fade_in_s if whole else 0.0,
-            fade_out_s=scene.fade_out_s if whole else 0.0,
-            ceiling_dbtp=None,
-        )
-        loud.append(cal.measure_mix_lufs(mix, processes=processes))
+    return points, whole, max(window, 3.0)
+
+
+def _window_mix(
+    scene: Scene,
+    at_s: float,
+    *,
+    window_s: float,
+    whole: bool,
+    seed: int,
+    sample_rate: int,
+    trims: list[float],
+) -> Mix:
+    """The mix measured for the calibration window at ``at_s`` (no limiter)."""
+    return Mix(
+        _make_layers(scene, seed, sample_rate, trims, freeze_at_s=at_s),
+        duration_s=window_s,
+        reverb=_reverb(scene, sample_rate),
+        fade_in_s=scene.fade_in_s if whole else 0.0,
+        fade_out_s=scene.fade_out_s if whole else 0.0,
+        ceiling_dbtp=None,
+    )
+
+
+def _gain_from_windows(
+    scene: Scene,
+    loud: list[float],
+    points: list[float],
+    *,
+    whole: bool,
+    duration_s: float,
+    sample_rate: int,
+    target_lufs: float,
+) -> float:
+    """Master gain (dB) from the loudness measured at each calibration moment."""
     loud_arr = np.asarray(loud)
     if not np.all(np.isfinite(loud_arr)):
         return 0.0
@@ -195,6 +210,39 @@ def predict_master_gain_db(
         fade_out_s=min(scene.fade_out_s, duration_s / 2),
     )
     return cal.master_gain_db(target_lufs, predicted)
+
+
+def predict_master_gain_db(
+    scene: Scene,
+    *,
+    duration_s: float,
+    seed: int,
+    sample_rate: int,
+    target_lufs: float,
+    trims: list[float],
+    processes: int = 1,
+) -> float:
+    """Master gain (dB) that brings the session's integrated loudness to ``target_lufs``.
+
+    ``processes=2`` renders each calibration window's layers in a forked child
+    (:func:`~sonora.engine.forked.source_feed`): the same gain, sooner on two cores.
+    """
+    points, whole, window = _calibration_windows(scene, duration_s)
+    loud = []
+    for t in points:
+        mix = _window_mix(
+            scene, t, window_s=window, whole=whole, seed=seed, sample_rate=sample_rate, trims=trims
+        )
+        loud.append(cal.measure_mix_lufs(mix, processes=processes))
+    return _gain_from_windows(
+        scene,
+        loud,
+        points,
+        whole=whole,
+        duration_s=duration_s,
+        sample_rate=sample_rate,
+        target_lufs=target_lufs,
+    )
 
 
 def build_mix(
@@ -229,27 +277,14 @@ def build_mix(
     Mix
         Ready to stream with ``process`` or :func:`~sonora.engine.render.render_to_file`.
     """
-    duration_s = check_number(
-        "duration", duration_s, low=0.0, high=MAX_DURATION_S, low_inclusive=False, unit=" s"
+    duration_s, seed, sample_rate, target_lufs = _check_build_args(
+        duration_s, seed, sample_rate, target_lufs
     )
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
-        raise ParameterError("seed", f"expected a whole number in [0, 2^63), got {seed!r}")
-    sample_rate = check_sample_rate(sample_rate)
-    fade_in = min(scene.fade_in_s, duration_s / 2)
-    fade_out = min(scene.fade_out_s, duration_s / 2)
-    trims = [0.0] * len(scene.layers)
+    trims = _trims(scene, seed, sample_rate, target_lufs)
     master = 0.0
     if target_lufs is not None:
-        target_lufs = check_number(
-            "loudness", target_lufs, low=MIN_TARGET_LUFS, high=MAX_TARGET_LUFS, unit=" LUFS"
-        )
-        trims = [
-            layer_trim_db(s, seed, i, sample_rate, scene=scene.name)
-            for i, s in enumerate(scene.layers)
-        ]
-        scene_for_cal = replace(scene, fade_in_s=fade_in, fade_out_s=fade_out)
         master = predict_master_gain_db(
-            scene_for_cal,
+            _scene_for_calibration(scene, duration_s),
             duration_s=duration_s,
             seed=seed,
             sample_rate=sample_rate,
@@ -257,12 +292,123 @@ def build_mix(
             trims=trims,
             processes=processes,
         )
+    return _session_mix(scene, duration_s, seed, sample_rate, trims, master)
+
+
+def _check_build_args(
+    duration_s: float, seed: int, sample_rate: int, target_lufs: float | None
+) -> tuple[float, int, int, float | None]:
+    duration_s = check_number(
+        "duration", duration_s, low=0.0, high=MAX_DURATION_S, low_inclusive=False, unit=" s"
+    )
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
+        raise ParameterError("seed", f"expected a whole number in [0, 2^63), got {seed!r}")
+    sample_rate = check_sample_rate(sample_rate)
+    if target_lufs is not None:
+        target_lufs = check_number(
+            "loudness", target_lufs, low=MIN_TARGET_LUFS, high=MAX_TARGET_LUFS, unit=" LUFS"
+        )
+    return duration_s, seed, sample_rate, target_lufs
+
+
+def _trims(scene: Scene, seed: int, sample_rate: int, target_lufs: float | None) -> list[float]:
+    if target_lufs is None:
+        return [0.0] * len(scene.layers)
+    return [
+        layer_trim_db(s, seed, i, sample_rate, scene=scene.name) for i, s in enumerate(scene.layers)
+    ]
+
+
+def _scene_for_calibration(scene: Scene, duration_s: float) -> Scene:
+    return replace(
+        scene,
+        fade_in_s=min(scene.fade_in_s, duration_s / 2),
+        fade_out_s=min(scene.fade_out_s, duration_s / 2),
+    )
+
+
+def _session_mix(
+    scene: Scene, duration_s: float, seed: int, sample_rate: int, trims: list[float], master: float
+) -> Mix:
     return Mix(
         _make_layers(scene, seed, sample_rate, trims),
         duration_s=duration_s,
         master_gain_db=master,
-        fade_in_s=fade_in,
-        fade_out_s=fade_out,
+        fade_in_s=min(scene.fade_in_s, duration_s / 2),
+        fade_out_s=min(scene.fade_out_s, duration_s / 2),
         reverb=_reverb(scene, sample_rate),
         ceiling_dbtp=CEILING_DBTP,
     )
+
+
+@contextmanager
+def build_mix_shared(
+    scene: Scene,
+    *,
+    duration_s: float,
+    seed: int = 0,
+    sample_rate: int = DEFAULT_SAMPLE_RATE_HZ,
+    target_lufs: float | None = DEFAULT_TARGET_LUFS,
+    processes: int = 2,
+    spool_dir: str | os.PathLike[str] | None = None,
+) -> Iterator[Mix]:
+    """:func:`build_mix` for one render on two cores: the calibration reads the
+    session's own source render instead of rendering its window a second time.
+
+    A steady scene's calibration window is the start of the session, and the source
+    quanta (layers plus reverb return) do not depend on the master gain, fades or
+    limiter: the child process forked for the render
+    (:func:`~sonora.engine.forked.shared_source`) renders them once, the calibration
+    measures the first window's worth (kept in a temporary file in ``spool_dir``),
+    and the render then reads them again.  The master gain, so every byte, is what
+    :func:`build_mix` gives (``tests/engine/test_forked.py``); only the time differs.
+    Automated scenes, ``target_lufs=None``, ``processes < 2`` or no ``os.fork``:
+    exactly :func:`build_mix`.
+
+    Yields the mix, at its start, for one pass inside the ``with`` block (rendered
+    with ``processes=1``: its source already comes from the child).
+    """
+    duration_s, seed, sample_rate, target_lufs = _check_build_args(
+        duration_s, seed, sample_rate, target_lufs
+    )
+    cal_scene = _scene_for_calibration(scene, duration_s)
+    points, whole, window = _calibration_windows(cal_scene, duration_s)
+    # (a session shorter than the 3 s shortest window is calibrated the plain way)
+    if target_lufs is None or processes < 2 or _is_automated(scene) or window > duration_s:
+        yield build_mix(
+            scene,
+            duration_s=duration_s,
+            seed=seed,
+            sample_rate=sample_rate,
+            target_lufs=target_lufs,
+            processes=processes,
+        )
+        return
+    trims = _trims(scene, seed, sample_rate, target_lufs)
+    cal_mix = _window_mix(
+        cal_scene,
+        0.0,
+        window_s=window,
+        whole=whole,
+        seed=seed,
+        sample_rate=sample_rate,
+        trims=trims,
+    )
+    mix = _session_mix(scene, duration_s, seed, sample_rate, trims, 0.0)
+    with shared_source(
+        mix, processes, ahead_quanta=quanta_to_render(cal_mix), spool_dir=spool_dir
+    ) as shared:
+        if shared is None:  # no fork here: the plain way
+            loud = cal.measure_mix_lufs(cal_mix)
+        else:
+            loud = cal.measure_mix_lufs(cal_mix, feed=shared.tap())
+        mix.master_gain_db = _gain_from_windows(
+            cal_scene,
+            [loud],
+            points,
+            whole=whole,
+            duration_s=duration_s,
+            sample_rate=sample_rate,
+            target_lufs=target_lufs,
+        )
+        yield mix

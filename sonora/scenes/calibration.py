@@ -100,7 +100,13 @@ def source_trim_db(source: str, params: dict[str, float], *, seed: int, sample_r
     return LAYER_REFERENCE_LUFS - loud if math.isfinite(loud) else 0.0
 
 
-def measure_mix_lufs(mix: Mix, *, skip_frames: int = 0, processes: int = 1) -> float:
+def measure_mix_lufs(
+    mix: Mix,
+    *,
+    skip_frames: int = 0,
+    processes: int = 1,
+    feed: Callable[[int], np.ndarray] | None = None,
+) -> float:
     """Integrated loudness (LUFS) of ``mix`` from its start, before its limiter.
 
     The startle guard stays in (it softens sudden rises such as a bowl's strike, and
@@ -118,6 +124,10 @@ def measure_mix_lufs(mix: Mix, *, skip_frames: int = 0, processes: int = 1) -> f
     processes : int
         2 renders the layers in a forked child process
         (:func:`~sonora.engine.forked.source_feed`; same result).
+    feed : callable, optional
+        Where the mix's source quanta come from instead (``feed(start)``, in order
+        from the start; e.g. :meth:`~sonora.engine.forked.SharedSource.tap`, the
+        session's own render); then nothing is forked here.
 
     Returns
     -------
@@ -130,7 +140,9 @@ def measure_mix_lufs(mix: Mix, *, skip_frames: int = 0, processes: int = 1) -> f
     meter = LoudnessMeter(mix.sample_rate, true_peak=False)
     done = 0
     try:
-        with source_feed(mix, processes):
+        with source_feed(mix, 1 if feed is not None else processes):
+            if feed is not None:
+                mix._feed = feed
             for block in mix.blocks():
                 n = block.shape[1]
                 if done + n > skip_frames:

@@ -17,8 +17,9 @@ import soundfile as sf
 from sonora.engine.forked import quanta_to_render, source_feed
 from sonora.engine.loudness import LoudnessMeter
 from sonora.engine.render import render_to_file
+from sonora.scenes import build as build_module
 from sonora.scenes import load_scene
-from sonora.scenes.build import build_mix
+from sonora.scenes.build import build_mix, build_mix_shared
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
 
@@ -107,3 +108,93 @@ def test_plan_calibration_in_two_processes_gives_the_same_master_gain() -> None:
     plan = compose(c, get_arm("rain-drone/dark"), seed=1)
     gains = [plan_mix(plan, sample_rate=24_000, processes=p).master_gain_db for p in (1, 2)]
     assert gains[0] == gains[1] != 0.0
+
+
+def _shared_render(scene, tmp_path: Path, **kw) -> tuple[float, np.ndarray]:
+    with build_mix_shared(scene, spool_dir=tmp_path, **kw) as mix:
+        gain = mix.master_gain_db
+        audio = np.concatenate(list(mix.blocks(6_000)), axis=1)
+    return gain, audio
+
+
+@pytest.mark.parametrize(
+    ("name", "window_s"),
+    [("rain", 240.0), ("rain-with-bowls", 8.0)],  # the whole session; its first 8 s
+)
+def test_calibration_on_the_shared_source_is_build_mixs_to_the_bit(
+    name: str, window_s: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Measured on the render's own quanta, the gain and every sample are unchanged."""
+    monkeypatch.setattr(build_module, "MIX_CALIBRATION_S", window_s)
+    kw = {"duration_s": 20.0, "seed": 3, "sample_rate": 24_000, "target_lufs": -20.0}
+    scene = load_scene(name)
+    plain = build_mix(scene, **kw)
+    gain, audio = _shared_render(scene, tmp_path, **kw)
+    assert gain == plain.master_gain_db != 0.0
+    assert np.array_equal(audio, render_array_of(plain))
+    assert list(tmp_path.iterdir()) == []  # the spool was an unlinked file
+
+
+def render_array_of(mix) -> np.ndarray:
+    mix.reset()
+    return np.concatenate(list(mix.blocks(9_000)), axis=1)
+
+
+def test_an_automated_scene_is_calibrated_the_plain_way(tmp_path: Path) -> None:
+    scene = load_scene("breath-pacer")
+    assert any(layer.automation for layer in scene.layers)
+    kw = {"duration_s": 30.0, "seed": 1, "sample_rate": 24_000}
+    with build_mix_shared(scene, spool_dir=tmp_path, **kw) as mix:
+        assert mix._feed is None  # nothing forked: render_to_file may fork itself
+        gain = mix.master_gain_db
+    assert gain == build_mix(scene, **kw).master_gain_db
+
+
+def test_leaving_a_shared_build_early_kills_the_child(tmp_path: Path) -> None:
+    before = set(_children())
+    with pytest.raises(KeyboardInterrupt):
+        with build_mix_shared(
+            load_scene("rain"), duration_s=600.0, seed=1, sample_rate=24_000, spool_dir=tmp_path
+        ) as mix:
+            mix.process(48_000)
+            assert len(set(_children()) - before) == 1  # the render process
+            raise KeyboardInterrupt
+    assert set(_children()) == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_child_failing_during_the_shared_calibration_raises(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sonora.engine.graph import Mix
+
+    real = Mix.source_quantum
+
+    def breaks(self: Mix, start: int) -> np.ndarray:
+        if start > 24_000 * 2:
+            raise ValueError("broken layer")
+        return real(self, start)
+
+    monkeypatch.setattr(Mix, "source_quantum", breaks)
+    before = set(_children())
+    with pytest.raises(RuntimeError, match="render process stopped"):
+        with build_mix_shared(
+            load_scene("rain"), duration_s=20.0, seed=1, sample_rate=24_000, spool_dir=tmp_path
+        ):
+            pass
+    assert set(_children()) == before
+
+
+@pytest.mark.parametrize("duration_s", [1.0, 3.0, 4.1])
+def test_sessions_near_the_shortest_calibration_window_match_build_mix(
+    duration_s: float, tmp_path: Path
+) -> None:
+    """A window longer than the session (3 s at least) needs quanta the render never
+    makes: such sessions are calibrated the plain way; every length gets build_mix's
+    gain and samples."""
+    kw = {"duration_s": duration_s, "seed": 4, "sample_rate": 24_000}
+    scene = load_scene("rain")
+    plain = build_mix(scene, **kw)
+    gain, audio = _shared_render(scene, tmp_path, **kw)
+    assert gain == plain.master_gain_db
+    assert np.array_equal(audio, render_array_of(plain))

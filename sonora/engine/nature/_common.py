@@ -429,8 +429,10 @@ def _modal_events(
         env *= ph
         out += env
     # The attack only matters for its first few time constants.
-    att = np.broadcast_to(np.asarray(attack_s, dtype=np.float64).reshape(-1, 1), (n, 1))
+    att = np.asarray(attack_s, dtype=np.float64).reshape(-1, 1)  # (N, 1) or (1, 1)
     head = min(length, int(float(att.max()) * 8.0 * sr) + 1)
+    # one shared attack: one row, broadcast over the events (same values, N times
+    # fewer exponentials)
     out[:, :head] *= 1.0 - np.exp(-t[:, :head] / (att * sr).astype(np.float32))
     nf = min(max(length // 8, 4), 96)
     out[:, -nf:] *= _fade_tail(nf)
@@ -466,6 +468,46 @@ def _pan_arrays(pan: np.ndarray) -> np.ndarray:
     """Equal-power pan gains ``(2, N)``, unity at the centre; ``pan`` in [-1, 1]."""
     a = (np.clip(pan, -1.0, 1.0) + 1.0) * (0.25 * math.pi)
     return np.stack([np.cos(a), np.sin(a)]) * _SQRT2
+
+
+def _scatter_events(
+    tails: _Tails,
+    rng: np.random.Generator,
+    grains: np.ndarray,
+    *,
+    amp: float,
+    pan: float = 0.0,
+    spread: float = 1.0,
+    level_first: bool = False,
+) -> None:
+    """Scatter ``grains`` over the quantum: random starts, pans and levels.
+
+    Event ``i`` starts at a uniformly random frame of the quantum (starts sorted),
+    at an equal-power pan of ``pan + spread · (2u − 1)`` and a gain of
+    ``amp · 10^(−0.6 u')`` (0 to −12 dB); ``u, u'`` come from one ``rng.random((2,
+    N))`` draw (``u'`` its first row with ``level_first``, else its second), then the
+    starts from ``rng.integers``: the draw order the nature sources have always used.
+
+    Parameters
+    ----------
+    tails : _Tails
+        Where the events are added.
+    rng : numpy.random.Generator
+        The quantum's generator.
+    grains : numpy.ndarray
+        float32 ``(N, L)`` mono events.
+    amp : float
+        Largest gain (linear).
+    pan, spread : float
+        Pan centre and half-width, -1 (left) to 1 (right).
+    level_first : bool
+        Whether the level is drawn before the pan.
+    """
+    n = grains.shape[0]
+    v = rng.random((2, n))
+    level, side = (v[0], v[1]) if level_first else (v[1], v[0])
+    gains = _pan_arrays(pan + spread * (2.0 * side - 1.0)) * (amp * 10.0 ** (-0.6 * level))
+    tails.add(np.sort(rng.integers(0, QUANTUM, n)), grains, gains)
 
 
 def _ticks(

@@ -22,9 +22,9 @@ from sonora.engine.nature._common import (
     _Layer,
     _lowpass_pow,
     _noise_bank,
-    _pan_arrays,
     _pan_gains,
     _QuantumRng,
+    _scatter_events,
     _smoothstep,
     _stream_key,
     _table_frames,
@@ -322,9 +322,7 @@ class OceanWaves(Source):
             grains = _ticks(
                 rng, n, sr, length, low_hz=low * dark, octaves=2.0, tau_s=(0.0006, 0.0025)
             )
-            v = rng.random((2, n))
             a = tick_level * math.sqrt(share / rate)
-            gains = _pan_arrays(pan + spread * (2.0 * v[0] - 1.0)) * (a * 10.0 ** (-0.6 * v[1]))
-            self._tails.add(np.sort(rng.integers(0, QUANTUM, n)), grains, gains)
+            _scatter_events(self._tails, rng, grains, amp=a, pan=pan, spread=spread)
         self._tails.take(out)
         return out

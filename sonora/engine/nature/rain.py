@@ -26,6 +26,7 @@ from sonora.engine.nature._common import (
     _noise_bank,
     _pan_arrays,
     _QuantumRng,
+    _scatter_events,
     _stream_key,
     _table_frames,
     _Tails,
@@ -287,14 +288,10 @@ class Rain(Source):
         n_far = int(rng.poisson(far_rate * QUANTUM / sr))
         if n_far:
             grains = self._far_drops(rng, n_far, bright)
-            v = rng.random((2, n_far))
             a_far = (
                 bed_rms * level * math.sqrt(rel_far * sr / (far_rate * self._MEAN_A2 * self._e0))
             )
-            amp = a_far * 10.0 ** (-0.6 * v[0])
-            gains = _pan_arrays(2.0 * v[1] - 1.0) * amp
-            starts = np.sort(rng.integers(0, QUANTUM, n_far))
-            self._tails.add(starts, grains, gains)
+            _scatter_events(self._tails, rng, grains, amp=a_far, level_first=True)
 
         # Near drops: the governor and peak guard act drop by drop, in time order.
         count = int(rng.poisson(rate_now * QUANTUM / sr))

@@ -25,9 +25,9 @@ from sonora.engine.nature._common import (
     _Layer,
     _lowpass_pow,
     _noise_bank,
-    _pan_arrays,
     _pan_gains,
     _QuantumRng,
+    _scatter_events,
     _stream_key,
     _table_frames,
     _Tails,
@@ -255,8 +255,6 @@ class Wind(Source):
                 rng, n, sr, length, low_hz=1000.0 * bright, octaves=2.0, tau_s=(0.0006, 0.002)
             )
             a = level * math.sqrt(rustle_share * sr / (rate * 0.3393 * 0.004 * sr))
-            v = rng.random((2, n))
-            gains = _pan_arrays(0.9 * (2.0 * v[0] - 1.0)) * (a * 10.0 ** (-0.6 * v[1]))
-            self._tails.add(np.sort(rng.integers(0, QUANTUM, n)), grains, gains)
+            _scatter_events(self._tails, rng, grains, amp=a, spread=0.9)
         self._tails.take(out)
         return out
