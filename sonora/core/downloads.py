@@ -164,6 +164,7 @@ class Downloads:
         self._local: ThreadPoolExecutor | None = None
         self._local_lock = threading.Lock()
         self._last_sweep = 0.0
+        self._stop = threading.Event()
 
     # -- paths -------------------------------------------------------------------------
     def path(self, download_id: str, fmt: str) -> Path:
@@ -352,7 +353,9 @@ class Downloads:
                     time.sleep(2.0 * 2**attempt)
 
     def close(self) -> None:
-        """Stop the in-process render threads (a running render finishes)."""
+        """Stop the in-process render threads; a render under way stops at its next
+        block, leaving its row ``running`` (asked again once stale, it is queued again)."""
+        self._stop.set()
         with self._local_lock:
             pool, self._local = self._local, None
         if pool is not None:
@@ -432,7 +435,8 @@ class Downloads:
         fmt: str,
         tmp: Path,
     ) -> bool:
-        """Render and encode into ``tmp``; ``False`` when the row went away meanwhile."""
+        """Render and encode into ``tmp``; ``False`` when the row went away meanwhile
+        (or this process is closing)."""
         s = self.settings
         mix = build_stream_mix(plan, calibration, sample_rate=s.sample_rate, gains=gains)
         renderer = Renderer(mix, history_s=0.0)
@@ -444,6 +448,8 @@ class Downloads:
         try:
             with tmp.open("wb") as f:
                 while not job.closed:
+                    if self._stop.is_set():  # this process is shutting down
+                        return False
                     f.write(job.next_chunk(min_bytes=WRITE_BYTES))
                     if time.monotonic() >= next_report:
                         next_report = time.monotonic() + PROGRESS_EVERY_S
