@@ -156,9 +156,7 @@ async def list_downloads(user: UserDep, core: CoreDep) -> list[dict[str, Any]]:
 @router.get("/downloads/{download_id}", response_model=DownloadOut)
 async def download_status(download_id: str, user: UserDep, core: CoreDep) -> JSONResponse:
     """How far a download's render is."""
-    rec = await run_in_threadpool(
-        core.downloads.get, user.id, _check_id(download_id, "download")
-    )
+    rec = await run_in_threadpool(core.downloads.get, user.id, _check_id(download_id, "download"))
     return JSONResponse(download_json(rec), headers={"Cache-Control": "no-store"})
 
 
@@ -169,9 +167,7 @@ async def download_status(download_id: str, user: UserDep, core: CoreDep) -> JSO
 )
 async def download_file(download_id: str, user: UserDep, core: CoreDep) -> Response:
     """The finished file (``Range`` requests supported); 409 while it renders."""
-    rec = await run_in_threadpool(
-        core.downloads.get, user.id, _check_id(download_id, "download")
-    )
+    rec = await run_in_threadpool(core.downloads.get, user.id, _check_id(download_id, "download"))
     if rec.status != "done":
         raise HTTPException(
             status_code=409,
@@ -231,4 +227,3 @@ def _eta_s(rec: DownloadRecord) -> int:
         left = elapsed_s * (1.0 - rec.progress) / rec.progress
         return int(min(max(left, 5.0), 120.0))
     return 30
-
