@@ -61,9 +61,11 @@ log = logging.getLogger("sonora.downloads")
 ACTIVE = ("queued", "running")
 #: A running render records progress about this often, seconds.
 PROGRESS_EVERY_S = 1.0
-#: A ``running`` row not updated for this long lost its worker (killed, host gone):
-#: asking again queues it again (the job is idempotent), seconds.
-RUNNING_STALE_S = 120.0
+#: A ``running`` row not updated for this long lost its worker and its broker message
+#: (a killed worker's job is normally delivered again by the broker): asking again
+#: queues it again (the job is idempotent), seconds.  Long enough for the calibration
+#: of an all-night plan, measured before the first progress report.
+RUNNING_STALE_S = 600.0
 #: A ``queued`` row this old was probably lost with its broker message: queued again, s.
 QUEUED_STALE_S = 1800.0
 #: Bytes encoded before each write to the file (the encoder gets a block at a time).
@@ -135,11 +137,17 @@ class DownloadRecord:
 
 
 def render_key(
-    plan: dict[str, Any], gains: list[float] | None, fmt: str, *, settings_key: str
+    plan_id: str,
+    plan: dict[str, Any],
+    gains: list[float] | None,
+    fmt: str,
+    *,
+    settings_key: str,
 ) -> str:
-    """One render per key: SHA-256 (hex) of plan content, gains, format and settings."""
+    """One render per key: SHA-256 (hex) of the plan (id and content: an edited plan is
+    another render), mixer gains, format and render settings."""
     text = json.dumps(
-        {"plan": plan, "gains": gains, "format": fmt, "settings": settings_key},
+        {"id": plan_id, "plan": plan, "gains": gains, "format": fmt, "settings": settings_key},
         sort_keys=True,
         separators=(",", ":"),
         default=str,
@@ -200,7 +208,7 @@ class Downloads:
             raise ParameterError("format", f"{fmt!r} is not a format; allowed: opus, mp3")
         self._maybe_sweep()
         gains = None if record.gains is None else [float(g) for g in record.gains]
-        key = render_key(record.plan, gains, fmt, settings_key=self._settings_key())
+        key = render_key(record.id, record.plan, gains, fmt, settings_key=self._settings_key())
         now = utcnow()
         queued = False
         with self.store.transaction() as s:
