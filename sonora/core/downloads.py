@@ -210,45 +210,39 @@ class Downloads:
         gains = None if record.gains is None else [float(g) for g in record.gains]
         key = render_key(record.id, record.plan, gains, fmt, settings_key=self._settings_key())
         now = utcnow()
-        queued = False
-        with self.store.transaction() as s:
-            row = s.scalars(
-                select(DownloadRow).where(
-                    DownloadRow.user_id == user_id, DownloadRow.render_key == key
-                )
-            ).first()
-            if row is not None and self._reusable(row, now):
-                return DownloadRecord.of(row), False
-            self._check_limits(s, user_id, now)
-            if row is None:
-                row = DownloadRow(
-                    id=new_id(),
-                    user_id=user_id,
-                    plan_id=record.id,
-                    format=fmt,
-                    render_key=key,
-                    plan=record.plan,
-                    gains=gains,
-                    status="queued",
-                    progress=0.0,
-                    attempts=0,
-                    created_at=now,
-                    updated_at=now,
-                )
-                s.add(row)
-            else:  # failed, expired, file lost or worker lost: render it again
-                row.status, row.progress, row.error = "queued", 0.0, None
-                row.size_bytes, row.finished_at, row.expires_at = None, None, None
-                row.created_at = row.updated_at = now
-            try:
+        try:
+            with self.store.transaction() as s:
+                row = s.scalars(
+                    select(DownloadRow).where(
+                        DownloadRow.user_id == user_id, DownloadRow.render_key == key
+                    )
+                ).first()
+                if row is not None and self._reusable(row, now):
+                    return DownloadRecord.of(row), False
+                self._check_limits(s, user_id, now)
+                if row is None:
+                    row = DownloadRow(
+                        id=new_id(),
+                        user_id=user_id,
+                        plan_id=record.id,
+                        format=fmt,
+                        render_key=key,
+                        plan=record.plan,
+                        gains=gains,
+                        status="queued",
+                        progress=0.0,
+                        attempts=0,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    s.add(row)
+                else:  # failed, expired, file lost or worker lost: render it again
+                    row.status, row.progress, row.error = "queued", 0.0, None
+                    row.size_bytes, row.finished_at, row.expires_at = None, None, None
+                    row.created_at = row.updated_at = now
                 s.flush()
-            except IntegrityError:  # the same request at the same moment: theirs wins
-                s.rollback()
-                row = None
-            else:
-                queued = True
-            out = None if row is None else DownloadRecord.of(row)
-        if out is None:
+                out = DownloadRecord.of(row)
+        except IntegrityError:  # the same request at the same moment: theirs is the one
             with self.store.reading() as s:
                 found = s.scalars(
                     select(DownloadRow).where(
@@ -256,9 +250,8 @@ class Downloads:
                     )
                 ).one()
                 return DownloadRecord.of(found), False
-        if queued:
-            self.dispatch(out.id)
-        return out, queued
+        self.dispatch(out.id)
+        return out, True
 
     def _reusable(self, row: DownloadRow, now: dt.datetime) -> bool:
         if row.status == "done":

@@ -14,8 +14,10 @@ import datetime as dt
 import io
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +178,32 @@ def test_limits_and_formats_are_checked_before_anything_is_queued(tmp_path: Path
             core.downloads.start(user.id, dataclasses.replace(rec, gains=[0.5]), "opus")
         assert 3500 <= over.value.retry_after_s <= 3600
         assert core.downloads.start(user.id, rec, "opus")[0].id == d.id  # reuse: free
+    finally:
+        core.close()
+
+
+def test_identical_requests_at_the_same_moment_make_one_render(
+    db_url: tuple[str, str | None], tmp_path: Path
+) -> None:
+    """Four requests racing (SQLite and PostgreSQL): one render, the same download."""
+    from sonora.core.database import Database
+
+    url, schema = db_url
+    core = Core(web_settings(tmp_path), store=Database.open(url, schema=schema))
+    try:
+        user, rec = _short_plan(core)
+        gate = threading.Barrier(4)
+
+        def ask() -> tuple[str, bool]:
+            gate.wait()
+            d, queued = core.downloads.start(user.id, rec, "opus")
+            return d.id, queued
+
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: ask(), range(4)))
+        assert len({i for i, _ in answers}) == 1, answers
+        assert sum(q for _, q in answers) == 1, answers
+        _wait_done(core, user.id, answers[0][0])
     finally:
         core.close()
 
