@@ -20,7 +20,8 @@ volume every web process and worker shares):
 
 Without a broker (``make run``), the job runs in this process, in
 ``download_threads`` background threads, so a request never waits for a render; the
-same happens when the broker cannot be reached.
+same happens when the broker cannot be reached.  A render stopped by a restart of that
+single process is resumed when downloads are next used.
 """
 
 from __future__ import annotations
@@ -344,6 +345,8 @@ class Downloads:
         """The job in this process, with the queue's retry policy shortened: a few tries,
         2 then 4 s apart."""
         for attempt in range(LOCAL_TRIES):
+            if self._stop.is_set():  # closing: resumed on the next start
+                return
             last = attempt == LOCAL_TRIES - 1
             try:
                 self.render(download_id, final_attempt=last)
@@ -585,15 +588,28 @@ class Downloads:
         return n
 
     def _maybe_sweep(self) -> None:
-        """Without a broker nothing schedules :meth:`expire`: run it now and then, on use."""
+        """Without a broker nothing schedules :meth:`expire`: run it now and then, on use.
+
+        On first use it also resumes renders a previous run of this (single) process
+        left waiting or running (stopped by a restart): nothing else would.
+        """
         if self.settings.broker_url:
             return
         now = time.monotonic()
-        if now - self._last_sweep < LOCAL_SWEEP_EVERY_S:
-            return
-        self._last_sweep = now
+        with self._local_lock:
+            first = self._last_sweep == 0.0
+            if not first and now - self._last_sweep < LOCAL_SWEEP_EVERY_S:
+                return
+            self._last_sweep = now
         try:
             self.expire()
+            if first:
+                with self.store.reading() as s:
+                    left = list(
+                        s.scalars(select(DownloadRow.id).where(DownloadRow.status.in_(ACTIVE)))
+                    )
+                for download_id in left:
+                    self.dispatch(download_id)
         except Exception:  # pragma: no cover - best effort
             log.exception("sweeping expired downloads failed")
 

@@ -182,6 +182,25 @@ def test_limits_and_formats_are_checked_before_anything_is_queued(tmp_path: Path
         core.close()
 
 
+def test_without_a_broker_a_render_stopped_by_a_restart_resumes(tmp_path: Path) -> None:
+    settings = web_settings(tmp_path)
+    first = Core(settings)
+    user, rec = _short_plan(first, seconds=120.0)
+    d, _ = first.downloads.start(user.id, rec, "opus")
+    first.close()  # the process stops: its render thread stops at its next block
+    time.sleep(1.0)
+    assert not first.downloads.path(d.id, "opus").exists()
+    again = Core(settings)  # the next start of the same single process
+    try:
+        assert again.downloads.list(user.id)[0].status in ("queued", "running")
+        assert again.downloads.get(user.id, d.id).id == d.id  # first use: resumed
+        done = _wait_done(again, user.id, d.id)
+        audio, rate = _decode(again.downloads.path(d.id, "opus").read_bytes())
+        assert abs(audio.shape[1] / rate - 120.0) < 0.1 and done.size_bytes
+    finally:
+        again.close()
+
+
 def test_identical_requests_at_the_same_moment_make_one_render(
     db_url: tuple[str, str | None], tmp_path: Path
 ) -> None:
