@@ -408,6 +408,41 @@ class Settings(BaseSettings):
         description="Redis broker only: seconds before a job taken by a worker that died is "
         "delivered again (RabbitMQ redelivers when the worker's connection drops).",
     )
+    # -- downloads on the job queue (sonora/core/downloads.py) ------------------------
+    media_dir: Path | None = Field(
+        default=None,
+        description="Folder for rendered session downloads. Empty: `<data dir>/media`. "
+        "Several hosts: a volume shared by every web process and worker.",
+    )
+    download_ttl_h: float = Field(
+        default=24.0,
+        ge=0.1,
+        le=720.0,
+        description="Hours a rendered download is kept after it is finished; then a "
+        "scheduled job removes it (asking again renders it again).",
+    )
+    download_wait_s: float = Field(
+        default=50.0,
+        ge=0.0,
+        le=600.0,
+        description="The old `GET /api/plans/{id}/download` waits this long (without "
+        "rendering in the web process) for its render before answering 503 + Retry-After; "
+        "keep it under the proxy's read timeout (nginx: 60 s).",
+    )
+    download_renders_per_account: int = Field(
+        default=2,
+        ge=1,
+        le=50,
+        description="Download renders one listener may have waiting or running at once "
+        "(renders started per period are limited by `limit_downloads_per_account`).",
+    )
+    download_threads: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Without a broker (single process): threads of the web process that "
+        "render downloads.",
+    )
 
     @field_validator(
         "limit_signup_per_client",
@@ -470,6 +505,11 @@ class Settings(BaseSettings):
     def outbox_folder(self) -> Path:
         """Where the file email backend writes (``outbox_dir`` or ``data_dir/outbox``)."""
         return self.outbox_dir if self.outbox_dir is not None else self.data_dir / "outbox"
+
+    @property
+    def media_folder(self) -> Path:
+        """Where rendered downloads live (``media_dir`` or ``data_dir/media``)."""
+        return self.media_dir if self.media_dir is not None else self.data_dir / "media"
 
     @property
     def library_root_paths(self) -> list[str]:

@@ -44,6 +44,7 @@ from sonora.settings import Settings
 
 if TYPE_CHECKING:
     from sonora.care.dose import DoseEstimate
+    from sonora.core.downloads import Downloads
     from sonora.library.service import Library
     from sonora.mixes import Mixes
     from sonora.programmes import Programmes
@@ -150,6 +151,13 @@ class Core:
         return Programmes(self.store, self.store.history)
 
     @functools.cached_property
+    def downloads(self) -> Downloads:
+        """Session downloads rendered on the job queue (files in ``SONORA_MEDIA_DIR``)."""
+        from sonora.core.downloads import Downloads
+
+        return Downloads(self)
+
+    @functools.cached_property
     def library(self) -> Library:
         """The listener's own music: folders, scans, tracks (``SONORA_LIBRARY_ROOTS``)."""
         from sonora.library.repo import SqlLibraryRepo
@@ -167,6 +175,8 @@ class Core:
             self.library.stop_background()
         if "therapists" in self.__dict__:
             self.therapists.stop_background()
+        if "downloads" in self.__dict__:
+            self.downloads.close()
         if "calibrator" in self.__dict__:
             self.calibrator.close()
         if "prior_sync" in self.__dict__:
@@ -274,10 +284,12 @@ class Core:
         for entry in self.listening.history(user.id):
             self.hub.forget_plan(entry.plan.id)
         mix_counts = self.mixes.delete_user(user.id)
+        files = self.downloads.file_paths(user.id)  # rows go with the account, then files
         counts = {
             **self.therapists.delete_account(user, before=(self.programmes.account_part(),)),
             **mix_counts,
         }
+        self.downloads.remove_files(files)
         self.planner.forget(user.id)
         return counts
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from sonora.accounts.privacy import AccountPart
 from sonora.accounts.repo import AccountRepo
+from sonora.core.download_models import DOWNLOAD_ROWS
 from sonora.library.repo import LIBRARY_ROWS
 from sonora.listening.repo import LISTENING_ROWS, ListeningRepo
 from sonora.match.tables import MATCH_ROWS
@@ -31,7 +32,12 @@ class Database(AccountRepo, ListeningRepo):
     False
     """
 
-    account_parts: tuple[AccountPart, ...] = (LIBRARY_ROWS, MATCH_ROWS, LISTENING_ROWS)
+    account_parts: tuple[AccountPart, ...] = (
+        LIBRARY_ROWS,
+        MATCH_ROWS,
+        DOWNLOAD_ROWS,  # before the plans they render
+        LISTENING_ROWS,
+    )
 
 
 # Every feature's tables on the one metadata (Alembic's target, schema checks): the

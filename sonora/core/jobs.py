@@ -11,7 +11,8 @@ single-process SQLite install needs no services.
 
 Every job is safe to run twice: calibration stores a result keyed by the plan's content
 (a second run finds it and stops), the outbox claims each email before sending, and a
-re-check reminder is queued once per expiry.
+re-check reminder is queued once per expiry, and a download render writes a temporary
+file renamed into place (a second run finds the file).
 
 Adding a job (e.g. library scans)
 ---------------------------------
@@ -123,6 +124,23 @@ def library_scan(scan_id: str) -> Any:
     from sonora.library.service import run_scan
 
     return run_scan(core(), scan_id)
+
+
+@job("sonora.downloads.render")
+def render_download(download_id: str) -> str:
+    """Render a session download to its file (:meth:`sonora.core.downloads.Downloads.render`:
+    a finished file is found and kept, an interrupted one rendered again into a fresh
+    temporary file and renamed into place, so running it twice is safe)."""
+    from celery import current_task
+
+    retries = int(getattr(current_task.request, "retries", 0) or 0) if current_task else 0
+    return core().downloads.render(download_id, final_attempt=retries >= MAX_RETRIES)
+
+
+@job("sonora.downloads.expire")
+def expire_downloads() -> int:
+    """Remove expired download files and rows, and files whose row is gone (hourly)."""
+    return core().downloads.expire()
 
 
 @job("sonora.probe")

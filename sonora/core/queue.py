@@ -70,6 +70,8 @@ def _make_app() -> Celery:
             "remind": {"task": "sonora.therapists.remind", "schedule": 6 * 3600.0},
             # hourly: a listener's reminder goes out within the hour the day starts
             "programmes": {"task": "sonora.programmes.remind", "schedule": 3600.0},
+            # expired download files (SONORA_DOWNLOAD_TTL_H) and files whose row is gone
+            "downloads": {"task": "sonora.downloads.expire", "schedule": 3600.0},
         },
     )
     return app

@@ -509,7 +509,8 @@ async def stream(
         200: {
             "content": {"audio/ogg": {}, "audio/mpeg": {}},
             "description": "The whole session as a file",
-        }
+        },
+        503: {"description": "Still being prepared: try again after Retry-After seconds"},
     },
 )
 async def download(
@@ -519,8 +520,12 @@ async def download(
     core: CoreDep,
     format: Annotated[Literal["opus", "mp3"], Query(description="Ogg Opus or MP3")] = "opus",
 ) -> Response:
-    """Download the whole session as an audio file (rendered as fast as it can)."""
-    return await _stream(request, plan_id, format, 0.0, user, core, download=True)
+    """Download the whole session as an audio file: rendered on the job queue, sent once
+    ready (``Range`` supported); see ``POST /api/plans/{plan_id}/downloads`` for the
+    flow with progress."""
+    from sonora.web.downloads_api import legacy_download
+
+    return await legacy_download(request, plan_id, format, user, core)
 
 
 @router.post(

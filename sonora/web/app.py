@@ -231,6 +231,10 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
 
     app.include_router(programmes_api)
     app.include_router(programmes_pages)
+    # session downloads rendered on the job queue (issue #18)
+    from sonora.web.downloads_api import router as downloads_api
+
+    app.include_router(downloads_api)
     # the listener's own music (issue #16): folders, scans, tracks
     from sonora.web.library_api import router as library_api
     from sonora.web.library_pages import router as library_pages

@@ -122,6 +122,81 @@ def test_a_worker_measures_a_plan_made_by_the_web_process(
         web.close()
 
 
+@pytest.mark.slow
+def test_a_download_renders_on_a_worker_and_a_killed_render_runs_again_once(
+    tmp_path: Path, sender: tuple[Celery, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The web process only records and queues the download; a worker on the real broker
+    renders it into the shared media folder; killed mid-render, the job is delivered again
+    and a second worker renders it whole; delivered once more, it keeps the file."""
+    from sonora.core.app import Core
+    from sonora.core.download_models import DownloadRow
+    from sonora.settings import Settings
+
+    app, queue = sender
+    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    media = tmp_path / "shared-media"
+    web = Core(
+        Settings(data_dir=tmp_path / "web", database_url=db, media_dir=media, calibrate_ahead=False)
+    )
+    # the web process's publisher, on this test's own queue (as in the tests above)
+    monkeypatch.setattr(
+        web.downloads,
+        "dispatch",
+        lambda download_id: app.send_task(
+            "sonora.downloads.render", kwargs={"download_id": download_id}, queue=queue
+        ),
+    )
+    extra = {"SONORA_DATABASE_URL": db, "SONORA_MEDIA_DIR": str(media)}
+
+    def row() -> DownloadRow:
+        with web.store.reading() as s:
+            found = s.get(DownloadRow, download.id)
+            assert found is not None
+            s.expunge(found)
+            return found
+
+    first = _worker(tmp_path, RABBITMQ, queue, **extra)
+    try:
+        user, _ = web.start_guest()
+        _, plan, _ = web.check_in(user, {"tension": 5, "goal": "sleep", "minutes": 5})
+        download, queued = web.downloads.start(
+            user.id, web.store.get_plan(user.id, plan.id), "opus"
+        )
+        assert queued and row().status == "queued"
+        deadline = time.monotonic() + 300
+        while not (row().status == "running" and row().progress >= 0.05):
+            assert time.monotonic() < deadline, "the worker did not start rendering"
+            time.sleep(0.2)
+        _kill(first)  # SIGKILL mid-render: no acknowledgement, a .part file left behind
+        assert row().status == "running" and row().progress < 1.0
+        assert not web.downloads.path(download.id, "opus").exists()
+    finally:
+        _kill(first)
+    second = _worker(tmp_path, RABBITMQ, queue, **extra)
+    try:
+        deadline = time.monotonic() + 600
+        while (r := row()).status != "done":
+            assert r.status != "failed", r.error
+            assert time.monotonic() < deadline, f"not rendered again: {r.status} {r.progress}"
+            time.sleep(0.5)
+        path = web.downloads.path(download.id, "opus")
+        assert r.attempts == 2 and r.size_bytes == path.stat().st_size
+        mtime = path.stat().st_mtime_ns
+        web.downloads.dispatch(download.id)  # delivered once more: the file is kept
+        time.sleep(5.0)
+        assert path.stat().st_mtime_ns == mtime and row().attempts == 2
+    finally:
+        _kill(second)
+        web.close()
+    import soundfile as sf
+
+    audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    assert abs(audio.shape[0] / rate - 300.0) < 0.1  # whole, not the killed half
+    parts = [p.name for p in media.joinpath("downloads").iterdir() if p.suffix == ".part"]
+    assert len(parts) == 1  # the killed render's: the hourly sweep removes it when stale
+
+
 def test_worker_on_redis_runs_a_job(tmp_path: Path) -> None:
     app = Celery("sonora-test", broker=REDIS, set_as_current=False)
     queue = f"sonora-test-{uuid.uuid4().hex[:8]}"
@@ -165,7 +240,12 @@ def test_without_a_broker_jobs_run_in_process_and_twice_is_safe(
 
 def test_the_scheduler_runs_every_reminder_and_the_outbox_without_cron() -> None:
     tasks = {entry["task"] for entry in jobs.celery_app.conf.beat_schedule.values()}
-    assert tasks == {"sonora.outbox.send", "sonora.therapists.remind", "sonora.programmes.remind"}
+    assert tasks == {
+        "sonora.outbox.send",
+        "sonora.therapists.remind",
+        "sonora.programmes.remind",
+        "sonora.downloads.expire",
+    }
     assert tasks <= set(jobs.celery_app.tasks)  # each names a registered job
 
 
@@ -191,6 +271,8 @@ def test_every_job_retries_with_backoff() -> None:
         "sonora.outbox.send",
         "sonora.therapists.remind",
         "sonora.programmes.remind",
+        "sonora.downloads.render",
+        "sonora.downloads.expire",
     ):
         task = jobs.celery_app.tasks[name]
         assert task.max_retries == jobs.MAX_RETRIES

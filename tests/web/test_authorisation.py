@@ -38,6 +38,10 @@ ROUTES: dict[tuple[str, str], str] = {
     ("PUT", "/api/plans/{plan_id}/gains"): "object",
     ("GET", "/api/plans/{plan_id}/stream"): "object",
     ("GET", "/api/plans/{plan_id}/download"): "object",
+    ("POST", "/api/plans/{plan_id}/downloads"): "object",
+    ("GET", "/api/downloads"): "own",
+    ("GET", "/api/downloads/{download_id}"): "object",
+    ("GET", "/api/downloads/{download_id}/file"): "object",
     ("POST", "/api/plans/{plan_id}/outcome"): "object",
     ("PATCH", "/api/plans/{plan_id}/outcome"): "object",
     ("GET", "/api/history"): "own",
@@ -261,6 +265,7 @@ def test_anonymous_visitors_are_refused(anon: TestClient, method: str, path: str
         "therapist_id": "0" * 32,
         "booking_id": "0" * 32,
         "mix_id": "0" * 32,
+        "download_id": "0" * 32,
         "programme_id": "0" * 32,
         "share_id": "0" * 32,
         "track_id": "0" * 32,
@@ -290,19 +295,24 @@ def test_another_persons_objects_are_not_found(
     made = post_checkin(alice)
     ids = {"plan_id": made["plan"]["id"], "checkin_id": made["checkin"]["id"]}
     ids["mix_id"] = alice.post("/api/mixes", json={"plan_id": ids["plan_id"]}).json()["id"]
+    if "{download_id}" in path:
+        r = alice.post(f"/api/plans/{ids['plan_id']}/downloads", json={"format": "opus"})
+        assert r.status_code == 202, r.text
+        ids["download_id"] = r.json()["id"]
     layers = len(made["plan"]["layers"])
     r = _call(bob, method, path, ids, gains=layers)
     assert r.status_code == 404, (r.status_code, r.text[:300])
     # ... while the owner gets it (streams are exercised against a real server)
     if (method, path) == ("PATCH", "/api/plans/{plan_id}/outcome"):  # edits need a first one
         alice.post(f"/api/plans/{ids['plan_id']}/outcome", json={"tension": 3})
-    if not path.endswith(("/stream", "/download")):
+    # (streams, downloads and their files are exercised against the real flow elsewhere)
+    if not path.endswith(("/stream", "/download", "/downloads", "/file")):
         r = _call(alice, method, path, ids, gains=layers)
         assert r.status_code in (200, 201, 204, 303), (r.status_code, r.text[:300])
         if r.status_code == 303:
             assert r.headers["location"] != "/"
     # and an id that does not exist looks the same as someone else's
-    missing = {"plan_id": "f" * 32, "checkin_id": "f" * 32, "mix_id": "f" * 32}
+    missing = {k: "f" * 32 for k in ("plan_id", "checkin_id", "mix_id", "download_id")}
     r = _call(bob, method, path, missing, gains=layers)
     assert r.status_code == 404
 

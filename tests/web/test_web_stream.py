@@ -188,15 +188,24 @@ def test_live_mixer_changes_what_is_heard(listener: tuple[httpx.Client, dict]) -
     c.put(f"/api/plans/{plan['id']}/gains", json={"gains": [1.0] * n})
 
 
-def test_download_is_an_attachment_rendered_flat_out(listener: tuple[httpx.Client, dict]) -> None:
+def test_download_is_an_attachment_of_the_whole_session(
+    listener: tuple[httpx.Client, dict],
+) -> None:
+    """Rendered on the job queue (tests/web/test_downloads.py), not paced: once its
+    status says done, the old URL sends the whole file at once."""
     c, plan = listener
-    t0 = time.monotonic()
-    data, headers = _read(c, f"/api/plans/{plan['id']}/download", seconds=2.0)
-    wall = time.monotonic() - t0
-    assert headers["content-disposition"].startswith('attachment; filename="sonora-')
-    assert headers["content-disposition"].endswith('.opus"')
-    seconds = _decode(data)[0].shape[1] / 48_000
-    assert seconds > wall + LEAD_S + 1.0  # not paced
+    status = c.post(f"/api/plans/{plan['id']}/downloads", json={"format": "opus"}).json()
+    deadline = time.monotonic() + 300
+    while status["status"] != "done":
+        assert status["status"] != "failed" and time.monotonic() < deadline, status
+        time.sleep(0.5)
+        status = c.get(status["status_url"]).json()
+    r = c.get(f"/api/plans/{plan['id']}/download")
+    assert r.status_code == 200
+    assert r.headers["content-disposition"].startswith('attachment; filename="sonora-')
+    assert r.headers["content-disposition"].endswith('.opus"')
+    seconds = _decode(r.content)[0].shape[1] / 48_000
+    assert abs(seconds - 300.0) < 0.1  # the check-in asked for 5 minutes
 
 
 def test_quiet_rest_has_no_stream(server: RunningServer) -> None:

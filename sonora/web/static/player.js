@@ -288,40 +288,46 @@
   }
 
   // -- keep for offline and downloads, with progress -----------------------------------
-  // Progress of an Ogg Opus file: the granule position (48 kHz samples) of the last page.
-  function oggSeconds(bytes) {
-    for (var i = bytes.length - 27; i >= 0; i--) {
-      if (bytes[i] === 0x4f && bytes[i + 1] === 0x67 && bytes[i + 2] === 0x67 && bytes[i + 3] === 0x53) {
-        var lo = bytes[i + 6] | (bytes[i + 7] << 8) | (bytes[i + 8] << 16) | (bytes[i + 9] << 24);
-        var hi = bytes[i + 10] | (bytes[i + 11] << 8);
-        return ((hi * 4294967296) + (lo >>> 0)) / 48000;
-      }
-    }
-    return 0;
+  // A file is rendered on the server's job queue: start it (or join the same one),
+  // show the render's progress from its status URL, then fetch the finished file.
+  function readJson(r) {
+    return r.json().catch(function () { return {}; }).then(function (j) {
+      if (!r.ok) throw new Error(j.detail || ("HTTP " + r.status));
+      return j;
+    });
   }
-  var MP3_KBPS = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
-  function fetchWithProgress(url, bar, label, fmtKind) {
-    bar.hidden = false; bar.value = 0; bar.removeAttribute("value");
+  function prepareFile(fmtKind, bar, label) {
+    bar.hidden = false; bar.max = 100; bar.value = 0;
+    function poll(j) {
+      if (j.status === "done") return j;
+      if (j.status === "failed") throw new Error(j.error || "the file could not be made");
+      var pct = Math.round((j.progress || 0) * 100);
+      bar.value = pct;
+      label.textContent = j.status === "queued" ? "Waiting for its turn to be prepared…" : "Preparing the file: " + pct + "%";
+      return new Promise(function (ok) { setTimeout(ok, 1000); }).then(function () {
+        return fetch(j.status_url, { credentials: "same-origin" }).then(readJson).then(poll);
+      });
+    }
+    return fetch("/api/plans/" + planId + "/downloads", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ format: fmtKind })
+    }).then(readJson).then(poll);
+  }
+  // The finished file, with progress in bytes (its length is known now).
+  function fetchFile(url, bar, label) {
     return fetch(url, { credentials: "same-origin" }).then(function (r) {
       if (!r.ok) throw new Error("HTTP " + r.status);
-      var reader = r.body.getReader(), chunks = [], got = 0, kbps = 0;
+      var total = parseInt(r.headers.get("Content-Length") || "0", 10);
       var type = r.headers.get("Content-Type") || "application/octet-stream";
+      if (!r.body || !r.body.getReader) return r.blob();
+      var reader = r.body.getReader(), chunks = [], got = 0;
       function pump() {
         return reader.read().then(function (res) {
           if (res.done) return new Blob(chunks, { type: type });
           chunks.push(res.value); got += res.value.length;
-          var secs = 0;
-          if (fmtKind === "opus") secs = oggSeconds(res.value);
-          else {
-            if (!kbps && chunks[0].length > 4) {
-              var h = chunks[0];
-              for (var i = 0; i + 2 < h.length; i++) if (h[i] === 0xff && (h[i + 1] & 0xe0) === 0xe0) { kbps = MP3_KBPS[h[i + 2] >> 4] || 0; break; }
-            }
-            secs = kbps ? got * 8 / (kbps * 1000) : 0;
-          }
-          var frac = Math.max(0, Math.min(1, secs / planDuration));
-          if (frac > 0) { bar.max = 100; bar.value = Math.round(frac * 100); }
-          label.textContent = (frac > 0 ? (fmtKind === "mp3" ? "About " : "") + Math.round(frac * 100) + "% · " : "") + (got / 1048576).toFixed(1) + " MB";
+          if (total) bar.value = Math.round(100 * got / total);
+          label.textContent = "Fetching the file: " + (got / 1048576).toFixed(1) + (total ? " of " + (total / 1048576).toFixed(1) : "") + " MB";
           return pump();
         });
       }
@@ -330,16 +336,17 @@
   }
   document.querySelectorAll("a.download").forEach(function (a) {
     a.addEventListener("click", function (e) {
-      if (!window.fetch || !window.ReadableStream) return;
+      if (!window.fetch || !window.Promise) return;  // the link itself works too
       e.preventDefault();
       var bar = document.getElementById("dl-progress"), label = document.getElementById("dl-label");
       label.textContent = "Preparing the file…";
-      fetchWithProgress(a.href, bar, label, a.dataset.format).then(function (blob) {
-        var u = URL.createObjectURL(blob), tmp = document.createElement("a");
-        tmp.href = u; tmp.download = a.dataset.filename || ("sonora." + a.dataset.format);
+      prepareFile(a.dataset.format, bar, label).then(function (j) {
+        // the browser saves it itself (Content-Disposition): no copy held in this page
+        var tmp = document.createElement("a");
+        tmp.href = j.file_url; tmp.download = j.filename;
         document.body.appendChild(tmp); tmp.click(); tmp.remove();
-        setTimeout(function () { URL.revokeObjectURL(u); }, 60000);
-        bar.value = 100; label.textContent = "Downloaded (" + (blob.size / 1048576).toFixed(1) + " MB).";
+        bar.value = 100;
+        label.textContent = "Ready (" + (j.size_bytes / 1048576).toFixed(1) + " MB): your browser is saving it.";
       }).catch(function (err) { bar.hidden = true; label.textContent = "Download failed: " + err.message + ". Try again."; });
     });
   });
@@ -366,7 +373,9 @@
       var bar = document.getElementById("keep-progress"), label = document.getElementById("keep-label");
       label.textContent = "Preparing the file…";
       keepBtn.disabled = true;
-      fetchWithProgress(fileUrl, bar, label, fmtName).then(function (blob) {
+      prepareFile(fmtName, bar, label).then(function (j) {
+        return fetchFile(j.file_url, bar, label);
+      }).then(function (blob) {
         return caches.open("sonora-kept").then(function (c) {
           return fetch("/play/" + planId, { credentials: "same-origin" }).then(function (page) {
             var meta = {

@@ -1,7 +1,7 @@
 // Sonora service worker: the app shell from the cache, pages from the network with
 // the cache as a fallback, and sessions the listener kept for offline.
 "use strict";
-var SHELL = "sonora-shell-v1";
+var SHELL = "sonora-shell-v2";
 var KEPT = "sonora-kept";  // kept sessions: /play/<id> page, audio file, /kept-meta/<id>
 var SHELL_URLS = [
   "/kept",
@@ -73,7 +73,12 @@ self.addEventListener("fetch", function (event) {
     return;
   }
   if (url.pathname.indexOf("/api/plans/") === 0 && url.pathname.slice(-9) === "/download") {
-    // A kept session's file plays from the device.
+    // A kept session's file plays from the device (kept under this, the old download
+    // URL; the player makes it through /api/plans/<id>/downloads and its status URL).
+    // Not kept: the network, whose answer is the file or, while it is still being
+    // prepared on the server's job queue, a 503 that is passed on, never kept.
     event.respondWith(fromKept(req).then(function (hit) { return hit || fetch(req); }));
   }
+  // /api/downloads/<id>/file (the rendered file, Range requests for seeking) and its
+  // status are never cached here: the server says no-store and each is the owner's only.
 });

@@ -146,10 +146,24 @@ def test_installable_offline_media_session_and_fade(
     _wait(lambda: page.evaluate("window.sonoraPlayer.rms()") > 1e-3, 20, "sound again")
     page.get_by_role("button", name="Pause").click()
 
-    # keep it for offline (progress shown while it renders)
+    # keep it for offline: rendered on the job queue (here the app's download thread),
+    # its progress shown from the status URL, then the finished file fetched and kept
     page.get_by_role("button", name="Keep for offline").click()
+    _wait(
+        lambda: re.search(r"Preparing the file: \d+%", page.inner_text("#keep-label")),
+        120,
+        "render progress",
+    )
+    assert page.is_visible("#keep-progress")
     _wait(lambda: "Kept on this device" in page.inner_text("#keep-label"), 240, "kept")
     assert page.evaluate("document.getElementById('keep-progress').value") == 100
+    # the download link reuses that render: the browser saves the finished file
+    with page.expect_download(timeout=60_000) as dl:
+        page.get_by_role("link", name="Opus").click()
+    assert dl.value.suggested_filename.endswith("-5min.opus")
+    saved = Path(dl.value.path())
+    assert saved.read_bytes()[:4] == b"OggS" and saved.stat().st_size > 100_000
+    _wait(lambda: "your browser is saving it" in page.inner_text("#dl-label"), 10, "ready")
     page.screenshot(path=str(shots / "pwa-player-kept-phone.png"), full_page=True)
 
     # network cut: the kept session's page and audio come from the device
