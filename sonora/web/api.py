@@ -431,7 +431,6 @@ async def _stream(
     user: UserRecord,
     core: Core,
     *,
-    download: bool,
     endless: bool = False,
 ) -> Response:
     rec, plan = await run_in_threadpool(core.plan, user, _check_id(plan_id, "plan"))
@@ -449,10 +448,6 @@ async def _stream(
             detail="stream: too many listeners right now; try again shortly",
             headers={"Retry-After": "5"},
         )
-    filename = None
-    if download:
-        slug = re.sub(r"[^a-z0-9]+", "-", (plan.title or "session").lower()).strip("-")
-        filename = f"sonora-{slug}-{round(plan.duration_s / 60)}min.{fmt}"
     return AudioStreamResponse(
         core,
         user_id=user.id,
@@ -460,9 +455,7 @@ async def _stream(
         plan=plan,
         fmt=fmt,
         offset_s=offset_s,
-        paced=not download,
         limiter=request.app.state.render_limiter,
-        filename=filename,
         endless=endless,
     )
 
@@ -496,9 +489,7 @@ async def stream(
     ] = False,
 ) -> Response:
     """Listen: the session's audio, rendered live and paced to real time."""
-    return await _stream(
-        request, plan_id, format, offset_s, user, core, download=False, endless=endless
-    )
+    return await _stream(request, plan_id, format, offset_s, user, core, endless=endless)
 
 
 @router.get(

@@ -13,7 +13,7 @@
    ``http.disconnect`` while it sends or waits), parks the renderer for a resume and
    records how far the listener got.
 
-Downloads use the same response unpaced, as fast as the machine renders.
+Downloads are not streamed: a job renders them to a file (:mod:`sonora.core.downloads`).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ MAX_REFILL_S = 1.0
 #: A stream due for a refill waits while another stream is less than half its lead
 #: ahead (starting, or fallen behind), polling this often, seconds, for at most
 #: :data:`GIVE_WAY_MAX_S` (and never below ``lead - refill - GIVE_WAY_MAX_S`` ahead, so
-#: its own cushion shrinks by at most that much); downloads give way too.
+#: its own cushion shrinks by at most that much).
 GIVE_WAY_POLL_S = 0.02
 GIVE_WAY_MAX_S = 0.25
 
@@ -90,12 +90,8 @@ class AudioStreamResponse(Response):
     fmt : {"opus", "mp3"}
     offset_s : float
         Where in the session to start, seconds.
-    paced : bool
-        Stay near real time (listening) or render flat out (download).
     limiter : anyio.CapacityLimiter
         Worker threads for rendering.
-    filename : str, optional
-        Sent as an attachment with this name (downloads).
     endless : bool
         Render past the plan's end with its final state held (automation keeps its
         last value), up to :data:`ENDLESS_S`; fades out only at that end.
@@ -110,9 +106,7 @@ class AudioStreamResponse(Response):
         plan: Plan,
         fmt: str,
         offset_s: float,
-        paced: bool,
         limiter: anyio.CapacityLimiter,
-        filename: str | None = None,
         endless: bool = False,
     ) -> None:
         self.core = core
@@ -121,7 +115,6 @@ class AudioStreamResponse(Response):
         self.plan = plan
         self.fmt = fmt
         self.offset_s = float(offset_s)
-        self.paced = paced
         self.limiter = limiter
         self.endless = endless
         self.render_s = max(ENDLESS_S, plan.duration_s) if endless else plan.duration_s
@@ -131,8 +124,6 @@ class AudioStreamResponse(Response):
             "X-Sonora-Offset": f"{self.offset_s:.3f}",
             "X-Sonora-Duration": f"{self.render_s:.3f}",
         }
-        if filename:
-            headers["Content-Disposition"] = f'attachment; filename="{filename}"'
         super().__init__(content=None, media_type=FORMATS[fmt][1], headers=headers)
         # No Content-Length: the body is produced as it renders.
         self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
@@ -148,11 +139,7 @@ class AudioStreamResponse(Response):
             rec.id, rec.plan, rec.calibration, owner=self.user_id, play=True
         )
         calibration = await wait_for_future(future, settings.calibration_wait_s)
-        if calibration is None and not self.paced:
-            calibration = await wait_for_future(future, None)  # a download: exact gain
-        parked: Renderer | None = None
-        if self.paced:
-            parked = core.hub.take(rec.id, key, self.offset_s)
+        parked = core.hub.take(rec.id, key, self.offset_s)
         compression = settings.opus_compression if self.fmt == "opus" else settings.mp3_compression
         disconnected = anyio.Event()
 
@@ -171,7 +158,7 @@ class AudioStreamResponse(Response):
                     gains=rec.gains,
                     duration_s=self.render_s,
                 )
-                history_s = (settings.stream_lead_s + RESUME_MARGIN_S) if self.paced else 0.0
+                history_s = settings.stream_lead_s + RESUME_MARGIN_S
                 renderer = Renderer(mix, history_s=history_s)
                 if calibration is None:
                     glide_when_calibrated(renderer, future)
@@ -230,14 +217,13 @@ class AudioStreamResponse(Response):
                 trip_frames = round(refill_s * rate)
                 behind = False
                 hub = core.hub
-                if self.paced:  # starting: nothing buffered yet
-                    hub.set_short(True)
-                    short = True
+                hub.set_short(True)  # starting: nothing buffered yet
+                short = True
                 while True:
                     if not short:  # give way to streams about to run dry
                         waited = 0.0
                         while hub.short and waited < GIVE_WAY_MAX_S:
-                            if self.paced and t0 is not None:
+                            if t0 is not None:
                                 ahead = (renderer.position_s - start_pos) - (time.monotonic() - t0)
                                 if ahead <= lead - refill_s - GIVE_WAY_MAX_S:
                                     break
@@ -255,18 +241,17 @@ class AudioStreamResponse(Response):
                         await send({"type": "http.response.body", "body": b"", "more_body": False})
                         ended = "finished"
                         break
-                    if self.paced:
-                        ahead = (renderer.position_s - start_pos) - (time.monotonic() - t0)
-                        if (ahead < lead / 2) != short:
-                            short = not short
-                            hub.set_short(short)
-                        if ahead > lead - refill_s:  # refill a whole refill_s at a time
-                            await anyio.sleep(ahead - (lead - refill_s))
-                        elif ahead < -0.25 and not behind:  # the listener is waiting
-                            behind = True
-                            _underrun(scope)
-                        elif ahead > 0:
-                            behind = False
+                    ahead = (renderer.position_s - start_pos) - (time.monotonic() - t0)
+                    if (ahead < lead / 2) != short:
+                        short = not short
+                        hub.set_short(short)
+                    if ahead > lead - refill_s:  # refill a whole refill_s at a time
+                        await anyio.sleep(ahead - (lead - refill_s))
+                    elif ahead < -0.25 and not behind:  # the listener is waiting
+                        behind = True
+                        _underrun(scope)
+                    elif ahead > 0:
+                        behind = False
                 tg.cancel_scope.cancel()
         except OSError:  # the socket went away under a send
             disconnected.set()
@@ -276,7 +261,7 @@ class AudioStreamResponse(Response):
             with anyio.CancelScope(shield=True):
                 if not job.closed:
                     job.abort()
-                core.hub.release(rec.id, key, renderer, park=self.paced and ended != "finished")
+                core.hub.release(rec.id, key, renderer, park=ended != "finished")
                 core.calibrator.stopped(rec.plan)  # no one waits: back to the ahead queue
                 position = renderer.position_s
                 try:
