@@ -7,6 +7,10 @@ Per scene (rendered at 48 kHz, seed 1, ``--seconds`` long, calibrated to -23 LUF
   the spectral envelope at lags 0.5–60 s (1 = an exact repeat); ``rep_env_return``: the
   largest envelope correlation after it first fell below 0.3 (a loop or regular swell
   coming back, rather than a slow sound still resembling itself 0.5 s later);
+  ``rep_env_change``: the largest normalised autocorrelation of the envelope's *changes*
+  (how it moved over 1 s) at lags 1.5–60 s: a loop or a periodic swell repeats its
+  changes, a smooth sound that never comes back does not (see
+  :func:`envelope_change_repetition`; ``--control`` prints all three on test sounds);
 * ``hf4k``: share of power above 4 kHz; ``lo100``: share of power below 100 Hz;
 * ``lr_db``: right minus left level;
 * ``drops/min`` and ``distinct`` for scenes with rain: transient events per minute and
@@ -17,13 +21,17 @@ parameters, one strike, ``rub = 0``) and per instrument at its defaults: energy 
 4 kHz in the first 100 ms of the strike (dB re the whole strike window) and how many
 times faster the upper modes decay than the lowest.
 
+With ``--over-bed``, each struck layer is also heard against the rest of its scene at
+its strikes (:func:`strikes_over_bed`): how far its energy above 4 kHz stands over the
+rest's there.
+
 Writes a spectrogram per scene to ``docs/sound/<scene>-<tag>.png`` and the figures to
 ``docs/sound/<tag>.json``.
 
 Usage::
 
     python benchmarks/sound.py [--seconds 150] [--tag after] [--scenes rain gong-bath]
-                               [--seed 1] [--no-files]
+                               [--seed 1] [--no-files] [--control] [--over-bed]
 """
 
 from __future__ import annotations
@@ -73,6 +81,120 @@ def spectrogram_png(audio: np.ndarray, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def band_envelope(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Spectral envelope: log power (dB) in 24 bands, 100 Hz – 12 kHz, per 50 ms frame.
+
+    The same envelope as :func:`sonora.engine.soundcheck.repetition` uses, each band's
+    mean removed; shape ``(frames, 24)``, float64.
+    """
+    x = np.asarray(audio, dtype=np.float64)
+    x = x.mean(axis=0) if x.ndim == 2 else x
+    hop = int(0.05 * sample_rate)
+    frames = len(x) // hop
+    seg = x[: frames * hop].reshape(frames, hop) * np.hanning(hop)
+    spec = np.abs(np.fft.rfft(seg, axis=1)) ** 2
+    f = np.fft.rfftfreq(hop, 1.0 / sample_rate)
+    edges = np.geomspace(100.0, min(12_000.0, 0.45 * sample_rate), 25)
+    bands = np.stack(
+        [
+            spec[:, (f >= a) & (f < b)].sum(axis=1)
+            for a, b in zip(edges[:-1], edges[1:], strict=True)
+        ],
+        axis=1,
+    )
+    env = 10 * np.log10(bands + 1e-12)
+    return env - env.mean(axis=0)
+
+
+def _vector_autocorr(v: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Normalised autocorrelation of a vector sequence ``v`` (``(frames, bands)``) at
+    lags ``lo..hi`` frames: per-band products summed over bands, over the overlap."""
+    frames = len(v)
+    hi = min(hi, frames // 2)
+    size = 1 << int(np.ceil(np.log2(2 * frames)))
+    fv = np.fft.rfft(v, size, axis=0)
+    num = np.fft.irfft(fv * np.conj(fv), size, axis=0)[: hi + 1].sum(axis=1)
+    e = np.concatenate([[0.0], np.cumsum((v**2).sum(axis=1))])
+    lags = np.arange(lo, hi + 1)
+    return num[lags] / np.sqrt(np.maximum(e[frames - lags] * (e[frames] - e[lags]), 1e-30))
+
+
+def envelope_change_repetition(
+    audio: np.ndarray,
+    sample_rate: int,
+    *,
+    step_s: float = 1.0,
+    min_lag_s: float = 1.5,
+    max_lag_s: float = 60.0,
+) -> float:
+    """Largest normalised autocorrelation of the spectral envelope's *changes*.
+
+    The envelope (:func:`band_envelope`, smoothed over 0.5 s so that a noise's frame-to-
+    frame scatter does not count as change) is differenced over ``step_s``: how each band
+    rose or fell in the last second.  A loop or a periodic swell repeats those
+    changes at its period; a sound that changes smoothly without coming back does not,
+    however slowly it moves.  The plain envelope correlation at 0.5 s cannot tell the
+    two apart: any sound slower than half a second resembles itself half a second on.
+    Lags start at ``min_lag_s`` (step plus smoothing: nearer, the differences share
+    frames).  On :func:`control_sounds` (150 s): smooth 0.21, swell 0.88, loop 1.00.
+
+    Returns
+    -------
+    float
+        Largest correlation at lags ``min_lag_s``–``max_lag_s`` (1 = the same changes
+        again), nan when the audio is shorter than two lags.
+    """
+    env = band_envelope(audio, sample_rate)
+    k = 10  # 0.5 s moving average
+    c = np.cumsum(np.vstack([np.zeros((1, env.shape[1])), env]), axis=0)
+    smooth = (c[k:] - c[:-k]) / k
+    step = round(step_s / 0.05)
+    change = smooth[step:] - smooth[:-step]
+    lo, hi = round(min_lag_s / 0.05), round(max_lag_s / 0.05)
+    if min(hi, len(change) // 2) < lo:
+        return float("nan")
+    return float(np.max(_vector_autocorr(change, lo, hi)))
+
+
+def control_sounds(seconds: float = 150.0, seed: int = 7) -> dict[str, np.ndarray]:
+    """Test sounds for the repetition measures, mono float64 at :data:`SR`.
+
+    ``smooth``: pink-ish noise whose level (±6 dB) and tilt wander smoothly (random
+    knots 3 s apart: nothing repeats); ``swell 8.4 s``: the same noise under a sine
+    swell of 8.4 s (±6 dB, a metronomic breath); ``loop 20 s``: the first 20 s of
+    ``smooth`` played over and over.
+    """
+    from scipy import signal
+
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    white = rng.standard_normal(n)
+    pink = signal.lfilter([1.0], [1.0, -0.95], white)
+    bright = signal.lfilter([1.0, -0.95], [1.0], white)
+    t = np.arange(n) / SR
+    knots = np.arange(0.0, seconds + 6.0, 3.0)
+    level = np.interp(t, knots, rng.uniform(-6, 6, len(knots)))
+    tilt = np.interp(t, knots, rng.uniform(0, 1, len(knots)))
+    smooth = (pink * (1 - tilt) + 0.3 * bright * tilt) * 10 ** (level / 20)
+    swell = pink * 10 ** (6 * np.sin(2 * np.pi * t / 8.4) / 20)
+    loop = np.resize(smooth[: 20 * SR], n)
+    return {"smooth": smooth, "swell 8.4 s": swell, "loop 20 s": loop}
+
+
+def control_figures() -> dict[str, dict[str, float]]:
+    """The three repetition figures of each :func:`control_sounds` sound."""
+    out = {}
+    for name, x in control_sounds().items():
+        wave, env, ret = sc.repetition(x, SR)
+        out[name] = {
+            "rep_wave": wave,
+            "rep_env": env,
+            "rep_env_return": ret,
+            "rep_env_change": envelope_change_repetition(x, SR),
+        }
+    return out
+
+
 def measure_scene(
     name: str, seconds: float, seed: int = 1
 ) -> tuple[Any, np.ndarray, dict[str, Any], np.ndarray]:
@@ -87,7 +209,7 @@ def measure_scene(
         The guarded render, shape ``(2, frames)``, float32, at :data:`SR` Hz.
     row : dict
         ``guard_share``, ``guard_worst_db`` (dB), ``rep_wave``, ``rep_env``,
-        ``rep_env_return``, ``hf4k``, ``lo100``, ``lr_db`` (dB) and, for scenes with
+        ``rep_env_return``, ``rep_env_change``, ``hf4k``, ``lo100``, ``lr_db`` (dB) and, for scenes with
         rain, ``drops_per_min`` and ``distinct``; the fades are left out of all but the
         guard figures.
     body : numpy.ndarray
@@ -108,6 +230,7 @@ def measure_scene(
         "rep_wave": rep_w,
         "rep_env": rep_e,
         "rep_env_return": rep_r,
+        "rep_env_change": envelope_change_repetition(body, SR),
         "hf4k": 1 - sc.band_share(body, SR, below_hz=4000.0),
         "lo100": sc.band_share(body, SR, below_hz=100.0),
         "lr_db": sc.lr_balance_db(body),
@@ -127,6 +250,71 @@ def scene_figures(name: str, seconds: float, tag: str, seed: int = 1) -> dict[st
     if tag:
         spectrogram_png(audio, OUT / f"{name}-{tag}.png", f"{name} ({tag})")
     return row
+
+
+def strikes_over_bed(name: str, source: str, seconds: float, seed: int = 1) -> dict[str, float]:
+    """How a struck layer is heard against the rest of its scene, at its strikes.
+
+    The scene is rendered as built (calibrated) and again with ``source``'s layer
+    silenced but every trim and the master gain kept; their difference is the layer as
+    it sounds in the mix (reverb and all).  In 100 ms frames, a *strike* is a frame
+    where the layer's power rises more than 6 dB over the frame before and lies within
+    40 dB of its loudest frames (the first 6 s are left out).  At each strike the layer's power above 4 kHz is compared with the
+    rest's above 4 kHz, and its whole-band power with the rest's.
+
+    Returns
+    -------
+    dict
+        ``strikes`` (count), ``hf_over_bed_db`` (median, dB), ``hf_over_bed_q3_db``
+        (upper quartile, dB), ``hf_above_bed`` (share of strikes whose >4 kHz power
+        exceeds the rest's) and ``over_bed_db`` (median whole-band, dB).
+    """
+    import dataclasses
+
+    scene = load_scene(name)
+    full_mix = build_mix(scene, duration_s=seconds, seed=seed, sample_rate=SR)
+    trims = [layer.trim for layer in full_mix.layers]
+    full = np.concatenate(list(full_mix.blocks()), axis=1)
+    quiet = dataclasses.replace(
+        scene,
+        layers=tuple(
+            dataclasses.replace(spec, gain_db=type(spec.gain_db).constant(-120.0))
+            if spec.source == source
+            else spec
+            for spec in scene.layers
+        ),
+    )
+    bed_mix = build_mix(quiet, duration_s=seconds, seed=seed, sample_rate=SR, target_lufs=None)
+    for layer, trim in zip(bed_mix.layers, trims, strict=True):
+        layer.trim = trim
+    bed_mix.master_gain_db = full_mix.master_gain_db
+    bed = np.concatenate(list(bed_mix.blocks()), axis=1)
+    layer = full - bed
+    hop = SR // 10
+
+    def frames(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m = x.mean(axis=0)
+        n = len(m) // hop
+        p = np.abs(np.fft.rfft(m[: n * hop].reshape(n, hop) * np.hanning(hop), axis=1)) ** 2
+        f = np.fft.rfftfreq(hop, 1.0 / SR)
+        return p[:, f >= 4000.0].sum(axis=1) + 1e-30, p.sum(axis=1) + 1e-30
+
+    hf_l, all_l = frames(layer)
+    hf_b, all_b = frames(bed)
+    rise = np.diff(10 * np.log10(all_l))
+    on = np.flatnonzero(rise > 6.0) + 1
+    # a rise out of the layer's silence (rounding noise of the difference) is no strike
+    on = on[(on >= 60) & (all_l[on] > 1e-4 * np.percentile(all_l, 99))]
+    hf = 10 * np.log10(hf_l[on] / hf_b[on])
+    return {
+        "strikes": float(len(on)),
+        "hf_over_bed_db": float(np.median(hf)) if len(on) else float("nan"),
+        "hf_over_bed_q3_db": float(np.percentile(hf, 75)) if len(on) else float("nan"),
+        "hf_above_bed": float(np.mean(hf > 0)) if len(on) else float("nan"),
+        "over_bed_db": float(np.median(10 * np.log10(all_l[on] / all_b[on])))
+        if len(on)
+        else float("nan"),
+    }
 
 
 def rain_text(row: dict[str, Any]) -> str:
@@ -205,11 +393,27 @@ def main() -> None:
     ap.add_argument("--scenes", nargs="*", default=None)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-files", action="store_true", help="print only (no PNG, no JSON)")
+    ap.add_argument(
+        "--control", action="store_true", help="only the repetition measures on test sounds"
+    )
+    ap.add_argument(
+        "--over-bed",
+        action="store_true",
+        help="also each struck layer against the rest of its scene at its strikes (2 renders)",
+    )
     args = ap.parse_args()
+    if args.control:
+        print(f"{'control sound':20} {'repW':>5} {'repE':>5} {'repR':>5} {'repC':>5}")
+        for name, r in control_figures().items():
+            print(
+                f"{name:20} {r['rep_wave']:5.2f} {r['rep_env']:5.2f} "
+                f"{r['rep_env_return']:5.2f} {r['rep_env_change']:5.2f}"
+            )
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     names = args.scenes or builtin_names()
     result: dict[str, object] = {"seconds": args.seconds, "scenes": {}}
-    hdr = f"{'scene':20} {'guard%':>6} {'worst':>6} {'repW':>5} {'repE':>5} {'repR':>5} {'>4k%':>5} {'<100%':>5} {'L/R':>6}  rain"
+    hdr = f"{'scene':20} {'guard%':>6} {'worst':>6} {'repW':>5} {'repE':>5} {'repR':>5} {'repC':>5} {'>4k%':>5} {'<100%':>5} {'L/R':>6}  rain"
     print(hdr)
     for name in names:
         t0 = time.perf_counter()
@@ -218,7 +422,8 @@ def main() -> None:
         rain = rain_text(row)
         print(
             f"{name:20} {100 * row['guard_share']:6.1f} {row['guard_worst_db']:6.1f} "
-            f"{row['rep_wave']:5.2f} {row['rep_env']:5.2f} {row['rep_env_return']:5.2f} {100 * row['hf4k']:5.1f} "
+            f"{row['rep_wave']:5.2f} {row['rep_env']:5.2f} {row['rep_env_return']:5.2f} {row['rep_env_change']:5.2f} "
+            f"{100 * row['hf4k']:5.1f} "
             f"{100 * row['lo100']:5.1f} {row['lr_db']:+6.2f}  {rain}   ({time.perf_counter() - t0:.0f} s)",
             flush=True,
         )
@@ -228,6 +433,16 @@ def main() -> None:
                 f"decay {fig['upper_decay_x']:.1f}x faster, lowest T60 {fig['low_t60_s']:.1f} s",
                 flush=True,
             )
+            if args.over_bed:
+                ob = strikes_over_bed(name, source, args.seconds, args.seed)
+                fig.update(ob)
+                print(
+                    f"{'':20} {source} in the scene: {ob['strikes']:.0f} strikes, > 4 kHz "
+                    f"{ob['hf_over_bed_db']:+.1f} dB over the rest (upper quartile "
+                    f"{ob['hf_over_bed_q3_db']:+.1f}; {100 * ob['hf_above_bed']:.0f} % above it), "
+                    f"whole band {ob['over_bed_db']:+.1f} dB",
+                    flush=True,
+                )
     inst = instrument_figures()
     result["instruments"] = inst
     for k, v in inst.items():

@@ -536,13 +536,21 @@ def play_cmd(
     duration: Annotated[
         str, typer.Option("--duration", "-d", help="Length: 90s, 20m, 1h30m.")
     ] = "20m",
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Same seed, same sound (default: a fresh seed, printed)."),
+    ] = None,
     loudness: LoudnessOption = DEFAULT_LOUDNESS_LUFS,
 ) -> None:
     """Play a scene through the sound card (when there is one)."""
     from sonora.scenes import load_scene
 
+    seed_given = seed is not None
+    if seed is None:
+        seed = secrets.randbelow(1_000_000)
     try:
+        if isinstance(seed, bool) or not 0 <= seed < 2**63:
+            raise ParameterError("seed", f"expected a whole number in [0, 2^63), got {seed!r}")
         seconds = parse_duration(duration)
         s = load_scene(scene)
     except (SceneNotFoundError, ParameterError) as exc:
@@ -566,14 +574,16 @@ def play_cmd(
         typer.echo(f"Cannot play: {reason}.", err=True)
         typer.echo(
             f"Render to a file instead:  sonora render {scene} -o {s.name}.flac "
-            f"--duration {duration}",
+            f"--duration {duration} --seed {seed}",
             err=True,
         )
         raise typer.Exit(code=1) from None
     from sonora.scenes.build import build_mix
 
     mix = build_mix(s, duration_s=seconds, seed=seed, target_lufs=loudness)
-    typer.echo(f"Playing {s.title} for {seconds / 60:.0f} min — Ctrl+C to stop.")
+    typer.echo(f"Playing {s.title} for {seconds / 60:.0f} min, seed {seed} — Ctrl+C to stop.")
+    if not seed_given:
+        typer.echo(f"Same sound again: add --seed {seed}")
     try:
         with sd.OutputStream(samplerate=mix.sample_rate, channels=2, dtype="float32") as stream:
             for block in mix.blocks(4096):

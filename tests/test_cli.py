@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -152,6 +153,21 @@ def test_play_without_a_sound_card_points_to_render() -> None:
     # the install hint names the extra, installed from Sonora's own folder (a bare
     # `pip install sonora[play]` would fetch an unrelated package of the same name)
     assert ".venv/bin/pip install -e '.[play]'" in out
+
+
+def test_play_without_a_seed_picks_a_fresh_one_and_names_it() -> None:
+    """Like render: no --seed means a fresh seed, printed so the sound is one flag away."""
+    seeds = set()
+    for _ in range(3):
+        result = runner.invoke(app, ["play", "rain", "--duration", "1m"])
+        m = re.search(r"--seed (\d+)", flat(result.output))
+        assert m, result.output
+        seeds.add(int(m.group(1)))
+    assert len(seeds) > 1  # three draws from a million: equal by chance ~1 in 10^12
+    result = runner.invoke(app, ["play", "rain", "--duration", "1m", "--seed", "42"])
+    assert "--seed 42" in flat(result.output)
+    result = runner.invoke(app, ["play", "rain", "--seed", "-3"])
+    assert result.exit_code != 0 and "seed" in flat(result.output)
 
 
 def test_play_unknown_scene_fails_clearly() -> None:

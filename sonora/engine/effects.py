@@ -114,12 +114,15 @@ class Reverb(Effect):
     The input's mid (mono) signal drives pedalboard's (JUCE/Freeverb) reverb; above
     :attr:`SPLIT_HZ` the right channel is the same tail delayed by 11.3 ms more than the
     left, which decorrelates a diffuse tail at a fraction of the cost of a true stereo
-    reverb.  Both sides' delays wander slowly and together over
-    :attr:`MOD_RANGE_MS` (smooth random knots :attr:`MOD_KNOT_S` apart, a function of
-    the absolute frame): with a fixed delay a sustained tone met its own delayed tail
-    at a fixed phase on one side and another on the other, and leaned a scene by up to
-    0.5 dB; with the phase turning over seconds both sides average the same power.
-    The wander bends the tail's pitch by at most a few cents.  Below
+    reverb.  The left high tail's delay wanders slowly over :attr:`MOD_RANGE_MS`
+    (smooth random knots :attr:`MOD_KNOT_S` apart, a function of the absolute frame,
+    read as straight lines between its values every :attr:`MOD_GRID_FRAMES`), and the
+    right high tail is the left one 11.3 ms later, wander and all: with a fixed delay a
+    sustained tone met its own delayed tail at a fixed phase on one side and another on
+    the other, and leaned a scene by up to 0.5 dB; with the phase turning over seconds
+    both sides average the same power.  The wander bends the tail's pitch by at most a
+    few cents; it costs one two-tap fractional read per frame (the right side is a
+    plain delay of the left).  Below
     it both channels get the same tail: a delay there is a large phase turn (0.8 cycle
     at 73 Hz) that adds to a sustained low tone on one side and cancels on the other,
     which made a drone's right channel up to 0.5 dB louder than its left.  At 44.1 kHz and above the tail is
@@ -185,8 +188,13 @@ class Reverb(Effect):
         )
         self._side_frames = round(self.SIDE_DELAY_MS * 1e-3 * self.sample_rate)
         longest = (self.MOD_MIN_MS + self.MOD_RANGE_MS) * 1e-3 * self.sample_rate
-        self._hist = np.zeros(int(np.ceil(longest)) + self._side_frames + 2, dtype=np.float32)
+        self._hist = np.zeros(int(np.ceil(longest)) + 2, dtype=np.float32)
+        self._left_hist = np.zeros(self._side_frames, dtype=np.float32)  # right = left, later
         self._frame = 0  # absolute output frame of the next block (see start_at)
+        self._grid_offsets = np.arange(self.MOD_GRID_FRAMES, dtype=np.float64)
+        self._knot_cache = (-1, 0.0)  # (grid index, delay): the last knot computed
+        # read index of frame k in a block, before subtracting the whole delay
+        self._read_base = np.arange(len(self._hist) - 1, len(self._hist) - 1 + self.MOD_GRID_FRAMES)
         # Power-complementary split around SPLIT_HZ from one first-order allpass A:
         # low = (1 + A)/2, high = (1 - A)/2, |low|² + |high|² = 1 at every frequency, so
         # delaying only the high part leaves the right channel's average power equal to
@@ -247,22 +255,51 @@ class Reverb(Effect):
         """
         self._frame = int(frame)
 
-    def _mod_delay_frames(self, n: int) -> np.ndarray:
-        """Delay of the left high tail (frames, float64, shape ``(n,)``) for the next block."""
-        t = (self._frame + np.arange(n, dtype=np.float64)) / (self.sample_rate * self.MOD_KNOT_S)
+    #: The wander is read as straight lines between its values on a fixed grid of
+    #: absolute frames (a multiple of the mix's quantum, so a mix's blocks take the
+    #: one-segment path); within ~85 ms a smoothstep over 5 s is a straight line to
+    #: within a millionth of a frame.
+    MOD_GRID_FRAMES = 4096
+
+    def _mod_knot(self, g: int) -> float:
+        """Delay of the left high tail (frames) at absolute frame ``g * MOD_GRID_FRAMES``.
+
+        Parameters
+        ----------
+        g : int
+            Index of the grid point, >= 0.
+        """
+        if g == self._knot_cache[0]:
+            return self._knot_cache[1]
+        t = g * (self.MOD_GRID_FRAMES / (self.sample_rate * self.MOD_KNOT_S))
+        k = int(t)  # t >= 0: truncation is the floor
+        u = t - k
         table = self._MOD_TABLE
-        k_first, k_last = int(t[0]), int(t[-1])
-        if k_first == k_last:  # usual: one knot interval (same arithmetic, scalar knots)
-            u = t - k_first
-            a = table[k_first % len(table)]
-            b = table[(k_first + 1) % len(table)]
-        else:
-            k = np.floor(t).astype(np.int64)
-            u = t - k
-            a = table[k % len(table)]
-            b = table[(k + 1) % len(table)]
+        a = float(table[k % len(table)])
+        b = float(table[(k + 1) % len(table)])
         v = a + (b - a) * (u * u * (3.0 - 2.0 * u))  # smoothstep join
-        return (self.MOD_MIN_MS + self.MOD_RANGE_MS * v) * (1e-3 * self.sample_rate)
+        d = (self.MOD_MIN_MS + self.MOD_RANGE_MS * v) * (1e-3 * self.sample_rate)
+        self._knot_cache = (g, d)
+        return d
+
+    def _mod_delay_frames(self, n: int) -> np.ndarray:
+        """Delay of the left high tail (frames, float64, shape ``(n,)``) for the next block.
+
+        A function of the absolute frame only: each frame's value is
+        ``knot + slope * offset`` from the same three operands whatever the chunking.
+        """
+        grid = self.MOD_GRID_FRAMES
+        first, start = divmod(self._frame, grid)
+        segments = (start + n + grid - 1) // grid
+        if start == 0 and n == grid:  # a mix's quantum: one whole segment
+            k0 = self._mod_knot(first)
+            slope = (self._mod_knot(first + 1) - k0) * (1.0 / grid)
+            return k0 + slope * self._grid_offsets
+        knots = np.array([self._mod_knot(first + s) for s in range(segments + 1)])
+        slopes = (knots[1:] - knots[:-1]) * (1.0 / grid)
+        off = start + np.arange(n, dtype=np.int64)
+        seg = off // grid
+        return knots[seg] + slopes[seg] * (off - seg * grid).astype(np.float64)
 
     def process(self, block: np.ndarray) -> np.ndarray:
         x = as_block(block, 2)
@@ -275,18 +312,28 @@ class Reverb(Effect):
         h = len(self._hist)
         buf = np.concatenate([self._hist, high])
         self._hist = buf[n:].copy()
-        # buf[j] is the high tail at absolute frame self._frame - h + j.
-        # Whole and fractional delay from the absolute-time delay alone, so every
-        # chunking reads the same samples with the same weights.
+        # buf[j] is the high tail at absolute frame self._frame - h + j.  Whole and
+        # fractional delay come from the absolute-time delay alone, so every chunking
+        # reads the same samples with the same weights: tail(t - d) is
+        # buf[i] + frac * (buf[i - 1] - buf[i]) with i = h + k - floor(d).
         delay = self._mod_delay_frames(n)
-        whole = np.floor(delay).astype(np.int64)
-        frac = (delay - whole).astype(np.float32)
-        i0 = h + np.arange(n) - whole
-        left = buf[i0] * (1 - frac) + buf[i0 - 1] * frac
-        j0 = i0 - self._side_frames
-        right = buf[j0] * (1 - frac) + buf[j0 - 1] * frac
+        whole_f = np.floor(delay)
+        frac = (delay - whole_f).astype(np.float32)
+        step = buf[:-1] - buf[1:]  # step[j] = buf[j] - buf[j + 1]
+        ahead = buf[1:]  # ahead[j] = buf[j + 1]
+        # im = i - 1 indexes both: ahead[im] = buf[i], step[im] = buf[i - 1] - buf[i]
+        base = self._read_base if n == len(self._read_base) else np.arange(h - 1, h - 1 + n)
+        im = base - whole_f.astype(np.int64)
+        left = ahead[im] + frac * step[im]
+        # The right high tail is the left one SIDE_DELAY_MS later (wander and all).
+        both = np.concatenate([self._left_hist, left])
+        right = both[:n]
+        self._left_hist = both[n:].copy()
         self._frame += n
-        return np.stack([low[0] + left, low[0] + right]).astype(np.float32)
+        out = np.empty((2, n), dtype=np.float32)
+        np.add(low[0], left, out=out[0])
+        np.add(low[0], right, out=out[1])
+        return out
 
 
 class Limiter(Effect):

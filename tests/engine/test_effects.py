@@ -147,6 +147,21 @@ def test_reverb_tail_is_stereo_and_wet_level_scales_it() -> None:
     assert rms_db(loud) - rms_db(soft) == pytest.approx(20.0, abs=0.5)
 
 
+def test_reverb_in_quanta_equals_one_shot_at_any_start(rng: np.random.Generator) -> None:
+    """A mix's aligned 4096-frame blocks take the reverb's one-segment wander path; it
+    gives the same samples as one long block (the general path), from any start."""
+    x = (rng.standard_normal((2, 4096 * 12)) * 0.1).astype(np.float32)
+    for start in (0, 4096 * 7, 1000):
+        one = Reverb(sample_rate=SR)
+        one.start_at(start)
+        whole = one.process(x)
+        blocks = Reverb(sample_rate=SR)
+        blocks.start_at(start)
+        parts = [blocks.process(x[:, i : i + 4096]) for i in range(0, x.shape[1], 4096)]
+        np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole)
+    assert np.any(whole != 0)
+
+
 # -- Filter ------------------------------------------------------------------------------
 def _sine_gain_db(f: Filter, freq_hz: float) -> float:
     x = sine(freq_hz, 1.0)

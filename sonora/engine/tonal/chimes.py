@@ -11,6 +11,7 @@ from sonora.engine.tonal.modal import (
     _contact,
     _Modal,
     _modes,
+    _ticks,
 )
 
 
@@ -19,9 +20,12 @@ class Chimes(_Modal):
 
     Tubes ring at the free-free bar modes (1, 2.757, 5.404, 8.933, 13.34 ×
     fundamental, up to 14 kHz) tuned to a pentatonic set; the T60 of mode ``k`` is
-    ``decay_s · ratio^-1.2`` (the second mode dies 3.4× faster than the first).  A hard clapper (0.3–0.5 ms contact) strikes with a force
-    that follows the wind: strikes cluster in gusts (a smooth random rate, stateless in
-    time) and are firmer and brighter at a gust's peak, glancing and soft in a lull.
+    ``decay_s · ratio^-1.2`` (the second mode dies 3.4× faster than the first).  A hard
+    clapper (0.3–0.5 ms contact) strikes with a force that follows the wind: strikes
+    cluster in gusts (a smooth random rate, stateless in time) and are firmer and
+    brighter at a gust's peak, glancing and soft in a lull.  Its contact is heard as a
+    short "tink": :attr:`TICKS` damped resonances between 3 and 12 kHz dying within
+    tens of milliseconds, which carries a strike above 4 kHz over a breeze.
     """
 
     FAMILY = "chimes"
@@ -42,6 +46,13 @@ class Chimes(_Modal):
     _STEPS = (0, 2, 4, 7, 9, 12, 14)
     _GUST_S = 4.0
     DECAY_EXP = 1.2
+    #: Upper modes lose this many dB per mode index at brightness 0 (none at 1).
+    TILT_DB = 4.0
+    #: The clapper's tick: how many damped resonances (3–12 kHz), their T60 range (s)
+    #: and their amplitude relative to the fundamental's (× velocity × (½ + brightness)).
+    TICKS = 8
+    TICK_T60_S = (0.02, 0.08)
+    TICK_LEVEL = 3.0
     warmup_s = 20.0
 
     def calibration_seconds(self) -> float:
@@ -98,10 +109,27 @@ class Chimes(_Modal):
         self._velocity = velocity
         contact = (0.5 - 0.2 * p["brightness"]) * 1e-3 * (1.3 - 0.4 * velocity)
         amps = velocity * ratios**-0.4 * _contact(freqs, contact)
-        amps *= 10 ** ((-(1.0 - p["brightness"]) * 8.0 * np.arange(n) + rng.normal(0, 2, n)) / 20)
+        tilt_db = -(1.0 - p["brightness"]) * self.TILT_DB * np.arange(n)
+        amps *= 10 ** ((tilt_db + rng.normal(0, 2, n)) / 20)
         t60 = p["decay_s"] * ratios**-self.DECAY_EXP * rng.uniform(0.9, 1.1, n)
         attack = np.full(n, contact)
-        s, a = _modes(freqs, t60, amps, attack, rng.uniform(0, 2 * np.pi, n))
+        # The clapper's contact: a splash of quickly damped high resonances (the "tink"
+        # that carries a chime's strike above 4 kHz), firmer and brighter in a gust.
+        hi = min(12_000.0, 0.42 * self.sample_rate)
+        tf, tt = _ticks(rng, self.TICKS, 3000.0, hi, self.TICK_T60_S)
+        ta = (
+            self.TICK_LEVEL
+            * velocity
+            * (0.5 + p["brightness"])
+            * _contact(tf, contact)
+            * rng.uniform(0.5, 1.0, self.TICKS)
+            * amps[0]
+        )
+        freqs = np.concatenate([freqs, tf])
+        amps = np.concatenate([amps, ta])
+        t60 = np.concatenate([t60, tt])
+        attack = np.concatenate([attack, np.full(self.TICKS, contact)])
+        s, a = _modes(freqs, t60, amps, attack, rng.uniform(0, 2 * np.pi, len(freqs)))
         return s, a * 0.2, self._pan_for(tube, rng)
 
     def _pan_for(self, tube: int, rng: np.random.Generator) -> float:
