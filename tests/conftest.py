@@ -61,6 +61,28 @@ SLOW_TESTS = {
     # `sonora recommend --render`: a 5-minute plan rendered and measured (rendering a
     # plan file from the command line stays in the fast run: tests/plan/test_plan_cli.py)
     ("test_match_cli.py", "test_cli_renders_the_plan"),
+    # 210 s of every fifth bedtime recipe, each rendered and measured: an evaluation
+    # across recipes (one sleep plan's darkening stays: test_sleep_plan_gets_quieter_and_darker)
+    ("test_plan.py", "test_sleep_plans_darken_across_recipes"),
+    # a 5.5-minute sleep plan rendered and measured (one 5-minute sleep plan's and one
+    # steady plan's calibration stay: test_sleep_plan_loudness_is_calibrated,
+    # test_steady_plan_loudness_is_calibrated)
+    ("test_plan.py", "test_longer_sleep_plan_loudness_is_predicted"),
+    # a 5-minute layered plan rendered and measured
+    ("test_recipes.py", "test_a_layered_mix_is_calibrated_as_a_whole"),
+    # a 5-minute plan measured here and again in a worker process
+    (
+        "test_calibration_queue.py",
+        "test_measuring_in_a_worker_process_gives_the_same_gains_at_lower_priority",
+    ),
+    # a 5-minute plan calibrated, then its provisional and calibrated streams rendered
+    (
+        "test_calibration_queue.py",
+        "test_provisional_gain_glides_to_the_calibrated_gain_without_a_jump",
+    ),
+    # the matching benchmark run end to end (an evaluation on simulated listeners)
+    ("test_simulator.py", "test_benchmark_accepts_an_outside_population"),
+    ("test_simulator.py", "test_benchmark_main_writes_the_png_and_reports"),
 }
 
 

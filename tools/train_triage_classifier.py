@@ -48,25 +48,19 @@ from scipy import sparse
 from scipy.optimize import minimize
 
 from sonora.care import classifier, reading, rules
-from sonora.care.evaluate import LabelledNote, load_labelled
+from sonora.care.evaluate import (
+    BLIND_POOLS,
+    BLIND_ROUNDS,
+    RULE_ROUNDS,
+    LabelledNote,
+    load_labelled,
+)
 
 OUT = Path(__file__).resolve().parents[1] / "sonora" / "care" / "data" / "triage_linear.npz"
 #: Rounds by independent writers. round9/10 (A, B) taught the rules, so they are
 #: left out of the pooled figures that choose the thresholds (--pool).
-BLIND = (
-    "round9",
-    "round10",
-    "round11",
-    "round12",
-    "round13",
-    "roundC",
-    "roundG",
-    "roundH",
-    "T1",
-    "T2",
-    "T3",
-)
-POOL = ("round11", "round12", "round13", "roundC", "roundG", "roundH", "T1", "T2", "T3")
+BLIND = RULE_ROUNDS + BLIND_ROUNDS + BLIND_POOLS
+POOL = BLIND_ROUNDS + BLIND_POOLS
 GRID = np.concatenate([[0.002, 0.005, 0.01, 0.015], np.round(np.arange(0.02, 0.96, 0.02), 2)])
 
 

@@ -114,7 +114,10 @@ from dataclasses import dataclass, field
 from importlib import resources as _ir
 
 __all__ = [
+    "BLIND_POOLS",
+    "BLIND_ROUNDS",
     "FIRST_SIGHT",
+    "RULE_ROUNDS",
     "TARGETS",
     "Evaluation",
     "LabelledNote",
@@ -124,6 +127,16 @@ __all__ = [
 ]
 
 LEVELS = ("crisis", "clinical", "everyday")
+
+#: Blind rounds A and B by an independent writer (splits ``round9``, ``round10``):
+#: their misses were read to write the concern gate, so they taught the rules.
+RULE_ROUNDS: tuple[str, ...] = ("round9", "round10")
+#: Blind rounds by independent writers that came after the rules took their shape
+#: (D, E, F, C, G, H): each must meet the crisis target, and they choose the reader's
+#: thresholds (``tools/train_triage_classifier.py``).
+BLIND_ROUNDS: tuple[str, ...] = ("round11", "round12", "round13", "roundC", "roundG", "roundH")
+#: Pools written blind by strangers to the code (crisis, clinical, 22 languages).
+BLIND_POOLS: tuple[str, ...] = ("T1", "T2", "T3")
 
 #: Target figures; see the module docstring.
 TARGETS = {

@@ -22,6 +22,7 @@ from sonora.listening.stretches import ListenedStretch, listened_since
 from sonora.store.base import new_id, utcnow
 from sonora.store.database import SqlDatabase
 from sonora.store.errors import NotFound
+from sonora.store.records import record_of
 
 __all__ = [
     "LISTENING_ROWS",
@@ -47,7 +48,7 @@ class CheckInRecord:
 
     @classmethod
     def of(cls, row: CheckInRow) -> CheckInRecord:
-        return cls(row.id, row.user_id, row.created_at, row.goal, dict(row.data), row.care)
+        return record_of(cls, row)
 
 
 #: The data of a listener's check-ins since a time, newest first: runs on every
@@ -152,16 +153,7 @@ class PlanRecord:
 
     @classmethod
     def of(cls, row: PlanRow) -> PlanRecord:
-        return cls(
-            row.id,
-            row.user_id,
-            row.checkin_id,
-            row.created_at,
-            dict(row.plan),
-            None if row.calibration is None else dict(row.calibration),
-            None if row.gains is None else list(row.gains),
-            row.started_at,
-        )
+        return record_of(cls, row)
 
 
 @dataclass(frozen=True)
@@ -176,7 +168,7 @@ class OutcomeRecord:
 
     @classmethod
     def of(cls, row: OutcomeRow) -> OutcomeRecord:
-        return cls(row.id, row.plan_id, row.created_at, dict(row.data), row.reward)
+        return record_of(cls, row)
 
 
 @dataclass(frozen=True)

@@ -35,12 +35,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sonora.store.base import Base, UTCDateTime, new_id, user_fk, utcnow
+from sonora.therapists.models import therapist_fk
 
 __all__ = ["AccessLogRow", "AnswerRow", "ProgrammeRow", "ShareRow"]
-
-
-def _therapist_fk() -> Any:
-    return ForeignKey("therapist_profiles.id", ondelete="CASCADE")
 
 
 class ShareRow(Base):
@@ -50,7 +47,7 @@ class ShareRow(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     listener_id: Mapped[str] = mapped_column(String(32), user_fk(), nullable=False)
-    therapist_id: Mapped[str] = mapped_column(String(32), _therapist_fk(), nullable=False)
+    therapist_id: Mapped[str] = mapped_column(String(32), therapist_fk(), nullable=False)
     share_numbers: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     share_history: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     share_notes: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
@@ -89,7 +86,7 @@ class ProgrammeRow(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     listener_id: Mapped[str] = mapped_column(String(32), user_fk(), nullable=False)
-    therapist_id: Mapped[str] = mapped_column(String(32), _therapist_fk(), nullable=False)
+    therapist_id: Mapped[str] = mapped_column(String(32), therapist_fk(), nullable=False)
     title: Mapped[str] = mapped_column(String(120), nullable=False)
     goals: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
     sessions_per_week: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -23,6 +23,7 @@ from sonora.programmes.spec import ProgrammeSpec
 from sonora.store.base import new_id
 from sonora.store.database import SqlDatabase
 from sonora.store.errors import NotFound
+from sonora.store.records import record_of
 from sonora.therapists.models import Booking, OutboxMessage, TherapistProfile
 
 __all__ = [
@@ -140,27 +141,7 @@ class ProgrammeRecord:
 
     @classmethod
     def of(cls, row: ProgrammeRow, therapist_name: str) -> ProgrammeRecord:
-        return cls(
-            row.id,
-            row.listener_id,
-            row.therapist_id,
-            therapist_name,
-            row.title,
-            list(row.goals),
-            row.sessions_per_week,
-            row.minutes_min,
-            row.minutes_max,
-            row.rhythm_note,
-            dict(row.listen),
-            list(row.questions),
-            row.start_date,
-            row.end_date,
-            row.note,
-            row.remind_email,
-            list(row.remind_weekdays or []),
-            row.reminded_on,
-            row.created_at,
-        )
+        return record_of(cls, row, therapist_name=therapist_name)
 
     def runs_on(self, day: dt.date) -> bool:
         """Whether ``day`` is within the programme."""

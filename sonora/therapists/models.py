@@ -48,10 +48,12 @@ __all__ = [
     "OutboxMessage",
     "TherapistProfile",
     "TherapistVerification",
+    "therapist_fk",
 ]
 
 
-def _therapist_fk() -> Any:
+def therapist_fk() -> Any:
+    """A foreign key to ``therapist_profiles.id`` that deletes the row with its profile."""
     return ForeignKey("therapist_profiles.id", ondelete="CASCADE")
 
 
@@ -107,7 +109,7 @@ class TherapistVerification(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     therapist_id: Mapped[str] = mapped_column(
-        String(32), _therapist_fk(), index=True, nullable=False
+        String(32), therapist_fk(), index=True, nullable=False
     )
     admin_id: Mapped[str | None] = mapped_column(
         String(32), ForeignKey("users.id", ondelete="SET NULL"), nullable=True
@@ -129,7 +131,7 @@ class AvailabilityRule(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     therapist_id: Mapped[str] = mapped_column(
-        String(32), _therapist_fk(), index=True, nullable=False
+        String(32), therapist_fk(), index=True, nullable=False
     )
     weekday: Mapped[int] = mapped_column(Integer, nullable=False)
     start_minute: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -144,7 +146,7 @@ class AvailabilityException(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     therapist_id: Mapped[str] = mapped_column(
-        String(32), _therapist_fk(), index=True, nullable=False
+        String(32), therapist_fk(), index=True, nullable=False
     )
     kind: Mapped[str] = mapped_column(String(8), nullable=False)
     start_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
@@ -161,7 +163,7 @@ class Booking(Base):
     __tablename__ = "bookings"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    therapist_id: Mapped[str] = mapped_column(String(32), _therapist_fk(), nullable=False)
+    therapist_id: Mapped[str] = mapped_column(String(32), therapist_fk(), nullable=False)
     slot_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -214,6 +216,6 @@ class BookingBlock(Base):
 
     __tablename__ = "booking_blocks"
 
-    therapist_id: Mapped[str] = mapped_column(String(32), _therapist_fk(), primary_key=True)
+    therapist_id: Mapped[str] = mapped_column(String(32), therapist_fk(), primary_key=True)
     email: Mapped[str] = mapped_column(String(320), primary_key=True)
     created_at: Mapped[float] = mapped_column(Float, nullable=False)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sonora.store.errors import StoreError
+from sonora.store.records import record_of
 from sonora.therapists.models import (
     Booking,
     OutboxMessage,
@@ -84,34 +85,12 @@ class TherapistRecord:
 
     @classmethod
     def of(cls, row: TherapistProfile, email: str | None = None) -> TherapistRecord:
-        return cls(
-            row.id,
-            row.user_id,
-            row.display_name,
-            row.country,
-            row.registration_number,
-            row.region,
-            row.city,
-            row.latitude,
-            row.longitude,
-            row.in_person,
-            row.online,
-            tuple(row.languages or ()),
-            tuple(row.populations or ()),
-            tuple(row.approaches or ()),
-            row.bio,
-            row.timezone,
-            row.is_demo,
-            row.created_at,
-            row.updated_at,
-            row.verified_at,
-            row.verified_until,
-            row.verified_by,
-            row.verification_note,
-            email,
-            row.recheck_reminded_for,
-            row.consult_via or "video",
-            row.consult_details or "",
+        return record_of(
+            cls,
+            row,
+            email=email,
+            consult_via=row.consult_via or "video",
+            consult_details=row.consult_details or "",
         )
 
     def status(self, now: dt.datetime) -> str:
@@ -160,20 +139,7 @@ class BookingRecord:
 
     @classmethod
     def of(cls, row: Booking) -> BookingRecord:
-        return cls(
-            row.id,
-            row.therapist_id,
-            row.starts_at,
-            row.ends_at,
-            row.status,
-            row.name,
-            row.email,
-            row.reason,
-            None if row.care is None else dict(row.care),
-            row.listener_tz,
-            row.sequence,
-            row.created_at,
-        )
+        return record_of(cls, row)
 
 
 @dataclass(frozen=True)
@@ -192,17 +158,7 @@ class OutboxRecord:
 
     @classmethod
     def of(cls, row: OutboxMessage) -> OutboxRecord:
-        return cls(
-            row.id,
-            row.kind,
-            row.to_addr,
-            row.subject,
-            row.message,
-            row.attempts,
-            row.next_attempt_at,
-            row.sent_at,
-            row.last_error,
-        )
+        return record_of(cls, row)
 
 
 @dataclass
