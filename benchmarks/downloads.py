@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,30 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
 
-
-def _tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its live children."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system + t.children_user + t.children_system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve import free_port, tree_cpu_s  # noqa: E402
 
 
 def _load() -> str:
@@ -79,7 +56,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="sonora-bench-downloads-"))
     queue = f"sonora-bench-{uuid.uuid4().hex[:8]}"
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "SONORA_DATA_DIR": str(tmp / "data"),
@@ -138,7 +115,7 @@ def main() -> None:
             raise SystemExit(f"check-in: {made.status_code} {made.text[:300]}")
         plan = made.json()["plan"]
         time.sleep(1.0)  # let the check-in's own work settle before measuring
-        web0, worker0, wall0 = _tree_cpu_s(web.pid), _tree_cpu_s(worker.pid), time.monotonic()
+        web0, worker0, wall0 = tree_cpu_s(web.pid), tree_cpu_s(worker.pid), time.monotonic()
         r = c.post(f"/api/plans/{plan['id']}/downloads", json={"format": args.format})
         status: dict[str, Any] = r.json()
         polls = 0
@@ -148,9 +125,9 @@ def main() -> None:
             time.sleep(1.0)
             status = c.get(status["status_url"]).json()
             polls += 1
-        web1, worker1, wall1 = _tree_cpu_s(web.pid), _tree_cpu_s(worker.pid), time.monotonic()
+        web1, worker1, wall1 = tree_cpu_s(web.pid), tree_cpu_s(worker.pid), time.monotonic()
         data = c.get(status["file_url"]).content
-        web2 = _tree_cpu_s(web.pid)
+        web2 = tree_cpu_s(web.pid)
         render_cpu = worker1 - worker0
         web_during = web1 - web0
         web_file = web2 - web1

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve import _granule_seconds, _guest, free_port, pct
+from serve import Conn, _granule_seconds, _guest, free_port, make_listeners, pct, tree_cpu_s
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -66,23 +66,6 @@ def _pinned(cmd: list[str], cpu: str | None) -> list[str]:
 
 
 # -- CPU accounting ----------------------------------------------------------------------
-def _tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its live children (psutil)."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system + t.children_user + t.children_system
-        except psutil.NoSuchProcess:
-            pass
-    return total
 
 
 def _pg_backend_cpu(db_admin: Any, db: str) -> dict[int, float]:
@@ -113,9 +96,9 @@ class Cpu:
     def snapshot(self) -> dict[str, Any]:
         s = self.stack
         return {
-            "web": sum(_tree_cpu_s(p.pid) for p in s.web),
-            "nginx": _tree_cpu_s(s.nginx.pid) if s.nginx else 0.0,
-            "worker": _tree_cpu_s(s.worker.pid) if s.worker else 0.0,
+            "web": sum(tree_cpu_s(p.pid) for p in s.web),
+            "nginx": tree_cpu_s(s.nginx.pid) if s.nginx else 0.0,
+            "worker": tree_cpu_s(s.worker.pid) if s.worker else 0.0,
             "pg": _pg_backend_cpu(s.admin, s.db),
             "wall": time.monotonic(),
         }
@@ -285,7 +268,7 @@ class Stack:
             ).all()
         app = Celery("sonora-bench", broker=self.broker, set_as_current=False)
         assert self.worker is not None
-        cpu0 = _tree_cpu_s(self.worker.pid)
+        cpu0 = tree_cpu_s(self.worker.pid)
         for user_id, plan_id in rows:
             app.send_task(
                 "sonora.calibrate",
@@ -307,7 +290,7 @@ class Stack:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{left} calibrations not done in {timeout_s} s")
                 time.sleep(0.3)
-        cpu = _tree_cpu_s(self.worker.pid) - cpu0
+        cpu = tree_cpu_s(self.worker.pid) - cpu0
         eng.dispose()
         return len(rows), cpu
 
@@ -342,56 +325,11 @@ class Stack:
 
 
 # -- the load generator (a separate process, pinned to the other CPU) --------------------
-class Conn:
-    """A minimal HTTP/1.1 keep-alive connection (light, so the client is not the limit)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.r: asyncio.StreamReader | None = None
-        self.w: asyncio.StreamWriter | None = None
-
-    async def request(self, method: str, path: str, headers: dict, body: bytes = b"") -> int:
-        if self.w is None:
-            self.r, self.w = await asyncio.open_connection(self.host, self.port)
-        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}"]
-        head += [f"{k}: {v}" for k, v in headers.items()]
-        if body:
-            head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
-        self.w.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
-        await self.w.drain()
-        assert self.r is not None
-        lines = (await self.r.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        length, close = 0, False
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            if k.lower() == "content-length":
-                length = int(v)
-            elif k.lower() == "connection" and v.strip().lower() == "close":
-                close = True
-        if length:
-            await self.r.readexactly(length)
-        if close:
-            self.close()
-        return status
-
-    def close(self) -> None:
-        if self.w is not None:
-            self.w.close()
-            self.w = None
 
 
 async def client_api(base: str, conc: int, seconds: float, listeners: int) -> dict[str, Any]:
-    import httpx
 
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        users = []
-        for i in range(listeners):
-            cookies = await _guest(client)
-            await client.put(
-                "/api/profile", json={"loved": [["rain", "bowls"][i % 2]]}, headers=cookies
-            )
-            users.append(cookies)
+    users = await make_listeners(base, listeners)
     host, port = base.split("//", 1)[1].split(":")
     lat: dict[str, list[float]] = {"checkin": [], "history": []}
     errors: dict[str, int] = {}

@@ -65,6 +65,25 @@ def pct(values: list[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its live children (psutil)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 class Server:
     """``uvicorn --factory sonora.web.app:create_app_from_env`` in a subprocess."""
 
@@ -248,56 +267,66 @@ async def client_ttfa(base: str, count: int, plans: list) -> dict[str, Any]:
     return {"ttfa": out}
 
 
-class RawConn:
-    """A minimal HTTP/1.1 keep-alive connection (far lighter than a client library, so
-    the load generator is not the bottleneck)."""
+class Conn:
+    """A minimal HTTP/1.1 keep-alive connection (light, so the client is not the limit)."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.r: asyncio.StreamReader | None = None
+        self.w: asyncio.StreamWriter | None = None
 
     async def request(self, method: str, path: str, headers: dict, body: bytes = b"") -> int:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        if self.w is None:
+            self.r, self.w = await asyncio.open_connection(self.host, self.port)
+        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}"]
         head += [f"{k}: {v}" for k, v in headers.items()]
         if body:
             head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
-        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
-        await self.writer.drain()
-        assert self.reader is not None
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        lines = raw.decode("latin-1").split("\r\n")
+        self.w.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        await self.w.drain()
+        assert self.r is not None
+        lines = (await self.r.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
         status = int(lines[0].split()[1])
-        length = 0
+        length, close = 0, False
         for line in lines[1:]:
-            if line.lower().startswith("content-length:"):
-                length = int(line.split(":", 1)[1])
+            k, _, v = line.partition(":")
+            if k.lower() == "content-length":
+                length = int(v)
+            elif k.lower() == "connection" and v.strip().lower() == "close":
+                close = True
         if length:
-            await self.reader.readexactly(length)
+            await self.r.readexactly(length)
+        if close:
+            self.close()
         return status
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        if self.w is not None:
+            self.w.close()
+            self.w = None
+
+
+async def make_listeners(base: str, n: int) -> list[dict[str, str]]:
+    """``n`` onboarded guests (half love rain, half bowls): their cookie headers."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        users = []
+        for i in range(n):
+            cookies = await _guest(client)
+            await client.put(
+                "/api/profile", json={"loved": [["rain", "bowls"][i % 2]]}, headers=cookies
+            )
+            users.append(cookies)
+    return users
 
 
 async def client_api(base: str, rate: float, seconds: float, listeners: int) -> dict[str, Any]:
     """Open-loop load: requests are due at a fixed rate; latency counts from when each
     was due, so a server that falls behind is measured as such (no coordinated
     omission)."""
-    import httpx
 
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        users = []
-        for i in range(listeners):
-            cookies = await _guest(client)
-            await client.put(
-                "/api/profile", json={"loved": [["rain", "bowls"][i % 2]]}, headers=cookies
-            )
-            users.append(cookies)
+    users = await make_listeners(base, listeners)
     host, port = base.split("//", 1)[1].split(":")
     lat: dict[str, list[float]] = {"checkin": [], "history": []}
     errors: dict[str, int] = {}
@@ -306,7 +335,7 @@ async def client_api(base: str, rate: float, seconds: float, listeners: int) -> 
     deadline = [0.0]
 
     async def worker() -> None:
-        conn = RawConn(host, int(port))
+        conn = Conn(host, int(port))
         while True:
             item = await queue.get()
             if item is None:
@@ -323,7 +352,7 @@ async def client_api(base: str, rate: float, seconds: float, listeners: int) -> 
                 key, ok = str(status), status < 400
             except Exception as exc:
                 conn.close()
-                conn = RawConn(host, int(port))
+                conn = Conn(host, int(port))
                 key, ok = type(exc).__name__, False
             if ok:
                 lat[kind].append(time.monotonic() - due)
