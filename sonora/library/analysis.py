@@ -312,6 +312,52 @@ def _decode_ffmpeg(path: str, *, rate_hz: int) -> Decoded:
     return _measure(blocks(), native_rate, channels, rate_hz, tags, codec)
 
 
+class _MonoResampler:
+    """Streaming polyphase resampler (scipy's ``resample_poly`` on overlapping segments).
+
+    Each segment is filtered with :data:`_PAD_PERIODS` periods of real neighbours on
+    both sides (the filter is far shorter), so the joined output equals one
+    ``resample_poly`` over the whole signal to float precision.
+
+    Parameters
+    ----------
+    from_hz, to_hz : int
+        Input and output rates, Hz.
+    """
+
+    def __init__(self, from_hz: int, to_hz: int) -> None:
+        g = math.gcd(from_hz, to_hz)
+        self.up, self.down = to_hz // g, from_hz // g
+        self.pad = self.down * max(1, math.ceil(256 / self.down))  # input frames
+        self.segment = self.down * max(1, math.ceil(_BLOCK_FRAMES / self.down))
+        self._buf = np.zeros(self.pad, np.float32)  # the zeros resample_poly pads with
+
+    def _run(self, x: np.ndarray, keep: int) -> np.ndarray:
+        from scipy.signal import resample_poly
+
+        y = resample_poly(x, self.up, self.down)
+        start = self.pad * self.up // self.down
+        return np.asarray(y[start : start + keep], np.float32)
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        """Resample the next float32 mono block; returns what is ready (may be empty)."""
+        self._buf = np.concatenate([self._buf, np.asarray(x, np.float32)])
+        out = []
+        while len(self._buf) >= 2 * self.pad + self.segment:
+            part = self._buf[: 2 * self.pad + self.segment]
+            out.append(self._run(part, self.segment * self.up // self.down))
+            self._buf = self._buf[self.segment :]
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+    def flush(self) -> np.ndarray:
+        """The rest of the output (call once, after the last block)."""
+        rest = len(self._buf) - self.pad
+        if rest <= 0:
+            return np.zeros(0, np.float32)
+        part = np.concatenate([self._buf, np.zeros(self.pad, np.float32)])
+        return self._run(part, math.ceil(rest * self.up / self.down))
+
+
 def _measure(
     blocks: Any,
     native_rate: int,
@@ -334,12 +380,10 @@ def _measure(
     rate_hz : int
         Rate of the mono analysis signal, Hz.
     """
-    from pedalboard.io import StreamResampler
-
     from sonora.engine.loudness import LoudnessMeter
 
     meter = LoudnessMeter(native_rate, channels, true_peak=False)
-    resampler = StreamResampler(native_rate, rate_hz, 1) if native_rate != rate_hz else None
+    resampler = _MonoResampler(native_rate, rate_hz) if native_rate != rate_hz else None
     limit = int(MAX_ANALYSED_S * rate_hz)
     pieces: list[np.ndarray] = []
     have = 0
@@ -354,11 +398,11 @@ def _measure(
         peak = max(peak, float(np.max(np.abs(x))))
         if have < limit:
             mono = x.mean(axis=0, keepdims=True)
-            y = resampler.process(mono)[0] if resampler is not None else mono[0]
+            y = resampler.process(mono[0]) if resampler is not None else mono[0]
             pieces.append(np.asarray(y, np.float32))
             have += len(y)
     if resampler is not None and have < limit:
-        pieces.append(np.asarray(resampler.process(None), np.float32).reshape(-1))
+        pieces.append(resampler.flush())
     mono = np.concatenate(pieces)[:limit].astype(np.float32) if pieces else np.zeros(0, np.float32)
     return Decoded(
         mono=mono,
