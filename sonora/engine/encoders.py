@@ -135,6 +135,7 @@ class Encoder:
         format.
     opus_complexity : int
         libopus complexity, 0–10 (Opus only): lower costs less CPU at the same bitrate.
+        Used when PyAV is installed (:func:`have_pyav`); libsndfile's is fixed.
     tags : mapping of str to str, optional
         Metadata written into the file, keys from :data:`TAG_NAMES` (``title``,
         ``comment``...).
