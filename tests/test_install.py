@@ -42,6 +42,19 @@ def test_runtime_dependencies_leave_out_test_tools_and_the_postgres_driver() -> 
     )
 
 
+def test_pyav_is_an_extra_not_a_runtime_dependency() -> None:
+    """PyAV's PyPI wheels bundle an FFmpeg linked with libx264/libx265 (GPL-2.0+):
+    Sonora (MIT) offers it as the ``ffmpeg`` extra only; ``make test`` and ``make bench``
+    keep installing it (through the test/bench extras) so its paths stay tested."""
+    runtime = _names(PYPROJECT["project"]["dependencies"])
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    assert "av" not in runtime
+    assert "av" in _names(extras["ffmpeg"])
+    assert "av" in _names(extras["test"]) and "av" in _names(extras["bench"])
+    installs = [line for line in MAKEFILE.splitlines() if "install --no-compile -e" in line]
+    assert any("test" in line for line in installs) and any("bench" in line for line in installs)
+
+
 def test_make_run_installs_the_triage_packages_without_their_dependencies() -> None:
     from sonora.care.minilm_pack import PACKAGE
 
