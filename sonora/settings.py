@@ -61,6 +61,14 @@ def parse_rate(text: str) -> tuple[int, float]:
     return count, period_s
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("sonora", appauthor=False))
 
@@ -207,10 +215,11 @@ class Settings(BaseSettings):
         description="Plans whose loudness is measured at once in the background.",
     )
     calibration_processes: bool = Field(
-        default=False,
+        default_factory=lambda: _usable_cpus() > 1,
         description="Measure loudness in separate worker processes at a lower priority "
-        "(streams never wait behind a measurement for the interpreter); false (the "
-        "default): in a thread of the server process.",
+        "(streams never wait behind a measurement for the interpreter); the default is "
+        "true when the server may use more than one CPU, false (a thread of the server "
+        "process) on one.",
     )
 
     # -- care ----------------------------------------------------------------------

@@ -18,6 +18,13 @@ import os
 from pathlib import Path
 
 import pytest
+
+# Loudness is measured in a thread in tests, in this process and in every server or worker
+# a test starts (they inherit the environment): the default on a machine with more than
+# one CPU is a pool of spawned measuring processes, which would cost each test's Core
+# seconds of start-up.  The process mode has its own tests
+# (tests/core/test_calibration_queue.py), and tests/test_settings.py checks the default.
+os.environ.setdefault("SONORA_CALIBRATION_PROCESSES", "false")
 from testkit import (  # noqa: F401  (fixtures and hooks pytest finds here)
     db_url,
     memory_probes,

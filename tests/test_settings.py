@@ -96,3 +96,14 @@ def test_a_given_secret_key_wins(tmp_path: Path) -> None:
     s = Settings(data_dir=tmp_path, secret_key="from-the-environment")
     assert s.ensure_secret_key() == "from-the-environment"
     assert not (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.parametrize(("cpus", "expected"), [(1, False), (2, True), (8, True)])
+def test_calibration_runs_in_processes_by_default_when_there_is_a_second_cpu(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpus: int, expected: bool
+) -> None:
+    monkeypatch.delenv("SONORA_CALIBRATION_PROCESSES", raising=False)  # conftest pins it
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)))
+    assert Settings(data_dir=tmp_path).calibration_processes is expected
+    monkeypatch.setenv("SONORA_CALIBRATION_PROCESSES", "false")
+    assert Settings(data_dir=tmp_path).calibration_processes is False
