@@ -81,31 +81,6 @@ def spectrogram_png(audio: np.ndarray, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def band_envelope(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Spectral envelope: log power (dB) in 24 bands, 100 Hz – 12 kHz, per 50 ms frame.
-
-    The same envelope as :func:`sonora.engine.soundcheck.repetition` uses, each band's
-    mean removed; shape ``(frames, 24)``, float64.
-    """
-    x = np.asarray(audio, dtype=np.float64)
-    x = x.mean(axis=0) if x.ndim == 2 else x
-    hop = int(0.05 * sample_rate)
-    frames = len(x) // hop
-    seg = x[: frames * hop].reshape(frames, hop) * np.hanning(hop)
-    spec = np.abs(np.fft.rfft(seg, axis=1)) ** 2
-    f = np.fft.rfftfreq(hop, 1.0 / sample_rate)
-    edges = np.geomspace(100.0, min(12_000.0, 0.45 * sample_rate), 25)
-    bands = np.stack(
-        [
-            spec[:, (f >= a) & (f < b)].sum(axis=1)
-            for a, b in zip(edges[:-1], edges[1:], strict=True)
-        ],
-        axis=1,
-    )
-    env = 10 * np.log10(bands + 1e-12)
-    return env - env.mean(axis=0)
-
-
 def _vector_autocorr(v: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """Normalised autocorrelation of a vector sequence ``v`` (``(frames, bands)``) at
     lags ``lo..hi`` frames: per-band products summed over bands, over the overlap."""
@@ -129,7 +104,7 @@ def envelope_change_repetition(
 ) -> float:
     """Largest normalised autocorrelation of the spectral envelope's *changes*.
 
-    The envelope (:func:`band_envelope`, smoothed over 0.5 s so that a noise's frame-to-
+    The envelope (:func:`sonora.engine.soundcheck.band_envelope`, smoothed over 0.5 s so that a noise's frame-to-
     frame scatter does not count as change) is differenced over ``step_s``: how each band
     rose or fell in the last second.  A loop or a periodic swell repeats those
     changes at its period; a sound that changes smoothly without coming back does not,
@@ -144,7 +119,7 @@ def envelope_change_repetition(
         Largest correlation at lags ``min_lag_s``–``max_lag_s`` (1 = the same changes
         again), nan when the audio is shorter than two lags.
     """
-    env = band_envelope(audio, sample_rate)
+    env = sc.band_envelope(audio, sample_rate)
     k = 10  # 0.5 s moving average
     c = np.cumsum(np.vstack([np.zeros((1, env.shape[1])), env]), axis=0)
     smooth = (c[k:] - c[:-k]) / k

@@ -34,6 +34,39 @@ def _mono(audio: np.ndarray) -> np.ndarray:
     return a if a.ndim == 1 else a.mean(axis=0)
 
 
+def band_envelope(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Spectral envelope: log power (dB) in 24 bands, 100 Hz – 12 kHz, per 50 ms frame.
+
+    Parameters
+    ----------
+    audio : numpy.ndarray
+        ``(frames,)`` or ``(channels, frames)`` samples (averaged to mono).
+    sample_rate : int
+        Hz.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(frames // hop, 24)`` float64, dB, each band's mean removed.
+    """
+    x = _mono(audio)
+    hop = int(0.05 * sample_rate)
+    frames = len(x) // hop
+    seg = x[: frames * hop].reshape(frames, hop) * np.hanning(hop)
+    spec = np.abs(np.fft.rfft(seg, axis=1)) ** 2
+    f = np.fft.rfftfreq(hop, 1.0 / sample_rate)
+    edges = np.geomspace(100.0, min(12_000.0, 0.45 * sample_rate), 25)
+    bands = np.stack(
+        [
+            spec[:, (f >= a) & (f < b)].sum(axis=1)
+            for a, b in zip(edges[:-1], edges[1:], strict=True)
+        ],
+        axis=1,
+    )
+    env = 10 * np.log10(bands + 1e-12)
+    return env - env.mean(axis=0)
+
+
 def guard_activity(
     mix: object, *, threshold_db: float = 1.0, collect: list[np.ndarray] | None = None
 ) -> tuple[float, float, list[float]]:
@@ -130,21 +163,8 @@ def repetition(
     """
     x = _mono(audio)
     wave = _autocorr_max(x, int(min_lag_s * sample_rate), int(max_lag_s * sample_rate))
-    hop = int(0.05 * sample_rate)
-    frames = len(x) // hop
-    seg = x[: frames * hop].reshape(frames, hop) * np.hanning(hop)
-    spec = np.abs(np.fft.rfft(seg, axis=1)) ** 2
-    f = np.fft.rfftfreq(hop, 1.0 / sample_rate)
-    edges = np.geomspace(100.0, min(12_000.0, 0.45 * sample_rate), 25)
-    bands = np.stack(
-        [
-            spec[:, (f >= a) & (f < b)].sum(axis=1)
-            for a, b in zip(edges[:-1], edges[1:], strict=True)
-        ],
-        axis=1,
-    )
-    env = 10 * np.log10(bands + 1e-12)
-    env -= env.mean(axis=0)
+    env = band_envelope(x, sample_rate)
+    frames = env.shape[0]
     # correlation of the vector sequence: sum over bands of per-band autocorrelations
     lo, hi = round(min_lag_s / 0.05), round(max_lag_s / 0.05)
     hi = min(hi, frames // 2)
