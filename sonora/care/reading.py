@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -42,6 +42,10 @@ class Reading:
     explained : bool
         An accident, a story or routine medicine explains the note
         (:func:`sonora.care.concern.explained`).
+    clinician : list of Signal
+        The listener mentions their own clinician, diagnosis or mental-health care
+        (:func:`sonora.care.rulebook.clinician_signals`). Not one of :meth:`tokens`:
+        the trained reader never sees it, so it cannot move a crisis call.
     """
 
     language: str
@@ -52,6 +56,7 @@ class Reading:
     denials: list[str]
     story: bool
     explained: bool
+    clinician: list[rules.Signal] = field(default_factory=list)
 
     @property
     def unread(self) -> bool:
@@ -106,6 +111,7 @@ def read_rules(text: str) -> Reading:
         denials,
         bool(story),
         concern.explained(neutral),
+        rulebook.clinician_signals(neutral, text),
     )
 
 

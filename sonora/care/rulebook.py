@@ -19,6 +19,13 @@ extended without touching code; this module only compiles and applies them.
    language plus the writing system) that tells whether Sonora could read the
    note at all.
 6. :func:`danger_now`: whether a crisis note describes danger happening now.
+
+After the decision, :func:`clinician_signals` finds whether the listener mentions
+their own clinician, diagnosis or mental-health service (the ``[[clinician]]``
+table): :mod:`sonora.care.triage` then reads an everyday note as clinical. It is
+deliberately not an input of the trained reader, so it can never move a crisis call.
+:func:`has_words` tells a note with words from one of a letter held down or only
+punctuation.
 """
 
 from __future__ import annotations
@@ -39,12 +46,15 @@ __all__ = [
     "UNKNOWN",
     "Rules",
     "clinical_signals",
+    "clinician_signals",
     "crisis_signals",
     "danger_now",
     "detect_language",
     "english_words",
     "fold",
     "foreign_signals",
+    "has_words",
+    "hyperboles",
     "load_rules",
     "rewrite_idioms",
     "rewrite_slang",
@@ -97,6 +107,9 @@ class Rules:
     clinical: tuple[_Rule, ...]
     foreign: tuple[_Rule, ...]
     languages: dict[str, frozenset[str]]
+    clinician: tuple[_Rule, ...] = ()
+    clinician_guard: tuple[_Rule, ...] = ()
+    hyperbole: tuple[_Rule, ...] = ()
 
 
 @cache
@@ -114,7 +127,11 @@ def load_rules() -> Rules:
     """
     text = _ir.files("sonora.care").joinpath("data", "triage_rules.toml").read_text("utf-8")
     data = tomllib.loads(text)
-    fragments: dict[str, str] = data.get("fragments", {})
+    fragments: dict[str, str] = {}
+    for key, value in data.get("fragments", {}).items():  # a fragment may use earlier ones
+        for name, done in fragments.items():
+            value = value.replace("{{" + name + "}}", done)
+        fragments[key] = value
 
     def build(table: str) -> tuple[_Rule, ...]:
         out = []
@@ -122,6 +139,8 @@ def load_rules() -> Rules:
             pat = entry["pattern"]
             for key, value in fragments.items():
                 pat = pat.replace("{{" + key + "}}", value)
+            if "{{" in pat:
+                raise ValueError(f"triage rule {entry['name']!r}: unknown fragment in {pat!r}")
             try:
                 compiled = re.compile(pat)
             except re.error as err:
@@ -147,6 +166,9 @@ def load_rules() -> Rules:
         clinical=build("clinical"),
         foreign=build("foreign"),
         languages={k: frozenset(v) for k, v in data.get("languages", {}).items()},
+        clinician=build("clinician"),
+        clinician_guard=build("clinician_guard"),
+        hyperbole=build("hyperbole"),
     )
 
 
@@ -285,6 +307,133 @@ def foreign_signals(text: str) -> list[Signal]:
             out.append(Signal(rule.name, f"a crisis phrase in {name}", m.group(0)))
             break
     return out
+
+
+_SENTENCE = re.compile(r"[.!?;\n]+")
+
+
+def clinician_signals(neutral: str, text: str) -> list[Signal]:
+    """Whether the listener mentions their own clinician, diagnosis or mental-health care.
+
+    Parameters
+    ----------
+    neutral : str
+        The neutralised note (:attr:`sonora.care.reading.Reading.neutral`); the
+        English rules read it.
+    text : str
+        The note as written; the rules of other languages read it folded.
+
+    Returns
+    -------
+    list of Signal
+        One per ``[[clinician]]`` rule that matched in a sentence that no
+        ``[[clinician_guard]]`` rule matched (a job, someone else's clinician).
+
+    Examples
+    --------
+    >>> [s.span for s in clinician_signals("my psychiatrist said to rest", "")]
+    ['my psychiatrist']
+    >>> clinician_signals("my friend is a psychiatrist", "")
+    []
+    """
+    rules = load_rules()
+    out: list[Signal] = []
+    for rule in rules.clinician:
+        source = fold(text) if rule.lang else neutral
+        for sentence in _SENTENCE.split(source):
+            sentence = sentence.strip()
+            m = rule.pattern.search(sentence)
+            if m and not any(g.pattern.search(sentence) for g in rules.clinician_guard):
+                out.append(Signal(rule.name, rule.reason, m.group(0)))
+                break
+    return out
+
+
+def _fold_mapped(text: str) -> tuple[str, list[int]]:
+    """:func:`fold` character by character, with the index in ``text`` of each output one."""
+    out: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        f = fold(ch) if not ch.isspace() else " "
+        out.append(f)
+        where.extend([i] * len(f))
+    return "".join(out), where
+
+
+def hyperboles(text: str) -> tuple[list[str], str]:
+    """Figures of speech of dying of something everyday, in ten languages.
+
+    Parameters
+    ----------
+    text : str
+        The note as written (it is folded here).
+
+    Returns
+    -------
+    found : list of str
+        The matching words, folded, one per ``[[hyperbole]]`` rule that matched
+        ("mort de rire", "morta de cansaco").
+    rest : str
+        The note as written with those words taken out. :mod:`sonora.care.triage`
+        sets aside a crisis call that the trained reader made alone (no rule found a
+        crisis cue) only when the reader, reading ``rest``, no longer calls it crisis.
+
+    Examples
+    --------
+    >>> hyperboles("Bin heute fast gestorben vor Lachen. Guter Tag.")
+    (['gestorben vor lachen'], 'Bin heute fast . Guter Tag.')
+    """
+    folded, where = _fold_mapped(text)
+    found: list[str] = []
+    cut: list[tuple[int, int]] = []
+    for rule in load_rules().hyperbole:
+        for m in rule.pattern.finditer(folded):
+            if m.group(0) not in found:
+                found.append(m.group(0))
+            cut.append((where[m.start()], where[m.end() - 1] + 1))
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(cut):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    rest = text
+    for a, b in reversed(merged):
+        rest = rest[:a] + rest[b:]
+    return found, re.sub(r"\s+", " ", rest).strip()
+
+
+#: A run of letters that is one letter held down ("aaaaaaa", "zzzz"): not a word.
+_HELD_LETTER = re.compile(r"^(.)\1{2,}$")
+
+
+def has_words(text: str) -> bool:
+    """Whether a note has anything to read: a word, a number or a symbol such as an emoji.
+
+    Parameters
+    ----------
+    text : str
+        The note as written.
+
+    Returns
+    -------
+    bool
+        ``False`` for a note of one letter held down ("aaaaaaa", "zzz zzz") or only
+        punctuation ("...", "!!!"): Sonora says it could not read such a note (and
+        still shows where to find help) instead of guessing a level from it. Any run
+        of letters that is not one letter repeated three or more times counts as a
+        word ("k", "ok", "asdf"), and so does any digit ("999") or symbol ("\U0001f62d"),
+        so those are read as usual.
+
+    Examples
+    --------
+    >>> has_words("aaaaaaa"), has_words("..."), has_words("ok"), has_words("999")
+    (False, False, True, True)
+    """
+    runs = re.findall(r"[^\W\d_]+", text)
+    if any(not _HELD_LETTER.match(r.lower()) for r in runs):
+        return True
+    return any(c.isdigit() or unicodedata.category(c) in ("So", "Sm", "Sc") for c in text)
 
 
 def danger_now(text: str, signals: list[Signal]) -> bool:

@@ -195,17 +195,21 @@ def _crisis_message(resources: list[dict[str, Any]], *, danger_now: bool = False
     return " ".join(parts)
 
 
-def _clinical_message(country: str, *, pattern: bool = False) -> str:
+def _clinical_message(country: str, *, pattern: bool = False, clinician: bool = False) -> str:
     short = credential_short(country)
-    who = "a doctor or a credentialed music therapist"
-    if short:
-        who = f"a doctor or a credentialed music therapist ({short})"
+    therapist = "a credentialed music therapist" + (f" ({short})" if short else "")
     opener = (
         "Your recent check-ins have been very low." if pattern else "Thank you for telling us this."
     )
+    if clinician:  # they named their own clinician: point back to them first
+        middle = (
+            f"For anything clinical, the clinician you mentioned, or {therapist}, is the"
+            " right person to ask."
+        )
+    else:
+        middle = f"It sounds like something a doctor or {therapist} could really help with."
     return (
-        f"{opener} It sounds like something {who} could really help with. "
-        "Sonora's sounds can keep you company alongside that support, "
+        f"{opener} {middle} Sonora's sounds can keep you company alongside that support, "
         "but they are not a substitute for it."
     )
 
@@ -282,6 +286,18 @@ def _reader(
         return None
 
 
+def _crisis_without(rest: str, cut: float) -> bool:
+    """Whether the note with its figures of speech taken out still reads as crisis."""
+    if not rules.normalise(rest) or not rulebook.has_words(rest):
+        return False
+    read = reading.read_rules(rest)
+    if read.crisis:
+        return True
+    vectors, scores = reading.meaning(read)
+    probs = _reader(rest, read, vectors, scores)
+    return probs is None or probs[0] >= cut
+
+
 def _span(sig: rules.Signal) -> str:
     return f"{sig.reason} (\u201c{sig.span}\u201d)"
 
@@ -344,6 +360,20 @@ def triage(
 
     if not rules.normalise(text):
         return TriageResult("everyday", ["the note is empty"], [])
+    if not rulebook.has_words(text):  # "aaaaaaa", "...": say so rather than guess a level
+        line = (
+            "Sonora could not read this note (it has no words, only a letter repeated or"
+            " punctuation), so here is where to find someone to talk to if you need it."
+        )
+        res = _crisis_list(country, region, danger_now=False)
+        return TriageResult(
+            "everyday",
+            ["the note has no words to read"],
+            res,
+            line,
+            language=rulebook.UNKNOWN,
+            unread=True,
+        )
     read = reading.read_rules(text)
     language, unread = read.language, read.unread
     crisis_sigs, clinical_sigs = read.crisis, read.clinical
@@ -386,6 +416,13 @@ def triage(
         cut = reader.rule_threshold if crisis_sigs else reader.crisis.threshold
         is_crisis = p_crisis >= cut
         is_flagged = p_flagged >= reader.flagged.threshold
+        figures, rest = rulebook.hyperboles(text) if is_crisis and not crisis_sigs else ([], "")
+        if figures and not _crisis_without(rest, reader.crisis.threshold):
+            is_crisis = False  # the reader alone said crisis, and "mort de rire" explains it
+            notes.append(
+                "read as a figure of speech, not a crisis: "
+                + ", ".join(f"\u201c{f}\u201d" for f in figures)
+            )
         if crisis_sigs and not is_crisis:
             notes.append(
                 "read in context as not a crisis by the trained reader of notes (crisis "
@@ -399,6 +436,11 @@ def triage(
         sem_crisis, sem_soft, sem_clinical = _semantic_levels(read, scores)
         is_crisis = bool(crisis_sigs) or sem_crisis
         is_flagged = bool(clinical_sigs) or sem_clinical or sem_soft
+
+    # their own clinician or care mentioned: at least clinical (never crisis, see rulebook)
+    clinician = [] if is_crisis else read.clinician
+    raised = bool(clinician) and not is_flagged
+    is_flagged = is_flagged or raised
 
     if is_crisis:
         reasons = [_span(s) for s in crisis_sigs]
@@ -431,8 +473,8 @@ def triage(
         )
 
     if is_flagged:
-        reasons = [_span(s) for s in clinical_sigs]
-        if probs is not None:
+        reasons = [_span(s) for s in clinical_sigs] + [_span(s) for s in clinician]
+        if probs is not None and not raised:
             reasons.append(reader_line.format("needing more than sound", probs[1]))
         if sem_clinical and scores is not None:
             reasons.append(
@@ -446,7 +488,7 @@ def triage(
             )
         reasons += notes
         res = clinical_resources(country, region=region)
-        message = _clinical_message(country)
+        message = _clinical_message(country, clinician=bool(clinician))
         if unread:
             res = res + [r for r in _crisis_list(country, region, danger_now=False) if r not in res]
             message = _unread_line(language) + " " + message

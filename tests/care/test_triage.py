@@ -240,13 +240,7 @@ def test_crisis_paraphrase_and_negated_forms(model: object, text: str) -> None:
     [
         "I haven't slept properly for months",
         "I've been having panic attacks every week",
-        pytest.param(
-            "my psychiatrist said I should try relaxing before bed",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="open: the reader's flagged head (threshold 0.76) reads it as everyday",
-            ),
-        ),
+        "my psychiatrist said I should try relaxing before bed",
         "I'd like help for my son who has autism",
         "I used to self-harm as a teenager and still have the scars",
         "my grief just won't lift since my mum died two years ago",
