@@ -162,55 +162,40 @@ class RenderJob:
         return True
 
     # -- row updates (each its own short transaction) ----------------------------------
-    def _claim(self, download_id: str) -> bool:
+    def _update(self, download_id: str, **values: Any) -> bool:
+        """Set ``values`` on the row; ``False`` when it is gone (deleted meanwhile)."""
         with self.store.transaction() as s:
             res = s.execute(
-                update(DownloadRow)
-                .where(DownloadRow.id == download_id)
-                .values(
-                    status="running",
-                    progress=0.0,
-                    attempts=DownloadRow.attempts + 1,
-                    updated_at=utcnow(),
-                )
+                update(DownloadRow).where(DownloadRow.id == download_id).values(**values)
             )
             return bool(res.rowcount)
 
+    def _claim(self, download_id: str) -> bool:
+        return self._update(
+            download_id,
+            status="running",
+            progress=0.0,
+            attempts=DownloadRow.attempts + 1,
+            updated_at=utcnow(),
+        )
+
     def _progress(self, download_id: str, fraction: float) -> bool:
-        with self.store.transaction() as s:
-            res = s.execute(
-                update(DownloadRow)
-                .where(DownloadRow.id == download_id)
-                .values(progress=min(max(fraction, 0.0), 0.999), updated_at=utcnow())
-            )
-            return bool(res.rowcount)
+        progress = min(max(fraction, 0.0), 0.999)
+        return self._update(download_id, progress=progress, updated_at=utcnow())
 
     def _finish(self, download_id: str, size_bytes: int) -> bool:
         now = utcnow()
-        with self.store.transaction() as s:
-            res = s.execute(
-                update(DownloadRow)
-                .where(DownloadRow.id == download_id)
-                .values(
-                    status="done",
-                    progress=1.0,
-                    size_bytes=int(size_bytes),
-                    error=None,
-                    updated_at=now,
-                    finished_at=now,
-                    expires_at=now + dt.timedelta(hours=self.settings.download_ttl_h),
-                )
-            )
-            return bool(res.rowcount)
+        return self._update(
+            download_id,
+            status="done",
+            progress=1.0,
+            size_bytes=int(size_bytes),
+            error=None,
+            updated_at=now,
+            finished_at=now,
+            expires_at=now + dt.timedelta(hours=self.settings.download_ttl_h),
+        )
 
     def _fail(self, download_id: str, error: str, *, final: bool) -> None:
-        with self.store.transaction() as s:
-            s.execute(
-                update(DownloadRow)
-                .where(DownloadRow.id == download_id)
-                .values(
-                    status="failed" if final else "queued",
-                    error=error[:500],
-                    updated_at=utcnow(),
-                )
-            )
+        status = "failed" if final else "queued"
+        self._update(download_id, status=status, error=error[:500], updated_at=utcnow())

@@ -361,22 +361,8 @@ class Downloads:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def render(self, download_id: str, *, final_attempt: bool = True) -> str:
-        """The job: render download ``download_id`` to its file (idempotent;
-        :meth:`sonora.core.download_job.RenderJob.run`).
-
-        Parameters
-        ----------
-        download_id : str
-        final_attempt : bool
-            Whether a failure now is the last try (the row is then ``failed``;
-            otherwise it stays ``queued`` with the error, for the retry).
-
-        Returns
-        -------
-        str
-            ``"done"`` (rendered now), ``"skip"`` (already there) or ``"gone"`` (the
-            row, its plan or its account was deleted: nothing to do, no retry).
-        """
+        """The job: render download ``download_id`` to its file (idempotent); see
+        :meth:`sonora.core.download_job.RenderJob.run`."""
         return self.job.run(download_id, final_attempt=final_attempt)
 
     # -- expiry and account deletion ---------------------------------------------------
