@@ -20,10 +20,10 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["ENV_PREFIX", "Settings", "get_settings", "parse_rate"]
@@ -59,6 +59,21 @@ def parse_rate(text: str) -> tuple[int, float]:
     if not 1.0 <= period_s <= 7 * 86_400.0:
         raise ValueError(f"PERIOD must be 1 s to 7 days, got {period_s:g} s")
     return count, period_s
+
+
+def _rate_limit(text: str) -> str:
+    """A rate-limit setting's value, checked by :func:`parse_rate` and stripped."""
+    parse_rate(text)
+    return text.strip()
+
+
+#: A rate-limit setting, ``"COUNT/PERIOD"`` (checked by :func:`parse_rate`).
+RateLimit = Annotated[str, AfterValidator(_rate_limit)]
+
+
+def _limit(default: str, description: str) -> Any:
+    """A :data:`RateLimit` field: its default and what it counts."""
+    return Field(default=default, description=description)
 
 
 def _usable_cpus() -> int:
@@ -289,49 +304,21 @@ class Settings(BaseSettings):
     rate_limits: bool = Field(
         default=True, description="Apply the rate limits below (false: none, e.g. tests)."
     )
-    limit_signup_per_client: str = Field(
-        default="10/1h", description="Sign-ups from one client address (IP) per period."
-    )
-    limit_signup_per_email: str = Field(
-        default="5/1d",
-        description="Sign-ups for one email address per period (each may send it a mail).",
-    )
-    limit_guests_per_client: str = Field(
-        default="60/1h", description="New guest profiles from one client address per period."
-    )
-    limit_login_per_client: str = Field(
-        default="30/10m",
-        description="Log-in attempts from one client address per period (any email).",
-    )
-    limit_checkins_per_account: str = Field(
-        default="30/1h", description="Check-ins by one listener per period."
-    )
-    limit_checkins_per_client: str = Field(
-        default="120/1h", description="Check-ins from one client address per period."
-    )
-    limit_bookings_per_client: str = Field(
-        default="10/1h", description="Consult bookings from one client address per period."
-    )
-    limit_bookings_per_email: str = Field(
-        default="3/1d",
-        description="Consult bookings for one email address per period (each sends it a mail).",
-    )
-    limit_downloads_per_account: str = Field(
-        default="10/1h", description="Session downloads by one listener per period."
-    )
-    limit_downloads_per_client: str = Field(
-        default="30/1h", description="Session downloads from one client address per period."
-    )
-    limit_streams_per_account: str = Field(
-        default="60/10m", description="Stream starts (and resumes) by one listener per period."
-    )
-    limit_streams_per_client: str = Field(
-        default="300/10m", description="Stream starts from one client address per period."
-    )
-    limit_scans_per_account: str = Field(
-        default="12/1h",
-        description="Music library scans one listener may start per period (web and CLI).",
-    )
+    # fmt: off
+    limit_signup_per_client: RateLimit = _limit("10/1h", "Sign-ups from one client address (IP) per period.")
+    limit_signup_per_email: RateLimit = _limit("5/1d", "Sign-ups for one email address per period (each may send it a mail).")
+    limit_guests_per_client: RateLimit = _limit("60/1h", "New guest profiles from one client address per period.")
+    limit_login_per_client: RateLimit = _limit("30/10m", "Log-in attempts from one client address per period (any email).")
+    limit_checkins_per_account: RateLimit = _limit("30/1h", "Check-ins by one listener per period.")
+    limit_checkins_per_client: RateLimit = _limit("120/1h", "Check-ins from one client address per period.")
+    limit_bookings_per_client: RateLimit = _limit("10/1h", "Consult bookings from one client address per period.")
+    limit_bookings_per_email: RateLimit = _limit("3/1d", "Consult bookings for one email address per period (each sends it a mail).")
+    limit_downloads_per_account: RateLimit = _limit("10/1h", "Session downloads by one listener per period.")
+    limit_downloads_per_client: RateLimit = _limit("30/1h", "Session downloads from one client address per period.")
+    limit_streams_per_account: RateLimit = _limit("60/10m", "Stream starts (and resumes) by one listener per period.")
+    limit_streams_per_client: RateLimit = _limit("300/10m", "Stream starts from one client address per period.")
+    limit_scans_per_account: RateLimit = _limit("12/1h", "Music library scans one listener may start per period (web and CLI).")
+    # fmt: on
 
     # -- music library (issue 16) ---------------------------------------------------------
     library_roots: str = Field(
@@ -452,26 +439,6 @@ class Settings(BaseSettings):
         description="Without a broker (single process): threads of the web process that "
         "render downloads.",
     )
-
-    @field_validator(
-        "limit_signup_per_client",
-        "limit_signup_per_email",
-        "limit_guests_per_client",
-        "limit_login_per_client",
-        "limit_checkins_per_account",
-        "limit_checkins_per_client",
-        "limit_bookings_per_client",
-        "limit_bookings_per_email",
-        "limit_downloads_per_account",
-        "limit_downloads_per_client",
-        "limit_streams_per_account",
-        "limit_streams_per_client",
-        "limit_scans_per_account",
-    )
-    @classmethod
-    def _check_limit(cls, v: str) -> str:
-        parse_rate(v)
-        return v.strip()
 
     @field_validator("sample_rate")
     @classmethod

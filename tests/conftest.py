@@ -90,6 +90,19 @@ SLOW_TESTS = {
     # the matching benchmark run end to end (an evaluation on simulated listeners)
     ("test_simulator.py", "test_benchmark_accepts_an_outside_population"),
     ("test_simulator.py", "test_benchmark_main_writes_the_png_and_reports"),
+    # a fresh Python process that starts the app and loads the 67 MB sentence model
+    # (triage itself stays in the fast run: tests/care/test_triage*.py)
+    ("test_triage_language.py", "test_web_start_up_loads_the_model_in_the_background"),
+    # a fresh Python process importing the whole engine and web stack with numpy's and
+    # scipy's test folders blocked
+    ("test_install.py", "test_the_runtime_imports_nothing_from_numpy_or_scipy_test_folders"),
+    # a 5-minute plan calibrated, rendered and encoded to MP3 by the app's download
+    # thread while the old URL waits for it (the job itself stays in the fast run:
+    # test_a_download_renders_once_and_a_second_run_of_its_job_keeps_the_file)
+    ("test_downloads.py", "test_the_old_url_sends_the_finished_file"),
+    # a 5.5-minute sleep plan's predicted calibration, twice (one and two processes;
+    # scenes calibrated in two processes stay: test_calibration_in_two_processes_...)
+    ("test_forked.py", "test_plan_calibration_in_two_processes_gives_the_same_master_gain"),
 }
 
 

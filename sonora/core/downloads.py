@@ -8,8 +8,8 @@ volume every web process and worker shares):
    download of the same plan content, mixer gains and format, finished or under way,
    and reuses it; otherwise it records a new one (within the per-account limits) and
    queues the job ``sonora.downloads.render`` (:mod:`sonora.core.jobs`).
-2. :meth:`Downloads.render` (the job, on any worker) renders the plan unpaced with the
-   stream's encoders, a block at a time, into a temporary file beside the final one,
+2. :meth:`Downloads.render` (the job, on any worker; :mod:`sonora.core.download_job`)
+   renders the plan unpaced with the stream's encoders, a block at a time, into a temporary file beside the final one,
    recording progress about once a second, then renames it into place and marks the
    row ``done`` with its size and expiry.  It is safe to run twice: a finished file is
    found and kept; an interrupted render (a killed worker) left only a ``.part`` file,
@@ -30,22 +30,20 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from sonora.core.audio import FORMATS, Renderer, StreamJob, build_stream_mix
+from sonora.core.audio import FORMATS
+from sonora.core.download_job import RenderJob
 from sonora.core.download_models import DownloadRow
 from sonora.errors import ParameterError, SonoraError
-from sonora.plan import Plan
 from sonora.settings import parse_rate
 from sonora.store import NotFound
 from sonora.store.base import new_id, utcnow
@@ -60,8 +58,6 @@ log = logging.getLogger("sonora.downloads")
 
 #: Statuses of a render someone may still be waiting for.
 ACTIVE = ("queued", "running")
-#: A running render records progress about this often, seconds.
-PROGRESS_EVERY_S = 1.0
 #: A ``running`` row not updated for this long lost its worker and its broker message
 #: (a killed worker's job is normally delivered again by the broker): asking again
 #: queues it again (the job is idempotent), seconds.  Long enough for the calibration
@@ -69,8 +65,6 @@ PROGRESS_EVERY_S = 1.0
 RUNNING_STALE_S = 600.0
 #: A ``queued`` row this old was probably lost with its broker message: queued again, s.
 QUEUED_STALE_S = 1800.0
-#: Bytes encoded before each write to the file (the encoder gets a block at a time).
-WRITE_BYTES = 64 * 1024
 #: ``.part`` files (renders whose worker died) older than this are swept, seconds.
 PART_STALE_S = 6 * 3600.0
 #: Without a broker: tries of an in-process render.
@@ -174,6 +168,7 @@ class Downloads:
         self._local_lock = threading.Lock()
         self._last_sweep = 0.0
         self._stop = threading.Event()
+        self.job = RenderJob(core, self.path, self._stop)
 
     # -- paths -------------------------------------------------------------------------
     def path(self, download_id: str, fmt: str) -> Path:
@@ -366,159 +361,9 @@ class Downloads:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def render(self, download_id: str, *, final_attempt: bool = True) -> str:
-        """The job: render download ``download_id`` to its file (idempotent).
-
-        Parameters
-        ----------
-        download_id : str
-        final_attempt : bool
-            Whether a failure now is the last try (the row is then ``failed``;
-            otherwise it stays ``queued`` with the error, for the retry).
-
-        Returns
-        -------
-        str
-            ``"done"`` (rendered now), ``"skip"`` (already there) or ``"gone"`` (the
-            row, its plan or its account was deleted: nothing to do, no retry).
-        """
-        with self.store.reading() as s:
-            row = s.get(DownloadRow, download_id)
-            if row is None:
-                return "gone"
-            user_id, plan_id, fmt = row.user_id, row.plan_id, row.format
-            plan_dict, gains, status = dict(row.plan), row.gains, row.status
-        final = self.path(download_id, fmt)
-        if final.exists():  # a finished render (perhaps its row update was lost): keep it
-            if status != "done":
-                self._finish(download_id, final.stat().st_size)
-            return "skip"
-        try:
-            record = self.core.listening.get_plan(user_id, plan_id)
-        except NotFound:
-            self._fail(download_id, "plan: it no longer exists", final=True)
-            return "gone"
-        if not self._claim(download_id):
-            return "gone"
-        tmp = final.with_name(f".{download_id}.{uuid.uuid4().hex[:8]}.part")
-        try:
-            calibration = self._calibration(record, plan_dict)
-            plan = Plan.from_dict(plan_dict)
-            if not self._encode(download_id, plan, calibration, gains, fmt, tmp):
-                tmp.unlink(missing_ok=True)
-                return "gone"
-            os.replace(tmp, final)  # atomic: readers see no file or the whole file
-        except Exception as exc:
-            tmp.unlink(missing_ok=True)
-            self._fail(download_id, f"render: {type(exc).__name__}: {exc}", final=final_attempt)
-            raise
-        if not self._finish(download_id, final.stat().st_size):
-            final.unlink(missing_ok=True)  # deleted while rendering (account, expiry)
-            return "gone"
-        return "done"
-
-    def _calibration(self, record: PlanRecord, plan: dict[str, Any]) -> dict[str, Any]:
-        """The plan's exact loudness calibration (measured here when not stored yet)."""
-        from sonora.core.calibration import measure_plan
-        from sonora.store.keys import plan_key
-
-        cal = self.core.calibrator
-        key = cal.key(plan)
-        stored = record.calibration
-        if stored is not None and stored.get("key") == key:
-            return stored
-        if plan_key(record.plan) == plan_key(plan):  # still the plan: keep it for streams
-            return cal._measure(record.id, plan, key, in_process=True)
-        return measure_plan(plan, self.settings.sample_rate, self.settings.target_lufs)
-
-    def _encode(
-        self,
-        download_id: str,
-        plan: Plan,
-        calibration: dict[str, Any],
-        gains: list[float] | None,
-        fmt: str,
-        tmp: Path,
-    ) -> bool:
-        """Render and encode into ``tmp``; ``False`` when the row went away meanwhile
-        (or this process is closing)."""
-        s = self.settings
-        mix = build_stream_mix(plan, calibration, sample_rate=s.sample_rate, gains=gains)
-        renderer = Renderer(mix, history_s=0.0)
-        compression = s.opus_compression if fmt == "opus" else s.mp3_compression
-        job = StreamJob(renderer, fmt, compression, opus_complexity=s.opus_complexity)
-        total_s = max(plan.duration_s, 1e-9)
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        next_report = time.monotonic() + PROGRESS_EVERY_S
-        try:
-            with tmp.open("wb") as f:
-                while not job.closed:
-                    if self._stop.is_set():  # this process is shutting down
-                        return False
-                    f.write(job.next_chunk(min_bytes=WRITE_BYTES))
-                    if time.monotonic() >= next_report:
-                        next_report = time.monotonic() + PROGRESS_EVERY_S
-                        if not self._progress(download_id, renderer.position_s / total_s):
-                            return False
-                f.flush()
-                os.fsync(f.fileno())
-        finally:
-            if not job.closed:
-                job.abort()
-        return True
-
-    # -- row updates (each its own short transaction) ----------------------------------
-    def _claim(self, download_id: str) -> bool:
-        with self.store.transaction() as s:
-            res = s.execute(
-                update(DownloadRow)
-                .where(DownloadRow.id == download_id)
-                .values(
-                    status="running",
-                    progress=0.0,
-                    attempts=DownloadRow.attempts + 1,
-                    updated_at=utcnow(),
-                )
-            )
-            return bool(res.rowcount)
-
-    def _progress(self, download_id: str, fraction: float) -> bool:
-        with self.store.transaction() as s:
-            res = s.execute(
-                update(DownloadRow)
-                .where(DownloadRow.id == download_id)
-                .values(progress=min(max(fraction, 0.0), 0.999), updated_at=utcnow())
-            )
-            return bool(res.rowcount)
-
-    def _finish(self, download_id: str, size_bytes: int) -> bool:
-        now = utcnow()
-        with self.store.transaction() as s:
-            res = s.execute(
-                update(DownloadRow)
-                .where(DownloadRow.id == download_id)
-                .values(
-                    status="done",
-                    progress=1.0,
-                    size_bytes=int(size_bytes),
-                    error=None,
-                    updated_at=now,
-                    finished_at=now,
-                    expires_at=now + dt.timedelta(hours=self.settings.download_ttl_h),
-                )
-            )
-            return bool(res.rowcount)
-
-    def _fail(self, download_id: str, error: str, *, final: bool) -> None:
-        with self.store.transaction() as s:
-            s.execute(
-                update(DownloadRow)
-                .where(DownloadRow.id == download_id)
-                .values(
-                    status="failed" if final else "queued",
-                    error=error[:500],
-                    updated_at=utcnow(),
-                )
-            )
+        """The job: render download ``download_id`` to its file (idempotent); see
+        :meth:`sonora.core.download_job.RenderJob.run`."""
+        return self.job.run(download_id, final_attempt=final_attempt)
 
     # -- expiry and account deletion ---------------------------------------------------
     def expire(self, now: dt.datetime | None = None) -> int:

@@ -64,7 +64,8 @@ import math
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -72,6 +73,8 @@ from sonora.match.features import shares
 from sonora.plan.model import Plan
 from sonora.plan.recipes import RECIPE_FAMILIES, TONAL_FAMILIES
 from sonora.plan.render import spectral_centroid_hz
+
+_L = TypeVar("_L")  # a simulated listener type (SimListener, ContextListener)
 
 KINDS = ("rain_lover", "bowl_lover", "bright_sensitive", "steady_noise", "eclectic")
 #: Share of each kind in the built-in population.
@@ -349,6 +352,23 @@ def make_listener(
     )
 
 
+def _of_the_five_kinds(
+    n_listeners: int, seed: int, prefix: str, stream: int, make: Callable[..., _L]
+) -> list[_L]:
+    """``n_listeners`` listeners of the five kinds in :data:`KIND_SHARES`.
+
+    The kinds are drawn from ``seed`` alone (every population with the same seed has
+    the same kinds); listener ``i`` is ``make(kind, "PREFIX-SEED-i", rng)`` with its own
+    random stream ``[seed, stream, i]``.
+    """
+    rng = np.random.default_rng([int(seed), 7001])
+    kinds = rng.choice(len(KINDS), size=int(n_listeners), p=KIND_SHARES)
+    return [
+        make(KINDS[k], f"{prefix}-{seed}-{i:04d}", np.random.default_rng([int(seed), stream, i]))
+        for i, k in enumerate(kinds)
+    ]
+
+
 def make_population(
     n_listeners: int, seed: int = 0, *, jitter_sd: float = PREF_JITTER_SD
 ) -> list[SimListener]:
@@ -367,17 +387,9 @@ def make_population(
     -------
     list of SimListener
     """
-    rng = np.random.default_rng([int(seed), 7001])
-    kinds = rng.choice(len(KINDS), size=int(n_listeners), p=KIND_SHARES)
-    return [
-        make_listener(
-            KINDS[k],
-            f"sim-{seed}-{i:04d}",
-            np.random.default_rng([int(seed), 7002, i]),
-            jitter_sd=jitter_sd,
-        )
-        for i, k in enumerate(kinds)
-    ]
+    return _of_the_five_kinds(
+        n_listeners, seed, "sim", 7002, partial(make_listener, jitter_sd=jitter_sd)
+    )
 
 
 def make_hard_population(n_listeners: int, seed: int = 0) -> list[SimListener]:
@@ -542,15 +554,5 @@ def make_context_population(
     -------
     list of ContextListener
     """
-    rng = np.random.default_rng([int(seed), 7001])
-    kinds = rng.choice(len(KINDS), size=int(n_listeners), p=KIND_SHARES)
-    return [
-        make_context_listener(
-            KINDS[k],
-            f"ctx-{seed}-{i:04d}",
-            np.random.default_rng([int(seed), 7003, i]),
-            jitter_sd=jitter_sd,
-            context_jitter_sd=context_jitter_sd,
-        )
-        for i, k in enumerate(kinds)
-    ]
+    make = partial(make_context_listener, jitter_sd=jitter_sd, context_jitter_sd=context_jitter_sd)
+    return _of_the_five_kinds(n_listeners, seed, "ctx", 7003, make)

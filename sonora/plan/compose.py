@@ -196,6 +196,18 @@ SOURCE_WORDS: dict[str, str] = {
 #: Sources whose words are plural ("wind chimes sound").
 _PLURAL_SOURCES = frozenset({"chimes"})
 
+#: Per layer role, in the order they are told: where it sits, how it follows a session
+#: toward calm (``{}``: the verb) and that verb for one source and for several.
+_ROLE_PHRASES: dict[str, tuple[str, str, tuple[str, str]]] = {
+    "bed": ("underneath", "{} steady underneath", ("holds", "hold")),
+    "texture": ("in front", "in front {} the session down", ("follows", "follow")),
+    "event": (
+        "now and then",
+        "{} now and then, less often and further back as you settle",
+        ("sounds", "sound"),
+    ),
+}
+
 
 def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
@@ -228,30 +240,11 @@ def layers_sentence(arm: Arm, trajectory: Trajectory) -> str:
         and trajectory.start_intensity > min(v for _, v in trajectory.intensity) + 0.1
     )
     parts = []
-    if "bed" in by_role:
-        many = len(by_role["bed"]) > 1 or "bed" in plural
-        words = _join(by_role["bed"])
-        if calming:
-            parts.append(f"{words} {'hold' if many else 'holds'} steady underneath")
-        else:
-            parts.append(f"{words} underneath")
-    if "texture" in by_role:
-        many = len(by_role["texture"]) > 1 or "texture" in plural
-        words = _join(by_role["texture"])
-        if calming:
-            parts.append(f"{words} in front {'follow' if many else 'follows'} the session down")
-        else:
-            parts.append(f"{words} in front")
-    if "event" in by_role:
-        many = len(by_role["event"]) > 1 or "event" in plural
-        words = _join(by_role["event"])
-        if calming:
-            parts.append(
-                f"{words} {'sound' if many else 'sounds'} now and then, "
-                "less often and further back as you settle"
-            )
-        else:
-            parts.append(f"{words} now and then")
+    for role, (place, follows, (one, several)) in _ROLE_PHRASES.items():
+        if role in by_role:
+            many = len(by_role[role]) > 1 or role in plural
+            verb = several if many else one
+            parts.append(f"{_join(by_role[role])} {follows.format(verb) if calming else place}")
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."
 

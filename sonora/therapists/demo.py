@@ -28,78 +28,31 @@ _WEEKDAYS_9_TO_12_AND_14_TO_17 = [
     (d, s, e) for d in range(5) for (s, e) in ((9 * 60, 12 * 60), (14 * 60, 17 * 60))
 ]
 
-#: The demo profiles (fictional people).
+#: Columns of :data:`_DEMO_ROWS` (``display_name`` gets " (demo)" added).
+_COLUMNS = (
+    "display_name", "country", "registration_number", "region", "city", "in_person",
+    "online", "languages", "populations", "approaches", "timezone",
+)  # fmt: skip
+# fmt: off
+_DEMO_ROWS = [
+    ("Robin Ashdown", "GB", "AS00000", "West Yorkshire", "Leeds", True, True, "English", ("adults", "mental_health"), ("improvisation", "songwriting"), "Europe/London"),
+    ("Sam Okafor", "GB", "AS00001", "Greater Manchester", "Manchester", True, False, "English, Yoruba", ("children", "autism"), ("instrumental", "family"), "Europe/London"),
+    ("Jordan Reyes", "US", "00000000", "Massachusetts", "Boston", True, True, "English, Spanish", ("older_adults", "dementia"), ("receptive_listening", "vocal"), "America/New_York"),
+    ("Camille Tremblay", "CA", "DEMO-0000", "Quebec", "Montreal", False, True, "French, English", ("teenagers", "mental_health"), ("songwriting", "guided_imagery"), "America/Toronto"),
+    ("Kai Nguyen", "AU", "DEMO-0001", "Victoria", "Melbourne", True, True, "English, Vietnamese", ("neuro_rehab", "adults"), ("neurologic", "instrumental"), "Australia/Melbourne"),
+]
+# fmt: on
+
+#: The demo profiles (fictional people): profile fields as the directory's form takes them.
 DEMO_PROFILES: list[dict[str, Any]] = [
     {
-        "display_name": "Robin Ashdown (demo)",
-        "country": "GB",
-        "registration_number": "AS00000",
-        "region": "West Yorkshire",
-        "city": "Leeds",
-        "in_person": True,
-        "online": True,
-        "languages": "English",
-        "populations": ["adults", "mental_health"],
-        "approaches": ["improvisation", "songwriting"],
+        **dict(zip(_COLUMNS, row, strict=True)),
+        "display_name": f"{row[0]} (demo)",
+        "populations": list(row[8]),
+        "approaches": list(row[9]),
         "bio": "A fictional profile to show how the directory works.",
-        "timezone": "Europe/London",
-    },
-    {
-        "display_name": "Sam Okafor (demo)",
-        "country": "GB",
-        "registration_number": "AS00001",
-        "region": "Greater Manchester",
-        "city": "Manchester",
-        "in_person": True,
-        "online": False,
-        "languages": "English, Yoruba",
-        "populations": ["children", "autism"],
-        "approaches": ["instrumental", "family"],
-        "bio": "A fictional profile to show how the directory works.",
-        "timezone": "Europe/London",
-    },
-    {
-        "display_name": "Jordan Reyes (demo)",
-        "country": "US",
-        "registration_number": "00000000",
-        "region": "Massachusetts",
-        "city": "Boston",
-        "in_person": True,
-        "online": True,
-        "languages": "English, Spanish",
-        "populations": ["older_adults", "dementia"],
-        "approaches": ["receptive_listening", "vocal"],
-        "bio": "A fictional profile to show how the directory works.",
-        "timezone": "America/New_York",
-    },
-    {
-        "display_name": "Camille Tremblay (demo)",
-        "country": "CA",
-        "registration_number": "DEMO-0000",
-        "region": "Quebec",
-        "city": "Montreal",
-        "in_person": False,
-        "online": True,
-        "languages": "French, English",
-        "populations": ["teenagers", "mental_health"],
-        "approaches": ["songwriting", "guided_imagery"],
-        "bio": "A fictional profile to show how the directory works.",
-        "timezone": "America/Toronto",
-    },
-    {
-        "display_name": "Kai Nguyen (demo)",
-        "country": "AU",
-        "registration_number": "DEMO-0001",
-        "region": "Victoria",
-        "city": "Melbourne",
-        "in_person": True,
-        "online": True,
-        "languages": "English, Vietnamese",
-        "populations": ["neuro_rehab", "adults"],
-        "approaches": ["neurologic", "instrumental"],
-        "bio": "A fictional profile to show how the directory works.",
-        "timezone": "Australia/Melbourne",
-    },
+    }
+    for row in _DEMO_ROWS
 ]
 
 

@@ -24,12 +24,13 @@ __all__ = ["APP_SHELL", "CACHE_VERSION", "manifest", "router"]
 router = APIRouter(include_in_schema=False)
 
 #: Bump when the app shell changes so installed copies fetch the new one.
-CACHE_VERSION = "sonora-shell-v2"
+CACHE_VERSION = "sonora-shell-v3"
 #: What the service worker caches on install (served without a listener's data).
 APP_SHELL = (
     "/kept",
     "/static/sonora.css",
     "/static/theme.js",
+    "/static/fade.js",
     "/static/player.js",
     "/static/offline.js",
     "/static/forms.js",

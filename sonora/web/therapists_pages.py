@@ -485,13 +485,10 @@ async def reschedule_page(request: Request, token: str, user: MaybeUser, core: C
     svc = service(core)
     b, t = await run_in_threadpool(svc.booking, token)
     tz = listener_tz(request, core, request.query_params.get("tz") or b.listener_tz)
-    slots = (
-        await run_in_threadpool(lambda: svc.free_slots(t, days=14)) if b.status == "booked" else []
-    )
-    return _reschedule_form(request, svc, t, b, token, tz=tz, slots=slots)
+    return await _reschedule_form(request, svc, t, b, token, tz=tz)
 
 
-def _reschedule_form(
+async def _reschedule_form(
     request: Request,
     svc: Therapists,
     t: Any,
@@ -499,11 +496,14 @@ def _reschedule_form(
     token: str,
     *,
     tz: str,
-    slots: list[Any],
     error: Exception | None = None,
     status: int = 200,
 ) -> Response:
-    """The free slots to move booking ``b`` to: first shown, or again with ``error``."""
+    """The free slots of the next 14 days to move booking ``b`` to (none unless it is
+    booked): first shown, or again with ``error``."""
+    slots = (
+        await run_in_threadpool(lambda: svc.free_slots(t, days=14)) if b.status == "booked" else []
+    )
     context = {"b": b, "token": token, "tz": tz, "days": group_by_local_day(slots, tz)}
     return render(
         request,
@@ -523,15 +523,13 @@ async def reschedule_submit(
     try:
         await run_in_threadpool(svc.reschedule, token, data)
     except (ParameterError, SlotUnavailable) as exc:
-        slots = await run_in_threadpool(lambda: svc.free_slots(t, days=14))
-        return _reschedule_form(
+        return await _reschedule_form(
             request,
             svc,
             t,
             b,
             token,
             tz=b.listener_tz,
-            slots=slots,
             error=exc,
             status=409 if isinstance(exc, SlotUnavailable) else 422,
         )
@@ -541,11 +539,19 @@ async def reschedule_submit(
 @router.get("/admin/verify", response_class=HTMLResponse)
 async def admin_page(request: Request, user: MaybeUser, core: CoreDep) -> Response:
     svc = service(core)
+    admin = await _admin_user(svc, user)
+    if isinstance(admin, Response):
+        return admin
+    return await _admin(request, svc, None)
+
+
+async def _admin_user(svc: Therapists, user: UserRecord | None) -> UserRecord | RedirectResponse:
+    """``user`` when an admin; a redirect to log in for nobody; HTTP 403 for anyone else."""
     if user is None:
         return redirect("/login")
     if not await run_in_threadpool(svc.is_admin, user):
         raise HTTPException(403, "Only admins can verify credentials (`sonora admin grant EMAIL`).")
-    return await _admin(request, svc, None)
+    return user
 
 
 async def _admin(
@@ -575,12 +581,11 @@ async def admin_verify(
 ) -> Response:
     svc = service(core)
     data = await read_form(request, core)
-    if user is None:
-        return redirect("/login")
-    if not await run_in_threadpool(svc.is_admin, user):
-        raise HTTPException(403, "Only admins can verify credentials.")
+    admin = await _admin_user(svc, user)
+    if isinstance(admin, Response):
+        return admin
     try:
-        await run_in_threadpool(svc.verify, user, therapist_id, data)
+        await run_in_threadpool(svc.verify, admin, therapist_id, data)
     except ParameterError as exc:
         return await _admin(request, svc, exc, status=422, failed=therapist_id)
     return redirect("/admin/verify?msg=recorded")

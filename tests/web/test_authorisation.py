@@ -2,17 +2,24 @@
 person's objects are not found; one's own lists never show another person's data; the
 OpenAPI document lists every API route.
 
-Runs against the real app and a real SQLite database (fixtures: ``conftest.py``).
+Runs against the real app and a real SQLite database.  The refusals and the "own" routes
+share one app per module (``one_app``), each test with new listeners of its own (other
+tests' listeners in the same database only make "never another person's data" a
+stronger check); the "object" tests, which start download renders, get a fresh app
+each (``conftest.py``), whose closing stops those renders.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
-from webkit import CHECKIN, csrf_of, post_checkin
+from webkit import CHECKIN, csrf_of, make_listener, post_checkin, web_settings
+
+from sonora.web import Core, create_app
 
 #: Every route of the app and what protects it:
 #: "public"  — anyone;
@@ -224,8 +231,42 @@ def _app_routes(app: Any) -> set[tuple[str, str]]:
     return out
 
 
-def test_every_route_has_an_authorisation_rule(app: Any) -> None:
-    routes = _app_routes(app)
+@pytest.fixture(scope="module")
+def one_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One app for the module, started (its lifespan runs once, around all its tests).
+
+    Every test here makes listeners from the one test-client address, so the per-client
+    limits on new guests and check-ins are raised (their own tests:
+    tests/web/test_limits.py)."""
+    settings = web_settings(
+        tmp_path_factory.mktemp("authorisation"),
+        limit_guests_per_client="10000/1h",
+        limit_checkins_per_client="10000/1h",
+    )
+    core = Core(settings)
+    app = create_app(core)
+    with TestClient(app):
+        yield app
+    core.close()
+
+
+@pytest.fixture
+def anon_one(one_app: Any) -> TestClient:
+    """An anonymous visitor of :func:`one_app`."""
+    return TestClient(one_app, follow_redirects=False)
+
+
+@pytest.fixture
+def alice_and_bob(one_app: Any) -> tuple[TestClient, TestClient]:
+    """Two new listeners of :func:`one_app`, each with their own cookies."""
+    alice, bob = TestClient(one_app), TestClient(one_app)
+    make_listener(alice)
+    make_listener(bob)
+    return alice, bob
+
+
+def test_every_route_has_an_authorisation_rule(one_app: Any) -> None:
+    routes = _app_routes(one_app)
     missing = sorted(routes - set(ROUTES))
     assert not missing, f"routes without an authorisation test: {missing}"
     gone = sorted(set(ROUTES) - routes)
@@ -258,7 +299,7 @@ def _call(c: TestClient, method: str, path: str, ids: dict[str, str], gains: int
 @pytest.mark.parametrize(
     ("method", "path"), sorted(k for k, v in ROUTES.items() if v not in ("public", "operator"))
 )
-def test_anonymous_visitors_are_refused(anon: TestClient, method: str, path: str) -> None:
+def test_anonymous_visitors_are_refused(anon_one: TestClient, method: str, path: str) -> None:
     ids = {
         "plan_id": "0" * 32,
         "checkin_id": "0" * 32,
@@ -272,7 +313,7 @@ def test_anonymous_visitors_are_refused(anon: TestClient, method: str, path: str
         "playlist_id": "0" * 32,
         "fmt": "pdf",
     }
-    r = _call(anon, method, path, ids)
+    r = _call(anon_one, method, path, ids)
     if ROUTES[(method, path)] in ANON_REDIRECTS and not path.startswith("/api"):
         assert r.status_code == 303, (r.status_code, r.text[:300])
         assert r.headers["location"] == ANON_REDIRECTS[ROUTES[(method, path)]]
@@ -319,8 +360,9 @@ def test_another_persons_objects_are_not_found(
 
 @pytest.mark.parametrize(("method", "path"), sorted(k for k, v in ROUTES.items() if v == "own"))
 def test_own_routes_never_show_another_persons_data(
-    alice: TestClient, bob: TestClient, method: str, path: str
+    alice_and_bob: tuple[TestClient, TestClient], method: str, path: str
 ) -> None:
+    alice, bob = alice_and_bob
     made = post_checkin(alice, note="alice's private note")
     secret_ids = [made["plan"]["id"], made["checkin"]["id"], alice.get("/api/me").json()["id"]]
     post_checkin(bob)
@@ -333,10 +375,10 @@ def test_own_routes_never_show_another_persons_data(
     assert alice.get(f"/api/plans/{made['plan']['id']}").status_code == 200
 
 
-def test_openapi_documents_every_api_route(anon: TestClient) -> None:
-    spec = anon.get("/openapi.json").json()
+def test_openapi_documents_every_api_route(anon_one: TestClient) -> None:
+    spec = anon_one.get("/openapi.json").json()
     paths = spec["paths"]
     for method, path in ROUTES:
         if path.startswith("/api") and path != "/api/docs":
             assert method.lower() in paths[path], (method, path)
-    assert anon.get("/api/docs").status_code == 200
+    assert anon_one.get("/api/docs").status_code == 200

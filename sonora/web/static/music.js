@@ -20,16 +20,15 @@
   var layerSlider = document.getElementById("music-layer-gain");
 
   var idx = 0, playing = false, started = false, done = false;
-  var timerEnd = 0, fadeS = 30, fading = false;
   var ctx = null, master = null, gains = [], layerGain = null;
   var layerLevel = layerSlider ? parseInt(layerSlider.value, 10) / 100 : 0.3;
   var BED_RISE_S = 10;
+  var F = window.sonoraFade, fmt = F.fmt, ramp = F.ramp;  // fade.js
+  var timer = F.sleepTimer(function () { return master; }, function () {
+    pause(); say("Timer ended. Sleep well.");
+  });
 
   function say(t) { statusEl.textContent = t; }
-  function fmt(s) {
-    s = Math.max(0, Math.floor(s || 0));
-    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
-  }
   function xfade() { return parseFloat(xfadeSel.value) || 0; }
   function lengthOf(el) {
     return isFinite(el.duration) && el.duration > 0 ? el.duration : parseFloat(el.dataset.duration) || 0;
@@ -37,9 +36,8 @@
 
   function graph() {
     if (ctx) return;
-    var AC = window.AudioContext || window.webkitAudioContext;
-    if (!AC) return;
-    ctx = new AC();
+    ctx = F.context();
+    if (!ctx) return;
     master = ctx.createGain();
     master.connect(ctx.destination);
     tracks.forEach(function (el, i) {
@@ -55,14 +53,6 @@
       ctx.createMediaElementSource(layer).connect(layerGain);
       layerGain.connect(master);
     }
-  }
-  function ramp(g, to, seconds) {
-    if (!g) return;
-    var now = ctx.currentTime;
-    g.gain.cancelScheduledValues(now);
-    g.gain.setValueAtTime(g.gain.value, now);
-    if (seconds > 0) g.gain.linearRampToValueAtTime(to, now + seconds);
-    else g.gain.setValueAtTime(to, now);
   }
   function load(i) {
     var el = tracks[i];
@@ -119,7 +109,7 @@
   function play() {
     graph();
     if (ctx && ctx.state === "suspended") ctx.resume();
-    if (fading) { fading = false; ramp(master, 1, 0); }
+    if (timer.fading) { timer.fading = false; ramp(master, 1, 0); }
     setPlaying(true);
     if (layer) {
       if (!layer.src) layer.src = layer.dataset.src;
@@ -137,8 +127,7 @@
 
   document.getElementById("music-timer").addEventListener("change", function (e) {
     var m = parseFloat(e.target.value);
-    timerEnd = m ? Date.now() + m * 60000 : 0;
-    fadeS = Math.min(30, m * 60 / 2);
+    timer.set(m);
     say(m ? "Fades out and stops in " + m + " minutes." : "Plays to the end.");
   });
   if (layerSlider) {
@@ -158,11 +147,7 @@
       var x = xfade(), left = lengthOf(el) - el.currentTime;
       if (x > 0 && idx + 1 < tracks.length && left > 0 && left <= x && !el.paused) advance(left);
     }
-    if (timerEnd) {
-      var rest = (timerEnd - Date.now()) / 1000;
-      if (rest <= fadeS && !fading && master) { fading = true; ramp(master, 0, Math.max(rest, 0.1)); }
-      if (rest <= 0) { timerEnd = 0; pause(); say("Timer ended. Sleep well."); }
-    }
+    timer.tick();
   }, 250);
 
   window.sonoraMusic = {

@@ -24,18 +24,12 @@
   var offset = 0;          // session time where the current stream started
   var playing = false, started = false, retries = 0;
   var quietStart = 0, quietBase = 0;
-  var timerEnd = 0, fadeS = 30, fading = false;
   var local = false;       // playing a kept file from this device (seekable in place)
   var endless = false;
   var level = volume ? parseInt(volume.value, 10) / 100 : 1;
+  var F = window.sonoraFade, fmt = F.fmt;  // fade.js
 
   function duration() { return endless ? ENDLESS_S : planDuration; }
-  function fmt(s) {
-    s = Math.max(0, Math.floor(s));
-    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-    var mm = (h ? String(m).padStart(2, "0") : String(m));
-    return (h ? h + ":" : "") + mm + ":" + String(sec).padStart(2, "0");
-  }
   function say(text) { statusEl.textContent = text; }
   function position() {
     if (quiet) return quietBase + (playing ? (Date.now() - quietStart) / 1000 : 0);
@@ -54,9 +48,8 @@
   var ctx = null, master = null, analyser = null;
   function graph() {
     if (ctx || !audio) return;
-    var AC = window.AudioContext || window.webkitAudioContext;
-    if (!AC) return;
-    ctx = new AC();
+    ctx = F.context();
+    if (!ctx) return;
     var srcNode = ctx.createMediaElementSource(audio);
     master = ctx.createGain();
     analyser = ctx.createAnalyser();
@@ -64,13 +57,12 @@
     master.gain.value = level;
     srcNode.connect(master); master.connect(analyser); analyser.connect(ctx.destination);
   }
-  function setLevel(v, rampS, from) {
-    if (!master) return;
-    var now = ctx.currentTime, g = master.gain;
-    g.cancelScheduledValues(now);
-    g.setValueAtTime(from === undefined ? g.value : from, now);
-    if (rampS) g.linearRampToValueAtTime(v, now + rampS); else g.setValueAtTime(v, now);
-  }
+  function setLevel(v, rampS, from) { F.ramp(master, v, rampS, from); }
+  var timer = F.sleepTimer(function () { return master; }, function () {
+    if (audio) audio.pause(); else quietBase = position();
+    setPlaying(false);
+    say("Timer ended. Sleep well.");
+  });
   window.sonoraPlayer = {
     gain: function () { return master ? master.gain.value : null; },
     rms: function () {
@@ -101,7 +93,7 @@
     if (quiet) { quietStart = Date.now(); started = true; setPlaying(true); return; }
     graph();
     if (ctx && ctx.state === "suspended") ctx.resume();
-    if (fading || (master && master.gain.value < level)) { fading = false; setLevel(level, 0); }
+    if (timer.fading || (master && master.gain.value < level)) { timer.fading = false; setLevel(level, 0); }
     started = true;
     setPlaying(true);
     if (!audio.src || audio.error) { say("Starting…"); connect(position()); }
@@ -173,7 +165,7 @@
       level = parseInt(volume.value, 10) / 100;
       volume.setAttribute("aria-valuetext", volume.value + " percent");
       volume.parentNode.querySelector("output").textContent = volume.value + "%";
-      if (!fading) setLevel(level, 0.05);
+      if (!timer.fading) setLevel(level, 0.05);
     });
   }
 
@@ -233,9 +225,8 @@
   // -- sleep timer: a Web Audio fade, then pause -----------------------------------------
   document.getElementById("timer").addEventListener("change", function (e) {
     var m = parseFloat(e.target.value);
-    timerEnd = m ? Date.now() + m * 60000 : 0;
-    fadeS = Math.min(30, m * 60 / 2);
-    if (fading) { fading = false; setLevel(level, 0.2); }
+    timer.set(m);
+    if (timer.fading) { timer.fading = false; setLevel(level, 0.2); }
     say(m ? "Fading out in " + (m >= 1 ? m + " minutes" : Math.round(m * 60) + " seconds") + "." : "Timer off.");
   });
 
@@ -455,18 +446,6 @@
     if (quiet && playing && pos >= planDuration) { quietBase = planDuration; finished(); }
     if (alarmAt && Date.now() >= alarmAt) ring();
     if ((ticks++ % 4) === 0 && playing) positionState();
-    if (timerEnd && playing) {
-      var left = (timerEnd - Date.now()) / 1000;
-      if (left <= fadeS && !fading && master) {
-        fading = true;
-        setLevel(0, Math.max(0.05, left));  // a linear ramp to silence, on the audio clock
-      }
-      if (left <= 0) {
-        timerEnd = 0;
-        if (audio) audio.pause(); else quietBase = position();
-        setPlaying(false);
-        say("Timer ended. Sleep well.");
-      }
-    }
+    if (playing) timer.tick();
   }, 250);
 })();

@@ -1,12 +1,13 @@
 // Sonora service worker: the app shell from the cache, pages from the network with
 // the cache as a fallback, and sessions the listener kept for offline.
 "use strict";
-var SHELL = "sonora-shell-v2";
+var SHELL = "sonora-shell-v3";
 var KEPT = "sonora-kept";  // kept sessions: /play/<id> page, audio file, /kept-meta/<id>
 var SHELL_URLS = [
   "/kept",
   "/static/sonora.css",
   "/static/theme.js",
+  "/static/fade.js",
   "/static/player.js",
   "/static/offline.js",
   "/static/forms.js",
