@@ -64,19 +64,25 @@ class _HallTail:
 
     Written here rather than taken from a library: the well-kept reverbs on PyPI are
     GPL (pedalboard) or loop per sample in Python; this one is a handful of
-    whole-array operations per sub-block.  Eight delay lines of 46.5-100 ms (distinct
+    whole-array operations per block.  Eight delay lines of 85.5-180 ms (distinct
     primes, so mutually prime) are mixed by an orthonormal Hadamard matrix.  Each
     line's broadband gain gives the low-frequency RT60 for its length; every line
     shares one low-pass (a one-pole truncated to 4 or 8 taps, applied by doubling
     steps) whose loss per pass of the mean line gives the RT60 at :attr:`HIGH_HZ`.
+    The input enters every line at the lags :attr:`INPUT_MS` (signs differing per
+    line), and the output reads the lines at :attr:`OUTPUT_AHEAD` of the shortest line
+    before their ends through orthogonal rows of the Hadamard matrix: 8 x 8 x 3 first
+    arrivals from ~13 ms on, so the tail starts soft and fills in without a per-sample
+    diffuser.
 
     The lines live in one buffer ``(9, width)`` laid out by *read* time: column ``t``
     of row ``i`` is what line ``i`` delivers at frame ``t``; row 8 is the input.  A
     sub-block of ``sub`` frames (no longer than the shortest line, so nothing it
-    writes is read within it) is then plain slices, the low-pass and one ``(8, 9)``
-    matrix product whose rows are written ``d_i`` columns ahead; the output is one
-    product of the output taps with the block's columns.  No per-sample Python loop, and the same samples for any
-    sequence of calls (every call is one whole :attr:`block`).
+    writes is read within it) is then plain slices, the low-pass and one ``(8, 8)``
+    matrix product plus the input's share, written ``d_i`` columns ahead; the output
+    is one product of the output taps with the block's columns.  No per-sample Python
+    loop, and the same samples for any sequence of calls (every call is one whole
+    :attr:`block`).
 
     Parameters
     ----------
