@@ -170,7 +170,7 @@ class Encoder:
         self.channels = channels
         self._resampler = None
         if self.file_rate != sample_rate:
-            from pedalboard.io import StreamResampler
+            from sonora.engine.resample import StreamResampler  # scipy: loaded when needed
 
             self._resampler = StreamResampler(sample_rate, self.file_rate, channels)
         self.path: Path | None = None
@@ -263,9 +263,9 @@ class Encoder:
     def close(self) -> Path | None:
         """Finish the file and move it into place; returns the final path."""
         if self._resampler is not None:
-            tail = self._resampler.process(None)  # flush what it still holds
+            tail = self._resampler.flush()  # what it still holds
             if tail.size:
-                self._write(np.asarray(tail, dtype=np.float32))
+                self._write(tail)
             self._resampler = None
         self._sf.close()
         if self.path is not None and self._tmp is not None:
