@@ -1,4 +1,5 @@
-"""Command-line options shared by several subcommands (``render``, ``play``, ``recommend``).
+"""Command-line options and helpers shared by several subcommands (``render``, ``play``,
+``recommend``): the options, duration parsing, verbatim error printing, signals.
 
 Lives below every command-line module and imports only Typer, so ``sonora.cli`` and a
 feature's own ``cli`` module (``sonora.match.cli``) can both use it without one importing
@@ -8,12 +9,18 @@ the other.  The ranges in the help are the ones the renderers check
 
 from __future__ import annotations
 
+import re
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+
+from sonora.errors import ParameterError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "DEFAULT_LOUDNESS_LUFS",
@@ -21,7 +28,11 @@ __all__ = [
     "Interrupted",
     "LoudnessOption",
     "SampleRateOption",
+    "console",
+    "fail",
     "light_help_option",
+    "parse_duration",
+    "print_error",
     "signals_interrupt",
 ]
 
@@ -64,6 +75,53 @@ def light_help_option(opt: Any) -> None:
     opt._runtime_param = PassThroughRuntimeParam(  # type: ignore[attr-defined]
         parameter_info=info.parameter_info, annotation=bool
     )
+
+
+_DURATION_RE = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$"
+)
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A Rich console on stdout (or stderr); Rich is imported only here."""
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+def parse_duration(text: str) -> float:
+    """Parse ``"30m"``, ``"1h30m"``, ``"90s"``, ``"45"`` (seconds) into seconds.
+
+    Raises
+    ------
+    ParameterError
+        Naming ``duration`` for malformed text, zero/negative or over 12 hours.
+    """
+    t = str(text).strip().lower()
+    m = _DURATION_RE.match(t)
+    if not t or m is None or not any(m.groups()):
+        raise ParameterError(
+            "duration", f"{text!r} is not a duration; use e.g. 90s, 20m, 1h30m (0 < d <= 12h)"
+        )
+    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    seconds = h * 3600 + mi * 60 + s
+    if not 0 < seconds <= 12 * 3600:
+        raise ParameterError(
+            "duration", f"{text!r} is out of range: allowed more than 0 s, up to 12h"
+        )
+    return seconds
+
+
+def print_error(message: object) -> None:
+    """Print ``error: MESSAGE`` to stderr, the message verbatim (no markup)."""
+    typer.secho("error: ", fg="red", bold=True, err=True, nl=False)
+    typer.echo(str(message), err=True)
+
+
+def fail(exc: Exception) -> NoReturn:
+    """Print ``exc`` as an error (verbatim) and exit with status 2."""
+    print_error(exc)
+    raise typer.Exit(code=2)
 
 
 class Interrupted(BaseException):

@@ -294,3 +294,37 @@ def test_the_cli_writes_the_samples_the_library_writes(minutes: str, tmp_path: P
     assert cli_audio.shape == lib_audio.shape == (round(float(minutes) * 60 * 24_000), 2)
     assert np.array_equal(cli_audio, lib_audio)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cli.flac", "lib.flac"]
+
+
+# -- the file does not depend on the machine's CPU count ----------------------------------
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs two CPUs and CPU affinity (Linux)",
+)
+@pytest.mark.parametrize("scene", ["rain", "rain-with-bowls"])
+def test_one_cpu_or_two_the_file_is_the_same(scene: str, tmp_path: Path) -> None:
+    """With two usable CPUs ``sonora render`` calibrates the layers two at a time and
+    renders them in a second process; pinned to one CPU it does everything in one.
+    The files must be the same to the byte (audio, tags, FLAC checksum)."""
+    cpu = min(os.sched_getaffinity(0))
+    files = {}
+    for label, pin in (("one", {cpu}), ("all", None)):
+        out = tmp_path / f"{label}.flac"
+
+        def limit(pin: set[int] | None = pin) -> None:
+            if pin is not None:
+                os.sched_setaffinity(0, pin)
+
+        proc = subprocess.run(
+            [*CLI, "render", scene, "-o", str(out), "-d", "40s", "--seed", "11"],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            preexec_fn=limit,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr
+        files[label] = out.read_bytes()
+    assert files["one"] == files["all"]
+    audio, _ = sf.read(tmp_path / "all.flac")
+    assert audio.shape[0] == 40 * 48_000 and float(np.max(np.abs(audio))) > 0.01

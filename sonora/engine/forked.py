@@ -26,15 +26,19 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 import numpy as np
 
 from sonora.engine.base import QUANTUM
 from sonora.engine.graph import Mix
 
-__all__ = ["SharedSource", "quanta_to_render", "shared_source", "source_feed"]
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+__all__ = ["SharedSource", "map_forked", "quanta_to_render", "shared_source", "source_feed"]
 
 
 def quanta_to_render(mix: Mix) -> int:
@@ -352,3 +356,87 @@ def shared_source(
         shared._finish()
         if complete:
             _reap(pid, finished=True)
+
+
+def map_forked(fn: Callable[[_T], _R], items: Sequence[_T], processes: int) -> list[_R]:
+    """``[fn(item) for item in items]``, up to ``processes`` at a time.
+
+    The first item is computed here, each of the others (at most ``processes - 1`` at
+    once) in a forked child that sends its pickled result back through a pipe: the
+    same code on the same data, so the results are exactly what one process computes
+    (``sonora render`` calibrates each layer of a scene this way, before the render
+    forks its own child).  A child that fails leaves its item to this process (same
+    result, its error raised here if it recurs).  Serial with ``processes < 2``, one
+    item or no ``os.fork``.  Children left at an error or interrupt are killed.
+
+    Parameters
+    ----------
+    fn : callable
+        A deterministic function of one item, returning something picklable.
+    items : sequence
+        Its arguments.
+    processes : int
+        Most computations at once.
+
+    Returns
+    -------
+    list
+        ``fn(item)`` for each item, in order.
+    """
+    forkable = hasattr(os, "fork") and sys.platform != "win32"
+    if processes < 2 or len(items) < 2 or not forkable:
+        return [fn(item) for item in items]
+    import pickle
+
+    results: list[_R] = [None] * len(items)  # type: ignore[list-item]
+    done = [False] * len(items)
+    running: dict[int, tuple[int, int]] = {}  # item index -> (pid, read end)
+    try:
+        for start in range(1, len(items), processes - 1):
+            for i in range(start, min(start + processes - 1, len(items))):
+                running[i] = _fork_call(fn, items[i])
+            if start == 1:
+                results[0], done[0] = fn(items[0]), True
+            for i in list(running):
+                pid, r = running[i]
+                data = b""
+                while chunk := os.read(r, 1 << 16):
+                    data += chunk
+                os.close(r)
+                del running[i]
+                if os.waitpid(pid, 0)[1] == 0 and data:
+                    results[i], done[i] = pickle.loads(data), True
+        for i, ok in enumerate(done):  # a child failed: compute it here
+            if not ok:
+                results[i] = fn(items[i])
+        return results
+    finally:
+        for pid, r in running.values():
+            os.close(r)  # a child still writing gets a broken pipe; it is killed anyway
+            _reap(pid, finished=False)
+
+
+def _fork_call(fn: Callable[[_T], _R], item: _T) -> tuple[int, int]:
+    """Fork a child that writes ``pickle(fn(item))`` to a pipe; its pid and read end."""
+    r, w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: compute, write, exit (never return into the caller)
+        code = 0
+        try:
+            os.close(r)
+            for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+                if sig is not None:
+                    signal.signal(sig, signal.SIG_IGN)
+            import pickle
+
+            data = pickle.dumps(fn(item))
+            with os.fdopen(w, "wb") as out:
+                out.write(data)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    return pid, r

@@ -24,7 +24,7 @@ import numpy as np
 from sonora.engine.automation import Curve
 from sonora.engine.base import DEFAULT_SAMPLE_RATE_HZ, check_sample_rate
 from sonora.engine.effects import Filter, Reverb
-from sonora.engine.forked import quanta_to_render, shared_source
+from sonora.engine.forked import map_forked, quanta_to_render, shared_source
 from sonora.engine.graph import MAX_DURATION_S, Layer, Mix
 from sonora.engine.loudness import DEFAULT_TARGET_LUFS, MAX_TARGET_LUFS, MIN_TARGET_LUFS
 from sonora.engine.registry import source_class
@@ -311,12 +311,17 @@ def _check_build_args(
     return duration_s, seed, sample_rate, target_lufs
 
 
-def _trims(scene: Scene, seed: int, sample_rate: int, target_lufs: float | None) -> list[float]:
+def _trims(
+    scene: Scene, seed: int, sample_rate: int, target_lufs: float | None, processes: int = 1
+) -> list[float]:
     if target_lufs is None:
         return [0.0] * len(scene.layers)
-    return [
-        layer_trim_db(s, seed, i, sample_rate, scene=scene.name) for i, s in enumerate(scene.layers)
-    ]
+
+    def trim(i: int) -> float:
+        return layer_trim_db(scene.layers[i], seed, i, sample_rate, scene=scene.name)
+
+    # each layer's trim renders its source alone: on two cores, two layers at once
+    return map_forked(trim, range(len(scene.layers)), processes)
 
 
 def _scene_for_calibration(scene: Scene, duration_s: float) -> Scene:
@@ -384,7 +389,7 @@ def build_mix_shared(
             processes=processes,
         )
         return
-    trims = _trims(scene, seed, sample_rate, target_lufs)
+    trims = _trims(scene, seed, sample_rate, target_lufs, processes)
     cal_mix = _window_mix(
         cal_scene,
         0.0,

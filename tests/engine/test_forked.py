@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sonora.engine.forked import quanta_to_render, source_feed
+from sonora.engine.forked import map_forked, quanta_to_render, source_feed
 from sonora.engine.loudness import LoudnessMeter
 from sonora.engine.render import render_to_file
 from sonora.scenes import build as build_module
@@ -199,3 +199,38 @@ def test_sessions_near_the_shortest_calibration_window_match_build_mix(
     gain, audio = _shared_render(scene, tmp_path, **kw)
     assert gain == plain.master_gain_db
     assert np.array_equal(audio, render_array_of(plain))
+
+
+# -- map_forked: the layers' calibration, two at a time ----------------------------------
+def _square_or_fail(x: int) -> int:
+    if x < 0 and os.getpid() != _PARENT[0]:  # fails in a child only
+        os._exit(3)
+    if x == -99:
+        raise ValueError("bad item -99")
+    return x * x
+
+
+_PARENT = [os.getpid()]
+
+
+@pytest.mark.parametrize("processes", [1, 2, 3])
+def test_map_forked_returns_what_one_process_computes(processes: int) -> None:
+    _PARENT[0] = os.getpid()
+    items = [3, 1, 4, 1, 5, 9, 2]
+    assert map_forked(_square_or_fail, items, processes) == [x * x for x in items]
+
+
+def test_map_forked_computes_here_what_a_child_failed_and_raises_real_errors() -> None:
+    _PARENT[0] = os.getpid()
+    # -2 makes its child exit with an error: computed again here, same answer
+    assert map_forked(_square_or_fail, [1, -2, 3], 2) == [1, 4, 9]
+    with pytest.raises(ValueError, match="-99"):
+        map_forked(_square_or_fail, [1, -99], 2)
+
+
+def test_layer_trims_in_two_processes_are_the_serial_ones_to_the_bit() -> None:
+    scene = load_scene("rain-with-bowls")
+    two = build_module._trims(scene, 7, 48_000, -23.0, 2)
+    build_module.cal._source_lufs.cache_clear()
+    one = build_module._trims(scene, 7, 48_000, -23.0, 1)
+    assert two == one and len(one) == 2

@@ -38,6 +38,17 @@ __all__ = ["Rain"]
 #: Longest near drop and far drop, seconds (their events are cut to this).
 _NEAR_MAX_S = 0.09
 _FAR_MAX_S = 0.03
+#: Per surface (leaves: short papery ticks; roof: dull low thuds; puddles: a bubble
+#: plink, partial 0 rising, and a splash, partials 1 and 2): lowest pitch (Hz), pitch
+#: span (octaves), ranges of partials 2 and 3 (ratios to the first), decay range (s),
+#: partials 2 and 3's energy weights, attack (s).
+_SURFACES = np.array(
+    [
+        [600.0, 2.3, 1.7, 2.4, 2.9, 4.1, 0.0018, 0.006, 0.55, 0.3, 0.00025],
+        [150.0, 2.2, 1.45, 1.9, 2.3, 3.2, 0.006, 0.02, 0.45, 0.2, 0.0006],
+        [500.0, 2.0, 2.6, 4.4, 4.0, 6.5, 0.004, 0.012, 0.18, 0.1, 0.0002],
+    ]
+)
 
 
 @lru_cache(maxsize=2)
@@ -179,40 +190,30 @@ class Rain(Source):
         surface = np.searchsorted(np.cumsum(weights), u[:, 0] * weights.sum(), side="right")
         surface = np.minimum(surface, 2)
         size = u[:, 1]
+        # One row of _SURFACES per drop: every surface's formula in one pass.
+        (f_lo, oct_span, r2_lo, r2_hi, r3_lo, r3_hi, tau_lo, tau_hi, w2, w3, att) = _SURFACES[
+            surface
+        ].T
+        f1 = f_lo * 2.0 ** (oct_span * (1.0 - size) + 0.3 * (u[:, 2] - 0.5)) * bright
         freqs = np.empty((count, 3))
+        freqs[:, 0] = f1
+        freqs[:, 1] = f1 * (r2_lo + (r2_hi - r2_lo) * u[:, 3])
+        freqs[:, 2] = f1 * (r3_lo + (r3_hi - r3_lo) * u[:, 4])
+        t1 = tau_lo + (tau_hi - tau_lo) * (0.3 * u[:, 5] + 0.7 * size)
         taus = np.empty((count, 3))
+        taus[:, 0] = t1
+        taus[:, 1] = t1 * (0.35 + 0.25 * u[:, 6])
+        taus[:, 2] = t1 * (0.15 + 0.2 * u[:, 7])
         w = np.empty((count, 3))
+        w[:, 0] = 1.0
+        w[:, 1] = w2 * (0.5 + u[:, 8])
+        w[:, 2] = w3 * (0.5 + u[:, 2])
+        attack = att
         glide = np.zeros((count, 3))
-        attack = np.empty(count)
-        for s, (f_lo, oct_span, r2, r3, tau_lo, tau_hi, w2, w3, att) in enumerate(
-            (
-                # leaves: short papery ticks
-                (600.0, 2.3, (1.7, 2.4), (2.9, 4.1), 0.0018, 0.006, 0.55, 0.3, 0.00025),
-                # roof: dull low thuds
-                (150.0, 2.2, (1.45, 1.9), (2.3, 3.2), 0.006, 0.02, 0.45, 0.2, 0.0006),
-                # puddles: a bubble plink (partial 0, rising) and a splash (1, 2)
-                (500.0, 2.0, (2.6, 4.4), (4.0, 6.5), 0.004, 0.012, 0.18, 0.1, 0.0002),
-            )
-        ):
-            m = surface == s
-            if not m.any():
-                continue
-            sz, v = size[m], u[m]
-            f1 = f_lo * 2.0 ** (oct_span * (1.0 - sz) + 0.3 * (v[:, 2] - 0.5)) * bright
-            freqs[m, 0] = f1
-            freqs[m, 1] = f1 * (r2[0] + (r2[1] - r2[0]) * v[:, 3])
-            freqs[m, 2] = f1 * (r3[0] + (r3[1] - r3[0]) * v[:, 4])
-            t1 = tau_lo + (tau_hi - tau_lo) * (0.3 * v[:, 5] + 0.7 * sz)
-            taus[m, 0] = t1
-            taus[m, 1] = t1 * (0.35 + 0.25 * v[:, 6])
-            taus[m, 2] = t1 * (0.15 + 0.2 * v[:, 7])
-            w[m, 0] = 1.0
-            w[m, 1] = w2 * (0.5 + v[:, 8])
-            w[m, 2] = w3 * (0.5 + v[:, 2])
-            attack[m] = att
-            if s == 2:
-                glide[m, 0] = 0.1 + 0.4 * v[:, 6]
-                taus[m, 1:] = np.minimum(taus[m, 1:], 0.0012)
+        plink = surface == 2
+        if plink.any():  # puddles: the bubble's pitch rises, the splash is short
+            glide[plink, 0] = 0.1 + 0.4 * u[plink, 6]
+            taus[plink, 1:] = np.minimum(taus[plink, 1:], 0.0012)
         freqs = np.minimum(freqs, 0.42 * sr)
         # Weights are energy shares; a damped sine of amplitude A and time constant
         # tau carries A^2 tau sr / 4.
@@ -226,7 +227,8 @@ class Rain(Source):
             freqs,
             taus,
             amps,
-            glide=glide,
+            # no puddle drop, no glide: the same samples without the glide's work
+            glide=glide if plink.any() else None,
             glide_tau_s=1.5 * taus,
             attack_s=attack,
             phases=u[:, 3:6] * (2.0 * math.pi),
