@@ -38,8 +38,7 @@ class BreathPacer(_TonalSource):
     person's guided breathing does: its depth (55–100 % of the swell), the noise's
     colour and how it brightens or darkens as the breath swells, a "vowel" resonance
     of the noise that sits and moves somewhere else each time (300 Hz–1.5 kHz), the
-    tone's octave and twelfth and a few cents of pitch, and the noise's contour (a
-    little ahead of or behind the tone).  So the swell never repeats exactly: the
+    tone's octave and twelfth and a few cents of pitch.  So the swell never repeats exactly: the
     envelope-change repetition of the breath-pacer scene (``benchmarks/sound.py``,
     ``repC``) fell from 0.56–0.65 to below 0.5.
 
@@ -87,10 +86,6 @@ class BreathPacer(_TonalSource):
     COLOUR_SWING: ClassVar[float] = 1.2
     #: ... the tone's pitch drift (standard deviation, cents),
     DRIFT_CENTS: ClassVar[float] = 6.0
-    #: ... how far the noise's swell leads or lags the tone's (cycles) and how much its
-    #: rise is longer or shorter than the tone's (share of the cycle),
-    NOISE_LAG: ClassVar[float] = 0.03
-    NOISE_LEAN: ClassVar[float] = 0.06
     #: ... and a "vowel": a resonance of the noise (+``VOWEL_DB`` dB, Q ``VOWEL_Q``) at a
     #: centre drawn log-uniformly in ``VOWEL_HZ``, moving up to ``VOWEL_GLIDE`` octaves
     #: either way as the breath swells, as a mouth's shape does.
@@ -169,8 +164,6 @@ class BreathPacer(_TonalSource):
             "octave": r.uniform(0.1, 0.35),
             "twelfth": r.uniform(0.02, 0.12),
             "cents": r.normal(0.0, self.DRIFT_CENTS),
-            "lag": r.uniform(-self.NOISE_LAG, self.NOISE_LAG),
-            "lean": r.uniform(-self.NOISE_LEAN, self.NOISE_LEAN),
             "vowel": math.log2(r.uniform(*self.VOWEL_HZ)),
             "glide": r.uniform(-self.VOWEL_GLIDE, self.VOWEL_GLIDE),
         }
@@ -262,9 +255,6 @@ class BreathPacer(_TonalSource):
             v[key] = _approach(v[key], target, dt, self._VOICING_TAU_S)
         shape = self._shape(self._phase, q1)
         env = math.sqrt(self._FLOOR + (1.0 - self._FLOOR) * v["depth"] * shape)
-        q_noise = min(0.7, max(0.2, q1 + v["lean"]))
-        shape_n = self._shape((self._phase - v["lag"]) % 1.0, q_noise)
-        env_n = math.sqrt(self._FLOOR + (1.0 - self._FLOOR) * v["depth"] * shape_n)
         bend = 2.0 ** (v["cents"] / 1200.0)
         if abs(bend - self._bend) > 1e-5:
             self._bend = bend
@@ -273,9 +263,9 @@ class BreathPacer(_TonalSource):
         # constant-power balance between tone and noise
         tone = self._bank.render(level * (0.22 * math.sqrt(m1) * env))
         a0 = self._a
-        a1 = self._a = max(-0.85, min(0.85, v["colour"] + v["swing"] * (shape_n - 0.5)))
+        a1 = self._a = max(-0.85, min(0.85, v["colour"] + v["swing"] * (shape - 0.5)))
         n0 = self._noise_amp
-        n1 = env_n * 0.17 * math.sqrt(1.0 - m1) * math.sqrt(12.0 / (1.0 + a1 * a1))
+        n1 = env * 0.17 * math.sqrt(1.0 - m1) * math.sqrt(12.0 / (1.0 + a1 * a1))
         self._noise_amp = n1
         white = self._noise_rng.random((2, self._qn), dtype=np.float32)
         white -= 0.5
@@ -285,7 +275,7 @@ class BreathPacer(_TonalSource):
         shifted *= a0 + (a1 - a0) * self._ramp_n
         white += shifted
         white *= n0 + (n1 - n0) * self._ramp_n
-        sos = self._peak(2.0 ** (v["vowel"] + v["glide"] * (shape_n - 0.5)))
+        sos = self._peak(2.0 ** (v["vowel"] + v["glide"] * (shape - 0.5)))
         self._vowel.set_sos(sos)
         # keep the noise's power: divide by the resonance's mean power gain in its band
         gain = np.abs(sos_response(sos, self._band_hz, self._noise_rate)) ** 2
