@@ -40,7 +40,7 @@ class BreathPacer(_TonalSource):
     of the noise that sits and moves somewhere else each time (300 Hz–1.5 kHz), the
     tone's octave and twelfth and a few cents of pitch.  So the swell never repeats exactly: the
     envelope-change repetition of the breath-pacer scene (``benchmarks/sound.py``,
-    ``repC``) fell from 0.56–0.65 to below 0.5.
+    ``repC``) fell from 0.56–0.65 to 0.41–0.46 (seeds 1–3).
 
     The breath phase is integrated from ``breaths_per_min`` (never recomputed from
     time), so automating the rate, e.g. 10 → 6 breaths/min, keeps the phase and the
