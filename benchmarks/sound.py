@@ -12,6 +12,9 @@ Per scene (rendered at 48 kHz, seed 1, ``--seconds`` long, calibrated to -23 LUF
   changes, a smooth sound that never comes back does not (see
   :func:`envelope_change_repetition`; ``--control`` prints all three on test sounds);
 * ``hf4k``: share of power above 4 kHz; ``lo100``: share of power below 100 Hz;
+* ``phone_db``: how much of the scene a phone speaker plays (:func:`phone_level_db`):
+  its K-weighted level through a phone-speaker model (4th-order high-pass at 300 Hz,
+  2nd-order low-pass at 8 kHz) minus its full-band K-weighted level, dB;
 * ``lr_db``: right minus left level;
 * ``drops/min`` and ``distinct`` for scenes with rain: transient events per minute and
   the share of them unlike every other (8 ms waveforms correlating < 0.9).
@@ -54,8 +57,15 @@ OUT = Path(__file__).resolve().parent.parent / "docs" / "sound"
 
 
 def spectrogram_png(audio: np.ndarray, path: Path, title: str) -> None:
-    """Save a log-frequency spectrogram (first 60 s) of ``audio`` as a PNG."""
+    """Save a log-frequency spectrogram (first 60 s) of ``audio`` as a small PNG.
+
+    Drawn at 6 × 2.2 inches, 80 dpi, and stored with a 64-colour palette (~25–45 kB
+    instead of ~160 kB in full colour): enough to see strikes, swells and bands.
+    """
+    import io
+
     import matplotlib
+    from PIL import Image
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -69,7 +79,7 @@ def spectrogram_png(audio: np.ndarray, path: Path, title: str) -> None:
     db -= db.max()
     f = np.fft.rfftfreq(n, 1.0 / SR)
     t = np.arange(m) * hop / SR
-    fig, ax = plt.subplots(figsize=(7, 2.6), dpi=90)
+    fig, ax = plt.subplots(figsize=(6, 2.2), dpi=80)
     ax.pcolormesh(t, f[1:], db[1:], vmin=-90, vmax=0, cmap="magma", shading="auto")
     ax.set_yscale("log")
     ax.set_ylim(40, 20_000)
@@ -77,8 +87,70 @@ def spectrogram_png(audio: np.ndarray, path: Path, title: str) -> None:
     ax.set_ylabel("Hz")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
     plt.close(fig)
+    buf.seek(0)
+    image = Image.open(buf).convert("RGB").quantize(colors=64)
+    tmp = path.with_suffix(".tmp.png")
+    image.save(tmp, optimize=True)
+    tmp.replace(path)
+
+
+#: The phone-speaker model of :func:`phone_level_db`: high-pass corner and order, and
+#: the gentle low-pass corner (2nd order) above it.
+PHONE_HP_HZ, PHONE_HP_ORDER, PHONE_LP_HZ = 300.0, 4, 8000.0
+
+
+def phone_response_pow(freq_hz: np.ndarray) -> np.ndarray:
+    """Power response (0–1) of the phone-speaker model at ``freq_hz`` (Hz, any shape):
+    a Butterworth high-pass of order :data:`PHONE_HP_ORDER` at :data:`PHONE_HP_HZ` (a
+    small speaker plays almost nothing below ~300 Hz) and a 2nd-order Butterworth
+    low-pass at :data:`PHONE_LP_HZ` (its gentle top roll-off)."""
+    f = np.asarray(freq_hz, dtype=np.float64)
+    hp = (f / PHONE_HP_HZ) ** (2 * PHONE_HP_ORDER)
+    return hp / (1.0 + hp) / (1.0 + (f / PHONE_LP_HZ) ** 4)
+
+
+def phone_level_db(audio: np.ndarray, sample_rate: int) -> float:
+    """K-weighted level of ``audio`` through a phone speaker, relative to full band, dB.
+
+    The averaged power spectrum (32768-point Hann frames, channels summed) is weighted
+    by the K-weighting of BS.1770 (what the loudness figures use) with and without
+    :func:`phone_response_pow`; the figure is the ratio in dB (0 = the phone plays all
+    of it; -20 = it plays a hundredth of the loudness-weighted power).  A scene whose
+    power lies below 100 Hz nearly vanishes (brown noise: about -14 dB); a tone with
+    harmonics in 300 Hz–3 kHz keeps most of its level even when its fundamental is lost,
+    and the ear hears its pitch from them.
+
+    Parameters
+    ----------
+    audio : numpy.ndarray
+        ``(channels, frames)`` or ``(frames,)``, at least 32768 frames.
+    sample_rate : int
+        Hz.
+
+    Returns
+    -------
+    float
+        dB, ≤ 0; nan for silence or audio shorter than one frame.
+    """
+    from sonora.engine.design import k_weighting_sos, sos_response
+
+    a = np.atleast_2d(np.asarray(audio, dtype=np.float64))
+    n = 1 << 15
+    f = np.fft.rfftfreq(n, 1.0 / sample_rate)
+    w = np.hanning(n)
+    p = np.zeros(len(f))
+    for ch in a:
+        m = len(ch) // n
+        if m:
+            p += (np.abs(np.fft.rfft(ch[: m * n].reshape(m, n) * w, axis=1)) ** 2).sum(axis=0)
+    k = np.abs(sos_response(k_weighting_sos(sample_rate), f, sample_rate)) ** 2
+    full = float(p @ k)
+    if full <= 0:
+        return float("nan")
+    return float(10 * np.log10(max(float(p @ (k * phone_response_pow(f))), 1e-30) / full))
 
 
 def _vector_autocorr(v: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -184,7 +256,7 @@ def measure_scene(
         The guarded render, shape ``(2, frames)``, float32, at :data:`SR` Hz.
     row : dict
         ``guard_share``, ``guard_worst_db`` (dB), ``rep_wave``, ``rep_env``,
-        ``rep_env_return``, ``rep_env_change``, ``hf4k``, ``lo100``, ``lr_db`` (dB) and, for scenes with
+        ``rep_env_return``, ``rep_env_change``, ``hf4k``, ``lo100``, ``phone_db`` (dB), ``lr_db`` (dB) and, for scenes with
         rain, ``drops_per_min`` and ``distinct``; the fades are left out of all but the
         guard figures.
     body : numpy.ndarray
@@ -208,6 +280,7 @@ def measure_scene(
         "rep_env_change": envelope_change_repetition(body, SR),
         "hf4k": 1 - sc.band_share(body, SR, below_hz=4000.0),
         "lo100": sc.band_share(body, SR, below_hz=100.0),
+        "phone_db": phone_level_db(body, SR),
         "lr_db": sc.lr_balance_db(body),
     }
     if any(layer.source == "rain" for layer in scene.layers):
@@ -388,7 +461,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     names = args.scenes or builtin_names()
     result: dict[str, object] = {"seconds": args.seconds, "scenes": {}}
-    hdr = f"{'scene':20} {'guard%':>6} {'worst':>6} {'repW':>5} {'repE':>5} {'repR':>5} {'repC':>5} {'>4k%':>5} {'<100%':>5} {'L/R':>6}  rain"
+    hdr = f"{'scene':20} {'guard%':>6} {'worst':>6} {'repW':>5} {'repE':>5} {'repR':>5} {'repC':>5} {'>4k%':>5} {'<100%':>5} {'phone':>6} {'L/R':>6}  rain"
     print(hdr)
     for name in names:
         t0 = time.perf_counter()
@@ -399,7 +472,7 @@ def main() -> None:
             f"{name:20} {100 * row['guard_share']:6.1f} {row['guard_worst_db']:6.1f} "
             f"{row['rep_wave']:5.2f} {row['rep_env']:5.2f} {row['rep_env_return']:5.2f} {row['rep_env_change']:5.2f} "
             f"{100 * row['hf4k']:5.1f} "
-            f"{100 * row['lo100']:5.1f} {row['lr_db']:+6.2f}  {rain}   ({time.perf_counter() - t0:.0f} s)",
+            f"{100 * row['lo100']:5.1f} {row['phone_db']:6.1f} {row['lr_db']:+6.2f}  {rain}   ({time.perf_counter() - t0:.0f} s)",
             flush=True,
         )
         for source, fig in row["strikes"].items():

@@ -189,3 +189,56 @@ def test_modal_source_resumes_anywhere_after_its_warmup(cls: type[Source]) -> No
     b = part[:, -5 * sr :].astype(np.float64)
     err_db = 10 * np.log10(np.mean((a - b) ** 2) / np.mean(a**2))
     assert err_db < -40.0, err_db
+
+
+def _phone_share_db(y: np.ndarray, sample_rate: int) -> float:
+    """Power through a phone speaker (4th-order Butterworth high-pass at 300 Hz) over
+    the full-band power, dB (own code; the benchmark K-weights, this does not)."""
+    mono = y.mean(axis=0)
+    sos = signal.butter(4, 300.0, "highpass", fs=sample_rate, output="sos")
+    return float(10 * np.log10(np.mean(signal.sosfilt(sos, mono) ** 2) / np.mean(mono**2)))
+
+
+@pytest.mark.parametrize(("source", "params"), [(Drone, {"pitch_hz": 65.0, "brightness": 0.2})])
+def test_a_low_drone_carries_on_a_phone_speaker(source: type[Source], params: dict) -> None:
+    """gong-bath's 65 Hz drone: its formant harmonics reach a phone (was -20.6 dB)."""
+    y = source(sample_rate=LOW_SR, seed=2, **params).process(40 * LOW_SR).astype(np.float64)
+    assert _phone_share_db(y[:, 5 * LOW_SR :], LOW_SR) > -12.0
+
+
+def test_a_gong_carries_on_a_phone_speaker() -> None:
+    """gong-bath's gong: its body modes (up to 4× the hum) reach a phone."""
+    g = Gong(sample_rate=LOW_SR, seed=2, pitch_hz=65.0, interval_s=6.0, brightness=0.45)
+    y = g.process(60 * LOW_SR).astype(np.float64)[:, 10 * LOW_SR :]
+    assert _phone_share_db(y, LOW_SR) > -15.0
+
+
+def test_each_breath_sounds_different_but_keeps_time() -> None:
+    """The breath noise's colour differs from breath to breath; its peaks stay on time."""
+    from sonora.engine.tonal import BreathPacer
+
+    src = BreathPacer(sample_rate=LOW_SR, seed=4, breaths_per_min=6.0, tone_mix=0.0)
+    y = src.process(125 * LOW_SR).astype(np.float64).mean(axis=0)
+    t = np.arange(10 * LOW_SR) / LOW_SR  # each breath: 10 s, the top at 4 s (ratio 0.4)
+    ideal = np.where(
+        t < 4, 0.5 - 0.5 * np.cos(np.pi * t / 4), 0.5 + 0.5 * np.cos(np.pi * (t - 4) / 6)
+    )
+
+    def top_centre_s(power: np.ndarray) -> float:
+        """Centre of the part of a breath within 70 % of its top (s)."""
+        top = power > 0.7 * power.max()
+        return float(np.mean(t[top]))
+
+    want = top_centre_s(0.12 + 0.88 * ideal)
+    smooth = signal.butter(2, 1.0, fs=LOW_SR, output="sos")
+    power = signal.sosfiltfilt(smooth, y**2)
+    centroids, peaks = [], []
+    for k in range(1, 12):
+        breath = y[k * 10 * LOW_SR : (k + 1) * 10 * LOW_SR]
+        peaks.append(top_centre_s(power[k * 10 * LOW_SR : (k + 1) * 10 * LOW_SR]))
+        top = breath[3 * LOW_SR : 5 * LOW_SR]
+        f, p = signal.welch(top, fs=LOW_SR, nperseg=4096)
+        band = (f > 150) & (f < 3000)
+        centroids.append(np.sum(f[band] * p[band]) / np.sum(p[band]))
+    assert max(centroids) / min(centroids) > 1.3, centroids  # was ~1.05: one colour
+    assert np.all(np.abs(np.array(peaks) - want) < 0.5), (want, peaks)  # ... on time

@@ -41,6 +41,7 @@ sequence (each wave starts where the last ended); it fast-forwards its schedule 
 from __future__ import annotations
 
 import math
+import re
 from typing import NamedTuple
 
 import numpy as np
@@ -70,6 +71,55 @@ _SQRT2 = math.sqrt(2.0)
 
 
 # -- spectral helpers -----------------------------------------------------------------
+#: The lines every nature source's docstring shares: its output and the two
+#: constructor parameters of :class:`~sonora.engine.base.Source`.  Each source's
+#: docstring holds a one-line placeholder instead (:data:`_DOC_MARK`);
+#: :func:`finish_doc` (called in :mod:`sonora.engine.nature`) puts these lines there.
+_SHARED_DOC = """\
+    Output is float32 ``(2, frames)``; at the defaults its RMS is about {rms} and its
+    peaks stay below {peak} at every setting.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Sample rate in Hz.
+    seed : int
+        Seed for every random choice.
+"""
+#: The placeholder: ``    (Output: RMS 0.06, peaks < 0.8; shared parameters: _common.finish_doc)``.
+_DOC_MARK = re.compile(
+    r"^    \(Output: RMS (?P<rms>[0-9.]+), peaks < (?P<peak>[0-9.]+); "
+    r"shared parameters: _common\.finish_doc\)\n",
+    re.MULTILINE,
+)
+
+
+def finish_doc(cls: type) -> type:
+    """Replace the placeholder line in ``cls.__doc__`` by :data:`_SHARED_DOC`.
+
+    Parameters
+    ----------
+    cls : type
+        A nature source class whose docstring holds :data:`_DOC_MARK` once.
+
+    Returns
+    -------
+    type
+        ``cls`` (its ``__doc__`` completed; a second call changes nothing).
+
+    Raises
+    ------
+    ValueError
+        If the docstring holds neither the placeholder nor the completed text.
+    """
+    doc = cls.__doc__ or ""
+    done, count = _DOC_MARK.subn(lambda m: _SHARED_DOC.format(**m.groupdict()), doc)
+    if count == 0 and "Seed for every random choice." not in doc:
+        raise ValueError(f"{cls.__name__}: docstring lacks the shared-parameters placeholder")
+    cls.__doc__ = done
+    return cls
+
+
 def _lowpass_pow(f: np.ndarray, cutoff_hz: float, order: int) -> np.ndarray:
     """Power response of a Butterworth-like low-pass (``order`` poles)."""
     return 1.0 / (1.0 + (f / cutoff_hz) ** (2 * order))

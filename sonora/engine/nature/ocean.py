@@ -120,15 +120,7 @@ class OceanWaves(Source):
     far away), and the crash and backwash take their share of a wave's power rather
     than adding to it, so no crest can startle.
 
-    Output is float32 ``(2, frames)``; at the defaults its RMS is about 0.08 and its
-    peaks stay below 0.8 at every setting.
-
-    Parameters
-    ----------
-    sample_rate : int
-        Sample rate in Hz.
-    seed : int
-        Seed for every random choice.
+    (Output: RMS 0.08, peaks < 0.8; shared parameters: _common.finish_doc)
     swell_s : float
         Mean wave period in seconds (4–16).
     intensity : float

@@ -104,15 +104,7 @@ class Rain(Source):
     piling up into a spike.  The shower waxes and wanes (drop rate ±30 %, level
     ±1 dB) over tens of seconds, with no period.
 
-    Output is float32 ``(2, frames)``; at the defaults its RMS is about 0.06 and its
-    peaks stay below 0.8 at every setting.
-
-    Parameters
-    ----------
-    sample_rate : int
-        Sample rate in Hz.
-    seed : int
-        Seed for every random choice.
+    (Output: RMS 0.06, peaks < 0.8; shared parameters: _common.finish_doc)
     density : float
         0 (drizzle) – 1 (downpour).
     brightness : float

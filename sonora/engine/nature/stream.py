@@ -170,15 +170,7 @@ class Stream(Source):
     shallower water, and lifts the gurgles a little.  ``gurgle`` sets the gurgles'
     share of the power.
 
-    Output is float32 ``(2, frames)``; at the defaults its RMS is about 0.09 and its
-    peaks stay below 0.8 at every setting.
-
-    Parameters
-    ----------
-    sample_rate : int
-        Sample rate in Hz.
-    seed : int
-        Seed for every random choice.
+    (Output: RMS 0.09, peaks < 0.8; shared parameters: _common.finish_doc)
     flow : float
         0 (trickle) – 1 (rushing).
     brightness : float

@@ -107,15 +107,7 @@ class Wind(Source):
     ``strength`` sets the level
     (-9 dB at 0) and nudges the centre up.
 
-    Output is float32 ``(2, frames)``; at the defaults its RMS is about 0.06 and its
-    peaks stay below 0.85 at every setting.
-
-    Parameters
-    ----------
-    sample_rate : int
-        Sample rate in Hz.
-    seed : int
-        Seed for every random choice.
+    (Output: RMS 0.06, peaks < 0.85; shared parameters: _common.finish_doc)
     strength : float
         0 (light breeze) – 1 (strong wind).
     pitch_hz : float

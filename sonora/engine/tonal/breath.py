@@ -9,6 +9,8 @@ from typing import ClassVar
 import numpy as np
 
 from sonora.engine.base import QUANTUM, Param, make_rng
+from sonora.engine.design import sos_response
+from sonora.engine.dsp import SosFilter
 from sonora.engine.tonal.bank import _Bank, _TonalSource, _Upsampler
 from sonora.engine.tonal.common import (
     _SUB,
@@ -30,6 +32,15 @@ class BreathPacer(_TonalSource):
     plus a gentle tone (``pitch_hz`` with a soft octave and twelfth), both following
     one envelope: a raised-cosine rise over the inhale and a raised-cosine fall over
     the exhale, on top of a floor (about -9 dB) so the sound never vanishes.
+
+    The timing is the guide's and stays exact: the tone peaks where :meth:`phase_at`
+    says the exhale begins, every breath.  How each breath *sounds* varies, as a
+    person's guided breathing does: its depth (55–100 % of the swell), the noise's
+    colour and how it brightens or darkens as the breath swells, a "vowel" resonance
+    of the noise that sits and moves somewhere else each time (300 Hz–1.5 kHz), the
+    tone's octave and twelfth and a few cents of pitch.  So the swell never repeats exactly: the
+    envelope-change repetition of the breath-pacer scene (``benchmarks/sound.py``,
+    ``repC``) fell from 0.56–0.65 to 0.41–0.46 (seeds 1–3).
 
     The breath phase is integrated from ``breaths_per_min`` (never recomputed from
     time), so automating the rate, e.g. 10 → 6 breaths/min, keeps the phase and the
@@ -66,6 +77,23 @@ class BreathPacer(_TonalSource):
     }
 
     _FLOOR = 0.12  # power floor of the swell (-9 dB)
+    # Each breath's voicing (drawn when it starts, glided into over ~1 s):
+    #: the swell's depth (share of the full swell), ...
+    DEPTH: ClassVar[tuple[float, float]] = (0.55, 1.0)
+    #: ... the noise's colour at the bottom of the breath (tap ``a`` of the 2-tap filter
+    #: ``y = w[n] + a w[n-1]``: +0.8 dark, -0.8 bright) and how far it moves at the top,
+    COLOUR_FLOOR: ClassVar[float] = 0.4
+    COLOUR_SWING: ClassVar[float] = 1.2
+    #: ... the tone's pitch drift (standard deviation, cents),
+    DRIFT_CENTS: ClassVar[float] = 6.0
+    #: ... and a "vowel": a resonance of the noise (+``VOWEL_DB`` dB, Q ``VOWEL_Q``) at a
+    #: centre drawn log-uniformly in ``VOWEL_HZ``, moving up to ``VOWEL_GLIDE`` octaves
+    #: either way as the breath swells, as a mouth's shape does.
+    VOWEL_HZ: ClassVar[tuple[float, float]] = (300.0, 1500.0)
+    VOWEL_GLIDE: ClassVar[float] = 1.0
+    VOWEL_DB: ClassVar[float] = 10.0
+    VOWEL_Q: ClassVar[float] = 1.2
+    _VOICING_TAU_S = 0.8
     _HISTORY_S = 120.0
 
     def _setup(self) -> None:
@@ -75,10 +103,11 @@ class BreathPacer(_TonalSource):
         self._qn = self._q // 4  # noise-rate samples per quantum
         self._noise_ups = _Upsampler(4, 16, self._qn, design="breath", rate_hz=self._rate)
         self._ramp_n = (np.arange(self._qn) / self._qn).astype(np.float32)
-        # Tone: fundamental (centre), octave and twelfth (a little left and right).
+        # Tone: fundamental (centre), octave and twelfth (a little left and right; their
+        # levels are drawn per breath, about 0.22 and 0.07 of the fundamental).
         self._tone_ratio = np.array([1.0, 2.0, 3.0])
-        self._tone_level = np.array([1.0, 0.22, 0.07])
         self._pitch = self.params["pitch_hz"]
+        self._bend = 1.0  # the breath's pitch drift, as a frequency ratio
         self._bank = _Bank(self._rate, self._q, _SUB, capacity=3)
         self._bank.add(
             self._pitch * self._tone_ratio,
@@ -95,6 +124,49 @@ class BreathPacer(_TonalSource):
         self._history: deque[tuple[int, float, float, float, float, float]] = deque(
             maxlen=math.ceil(self._HISTORY_S / self._dt)
         )
+        # Each breath's own voicing (see _new_breath); it glides in from the last one.
+        self._voicing_rng = make_rng(self.seed, "breath", "voicing")
+        self._target = self._draw_voicing()
+        self._voicing = dict(self._target)
+        self._w_prev = np.zeros((2, 1), dtype=np.float32)
+        self._a = self._voicing["colour"]
+        self._noise_rate = self._rate / 4
+        self._band_hz = np.geomspace(150.0, 0.42 * self._noise_rate, 48)
+        self._vowel = SosFilter(self._peak(2.0 ** self._voicing["vowel"]), channels=2)
+
+    def _peak(self, freq_hz: float) -> np.ndarray:
+        """RBJ peaking biquad (``VOWEL_DB`` at ``freq_hz``, ``VOWEL_Q``) at the noise rate."""
+        w = 2 * math.pi * min(freq_hz, 0.4 * self._noise_rate) / self._noise_rate
+        amp = 10 ** (self.VOWEL_DB / 40)
+        alpha = math.sin(w) / (2 * self.VOWEL_Q)
+        cw = -2 * math.cos(w)
+        a0 = 1 + alpha / amp
+        return np.array(
+            [
+                [
+                    (1 + alpha * amp) / a0,
+                    cw / a0,
+                    (1 - alpha * amp) / a0,
+                    1.0,
+                    cw / a0,
+                    (1 - alpha / amp) / a0,
+                ]
+            ]
+        )
+
+    def _draw_voicing(self) -> dict[str, float]:
+        """One breath's voicing: how deep, how bright and with what tone it sounds."""
+        r = self._voicing_rng
+        return {
+            "depth": r.uniform(*self.DEPTH),
+            "colour": r.uniform(-self.COLOUR_FLOOR, self.COLOUR_FLOOR),
+            "swing": r.uniform(-self.COLOUR_SWING, self.COLOUR_SWING),
+            "octave": r.uniform(0.1, 0.35),
+            "twelfth": r.uniform(0.02, 0.12),
+            "cents": r.normal(0.0, self.DRIFT_CENTS),
+            "vowel": math.log2(r.uniform(*self.VOWEL_HZ)),
+            "glide": r.uniform(-self.VOWEL_GLIDE, self.VOWEL_GLIDE),
+        }
 
     # -- breath phase ---------------------------------------------------------------
     @staticmethod
@@ -165,7 +237,7 @@ class BreathPacer(_TonalSource):
         pitch = _glide(self._pitch, p["pitch_hz"], dt, 0.5, 0.25)
         if pitch != self._pitch:
             self._pitch = pitch
-            self._bank.set_freq(0, pitch * self._tone_ratio)
+            self._bank.set_freq(0, pitch * self._bend * self._tone_ratio)
         r0, r1 = self._bps, p["breaths_per_min"] / 60.0
         q0 = self._ratio
         q1 = self._ratio = _approach(self._ratio, p["inhale_ratio"], dt, 1.5)
@@ -173,16 +245,42 @@ class BreathPacer(_TonalSource):
         self._history.append((self.frame, self._phase, r0, r1, q0, q1))
         # The rate moves linearly across the quantum: integrate it (never recompute
         # the phase from time), then gains move linearly to the end-of-quantum swell.
+        old = self._phase
         self._phase = (self._phase + (r0 + r1) / 2 * dt) % 1.0
         self._bps = r1
-        env = math.sqrt(self._FLOOR + (1.0 - self._FLOOR) * self._shape(self._phase, q1))
+        if self._phase < old:  # a new breath: its own voicing, glided into
+            self._target = self._draw_voicing()
+        v = self._voicing
+        for key, target in self._target.items():
+            v[key] = _approach(v[key], target, dt, self._VOICING_TAU_S)
+        shape = self._shape(self._phase, q1)
+        env = math.sqrt(self._FLOOR + (1.0 - self._FLOOR) * v["depth"] * shape)
+        bend = 2.0 ** (v["cents"] / 1200.0)
+        if abs(bend - self._bend) > 1e-5:
+            self._bend = bend
+            self._bank.set_freq(0, self._pitch * bend * self._tone_ratio)
+        level = np.array([1.0, v["octave"], v["twelfth"]])
         # constant-power balance between tone and noise
-        tone = self._bank.render(self._tone_level * (0.22 * math.sqrt(m1) * env))
-        n0, n1 = self._noise_amp, env * 0.17 * math.sqrt(1.0 - m1) * math.sqrt(12.0)
+        tone = self._bank.render(level * (0.22 * math.sqrt(m1) * env))
+        a0 = self._a
+        a1 = self._a = max(-0.85, min(0.85, v["colour"] + v["swing"] * (shape - 0.5)))
+        n0 = self._noise_amp
+        n1 = env * 0.17 * math.sqrt(1.0 - m1) * math.sqrt(12.0 / (1.0 + a1 * a1))
         self._noise_amp = n1
         white = self._noise_rng.random((2, self._qn), dtype=np.float32)
         white -= 0.5
+        # The breath's colour: y = w[n] + a w[n-1], a moving across the quantum.
+        shifted = np.concatenate([self._w_prev, white[:, :-1]], axis=1)
+        self._w_prev = white[:, -1:].copy()
+        shifted *= a0 + (a1 - a0) * self._ramp_n
+        white += shifted
         white *= n0 + (n1 - n0) * self._ramp_n
+        sos = self._peak(2.0 ** (v["vowel"] + v["glide"] * (shape - 0.5)))
+        self._vowel.set_sos(sos)
+        # keep the noise's power: divide by the resonance's mean power gain in its band
+        gain = np.abs(sos_response(sos, self._band_hz, self._noise_rate)) ** 2
+        white *= float(gain.mean()) ** -0.5
+        white = self._vowel.process_inplace(white.astype(np.float64)).astype(np.float32)
         noise = self._noise_ups.process(white)
         tone += noise.reshape(2, self._nsub, _SUB).transpose(1, 0, 2)
         return self._ups.process(tone)

@@ -27,9 +27,10 @@ class Drone(_TonalSource):
     """A slowly breathing pad: root, fifth and octave, each as two detuned voices.
 
     Each voice has a rich harmonic series (harmonic ``h`` at ``h**-0.9``, up to 12 for
-    the root) so that the chord carries on small speakers, where nothing below ~200 Hz
-    is heard; the whole pad goes through a 12 dB/octave low-pass whose cutoff drifts
-    over tens of seconds, the level breathes gently and each voice drifts a little in
+    the root) with a fixed formant around 650 Hz (:data:`FORMANT_DB`), so that the chord
+    carries on small speakers, where nothing below ~300 Hz is heard; the whole pad goes
+    through a 12 dB/octave low-pass that levels off into a shelf at -10.5 dB
+    (:data:`SHELF`) and whose cutoff drifts over tens of seconds, the level breathes gently and each voice drifts a little in
     pitch on its own (the twins of a chord tone drift in level together).  All of this movement is smooth *random* modulation
     (:class:`_ValueNoise`, knots 5–25 s apart, faster with ``movement``), not sine LFOs,
     so it never settles into a period a listener could count.  The two voices of a chord
@@ -78,6 +79,19 @@ class Drone(_TonalSource):
         (2.0, 6, 0.45),
     )
     _RMS = 0.15  # target RMS per channel at the reference power
+    #: Level of the low-pass's upper shelf (amplitude): harmonics above the cutoff keep
+    #: this share (-10.5 dB) instead of falling 12 dB/octave for ever.
+    SHELF: ClassVar[float] = 0.3
+    #: A fixed formant, as a pipe's or a voice's body has: harmonics near
+    #: ``FORMANT_HZ`` are raised by up to ``FORMANT_DB`` (a Gaussian in octaves,
+    #: standard deviation ``FORMANT_OCT``), whatever the root.  A phone speaker plays
+    #: nothing below ~300 Hz; these harmonics are what it plays, and the ear hears
+    #: the root from them.  Drone alone through the phone model of
+    #: ``benchmarks/sound.py`` (K-weighted, re full band): 73 Hz -9.9 → -5.0 dB,
+    #: 65 Hz -13.6 → -7.3 dB; still nothing above 2 kHz.
+    FORMANT_HZ: ClassVar[float] = 650.0
+    FORMANT_OCT: ClassVar[float] = 0.6
+    FORMANT_DB: ClassVar[float] = 10.0
     warmup_s = 0.0
 
     def _setup(self) -> None:
@@ -126,7 +140,8 @@ class Drone(_TonalSource):
         self._n_voices = v
         # Reference: brightness 0.4 at 110 Hz, no modulation.
         ref_freqs = self._ratio * 110.0
-        ref_amp = self._level * self._filter(ref_freqs, 110.0 * 2**2.33)
+        ref_amp = self._level * self._formant(ref_freqs)
+        ref_amp *= self._filter(ref_freqs, 110.0 * 2**2.33)
         self._p_ref = float((ref_amp**2) @ _k_power(ref_freqs)) / 2  # K-weighted
         # Each partial sits in one channel: per-channel power = sum(amp²)/4.
         self._scale = self._RMS * math.sqrt(4.0 / float(ref_amp @ ref_amp))
@@ -139,13 +154,22 @@ class Drone(_TonalSource):
         freqs = self._freqs()
         self._bank.set_freq(0, freqs, glide=glide)
         self._f4 = freqs**4
-        self._lvl = self._level * (freqs < self._fmax)
+        self._lvl = self._level * (freqs < self._fmax) * self._formant(freqs)
         self._kpow = _k_power(freqs)
 
-    @staticmethod
-    def _filter(freqs: np.ndarray, cutoff_hz: float) -> np.ndarray:
-        """2nd-order Butterworth low-pass magnitude at ``freqs`` (Hz)."""
-        return 1.0 / np.sqrt(1.0 + (freqs * (1.0 / cutoff_hz)) ** 4)
+    @classmethod
+    def _formant(cls, freqs: np.ndarray) -> np.ndarray:
+        """Amplitude gain of the fixed formant (see :data:`FORMANT_DB`) at ``freqs`` (Hz)."""
+        octaves = np.log2(np.maximum(freqs, 1.0) / cls.FORMANT_HZ) / cls.FORMANT_OCT
+        return 10.0 ** (cls.FORMANT_DB / 20.0 * np.exp(-0.5 * octaves * octaves))
+
+    @classmethod
+    def _filter(cls, freqs: np.ndarray, cutoff_hz: float) -> np.ndarray:
+        """Magnitude at ``freqs`` (Hz) of the 2nd-order low-pass that levels off into a
+        shelf at :data:`SHELF` far above ``cutoff_hz``: ``√((1 + S² x) / (1 + x))``
+        with ``x = (f / cutoff)⁴`` (a Butterworth low-pass when ``S = 0``)."""
+        x = (freqs * (1.0 / cutoff_hz)) ** 4
+        return np.sqrt((1.0 + cls.SHELF**2 * x) / (1.0 + x))
 
     def _quantum(self) -> np.ndarray:
         p, dt = self.params, self._dt
@@ -176,9 +200,12 @@ class Drone(_TonalSource):
         if np.max(np.abs(cents - self._cents_drift)) > 0.6:  # glide in ~0.5-cent steps
             self._cents_drift = cents
             self._retune()
-        amp = self._f4 * cutoff**-4
+        x = self._f4 * cutoff**-4
+        amp = x * self.SHELF**2
         amp += 1.0
-        amp **= -0.5
+        x += 1.0
+        amp /= x
+        amp **= 0.5
         amp *= self._lvl
         amp *= drift
         power = float((amp * amp) @ self._kpow) / 2
