@@ -58,12 +58,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTIONS",
+    "IN_ROUTE",
     "BodySizeLimit",
     "Limits",
+    "PendingCheck",
     "RateLimitMiddleware",
     "RateLimited",
     "client_address",
     "install_limits",
+    "take_limit_check",
 ]
 
 
@@ -309,6 +312,41 @@ def too_many_response(request: Request, exc: RateLimited) -> Response:
     return resp
 
 
+#: Routes that count their limits inside their own thread hop, with their other
+#: database work (:func:`take_limit_check`): a hop less per request on the hottest
+#: route (the check-in; issue #15).  Each must call :func:`take_limit_check` first.
+IN_ROUTE: frozenset[tuple[str, str]] = frozenset({("POST", "/api/checkins")})
+_PENDING = "sonora_limit_check"
+
+
+class PendingCheck:
+    """A request's rate-limit count (and the listener it found), run once by the route.
+
+    Parameters
+    ----------
+    check : callable
+        Counts every limit of the request (raising :class:`RateLimited` when one is
+        over) and returns the signed-in listener or ``None``; blocking (run it in a
+        worker thread).
+    """
+
+    def __init__(self, check: Callable[[], UserRecord | None]) -> None:
+        self._check = check
+        self.taken = False
+
+    def run(self) -> UserRecord | None:
+        """Count (once): the listener, or :class:`RateLimited`."""
+        self.taken = True
+        return self._check()
+
+
+def take_limit_check(scope: Scope) -> PendingCheck | None:
+    """The count left to an :data:`IN_ROUTE` route by :class:`RateLimitMiddleware`
+    (``None`` when limits are off); the route runs it in its worker thread, first."""
+    state = scope.get("state")
+    return None if state is None else state.get(_PENDING)
+
+
 class RateLimitMiddleware:
     """ASGI middleware applying :class:`Limits` to the limited routes.
 
@@ -374,6 +412,20 @@ class RateLimitMiddleware:
                 self.limits.check_login(email, client)
             return user
 
+        if (scope["method"], scope["path"]) in IN_ROUTE:
+            # the route counts in its own thread hop (take_limit_check); what it never
+            # reached (a 422, 403 or 413 before it) is counted here afterwards
+            pending = PendingCheck(check)
+            scope.setdefault("state", {})[_PENDING] = pending
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                if not pending.taken:
+                    try:
+                        await run_in_threadpool(pending.run)
+                    except RateLimited:
+                        pass  # refused already; the count still holds back the next
+            return
         try:
             user = await run_in_threadpool(check)
             if per_account:  # the route's ``current_user`` dependency reuses it
