@@ -11,6 +11,7 @@ pass, while still declaring their ``response_model`` for the OpenAPI description
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -19,7 +20,9 @@ from starlette.responses import Response
 __all__ = ["json_response"]
 
 
-def json_response(content: Any, status_code: int = 200) -> Response:
+def json_response(
+    content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
     """An ``application/json`` response of ``content``: compact UTF-8, as Starlette's
     ``JSONResponse`` renders it (a float that is not finite becomes ``null``).
 
@@ -30,13 +33,15 @@ def json_response(content: Any, status_code: int = 200) -> Response:
         numpy values.
     status_code : int
         HTTP status.
+    headers : mapping, optional
+        More response headers.
 
     Returns
     -------
     starlette.responses.Response
     """
     body = orjson.dumps(content, default=_default, option=orjson.OPT_NON_STR_KEYS)
-    return Response(body, status_code=status_code, media_type="application/json")
+    return Response(body, status_code=status_code, headers=headers, media_type="application/json")
 
 
 def _default(value: Any) -> Any:
