@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sonora.accounts.repo import UserRecord
 from sonora.core.app import Core
-from sonora.web.limits import take_limit_check
+from sonora.web.pending import take_limit_check
 from sonora.web.security import (
     CSRF_COOKIE,
     SESSION_COOKIE,

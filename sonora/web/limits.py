@@ -51,6 +51,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sonora.limits.counters import Counters, SqlCounters, window_start
 from sonora.settings import Settings, parse_rate
+from sonora.web.pending import PENDING_KEY, PendingCheck, take_limit_check
 
 if TYPE_CHECKING:
     from sonora.accounts.repo import UserRecord
@@ -316,35 +317,6 @@ def too_many_response(request: Request, exc: RateLimited) -> Response:
 #: database work (:func:`take_limit_check`): a hop less per request on the hottest
 #: route (the check-in; issue #15).  Each must call :func:`take_limit_check` first.
 IN_ROUTE: frozenset[tuple[str, str]] = frozenset({("POST", "/api/checkins")})
-_PENDING = "sonora_limit_check"
-
-
-class PendingCheck:
-    """A request's rate-limit count (and the listener it found), run once by the route.
-
-    Parameters
-    ----------
-    check : callable
-        Counts every limit of the request (raising :class:`RateLimited` when one is
-        over) and returns the signed-in listener or ``None``; blocking (run it in a
-        worker thread).
-    """
-
-    def __init__(self, check: Callable[[], UserRecord | None]) -> None:
-        self._check = check
-        self.taken = False
-
-    def run(self) -> UserRecord | None:
-        """Count (once): the listener, or :class:`RateLimited`."""
-        self.taken = True
-        return self._check()
-
-
-def take_limit_check(scope: Scope) -> PendingCheck | None:
-    """The count left to an :data:`IN_ROUTE` route by :class:`RateLimitMiddleware`
-    (``None`` when limits are off); the route runs it in its worker thread, first."""
-    state = scope.get("state")
-    return None if state is None else state.get(_PENDING)
 
 
 class RateLimitMiddleware:
@@ -414,9 +386,9 @@ class RateLimitMiddleware:
 
         if (scope["method"], scope["path"]) in IN_ROUTE:
             # the route counts in its own thread hop (take_limit_check); what it never
-            # reached (a 422, 403 or 413 before it) is counted here afterwards
+            # reached (a 422 or 403 before it) is counted here afterwards
             pending = PendingCheck(check)
-            scope.setdefault("state", {})[_PENDING] = pending
+            scope.setdefault("state", {})[PENDING_KEY] = pending
             try:
                 await self.app(scope, receive, send)
             finally:
