@@ -23,6 +23,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
+    select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -92,3 +94,20 @@ def _export(s: Session, user_id: str) -> dict[str, Any]:
 #: moved with a guest's plans when the guest logs in.  The files themselves are removed
 #: by :meth:`sonora.core.downloads.Downloads.remove_files` after the deletion.
 DOWNLOAD_ROWS = UserRows(models=(DownloadRow,), exporter=_export, movable=True)
+
+
+def _status_query() -> Any:
+    """One download of one listener, without its plan (only the two plan fields the
+    status shows), in a statement built once: the status poll runs every few seconds
+    while a file renders, and loading the whole plan JSON into an ORM object was most
+    of its cost (issue #15)."""
+    plan = DownloadRow.plan
+    return select(
+        *(c for c in DownloadRow.__table__.c if c.name not in ("plan", "gains", "render_key")),
+        plan["duration_s"].as_float().label("duration_s"),
+        plan["title"].as_string().label("title"),
+    ).where(DownloadRow.id == bindparam("download_id"), DownloadRow.user_id == bindparam("user_id"))
+
+
+#: See :func:`_status_query`.
+STATUS_OF = _status_query()

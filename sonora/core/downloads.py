@@ -42,7 +42,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sonora.core.audio import FORMATS
 from sonora.core.download_job import RenderJob
-from sonora.core.download_models import DownloadRow
+from sonora.core.download_models import STATUS_OF, DownloadRow
 from sonora.errors import ParameterError, SonoraError
 from sonora.settings import parse_rate
 from sonora.store import NotFound
@@ -102,8 +102,9 @@ class DownloadRecord:
     title: str
 
     @classmethod
-    def of(cls, row: DownloadRow) -> DownloadRecord:
-        plan = row.plan or {}
+    def of(cls, row: Any) -> DownloadRecord:
+        """From a :class:`DownloadRow` or a row of :data:`STATUS_OF` (plan fields only)."""
+        plan = (row.plan or {}) if isinstance(row, DownloadRow) else row._mapping
         return cls(
             id=row.id,
             user_id=row.user_id,
@@ -297,11 +298,11 @@ class Downloads:
     def get(self, user_id: str, download_id: str) -> DownloadRecord:
         """A download of this listener (:class:`~sonora.store.NotFound` otherwise)."""
         self._maybe_sweep()
-        with self.store.reading() as s:
-            row = s.get(DownloadRow, download_id)
-            if row is None or row.user_id != user_id:
-                raise NotFound("download", download_id)
-            rec = DownloadRecord.of(row)
+        with self.store.connection() as conn:  # columns, not the ORM row (issue #15)
+            row = conn.execute(STATUS_OF, {"download_id": download_id, "user_id": user_id}).first()
+        if row is None:  # none, or someone else's: the same answer
+            raise NotFound("download", download_id)
+        rec = DownloadRecord.of(row)
         if rec.status == "done" and not self.path(rec.id, rec.format).exists():
             # the file went (expired, or a volume not shared): say so, do not 500
             return _replace(rec, status="failed", error="the file is no longer there; ask again")

@@ -55,7 +55,7 @@ from sonora.match.store import InMemoryStore, SessionRecord, Store
 from sonora.plan.checkin import CheckIn, CheckOut, Outcome
 from sonora.plan.compose import compose, quiet_rest_plan
 from sonora.plan.model import Plan
-from sonora.plan.recipes import Arm, allowed_arms
+from sonora.plan.recipes import Arm, Constraints, allowed_arms
 
 #: How families are named in reasons.
 FAMILY_WORDS = {
@@ -77,6 +77,25 @@ POPULATION_KEY = _POPULATION_KEY
 #: A session rated this or lower (0–10) is a dislike: its recipe is not offered again
 #: for the same goal.
 DISLIKE_RATING = 3.0
+
+
+#: allowed_arms() by (constraints, bedtime, headphones): what the hard rules look at.
+_ALLOWED: dict[tuple[Constraints, bool, bool], list[Arm]] = {}
+
+
+def _allowed_arms(checkin: CheckIn, constraints: Constraints) -> list[Arm]:
+    """:func:`sonora.plan.allowed_arms`, memoised on what its rules read of the
+    check-in (bedtime, headphones) and the constraints: the same few lists serve every
+    check-in (the rules ran over every arm on each; issue #15).  Do not modify the list.
+    """
+    key = (constraints, checkin.is_bedtime, checkin.headphones)
+    arms = _ALLOWED.get(key)
+    if arms is None:
+        arms = allowed_arms(checkin, constraints)
+        if len(_ALLOWED) > 4096:
+            _ALLOWED.clear()
+        _ALLOWED[key] = arms
+    return arms
 
 
 def _pending_key(listener_id: str) -> str:
@@ -319,7 +338,7 @@ class Matcher:
             The arm and the personal sentences for its reason.
         """
         profile = self.profile(listener_id) if profile is None else profile
-        arms = allowed_arms(checkin, profile.constraints())
+        arms = _allowed_arms(checkin, profile.constraints())
         if not arms:
             return None
         X = self._arm_features(arms, checkin, profile)

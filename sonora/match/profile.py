@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from sonora.errors import ParameterError, check_choice
@@ -98,12 +99,9 @@ class Profile:
         )
 
     def constraints(self) -> Constraints:
-        """The hard rules this profile imposes on plans."""
-        return Constraints(
-            disliked=self.disliked,
-            sensitivities=self.sensitivities,
-            breath_pacer=self.breath_pacer,
-        )
+        """The hard rules this profile imposes on plans (one shared, immutable object
+        per distinct answer set: a check-in asks several times)."""
+        return _constraints(self.disliked, self.sensitivities, self.breath_pacer)
 
     def with_evidence(self, on: bool) -> Profile:
         """A copy with personal evidence switched on or off."""
@@ -127,3 +125,11 @@ class Profile:
         data = dict(data)
         listener_id = data.pop("listener_id", None)
         return cls.from_onboarding(listener_id, data)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1024)
+def _constraints(
+    disliked: frozenset[str], sensitivities: frozenset[str], breath_pacer: bool
+) -> Constraints:
+    """:class:`Constraints` (frozen, so shared) for already checked answers."""
+    return Constraints(disliked=disliked, sensitivities=sensitivities, breath_pacer=breath_pacer)

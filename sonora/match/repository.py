@@ -10,10 +10,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import threading
+from collections import OrderedDict
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select, true
 from sqlalchemy.exc import IntegrityError
 
 from sonora.accounts.models import Profile as ProfileRow
@@ -51,8 +54,40 @@ def web_profile_update(profile: Profile) -> dict[str, Any]:
 
 
 _ALL_SESSIONS = select(MatchSession.data).order_by(MatchSession.created_at, MatchSession.id)
-#: One listener's sessions, oldest first (built once: see MatcherStore.sessions).
-_SESSIONS_OF = _ALL_SESSIONS.where(MatchSession.user_id == bindparam("user_id"))
+
+
+def _sessions_since() -> Any:
+    """One listener's session count and newest time, with their sessions newer than
+    ``:since``, oldest first (one row with ``data`` NULL when there are none): what
+    :meth:`MatcherStore.sessions` checks its cache with.  Built once."""
+    uid = bindparam("user_id", type_=MatchSession.user_id.type)
+    agg = (
+        select(
+            func.count().label("n"),
+            func.max(MatchSession.created_at).label("last_at"),
+        )
+        .where(MatchSession.user_id == uid)
+        .subquery("agg")
+    )
+    new = (
+        select(MatchSession.data, MatchSession.created_at, MatchSession.id)
+        .where(
+            MatchSession.user_id == uid,
+            MatchSession.created_at > bindparam("since", type_=MatchSession.created_at.type),
+        )
+        .subquery("new")
+    )
+    return (
+        select(agg.c.n, agg.c.last_at, new.c.data)
+        .select_from(agg.outerjoin(new, true()))
+        .order_by(new.c.created_at, new.c.id)
+    )
+
+
+_SESSIONS_SINCE = _sessions_since()
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+#: Listeners whose sessions a process keeps decoded (the most recently used).
+CACHED_LISTENERS = 1024
 
 
 class MatcherStore:
@@ -66,6 +101,10 @@ class MatcherStore:
 
     def __init__(self, store: SqlDatabase) -> None:
         self.store = store
+        #: listener id -> (count, newest created_at, their sessions oldest first)
+        self._cache: OrderedDict[str, tuple[int, dt.datetime | None, tuple[SessionRecord, ...]]]
+        self._cache = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     # -- profiles ----------------------------------------------------------------------
     def get_profile(self, listener_id: str) -> Profile | None:
@@ -105,15 +144,61 @@ class MatcherStore:
             )
 
     def sessions(self, listener_id: str | None = None) -> list[SessionRecord]:
-        """Sessions of one listener (or everyone), oldest first."""
-        # the JSON column only (no ORM objects), in a statement built once: this runs
-        # on every check-in
-        with self.store.connection() as conn:  # Core: no ORM session (issue #15)
-            if listener_id is None:
-                rows = conn.scalars(_ALL_SESSIONS)
-            else:
-                rows = conn.scalars(_SESSIONS_OF, {"user_id": listener_id})
-            return [_record(data) for data in rows]
+        """Sessions of one listener (or everyone), oldest first.
+
+        One listener's are read on every check-in, so this process keeps them decoded
+        and asks the database only for the count, the newest time and any sessions
+        newer than those it holds, in one statement (sessions are only ever appended;
+        a count that does not add up, as after an older session moved in or a
+        deletion, rereads them all).  Another process's new session is
+        seen at once, as before (issue #15).
+        """
+        if listener_id is None:
+            with self.store.connection() as conn:  # Core: no ORM session (issue #15)
+                return [_record(data) for data in conn.scalars(_ALL_SESSIONS)]
+        with self._cache_lock:
+            cached = self._cache.get(listener_id)
+        if cached is not None:
+            n, last_at, records = cached
+            found = self._read_since(listener_id, last_at or _EPOCH)
+            if found is not None and found[0] == n + len(found[2]):
+                if found[2]:
+                    records = records + found[2]
+                    self._remember(listener_id, found[0], found[1], records)
+                return list(records)
+        found = self._read_since(listener_id, _EPOCH)
+        assert found is not None
+        self._remember(listener_id, *found)
+        return list(found[2])
+
+    def _read_since(
+        self, listener_id: str, since: dt.datetime
+    ) -> tuple[int, dt.datetime | None, tuple[SessionRecord, ...]] | None:
+        """``(count, newest created_at, sessions newer than since)`` in one statement."""
+        with self.store.connection() as conn:
+            rows = conn.execute(_SESSIONS_SINCE, {"user_id": listener_id, "since": since}).all()
+        if not rows:  # pragma: no cover - the aggregate always gives a row
+            return None
+        n, last_at = int(rows[0].n), rows[0].last_at
+        return n, last_at, tuple(_record(r.data) for r in rows if r.data is not None)
+
+    def _remember(
+        self,
+        listener_id: str,
+        n: int,
+        last_at: dt.datetime | None,
+        records: tuple[SessionRecord, ...],
+    ) -> None:
+        with self._cache_lock:
+            self._cache[listener_id] = (n, last_at, records)
+            self._cache.move_to_end(listener_id)
+            while len(self._cache) > CACHED_LISTENERS:
+                self._cache.popitem(last=False)
+
+    def forget_cached(self, listener_id: str) -> None:
+        """Drop what this process holds of a listener's sessions (a deleted account)."""
+        with self._cache_lock:
+            self._cache.pop(listener_id, None)
 
     def listener_ids(self) -> list[str]:
         """Listeners with a profile or at least one session."""

@@ -96,6 +96,9 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> E
         # Transactions and single-statement reads have a pool each (read_engine): at
         # most 20 + 20 connections per process, as the one pool of 40 before.
         kwargs.update(connect_args=connect_args, pool_size=5, max_overflow=15, pool_recycle=1800)
+        loads = _fast_json_loads()
+        if loads is not None:
+            kwargs["json_deserializer"] = loads
         engine = create_engine(u, **kwargs)
         _ENGINE_ARGS[engine] = (u, kwargs)
         return engine
@@ -141,6 +144,22 @@ def read_engine(engine: Engine) -> Engine:
         reads = create_engine(url, **{**kwargs, "isolation_level": "AUTOCOMMIT"})
     _READ_ENGINES[engine] = reads
     return reads
+
+
+def _fast_json_loads() -> Any:
+    """``orjson.loads`` when orjson is installed (the ``postgres`` extra brings it), else
+    ``None`` (psycopg's default, :func:`json.loads`).
+
+    psycopg decodes every JSON column with it: plans, check-ins, outcomes and the
+    matcher's sessions on the check-in and history paths.  orjson (MIT/Apache-2.0)
+    decodes them ~3x faster than :mod:`json`, for the same values (PostgreSQL's ``json``
+    type only holds standard JSON, so the two never disagree: no ``NaN`` tokens).
+    """
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - the postgres extra installs it
+        return None
+    return orjson.loads
 
 
 def dispose(engine: Engine) -> None:

@@ -31,6 +31,8 @@ from sonora.web.deps import (
     run_as_user,
     switch_session,
 )
+from sonora.web.jsonout import json_response
+from sonora.web.limits import RateLimited, too_many_response
 from sonora.web.rendering import export_download
 from sonora.web.schemas import (
     CheckInOut,
@@ -347,20 +349,21 @@ def put_profile(body: ProfileIn, user: UserDep, core: CoreDep) -> dict[str, Any]
 @router.post("/checkins", status_code=201, tags=["session"], response_model=CheckInResult)
 async def create_checkin(
     body: CheckInIn,
-    user: UserDep,
+    request: Request,
     core: CoreDep,
-    response: Response,
     idempotency_key: Annotated[
         str | None,
         Header(description="Send once: a repeat with the same key returns the first result (200)"),
     ] = None,
-) -> dict[str, Any]:
+) -> Any:
     """Check in; returns the plan made for you (and help to reach, if your note
     suggests you need more than sound)."""
 
-    # async with one explicit hop: a plain ``def`` route would also have FastAPI
-    # validate the response in the thread pool (a second hop; issue #15)
-    def work() -> dict[str, Any]:
+    # async with one explicit hop for the listener, the rate-limit counts and the
+    # check-in itself: a plain ``def`` route would also have FastAPI validate the
+    # response in the thread pool, and the listener and the limits were a hop each
+    # (issue #15)
+    def work(user: UserRecord) -> Response:
         # read once, with the user (user_for_token): the plan and its swap choices share it
         profile = core.profile(user, prefetched=True)
         if idempotency_key is not None:  # an offline queue's retry-safe send
@@ -373,16 +376,21 @@ async def create_checkin(
                 lambda: core.check_in(user, body.model_dump(exclude_none=True), profile),
             )
             c, (rec, plan) = core.store.get_checkin(user.id, cid), core.plan(user, pid)
-            response.status_code = 201 if created else 200
+            status = 201 if created else 200
         else:
             c, rec, plan = core.check_in(user, body.model_dump(exclude_none=True), profile)
-        return {
+            status = 201
+        out = {
             "checkin": {"id": c.id, "created_at": c.created_at.isoformat(), "answers": c.data},
             "care": c.care,
             "plan": _plan_json(core, user, rec, plan, profile),
         }
+        return json_response(out, status)
 
-    return await run_in_threadpool(work)
+    try:
+        return await run_as_user(request, core, work)
+    except RateLimited as exc:
+        return too_many_response(request, exc)
 
 
 @router.get("/checkins/{checkin_id}", tags=["session"], response_model=CheckInOut)
@@ -547,9 +555,11 @@ def edit_outcome(
 
 
 @router.get("/history", tags=["session"], response_model=HistoryOut)
-async def history(request: Request, core: CoreDep) -> dict[str, Any]:
+async def history(request: Request, core: CoreDep) -> Response:
     """Your sessions, before and after, with what seems to help you."""
-    return await run_as_user(request, core, lambda user: core.history(user).to_dict())
+    return await run_as_user(
+        request, core, lambda user: json_response(core.history(user).to_dict())
+    )
 
 
 # -- meta ------------------------------------------------------------------------------

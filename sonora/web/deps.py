@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sonora.accounts.repo import UserRecord
 from sonora.core.app import Core
+from sonora.web.pending import take_limit_check
 from sonora.web.security import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -67,15 +68,24 @@ _NOT_SIGNED_IN = "session: not signed in; start as a guest with POST /api/guest,
 async def run_as_user(request: Request, core: Core, work: Callable[[UserRecord], T]) -> T:
     """Find the signed-in listener and run ``work(user)``, in one thread-pool hop.
 
-    For the hot routes (history): ``UserDep`` and a plain ``def`` route would be two
-    hops, three with FastAPI validating the response in the pool too; an ``async``
-    route calling this is one (issue #15).  401 as :func:`require_user` without one.
+    For the hot routes (check-in, history): ``UserDep`` and a plain ``def`` route would
+    be two hops, three with FastAPI validating the response in the pool too; an
+    ``async`` route calling this is one (issue #15).  401 as :func:`require_user`
+    without one.  On a route that counts its own rate limits
+    (:data:`sonora.web.limits.IN_ROUTE`) the count runs here first, in the same hop,
+    and finds the listener (:class:`~sonora.web.limits.RateLimited` when over a limit).
     """
     cached = request.state._state.get("sonora_user", _UNSET)
     token = request.cookies.get(SESSION_COOKIE)
+    pending = take_limit_check(request.scope)
 
     def call() -> T:
-        user = cached if cached is not _UNSET else (core.user_for_token(token) if token else None)
+        if pending is not None and not pending.taken:
+            user = pending.run()
+        elif cached is not _UNSET:
+            user = cached
+        else:
+            user = core.user_for_token(token) if token else None
         request.state.sonora_user = user
         if user is None:
             raise HTTPException(status_code=401, detail=_NOT_SIGNED_IN)

@@ -34,7 +34,8 @@ from sonora.accounts.repo import UserRecord
 from sonora.core.app import Core
 from sonora.core.audio import FORMATS
 from sonora.core.downloads import DownloadLimitReached, DownloadRecord
-from sonora.web.deps import CoreDep, UserDep, api_csrf
+from sonora.web.deps import CoreDep, UserDep, api_csrf, run_as_user
+from sonora.web.jsonout import json_response
 
 __all__ = ["download_json", "legacy_download", "router"]
 
@@ -154,10 +155,15 @@ async def list_downloads(user: UserDep, core: CoreDep) -> list[dict[str, Any]]:
 
 
 @router.get("/downloads/{download_id}", response_model=DownloadOut)
-async def download_status(download_id: str, user: UserDep, core: CoreDep) -> JSONResponse:
+async def download_status(download_id: str, request: Request, core: CoreDep) -> Response:
     """How far a download's render is."""
-    rec = await run_in_threadpool(core.downloads.get, user.id, _check_id(download_id, "download"))
-    return JSONResponse(download_json(rec), headers={"Cache-Control": "no-store"})
+    _check_id(download_id, "download")
+
+    def status(user: UserRecord) -> Response:  # the listener and the read: one hop
+        rec = core.downloads.get(user.id, download_id)
+        return json_response(download_json(rec), headers={"Cache-Control": "no-store"})
+
+    return await run_as_user(request, core, status)
 
 
 @router.get(

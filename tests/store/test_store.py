@@ -21,7 +21,7 @@ from sonora.core.database import metadata
 from sonora.match import InMemoryStore, Matcher, SessionRecord
 from sonora.match import Store as MatchStoreProtocol
 from sonora.match.repository import MatcherStore
-from sonora.match.tables import MatcherState
+from sonora.match.tables import MatcherState, MatchSession
 from sonora.plan import CheckIn, CheckOut
 from sonora.store import (
     NotFound,
@@ -30,6 +30,7 @@ from sonora.store import (
     make_engine,
     migrate,
 )
+from sonora.store.base import new_id, utcnow
 
 
 def _session(store: Store, user_id: str, **checkin: object) -> tuple[str, str]:
@@ -282,6 +283,49 @@ def test_matcher_learns_through_the_database(store: Store) -> None:
     mem = InMemoryStore()
     mem.add_session(recs[0])
     assert mem.sessions(u.id) == recs
+
+
+def _rec(listener_id: str, recipe: str, reward: float) -> SessionRecord:
+    return SessionRecord(listener_id, recipe, ("rain",), reward, features=(1.0, reward))
+
+
+def test_matcher_sessions_cache_sees_other_processes_merges_and_deletion(store: Store) -> None:
+    """The sessions a process keeps decoded (read on every check-in) always equal the
+    database's: another process's new session, an older session moved into the account
+    (as a merge of a guest's would), a deleted account."""
+    account = store.create_user()
+    store.register(account.id, email="cache@example.org", password_hash="x")
+    other = store.create_user()
+    here, there = MatcherStore(store), MatcherStore(store)  # two server processes
+    fresh = lambda uid: MatcherStore(store).sessions(uid)  # noqa: E731  (no cache)
+    assert here.sessions(account.id) == []
+    here.add_session(_rec(account.id, "rain/dark", 0.5))
+    assert [r.reward for r in here.sessions(account.id)] == [0.5]
+    there.add_session(_rec(account.id, "rain/bright", 0.7))  # the other process
+    there.add_session(_rec(other.id, "wind/dark", 0.1))  # someone else's: never seen here
+    assert here.sessions(account.id) == fresh(account.id)
+    assert [r.reward for r in here.sessions(account.id)] == [0.5, 0.7]
+    assert [r.reward for r in here.sessions(other.id)] == [0.1]
+    # an older session moves into the account (older than the account's newest)
+    guest = store.create_user()
+    old = MatchSession(
+        id=new_id(),
+        user_id=guest.id,
+        created_at=utcnow() - dt.timedelta(days=1),
+        data=_rec(guest.id, "bowls/dark", 0.9).to_dict(),
+    )
+    with store.transaction() as s:
+        s.add(old)
+        s.flush()
+        s.execute(
+            sa.update(MatchSession).where(MatchSession.id == old.id).values(user_id=account.id)
+        )
+    got = here.sessions(account.id)
+    assert got == fresh(account.id) and [r.reward for r in got] == [0.9, 0.5, 0.7]
+    got.clear()  # a caller changing its list does not change the cache
+    assert len(here.sessions(account.id)) == 3
+    store.delete_user(account.id)
+    assert here.sessions(account.id) == [] and here.sessions(other.id) == fresh(other.id)
 
 
 def test_matcher_profile_round_trip_keeps_web_keys(store: Store) -> None:

@@ -147,6 +147,25 @@ def test_checkins_per_account_429_with_retry_after(make_client: Any) -> None:
     assert other.post("/api/checkins", json=CHECKIN).status_code == 201
 
 
+def test_checkins_refused_before_the_route_still_count(make_client: Any) -> None:
+    """The check-in route counts its limits in its own thread hop; a check-in refused
+    before it runs (invalid answers, no session, a cross-site Origin) is counted all
+    the same, so a flood of bad requests is held back like good ones."""
+    c = make_client(limit_checkins_per_account="3/1h", limit_checkins_per_client="5/1h")
+    _guest(c)
+    assert c.post("/api/checkins", json={**CHECKIN, "tension": 11}).status_code == 422
+    assert c.post("/api/checkins", json=CHECKIN).status_code == 201
+    r = c.post("/api/checkins", json=CHECKIN, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403
+    r = c.post("/api/checkins", json=CHECKIN)  # the fourth for this account
+    assert r.status_code == 429 and r.json()["field"] == "rate", r.text
+    assert r.headers["Cache-Control"] == "no-store" and "Content-Security-Policy" in r.headers
+    # without a session: counted per client (the fifth from here), then 401
+    anon = TestClient(c.app, client=("203.0.113.7", 5001))
+    assert anon.post("/api/checkins", json=CHECKIN).status_code == 401
+    assert anon.post("/api/checkins", json=CHECKIN).status_code == 429
+
+
 def test_checkins_per_client_and_the_page_says_when(make_client: Any) -> None:
     c = make_client(limit_checkins_per_client="1/1h")
     _guest(c)
