@@ -28,7 +28,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -127,49 +127,66 @@ def _reap(pid: int, *, finished: bool) -> None:
             pass
 
 
-def _fork_renderer(mix: Mix, quanta: int) -> tuple[int, int]:
-    """Fork a child that writes ``quanta`` source quanta of ``mix`` to a pipe.
+def _fork_child(
+    write: Callable[[Any], None], *, pipe_bytes: int | None = None, quiet: bool = False
+) -> tuple[int, int]:
+    """Fork a child that calls ``write(out)`` on the write end of a pipe, then exits.
 
-    Returns the child's pid and the pipe's read end (the parent's).
+    The one place that forks: the child ignores Ctrl+C, SIGTERM and SIGHUP (the parent
+    owns them: it cleans up, then kills the child; a parent killed outright leaves the
+    pipe broken and the next write ends the child), exits 0 when the parent stopped
+    reading and 1 on any other error (with a traceback unless ``quiet``: a caller that
+    falls back to doing the work itself says nothing), and never returns into the caller.  Returns the child's pid and the pipe's read end (the parent's).
     """
     r, w = os.pipe()
-    try:
-        import fcntl
+    if pipe_bytes is not None:
+        try:
+            import fcntl
 
-        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)  # Linux only
-    except (ImportError, AttributeError, OSError):  # pragma: no cover - default pipe
-        pass
+            fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, pipe_bytes)  # Linux only
+        except (ImportError, AttributeError, OSError):  # pragma: no cover - default pipe
+            pass
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
-    if pid == 0:  # the child: render, write, exit (never return into the caller)
+    if pid == 0:
         code = 0
         try:
             os.close(r)
-            # The parent owns Ctrl+C and SIGTERM/SIGHUP (it cleans up, then kills this
-            # child); a parent killed outright leaves the pipe broken: the next write
-            # ends this process.
             for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
                 if sig is not None:
                     signal.signal(sig, signal.SIG_IGN)
-            out = os.fdopen(w, "wb", buffering=0)
-            start = mix._frame
-            for i in range(quanta):
-                q = np.ascontiguousarray(mix.source_quantum(start + i * QUANTUM), np.float32)
-                view = memoryview(q).cast("B")
-                while view:
-                    view = view[out.write(view) :]
+            with os.fdopen(w, "wb", buffering=0) as out:
+                write(out)
         except BrokenPipeError:  # the parent stopped reading: nothing to report
             code = 0
         except BaseException:
-            import traceback
+            if not quiet:
+                import traceback
 
-            traceback.print_exc()
+                traceback.print_exc()
             code = 1
         finally:
             os._exit(code)
     os.close(w)
     return pid, r
+
+
+def _fork_renderer(mix: Mix, quanta: int) -> tuple[int, int]:
+    """Fork a child that writes ``quanta`` source quanta of ``mix`` to a pipe.
+
+    Returns the child's pid and the pipe's read end (the parent's).
+    """
+
+    def write(out: Any) -> None:
+        start = mix._frame
+        for i in range(quanta):
+            q = np.ascontiguousarray(mix.source_quantum(start + i * QUANTUM), np.float32)
+            view = memoryview(q).cast("B")
+            while view:
+                view = view[out.write(view) :]
+
+    return _fork_child(write, pipe_bytes=_PIPE_BYTES)
 
 
 class SharedSource:
@@ -418,25 +435,12 @@ def map_forked(fn: Callable[[_T], _R], items: Sequence[_T], processes: int) -> l
 
 def _fork_call(fn: Callable[[_T], _R], item: _T) -> tuple[int, int]:
     """Fork a child that writes ``pickle(fn(item))`` to a pipe; its pid and read end."""
-    r, w = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # the child: compute, write, exit (never return into the caller)
-        code = 0
-        try:
-            os.close(r)
-            for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-                if sig is not None:
-                    signal.signal(sig, signal.SIG_IGN)
-            import pickle
 
-            data = pickle.dumps(fn(item))
-            with os.fdopen(w, "wb") as out:
-                out.write(data)
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(w)
-    return pid, r
+    def write(out: Any) -> None:
+        import pickle
+
+        data = memoryview(pickle.dumps(fn(item)))
+        while data:
+            data = data[out.write(data) :]
+
+    return _fork_child(write, quiet=True)
