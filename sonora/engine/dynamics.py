@@ -102,28 +102,37 @@ class Limiter(Effect):
     def _settled_zi(self) -> np.ndarray:
         return sos_step_zi(self._smooth_sos)[None, :, :]
 
-    def _peak_envelope(self, buf: np.ndarray, n: int) -> np.ndarray:
+    def _peak_envelope(self, buf: np.ndarray, n: int, mag: np.ndarray | None = None) -> np.ndarray:
         """Per-frame peak: |sample| and the oversampled peaks, attributed 19 frames late.
 
         The interpolated values between input frames ``k-19`` and ``k-18`` are assigned
         to frame ``k``: they depend only on frames up to ``k``, so the estimate never
         depends on where a block ends (the look-ahead is far longer than that), and the
-        final clamp looks 19 frames ahead to catch them.
+        final clamp looks 19 frames ahead to catch them.  ``mag`` is ``abs(buf)`` when
+        the caller has it already.
         """
         f = self._hist_len
-        peak = np.max(np.abs(buf), axis=0)  # (f + n,) sample peak over channels
+        if mag is None:
+            mag = np.abs(buf)
+        peak = mag[0].copy()  # (f + n,) sample peak over channels
+        for row in mag[1:]:
+            np.maximum(peak, row, out=peak)
         env = peak[f:].astype(np.float64)
         # Frame k's oversampled values come from buf[k : k + f + 1]; where all of those
         # samples are below ceiling / (largest polyphase L1 norm), none can reach the
         # ceiling, so only the other ("hot") frames are interpolated.  The limiter's
         # gain is the same either way: it only acts on values above the ceiling.
         # frame k is hot when any of peak[k : k + f + 1] reaches the safe level
-        loud = np.concatenate([[0], np.cumsum(peak >= self._safe)])
+        loud = np.zeros(f + n + 1, dtype=np.int32)
+        np.cumsum(peak >= self._safe, dtype=np.int32, out=loud[1:])
         hot = np.flatnonzero(loud[f + 1 : f + 1 + n] > loud[:n])
         if hot.size == 0:
             return env
-        # windows[c, j] = buf[c, j : j + f]: the history ending at input frame f-1+j.
-        windows = np.lib.stride_tricks.sliding_window_view(buf.astype(np.float64), f, axis=1)
+        # windows[c, j] = buf[c, j : j + f]: the history ending at input frame f-1+j
+        # (a strided view built directly: sliding_window_view costs ~20 us of Python).
+        b64 = buf.astype(np.float64)
+        rows = b64.shape[1]
+        windows = np.ndarray((b64.shape[0], rows - f + 1, f), np.float64, b64, 0, (8 * rows, 8, 8))
         if hot.size > n // 4:  # mostly loud: one dense product is cheaper than gathers
             up = np.abs(windows @ self._phases)  # (channels, n + 1, os)
             # frame k: values 1..3 after window k, and value 0 of window k + 1
@@ -144,10 +153,11 @@ class Limiter(Effect):
             return x
         buf = np.concatenate([self._raw_hist, x], axis=1)
         self._raw_hist = buf[:, -self._hist_len :]
-        quiet = float(np.max(np.abs(buf))) < self._safe
+        mag = np.abs(buf)
+        quiet = float(mag.max()) < self._safe
         env = None
         if not quiet:
-            env = self._peak_envelope(buf, n)
+            env = self._peak_envelope(buf, n, mag)
             # Loud enough to check, but no (inter-sample) peak reaches the ceiling.
             quiet = float(np.max(env)) <= self.ceiling
         delayed = np.concatenate([self._x_hist, x], axis=1)
