@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -109,10 +110,15 @@ class Curve:
         """Inverse of :meth:`from_spec` (JSON-serialisable)."""
         return [[t, v, s] for t, v, s in zip(self.times_s, self.values, self.shapes, strict=True)]
 
-    @property
+    @cached_property
     def is_constant(self) -> bool:
-        """True when the curve never changes."""
+        """True when the curve never changes (computed once: a curve is frozen)."""
         return len(set(self.values)) == 1
+
+    @cached_property
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The point times (s) and values as arrays, built once."""
+        return np.asarray(self.times_s), np.asarray(self.values)
 
     def range(self) -> tuple[float, float]:
         """Smallest and largest value the curve takes."""
@@ -139,8 +145,7 @@ class Curve:
         if self.is_constant:
             return np.full(t_in.shape, self.values[0])
         t = np.atleast_1d(t_in)
-        times = np.asarray(self.times_s)
-        vals = np.asarray(self.values)
+        times, vals = self._arrays
         out = np.array(np.interp(t, times, vals), dtype=np.float64)  # linear, clamped
         for i in range(1, len(times)):
             shape = self.shapes[i]

@@ -115,6 +115,10 @@ class Layer:
         #: Live mixer gain (linear) set by a listener; applied from the next quantum.
         self.user_gain = 1.0
         self._last_gain = None
+        # The gain curve's linear value while it is constant (evaluating it costs ~10 us
+        # a quantum); recomputed whenever ``gain_curve`` is replaced.
+        self._const_curve: Curve | None = None
+        self._const_gain = 1.0
 
     def reset(self) -> None:
         """Return the layer to the session start."""
@@ -160,7 +164,13 @@ class Layer:
         if self.filter is not None:
             x = self.filter.process(x)
         # Gain: the curve sampled at quantum edges, interpolated linearly per sample.
-        g_end = float(10 ** (self.gain_curve.at((start_frame + QUANTUM) / sample_rate) / 20))
+        curve = self.gain_curve
+        if curve is self._const_curve:  # a constant curve: its linear gain, kept
+            g_end = self._const_gain
+        else:
+            g_end = float(10 ** (curve.at((start_frame + QUANTUM) / sample_rate) / 20))
+            if curve.is_constant:
+                self._const_curve, self._const_gain = curve, g_end
         g_end *= self.trim * self.user_gain
         g_start = g_end if self._last_gain is None else self._last_gain
         self._last_gain = g_end
