@@ -5,9 +5,15 @@ damped complex exponential ``A · exp((-1/τ + 2πjf) t)``; an attack that is no
 instant click is the difference of two such exponentials (a fast or slow one subtracted
 from the decaying one), so every voice is a sum of damped complex exponentials.
 
-Rendering uses one table ``G[m, k] = exp(s_m k / sr)`` per voice (computed once at the
-onset) and, per quantum, one complex matrix-vector product ``Im(G.T @ z)`` followed by
-``z *= G[:, -1] · g`` — no per-sample Python, no transcendental functions per sample.
+Rendering uses one short table ``G[m, k] = exp(s_m k / sr)``, ``k <`` :data:`_CHUNK`,
+per voice and the phasor ``exp(s_m c _CHUNK / sr)`` at the start of each chunk ``c`` of
+a quantum (both computed once at the onset); per quantum, the phasors ``z`` times those
+chunk starts give one real matrix product ``(2 chunks, 2 m) @ (2 m, _CHUNK)`` whose
+rows are the chunks of both channels, followed by ``z *= exp(s QUANTUM / sr)`` — no
+per-sample Python, no transcendental functions per sample.  (A table over the whole
+quantum, as before, was 32 KB per mode: a gong's hundreds of modes made every quantum
+a memory-bound pass over megabytes, and the table's build and pruning copies cost as
+much again.)
 Modes whose amplitude has fallen 80 dB below the voice's peak fade out over one
 quantum and are dropped.
 """
@@ -24,33 +30,66 @@ from sonora.engine.design import k_weighting_sos, sos_response
 _PRUNE = 1e-4  # fade out and drop modes 80 dB below the voice's initial amplitude
 
 
-def _table(s: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """``exp(s k / sr)`` for k = 0..QUANTUM-1, and ``exp(s QUANTUM / sr)``.
+#: Frames per chunk of the modal renderer (a quantum is :data:`_CHUNKS` of them).
+_CHUNK = 256
+_CHUNKS = QUANTUM // _CHUNK
 
-    The table is returned as float32 ``(2 m, QUANTUM)``: imaginary parts stacked over
-    real parts, so ``Im(z · G) = Re(z) Im(G) + Im(z) Re(G)`` is one real matrix product.
 
-    Built by repeated doubling (12 vector multiplies) instead of ``QUANTUM`` complex
-    exponentials per mode, which is ~50x faster and accurate to ~1e-15 in complex128.
+def _table(s: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tables of the modes with complex exponents ``s`` (1/s), ``m = len(s)``.
+
+    Returns
+    -------
+    tab : numpy.ndarray
+        ``exp(s k / sr)`` for ``k < _CHUNK`` as float32 ``(2 m, _CHUNK)``: imaginary
+        parts stacked over real parts, so ``Im(z · G) = Re(z) Im(G) + Im(z) Re(G)`` is
+        one real matrix product.  Built by repeated doubling (8 vector multiplies) in
+        complex128, accurate to ~1e-15 before the cast.
+    starts : numpy.ndarray
+        complex128 ``(m, _CHUNKS)``: ``exp(s c _CHUNK / sr)``, the phasor at the start
+        of chunk ``c`` of a quantum relative to the quantum's first frame.
+    step : numpy.ndarray
+        complex128 ``(m,)``: ``exp(s QUANTUM / sr)``.
     """
     g = np.exp(s / sample_rate)
-    full = np.empty((len(s), QUANTUM), dtype=np.complex128)
+    full = np.empty((len(s), _CHUNK), dtype=np.complex128)
     full[:, 0] = 1.0
     n = 1
     power = g
-    while n < QUANTUM:
+    while n < _CHUNK:
         full[:, n : 2 * n] = full[:, :n] * power[:, None]
         power = power * power
         n *= 2
+    starts = np.exp(np.multiply.outer(s, np.arange(_CHUNKS) * (_CHUNK / sample_rate)))
     step = np.exp(s * (QUANTUM / sample_rate))
-    return np.concatenate([full.imag, full.real]).astype(np.float32), step
+    return np.concatenate([full.imag, full.real]).astype(np.float32), starts, step
 
 
-def _im_product(z: np.ndarray, pan: np.ndarray, g_im: np.ndarray, g_re: np.ndarray) -> np.ndarray:
-    """``Im(pan * z @ G)`` for stereo ``pan`` ``(2, m)`` or ``(2,)`` as float32 ``(2, n)``."""
-    p = pan if pan.ndim == 2 else pan[:, None]
-    a = np.concatenate([p * z.real[None, :], p * z.imag[None, :]], axis=1).astype(np.float32)
-    return a @ np.concatenate([g_im, g_re])
+def _render(z: np.ndarray, pan: np.ndarray, tab: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """One quantum of modes: ``Im(pan_m z_m exp(s_m t))`` summed over ``m``.
+
+    Parameters
+    ----------
+    z : numpy.ndarray
+        complex128 ``(m,)``: each mode's phasor at the quantum's first frame.
+    pan : numpy.ndarray
+        float64 ``(m, 2)`` per-mode left/right gains, or ``(2,)`` for all.
+    tab, starts : numpy.ndarray
+        The modes' tables (:func:`_table`); a chunk whose ``starts`` column is zero is
+        silent.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(2, QUANTUM)``.
+    """
+    m = len(z)
+    p = z[:, None] * starts  # (m, chunks): the phasor at each chunk's first frame
+    a = np.concatenate([p.real, p.imag]).T  # (chunks, 2 m)
+    gains = pan.T if pan.ndim == 2 else np.broadcast_to(pan[:, None], (2, m))
+    rows = a[None, :, :] * np.concatenate([gains, gains], axis=1)[:, None, :]
+    out = rows.reshape(2 * _CHUNKS, 2 * m).astype(np.float32) @ tab  # (2 chunks, _CHUNK)
+    return out.reshape(2, QUANTUM)
 
 
 _RAMP: list[np.ndarray] = []
@@ -97,7 +136,7 @@ class _Modal(Source):
     """Base class: schedules events and renders all sounding modes at once.
 
     All modes of all sounding voices live in one table, so a quantum costs one
-    ``(2, modes) @ (modes, QUANTUM)`` complex product whatever the number of voices.
+    ``(2 chunks, 2 modes) @ (2 modes, _CHUNK)`` product whatever the number of voices.
 
     Event times sit on a jittered grid: slot ``j`` of length ``L`` (the mean interval,
     rounded to a 1/12-octave step so that slowly automated rates move the grid only
@@ -143,8 +182,10 @@ class _Modal(Source):
 
     def _setup(self) -> None:
         self._key = type(self).__name__
-        self._tab_im = np.zeros((0, QUANTUM), dtype=np.float32)
-        self._tab_re = np.zeros((0, QUANTUM), dtype=np.float32)
+        # Every sounding mode's table, Im(G) rows over Re(G) rows (2 m, _CHUNK): kept
+        # stacked so a quantum's product needs no copy of it (megabytes for a gong).
+        self._tab = np.zeros((0, _CHUNK), dtype=np.float32)
+        self._starts = np.zeros((0, _CHUNKS), dtype=np.complex128)
         self._z = np.zeros(0, dtype=np.complex128)
         self._step = np.zeros(0, dtype=np.complex128)
         self._pan = np.zeros((0, 2), dtype=np.float64)
@@ -222,16 +263,24 @@ class _Modal(Source):
         if self.LISTEN_RISE_DB is not None:
             self._scale = self._listen(s, amp, offset)
             amp = amp * self._scale
-        tab, step = _table(s, self.sample_rate)
+        tab, starts, step = _table(s, self.sample_rate)
         pan_g = _pan_gains(pan).astype(np.float64)
         n = QUANTUM - offset
         m = len(s)
         z = amp.astype(np.complex128)
-        out[:, offset:] += _im_product(z, pan_g, tab[:m, :n], tab[m:, :n])
+        # This quantum from the onset on: the phasors at the chunk starts relative to
+        # the onset (the onset's own chunk starts up to _CHUNK - 1 frames before it, a
+        # little growth, and is used from the onset on; earlier chunks are silent).
+        first = offset // _CHUNK
+        rel = (np.arange(first, _CHUNKS) * _CHUNK - offset) / self.sample_rate
+        here = np.zeros((m, _CHUNKS), dtype=np.complex128)
+        here[:, first:] = np.exp(np.multiply.outer(s, rel))
+        out[:, offset:] += _render(z, pan_g, tab, here)[:, offset:]
         # state at the start of the next quantum: z * exp(s n / sr)
         z = z * np.exp(s * (n / self.sample_rate))
-        self._tab_im = np.concatenate([self._tab_im, tab[:m]])
-        self._tab_re = np.concatenate([self._tab_re, tab[m:]])
+        old = len(self._z)
+        self._tab = np.concatenate([self._tab[:old], tab[:m], self._tab[old:], tab[m:]])
+        self._starts = np.concatenate([self._starts, starts])
         self._z = np.concatenate([self._z, z])
         self._step = np.concatenate([self._step, step])
         self._pan = np.concatenate([self._pan, np.tile(pan_g, (len(s), 1))])
@@ -437,12 +486,14 @@ class _Modal(Source):
     def _quantum(self) -> np.ndarray:
         out = np.zeros((2, QUANTUM), dtype=np.float32)
         if len(self._z):
-            out += _im_product(self._z, self._pan.T, self._tab_im, self._tab_re)
+            out += _render(self._z, self._pan, self._tab, self._starts)
             dying = self._dying
             if dying is not None:
                 # Modes chosen for removal fade out over this quantum: no step.
                 d = dying
-                fading = _im_product(self._z[d], self._pan[d].T, self._tab_im[d], self._tab_re[d])
+                fading = _render(
+                    self._z[d], self._pan[d], self._tab[np.concatenate([d, d])], self._starts[d]
+                )
                 out -= fading * _fade_out_ramp()
             self._z = self._z * self._step
             if dying is not None:
@@ -460,7 +511,8 @@ class _Modal(Source):
         return out
 
     def _drop(self, keep: np.ndarray) -> None:
-        self._tab_im, self._tab_re = self._tab_im[keep], self._tab_re[keep]
+        self._tab = self._tab[np.concatenate([keep, keep])]
+        self._starts = self._starts[keep]
         self._z, self._step = self._z[keep], self._step[keep]
         self._pan, self._floor = self._pan[keep], self._floor[keep]
         self._ringing, self._freq = self._ringing[keep], self._freq[keep]
