@@ -31,6 +31,7 @@ from sonora.accounts.privacy import AccountPart, UserRows, iso, rows_of
 from sonora.store.base import new_id, utcnow
 from sonora.store.database import SqlDatabase
 from sonora.store.errors import NotFound, StoreError
+from sonora.store.hot import fetch
 
 __all__ = [
     "ACCOUNT_ROWS",
@@ -261,7 +262,8 @@ class AccountRepo(SqlDatabase):
             return None
         now = utcnow()
         with self.connection() as conn:  # the user and their profile in one query
-            row = conn.execute(_USER_FOR_TOKEN, {"token_id": hash_token(token)}).first()
+            rows = fetch(conn, _USER_FOR_TOKEN, {"token_id": hash_token(token)})
+        row = rows[0] if rows else None
         if row is None or row.expires_at <= now:
             return None
         if now - row.last_seen_at > dt.timedelta(minutes=5):

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, TextClause, delete, select, text
 
 from sonora.limits.models import RateCounter
+from sonora.store.hot import fetch, pinned_connection
 
 __all__ = ["Counters", "SqlCounters", "window_start"]
 
@@ -100,8 +101,12 @@ class SqlCounters:
             params[f"k{i}"] = key
             params[f"w{i}"] = start
             params[f"e{i}"] = math.ceil(start + period_s)
-        with self._autocommit.connect() as conn:  # one statement: its own transaction
-            rows = conn.execute(self._upsert(len(hits)), params).all()
+        held = pinned_connection(self._autocommit)  # the request's connection, if pinned
+        if held is not None:
+            rows = fetch(held, self._upsert(len(hits)), params)
+        else:
+            with self._autocommit.connect() as conn:  # one statement: its own transaction
+                rows = fetch(conn, self._upsert(len(hits)), params)
         return {str(k): int(n) for k, n in rows}
 
     def hit(self, key: str, *, period_s: float, now: float, cost: int = 1) -> int:
