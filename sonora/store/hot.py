@@ -14,8 +14,10 @@ by primary key cost ~290 us of CPU with a checkout, ~210 us on a held connection
 * :func:`fetch` runs a Core statement built once (``select``/``insert``/``text`` with
   bound parameters): on PostgreSQL through psycopg, with the SQL the dialect compiled
   for it and SQLAlchemy's own bind and result processors (the same values both ways:
-  :class:`~sonora.store.base.UTCDateTime` still converts, JSON still encodes), as a
-  server-side prepared statement; elsewhere through SQLAlchemy.  psycopg's errors come
+  :class:`~sonora.store.base.UTCDateTime` still converts, JSON still encodes),
+  prepared on the server once psycopg's ``prepare_threshold`` is reached, as before
+  (a deployment behind a pooler that cannot keep prepared statements sets it to
+  ``None`` in its connect arguments); elsewhere through SQLAlchemy.  psycopg's errors come
   out as SQLAlchemy's (``IntegrityError``, ``OperationalError``...), a broken
   connection is invalidated, as SQLAlchemy itself would, and the engine's
   ``before_cursor_execute``/``after_cursor_execute`` listeners still see each
@@ -109,7 +111,7 @@ class _Psycopg:
                 events = conn._has_events or conn.engine._has_events
                 if events:  # listeners (statement counters, tracing) still see it
                     conn.dispatch.before_cursor_execute(conn, cur, self.sql, values, None, False)
-                cur.execute(self.sql, values, prepare=True)
+                cur.execute(self.sql, values)  # prepared after psycopg's threshold
                 if events:
                     conn.dispatch.after_cursor_execute(conn, cur, self.sql, values, None, False)
                 description = cur.description
