@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Select, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,7 @@ from sonora.accounts.privacy import AccountPart, UserRows, iso, rows_of
 from sonora.store.base import new_id, utcnow
 from sonora.store.database import SqlDatabase
 from sonora.store.errors import NotFound, StoreError
+from sonora.store.hot import fetch
 
 __all__ = [
     "ACCOUNT_ROWS",
@@ -40,6 +41,7 @@ __all__ = [
     "ProfileRecord",
     "UserRecord",
     "hash_token",
+    "user_by_token_query",
 ]
 
 #: Export format version (bump when the shape of :meth:`AccountRepo.export_user` changes).
@@ -72,6 +74,12 @@ _USER_FOR_TOKEN = (
     .outerjoin(Profile, Profile.user_id == User.id)
     .where(AuthToken.id == bindparam("token_id"))
 )
+
+
+def user_by_token_query() -> Select[Any]:
+    """The statement :meth:`AccountRepo.user_for_token` runs (parameter ``token_id``,
+    :func:`hash_token` of the cookie): a user, their token's expiry and their profile."""
+    return _USER_FOR_TOKEN
 
 
 # -- records ---------------------------------------------------------------------------
@@ -259,10 +267,19 @@ class AccountRepo(SqlDatabase):
         """The listener a cookie token belongs to, or ``None`` (unknown or expired)."""
         if not token or len(token) > 256:
             return None
-        now = utcnow()
         with self.connection() as conn:  # the user and their profile in one query
-            row = conn.execute(_USER_FOR_TOKEN, {"token_id": hash_token(token)}).first()
-        if row is None or row.expires_at <= now:
+            rows = fetch(conn, _USER_FOR_TOKEN, {"token_id": hash_token(token)})
+        return self.user_from_row(rows[0] if rows else None)
+
+    def user_from_row(self, row: Any) -> UserRecord | None:
+        """The listener of a row of :func:`user_by_token_query` (``None``: no row, or the
+        token has expired); notes that they were seen, at most every five minutes.
+
+        For a caller that ran the query inside a larger statement (the rate limits'
+        count, :mod:`sonora.web.limits`).
+        """
+        now = utcnow()
+        if row is None or row.id is None or row.expires_at <= now:
             return None
         if now - row.last_seen_at > dt.timedelta(minutes=5):
             with self.transaction() as s:

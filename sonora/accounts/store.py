@@ -56,6 +56,11 @@ class AccountStore(Protocol):
         """The listener a cookie token belongs to, or ``None`` (unknown or expired)."""
         ...
 
+    def user_from_row(self, row: Any) -> UserRecord | None:
+        """The listener of a row of :func:`sonora.accounts.repo.user_by_token_query` run
+        inside a larger statement, or ``None`` (no row, or an expired token)."""
+        ...
+
     def revoke_token(self, token: str) -> None:
         """Forget one sign-in (log out)."""
         ...

@@ -495,7 +495,7 @@ class Core:
     ) -> list[list[str]]:
         """For each layer, the families that may replace it."""
         profile = profile if profile is not None else self.profile(user)
-        return [self.planner.swap_choices(plan, i, profile) for i in range(len(plan.plan_layers))]
+        return self.planner.swap_choices_all(plan, profile)
 
     def set_gains(self, user: UserRecord, plan_id: str, gains: list[float]) -> list[float]:
         """Set the live mixer (linear gain per layer, 0–2) for a plan of this listener."""

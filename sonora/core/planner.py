@@ -274,6 +274,11 @@ def edited_checkout(
     return checkout, float(Outcome(before, checkout).reward)
 
 
+#: (family, brightness level) -> the arms playing that family, in the order a swap
+#: tries them (same level first, fewest families first); ARMS never changes.
+_DONOR_CANDIDATES: dict[tuple[str, str], tuple[Any, ...]] = {}
+
+
 class Planner:
     """Plans for check-ins, outcomes for learning, and edits before a session.
 
@@ -385,6 +390,27 @@ class Planner:
         layer = self._layer(plan, index)
         if layer.family == "breath" or plan.quiet_rest:
             return []
+        return self._swap_families(plan, profile)
+
+    def swap_choices_all(self, plan: Plan, profile: Mapping[str, Any]) -> list[list[str]]:
+        """:meth:`swap_choices` of every layer, in order.
+
+        The families allowed do not depend on which (non-breath) layer is replaced, so
+        they are worked out once, not once per layer (every check-in shows them; issue
+        #15).
+        """
+        shared: list[str] | None = None
+        out: list[list[str]] = []
+        for layer in plan.plan_layers:
+            if layer.family == "breath" or plan.quiet_rest:
+                out.append([])
+                continue
+            if shared is None:
+                shared = self._swap_families(plan, profile)
+            out.append(list(shared))
+        return out
+
+    def _swap_families(self, plan: Plan, profile: Mapping[str, Any]) -> list[str]:
         checkin = self._checkin(plan)
         constraints = constraints_of({**PROFILE_DEFAULTS, **profile})
         present = set(plan.families)
@@ -502,8 +528,11 @@ class Planner:
     def _donor_arm(family: str, plan: Plan, checkin: CheckIn, constraints: Constraints) -> Any:
         """The first allowed arm that plays ``family`` (same brightness level first)."""
         level = plan.recipe.split("/")[-1] if "/" in plan.recipe else "mid"
-        candidates = [a for a in ARMS if family in a.families]
-        candidates.sort(key=lambda a: (a.level != level, len(a.families)))
+        candidates = _DONOR_CANDIDATES.get((family, level))
+        if candidates is None:
+            ranked = [a for a in ARMS if family in a.families]
+            ranked.sort(key=lambda a: (a.level != level, len(a.families)))
+            candidates = _DONOR_CANDIDATES[(family, level)] = tuple(ranked)
         for arm in candidates:
             if arm_rejection(arm, checkin, constraints) is None:
                 return arm

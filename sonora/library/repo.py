@@ -22,6 +22,7 @@ from sonora.library.models import FolderRow, PlaylistRow, PrefsRow, ScanRow, Tra
 from sonora.store import NotFound
 from sonora.store.base import new_id, utcnow
 from sonora.store.database import SqlDatabase
+from sonora.store.hot import fetch
 
 __all__ = [
     "LIBRARY_ROWS",
@@ -351,7 +352,7 @@ class SqlLibraryRepo:
         autocommit (no BEGIN/COMMIT round trips, no ORM session).
         """
         with self.store.connection() as conn:
-            rows = conn.execute(_PLAYLISTS_OF, {"user_id": user_id, "limit": limit}).all()
+            rows = fetch(conn, _PLAYLISTS_OF, {"user_id": user_id, "limit": limit})
         return [_playlist_dict(r) for r in rows]
 
     def playlist_for_checkin(self, user_id: str, checkin_id: str) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ from sonora.listening.stretches import ListenedStretch, listened_since
 from sonora.store.base import new_id, utcnow
 from sonora.store.database import SqlDatabase
 from sonora.store.errors import NotFound
+from sonora.store.hot import fetch
 from sonora.store.records import record_of
 
 __all__ = [
@@ -281,7 +282,7 @@ class ListeningRepo(SqlDatabase):
                     "plan": plan,
                 }
                 with self.connection() as conn:  # autocommit: the statement is the transaction
-                    conn.execute(_CHECKIN_AND_PLAN, params)
+                    fetch(conn, _CHECKIN_AND_PLAN, params)
             else:
                 with self.transaction() as s:
                     s.execute(insert(CheckInRow.__table__).values(c_values))
@@ -450,9 +451,7 @@ class ListeningRepo(SqlDatabase):
         One small query (the mood-pattern signal runs on every check-in).
         """
         with self.connection() as conn:
-            rows = conn.execute(
-                _RECENT_MOODS, {"user_id": user_id, "since": since, "limit": limit}
-            ).all()
+            rows = fetch(conn, _RECENT_MOODS, {"user_id": user_id, "since": since, "limit": limit})
         return [(data or {}).get("mood") for (data,) in reversed(rows)]
 
     def history(self, user_id: str, *, limit: int = 500) -> list[HistoryEntry]:
@@ -462,7 +461,7 @@ class ListeningRepo(SqlDatabase):
         was listened to), built once: a history read was five round trips (issue #15).
         """
         with self.connection() as conn:
-            rows = conn.execute(_HISTORY, {"user_id": user_id, "limit": limit}).all()
+            rows = fetch(conn, _HISTORY, {"user_id": user_id, "limit": limit})
         out = [
             HistoryEntry(
                 checkin=CheckInRecord(

@@ -26,6 +26,7 @@ from sonora.match.store import SessionRecord
 from sonora.match.tables import AppState, MatcherState, MatchSession
 from sonora.store.base import new_id, utcnow
 from sonora.store.database import SqlDatabase
+from sonora.store.hot import fetch
 
 __all__ = ["MatcherStore", "matcher_profile", "web_profile_update"]
 
@@ -176,7 +177,7 @@ class MatcherStore:
     ) -> tuple[int, dt.datetime | None, tuple[SessionRecord, ...]] | None:
         """``(count, newest created_at, sessions newer than since)`` in one statement."""
         with self.store.connection() as conn:
-            rows = conn.execute(_SESSIONS_SINCE, {"user_id": listener_id, "since": since}).all()
+            rows = fetch(conn, _SESSIONS_SINCE, {"user_id": listener_id, "since": since})
         if not rows:  # pragma: no cover - the aggregate always gives a row
             return None
         n, last_at = int(rows[0].n), rows[0].last_at

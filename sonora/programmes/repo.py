@@ -23,6 +23,7 @@ from sonora.programmes.spec import ProgrammeSpec
 from sonora.store.base import new_id
 from sonora.store.database import SqlDatabase
 from sonora.store.errors import NotFound
+from sonora.store.hot import fetch
 from sonora.store.records import record_of
 from sonora.therapists.models import Booking, OutboxMessage, TherapistProfile
 
@@ -425,7 +426,7 @@ class SqlProgrammeRepo:
 
     def programmes_of_listener(self, listener_id: str) -> list[ProgrammeRecord]:
         with self.store.connection() as conn:  # on every check-in: a statement built once
-            rows = conn.execute(_OF_LISTENER_ROWS, {"listener_id": listener_id}).all()
+            rows = fetch(conn, _OF_LISTENER_ROWS, {"listener_id": listener_id})
         return [ProgrammeRecord.of(r, r.therapist_name or "") for r in rows]
 
     def programmes_between(self, listener_id: str, therapist_id: str) -> list[ProgrammeRecord]:

@@ -16,6 +16,8 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from sonora.store.hot import pin, pinned_connection
+
 __all__ = ["SqlDatabase"]
 
 
@@ -79,7 +81,23 @@ class SqlDatabase:
         costs ~0.15 ms less CPU (0.10 against 0.26 ms for ``SELECT 1`` on PostgreSQL
         here; issue #15).
         """
+        held = pinned_connection(self._read_engine)
+        if held is not None:  # a request's one connection (pinned)
+            yield held
+            return
         with self._read_engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def pinned(self) -> Iterator[Connection]:
+        """Hold one autocommit connection for this thread while the block runs.
+
+        Every :meth:`connection` inside it (on any repository of this engine) is that
+        connection: a request's worker-thread hop checks one out of the pool instead
+        of one per statement (:func:`sonora.store.hot.pin`; issue #15).  Each statement
+        is still its own transaction; :meth:`transaction` is unaffected.
+        """
+        with pin(self._read_engine) as conn:
             yield conn
 
     def close(self) -> None:

@@ -74,22 +74,26 @@ async def run_as_user(request: Request, core: Core, work: Callable[[UserRecord],
     without one.  On a route that counts its own rate limits
     (:data:`sonora.web.limits.IN_ROUTE`) the count runs here first, in the same hop,
     and finds the listener (:class:`~sonora.web.limits.RateLimited` when over a limit).
+    The hop's single statements share one pooled connection
+    (:meth:`sonora.store.database.SqlDatabase.pinned`).
     """
     cached = request.state._state.get("sonora_user", _UNSET)
     token = request.cookies.get(SESSION_COOKIE)
     pending = take_limit_check(request.scope)
 
     def call() -> T:
-        if pending is not None and not pending.taken:
-            user = pending.run()
-        elif cached is not _UNSET:
-            user = cached
-        else:
-            user = core.user_for_token(token) if token else None
-        request.state.sonora_user = user
-        if user is None:
-            raise HTTPException(status_code=401, detail=_NOT_SIGNED_IN)
-        return work(user)
+        # one pooled connection for every autocommit statement of the hop (issue #15)
+        with core.store.pinned():
+            if pending is not None and not pending.taken:
+                user = pending.run()
+            elif cached is not _UNSET:
+                user = cached
+            else:
+                user = core.user_for_token(token) if token else None
+            request.state.sonora_user = user
+            if user is None:
+                raise HTTPException(status_code=401, detail=_NOT_SIGNED_IN)
+            return work(user)
 
     return await run_in_threadpool(call)
 

@@ -115,6 +115,49 @@ def test_limit_says_when_to_try_again(store: Store, tmp_path: Path) -> None:
     limits.check("checkins", account="u1")  # a new window
 
 
+def test_a_signed_in_count_finds_the_listener_and_counts_both_scopes(
+    store: Store, tmp_path: Path
+) -> None:
+    """:meth:`Limits.check_signed_in` (one statement on PostgreSQL, issue #15) gives the
+    listener and counts as ``user_for_token`` then :meth:`Limits.check` do."""
+    clock = Clock(600.0)
+    counters = SqlCounters(store.engine)
+    limits = Limits(
+        settings_for(
+            tmp_path, limit_checkins_per_account="2/10m", limit_checkins_per_client="4/10m"
+        ),
+        counters,
+        clock=clock,
+    )
+    user = store.create_user()
+    token = store.issue_token(user.id, days=1)
+
+    def signed_in(client: str, tok: str | None) -> Any:
+        return limits.check_signed_in("checkins", client=client, token=tok, accounts=store)
+
+    for _ in range(2):
+        found = signed_in("c1", token)
+        assert found is not None and found.id == user.id and found.is_guest
+    with pytest.raises(RateLimited) as info:  # the account's third
+        signed_in("c1", token)
+    assert info.value.scope == "account"
+    with pytest.raises(RateLimited):  # from elsewhere: still this account's limit
+        signed_in("c2", token)
+    assert signed_in("c3", "not-a-token") is None  # nobody: counted per client only
+    with pytest.raises(RateLimited) as info:  # c1's fourth and fifth: over per client
+        signed_in("c1", "not-a-token")
+        signed_in("c1", "not-a-token")
+    assert info.value.scope == "client"
+    key = f"checkins:account:{user.id}"
+    assert counters.peek(key, period_s=600.0, now=clock.t)[0] == 4
+    assert counters.peek("checkins:client:c1", period_s=600.0, now=clock.t)[0] == 5
+    # an expired token is nobody: its listener's account count does not move
+    expired = store.issue_token(user.id, days=-1)
+    assert signed_in("c4", expired) is None
+    assert counters.peek(key, period_s=600.0, now=clock.t)[0] == 4
+    assert counters.peek("checkins:client:c4", period_s=600.0, now=clock.t)[0] == 1
+
+
 def test_rate_settings_are_checked() -> None:
     assert parse_rate("5/h") == (5, 3600.0)
     with pytest.raises(ValueError, match="COUNT/PERIOD"):

@@ -22,10 +22,11 @@ from sonora.core.database import Database
 from sonora.store.db import read_engine
 from sonora.web import Core, create_app
 
-#: Statements per check-in: token+user+profile, the rate counters, running
-#: programmes, recent moods, the matcher's sessions, and the check-in with its plan
-#: (one statement on PostgreSQL, two INSERTs in one transaction on SQLite).
-CHECKIN_STATEMENTS = {"postgresql": 6, "sqlite": 7}
+#: Statements per check-in: token+user+profile and the rate counters (one ``WITH``
+#: statement on PostgreSQL, two on SQLite), running programmes, recent moods, the
+#: matcher's sessions, and the check-in with its plan (one statement on PostgreSQL,
+#: two INSERTs in one transaction on SQLite).
+CHECKIN_STATEMENTS = {"postgresql": 5, "sqlite": 7}
 #: History: token+user+profile, one joined read of the sessions, the music playlists.
 HISTORY_STATEMENTS = 3
 
