@@ -517,7 +517,11 @@ def _fade_tail(n: int) -> np.ndarray:
 def _pan_arrays(pan: np.ndarray) -> np.ndarray:
     """Equal-power pan gains ``(2, N)``, unity at the centre; ``pan`` in [-1, 1]."""
     a = (np.clip(pan, -1.0, 1.0) + 1.0) * (0.25 * math.pi)
-    return np.stack([np.cos(a), np.sin(a)]) * _SQRT2
+    out = np.empty((2, *a.shape))
+    np.cos(a, out=out[0])
+    np.sin(a, out=out[1])
+    out *= _SQRT2  # (np.stack's copies cost more than this whole function's math)
+    return out
 
 
 def _scatter_events(
