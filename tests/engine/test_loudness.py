@@ -67,6 +67,11 @@ def test_true_peak_skips_only_what_cannot_beat_the_peak(rng: np.random.Generator
         sizes = rng.integers(1, 5_000, 15)
         x = (rng.standard_normal((2, int(sizes.sum()))) * rng.uniform(0.01, 0.3)).astype(np.float32)
         x[:, rng.integers(0, x.shape[1], 6)] *= 6.0  # sparse spikes, as rain drops
+        # and once, the interpolator's worst case: samples just over peak / sum|h|
+        # with the signs of its half-sample phase, whose true peak beats every sample
+        at = int(rng.integers(x.shape[1] // 2, x.shape[1] - phases.shape[0]))
+        worst = np.sign(phases[::-1, 2]) * 1.01 * float(np.max(np.abs(x[:, :at])))
+        x[0, at : at + phases.shape[0]] = worst / float(np.abs(phases[:, 2]).sum())
         buf = np.concatenate([np.zeros((2, phases.shape[0] - 1)), x.astype(np.float64)], axis=1)
         windows = np.lib.stride_tricks.sliding_window_view(buf, phases.shape[0], axis=1)
         every = float(np.max(np.abs(windows @ phases)))
