@@ -455,7 +455,6 @@ def _modal_events(
     n, m = freqs_hz.shape
     sr = float(sample_rate)
     t = _time_row(length, sample_rate)
-    # the first partial is written into it (zeros only when there is none)
     out = np.empty((n, length), dtype=np.float32) if m else np.zeros((n, length), np.float32)
     ph = np.empty((n, length), dtype=np.float32)
     env = np.empty((n, length), dtype=np.float32)
@@ -477,11 +476,11 @@ def _modal_events(
         np.multiply(t, neg_rate[:, j : j + 1], out=env)
         env += log_amp[:, j : j + 1]
         np.exp(env, out=env)
-        if j == 0:  # (0 + v is v: the same samples as adding it to zeros)
-            np.multiply(env, ph, out=out)
-        else:
+        if j:
             env *= ph
             out += env
+        else:  # the first partial is written, not added to zeros (0 + v is v)
+            np.multiply(env, ph, out=out)
     # The attack only matters for its first few time constants.
     att = np.asarray(attack_s, dtype=np.float64).reshape(-1, 1)  # (N, 1) or (1, 1)
     head = min(length, int(float(att.max()) * 8.0 * sr) + 1)
@@ -521,11 +520,7 @@ def _fade_tail(n: int) -> np.ndarray:
 def _pan_arrays(pan: np.ndarray) -> np.ndarray:
     """Equal-power pan gains ``(2, N)``, unity at the centre; ``pan`` in [-1, 1]."""
     a = (np.clip(pan, -1.0, 1.0) + 1.0) * (0.25 * math.pi)
-    out = np.empty((2, *a.shape))
-    np.cos(a, out=out[0])
-    np.sin(a, out=out[1])
-    out *= _SQRT2  # (np.stack's copies cost more than this whole function's math)
-    return out
+    return np.stack([np.cos(a), np.sin(a)]) * _SQRT2
 
 
 def _scatter_events(

@@ -24,7 +24,6 @@ from sonora.engine.nature._common import (
     _lowpass_pow,
     _modal_events,
     _noise_bank,
-    _pan_arrays,
     _QuantumRng,
     _scatter_events,
     _stream_key,
@@ -75,6 +74,17 @@ def _rain_bed(sample_rate: int) -> _Bank:
         hiss /= hiss.mean()
         classes.append((hiss + body / body.mean() * 0.3) * nyq_guard)
     return _noise_bank(make_rng(_BANK_SEED, "rain", "bed"), n, sr, np.array(classes))
+
+
+def _pans(pan: np.ndarray) -> np.ndarray:
+    """:func:`~sonora.engine.nature._common._pan_arrays` without np.stack's copies
+    (the same values): equal-power gains ``(2, N)`` for ``pan`` in [-1, 1]."""
+    a = (np.clip(pan, -1.0, 1.0) + 1.0) * (0.25 * math.pi)
+    out = np.empty((2, *a.shape))
+    np.cos(a, out=out[0])
+    np.sin(a, out=out[1])
+    out *= math.sqrt(2.0)
+    return out
 
 
 class Rain(Source):
@@ -313,7 +323,7 @@ class Rain(Source):
             env_tau = self._ENV_TAU_S * sr
             limit = self._DROP_SUM_PEAK
             peak_cap = self._DROP_PEAK_MIN + (self._DROP_PEAK_MAX - self._DROP_PEAK_MIN) * density
-            pans = _pan_arrays(0.85 * (2.0 * ev[:, 2] - 1.0))
+            pans = _pans(0.85 * (2.0 * ev[:, 2] - 1.0))
             amps = np.zeros(count)
             for i, (s, u_size, pk, gl, gr) in enumerate(
                 zip(
