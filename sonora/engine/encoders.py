@@ -74,6 +74,33 @@ TAG_NAMES = ("title", "artist", "album", "comment", "date", "software")
 MAX_WRITE_FRAMES = 8192
 
 
+def _flac24_ints(frames: np.ndarray) -> np.ndarray:
+    """24-bit FLAC samples as libsndfile makes them from clipped float, as int32.
+
+    libsndfile's float-to-FLAC path rounds ``x * 2^23`` to the nearest integer (ties
+    to even, ``lrintf``) and clips at 2^23 - 1; handed int32, it keeps the top 24
+    bits.  Doing the rounding here writes the very same samples
+    (``tests/engine/test_encoders.py``) for fewer instructions.
+
+    Parameters
+    ----------
+    frames : numpy.ndarray
+        float32 ``(frames, channels)`` in [-1, 1]; overwritten.
+
+    Returns
+    -------
+    numpy.ndarray
+        int32 ``(frames, channels)``, the 24-bit sample in the top three bytes.
+    """
+    frames *= np.float32(8_388_608.0)
+    np.rint(frames, out=frames)
+    np.minimum(frames, np.float32(8_388_607.0), out=frames)
+    with np.errstate(invalid="ignore"):  # NaN (never rendered) becomes a number
+        ints = frames.astype(np.int32)
+    ints <<= 8
+    return ints
+
+
 def have_pyav() -> bool:
     """Whether PyAV (the optional ``ffmpeg`` extra) can be imported.
 
@@ -230,6 +257,9 @@ class Encoder:
             self._remove_tmp()
             raise
         self._int = sub.startswith("PCM")  # lossless: larger writes are safe and faster
+        # FLAC 24-bit gets integers: the rounding libsndfile would do, done in numpy
+        # (~11 % fewer instructions for the whole write, callgrind; same samples)
+        self._flac24 = fmt == "FLAC" and sub == "PCM_24"
         self.frames_written = 0
 
     @property
@@ -249,15 +279,15 @@ class Encoder:
         self._write(x)
 
     def _write(self, x: np.ndarray) -> None:
-        # libsndfile rounds float to 24-bit PCM itself (cheaper than doing it here);
-        # clip first so nothing can wrap around.
+        # Clip first so nothing can wrap around; libsndfile rounds float to PCM itself,
+        # except for 24-bit FLAC (see _flac24_ints).
         step = MAX_WRITE_FRAMES if not self._int else MAX_WRITE_FRAMES * 8
         for i in range(0, x.shape[1], step):
             part = x[:, i : i + step]
             # clip and interleave in one pass, into the (frames, channels) layout
             frames = np.empty((part.shape[1], part.shape[0]), dtype=np.float32)
             np.clip(part.T, -1.0, 1.0, out=frames)
-            self._sf.write(frames)
+            self._sf.write(_flac24_ints(frames) if self._flac24 else frames)
             self.frames_written += part.shape[1]
 
     def close(self) -> Path | None:

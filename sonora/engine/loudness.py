@@ -141,14 +141,21 @@ class TruePeakMeter:
         self.peak = max(self.peak, block_peak)
         if max(block_peak, hist_peak) * self._gain <= self.peak:
             return  # nothing here can beat the peak found so far (the common case)
-        buf = np.concatenate([hist, np.asarray(x, dtype=np.float64)], axis=1)
-        frame_peak = np.max(np.abs(x), axis=0)  # (n,), in the block's own dtype
-        fp = np.concatenate([np.max(np.abs(hist), axis=0), frame_peak])
+        # A frame is loud when |sample| * gain could beat the peak: compared with the
+        # threshold peak / gain, lowered by far more than its rounding (so no loud
+        # frame is missed; one more window interpolated changes nothing).
+        thr = self.peak / self._gain * (1.0 - 1e-12)
+        fp = np.empty(f - 1 + n)  # per-frame peak over channels, history first
+        np.max(np.abs(hist), axis=0, out=fp[: f - 1])
+        np.max(np.abs(x), axis=0, out=fp[f - 1 :])
         # window j = buf[:, j : j + f]; hot when any sample in it could make a new peak
-        loud = np.concatenate([[0], np.cumsum(fp * self._gain > self.peak)])
+        loud = np.empty(f + n, dtype=np.int64)
+        loud[0] = 0
+        np.cumsum(fp > thr, out=loud[1:])
         hot = np.flatnonzero(loud[f : f + n] > loud[:n])
         if hot.size == 0:
             return
+        buf = np.concatenate([hist, np.asarray(x, dtype=np.float64)], axis=1)
         windows = np.lib.stride_tricks.sliding_window_view(buf, f, axis=1)
         up = windows[:, hot] @ self._phases if hot.size < n // 4 else windows @ self._phases
         self.peak = max(self.peak, float(np.max(np.abs(up))))

@@ -71,6 +71,34 @@ def test_lossless_round_trip_is_exact_to_24_bits(
     np.testing.assert_allclose(got.T, x, rtol=0, atol=2 * LSB24)
 
 
+def test_flac_samples_are_what_libsndfile_makes_of_the_float(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    # The encoder rounds to 24-bit integers itself (cheaper); every sample must be the
+    # one libsndfile writes from the clipped float: ties, full scale, overs, tiny values.
+    ties = (np.arange(-50_000, 50_000) + 0.5) / 2.0**23
+    edges = [1.0, -1.0, 1.5, -1.5, 1 - 2.0**-24, -(1 - 2.0**-24), 1e-9, -1e-9, 0.0, -0.0]
+    x = np.concatenate(
+        [
+            np.stack([ties, ties[::-1]]),
+            rng.uniform(-1.2, 1.2, (2, 100_000)),
+            0.05 * rng.standard_normal((2, 100_000)),
+            np.array([edges, edges[::-1]]),
+        ],
+        axis=1,
+    ).astype(np.float32)
+    ours = tmp_path / "ours.flac"
+    with open_encoder(ours, sample_rate=SR) as enc:
+        enc.write(x)
+    ref = tmp_path / "ref.flac"
+    with sf.SoundFile(ref, "w", SR, 2, "PCM_24", format="FLAC") as f:
+        f.write(np.clip(x, -1.0, 1.0).T.copy())
+    got = sf.read(ours, dtype="int32")[0]
+    want = sf.read(ref, dtype="int32")[0]
+    assert got.shape == want.shape == (x.shape[1], 2)
+    assert np.array_equal(got, want)
+
+
 @pytest.mark.parametrize("ext", LOSSY)
 def test_lossy_round_trip_sounds_the_same(
     ext: str, tmp_path: Path, rng: np.random.Generator

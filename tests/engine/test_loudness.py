@@ -57,6 +57,32 @@ def test_true_peak_sees_inter_sample_peaks_like_scipy(rng: np.random.Generator) 
     assert true_peak_dbtp(s) == pytest.approx(0.0, abs=0.1)
 
 
+def test_true_peak_skips_only_what_cannot_beat_the_peak(rng: np.random.Generator) -> None:
+    # The meter interpolates only frames that could make a new peak; the result must
+    # be exactly the peak of interpolating every frame, whatever the block sizes.
+    from sonora.engine.loudness import oversampling_phases
+
+    phases = oversampling_phases()
+    for _ in range(10):
+        sizes = rng.integers(1, 5_000, 15)
+        x = (rng.standard_normal((2, int(sizes.sum()))) * rng.uniform(0.01, 0.3)).astype(np.float32)
+        x[:, rng.integers(0, x.shape[1], 6)] *= 6.0  # sparse spikes, as rain drops
+        # and once, the interpolator's worst case: samples just over peak / sum|h|
+        # with the signs of its half-sample phase, whose true peak beats every sample
+        at = int(rng.integers(x.shape[1] // 2, x.shape[1] - phases.shape[0]))
+        worst = np.sign(phases[::-1, 2]) * 1.01 * float(np.max(np.abs(x[:, :at])))
+        x[0, at : at + phases.shape[0]] = worst / float(np.abs(phases[:, 2]).sum())
+        buf = np.concatenate([np.zeros((2, phases.shape[0] - 1)), x.astype(np.float64)], axis=1)
+        windows = np.lib.stride_tricks.sliding_window_view(buf, phases.shape[0], axis=1)
+        every = float(np.max(np.abs(windows @ phases)))
+        m = TruePeakMeter(2)
+        at = 0
+        for n in sizes.tolist():
+            m.add(x[:, at : at + n])
+            at += n
+        assert m.peak == every
+
+
 def test_ungated_loudness_of_a_sine() -> None:
     sr = 48_000
     t = np.arange(sr * 2) / sr

@@ -455,7 +455,7 @@ def _modal_events(
     n, m = freqs_hz.shape
     sr = float(sample_rate)
     t = _time_row(length, sample_rate)
-    out = np.zeros((n, length), dtype=np.float32)
+    out = np.empty((n, length), dtype=np.float32) if m else np.zeros((n, length), np.float32)
     ph = np.empty((n, length), dtype=np.float32)
     env = np.empty((n, length), dtype=np.float32)
     # Frequencies and rates in cycles and nepers per frame (float32 arithmetic).
@@ -476,8 +476,11 @@ def _modal_events(
         np.multiply(t, neg_rate[:, j : j + 1], out=env)
         env += log_amp[:, j : j + 1]
         np.exp(env, out=env)
-        env *= ph
-        out += env
+        if j:
+            env *= ph
+            out += env
+        else:  # the first partial is written, not added to zeros (0 + v is v)
+            np.multiply(env, ph, out=out)
     # The attack only matters for its first few time constants.
     att = np.asarray(attack_s, dtype=np.float64).reshape(-1, 1)  # (N, 1) or (1, 1)
     head = min(length, int(float(att.max()) * 8.0 * sr) + 1)
