@@ -511,3 +511,46 @@ def test_quantum_alignment_of_set_param_is_absolute():
     a.set_param("brightness", 0.9)
     b.set_param("brightness", 0.9)
     assert np.array_equal(a.process(5 * QUANTUM), b.process(5 * QUANTUM))
+
+
+def test_breath_noise_filter_matches_scipy_firwin2():
+    """The breath noise's band (numpy) is scipy.signal.firwin2's design, tap for tap."""
+    from scipy import signal
+
+    from sonora.engine.tonal.bank import _firwin2_kaiser
+
+    for rate in (11_025.0, 12_000.0, 24_000.0):
+        in_rate = rate / 4
+        freqs = [0.0, 100.0, 250.0, 500.0, 0.3 * in_rate, 0.42 * in_rate, 0.58 * in_rate, rate / 2]
+        gains = [0.0, 0.15, 0.9, 1.0, 0.7, 0.3, 0.0, 0.0]
+        ref = signal.firwin2(65, freqs, gains, fs=rate, window=("kaiser", 6.0))
+        np.testing.assert_allclose(
+            _firwin2_kaiser(65, freqs, gains, rate, 6.0), ref, rtol=0, atol=1e-12
+        )
+
+
+def test_breath_pacer_renders_without_importing_scipy_signal():
+    """scipy.signal pulls in scipy.stats (~50 MB of memory, ~1 s of CPU per process)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from sonora.engine.tonal import BreathPacer; "
+        "BreathPacer(sample_rate=48000, seed=1).process(48000); "
+        "print(sorted(m for m in sys.modules if m in ('scipy.signal', 'scipy.stats')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_breath_vowel_power_gain_closed_form_matches_the_response():
+    from sonora.engine.design import sos_response
+
+    b = BreathPacer(sample_rate=48_000, seed=1)
+    b.process(QUANTUM)
+    band = np.geomspace(150.0, 0.42 * b._noise_rate, 48)
+    for freq_hz in (300.0, 650.0, 1500.0, 2900.0):
+        sos = b._peak(freq_hz)
+        ref = float(np.mean(np.abs(sos_response(sos, band, b._noise_rate)) ** 2))
+        assert b._band_power_gain(sos[0]) == pytest.approx(ref, rel=1e-12)
+        assert ref > 1.2  # the +10 dB vowel raises the band's mean power

@@ -194,7 +194,10 @@ def _noise_bank(
         spec = (math.sqrt(2.0) * np.exp(1j * theta)).astype(np.complex64)  # (2, bins)
     else:
         white = rng.standard_normal((2, 2, bins), dtype=np.float32)
-        spec = (white[0] + 1j * white[1]).astype(np.complex64)  # (2, bins)
+        spec = np.empty((2, bins), dtype=np.complex64)  # no complex128 temporary
+        spec.real = white[0]
+        spec.imag = white[1]
+        del white
     power = np.asarray(power, dtype=np.float64).copy()
     power[:, 0] = 0.0  # no DC
     power[:, -1] = 0.0
@@ -202,10 +205,14 @@ def _noise_bank(
     # irfft of unit complex Gaussian bins has variance 2 / n: scale to unit variance.
     mag = (np.sqrt(power) * math.sqrt(n / 2.0)).astype(np.float32)
     out = np.empty((power.shape[0], 2, n + _SPAN), dtype=np.float32)
+    shaped = np.empty_like(spec)
     for k in range(power.shape[0]):
-        x = np.fft.irfft(spec * mag[k], n=n, axis=-1)
-        out[k, :, :n] = x
-        out[k, :, n:] = x[:, :_SPAN]
+        np.multiply(spec, mag[k], out=shaped)
+        for c in range(2):  # one channel at a time: a float64 temporary of n, not 2 n
+            x = np.fft.irfft(shaped[c], n=n)
+            out[k, c, :n] = x
+            out[k, c, n:] = x[:_SPAN]
+        del x
     amp = np.sqrt(power)
     corr = (amp @ amp.T) / power.sum(axis=1)  # unit power: the diagonal is 1
     return _Bank(_frozen(out), tuple(tuple(float(c) for c in row) for row in corr))

@@ -51,6 +51,40 @@ from sonora.engine.tonal.common import (
 # ---------------------------------------------------------------------------------
 # Building blocks
 # ---------------------------------------------------------------------------------
+def _firwin2_kaiser(
+    numtaps: int, freq_hz: list[float], gain: list[float], fs_hz: float, beta: float
+) -> np.ndarray:
+    """Frequency-sampling FIR, as ``scipy.signal.firwin2(numtaps, freq_hz, gain,
+    fs=fs_hz, window=("kaiser", beta))`` for an odd ``numtaps`` (a type-I filter).
+
+    In numpy alone: importing ``scipy.signal`` pulls in ``scipy.stats`` and costs a
+    process ~50 MB of memory and ~1 s of CPU (see :mod:`sonora.engine.design`).
+
+    Parameters
+    ----------
+    numtaps : int
+        Filter length, odd.
+    freq_hz, gain : list of float
+        The desired amplitude response: increasing frequencies in Hz from 0 to
+        ``fs_hz / 2`` (no repeats) and the gain at each, linearly interpolated.
+    fs_hz : float
+        Sample rate in Hz.
+    beta : float
+        Kaiser window shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(numtaps,)``.
+    """
+    nyq = fs_hz / 2
+    nfreqs = 1 + 2 ** math.ceil(math.log2(numtaps))
+    x = np.linspace(0.0, nyq, nfreqs)
+    fx = np.interp(x, np.asarray(freq_hz, dtype=np.float64), np.asarray(gain, dtype=np.float64))
+    shift = np.exp(-(numtaps - 1) / 2.0 * 1j * np.pi * x / nyq)
+    return np.fft.irfft(fx * shift)[:numtaps] * np.kaiser(numtaps, beta)
+
+
 @lru_cache(maxsize=32)
 def _interp_matrix(factor: int, block: int, design: str, rate_hz: float) -> np.ndarray:
     """Block-Toeplitz matrix of a polyphase FIR interpolator.
@@ -80,13 +114,11 @@ def _interp_matrix(factor: int, block: int, design: str, rate_hz: float) -> np.n
     if design == "lowpass":
         h = firwin_kaiser(taps, 1.0 / d, 7.5) * d
     else:
-        from scipy import signal  # firwin2 only here (breath noise): keep it lazy
-
         nyq = rate_hz / 2
         in_rate = rate_hz / d
         freqs = [0.0, 100.0, 250.0, 500.0, 0.30 * in_rate, 0.42 * in_rate, 0.58 * in_rate, nyq]
         gains = [0.0, 0.15, 0.9, 1.0, 0.7, 0.3, 0.0, 0.0]
-        h = signal.firwin2(taps + 1, freqs, gains, fs=rate_hz, window=("kaiser", 6.0))[:taps]
+        h = _firwin2_kaiser(taps + 1, freqs, gains, rate_hz, 6.0)[:taps]
         # unit output variance for unit-variance white input
         h = h / math.sqrt(float(np.sum(h**2)) * d) * d
     i = np.arange(b)[:, None]

@@ -9,7 +9,6 @@ from typing import ClassVar
 import numpy as np
 
 from sonora.engine.base import QUANTUM, Param, make_rng
-from sonora.engine.design import sos_response
 from sonora.engine.dsp import SosFilter
 from sonora.engine.tonal.bank import _Bank, _TonalSource, _Upsampler
 from sonora.engine.tonal.common import (
@@ -94,6 +93,10 @@ class BreathPacer(_TonalSource):
     VOWEL_DB: ClassVar[float] = 10.0
     VOWEL_Q: ClassVar[float] = 1.2
     _VOICING_TAU_S = 0.8
+    #: The tone's pitch follows the drift in steps of at least this (cents), each glided
+    #: across a quantum: far below what an ear tells apart (~5 cents), and the tone
+    #: renders from its tables between steps instead of gliding every quantum.
+    _BEND_STEP_CENTS = 1.0
     _HISTORY_S = 120.0
 
     def _setup(self) -> None:
@@ -131,7 +134,12 @@ class BreathPacer(_TonalSource):
         self._w_prev = np.zeros((2, 1), dtype=np.float32)
         self._a = self._voicing["colour"]
         self._noise_rate = self._rate / 4
-        self._band_hz = np.geomspace(150.0, 0.42 * self._noise_rate, 48)
+        # The band over which the vowel's power gain is averaged (48 log-spaced points),
+        # as cos(w) and cos(2w) for the closed form of a biquad's |H|^2.
+        w_band = _TWO_PI * np.geomspace(150.0, 0.42 * self._noise_rate, 48) / self._noise_rate
+        self._cos1, self._cos2 = np.cos(w_band), np.cos(2.0 * w_band)
+        self._mean_w = np.full(48, 1.0 / 48)
+        self._cents = 0.0  # the drift the tone plays (moves in _BEND_STEP_CENTS steps)
         self._vowel = SosFilter(self._peak(2.0 ** self._voicing["vowel"]), channels=2)
 
     def _peak(self, freq_hz: float) -> np.ndarray:
@@ -153,6 +161,21 @@ class BreathPacer(_TonalSource):
                 ]
             ]
         )
+
+    def _band_power_gain(self, section: np.ndarray) -> float:
+        """Mean of a biquad's power gain |H|^2 over the noise band (48 log-spaced points).
+
+        ``section`` is ``(b0, b1, b2, 1, a1, a2)``; |b0 + b1 z + b2 z^2|^2 with
+        ``z = exp(-jw)`` is ``b0^2 + b1^2 + b2^2 + 2 (b0 b1 + b1 b2) cos w + 2 b0 b2 cos 2w``,
+        and the same for the denominator: a few operations on 48 numbers.
+        """
+        b0, b1, b2, _, a1, a2 = section.tolist()
+        c1, c2 = self._cos1, self._cos2
+        num = (
+            (b0 * b0 + b1 * b1 + b2 * b2) + (2.0 * (b0 * b1 + b1 * b2)) * c1 + (2.0 * b0 * b2) * c2
+        )
+        den = (1.0 + a1 * a1 + a2 * a2) + (2.0 * (a1 + a1 * a2)) * c1 + (2.0 * a2) * c2
+        return float(np.dot(num / den, self._mean_w))
 
     def _draw_voicing(self) -> dict[str, float]:
         """One breath's voicing: how deep, how bright and with what tone it sounds."""
@@ -255,10 +278,10 @@ class BreathPacer(_TonalSource):
             v[key] = _approach(v[key], target, dt, self._VOICING_TAU_S)
         shape = self._shape(self._phase, q1)
         env = math.sqrt(self._FLOOR + (1.0 - self._FLOOR) * v["depth"] * shape)
-        bend = 2.0 ** (v["cents"] / 1200.0)
-        if abs(bend - self._bend) > 1e-5:
-            self._bend = bend
-            self._bank.set_freq(0, self._pitch * bend * self._tone_ratio)
+        if abs(v["cents"] - self._cents) >= self._BEND_STEP_CENTS:
+            self._cents = v["cents"]
+            self._bend = 2.0 ** (self._cents / 1200.0)
+            self._bank.set_freq(0, self._pitch * self._bend * self._tone_ratio)
         level = np.array([1.0, v["octave"], v["twelfth"]])
         # constant-power balance between tone and noise
         tone = self._bank.render(level * (0.22 * math.sqrt(m1) * env))
@@ -278,8 +301,7 @@ class BreathPacer(_TonalSource):
         sos = self._peak(2.0 ** (v["vowel"] + v["glide"] * (shape - 0.5)))
         self._vowel.set_sos(sos)
         # keep the noise's power: divide by the resonance's mean power gain in its band
-        gain = np.abs(sos_response(sos, self._band_hz, self._noise_rate)) ** 2
-        white *= float(gain.mean()) ** -0.5
+        white *= self._band_power_gain(sos[0]) ** -0.5
         white = self._vowel.process_inplace(white.astype(np.float64)).astype(np.float32)
         noise = self._noise_ups.process(white)
         tone += noise.reshape(2, self._nsub, _SUB).transpose(1, 0, 2)

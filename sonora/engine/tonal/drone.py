@@ -92,6 +92,8 @@ class Drone(_TonalSource):
     FORMANT_HZ: ClassVar[float] = 650.0
     FORMANT_OCT: ClassVar[float] = 0.6
     FORMANT_DB: ClassVar[float] = 10.0
+    #: The voices follow their pitch drift in steps of at least this (cents).
+    DRIFT_STEP_CENTS: ClassVar[float] = 1.0
     warmup_s = 0.0
 
     def _setup(self) -> None:
@@ -195,9 +197,12 @@ class Drone(_TonalSource):
         drift *= 0.05 + 0.12 * m
         drift += 1.0
         # Each voice wanders in pitch by a few cents (more with movement): the chord
-        # never locks into a repeating waveform.  Retuned every quantum, gliding.
+        # never locks into a repeating waveform.  Retuned, gliding across a quantum,
+        # once a voice has moved DRIFT_STEP_CENTS: a gliding quantum costs ~10x one
+        # rendered from the tables, and 1-cent steps (far below the ~5 cents an ear
+        # tells apart) retune about half as often as the 0.6-cent steps of round 7.
         cents = (2.0 + 4.0 * m) * mod[2 + nv :][self._voice_of]
-        if np.max(np.abs(cents - self._cents_drift)) > 0.6:  # glide in ~0.5-cent steps
+        if np.max(np.abs(cents - self._cents_drift)) > self.DRIFT_STEP_CENTS:
             self._cents_drift = cents
             self._retune()
         x = self._f4 * cutoff**-4
