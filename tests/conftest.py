@@ -50,6 +50,10 @@ SLOW_MODULES = {"test_memory.py", "test_web_stream.py"}
 SLOW_MODULES |= {"test_jobs.py", "test_two_servers.py", "test_nginx.py"}
 #: Fixtures that render minutes of audio or start processes.
 SLOW_FIXTURES = {"scene_metrics", "memory_probes"}
+#: ... a 5-minute sleep plan calibrated and rendered (tests/plan/test_plan.py: its
+#: darkening and its loudness; a 5.5-minute sleep plan's calibration path stays in the
+#: fast run: tests/scenes/test_calibration.py::test_there_is_one_predictor_...)
+SLOW_FIXTURES |= {"sleep_render"}
 #: Tests that render minutes of audio or run whole processes (``make test`` runs them;
 #: ``make test-fast`` leaves them out).  Measured on the loaded 2-core machine with
 #: ``pytest --durations=60``, these took about half of the unit run.
@@ -65,9 +69,11 @@ SLOW_TESTS = {
     # 190 s of four scenes each, rendered twice around a seek (the seek itself stays
     # in the fast run: test_seek_matches_continuous_render_when_sources_keep_time)
     ("test_seek.py", "test_seek_sounds_like_continuous_render_for_random_scenes"),
-    # `sonora recommend --render`: a 5-minute plan rendered and measured (rendering a
-    # plan file from the command line stays in the fast run: tests/plan/test_plan_cli.py)
+    # `sonora recommend --render`: a 5-minute plan rendered and measured
     ("test_match_cli.py", "test_cli_renders_the_plan"),
+    # a recommended 5-minute plan file rendered twice from the command line (the plan
+    # file itself stays in the fast run: the rest of tests/plan/test_plan_cli.py)
+    ("test_plan_cli.py", "test_render_a_recommended_plan_file_identically"),
     # 210 s of every fifth bedtime recipe, each rendered and measured: an evaluation
     # across recipes (one sleep plan's darkening stays: test_sleep_plan_gets_quieter_and_darker)
     ("test_plan.py", "test_sleep_plans_darken_across_recipes"),
@@ -77,6 +83,13 @@ SLOW_TESTS = {
     ("test_plan.py", "test_longer_sleep_plan_loudness_is_predicted"),
     # a 5-minute layered plan rendered and measured
     ("test_recipes.py", "test_a_layered_mix_is_calibrated_as_a_whole"),
+    # a 5-minute steady plan calibrated, rendered and measured
+    ("test_plan.py", "test_steady_plan_loudness_is_calibrated"),
+    # each layer of a 5-minute sleep plan rendered alone over 3.5 minutes
+    ("test_recipes.py", "test_each_layer_follows_its_role_over_the_trajectory"),
+    # a plan's stream rendered to its end and 60 s past it, twice (the endless mix's
+    # length stays in the fast run: its other tests in tests/web/test_mixes.py)
+    ("test_mixes.py", "test_endless_keeps_the_final_sound_past_the_end"),
     # a 5-minute plan measured here and again in a worker process
     (
         "test_calibration_queue.py",
@@ -90,6 +103,21 @@ SLOW_TESTS = {
     # the matching benchmark run end to end (an evaluation on simulated listeners)
     ("test_simulator.py", "test_benchmark_accepts_an_outside_population"),
     ("test_simulator.py", "test_benchmark_main_writes_the_png_and_reports"),
+    # evaluations of the matcher on populations of simulated listeners
+    ("test_simulator.py", "test_personal_evidence_is_calibrated_on_simulated_listeners"),
+    ("test_simulator.py", "test_matcher_converges_on_simulated_listeners_who_say_nothing"),
+    ("test_simulator.py", "test_context_population_taste_shifts_with_goal_and_time_of_day"),
+    # `sonora render` as a whole process: a 2-hour render stopped by a signal; a scene
+    # rendered pinned to one CPU and on two; 0.4 and 4.2 minutes rendered by the
+    # command and again by the library (rendering to a file from the command line
+    # stays in the fast run: tests/test_cli.py::test_render_rain_to_flac)
+    ("test_cli_render.py", "test_signal_mid_render_leaves_no_file"),
+    ("test_cli_render.py", "test_one_cpu_or_two_the_file_is_the_same"),
+    ("test_cli_render.py", "test_the_cli_writes_the_samples_the_library_writes"),
+    # a fresh Python process that starts a Core and loads the sentence model
+    ("test_model_wait.py", "test_check_in_waits_at_most_one_second_and_never_for_a_crisis"),
+    # the ffmpeg program run on encoded tracks (libsndfile's decoding stays)
+    ("test_library_decode_without_pyav.py", "test_the_ffmpeg_program_decodes_m4a_and_mp3"),
     # a fresh Python process that starts the app and loads the 67 MB sentence model
     # (triage itself stays in the fast run: tests/care/test_triage*.py)
     ("test_triage_language.py", "test_web_start_up_loads_the_model_in_the_background"),
@@ -100,6 +128,9 @@ SLOW_TESTS = {
     # thread while the old URL waits for it (the job itself stays in the fast run:
     # test_a_download_renders_once_and_a_second_run_of_its_job_keeps_the_file)
     ("test_downloads.py", "test_the_old_url_sends_the_finished_file"),
+    # a 2-minute plan rendered and encoded to Opus by a second Core after a restart
+    # (stopping on close stays in the fast run: tests/core/test_background_stop.py)
+    ("test_downloads.py", "test_without_a_broker_a_render_stopped_by_a_restart_resumes"),
     # a 5.5-minute sleep plan's predicted calibration, twice (one and two processes;
     # scenes calibrated in two processes stay: test_calibration_in_two_processes_...)
     ("test_forked.py", "test_plan_calibration_in_two_processes_gives_the_same_master_gain"),

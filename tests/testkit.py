@@ -33,15 +33,19 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyloudnorm
 import pytest
-import sqlalchemy as sa
-from scipy import signal
 
-from sonora.core.database import Database
 from sonora.engine.base import QUANTUM
+
+if TYPE_CHECKING:
+    from sonora.core.database import Database
+
+# pyloudnorm, scipy.signal, SQLAlchemy and the database are imported where they are used:
+# pytest-xdist's controlling process loads this module (through conftest.py) but runs
+# no test, and those imports cost it seconds of CPU.
 
 SR = 48_000
 #: Length of the per-scene render the loudness / peak / startle tests measure.
@@ -65,6 +69,8 @@ PG_URL = os.environ.get(
 @functools.cache
 def _pg_unreachable() -> str | None:
     """Why PostgreSQL cannot be used (``None`` when it answers); asked once per run."""
+    import sqlalchemy as sa
+
     try:
         engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
         with engine.connect() as conn:
@@ -99,6 +105,8 @@ def pg_schema() -> Iterator[str]:
     reason = _pg_unreachable()
     if reason is not None:
         pytest.fail(reason)
+    import sqlalchemy as sa
+
     schema = f"sonora_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(PG_URL)
     with admin.begin() as conn:
@@ -114,6 +122,8 @@ def pg_schema() -> Iterator[str]:
 @functools.cache
 def _migrated_template() -> Path:
     """A SQLite file migrated to head, made once per test process (removed at exit)."""
+    from sonora.core.database import Database
+
     folder = Path(tempfile.mkdtemp(prefix="sonora-migrated-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     path = folder / "migrated.db"
@@ -146,6 +156,8 @@ def store(db_url: tuple[str, str | None]) -> Iterator[Database]:
     url, schema = db_url
     if schema is None:
         url = migrated_sqlite(Path(url.removeprefix("sqlite:///")))
+    from sonora.core.database import Database
+
     s = Database.open(url, schema=schema)
     yield s
     s.close()
@@ -153,11 +165,18 @@ def store(db_url: tuple[str, str | None]) -> Iterator[Database]:
 
 # -- instruments -----------------------------------------------------------------------
 _OS = 4
+
+
 # 193 taps: flat (±0.001 dB) to 21 kHz at 48 kHz, so content near Nyquist is not missed.
-_TP_FIR = signal.firwin(48 * _OS + 1, 1.0 / _OS, window=("kaiser", 8.0)) * _OS
-#: Largest gain any polyphase branch of the interpolator can apply to a bounded input.
-_TP_L1 = max(float(np.sum(np.abs(_TP_FIR[p::_OS]))) for p in range(_OS))
-_TP_SPAN = len(_TP_FIR) // _OS + 2  # input frames that feed one interpolated value
+@functools.cache
+def _true_peak_filter() -> tuple[np.ndarray, float, int]:
+    """The interpolator's taps, its largest polyphase L1 gain (the most any branch can
+    apply to a bounded input) and the input frames that feed one interpolated value."""
+    from scipy import signal
+
+    fir = signal.firwin(48 * _OS + 1, 1.0 / _OS, window=("kaiser", 8.0)) * _OS
+    l1 = max(float(np.sum(np.abs(fir[p::_OS]))) for p in range(_OS))
+    return fir, l1, len(fir) // _OS + 2
 
 
 def true_peak_dbtp(audio: np.ndarray, *, floor_dbtp: float | None = None) -> float:
@@ -177,22 +196,25 @@ def true_peak_dbtp(audio: np.ndarray, *, floor_dbtp: float | None = None) -> flo
         result is then always >= the true peak, and equal to it when the true peak is
         >= ``floor_dbtp``: enough to show that a ceiling is respected.
     """
+    from scipy import signal
+
     x = np.atleast_2d(np.asarray(audio, dtype=np.float64))
     if x.size == 0:
         return -240.0
+    tp_fir, tp_l1, tp_span = _true_peak_filter()
     sample_peak = float(np.max(np.abs(x)))
     floor = 0.0 if floor_dbtp is None else 10 ** (floor_dbtp / 20)
     care = max(sample_peak, floor)
     result = sample_peak
-    block, pad = 1024, _TP_SPAN
-    delay = (len(_TP_FIR) - 1) // 2
+    block, pad = 1024, tp_span
+    delay = (len(tp_fir) - 1) // 2
     for ch in x:
         n = ch.shape[0]
         nb = -(-n // block)
         mags = np.zeros(nb * block)
         mags[:n] = np.abs(ch)
         bmax = mags.reshape(nb, block).max(axis=1)
-        bound = _TP_L1 * np.maximum(bmax, np.maximum(np.r_[0.0, bmax[:-1]], np.r_[bmax[1:], 0.0]))
+        bound = tp_l1 * np.maximum(bmax, np.maximum(np.r_[0.0, bmax[:-1]], np.r_[bmax[1:], 0.0]))
         need = bound > care
         if np.any(~need):
             result = max(result, float(np.max(bound[~need])))
@@ -201,7 +223,7 @@ def true_peak_dbtp(audio: np.ndarray, *, floor_dbtp: float | None = None) -> flo
         for first, last in zip(edges[::2], edges[1::2], strict=True):
             lo, hi = first * block, min(n, last * block)
             s0, s1 = max(0, lo - pad), min(n, hi + pad)
-            up = signal.upfirdn(_TP_FIR, ch[s0:s1], up=_OS)
+            up = signal.upfirdn(tp_fir, ch[s0:s1], up=_OS)
             a, z = _OS * (lo - s0) + delay, _OS * (hi - s0) + delay
             result = max(result, float(np.max(np.abs(up[a : min(z, len(up))]))))
     return float(20 * np.log10(max(result, 1e-12)))
@@ -209,12 +231,16 @@ def true_peak_dbtp(audio: np.ndarray, *, floor_dbtp: float | None = None) -> flo
 
 def lufs(audio: np.ndarray, sample_rate: int) -> float:
     """Integrated loudness (LUFS) by pyloudnorm's BS.1770-4 meter."""
+    import pyloudnorm
+
     meter = pyloudnorm.Meter(sample_rate)
     return float(meter.integrated_loudness(np.asarray(audio, dtype=np.float64).T))
 
 
 def window_lufs(audio: np.ndarray, sample_rate: int, start_s: float, length_s: float) -> float:
     """Ungated BS.1770 loudness of one stretch of audio (K-weighted mean power)."""
+    import pyloudnorm
+
     meter = pyloudnorm.Meter(sample_rate)
     y = np.asarray(audio, dtype=np.float64)
     for stage in meter._filters.values():
@@ -227,6 +253,8 @@ def window_lufs(audio: np.ndarray, sample_rate: int, start_s: float, length_s: f
 
 def centroid_hz(audio: np.ndarray, sample_rate: int) -> float:
     """Spectral centroid of the mono sum, Hz."""
+    from scipy import signal
+
     mono = np.asarray(audio, dtype=np.float64).mean(axis=0)
     f, p = signal.welch(mono, fs=sample_rate, nperseg=4096)
     return float(np.sum(f * p) / np.sum(p))
@@ -245,6 +273,8 @@ THIRD_OCTAVES_HZ = 1000.0 * 2.0 ** (np.arange(-15, 13) / 3)  # 31.5 Hz .. 16 kHz
 
 def band_levels_db(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Long-term average spectrum in one-third-octave bands (dB, mono sum)."""
+    from scipy import signal
+
     mono = np.asarray(audio, dtype=np.float64).mean(axis=0)
     f, p = signal.welch(mono, fs=sample_rate, nperseg=8192)
     out = []
@@ -256,6 +286,8 @@ def band_levels_db(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def band_fluctuation_db(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """How much each one-third-octave band's level moves: std (dB) of its 1-s levels."""
+    from scipy import signal
+
     mono = np.asarray(audio, dtype=np.float64).mean(axis=0)
     hop = sample_rate // 10
     f, _, spec = signal.spectrogram(mono, fs=sample_rate, nperseg=8192, noverlap=8192 - hop)
@@ -276,6 +308,8 @@ def pitches(audio: np.ndarray, sample_rate: int) -> frozenset[int]:
     stand >= 12 dB above their surroundings, are at most ~12 Hz wide, and lie within
     40 dB of the loudest spectral line.  Noise (rain, wind, surf) has none.
     """
+    from scipy import signal
+
     mono = np.asarray(audio, dtype=np.float64).mean(axis=0)
     f, p = signal.welch(mono, fs=sample_rate, nperseg=32_768)
     db = 10 * np.log10(p + 1e-30)

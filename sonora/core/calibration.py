@@ -18,16 +18,17 @@ import heapq
 import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
 from sonora.listening.store import ListeningStore
 from sonora.plan import Plan
-from sonora.plan.render import plan_mix
+from sonora.plan.render import CalibrationStopped, plan_mix
 from sonora.store import plan_key
 
-__all__ = ["Calibrator"]
+__all__ = ["CalibrationStopped", "Calibrator", "measure_plan"]
 
 
 #: Calibration priorities: a plan being played goes before plans measured ahead.
@@ -55,14 +56,23 @@ def _measure_process_init() -> None:
         pass
 
 
-def measure_plan(plan: dict[str, Any], sample_rate: int, target_lufs: float) -> dict[str, Any]:
+def measure_plan(
+    plan: dict[str, Any],
+    sample_rate: int,
+    target_lufs: float,
+    stop: threading.Event | None = None,
+) -> dict[str, Any]:
     """The calibration of a plan with sound: ``trims`` (linear) and ``master_gain_db``.
 
-    A plain function of its arguments, so it can run in a worker process.
+    A plain function of its arguments, so it can run in a worker process (there without
+    ``stop``; in a thread, ``stop`` set by a closing process ends it early with
+    :class:`~sonora.plan.render.CalibrationStopped`).
     """
     # The plan's own calibration: it knows its trajectory (a sleep descent), so the
     # session lands on the target, not 1-2 LU above it.
-    mix = plan_mix(Plan.from_dict(plan), sample_rate=sample_rate, target_lufs=target_lufs)
+    mix = plan_mix(
+        Plan.from_dict(plan), sample_rate=sample_rate, target_lufs=target_lufs, stop=stop
+    )
     return {
         "trims": [float(layer.trim) for layer in mix.layers],
         "master_gain_db": float(mix.master_gain_db),
@@ -130,6 +140,7 @@ class Calibrator:
         self._jobs: dict[str, _Job] = {}
         self._seq = 0
         self._closed = False
+        self._stop = threading.Event()  # set by close(): a measurement in a thread stops
         self._threads = [
             threading.Thread(target=self._work, name=f"sonora-calib-{i}", daemon=True)
             for i in range(workers)
@@ -249,9 +260,19 @@ class Calibrator:
                 job.future.set_exception(exc)
 
     def _measure(
-        self, plan_id: str, plan: dict[str, Any], key: str, *, in_process: bool = False
+        self,
+        plan_id: str,
+        plan: dict[str, Any],
+        key: str,
+        *,
+        in_process: bool = False,
+        stop: threading.Event | None = None,
     ) -> dict[str, Any]:
-        """Measure ``plan`` (in a worker process unless ``in_process``), store, return."""
+        """Measure ``plan`` (in a worker process unless ``in_process``), store, return.
+
+        In this process the measurement stops (:class:`CalibrationStopped`) when
+        ``stop`` is set (by default: when :meth:`close` is called).
+        """
         if Plan.from_dict(plan).quiet_rest:
             result: dict[str, Any] = {"key": key, "plan_key": plan_key(plan), "quiet": True}
         else:
@@ -259,7 +280,7 @@ class Calibrator:
             if self.processes and not in_process:
                 gains = self._in_worker(*args)
             else:
-                gains = measure_plan(*args)
+                gains = measure_plan(*args, stop=self._stop if stop is None else stop)
             result = {"key": key, "plan_key": plan_key(plan), **gains}
         self.store.set_calibration(plan_id, result)
         return result
@@ -279,7 +300,15 @@ class Calibrator:
                     )
                 pool = self._pool
             try:
-                return pool.submit(measure_plan, *args).result()
+                future = pool.submit(measure_plan, *args)
+                while True:  # the process is not told; this thread stops waiting
+                    try:
+                        return future.result(timeout=0.25)
+                    except FutureTimeout:
+                        if self._stop.is_set():
+                            raise CalibrationStopped(
+                                "the loudness calibration was stopped"
+                            ) from None
             except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool
                 with self._pool_lock:
                     if self._pool is pool:
@@ -288,8 +317,11 @@ class Calibrator:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def close(self) -> None:
-        """Stop accepting work; waiting jobs are cancelled, a running one finishes."""
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Stop accepting work; waiting jobs are cancelled, a running one measured in a
+        thread stops at its next quantum (its future gets :class:`CalibrationStopped`),
+        and the queue's threads are joined (for at most ``timeout_s`` seconds each)."""
+        self._stop.set()
         with self._cv:
             self._closed = True
             for job in self._heap:
@@ -300,3 +332,6 @@ class Calibrator:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout_s)

@@ -25,6 +25,7 @@ from sqlalchemy import update
 from sonora.core.audio import Renderer, StreamJob, build_stream_mix
 from sonora.core.download_models import DownloadRow
 from sonora.plan import Plan
+from sonora.plan.render import CalibrationStopped
 from sonora.store import NotFound
 from sonora.store.base import utcnow
 
@@ -50,7 +51,8 @@ class RenderJob:
     path : callable
         ``path(download_id, fmt)``: the finished file of a download.
     stop : threading.Event
-        Set when this process is closing: a render under way stops at its next block.
+        Set when this process is closing: a render under way stops at its next block,
+        a calibration at its next quantum (the row stays ``running``).
     """
 
     def __init__(self, core: Core, path: Callable[[str, str], Path], stop: threading.Event) -> None:
@@ -96,7 +98,10 @@ class RenderJob:
             return "gone"
         tmp = final.with_name(f".{download_id}.{uuid.uuid4().hex[:8]}.part")
         try:
-            calibration = self._calibration(record, plan_dict)
+            try:
+                calibration = self._calibration(record, plan_dict)
+            except CalibrationStopped:  # this process is closing: the row stays running
+                return "gone"
             plan = Plan.from_dict(plan_dict)
             if not self._encode(download_id, plan, calibration, gains, fmt, tmp):
                 tmp.unlink(missing_ok=True)
@@ -112,7 +117,9 @@ class RenderJob:
         return "done"
 
     def _calibration(self, record: PlanRecord, plan: dict[str, Any]) -> dict[str, Any]:
-        """The plan's exact loudness calibration (measured here when not stored yet)."""
+        """The plan's exact loudness calibration (measured here when not stored yet;
+        :class:`~sonora.plan.render.CalibrationStopped` when :attr:`stop` is set
+        meanwhile)."""
         from sonora.core.calibration import measure_plan
         from sonora.store.keys import plan_key
 
@@ -122,8 +129,9 @@ class RenderJob:
         if stored is not None and stored.get("key") == key:
             return stored
         if plan_key(record.plan) == plan_key(plan):  # still the plan: keep it for streams
-            return cal._measure(record.id, plan, key, in_process=True)
-        return measure_plan(plan, self.settings.sample_rate, self.settings.target_lufs)
+            return cal._measure(record.id, plan, key, in_process=True, stop=self.stop)
+        s = self.settings
+        return measure_plan(plan, s.sample_rate, s.target_lufs, stop=self.stop)
 
     def _encode(
         self,

@@ -349,17 +349,19 @@ class Downloads:
                 return
             except Exception:  # recorded on the row by render()
                 log.exception("download %s failed (try %d)", download_id, attempt + 1)
-                if not last:
-                    time.sleep(2.0 * 2**attempt)
+                if not last and self._stop.wait(2.0 * 2**attempt):
+                    return  # closing while waiting to try again
 
     def close(self) -> None:
-        """Stop the in-process render threads; a render under way stops at its next
-        block, leaving its row ``running`` (asked again once stale, it is queued again)."""
+        """Stop the in-process render threads and wait for them: a render under way
+        stops at its next block (its calibration at its next quantum), leaving its row
+        ``running`` (asked again once stale, it is queued again); queued ones are
+        dropped (resumed when downloads are next used).  No thread outlives this call."""
         self._stop.set()
         with self._local_lock:
             pool, self._local = self._local, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def render(self, download_id: str, *, final_attempt: bool = True) -> str:
         """The job: render download ``download_id`` to its file (idempotent); see

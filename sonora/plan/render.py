@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +31,7 @@ from sonora.engine.loudness import (
 )
 from sonora.engine.registry import source_class
 from sonora.engine.render import render_array, render_to_file
-from sonora.errors import ParameterError, check_number
+from sonora.errors import ParameterError, SonoraError, check_number
 from sonora.plan.model import PLAN_KIND, Plan
 from sonora.plan.trajectory import SILENT_DB
 from sonora.scenes import Scene, load_scene
@@ -51,12 +52,37 @@ WHOLE_CALIBRATION_S = 300.0
 _CALIBRATION_SUBDIVISIONS = 2
 
 
+class CalibrationStopped(SonoraError):
+    """A calibration given a ``stop`` event found it set (its process is closing)."""
+
+
+def _check_stop(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise CalibrationStopped("the loudness calibration was stopped")
+
+
+def _measure_stoppable(
+    mix: Mix, stop: threading.Event | None, *, skip_frames: int = 0, processes: int = 1
+) -> float:
+    """:func:`~sonora.scenes.calibration.measure_mix_lufs`, checking ``stop`` before
+    every quantum (then rendered here, not forked: same samples)."""
+    if stop is None:
+        return cal.measure_mix_lufs(mix, skip_frames=skip_frames, processes=processes)
+
+    def feed(start: int) -> np.ndarray:
+        _check_stop(stop)
+        return mix.source_quantum(start)
+
+    return cal.measure_mix_lufs(mix, skip_frames=skip_frames, feed=feed)
+
+
 def plan_mix(
     plan: Plan,
     *,
     sample_rate: int = DEFAULT_SAMPLE_RATE_HZ,
     target_lufs: float | None = DEFAULT_TARGET_LUFS,
     processes: int = 1,
+    stop: threading.Event | None = None,
 ) -> Mix:
     """The calibrated engine graph of ``plan`` (its own duration and seed).
 
@@ -84,11 +110,21 @@ def plan_mix(
     processes : int
         2 calibrates with the layers rendered in a forked child process (same gain;
         :func:`~sonora.engine.forked.source_feed`).
+    stop : threading.Event, optional
+        Set by a closing process (a background calibration or download): checked
+        between layers and windows and before every quantum measured (the plan's own
+        measurement then renders here, whatever ``processes`` says).
 
     Returns
     -------
     Mix
+
+    Raises
+    ------
+    CalibrationStopped
+        ``stop`` was set before the calibration finished.
     """
+    _check_stop(stop)
     scene = plan.to_scene()
     moving = plan.trajectory.kind in ("iso", "u_shape", "sleep")
     verbatim = any(layer.automation for layer in plan.plan_layers)
@@ -107,11 +143,14 @@ def plan_mix(
     mix = build_mix(
         scene, duration_s=plan.duration_s, seed=plan.seed, sample_rate=sample_rate, target_lufs=None
     )
-    trims = [layer_trim_db(spec, plan.seed, i, sample_rate) for i, spec in enumerate(scene.layers)]
+    trims = []
+    for i, spec in enumerate(scene.layers):
+        _check_stop(stop)
+        trims.append(layer_trim_db(spec, plan.seed, i, sample_rate))
     for layer, trim in zip(mix.layers, trims, strict=True):
         layer.trim = float(10 ** (trim / 20.0))
     if plan.duration_s <= WHOLE_CALIBRATION_S:
-        predicted = cal.measure_mix_lufs(mix, processes=processes)
+        predicted = _measure_stoppable(mix, stop, processes=processes)
     else:
         predicted = _predict_plan_lufs(
             plan,
@@ -120,6 +159,7 @@ def plan_mix(
             fade_in_s=mix.fade_in_s,
             fade_out_s=mix.fade_out_s,
             processes=processes,
+            stop=stop,
         )
     mix.master_gain_db = cal.master_gain_db(target, predicted)
     mix.reset()
@@ -169,6 +209,7 @@ def _predict_plan_lufs(
     fade_in_s: float,
     fade_out_s: float,
     processes: int = 1,
+    stop: threading.Event | None = None,
 ) -> float:
     """Predicted integrated loudness (LUFS) of ``plan`` with layer ``trims`` (dB)."""
     traj = plan.trajectory
@@ -189,7 +230,7 @@ def _predict_plan_lufs(
         for layer, trim in zip(frozen.layers, trims, strict=True):
             layer.trim = float(10 ** (trim / 20.0))
         levels.append(float(traj.intensity_at(t)))
-        loud.append(cal.measure_mix_lufs(frozen, skip_frames=warm, processes=processes))
+        loud.append(_measure_stoppable(frozen, stop, skip_frames=warm, processes=processes))
     if not all(math.isfinite(x) for x in loud):
         return -math.inf
     order = np.argsort(levels)

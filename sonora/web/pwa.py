@@ -12,14 +12,16 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from sonora.web.rendering import WEB_DIR
 
-__all__ = ["APP_SHELL", "CACHE_VERSION", "manifest", "router"]
+__all__ = ["APP_SHELL", "CACHE_VERSION", "manifest", "router", "service_worker_script"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -90,9 +92,18 @@ def manifest_route() -> Response:
     )
 
 
+@functools.cache
+def service_worker_script() -> str:
+    """``static/sw.js`` with :data:`CACHE_VERSION` and :data:`APP_SHELL` filled in (one
+    list of the shell, here)."""
+    text = (WEB_DIR / "static" / "sw.js").read_text(encoding="utf-8")
+    shell = json.dumps(list(APP_SHELL), indent=2)
+    return text.replace("__CACHE_VERSION__", CACHE_VERSION).replace("[/* APP_SHELL */]", shell)
+
+
 @router.get("/sw.js")
 def service_worker() -> Response:
-    resp = FileResponse(WEB_DIR / "static" / "sw.js", media_type="text/javascript")
+    resp = Response(service_worker_script(), media_type="text/javascript")
     resp.headers["Cache-Control"] = "no-cache"
     resp.headers["Service-Worker-Allowed"] = "/"
     return resp

@@ -21,6 +21,7 @@ import soundfile as sf
 from sonora.core.audio import Renderer, build_stream_mix
 from sonora.engine.render import render_array
 from sonora.plan import Plan
+from sonora.plan.recipes import FAMILIES
 from sonora.scenes.build import build_mix
 from sonora.settings import Settings
 from sonora.web.testing import RunningServer, running_server
@@ -212,22 +213,7 @@ def test_quiet_rest_has_no_stream(server: RunningServer) -> None:
     c = _client(server)
     r = c.put(
         "/api/profile",
-        json={
-            "loved": [],
-            "disliked": [
-                "rain",
-                "water",
-                "wind",
-                "noise",
-                "bowls",
-                "gong",
-                "chimes",
-                "drone",
-                "melody",
-                "binaural",
-                "breath",
-            ],
-        },
+        json={"loved": [], "disliked": list(FAMILIES)},  # every family disliked
     )
     assert r.status_code == 200, r.text
     plan = c.post("/api/checkins", json={"tension": 5, "minutes": 5}).json()["plan"]

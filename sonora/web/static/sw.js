@@ -1,23 +1,11 @@
 // Sonora service worker: the app shell from the cache, pages from the network with
 // the cache as a fallback, and sessions the listener kept for offline.
 "use strict";
-var SHELL = "sonora-shell-v3";
+// The shell's version and URLs are filled in by the server (sonora/web/pwa.py:
+// CACHE_VERSION and APP_SHELL), which serves this file at /sw.js.
+var SHELL = "__CACHE_VERSION__";
 var KEPT = "sonora-kept";  // kept sessions: /play/<id> page, audio file, /kept-meta/<id>
-var SHELL_URLS = [
-  "/kept",
-  "/static/sonora.css",
-  "/static/theme.js",
-  "/static/fade.js",
-  "/static/player.js",
-  "/static/offline.js",
-  "/static/forms.js",
-  "/static/tz.js",
-  "/static/icon.svg",
-  "/static/icons/icon-192.png",
-  "/static/icons/icon-512.png",
-  "/static/icons/maskable-512.png",
-  "/manifest.webmanifest"
-];
+var SHELL_URLS = [/* APP_SHELL */];
 
 self.addEventListener("install", function (event) {
   event.waitUntil(
