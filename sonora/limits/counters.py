@@ -106,19 +106,29 @@ class SqlCounters:
             self._upserts[n] = stmt
         return stmt
 
-    def _count(self, hits: list[tuple[str, float]], now: float, cost: int) -> dict[str, int]:
+    @staticmethod
+    def _window_params(hits: list[tuple[str, float]], now: float, cost: int) -> dict[str, Any]:
+        """Parameters ``now``, ``cost`` and ``k{i}``/``w{i}``/``e{i}`` (key, window start,
+        expiry, epoch seconds) of each ``(key, period_s)`` in ``hits``."""
         params: dict[str, Any] = {"now": now, "cost": cost}
         for i, (key, period_s) in enumerate(hits):
             start = window_start(period_s, now)
             params[f"k{i}"] = key
             params[f"w{i}"] = start
             params[f"e{i}"] = math.ceil(start + period_s)
-        held = pinned_connection(self._autocommit)  # the request's connection, if pinned
+        return params
+
+    def _fetch(self, stmt: Any, params: dict[str, Any]) -> list[Any]:
+        """Run one statement (its own transaction) on the request's pinned connection
+        when there is one, else on a fresh one."""
+        held = pinned_connection(self._autocommit)
         if held is not None:
-            rows = fetch(held, self._upsert(len(hits)), params)
-        else:
-            with self._autocommit.connect() as conn:  # one statement: its own transaction
-                rows = fetch(conn, self._upsert(len(hits)), params)
+            return fetch(held, stmt, params)
+        with self._autocommit.connect() as conn:
+            return fetch(conn, stmt, params)
+
+    def _count(self, hits: list[tuple[str, float]], now: float, cost: int) -> dict[str, int]:
+        rows = self._fetch(self._upsert(len(hits)), self._window_params(hits, now, cost))
         return {str(k): int(n) for k, n in rows}
 
     def hit(self, key: str, *, period_s: float, now: float, cost: int = 1) -> int:
@@ -199,24 +209,13 @@ class SqlCounters:
         if not hits or self.engine.dialect.name != "postgresql":
             return None
         prefix, account_period_s = account
-        params: dict[str, Any] = {**user_params, "now": now, "cost": 1, "prefix": prefix}
-        for i, (key, period_s) in enumerate(hits):
-            start = window_start(period_s, now)
-            params[f"k{i}"] = key
-            params[f"w{i}"] = start
-            params[f"e{i}"] = math.ceil(start + period_s)
+        params = {**user_params, **self._window_params(hits, now, 1), "prefix": prefix}
         start = window_start(account_period_s, now)
         params["wa"] = start
         params["ea"] = math.ceil(start + account_period_s)
         # a token's expiry is judged by the wall clock, as the accounts' own read does
         params["now_at"] = dt.datetime.now(dt.UTC)
-        stmt = self._signed_in(len(hits), user_query)
-        held = pinned_connection(self._autocommit)
-        if held is not None:
-            rows = fetch(held, stmt, params)
-        else:
-            with self._autocommit.connect() as conn:  # one statement: its own transaction
-                rows = fetch(conn, stmt, params)
+        rows = self._fetch(self._signed_in(len(hits), user_query), params)
         counts = {str(r.hit_key): int(r.hit_count) for r in rows}
         self._hits += len(counts)
         if self._hits % self.purge_every < len(counts):

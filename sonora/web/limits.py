@@ -205,33 +205,31 @@ class Limits:
         """
         spec = ACTIONS[action]
         merged = getattr(self.counters, "hit_many_signed_in", None)
+        found = None
         if (
-            not self.enabled
-            or merged is None
-            or not token
-            or len(token) > 256
-            or spec.client is None
-            or spec.account is None
-            or spec.email is not None
+            self.enabled
+            and merged is not None
+            and token
+            and len(token) <= 256
+            and spec.client is not None
+            and spec.account is not None
+            and spec.email is None
         ):
-            user = accounts.user_for_token(token) if token else None
-            self.check(action, client=client, account=user.id if user is not None else None)
-            return user
-        from sonora.accounts.repo import hash_token, user_by_token_query
+            from sonora.accounts.repo import hash_token, user_by_token_query
 
-        now = self.clock()
-        c_count, c_period_s = self.rate(spec.client)
-        a_count, a_period_s = self.rate(spec.account)
-        client_key = f"{action}:client:{client}"
-        found = merged(
-            [(client_key, c_period_s)],
-            account=(f"{action}:account:", a_period_s),
-            user_query=user_by_token_query(),
-            user_params={"token_id": hash_token(token)},
-            now=now,
-        )
-        if found is None:  # not PostgreSQL: the read, then the count
-            user = accounts.user_for_token(token)
+            now = self.clock()
+            c_count, c_period_s = self.rate(spec.client)
+            a_count, a_period_s = self.rate(spec.account)
+            client_key = f"{action}:client:{client}"
+            found = merged(
+                [(client_key, c_period_s)],
+                account=(f"{action}:account:", a_period_s),
+                user_query=user_by_token_query(),
+                user_params={"token_id": hash_token(token)},
+                now=now,
+            )
+        if found is None:  # not one statement here: the read, then the count
+            user = accounts.user_for_token(token) if token else None
             self.check(action, client=client, account=user.id if user is not None else None)
             return user
         row, counts = found
