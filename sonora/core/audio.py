@@ -107,6 +107,12 @@ def _measured_trim_db(source: str, params: dict[str, float], sample_rate: int) -
     return excerpt_trim_db(source, params, sample_rate)
 
 
+def _read_outcome(fut: asyncio.Future[Any]) -> None:
+    """Mark a finished future's exception as retrieved (its waiter may have gone)."""
+    if not fut.cancelled():
+        fut.exception()
+
+
 async def wait_for_future(
     future: Future[dict[str, Any]], timeout_s: float | None
 ) -> dict[str, Any] | None:
@@ -116,8 +122,12 @@ async def wait_for_future(
         if future.cancelled() or future.exception() is not None:
             return None
         return future.result()
+    wrapped = asyncio.wrap_future(future)
+    # After a timeout nobody awaits the shielded future: read its outcome when it ends, so
+    # a measurement stopped at shutdown (or failed) logs no "exception never retrieved".
+    wrapped.add_done_callback(_read_outcome)
     try:
-        return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout_s)
+        return await asyncio.wait_for(asyncio.shield(wrapped), timeout_s)
     except TimeoutError:
         return None
     except Exception:  # the measurement failed

@@ -210,3 +210,23 @@ def test_a_play_nobody_waits_for_any_more_goes_back_to_the_ahead_queue(tmp_path:
         cal.gate.set()
         cal.close()
         store.close()
+
+
+def test_a_measurement_that_fails_after_its_waiter_gave_up_logs_nothing(caplog) -> None:
+    """A stream stops waiting (timeout), then the calibration is stopped at shutdown:
+    nobody awaits the outcome, and asyncio must not log "exception never retrieved"."""
+    import gc
+    from concurrent.futures import Future
+
+    async def scenario() -> object:
+        fut: Future[dict] = Future()
+        got = await wait_for_future(fut, 0.01)
+        fut.set_running_or_notify_cancel()
+        fut.set_exception(RuntimeError("the loudness calibration was stopped"))
+        await asyncio.sleep(0.02)  # the wrapped future's callbacks run
+        return got
+
+    with caplog.at_level("ERROR", logger="asyncio"):
+        assert asyncio.run(scenario()) is None
+        gc.collect()
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
