@@ -47,6 +47,11 @@ from typing import NamedTuple
 import numpy as np
 
 from sonora.engine.base import QUANTUM
+from sonora.engine.nature._modal import (  # noqa: F401  (re-exported for the sources)
+    _fade_tail,
+    _modal_events,
+    _time_row,
+)
 from sonora.engine.nature._random import (  # noqa: F401  (re-exported for the sources)
     _hash_uniform,
     _QuantumRng,
@@ -417,111 +422,6 @@ class _Tails:
         else:
             acc[:, :hi] = 0.0
             self.used = 0
-
-
-def _modal_events(
-    sample_rate: int,
-    length: int,
-    freqs_hz: np.ndarray,
-    taus_s: np.ndarray,
-    amps: np.ndarray,
-    *,
-    glide: np.ndarray | None = None,
-    glide_tau_s: np.ndarray | None = None,
-    attack_s: np.ndarray | float = 0.0003,
-    phases: np.ndarray | None = None,
-) -> np.ndarray:
-    """Synthesise events made of damped, optionally gliding partials.
-
-    Event ``i`` is ``sum_m amps[i, m] · a(t) · exp(-t / taus[i, m]) · sin(φ_im(t))``
-    with an attack ``a(t) = 1 − exp(−t / attack)`` and an instantaneous frequency
-    ``f(1 + glide · (1 − exp(−t / glide_tau)))`` (a bubble's pitch rises as it nears
-    the surface), whose phase is integrated in closed form.
-
-    Parameters
-    ----------
-    sample_rate : int
-        Sample rate in Hz.
-    length : int
-        Frames per event.
-    freqs_hz, taus_s, amps : numpy.ndarray
-        ``(N, M)`` start frequency (Hz), decay time constant (s) and amplitude of
-        partial ``m`` of event ``i``.
-    glide, glide_tau_s : numpy.ndarray, optional
-        ``(N, M)`` relative pitch rise and its time constant (s).
-    attack_s : float or numpy.ndarray
-        Attack time constant (s), scalar or ``(N,)``.
-    phases : numpy.ndarray, optional
-        ``(N, M)`` start phases (radians); 0 by default.
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 ``(N, length)``, the last frames (up to 96) faded out so nothing is cut off.
-    """
-    n, m = freqs_hz.shape
-    sr = float(sample_rate)
-    t = _time_row(length, sample_rate)
-    out = np.empty((n, length), dtype=np.float32) if m else np.zeros((n, length), np.float32)
-    ph = np.empty((n, length), dtype=np.float32)
-    env = np.empty((n, length), dtype=np.float32)
-    # Frequencies and rates in cycles and nepers per frame (float32 arithmetic).
-    w = (freqs_hz * (2.0 * math.pi / sr)).astype(np.float32)
-    neg_rate = (-1.0 / (taus_s * sr)).astype(np.float32)
-    log_amp = np.log(np.maximum(amps, 1e-30)).astype(np.float32)
-    ph0 = None if phases is None else phases.astype(np.float32)
-    for j in range(m):
-        np.multiply(t, w[:, j : j + 1], out=ph)
-        if glide is not None and glide_tau_s is not None:
-            gt = (glide_tau_s[:, j : j + 1] * sr).astype(np.float32)
-            rise = t - gt * (1.0 - np.exp(-t / gt))
-            ph += (w[:, j : j + 1] * glide[:, j : j + 1].astype(np.float32)) * rise
-        if ph0 is not None:
-            ph += ph0[:, j : j + 1]
-        np.sin(ph, out=ph)
-        # amp * exp(-t / tau) as one exp.
-        np.multiply(t, neg_rate[:, j : j + 1], out=env)
-        env += log_amp[:, j : j + 1]
-        np.exp(env, out=env)
-        if j:
-            env *= ph
-            out += env
-        else:  # the first partial is written, not added to zeros (0 + v is v)
-            np.multiply(env, ph, out=out)
-    # The attack only matters for its first few time constants.
-    att = np.asarray(attack_s, dtype=np.float64).reshape(-1, 1)  # (N, 1) or (1, 1)
-    head = min(length, int(float(att.max()) * 8.0 * sr) + 1)
-    # one shared attack: one row, broadcast over the events (same values, N times
-    # fewer exponentials)
-    out[:, :head] *= 1.0 - np.exp(-t[:, :head] / (att * sr).astype(np.float32))
-    nf = min(max(length // 8, 4), 96)
-    out[:, -nf:] *= _fade_tail(nf)
-    return out
-
-
-_TIME_ROWS: dict[int, np.ndarray] = {}
-
-
-def _time_row(length: int, sample_rate: int) -> np.ndarray:
-    """float32 ``(1, length)`` frame indices 0, 1, 2, ... (cached)."""
-    row = _TIME_ROWS.get(length)
-    if row is None:
-        if len(_TIME_ROWS) > 64:
-            _TIME_ROWS.clear()
-        row = np.arange(length, dtype=np.float32)[None, :]
-        _TIME_ROWS[length] = row
-    return row
-
-
-_FADE_TAILS: dict[int, np.ndarray] = {}
-
-
-def _fade_tail(n: int) -> np.ndarray:
-    f = _FADE_TAILS.get(n)
-    if f is None:
-        f = (np.cos(np.linspace(0.0, 0.5 * np.pi, n)) ** 2).astype(np.float32)
-        _FADE_TAILS[n] = f
-    return f
 
 
 def _pan_arrays(pan: np.ndarray) -> np.ndarray:
