@@ -1,0 +1,72 @@
+"""The rain plans several quanta at once: the samples are those of one at a time.
+
+:meth:`Rain._plan` draws and synthesises the drops of up to ``_AHEAD`` quanta in one
+batch while the parameters hold still, and plans one quantum at a time while they
+glide.  Planning must change nothing but the cost: a rain forced to plan one quantum
+at a time (``_AHEAD = 1``) is the reference, compared to the bit, also when a
+parameter changes in the middle of a planned batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sonora.engine.nature.rain as rain_module
+from sonora.engine.base import QUANTUM
+from sonora.engine.nature import Rain
+from sonora.engine.nature._modal import _modal_events
+
+SR = 48_000
+
+
+def _render(ahead: int, monkeypatch: pytest.MonkeyPatch, **params: float) -> np.ndarray:
+    monkeypatch.setattr(rain_module, "_AHEAD", ahead)
+    src = Rain(sample_rate=SR, seed=5, **params)
+    parts = []
+    for i in range(60):
+        if i in (11, 30):  # mid-batch: the plan made for the old values is dropped
+            src.set_param("density", 0.9 if i == 11 else 0.2)
+            src.set_param("puddles", 1.0 if i == 11 else 0.0)
+        if i == 45:  # set to the value it has: the plan stays valid
+            src.set_param("near", src.params["near"])
+        parts.append(src.process(QUANTUM))
+    return np.concatenate(parts, axis=1)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"density": 1.0, "puddles": 1.0, "leaves": 0.0, "roof": 0.0}, {"density": 0.0}],
+)
+def test_planning_ahead_gives_the_samples_of_one_quantum_at_a_time(
+    params: dict[str, float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one = _render(1, monkeypatch, **params)
+    ahead = _render(8, monkeypatch, **params)
+    assert np.abs(one).max() > 0.01  # it rained
+    np.testing.assert_array_equal(ahead, one)
+
+
+def test_modal_groups_give_each_group_its_own_call() -> None:
+    rng = np.random.default_rng(3)
+    n = 7
+    freqs = 300.0 + 2000.0 * rng.random((n, 2))
+    taus = 0.002 + 0.01 * rng.random((n, 2))
+    amps = rng.random((n, 2))
+    attack = 0.0002 + 0.001 * rng.random(n)
+    phases = 6.0 * rng.random((n, 2))
+    groups = [(0, 3, 900), (3, 4, 200), (4, 7, 1500)]
+    batch = _modal_events(
+        SR, 1500, freqs, taus, amps, attack_s=attack, phases=phases, groups=groups
+    )
+    for r0, r1, frames in groups:
+        alone = _modal_events(
+            SR,
+            frames,
+            freqs[r0:r1],
+            taus[r0:r1],
+            amps[r0:r1],
+            attack_s=attack[r0:r1],
+            phases=phases[r0:r1],
+        )
+        np.testing.assert_array_equal(batch[r0:r1, :frames], alone)
