@@ -128,14 +128,29 @@ _AHEAD_QUANTA = 16
 
 
 def _parent_layers(mix: Mix, parent_extra_s: float) -> tuple[int, ...]:
-    """Layers the parent renders (none where pipe sizes cannot be read: not Linux)."""
+    """Layers the parent renders (none where pipe sizes cannot be read: not Linux).
+
+    Chosen by :func:`~sonora.engine.balance.parent_layers` in a short-lived forked
+    child, so that none of the probes' first-use allocations (BLAS buffers, filter
+    tables: ~10 MB) stay in this process; ``()`` if that child fails.
+    """
     import fcntl
+    import pickle
 
     if getattr(fcntl, "F_GETPIPE_SZ", None) is None or len(mix.layers) < 2:
         return ()
     from sonora.engine.balance import parent_layers
 
-    return parent_layers(mix, parent_extra_s=parent_extra_s)
+    pid, r = _fork_call(lambda m: parent_layers(m, parent_extra_s=parent_extra_s), mix)
+    data = b""
+    try:
+        while chunk := os.read(r, 1 << 16):
+            data += chunk
+    finally:
+        os.close(r)
+        ok = os.waitpid(pid, 0)[1] == 0
+    split = pickle.loads(data) if ok and data else ()
+    return tuple(int(i) for i in split)
 
 
 def _ahead_quanta(r: int, w_in: int, layers: int) -> int:
