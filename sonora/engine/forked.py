@@ -6,7 +6,11 @@ calls), so threads cannot share them out; a forked child can.  It runs the same 
 on a copy of the same state, so every quantum is bit-for-bit what the parent would
 have computed, and hands each one over a pipe (32 KB per quantum).  The parent runs
 the master stage (gain, fades, startle guard, limiter) and whatever consumes the
-output (encoder, meters) at the same time.
+output (encoder, meters) at the same time.  Where the child would carry clearly more
+than the parent's main thread, :func:`source_feed` has the parent render some layers
+too, a few quanta ahead, and send them to the child through a second pipe
+(:mod:`sonora.engine.balance` picks them from CPU probes); the child still sums every
+layer in the mix's order, so the samples do not change.
 
 :func:`shared_source` is the same child read twice: a steady scene's loudness
 calibration measures the start of the session on the very quanta the render then

@@ -448,20 +448,25 @@ class Mix:
         if frames < 0:
             raise ParameterError("frames", f"must be >= 0, got {frames}")
         frames = min(frames, self.remaining_frames)
-        parts = [self._fifo]
-        have = self._fifo.shape[1]
+        # Each quantum is copied once, straight into the output (no concatenation and
+        # second copy); what is left of the last one waits for the next call.
+        out = np.empty((2, frames), dtype=np.float32)
+        have = min(self._fifo.shape[1], frames)
+        out[:, :have] = self._fifo[:, :have]
+        rest = self._fifo[:, have:]
         while have < frames:
             q = self._render_quantum()
             if self._skip:
                 drop = min(self._skip, q.shape[1])
                 q = q[:, drop:]
                 self._skip -= drop
-            parts.append(q)
-            have += q.shape[1]
-        buf = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-        out, self._fifo = buf[:, :frames], buf[:, frames:]
+            take = min(q.shape[1], frames - have)
+            out[:, have : have + take] = q[:, :take]
+            rest = q[:, take:]
+            have += take
+        self._fifo = rest
         self._emitted += frames
-        return np.ascontiguousarray(out)
+        return out
 
     def blocks(self, block_frames: int = QUANTUM * 4):
         """Yield the whole session as consecutive float32 ``(2, n)`` blocks."""

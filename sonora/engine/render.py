@@ -19,8 +19,10 @@ With ``processes=2`` (what ``sonora render`` uses on a machine with two or more
 cores) the layers and the reverb, which hold the GIL most of the time, render in a
 forked child process that hands each quantum to the parent through a pipe; the parent
 runs the master stage (gain, fades, startle guard, limiter), the encoder and the
-meter.  The child runs the very same code on the very same state, so the file is
-bit-for-bit the one a single process writes (``tests/engine/test_render.py``).  Only
+meter, and, when that leaves the child clearly the busier, a few of the layers too
+(:func:`~sonora.engine.forked.source_feed`).  The child runs the very same code on
+the very same state, so the file is bit-for-bit the one a single process writes
+(``tests/engine/test_forked.py``, ``tests/engine/test_forked_split.py``).  Only
 a mix that starts at its beginning is split, and only where ``os.fork`` exists; the
 child dies with its parent (a broken pipe) and is killed when the render stops.
 """
