@@ -22,14 +22,18 @@ import numpy as np
 from sonora.engine.base import QUANTUM
 from sonora.engine.graph import Mix
 
-__all__ = ["parent_layers", "partition", "probe_cpu_s"]
+__all__ = ["parent_layers", "partition", "probe_cpu_s", "sink_cost_s"]
 
 #: Quanta timed per probe (after one untimed call).
 PROBE_QUANTA = 4
-#: CPU seconds per quantum a layer rendered in the parent costs beyond its own render
-#: (32 KB through a pipe: written there, read here).  Keeps a layer whose share would
-#: barely matter where it is.
-TRANSFER_CPU_S = 10e-6
+#: CPU seconds per quantum a layer rendered in the parent costs beyond its own render,
+#: both processes together: 32 KB through a pipe and the waits on it (~25 us on
+#: workload W under load, from the child's and the parent's CPU with and without a
+#: layer moved).  Half is charged to each side.
+TRANSFER_CPU_S = 25e-6
+#: A layer rendered on the parent's main thread costs about this much more than its
+#: probe (it shares the process with the encoder thread: measured 1.3-1.4 on W).
+PARENT_LAYER_FACTOR = 1.3
 #: CPU seconds per quantum the parent's main thread spends besides the master stage:
 #: reading the child's quantum, handing blocks to the encoder and meter threads
 #: (~30 us measured on workload W).
@@ -116,17 +120,29 @@ def _parent_fixed_s(mix: Mix, ready: np.ndarray) -> float:
 
 
 def partition(
-    child_fixed_s: float, parent_fixed_s: float, layers_s: Sequence[float]
+    child_fixed_s: float,
+    parent_fixed_s: float,
+    layers_s: Sequence[float],
+    *,
+    parent_threads_s: float = 0.0,
 ) -> tuple[int, ...]:
-    """The layers to move to the parent so that the busier process is least busy.
+    """The layers to move to the parent so that the render is done soonest.
+
+    On two cores the render takes at least as long as the child, as the parent's
+    main thread, and as half of everything (the child, the main thread and the
+    parent's other threads share the two cores).  The split chosen makes the largest
+    of these smallest; a moved layer costs :data:`PARENT_LAYER_FACTOR` times its probe
+    in the parent, plus :data:`TRANSFER_CPU_S`.
 
     Parameters
     ----------
     child_fixed_s, parent_fixed_s : float
         CPU seconds per quantum each process spends whatever the split (the child:
-        reverb and sums; the parent: master stage, encoder).
+        reverb and sums; the parent's main thread: master stage, handing over).
     layers_s : sequence of float
         Each layer's CPU seconds per quantum.
+    parent_threads_s : float
+        CPU seconds per quantum of the parent's other threads (encoder, meter).
 
     Returns
     -------
@@ -138,8 +154,11 @@ def partition(
     total = float(sum(layers_s))
 
     def load(moved: Sequence[int]) -> float:
-        mine = sum(layers_s[i] + TRANSFER_CPU_S for i in moved)
-        return max(child_fixed_s + total - sum(layers_s[i] for i in moved), parent_fixed_s + mine)
+        transfer = 0.5 * TRANSFER_CPU_S * len(moved)
+        kept = total - sum(layers_s[i] for i in moved)
+        child = child_fixed_s + kept + transfer
+        main = parent_fixed_s + PARENT_LAYER_FACTOR * (total - kept) + transfer
+        return max(child, main, 0.5 * (child + main + parent_threads_s))
 
     best: tuple[int, ...] = ()
     best_load = load(best)
@@ -158,26 +177,22 @@ def partition(
     return tuple(sorted(moved))
 
 
-def parent_layers(mix: Mix, *, parent_extra_s: float = 0.0) -> tuple[int, ...]:
+def parent_layers(mix: Mix, *, parent_threads_s: float = 0.0) -> tuple[int, ...]:
     """Layers of ``mix`` the parent should render in a two-process split.
-
-    The balance is between the child (its layers, reverb, sums) and the parent's main
-    thread (the master stage, the parent's layers).  What runs in threads of its own
-    and mostly without the GIL (the encoder, the meter) is left out: with the child and
-    the main thread on a par, the scheduler gives those threads the rest of the cores.
 
     Parameters
     ----------
     mix : Mix
         The mix about to be split (not touched: every probe runs on a copy).
-    parent_extra_s : float
-        CPU seconds per quantum the parent's main thread spends beyond the master stage.
+    parent_threads_s : float
+        CPU seconds per quantum of the parent's threads besides the main one (the
+        encoder, the meter).
 
     Returns
     -------
     tuple of int
-        Indices into ``mix.layers``; empty if the probes fail (then the child renders
-        every layer, as before).
+        Indices into ``mix.layers`` (see :func:`partition`); empty if the probes fail
+        (then the child renders every layer, as before).
     """
     try:
         probe = copy.deepcopy(mix)
@@ -185,7 +200,26 @@ def parent_layers(mix: Mix, *, parent_extra_s: float = 0.0) -> tuple[int, ...]:
         layers_s = [c for c, _ in costs]
         ready = np.sum([y for _, y in costs], axis=0, dtype=np.float32)
         child_fixed = _child_fixed_s(copy.deepcopy(mix), ready)
-        parent_fixed = _parent_fixed_s(probe, ready) + parent_extra_s
+        parent_fixed = _parent_fixed_s(probe, ready)
     except Exception:  # a source that cannot be copied: keep the plain split
         return ()
-    return partition(child_fixed, parent_fixed, layers_s)
+    return partition(child_fixed, parent_fixed, layers_s, parent_threads_s=parent_threads_s)
+
+
+def sink_cost_s(write: Callable[[np.ndarray], object], quanta: int = 4) -> float:
+    """CPU seconds per quantum of ``write`` (an encoder's, a meter's) on low noise.
+
+    Parameters
+    ----------
+    write : callable
+        Takes float32 ``(2, frames)`` blocks, as the render hands them out.
+    quanta : int
+        Quanta per block written (one block untimed, two timed).
+
+    Returns
+    -------
+    float
+        CPU seconds per quantum.
+    """
+    x = np.random.default_rng(1).uniform(-0.05, 0.05, (2, quanta * QUANTUM)).astype(np.float32)
+    return probe_cpu_s(lambda: write(x), 2) / quanta

@@ -198,6 +198,8 @@ class Encoder:
         else:
             raise ParameterError("format", "required when writing to a stream")
         self.subtype = sub
+        #: The kind of file, as ``format`` takes it: ``"wav"``, ``"flac"``, ``"opus"``...
+        self.format_name = {"OGG": "opus"}.get(fmt, fmt.lower())
         self.sample_rate = sample_rate
         self.file_rate = codec_sample_rate(sub, sample_rate)
         self.channels = channels

@@ -58,7 +58,7 @@ _PIPE_BYTES = 1 << 20
 
 
 @contextmanager
-def source_feed(mix: Mix, processes: int, *, parent_extra_s: float = 0.0) -> Iterator[None]:
+def source_feed(mix: Mix, processes: int, *, parent_threads_s: float = 0.0) -> Iterator[None]:
     """Render ``mix``'s source quanta in a forked child for the duration.
 
     Inside the ``with`` block, ``mix.process`` takes its source quanta (layers plus
@@ -79,15 +79,15 @@ def source_feed(mix: Mix, processes: int, *, parent_extra_s: float = 0.0) -> Ite
         on or off: the number of quanta depends on the latency).
     processes : int
         2 or more to fork.
-    parent_extra_s : float
-        CPU seconds per quantum the parent spends on each quantum beyond the master
-        stage (the encoder and meter fed from it), for the balance.
+    parent_threads_s : float
+        CPU seconds per quantum of the parent's threads fed from the mix (encoder,
+        meter), for the balance.
     """
     if not _can_fork(mix, processes):
         yield
         return
     quanta = quanta_to_render(mix)
-    mine = _parent_layers(mix, parent_extra_s)
+    mine = _parent_layers(mix, parent_threads_s)
     pid, r, w_in = _fork_renderer(mix, quanta, mine)
     src = os.fdopen(r, "rb", buffering=0)
     sink = None if w_in is None else os.fdopen(w_in, "wb", buffering=0)
@@ -131,7 +131,7 @@ def source_feed(mix: Mix, processes: int, *, parent_extra_s: float = 0.0) -> Ite
 _AHEAD_QUANTA = 16
 
 
-def _parent_layers(mix: Mix, parent_extra_s: float) -> tuple[int, ...]:
+def _parent_layers(mix: Mix, parent_threads_s: float) -> tuple[int, ...]:
     """Layers the parent renders (none where pipe sizes cannot be read: not Linux).
 
     Chosen by :func:`~sonora.engine.balance.parent_layers` in a short-lived forked
@@ -145,7 +145,7 @@ def _parent_layers(mix: Mix, parent_extra_s: float) -> tuple[int, ...]:
         return ()
     from sonora.engine.balance import parent_layers
 
-    pid, r = _fork_call(lambda m: parent_layers(m, parent_extra_s=parent_extra_s), mix)
+    pid, r = _fork_call(lambda m: parent_layers(m, parent_threads_s=parent_threads_s), mix)
     data = b""
     try:
         while chunk := os.read(r, 1 << 16):

@@ -109,7 +109,10 @@ def render_to_file(
     # Fork (when asked) before any thread of ours exists: the child gets a quiet copy.
     feed = ExitStack()
     try:
-        feed.enter_context(source_feed(mix, processes))
+        threads_s = (
+            0.0 if processes < 2 else _sink_cost_s(enc, mix.sample_rate, compression_level, meter)
+        )
+        feed.enter_context(source_feed(mix, processes, parent_threads_s=threads_s))
     except BaseException:
         enc.abort()
         raise
@@ -172,6 +175,33 @@ def render_to_file(
         out = enc.close()
         assert out is not None
         return out
+
+
+def _sink_cost_s(
+    enc: Encoder, sample_rate: int, compression_level: float | None, meter: LoudnessMeter | None
+) -> float:
+    """CPU seconds per quantum of the render's encoder and meter threads (probed).
+
+    For the balance of a two-process render
+    (:func:`~sonora.engine.balance.parent_layers`): an encoder of the same kind
+    writing into memory, and a copy of the meter; 0 if the probe fails.
+    """
+    import copy
+    import io
+
+    from sonora.engine.balance import sink_cost_s
+
+    try:
+        probe = Encoder(io.BytesIO(), sample_rate=sample_rate, channels=2, format=enc.format_name)
+        try:
+            cost = sink_cost_s(probe.write)
+        finally:
+            probe.abort()
+        if meter is not None:
+            cost += sink_cost_s(copy.deepcopy(meter).add)
+    except Exception:  # only an estimate
+        return 0.0
+    return cost
 
 
 def lower_ceiling(mix: Mix, ceiling_dbtp: float) -> None:
