@@ -58,7 +58,9 @@ _PIPE_BYTES = 1 << 20
 
 
 @contextmanager
-def source_feed(mix: Mix, processes: int, *, parent_threads_s: float = 0.0) -> Iterator[None]:
+def source_feed(
+    mix: Mix, processes: int, *, parent_threads_s: float | Callable[[], float] = 0.0
+) -> Iterator[None]:
     """Render ``mix``'s source quanta in a forked child for the duration.
 
     Inside the ``with`` block, ``mix.process`` takes its source quanta (layers plus
@@ -79,9 +81,10 @@ def source_feed(mix: Mix, processes: int, *, parent_threads_s: float = 0.0) -> I
         on or off: the number of quanta depends on the latency).
     processes : int
         2 or more to fork.
-    parent_threads_s : float
+    parent_threads_s : float or callable
         CPU seconds per quantum of the parent's threads fed from the mix (encoder,
-        meter), for the balance.
+        meter), for the balance; or a function measuring it (called in the child that
+        probes, so that what it allocates stays out of this process).
     """
     if not _can_fork(mix, processes):
         yield
@@ -131,12 +134,13 @@ def source_feed(mix: Mix, processes: int, *, parent_threads_s: float = 0.0) -> I
 _AHEAD_QUANTA = 16
 
 
-def _parent_layers(mix: Mix, parent_threads_s: float) -> tuple[int, ...]:
+def _parent_layers(mix: Mix, parent_threads_s: float | Callable[[], float]) -> tuple[int, ...]:
     """Layers the parent renders (none where pipe sizes cannot be read: not Linux).
 
     Chosen by :func:`~sonora.engine.balance.parent_layers` in a short-lived forked
     child, so that none of the probes' first-use allocations (BLAS buffers, filter
-    tables: ~10 MB) stay in this process; ``()`` if that child fails.
+    tables, a second encoder: ~10 MB each) stay in this process; ``()`` if that child
+    fails.
     """
     import fcntl
     import pickle
@@ -145,7 +149,11 @@ def _parent_layers(mix: Mix, parent_threads_s: float) -> tuple[int, ...]:
         return ()
     from sonora.engine.balance import parent_layers
 
-    pid, r = _fork_call(lambda m: parent_layers(m, parent_threads_s=parent_threads_s), mix)
+    def probe(m: Mix) -> tuple[int, ...]:
+        threads_s = parent_threads_s() if callable(parent_threads_s) else parent_threads_s
+        return parent_layers(m, parent_threads_s=threads_s)
+
+    pid, r = _fork_call(probe, mix)
     data = b""
     try:
         while chunk := os.read(r, 1 << 16):

@@ -109,10 +109,15 @@ def render_to_file(
     # Fork (when asked) before any thread of ours exists: the child gets a quiet copy.
     feed = ExitStack()
     try:
-        threads_s = (
-            0.0 if processes < 2 else _sink_cost_s(enc, mix.sample_rate, compression_level, meter)
+        feed.enter_context(
+            source_feed(
+                mix,
+                processes,
+                parent_threads_s=lambda: _sink_cost_s(
+                    enc, mix.sample_rate, compression_level, meter
+                ),
+            )
         )
-        feed.enter_context(source_feed(mix, processes, parent_threads_s=threads_s))
     except BaseException:
         enc.abort()
         raise
@@ -183,8 +188,9 @@ def _sink_cost_s(
     """CPU seconds per quantum of the render's encoder and meter threads (probed).
 
     For the balance of a two-process render
-    (:func:`~sonora.engine.balance.parent_layers`): an encoder of the same kind
-    writing into memory, and a copy of the meter; 0 if the probe fails.
+    (:func:`~sonora.engine.balance.parent_layers`; called in the child that probes):
+    an encoder of the same kind writing into memory, and a copy of the meter; 0 if
+    the probe fails.
     """
     import copy
     import io
