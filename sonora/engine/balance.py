@@ -25,7 +25,7 @@ from sonora.engine.graph import Mix
 __all__ = ["parent_layers", "partition", "probe_cpu_s", "sink_cost_s"]
 
 #: Quanta timed per probe (after one untimed call).
-PROBE_QUANTA = 4
+PROBE_QUANTA = 8
 #: CPU seconds per quantum a layer rendered in the parent costs beyond its own render,
 #: both processes together: 32 KB through a pipe and the waits on it (~25 us on
 #: workload W under load, from the child's and the parent's CPU with and without a
