@@ -8,9 +8,10 @@ at 2 kHz (-20 dBFS) + brown noise (-24 dBFS) + a singing-bowl strike every 20 s
 Prints Sonora's real-time factor and peak memory for W at 1, 10 and 60 minutes (each
 in a fresh process, so peak RSS is W's own), once with ``render_to_file(mix, path)``
 as the library calls it (``processes=1``: everything in one process) and once with
-``processes=2`` (the layers and reverb in a forked child, what ``sonora render`` uses
-on two or more cores; same bytes), each line named; CPU is that of the parent plus its
-child.  Then runs the noise + low-pass + reverb part of W in sox at 10 minutes and
+``processes=2`` (the reverb and most layers in a forked child, the master stage, the
+encoder and the layers that even out the two processes in the parent; what
+``sonora render`` uses on two or more cores; same bytes), each line named; CPU is that
+of the parent plus its children.  Then runs the noise + low-pass + reverb part of W in sox at 10 minutes and
 prints the ratio.  Target: >= 200x real time with peak memory <= 100 MB, flat in
 duration.
 

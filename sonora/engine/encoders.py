@@ -74,27 +74,33 @@ TAG_NAMES = ("title", "artist", "album", "comment", "date", "software")
 MAX_WRITE_FRAMES = 8192
 
 
-def _flac24_ints(frames: np.ndarray) -> np.ndarray:
+def _flac24_ints(part: np.ndarray) -> np.ndarray:
     """24-bit FLAC samples as libsndfile makes them from clipped float, as int32.
 
-    libsndfile's float-to-FLAC path rounds ``x * 2^23`` to the nearest integer (ties
-    to even, ``lrintf``) and clips at 2^23 - 1; handed int32, it keeps the top 24
-    bits.  Doing the rounding here writes the very same samples
-    (``tests/engine/test_encoders.py``) for fewer instructions.
+    libsndfile's float-to-FLAC path clips to [-1, 1], rounds ``x * 2^23`` to the
+    nearest integer (ties to even, ``lrintf``) and clips at 2^23 - 1; handed int32, it
+    keeps the top 24 bits.  Doing the rounding here writes the very same samples
+    (``tests/engine/test_encoders.py``) for fewer instructions.  Clipping at
+    ``1 - 2^-23`` rather than 1 makes the clip at 2^23 - 1 after rounding unneeded
+    (the only float32 values between round to 2^23 and were clipped back): one pass
+    fewer, same integers.
 
     Parameters
     ----------
-    frames : numpy.ndarray
-        float32 ``(frames, channels)`` in [-1, 1]; overwritten.
+    part : numpy.ndarray
+        float32 ``(channels, frames)``.
 
     Returns
     -------
     numpy.ndarray
-        int32 ``(frames, channels)``, the 24-bit sample in the top three bytes.
+        int32 ``(frames, channels)`` (interleaved), the 24-bit sample in the top three
+        bytes.
     """
+    # clip and interleave in one pass, into the (frames, channels) layout
+    frames = np.empty((part.shape[1], part.shape[0]), dtype=np.float32)
+    np.clip(part.T, np.float32(-1.0), np.float32(1.0 - 2.0**-23), out=frames)
     frames *= np.float32(8_388_608.0)
     np.rint(frames, out=frames)
-    np.minimum(frames, np.float32(8_388_607.0), out=frames)
     with np.errstate(invalid="ignore"):  # NaN (never rendered) becomes a number
         ints = frames.astype(np.int32)
     ints <<= 8
@@ -192,6 +198,8 @@ class Encoder:
         else:
             raise ParameterError("format", "required when writing to a stream")
         self.subtype = sub
+        #: The kind of file, as ``format`` takes it: ``"wav"``, ``"flac"``, ``"opus"``...
+        self.format_name = {"OGG": "opus"}.get(fmt, fmt.lower())
         self.sample_rate = sample_rate
         self.file_rate = codec_sample_rate(sub, sample_rate)
         self.channels = channels
@@ -284,10 +292,13 @@ class Encoder:
         step = MAX_WRITE_FRAMES if not self._int else MAX_WRITE_FRAMES * 8
         for i in range(0, x.shape[1], step):
             part = x[:, i : i + step]
-            # clip and interleave in one pass, into the (frames, channels) layout
-            frames = np.empty((part.shape[1], part.shape[0]), dtype=np.float32)
-            np.clip(part.T, -1.0, 1.0, out=frames)
-            self._sf.write(_flac24_ints(frames) if self._flac24 else frames)
+            if self._flac24:
+                self._sf.write(_flac24_ints(part))
+            else:
+                # clip and interleave in one pass, into the (frames, channels) layout
+                frames = np.empty((part.shape[1], part.shape[0]), dtype=np.float32)
+                np.clip(part.T, -1.0, 1.0, out=frames)
+                self._sf.write(frames)
             self.frames_written += part.shape[1]
 
     def close(self) -> Path | None:

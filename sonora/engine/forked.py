@@ -6,7 +6,11 @@ calls), so threads cannot share them out; a forked child can.  It runs the same 
 on a copy of the same state, so every quantum is bit-for-bit what the parent would
 have computed, and hands each one over a pipe (32 KB per quantum).  The parent runs
 the master stage (gain, fades, startle guard, limiter) and whatever consumes the
-output (encoder, meters) at the same time.
+output (encoder, meters) at the same time.  Where the child would carry clearly more
+than the parent's main thread, :func:`source_feed` has the parent render some layers
+too, a few quanta ahead, and send them to the child through a second pipe
+(:mod:`sonora.engine.balance` picks them from CPU probes); the child still sums every
+layer in the mix's order, so the samples do not change.
 
 :func:`shared_source` is the same child read twice: a steady scene's loudness
 calibration measures the start of the session on the very quanta the render then
@@ -54,15 +58,21 @@ _PIPE_BYTES = 1 << 20
 
 
 @contextmanager
-def source_feed(mix: Mix, processes: int) -> Iterator[None]:
+def source_feed(
+    mix: Mix, processes: int, *, parent_threads_s: float | Callable[[], float] = 0.0
+) -> Iterator[None]:
     """Render ``mix``'s source quanta in a forked child for the duration.
 
     Inside the ``with`` block, ``mix.process`` takes its source quanta (layers plus
     reverb return, :meth:`~sonora.engine.graph.Mix.source_quantum`) from a child
     process forked on entry, which renders every quantum the mix will need from its
-    start; the parent runs only the master stage.  Same samples as rendering here.
-    Nothing happens with ``processes < 2``, without ``os.fork``, or for a mix that
-    is not at its start.  On exit the child is reaped, or killed if it is not done.
+    start; the parent runs the master stage.  When the child would carry clearly more
+    than the parent, the parent also renders some layers
+    (:func:`~sonora.engine.balance.parent_layers`), a few quanta ahead, and hands them
+    to the child through a second pipe; the child sums every layer in the mix's order.
+    Same samples as rendering here either way.  Nothing happens with
+    ``processes < 2``, without ``os.fork``, or for a mix that is not at its start.  On
+    exit the child is reaped, or killed if it is not done.
 
     Parameters
     ----------
@@ -71,19 +81,41 @@ def source_feed(mix: Mix, processes: int) -> Iterator[None]:
         on or off: the number of quanta depends on the latency).
     processes : int
         2 or more to fork.
+    parent_threads_s : float or callable
+        CPU seconds per quantum of the parent's threads fed from the mix (encoder,
+        meter), for the balance; or a function measuring it (called in the child that
+        probes, so that what it allocates stays out of this process).
     """
     if not _can_fork(mix, processes):
         yield
         return
     quanta = quanta_to_render(mix)
-    pid, r = _fork_renderer(mix, quanta)
+    mine = _parent_layers(mix, parent_threads_s)
+    pid, r, w_in = _fork_renderer(mix, quanta, mine)
     src = os.fdopen(r, "rb", buffering=0)
+    sink = None if w_in is None else os.fdopen(w_in, "wb", buffering=0)
     got = [0]
+    sent = [0]
+    ahead = _AHEAD_QUANTA if sink is None else _ahead_quanta(r, w_in, len(mine))
+    first = mix._frame
+
+    def stopped() -> RuntimeError:
+        return RuntimeError(f"the render process stopped after {got[0]} of {quanta} quanta")
 
     def feed(start: int) -> np.ndarray:
+        if sink is not None:  # the parent's layers, `ahead` quanta before they are summed
+            while sent[0] < min(quanta, got[0] + ahead):
+                at = first + sent[0] * QUANTUM
+                for i in mine:
+                    y = mix.layers[i].render_quantum(at, mix.sample_rate)
+                    try:
+                        _write_all(sink, np.ascontiguousarray(y, dtype=np.float32))
+                    except BrokenPipeError:
+                        raise stopped() from None
+                sent[0] += 1
         q = np.empty((2, QUANTUM), dtype=np.float32)
         if not _read_exactly(src, memoryview(q).cast("B")):
-            raise RuntimeError(f"the render process stopped after {got[0]} of {quanta} quanta")
+            raise stopped()
         got[0] += 1
         return q
 
@@ -93,7 +125,65 @@ def source_feed(mix: Mix, processes: int) -> Iterator[None]:
     finally:
         mix._feed = None
         src.close()  # a child still writing gets a broken pipe and exits
+        if sink is not None:
+            sink.close()  # a child waiting for a layer reads the end and exits
         _reap(pid, finished=got[0] >= quanta)
+
+
+#: Quanta the parent renders its layers ahead of the source quanta it reads (at most).
+_AHEAD_QUANTA = 16
+
+
+def _parent_layers(mix: Mix, parent_threads_s: float | Callable[[], float]) -> tuple[int, ...]:
+    """Layers the parent renders (none where pipe sizes cannot be read: not Linux).
+
+    Chosen by :func:`~sonora.engine.balance.parent_layers` in a short-lived forked
+    child, so that none of the probes' first-use allocations (BLAS buffers, filter
+    tables, a second encoder: ~10 MB each) stay in this process; ``()`` if that child
+    fails.
+    """
+    import fcntl
+    import pickle
+
+    if getattr(fcntl, "F_GETPIPE_SZ", None) is None or len(mix.layers) < 2:
+        return ()
+    from sonora.engine.balance import parent_layers
+
+    def probe(m: Mix) -> tuple[int, ...]:
+        threads_s = parent_threads_s() if callable(parent_threads_s) else parent_threads_s
+        return parent_layers(m, parent_threads_s=threads_s)
+
+    pid, r = _fork_call(probe, mix)
+    data = b""
+    try:
+        while chunk := os.read(r, 1 << 16):
+            data += chunk
+    finally:
+        os.close(r)
+        ok = os.waitpid(pid, 0)[1] == 0
+    split = pickle.loads(data) if ok and data else ()
+    return tuple(int(i) for i in split)
+
+
+def _ahead_quanta(r: int, w_in: int, layers: int) -> int:
+    """How far ahead the parent may render its ``layers`` without ever blocking.
+
+    Both pipes must hold what is in flight: the parent's layers up to ``ahead + 1``
+    quanta past the last source quantum it read, and the child's source quanta up to
+    ``ahead + 1`` past it too (the child stops where the parent's layers end).
+    """
+    import fcntl
+
+    into_child = fcntl.fcntl(w_in, fcntl.F_GETPIPE_SZ) // (_QUANTUM_BYTES * layers)
+    from_child = fcntl.fcntl(r, fcntl.F_GETPIPE_SZ) // _QUANTUM_BYTES
+    return max(1, min(_AHEAD_QUANTA, into_child - 1, from_child - 1))
+
+
+def _write_all(out: Any, block: np.ndarray) -> None:
+    """Write ``block``'s bytes to the raw file ``out`` (blocking until all are in)."""
+    view = memoryview(block).cast("B")
+    while view:
+        view = view[out.write(view) :]
 
 
 def _can_fork(mix: Mix, processes: int) -> bool:
@@ -128,22 +218,33 @@ def _reap(pid: int, *, finished: bool) -> None:
 
 
 def _fork_child(
-    write: Callable[[Any], None], *, pipe_bytes: int | None = None, quiet: bool = False
-) -> tuple[int, int]:
+    write: Callable[..., None],
+    *,
+    pipe_bytes: int | None = None,
+    quiet: bool = False,
+    inbound: bool = False,
+) -> tuple[int, int, int | None]:
     """Fork a child that calls ``write(out)`` on the write end of a pipe, then exits.
 
     The one place that forks: the child ignores Ctrl+C, SIGTERM and SIGHUP (the parent
     owns them: it cleans up, then kills the child; a parent killed outright leaves the
     pipe broken and the next write ends the child), exits 0 when the parent stopped
-    reading and 1 on any other error (with a traceback unless ``quiet``: a caller that
-    falls back to doing the work itself says nothing), and never returns into the caller.  Returns the child's pid and the pipe's read end (the parent's).
+    reading (or, with ``inbound``, stopped writing: ``write`` raises
+    ``BrokenPipeError`` at the end of its input) and 1 on any other error (with a
+    traceback unless ``quiet``: a caller that falls back to doing the work itself says
+    nothing), and never returns into the caller.  With ``inbound`` a second pipe runs
+    the other way and ``write(out, inp)`` also gets its read end.  Returns the child's
+    pid, the pipe's read end (the parent's) and the second pipe's write end (``None``
+    without ``inbound``).
     """
     r, w = os.pipe()
+    ri, wi = os.pipe() if inbound else (-1, -1)
     if pipe_bytes is not None:
         try:
             import fcntl
 
-            fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, pipe_bytes)  # Linux only
+            for fd in (w, wi) if inbound else (w,):
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, pipe_bytes)  # Linux only
         except (ImportError, AttributeError, OSError):  # pragma: no cover - default pipe
             pass
     sys.stdout.flush()
@@ -153,11 +254,17 @@ def _fork_child(
         code = 0
         try:
             os.close(r)
+            if inbound:
+                os.close(wi)
             for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
                 if sig is not None:
                     signal.signal(sig, signal.SIG_IGN)
             with os.fdopen(w, "wb", buffering=0) as out:
-                write(out)
+                if inbound:
+                    with os.fdopen(ri, "rb", buffering=0) as inp:
+                        write(out, inp)
+                else:
+                    write(out)
         except BrokenPipeError:  # the parent stopped reading: nothing to report
             code = 0
         except BaseException:
@@ -169,24 +276,42 @@ def _fork_child(
         finally:
             os._exit(code)
     os.close(w)
-    return pid, r
+    if inbound:
+        os.close(ri)
+    return pid, r, (wi if inbound else None)
 
 
-def _fork_renderer(mix: Mix, quanta: int) -> tuple[int, int]:
+def _fork_renderer(
+    mix: Mix, quanta: int, parent_layers: tuple[int, ...] = ()
+) -> tuple[int, int, int | None]:
     """Fork a child that writes ``quanta`` source quanta of ``mix`` to a pipe.
 
-    Returns the child's pid and the pipe's read end (the parent's).
+    With ``parent_layers``, the child reads those layers' quanta (float32
+    ``(2, QUANTUM)`` each, layer by layer, quantum by quantum) from a second pipe
+    instead of rendering them.  Returns the child's pid, the pipe's read end (the
+    parent's) and the second pipe's write end (``None`` without ``parent_layers``).
     """
 
-    def write(out: Any) -> None:
+    def write(out: Any, inp: Any = None) -> None:
+        if inp is not None:
+            wanted = set(parent_layers)
+
+            def layer_feed(index: int) -> np.ndarray | None:
+                if index not in wanted:
+                    return None
+                y = np.empty((2, QUANTUM), dtype=np.float32)
+                if not _read_exactly(inp, memoryview(y).cast("B")):
+                    raise BrokenPipeError("the parent stopped sending layers")
+                return y
+
+            mix._layer_feed = layer_feed
         start = mix._frame
         for i in range(quanta):
-            q = np.ascontiguousarray(mix.source_quantum(start + i * QUANTUM), np.float32)
-            view = memoryview(q).cast("B")
-            while view:
-                view = view[out.write(view) :]
+            _write_all(
+                out, np.ascontiguousarray(mix.source_quantum(start + i * QUANTUM), np.float32)
+            )
 
-    return _fork_child(write, pipe_bytes=_PIPE_BYTES)
+    return _fork_child(write, pipe_bytes=_PIPE_BYTES, inbound=bool(parent_layers))
 
 
 class SharedSource:
@@ -350,7 +475,7 @@ def shared_source(
         yield None
         return
     quanta = quanta_to_render(mix)
-    pid, r = _fork_renderer(mix, quanta)
+    pid, r, _ = _fork_renderer(mix, quanta)
     try:
         shared = SharedSource(
             r, quanta, ahead_quanta, None if spool_dir is None else str(spool_dir)
@@ -443,4 +568,5 @@ def _fork_call(fn: Callable[[_T], _R], item: _T) -> tuple[int, int]:
         while data:
             data = data[out.write(data) :]
 
-    return _fork_child(write, quiet=True)
+    pid, r, _ = _fork_child(write, quiet=True)
+    return pid, r

@@ -284,6 +284,9 @@ class Mix:
         self._warm_ramp: tuple[int, int] | None = None  # (start, frames) after a seek
         #: Where source quanta come from when not rendered here: ``feed(start)``.
         self._feed: Callable[[int], np.ndarray] | None = None
+        #: Where some layers' quanta come from when not rendered here:
+        #: ``layer_feed(index)``, ``None`` for the layers rendered here.
+        self._layer_feed: Callable[[int], np.ndarray | None] | None = None
 
     @property
     def position_frames(self) -> int:
@@ -352,16 +355,25 @@ class Mix:
         while self._emitted < target:
             self.process(min(QUANTUM * 16, target - self._emitted))
 
+    def _layer_quantum(self, index: int, layer: Layer, start: int) -> np.ndarray:
+        """Layer ``index``'s quantum at ``start``: rendered here, or handed over by
+        :attr:`_layer_feed` (another process renders that layer: sonora.engine.forked)."""
+        if self._layer_feed is not None:
+            y = self._layer_feed(index)
+            if y is not None:
+                return y
+        return layer.render_quantum(start, self.sample_rate)
+
     def _source_stage(self, start: int) -> tuple[np.ndarray, np.ndarray | None]:
         acc = np.zeros((2, QUANTUM), dtype=np.float32)
         if self.reverb is not None and all(layer.reverb_send == 1.0 for layer in self.layers):
             # Everything goes to the reverb at full level (common): the send is the sum.
-            for layer in self.layers:
-                acc += layer.render_quantum(start, self.sample_rate)
+            for i, layer in enumerate(self.layers):
+                acc += self._layer_quantum(i, layer, start)
             return acc, acc.copy()
         send = np.zeros((2, QUANTUM), dtype=np.float32) if self.reverb is not None else None
-        for layer in self.layers:
-            y = layer.render_quantum(start, self.sample_rate)
+        for i, layer in enumerate(self.layers):
+            y = self._layer_quantum(i, layer, start)
             acc += y
             if send is not None and layer.reverb_send > 0:
                 send += y * np.float32(layer.reverb_send)
@@ -436,20 +448,25 @@ class Mix:
         if frames < 0:
             raise ParameterError("frames", f"must be >= 0, got {frames}")
         frames = min(frames, self.remaining_frames)
-        parts = [self._fifo]
-        have = self._fifo.shape[1]
+        # Each quantum is copied once, straight into the output (no concatenation and
+        # second copy); what is left of the last one waits for the next call.
+        out = np.empty((2, frames), dtype=np.float32)
+        have = min(self._fifo.shape[1], frames)
+        out[:, :have] = self._fifo[:, :have]
+        rest = self._fifo[:, have:]
         while have < frames:
             q = self._render_quantum()
             if self._skip:
                 drop = min(self._skip, q.shape[1])
                 q = q[:, drop:]
                 self._skip -= drop
-            parts.append(q)
-            have += q.shape[1]
-        buf = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-        out, self._fifo = buf[:, :frames], buf[:, frames:]
+            take = min(q.shape[1], frames - have)
+            out[:, have : have + take] = q[:, :take]
+            rest = q[:, take:]
+            have += take
+        self._fifo = rest
         self._emitted += frames
-        return np.ascontiguousarray(out)
+        return out
 
     def blocks(self, block_frames: int = QUANTUM * 4):
         """Yield the whole session as consecutive float32 ``(2, n)`` blocks."""

@@ -19,8 +19,10 @@ With ``processes=2`` (what ``sonora render`` uses on a machine with two or more
 cores) the layers and the reverb, which hold the GIL most of the time, render in a
 forked child process that hands each quantum to the parent through a pipe; the parent
 runs the master stage (gain, fades, startle guard, limiter), the encoder and the
-meter.  The child runs the very same code on the very same state, so the file is
-bit-for-bit the one a single process writes (``tests/engine/test_render.py``).  Only
+meter, and, when that leaves the child clearly the busier, a few of the layers too
+(:func:`~sonora.engine.forked.source_feed`).  The child runs the very same code on
+the very same state, so the file is bit-for-bit the one a single process writes
+(``tests/engine/test_forked.py``, ``tests/engine/test_forked_split.py``).  Only
 a mix that starts at its beginning is split, and only where ``os.fork`` exists; the
 child dies with its parent (a broken pipe) and is killed when the render stops.
 """
@@ -107,7 +109,15 @@ def render_to_file(
     # Fork (when asked) before any thread of ours exists: the child gets a quiet copy.
     feed = ExitStack()
     try:
-        feed.enter_context(source_feed(mix, processes))
+        feed.enter_context(
+            source_feed(
+                mix,
+                processes,
+                parent_threads_s=lambda: _sink_cost_s(
+                    enc, mix.sample_rate, compression_level, meter
+                ),
+            )
+        )
     except BaseException:
         enc.abort()
         raise
@@ -170,6 +180,34 @@ def render_to_file(
         out = enc.close()
         assert out is not None
         return out
+
+
+def _sink_cost_s(
+    enc: Encoder, sample_rate: int, compression_level: float | None, meter: LoudnessMeter | None
+) -> float:
+    """CPU seconds per quantum of the render's encoder and meter threads (probed).
+
+    For the balance of a two-process render
+    (:func:`~sonora.engine.balance.parent_layers`; called in the child that probes):
+    an encoder of the same kind writing into memory, and a copy of the meter; 0 if
+    the probe fails.
+    """
+    import copy
+    import io
+
+    from sonora.engine.balance import sink_cost_s
+
+    try:
+        probe = Encoder(io.BytesIO(), sample_rate=sample_rate, channels=2, format=enc.format_name)
+        try:
+            cost = sink_cost_s(probe.write)
+        finally:
+            probe.abort()
+        if meter is not None:
+            cost += sink_cost_s(copy.deepcopy(meter).add)
+    except Exception:  # only an estimate
+        return 0.0
+    return cost
 
 
 def lower_ceiling(mix: Mix, ceiling_dbtp: float) -> None:

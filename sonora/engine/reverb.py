@@ -175,6 +175,21 @@ class _HallTail:
         self._width = self._hist + self._max_delay + 8 * block
         self.reset()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> _HallTail:
+        """A copy with its own buffer; the input windows are a view of it again.
+
+        (Copied as an array, the strided view would become a ~160 MB one.)
+        """
+        import copy
+
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            if key != "_windows":
+                setattr(new, key, copy.deepcopy(value, memo))
+        new._windows = np.lib.stride_tricks.sliding_window_view(new._buf[self.LINES], self.block)
+        return new
+
     @staticmethod
     def _truncated_gain(pole: float, taps: int, w: float) -> float:
         """Gain at ``w`` (rad/frame) relative to DC of ``sum_{k<taps} pole^k z^-k``."""
