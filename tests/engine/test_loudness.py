@@ -59,7 +59,7 @@ def test_true_peak_sees_inter_sample_peaks_like_scipy(rng: np.random.Generator) 
 
 def test_true_peak_skips_only_what_cannot_beat_the_peak(rng: np.random.Generator) -> None:
     # The meter interpolates only frames that could make a new peak; the result must
-    # be exactly the peak of interpolating every frame, whatever the block sizes.
+    # be the peak of interpolating every frame, whatever the block sizes.
     from sonora.engine.loudness import oversampling_phases
 
     phases = oversampling_phases()
@@ -80,7 +80,10 @@ def test_true_peak_skips_only_what_cannot_beat_the_peak(rng: np.random.Generator
         for n in sizes.tolist():
             m.add(x[:, at : at + n])
             at += n
-        assert m.peak == every
+        # exact up to BLAS rounding: the meter multiplies the copied hot rows, the
+        # reference the strided view, and the two may sum in another order (1 ulp seen
+        # with numpy 2.4); a wrongly skipped frame costs ~1 % (the worst case's margin)
+        assert m.peak == pytest.approx(every, rel=1e-12, abs=0.0)
 
 
 def test_ungated_loudness_of_a_sine() -> None:
