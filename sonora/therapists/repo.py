@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from sonora.accounts.privacy import rows_by
 from sonora.accounts.repo import AccountRepo
 from sonora.store.base import new_id, utcnow
 from sonora.store.errors import NotFound, StoreError
@@ -72,20 +73,9 @@ class TherapistRepo(ProfileRows, VerificationRows, OutboxRows, PrivacyRows):
     ) -> tuple[list[AvailabilityRule], list[AvailabilityException]]:
         """Weekly rules and exceptions (detached rows, read-only use)."""
         with self.store.transaction() as s:
-            rules = list(
-                s.scalars(
-                    select(AvailabilityRule)
-                    .where(AvailabilityRule.therapist_id == therapist_id)
-                    .order_by(AvailabilityRule.weekday, AvailabilityRule.start_minute)
-                )
-            )
-            exc = list(
-                s.scalars(
-                    select(AvailabilityException)
-                    .where(AvailabilityException.therapist_id == therapist_id)
-                    .order_by(AvailabilityException.start_date, AvailabilityException.start_minute)
-                )
-            )
+            rule, ex = AvailabilityRule, AvailabilityException
+            rules = rows_by(s, rule, "therapist_id", therapist_id, rule.weekday, rule.start_minute)
+            exc = rows_by(s, ex, "therapist_id", therapist_id, ex.start_date, ex.start_minute)
             s.expunge_all()
             return rules, exc
 
