@@ -26,7 +26,6 @@ from sonora.store.base import (
     id_column,
     timestamp_column,
     user_column,
-    user_fk,
 )
 
 __all__ = ["AuthToken", "Profile", "User"]
@@ -64,7 +63,7 @@ class Profile(Base):
 
     __tablename__ = "profiles"
 
-    user_id: Mapped[str] = mapped_column(String(32), user_fk(), primary_key=True)
+    user_id: Mapped[str] = user_column(primary_key=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     onboarded: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     updated_at: Mapped[dt.datetime] = timestamp_column()

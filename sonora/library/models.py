@@ -33,7 +33,6 @@ from sonora.store.base import (
     id_column,
     timestamp_column,
     user_column,
-    user_fk,
 )
 
 __all__ = ["FolderRow", "PlaylistRow", "PrefsRow", "ScanRow", "TrackRow"]
@@ -127,7 +126,7 @@ class PrefsRow(Base):
 
     __tablename__ = "library_prefs"
 
-    user_id: Mapped[str] = mapped_column(String(32), user_fk(), primary_key=True)
+    user_id: Mapped[str] = user_column(primary_key=True)
     disliked_artists: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
     disliked_genres: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
     voice_ok_for_sleep: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)

@@ -23,7 +23,6 @@ from sonora.store.base import (
     id_column,
     timestamp_column,
     user_column,
-    user_fk,
 )
 
 __all__ = ["MATCH_ROWS", "AppState", "MatchSession", "MatcherState"]
@@ -57,7 +56,7 @@ class MatcherState(Base):
 
     __tablename__ = "matcher_state"
 
-    user_id: Mapped[str] = mapped_column(String(32), user_fk(), primary_key=True)
+    user_id: Mapped[str] = user_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[Any] = mapped_column(JSON, nullable=False)
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)

@@ -94,14 +94,17 @@ def timestamp_column() -> MappedColumn[Any]:
     return mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
-def user_column(*, index: bool = False) -> MappedColumn[Any]:
+def user_column(*, index: bool = False, primary_key: bool = False) -> MappedColumn[Any]:
     """A required reference to ``users.id`` (:func:`user_fk`: deleted with its user).
 
     Parameters
     ----------
     index : bool
         Whether the column has its own index.
+    primary_key : bool
+        Whether it is the table's key (a table with one row per user).
     """
+    extra = {"primary_key": True} if primary_key else {"nullable": False}
     if index:
-        return mapped_column(String(32), user_fk(), index=True, nullable=False)
-    return mapped_column(String(32), user_fk(), nullable=False)
+        extra["index"] = True
+    return mapped_column(String(32), user_fk(), **extra)
