@@ -81,18 +81,13 @@ class TherapistRepo(ProfileRows, VerificationRows, OutboxRows, PrivacyRows):
 
     def add_rule(self, therapist_id: str, weekday: int, start_minute: int, end_minute: int) -> str:
         """Add weekly hours; returns the rule's id."""
-        with self.store.transaction() as s:
-            rid = new_id()
-            s.add(
-                AvailabilityRule(
-                    id=rid,
-                    therapist_id=therapist_id,
-                    weekday=weekday,
-                    start_minute=start_minute,
-                    end_minute=end_minute,
-                )
-            )
-            return rid
+        return self._insert(
+            AvailabilityRule,
+            therapist_id=therapist_id,
+            weekday=weekday,
+            start_minute=start_minute,
+            end_minute=end_minute,
+        )
 
     def add_exception(
         self,
@@ -106,21 +101,23 @@ class TherapistRepo(ProfileRows, VerificationRows, OutboxRows, PrivacyRows):
         note: str = "",
     ) -> str:
         """Add a holiday (``kind="off"``) or one-off hours (``kind="extra"``)."""
+        return self._insert(
+            AvailabilityException,
+            therapist_id=therapist_id,
+            kind=kind,
+            start_date=start_date,
+            end_date=end_date,
+            start_minute=start_minute,
+            end_minute=end_minute,
+            note=note,
+        )
+
+    def _insert(self, model: type[Any], **values: Any) -> str:
+        """Add one row of ``model`` with a new id, in its own transaction; returns the id."""
         with self.store.transaction() as s:
-            eid = new_id()
-            s.add(
-                AvailabilityException(
-                    id=eid,
-                    therapist_id=therapist_id,
-                    kind=kind,
-                    start_date=start_date,
-                    end_date=end_date,
-                    start_minute=start_minute,
-                    end_minute=end_minute,
-                    note=note,
-                )
-            )
-            return eid
+            row_id = new_id()
+            s.add(model(id=row_id, **values))
+            return row_id
 
     def delete_availability(self, therapist_id: str, item_id: str) -> bool:
         """Delete one rule or exception *of this therapist*; ``False`` if none matched."""
