@@ -13,9 +13,8 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import sys
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -31,12 +30,13 @@ from sonora.cliopts import (
     console,
     fail,
     parse_duration,
+    progress_bar,
     signals_interrupt,
 )
 from sonora.errors import ParameterError, SceneNotFoundError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    pass
 
 __all__ = ["render_cmd", "usable_cpus"]
 
@@ -271,7 +271,7 @@ def _render(
 
         lossy = FORMATS[output.suffix.lower()][1] in ("OPUS", "MPEG_LAYER_III")
         meter = LoudnessMeter(sample_rate) if check and not lossy else None
-        with _progress(f"rendering {s.name}", mix.total_frames) as update:
+        with progress_bar(f"rendering {s.name}", mix.total_frames) as update:
             path = render_to_file(
                 mix, output, progress=update, meter=meter, tags=tags, processes=render_processes
             )
@@ -282,30 +282,3 @@ def _render(
         lufs, tp = measure_decoded(path)
         measured = (lufs, tp, "decoded")
     return path, time.perf_counter() - t0, measured
-
-
-@contextmanager
-def _progress(label: str, total: int) -> Iterator[Any]:
-    """A progress bar on a terminal (stderr), nothing otherwise; yields ``update(done, total)``."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console(stderr=True),
-        transient=False,
-    ) as progress:
-        task = progress.add_task(label, total=total)
-        yield lambda done, _total: progress.update(task, completed=done)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -33,6 +34,7 @@ __all__ = [
     "light_help_option",
     "parse_duration",
     "print_error",
+    "progress_bar",
     "signals_interrupt",
 ]
 
@@ -152,3 +154,34 @@ def signals_interrupt() -> Iterator[None]:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Any]:
+    """A progress bar for ``total`` frames on a terminal (stderr), nothing otherwise.
+
+    Yields ``update(done, total)`` to pass as a renderer's ``progress`` (``None`` when
+    stderr is not a terminal).
+    """
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console(stderr=True),
+        transient=False,
+    ) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda done, _total: progress.update(task, completed=done)

@@ -20,7 +20,13 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sonora.store.base import Base, UTCDateTime, new_id, user_fk, utcnow
+from sonora.store.base import (
+    Base,
+    UTCDateTime,
+    id_column,
+    timestamp_column,
+    user_column,
+)
 
 __all__ = ["AuthToken", "Profile", "User"]
 
@@ -30,15 +36,15 @@ class User(Base):
 
     __tablename__ = "users"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    id: Mapped[str] = id_column()
     email: Mapped[str | None] = mapped_column(String(320), unique=True, nullable=True)
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     is_guest: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     is_admin: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false(), nullable=False
     )
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[dt.datetime] = timestamp_column()
+    last_seen_at: Mapped[dt.datetime] = timestamp_column()
 
 
 class AuthToken(Base):
@@ -47,8 +53,8 @@ class AuthToken(Base):
     __tablename__ = "auth_tokens"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(32), user_fk(), index=True, nullable=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    user_id: Mapped[str] = user_column(index=True)
+    created_at: Mapped[dt.datetime] = timestamp_column()
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
@@ -57,7 +63,7 @@ class Profile(Base):
 
     __tablename__ = "profiles"
 
-    user_id: Mapped[str] = mapped_column(String(32), user_fk(), primary_key=True)
+    user_id: Mapped[str] = user_column(primary_key=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     onboarded: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[dt.datetime] = timestamp_column()

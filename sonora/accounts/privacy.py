@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-__all__ = ["AccountPart", "UserRows", "iso", "rows_of"]
+__all__ = ["AccountPart", "UserRows", "iso", "rows_by", "rows_of"]
 
 
 class AccountPart(Protocol):
@@ -48,7 +48,28 @@ def iso(v: dt.datetime | dt.date | None) -> str | None:
 
 def rows_of(s: Session, model: Any, user_id: str) -> list[Any]:
     """Every row of ``model`` whose ``user_id`` is ``user_id``, oldest first."""
-    return list(s.scalars(select(model).where(model.user_id == user_id).order_by(*_order(model))))
+    return rows_by(s, model, "user_id", user_id)
+
+
+def rows_by(s: Session, model: Any, column: str, value: Any, *order: Any) -> list[Any]:
+    """Every row of ``model`` whose ``column`` equals ``value``.
+
+    Parameters
+    ----------
+    s : Session
+    model : mapped class
+    column : str
+        The attribute compared, e.g. ``"listener_id"``.
+    value : Any
+    *order : column expressions
+        The order of the rows; none given: oldest first, then by primary key.
+
+    Returns
+    -------
+    list of rows
+    """
+    stmt = select(model).where(getattr(model, column) == value)
+    return list(s.scalars(stmt.order_by(*(order or _order(model)))))
 
 
 @dataclass(frozen=True)

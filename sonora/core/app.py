@@ -55,6 +55,14 @@ __all__ = ["AuthError", "Core", "HistoryView"]
 log = logging.getLogger("sonora.core")
 
 
+def _email(email: str) -> str:
+    """``email`` normalised for look-up; :class:`AuthError` (field ``email``) if invalid."""
+    try:
+        return normalise_email(email)
+    except ValueError as exc:
+        raise AuthError("email", str(exc)) from None
+
+
 class _Absent:
     """Marks an argument that was not given (``None`` is a meaningful value)."""
 
@@ -197,10 +205,7 @@ class Core:
         self, current: UserRecord | None, email: str, password: str
     ) -> tuple[UserRecord, str]:
         """Make an account (a guest keeps everything they did); returns a new token."""
-        try:
-            email = normalise_email(email)
-        except ValueError as exc:
-            raise AuthError("email", str(exc)) from None
+        email = _email(email)
         problem = password_problem(
             password, email=email, min_length=self.settings.password_min_length
         )
@@ -241,10 +246,7 @@ class Core:
         self, current: UserRecord | None, email: str, password: str
     ) -> tuple[UserRecord, str]:
         """Check credentials; a guest's sessions move into the account."""
-        try:
-            email = normalise_email(email)
-        except ValueError as exc:
-            raise AuthError("email", str(exc)) from None
+        email = _email(email)
         found = self.accounts.credentials(email)
         if found is None:
             self.passwords.hash(password or "x")  # same work either way: no user probing

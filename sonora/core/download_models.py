@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from sonora.accounts.privacy import UserRows, iso, rows_of
-from sonora.store.base import Base, UTCDateTime, new_id, utcnow
+from sonora.store.base import Base, UTCDateTime, id_column, timestamp_column
 
 __all__ = ["DOWNLOAD_ROWS", "STATUSES", "DownloadRow"]
 
@@ -42,7 +42,7 @@ class DownloadRow(Base):
 
     __tablename__ = "downloads"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    id: Mapped[str] = id_column()
     user_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
     )
@@ -59,8 +59,8 @@ class DownloadRow(Base):
     size_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[dt.datetime] = timestamp_column()
+    updated_at: Mapped[dt.datetime] = timestamp_column()
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

@@ -27,7 +27,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sonora.store.base import Base, UTCDateTime, new_id, user_fk, utcnow
+from sonora.store.base import (
+    Base,
+    UTCDateTime,
+    id_column,
+    timestamp_column,
+    user_column,
+)
 
 __all__ = ["FolderRow", "PlaylistRow", "PrefsRow", "ScanRow", "TrackRow"]
 
@@ -37,10 +43,10 @@ class FolderRow(Base):
 
     __tablename__ = "library_folders"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    user_id: Mapped[str] = mapped_column(String(32), user_fk(), nullable=False)
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_column()
     path: Mapped[str] = mapped_column(String(1024), nullable=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[dt.datetime] = timestamp_column()
 
     __table_args__ = (UniqueConstraint("user_id", "path", name="uq_library_folders_user_path"),)
 
@@ -50,8 +56,8 @@ class TrackRow(Base):
 
     __tablename__ = "library_tracks"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    user_id: Mapped[str] = mapped_column(String(32), user_fk(), nullable=False)
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_column()
     folder_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("library_folders.id", ondelete="CASCADE"), nullable=False
     )
@@ -71,7 +77,7 @@ class TrackRow(Base):
     musical_key: Mapped[str | None] = mapped_column(String(12), nullable=True)
     analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(String(300), nullable=True)
-    analysed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    analysed_at: Mapped[dt.datetime] = timestamp_column()
 
     __table_args__ = (
         UniqueConstraint("folder_id", "rel_path", name="uq_library_tracks_folder_path"),
@@ -84,8 +90,8 @@ class ScanRow(Base):
 
     __tablename__ = "library_scans"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    user_id: Mapped[str] = mapped_column(String(32), user_fk(), nullable=False)
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_column()
     state: Mapped[str] = mapped_column(String(12), default="queued", nullable=False)
     files_seen: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     to_analyse: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
@@ -93,8 +99,8 @@ class ScanRow(Base):
     removed: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     failed: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     message: Mapped[str] = mapped_column(String(300), default="", nullable=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[dt.datetime] = timestamp_column()
+    updated_at: Mapped[dt.datetime] = timestamp_column()
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (Index("ix_library_scans_user_created", "user_id", "created_at"),)
@@ -105,12 +111,12 @@ class PlaylistRow(Base):
 
     __tablename__ = "library_playlists"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    user_id: Mapped[str] = mapped_column(String(32), user_fk(), nullable=False)
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_column()
     goal: Mapped[str] = mapped_column(String(20), nullable=False)
     checkin_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     plan: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[dt.datetime] = timestamp_column()
 
     __table_args__ = (Index("ix_library_playlists_user_created", "user_id", "created_at"),)
 
@@ -120,8 +126,8 @@ class PrefsRow(Base):
 
     __tablename__ = "library_prefs"
 
-    user_id: Mapped[str] = mapped_column(String(32), user_fk(), primary_key=True)
+    user_id: Mapped[str] = user_column(primary_key=True)
     disliked_artists: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
     disliked_genres: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
     voice_ok_for_sleep: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[dt.datetime] = timestamp_column()

@@ -16,7 +16,13 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sonora.store.base import Base, UTCDateTime, new_id, user_fk, utcnow
+from sonora.store.base import (
+    Base,
+    UTCDateTime,
+    id_column,
+    timestamp_column,
+    user_column,
+)
 
 __all__ = ["CheckInRow", "ListeningSession", "OutcomeRow", "PlanRow"]
 
@@ -26,9 +32,9 @@ class CheckInRow(Base):
 
     __tablename__ = "checkins"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    user_id: Mapped[str] = mapped_column(String(32), user_fk(), nullable=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_column()
+    created_at: Mapped[dt.datetime] = timestamp_column()
     goal: Mapped[str | None] = mapped_column(String(32), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     care: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -41,12 +47,12 @@ class PlanRow(Base):
 
     __tablename__ = "plans"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    user_id: Mapped[str] = mapped_column(String(32), user_fk(), nullable=False)
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_column()
     checkin_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("checkins.id", ondelete="CASCADE"), index=True, nullable=False
     )
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[dt.datetime] = timestamp_column()
     plan: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     calibration: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     gains: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
@@ -60,12 +66,12 @@ class OutcomeRow(Base):
 
     __tablename__ = "outcomes"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    id: Mapped[str] = id_column()
     plan_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("plans.id", ondelete="CASCADE"), unique=True, nullable=False
     )
-    user_id: Mapped[str] = mapped_column(String(32), user_fk(), index=True, nullable=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    user_id: Mapped[str] = user_column(index=True)
+    created_at: Mapped[dt.datetime] = timestamp_column()
     data: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     reward: Mapped[float | None] = mapped_column(Float, nullable=True)
 
@@ -75,14 +81,14 @@ class ListeningSession(Base):
 
     __tablename__ = "listening_sessions"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    id: Mapped[str] = id_column()
     plan_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("plans.id", ondelete="CASCADE"), index=True, nullable=False
     )
-    user_id: Mapped[str] = mapped_column(String(32), user_fk(), index=True, nullable=False)
+    user_id: Mapped[str] = user_column(index=True)
     format: Mapped[str] = mapped_column(String(8), nullable=False)
     start_offset_s: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
     offset_s: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
-    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    started_at: Mapped[dt.datetime] = timestamp_column()
+    updated_at: Mapped[dt.datetime] = timestamp_column()
     ended: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -23,7 +23,7 @@ from sonora.store.base import new_id, utcnow
 from sonora.store.database import SqlDatabase
 from sonora.store.errors import NotFound
 from sonora.store.hot import fetch
-from sonora.store.records import record_of
+from sonora.store.records import RowRecord
 
 __all__ = [
     "LISTENING_ROWS",
@@ -37,7 +37,7 @@ __all__ = [
 
 # -- records ---------------------------------------------------------------------------
 @dataclass(frozen=True)
-class CheckInRecord:
+class CheckInRecord(RowRecord):
     """A stored check-in."""
 
     id: str
@@ -46,10 +46,6 @@ class CheckInRecord:
     goal: str | None
     data: dict[str, Any]
     care: dict[str, Any] | None
-
-    @classmethod
-    def of(cls, row: CheckInRow) -> CheckInRecord:
-        return record_of(cls, row)
 
 
 #: The data of a listener's check-ins since a time, newest first: runs on every
@@ -140,7 +136,7 @@ _CHECKIN_AND_PLAN = _checkin_and_plan_statement()
 
 
 @dataclass(frozen=True)
-class PlanRecord:
+class PlanRecord(RowRecord):
     """A stored plan with its calibration and mixer gains."""
 
     id: str
@@ -152,13 +148,9 @@ class PlanRecord:
     gains: list[float] | None
     started_at: dt.datetime | None
 
-    @classmethod
-    def of(cls, row: PlanRow) -> PlanRecord:
-        return record_of(cls, row)
-
 
 @dataclass(frozen=True)
-class OutcomeRecord:
+class OutcomeRecord(RowRecord):
     """A stored check-out."""
 
     id: str
@@ -166,10 +158,6 @@ class OutcomeRecord:
     created_at: dt.datetime
     data: dict[str, Any]
     reward: float | None
-
-    @classmethod
-    def of(cls, row: OutcomeRow) -> OutcomeRecord:
-        return record_of(cls, row)
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.panel import Panel
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from sonora.cliopts import (
@@ -32,6 +30,7 @@ from sonora.cliopts import (
     DEFAULT_SAMPLE_RATE_HZ,
     LoudnessOption,
     SampleRateOption,
+    progress_bar,
 )
 from sonora.errors import ParameterError, SonoraError, check_number
 
@@ -243,19 +242,8 @@ def recommend_command(
     msg.print(f"Rendering {plan.duration_s / 60:g} minutes to {render} …")
     try:
         mix = plan_mix(plan, sample_rate=sample_rate, target_lufs=loudness)
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            disable=not sys.stderr.isatty(),
-        ) as progress:
-            task = progress.add_task("rendering plan", total=mix.total_frames)
-            path = render_to_file(
-                mix, render, progress=lambda done, total: progress.update(task, completed=done)
-            )
+        with progress_bar("rendering plan", mix.total_frames) as update:
+            path = render_to_file(mix, render, progress=update)
     except ParameterError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=2) from None

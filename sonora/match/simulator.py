@@ -87,6 +87,30 @@ SAMPLE_RATE = 48_000
 #: Individual variation added to every family effect of every listener, points (see
 #: :func:`make_hard_population` for a population with twice as much).
 PREF_JITTER_SD = 0.15
+#: The fixed part of each kind's family effects: (families, shift in points), added in
+#: this order after the kind's random part.
+_KIND_SHIFTS: dict[str, tuple[tuple[tuple[str, ...], float], ...]] = {
+    "rain_lover": (
+        (("rain",), 2.0),
+        (("water",), 0.8),
+        (("wind",), 0.3),
+        (TONAL_FAMILIES, -1.5),
+    ),
+    "bowl_lover": (
+        (("bowls",), 2.2),
+        (("gong",), 1.0),
+        (("drone",), 0.8),
+        (("melody",), 0.4),
+        (("noise",), -1.2),
+    ),
+    "bright_sensitive": ((("water", "wind"), 0.3),),
+    "steady_noise": (
+        (("noise",), 2.0),
+        (("rain", "binaural"), 0.3),
+        (EVENT_FAMILIES, -1.2),
+        (("drone",), -0.3),
+    ),
+}
 
 
 _CENTROIDS: dict[int, tuple[Any, float]] = {}
@@ -288,43 +312,28 @@ def make_listener(
     uses_excerpt = False
     sens: list[str] = []
     love_p, dislike_p = float(rng.uniform(0.5, 0.8)), float(rng.uniform(0.2, 0.5))
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    # What is random about a kind, in the order the generator is drawn from.
     if kind == "rain_lover":
-        prefs["rain"] += 2.0
-        prefs["water"] += 0.8
-        prefs["wind"] += 0.3
-        for f in TONAL_FAMILIES:
-            prefs[f] -= 1.5
         if rng.random() < 0.25:
             sens.append("tonal")
-    elif kind == "bowl_lover":
-        prefs["bowls"] += 2.2
-        prefs["gong"] += 1.0
-        prefs["drone"] += 0.8
-        prefs["melody"] += 0.4
-        prefs["noise"] -= 1.2
     elif kind == "bright_sensitive":
         uses_excerpt = True
         for f in RECIPE_FAMILIES:  # any calm sound suits them, as long as it is not bright
             prefs[f] += 0.8 + float(rng.normal(0.0, 0.3))
-        prefs["water"] += 0.3
-        prefs["wind"] += 0.3
         if rng.random() < 0.5:
             sens.append("high_pitch")
     elif kind == "steady_noise":
-        prefs["noise"] += 2.0
-        prefs["rain"] += 0.3
-        prefs["binaural"] += 0.3
-        for f in EVENT_FAMILIES:
-            prefs[f] -= 1.2
-        prefs["drone"] -= 0.3
         bright_pref = float(rng.uniform(0.2, 0.4))
     elif kind == "eclectic":
         for f in RECIPE_FAMILIES:
             prefs[f] += float(rng.normal(0.0, 0.8))
         bright_pref = float(rng.uniform(0.2, 0.7))
         bright_weight = float(rng.uniform(0.2, 0.5))
-    else:
-        raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    for families, shift in _KIND_SHIFTS.get(kind, ()):
+        for f in families:
+            prefs[f] += shift
     goal_p = rng.dirichlet(np.array([0.35, 0.3, 0.2, 0.15]) * 8.0)
     answers = _answers(rng, prefs, love_p=love_p, dislike_p=dislike_p, sensitivities=sens)
     if rng.random() < 0.5:

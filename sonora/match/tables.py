@@ -18,7 +18,12 @@ from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from sonora.accounts.privacy import UserRows, rows_of
-from sonora.store.base import Base, UTCDateTime, new_id, user_fk, utcnow
+from sonora.store.base import (
+    Base,
+    id_column,
+    timestamp_column,
+    user_column,
+)
 
 __all__ = ["MATCH_ROWS", "AppState", "MatchSession", "MatcherState"]
 
@@ -28,9 +33,9 @@ class MatchSession(Base):
 
     __tablename__ = "match_sessions"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    user_id: Mapped[str] = mapped_column(String(32), user_fk(), nullable=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_column()
+    created_at: Mapped[dt.datetime] = timestamp_column()
     data: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
 
     __table_args__ = (Index("ix_match_sessions_user_created", "user_id", "created_at"),)
@@ -43,7 +48,7 @@ class AppState(Base):
 
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     data: Mapped[Any] = mapped_column(JSON, nullable=True)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[dt.datetime] = timestamp_column()
 
 
 class MatcherState(Base):
@@ -51,11 +56,11 @@ class MatcherState(Base):
 
     __tablename__ = "matcher_state"
 
-    user_id: Mapped[str] = mapped_column(String(32), user_fk(), primary_key=True)
+    user_id: Mapped[str] = user_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[Any] = mapped_column(JSON, nullable=False)
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[dt.datetime] = timestamp_column()
 
 
 def _export(s: Session, user_id: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sonora.store.base import Base, UTCDateTime, new_id, utcnow
+from sonora.store.base import Base, id_column, timestamp_column
 
 __all__ = ["ClientRequest", "MixRow"]
 
@@ -23,7 +23,7 @@ class MixRow(Base):
 
     __tablename__ = "mixes"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    id: Mapped[str] = id_column()
     user_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
     )
@@ -33,7 +33,7 @@ class MixRow(Base):
     gains: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
     source_plan_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     share_token: Mapped[str | None] = mapped_column(String(43), unique=True, nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[dt.datetime] = timestamp_column()
 
     __table_args__ = (Index("ix_mixes_user_created", "user_id", "created_at"),)
 
@@ -43,13 +43,13 @@ class ClientRequest(Base):
 
     __tablename__ = "client_requests"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    id: Mapped[str] = id_column()
     user_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
     )
     key: Mapped[str] = mapped_column(String(64), nullable=False)
     checkin_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     plan_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[dt.datetime] = timestamp_column()
 
     __table_args__ = (UniqueConstraint("user_id", "key", name="uq_client_requests_user_key"),)

@@ -34,7 +34,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sonora.store.base import Base, UTCDateTime, new_id, user_fk, utcnow
+from sonora.store.base import (
+    Base,
+    UTCDateTime,
+    id_column,
+    timestamp_column,
+    user_column,
+)
 from sonora.therapists.models import therapist_fk
 
 __all__ = ["AccessLogRow", "AnswerRow", "ProgrammeRow", "ShareRow"]
@@ -45,14 +51,14 @@ class ShareRow(Base):
 
     __tablename__ = "programme_shares"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    listener_id: Mapped[str] = mapped_column(String(32), user_fk(), nullable=False)
+    id: Mapped[str] = id_column()
+    listener_id: Mapped[str] = user_column()
     therapist_id: Mapped[str] = mapped_column(String(32), therapist_fk(), nullable=False)
     share_numbers: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     share_history: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     share_notes: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[dt.datetime] = timestamp_column()
+    updated_at: Mapped[dt.datetime] = timestamp_column()
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (
@@ -66,15 +72,15 @@ class AccessLogRow(Base):
 
     __tablename__ = "programme_access_log"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    listener_id: Mapped[str] = mapped_column(String(32), user_fk(), nullable=False)
+    id: Mapped[str] = id_column()
+    listener_id: Mapped[str] = user_column()
     therapist_id: Mapped[str | None] = mapped_column(
         String(32), ForeignKey("therapist_profiles.id", ondelete="SET NULL"), nullable=True
     )
     therapist_name: Mapped[str] = mapped_column(String(120), nullable=False)
     what: Mapped[str] = mapped_column(String(80), nullable=False)
     scope: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[dt.datetime] = timestamp_column()
 
     __table_args__ = (Index("ix_programme_access_log_listener", "listener_id", "created_at"),)
 
@@ -84,8 +90,8 @@ class ProgrammeRow(Base):
 
     __tablename__ = "programmes"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    listener_id: Mapped[str] = mapped_column(String(32), user_fk(), nullable=False)
+    id: Mapped[str] = id_column()
+    listener_id: Mapped[str] = user_column()
     therapist_id: Mapped[str] = mapped_column(String(32), therapist_fk(), nullable=False)
     title: Mapped[str] = mapped_column(String(120), nullable=False)
     goals: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
@@ -102,7 +108,7 @@ class ProgrammeRow(Base):
     remind_email: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     remind_weekdays: Mapped[list[int]] = mapped_column(JSON, nullable=False, default=list)
     reminded_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[dt.datetime] = timestamp_column()
 
     __table_args__ = (
         Index("ix_programmes_listener", "listener_id", "start_date"),
@@ -115,14 +121,14 @@ class AnswerRow(Base):
 
     __tablename__ = "programme_answers"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    id: Mapped[str] = id_column()
     programme_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("programmes.id", ondelete="CASCADE"), nullable=False
     )
-    listener_id: Mapped[str] = mapped_column(String(32), user_fk(), nullable=False)
+    listener_id: Mapped[str] = user_column()
     checkin_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     question_id: Mapped[str] = mapped_column(String(16), nullable=False)
     value: Mapped[float] = mapped_column(Float, nullable=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[dt.datetime] = timestamp_column()
 
     __table_args__ = (Index("ix_programme_answers_programme", "programme_id", "created_at"),)

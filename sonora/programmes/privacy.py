@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from sonora.accounts.privacy import iso
+from sonora.accounts.privacy import iso, rows_by
 from sonora.programmes.models import AccessLogRow, AnswerRow, ProgrammeRow, ShareRow
 from sonora.therapists.models import TherapistProfile
 
@@ -69,29 +69,13 @@ class ProgrammesAccountPart:
     """
 
     def export(self, s: Session, user_id: str) -> dict[str, Any]:
-        own = list(
-            s.scalars(
-                select(ProgrammeRow)
-                .where(ProgrammeRow.listener_id == user_id)
-                .order_by(ProgrammeRow.created_at, ProgrammeRow.id)
-            )
-        )
-        answers = list(
-            s.scalars(
-                select(AnswerRow)
-                .where(AnswerRow.listener_id == user_id)
-                .order_by(AnswerRow.created_at, AnswerRow.id)
-            )
-        )
+        own = rows_by(s, ProgrammeRow, "listener_id", user_id)
+        answers = rows_by(s, AnswerRow, "listener_id", user_id)
         names = dict(s.execute(select(TherapistProfile.id, TherapistProfile.display_name)).all())
         out: dict[str, Any] = {
             "programme_shares": [
                 {**_share(r), "therapist_name": names.get(r.therapist_id)}
-                for r in s.scalars(
-                    select(ShareRow)
-                    .where(ShareRow.listener_id == user_id)
-                    .order_by(ShareRow.created_at)
-                )
+                for r in rows_by(s, ShareRow, "listener_id", user_id, ShareRow.created_at)
             ],
             "programme_access_log": [
                 {
@@ -100,11 +84,7 @@ class ProgrammesAccountPart:
                     "scope": r.scope,
                     "at": iso(r.created_at),
                 }
-                for r in s.scalars(
-                    select(AccessLogRow)
-                    .where(AccessLogRow.listener_id == user_id)
-                    .order_by(AccessLogRow.created_at, AccessLogRow.id)
-                )
+                for r in rows_by(s, AccessLogRow, "listener_id", user_id)
             ],
             "programmes": [
                 {
@@ -130,11 +110,7 @@ class ProgrammesAccountPart:
         if tid is not None:
             out["programmes_written"] = [
                 _programme(p)
-                for p in s.scalars(
-                    select(ProgrammeRow)
-                    .where(ProgrammeRow.therapist_id == tid)
-                    .order_by(ProgrammeRow.created_at)
-                )
+                for p in rows_by(s, ProgrammeRow, "therapist_id", tid, ProgrammeRow.created_at)
             ]
             out["shared_with_me"] = [
                 {k: v for k, v in _share(r).items()}

@@ -78,26 +78,13 @@ def report_csv(pr: Progress) -> str:
     for g in pr.per_goal:
         for q in g["questions"]:
             w.writerow(["goal_change", g["text"], _n(q["change"]), q["first"], q["latest"]])
-    for s in pr.per_sound:
-        w.writerow(
-            [
-                "sound_change",
-                s["family"],
-                _n(s["tension_change"]),
-                _n(s["mood_change"]),
-                s["sessions"],
-            ]
-        )
-    for g in pr.per_session_goal:
-        w.writerow(
-            [
-                "session_goal_change",
-                g["goal"],
-                _n(g["tension_change"]),
-                _n(g["mood_change"]),
-                g["sessions"],
-            ]
-        )
+    for section, key, rows in (
+        ("sound_change", "family", pr.per_sound),
+        ("session_goal_change", "goal", pr.per_session_goal),
+    ):
+        for r in rows:
+            changes = [_n(r["tension_change"]), _n(r["mood_change"])]
+            w.writerow([section, r[key], *changes, r["sessions"]])
     for q in pr.questions:
         for a in q["answers"]:
             w.writerow(["answer", q["text"], a["value"], a["when"], q["id"]])

@@ -12,11 +12,21 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, TypeDecorator
+from sqlalchemy import DateTime, ForeignKey, MetaData, String, TypeDecorator
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, MappedColumn, mapped_column
 
-__all__ = ["NAMING", "Base", "UTCDateTime", "new_id", "user_fk", "utcnow"]
+__all__ = [
+    "NAMING",
+    "Base",
+    "UTCDateTime",
+    "id_column",
+    "new_id",
+    "timestamp_column",
+    "user_column",
+    "user_fk",
+    "utcnow",
+]
 
 #: Naming convention so constraints have stable names on every database (migrations).
 NAMING = {
@@ -72,3 +82,29 @@ class Base(DeclarativeBase):
 def user_fk() -> Any:
     """A foreign key to ``users.id`` that deletes the row with its user."""
     return ForeignKey("users.id", ondelete="CASCADE")
+
+
+def id_column() -> MappedColumn[Any]:
+    """The primary key of a feature's row: a 32-character id from :func:`new_id`."""
+    return mapped_column(String(32), primary_key=True, default=new_id)
+
+
+def timestamp_column() -> MappedColumn[Any]:
+    """A required :class:`UTCDateTime` that defaults to now (``created_at``, ``updated_at``)."""
+    return mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+def user_column(*, index: bool = False, primary_key: bool = False) -> MappedColumn[Any]:
+    """A required reference to ``users.id`` (:func:`user_fk`: deleted with its user).
+
+    Parameters
+    ----------
+    index : bool
+        Whether the column has its own index.
+    primary_key : bool
+        Whether it is the table's key (a table with one row per user).
+    """
+    extra = {"primary_key": True} if primary_key else {"nullable": False}
+    if index:
+        extra["index"] = True
+    return mapped_column(String(32), user_fk(), **extra)

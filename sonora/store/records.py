@@ -10,9 +10,9 @@ shares nothing with the session's row).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
-__all__ = ["record_of"]
+__all__ = ["RowRecord", "record_of"]
 
 R = TypeVar("R")
 
@@ -54,3 +54,18 @@ def record_of(cls: type[R], row: object, **given: Any) -> R:
         for f in dataclasses.fields(cls)  # type: ignore[arg-type]
     }
     return cls(**values)
+
+
+class RowRecord:
+    """Base of a record every field of which is a column of its row: gives it :meth:`of`.
+
+    Subclasses are frozen dataclasses; a record with fields from elsewhere (a joined
+    name) calls :func:`record_of` with them instead.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, row: object) -> Self:
+        """The record of ``row`` (see :func:`record_of`)."""
+        return record_of(cls, row)

@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sonora.store.base import Base, UTCDateTime, new_id, utcnow
+from sonora.store.base import Base, UTCDateTime, id_column, timestamp_column, utcnow
 
 __all__ = [
     "AvailabilityException",
@@ -62,7 +62,7 @@ class TherapistProfile(Base):
 
     __tablename__ = "therapist_profiles"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    id: Mapped[str] = id_column()
     user_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("users.id", ondelete="CASCADE"), unique=True, nullable=False
     )
@@ -81,8 +81,8 @@ class TherapistProfile(Base):
     bio: Mapped[str] = mapped_column(Text, nullable=False, default="")
     timezone: Mapped[str] = mapped_column(String(64), nullable=False)
     is_demo: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[dt.datetime] = timestamp_column()
+    updated_at: Mapped[dt.datetime] = timestamp_column()
     verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     verified_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     verified_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
@@ -107,7 +107,7 @@ class TherapistVerification(Base):
 
     __tablename__ = "therapist_verifications"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    id: Mapped[str] = id_column()
     therapist_id: Mapped[str] = mapped_column(
         String(32), therapist_fk(), index=True, nullable=False
     )
@@ -119,7 +119,7 @@ class TherapistVerification(Base):
     country: Mapped[str] = mapped_column(String(2), nullable=False)
     registration_number: Mapped[str] = mapped_column(String(32), nullable=False)
     note: Mapped[str] = mapped_column(Text, nullable=False, default="")
-    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    checked_at: Mapped[dt.datetime] = timestamp_column()
     valid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
@@ -129,7 +129,7 @@ class AvailabilityRule(Base):
 
     __tablename__ = "availability_rules"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    id: Mapped[str] = id_column()
     therapist_id: Mapped[str] = mapped_column(
         String(32), therapist_fk(), index=True, nullable=False
     )
@@ -144,7 +144,7 @@ class AvailabilityException(Base):
 
     __tablename__ = "availability_exceptions"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    id: Mapped[str] = id_column()
     therapist_id: Mapped[str] = mapped_column(
         String(32), therapist_fk(), index=True, nullable=False
     )
@@ -162,7 +162,7 @@ class Booking(Base):
 
     __tablename__ = "bookings"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    id: Mapped[str] = id_column()
     therapist_id: Mapped[str] = mapped_column(String(32), therapist_fk(), nullable=False)
     slot_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -178,8 +178,8 @@ class Booking(Base):
         String(32), ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     sequence: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[dt.datetime] = timestamp_column()
+    updated_at: Mapped[dt.datetime] = timestamp_column()
 
     __table_args__ = (
         UniqueConstraint("therapist_id", "slot_start", name="uq_bookings_therapist_slot"),
@@ -192,7 +192,7 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    id: Mapped[str] = id_column()
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     to_addr: Mapped[str] = mapped_column(String(320), nullable=False)
     subject: Mapped[str] = mapped_column(String(300), nullable=False)
@@ -200,7 +200,7 @@ class OutboxMessage(Base):
     booking_id: Mapped[str | None] = mapped_column(
         String(32), ForeignKey("bookings.id", ondelete="SET NULL"), nullable=True
     )
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[dt.datetime] = timestamp_column()
     next_attempt_at: Mapped[dt.datetime] = mapped_column(
         UTCDateTime, default=utcnow, nullable=False
     )

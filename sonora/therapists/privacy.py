@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from sonora.accounts.models import User
+from sonora.accounts.privacy import rows_by, rows_of
 from sonora.accounts.repo import AccountRepo
 from sonora.store.errors import NotFound
 from sonora.therapists.models import (
@@ -73,13 +74,7 @@ class PrivacyRows:
                 "updated_at": ts(b.updated_at),
             }
 
-        own = list(
-            s.scalars(
-                select(Booking)
-                .where(Booking.user_id == user_id)
-                .order_by(Booking.created_at, Booking.id)
-            )
-        )
+        own = rows_of(s, Booking, user_id)
         names = dict(
             s.execute(
                 select(TherapistProfile.id, TherapistProfile.display_name).where(
@@ -97,7 +92,7 @@ class PrivacyRows:
         tid = row.id
 
         def of(model: Any, *order: Any) -> list[Any]:
-            return list(s.scalars(select(model).where(model.therapist_id == tid).order_by(*order)))
+            return rows_by(s, model, "therapist_id", tid, *order)
 
         out["therapist"] = {
             "profile": {

@@ -7,10 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sonora.store.errors import StoreError
-from sonora.store.records import record_of
+from sonora.store.records import RowRecord, record_of
 from sonora.therapists.models import (
-    Booking,
-    OutboxMessage,
     TherapistProfile,
 )
 
@@ -121,7 +119,7 @@ class VerificationRecord:
 
 
 @dataclass(frozen=True)
-class BookingRecord:
+class BookingRecord(RowRecord):
     """A consult booking (``slot_start`` is ``None`` once cancelled)."""
 
     id: str
@@ -137,13 +135,9 @@ class BookingRecord:
     sequence: int
     created_at: dt.datetime
 
-    @classmethod
-    def of(cls, row: Booking) -> BookingRecord:
-        return record_of(cls, row)
-
 
 @dataclass(frozen=True)
-class OutboxRecord:
+class OutboxRecord(RowRecord):
     """An email in the outbox."""
 
     id: str
@@ -155,10 +149,6 @@ class OutboxRecord:
     next_attempt_at: dt.datetime
     sent_at: dt.datetime | None
     last_error: str | None
-
-    @classmethod
-    def of(cls, row: OutboxMessage) -> OutboxRecord:
-        return record_of(cls, row)
 
 
 @dataclass

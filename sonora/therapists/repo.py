@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from sonora.accounts.privacy import rows_by
 from sonora.accounts.repo import AccountRepo
 from sonora.store.base import new_id, utcnow
 from sonora.store.errors import NotFound, StoreError
@@ -72,37 +73,21 @@ class TherapistRepo(ProfileRows, VerificationRows, OutboxRows, PrivacyRows):
     ) -> tuple[list[AvailabilityRule], list[AvailabilityException]]:
         """Weekly rules and exceptions (detached rows, read-only use)."""
         with self.store.transaction() as s:
-            rules = list(
-                s.scalars(
-                    select(AvailabilityRule)
-                    .where(AvailabilityRule.therapist_id == therapist_id)
-                    .order_by(AvailabilityRule.weekday, AvailabilityRule.start_minute)
-                )
-            )
-            exc = list(
-                s.scalars(
-                    select(AvailabilityException)
-                    .where(AvailabilityException.therapist_id == therapist_id)
-                    .order_by(AvailabilityException.start_date, AvailabilityException.start_minute)
-                )
-            )
+            rule, ex = AvailabilityRule, AvailabilityException
+            rules = rows_by(s, rule, "therapist_id", therapist_id, rule.weekday, rule.start_minute)
+            exc = rows_by(s, ex, "therapist_id", therapist_id, ex.start_date, ex.start_minute)
             s.expunge_all()
             return rules, exc
 
     def add_rule(self, therapist_id: str, weekday: int, start_minute: int, end_minute: int) -> str:
         """Add weekly hours; returns the rule's id."""
-        with self.store.transaction() as s:
-            rid = new_id()
-            s.add(
-                AvailabilityRule(
-                    id=rid,
-                    therapist_id=therapist_id,
-                    weekday=weekday,
-                    start_minute=start_minute,
-                    end_minute=end_minute,
-                )
-            )
-            return rid
+        return self._insert(
+            AvailabilityRule,
+            therapist_id=therapist_id,
+            weekday=weekday,
+            start_minute=start_minute,
+            end_minute=end_minute,
+        )
 
     def add_exception(
         self,
@@ -116,21 +101,23 @@ class TherapistRepo(ProfileRows, VerificationRows, OutboxRows, PrivacyRows):
         note: str = "",
     ) -> str:
         """Add a holiday (``kind="off"``) or one-off hours (``kind="extra"``)."""
+        return self._insert(
+            AvailabilityException,
+            therapist_id=therapist_id,
+            kind=kind,
+            start_date=start_date,
+            end_date=end_date,
+            start_minute=start_minute,
+            end_minute=end_minute,
+            note=note,
+        )
+
+    def _insert(self, model: type[Any], **values: Any) -> str:
+        """Add one row of ``model`` with a new id, in its own transaction; returns the id."""
         with self.store.transaction() as s:
-            eid = new_id()
-            s.add(
-                AvailabilityException(
-                    id=eid,
-                    therapist_id=therapist_id,
-                    kind=kind,
-                    start_date=start_date,
-                    end_date=end_date,
-                    start_minute=start_minute,
-                    end_minute=end_minute,
-                    note=note,
-                )
-            )
-            return eid
+            row_id = new_id()
+            s.add(model(id=row_id, **values))
+            return row_id
 
     def delete_availability(self, therapist_id: str, item_id: str) -> bool:
         """Delete one rule or exception *of this therapist*; ``False`` if none matched."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request, Response
@@ -208,15 +209,11 @@ async def start_guest(
 
 
 async def _enter(
-    action: Callable[[UserRecord | None, str, str], tuple[UserRecord, str]],
-    body: Credentials,
-    request: Request,
-    response: Response,
-    core: Core,
-    user: UserRecord | None,
+    enter: Callable[[], tuple[UserRecord, str]], request: Request, response: Response, core: Core
 ) -> dict[str, Any]:
-    """Run ``core.sign_up`` or ``core.log_in`` and switch this browser to the new session."""
-    entered, token = await run_in_threadpool(action, user, body.email, body.password)
+    """Run ``enter`` (``core.sign_up``, ``log_in`` or ``confirm_sign_up`` with its
+    arguments) in a thread and switch this browser to the session it opens."""
+    entered, token = await run_in_threadpool(enter)
     await switch_session(response, request, core, token)
     return _user_json(entered)
 
@@ -236,7 +233,9 @@ async def sign_up(
     ``POST /api/signup/confirm``), or a note that it already has an account.
     """
     if not core.settings.signup_confirms:
-        return await _enter(core.sign_up, body, request, response, core, user)
+        return await _enter(
+            partial(core.sign_up, user, body.email, body.password), request, response, core
+        )
     from sonora.core.signup import SENT_MESSAGE
 
     guest = await run_in_threadpool(core.request_sign_up, user, body.email, body.password)
@@ -265,9 +264,9 @@ async def confirm_sign_up(
     user: MaybeUser,
 ) -> dict[str, Any]:
     """Finish a sign-up from its emailed link (the password again); signs this browser in."""
-    entered, token = await run_in_threadpool(core.confirm_sign_up, user, body.token, body.password)
-    await switch_session(response, request, core, token)
-    return _user_json(entered)
+    return await _enter(
+        partial(core.confirm_sign_up, user, body.token, body.password), request, response, core
+    )
 
 
 @router.post("/login", tags=["account"], response_model=UserOut)
@@ -279,7 +278,9 @@ async def log_in(
     user: MaybeUser,
 ) -> dict[str, Any]:
     """Log in; sessions made as a guest in this browser move into the account."""
-    return await _enter(core.log_in, body, request, response, core, user)
+    return await _enter(
+        partial(core.log_in, user, body.email, body.password), request, response, core
+    )
 
 
 @router.post("/logout", tags=["account"], response_model=OkOut)

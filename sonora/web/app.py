@@ -24,12 +24,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from sonora.core.app import AuthError, Core
 from sonora.errors import ParameterError
 from sonora.settings import Settings
 from sonora.store import NotFound
+from sonora.web.asgi import HttpMiddleware
 from sonora.web.rendering import WEB_DIR, build_templates, render_error
 
 __all__ = ["create_app", "create_app_from_env"]
@@ -51,20 +52,13 @@ _SECURITY_HEADERS = [
 ]
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """Pure ASGI middleware adding Sonora's security headers to every response.
 
     (Cheaper than ``@app.middleware("http")``, and it leaves streamed bodies alone.)
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}

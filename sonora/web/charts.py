@@ -7,13 +7,14 @@ from CSS classes, so the charts follow the day and night themes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 from markupsafe import Markup
 
-__all__ = ["goal_chart", "session_chart"]
+__all__ = ["Frame", "goal_chart", "session_chart", "svg_open"]
 
 GOAL_NAMES = {
     "sleep": "sleep",
@@ -21,6 +22,61 @@ GOAL_NAMES = {
     "ease_anxiety": "ease anxiety",
     "focus": "focus",
 }
+
+
+def svg_open(cid: str, w: float, h: float, title: str, desc: str) -> list[str]:
+    """The start of a chart: the ``<svg>`` tag (``w`` by ``h`` px), its title and description.
+
+    ``cid`` makes the ids of the title and description (``t-{cid}``, ``d-{cid}``)
+    unique on the page; ``title`` and ``desc`` are escaped here.
+    """
+    return [
+        f'<svg class="chart" viewBox="0 0 {w} {h}" role="img" '
+        f'aria-labelledby="t-{cid} d-{cid}" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="t-{cid}">{escape(title)}</title>',
+        f'<desc id="d-{cid}">{escape(desc)}</desc>',
+    ]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A chart's plot area: the SVG's size and margins (px) and its value axis.
+
+    Values from 0 to ``top_value`` map to heights from the bottom margin up to the top
+    margin.
+    """
+
+    w: int
+    h: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    top_value: float = 10.0
+
+    @property
+    def iw(self) -> int:
+        """Width inside the margins (px)."""
+        return self.w - self.left - self.right
+
+    @property
+    def ih(self) -> int:
+        """Height inside the margins (px)."""
+        return self.h - self.top - self.bottom
+
+    def y(self, v: float) -> float:
+        """The height (px from the top) of value ``v``."""
+        return self.top + self.ih * (1 - float(v) / self.top_value)
+
+    def grid(self, values: Iterable[float], *, dx: int = 6, dy: int = 5) -> list[str]:
+        """A horizontal line at each value, labelled ``dx`` px left of the plot (``dy`` down)."""
+        return [
+            f'<line class="grid" x1="{self.left}" x2="{self.w - self.right}" '
+            f'y1="{self.y(v):.1f}" y2="{self.y(v):.1f}"/>'
+            f'<text class="axis" x="{self.left - dx}" y="{self.y(v) + dy:.1f}" '
+            f'text-anchor="end">{v}</text>'
+            for v in values
+        ]
 
 
 def session_chart(sessions: Sequence[Any], scale: str, *, max_sessions: int = 30) -> Markup:
@@ -43,20 +99,10 @@ def session_chart(sessions: Sequence[Any], scale: str, *, max_sessions: int = 30
     title = f"{scale.capitalize()} before and after each session"
     if not pts:
         return Markup("")
-    w, h = 420, 220
-    left, right, top, bottom = 34, 12, 14, 40
-    iw, ih = w - left - right, h - top - bottom
+    box = Frame(420, 220, left=34, right=12, top=14, bottom=40)
+    y = box.y
     n = len(pts)
-    step = iw / max(n, 1)
-
-    def y(v: float) -> float:
-        return top + ih * (1 - float(v) / 10.0)
-
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {w} {h}" role="img" '
-        f'aria-labelledby="t-{scale} d-{scale}" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="t-{scale}">{escape(title)}</title>',
-    ]
+    step = box.iw / max(n, 1)
     improved = sum(
         1
         for s in pts
@@ -74,14 +120,9 @@ def session_chart(sessions: Sequence[Any], scale: str, *, max_sessions: int = 30
         f"{n} sessions. {scale.capitalize()} was {better} afterwards in {improved} of the "
         f"{checked} sessions with a check-out."
     )
-    parts.append(f'<desc id="d-{scale}">{escape(desc)}</desc>')
-    for v in (0, 5, 10):
-        parts.append(
-            f'<line class="grid" x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>'
-            f'<text class="axis" x="{left - 8}" y="{y(v) + 4:.1f}" text-anchor="end">{v}</text>'
-        )
+    parts = [*svg_open(scale, box.w, box.h, title, desc), *box.grid((0, 5, 10), dx=8, dy=4)]
     for i, s in enumerate(pts):
-        x = left + step * (i + 0.5)
+        x = box.left + step * (i + 0.5)
         goal = escape(s.goal or "unwind")
         b = s.before[scale]
         a = None if not s.after else s.after.get(scale)
@@ -100,12 +141,12 @@ def session_chart(sessions: Sequence[Any], scale: str, *, max_sessions: int = 30
         parts.append("</g>")
         if n <= 15 or i % max(1, n // 10) == 0:
             parts.append(
-                f'<text class="axis" x="{x:.1f}" y="{h - bottom + 18}" text-anchor="middle">'
-                f"{i + 1}</text>"
+                f'<text class="axis" x="{x:.1f}" y="{box.h - box.bottom + 18}" '
+                f'text-anchor="middle">{i + 1}</text>'
             )
     parts.append(
-        f'<text class="axis" x="{left + iw / 2:.0f}" y="{h - 4}" text-anchor="middle">'
-        "session</text></svg>"
+        f'<text class="axis" x="{box.left + box.iw / 2:.0f}" y="{box.h - 4}" '
+        'text-anchor="middle">session</text></svg>'
     )
     return Markup("".join(parts))
 
@@ -132,13 +173,8 @@ def goal_chart(per_goal: Sequence[dict[str, Any]]) -> Markup:
         f"on average over {r['sessions']} sessions"
         for r in rows
     )
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-labelledby="t-goal d-goal" '
-        'xmlns="http://www.w3.org/2000/svg">',
-        '<title id="t-goal">Average drop in tension, by goal</title>',
-        f'<desc id="d-goal">{escape(desc)}</desc>',
-        f'<line class="grid" x1="{zero:.1f}" x2="{zero:.1f}" y1="0" y2="{h - 20}"/>',
-    ]
+    parts = svg_open("goal", w, h, "Average drop in tension, by goal", desc)
+    parts.append(f'<line class="grid" x1="{zero:.1f}" x2="{zero:.1f}" y1="0" y2="{h - 20}"/>')
     for i, r in enumerate(rows):
         yy = i * row_h + 4
         v = float(r["tension_change"])

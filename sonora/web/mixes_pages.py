@@ -39,10 +39,16 @@ def _login_first() -> Response:
     return redirect("/")
 
 
-@router.get("/mixes", response_class=HTMLResponse)
-async def mixes_page(request: Request, user: MaybeUser, core: CoreDep) -> Response:
-    if user is None:
-        return _login_first()
+async def _mixes_page(
+    request: Request,
+    core: Core,
+    user: UserRecord,
+    *,
+    msg: str = "",
+    error: ParameterError | None = None,
+    status: int = 200,
+) -> Response:
+    """The mixes page: the listener's mixes, with a message or a form error."""
     mixes = await run_in_threadpool(mixes_of(core).list, user.id)
     return render(
         request,
@@ -50,10 +56,18 @@ async def mixes_page(request: Request, user: MaybeUser, core: CoreDep) -> Respon
         {
             "mixes": [mix_json(m) for m in mixes],
             "base_url": str(request.base_url).rstrip("/"),
-            "msg": request.query_params.get("msg", ""),
-            "error": None,
+            "msg": msg,
+            "error": error,
         },
+        status=status,
     )
+
+
+@router.get("/mixes", response_class=HTMLResponse)
+async def mixes_page(request: Request, user: MaybeUser, core: CoreDep) -> Response:
+    if user is None:
+        return _login_first()
+    return await _mixes_page(request, core, user, msg=request.query_params.get("msg", ""))
 
 
 @router.post("/mixes", response_class=HTMLResponse)
@@ -71,18 +85,7 @@ async def keep_mix(request: Request, user: MaybeUser, core: CoreDep) -> Response
             )
         )
     except ParameterError as exc:
-        mixes = await run_in_threadpool(mixes_of(core).list, user.id)
-        return render(
-            request,
-            "mixes.html",
-            {
-                "mixes": [mix_json(m) for m in mixes],
-                "base_url": str(request.base_url).rstrip("/"),
-                "msg": "",
-                "error": exc,
-            },
-            status=422,
-        )
+        return await _mixes_page(request, core, user, error=exc, status=422)
     return redirect("/mixes?msg=saved")
 
 

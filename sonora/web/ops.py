@@ -27,7 +27,9 @@ from prometheus_client import (
     generate_latest,
 )
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from sonora.web.asgi import HttpMiddleware
 
 __all__ = ["DatabaseUnavailable", "Metrics", "MetricsMiddleware", "router"]
 
@@ -107,16 +109,10 @@ class _PublishFailures:
         yield fam
 
 
-class MetricsMiddleware:
+class MetricsMiddleware(HttpMiddleware):
     """Count requests and time them to the first response byte (pure ASGI: streams flow)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         t0 = time.perf_counter()
         status = {"code": 500}
 
@@ -147,7 +143,7 @@ def _is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError))
 
 
-class DatabaseUnavailable:
+class DatabaseUnavailable(HttpMiddleware):
     """Answer ``503 Service Unavailable`` (``Retry-After: 2``) when the database does not
     answer, instead of a 500: during a PostgreSQL restart or failover every request
     fails cleanly, and the same process serves again once the database is back (the
@@ -157,13 +153,7 @@ class DatabaseUnavailable:
     propagates and the connection closes, which the player treats as a dropped stream.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def send_wrapper(message: Message) -> None:

@@ -13,16 +13,9 @@ from typing import Any
 
 from markupsafe import Markup
 
+from sonora.web.charts import Frame, svg_open
+
 __all__ = ["adherence_chart", "answers_chart", "sound_chart"]
-
-
-def _open(cid: str, w: int, h: int, title: str, desc: str) -> list[str]:
-    return [
-        f'<svg class="chart" viewBox="0 0 {w} {h}" role="img" '
-        f'aria-labelledby="t-{cid} d-{cid}" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="t-{cid}">{escape(title)}</title>',
-        f'<desc id="d-{cid}">{escape(desc)}</desc>',
-    ]
 
 
 def adherence_chart(weeks: Sequence[dict[str, Any]], done: int, planned: int) -> Markup:
@@ -37,31 +30,22 @@ def adherence_chart(weeks: Sequence[dict[str, Any]], done: int, planned: int) ->
     """
     if not weeks:
         return Markup("")
-    w, h = 420, 200
-    left, right, top, bottom = 30, 10, 12, 34
-    iw, ih = w - left - right, h - top - bottom
     top_v = max(1, max(max(x["planned"], x["done"]) for x in weeks))
-    step = iw / len(weeks)
+    box = Frame(420, 200, left=30, right=10, top=12, bottom=34, top_value=top_v)
+    y = box.y
+    step = box.iw / len(weeks)
     bw = min(34.0, step / 2.6)
-
-    def y(v: float) -> float:
-        return top + ih * (1 - v / top_v)
-
-    parts = _open(
+    parts = svg_open(
         "adherence",
-        w,
-        h,
+        box.w,
+        box.h,
         "Sessions planned and done each week",
         f"{done} of {planned} planned sessions done. "
         + " ".join(f"Week {x['week']}: {x['done']} of {x['planned']}." for x in weeks),
     )
-    for v in sorted({0, top_v // 2, top_v}):
-        parts.append(
-            f'<line class="grid" x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>'
-            f'<text class="axis" x="{left - 6}" y="{y(v) + 5:.1f}" text-anchor="end">{v}</text>'
-        )
+    parts += box.grid(sorted({0, top_v // 2, top_v}))
     for i, x in enumerate(weeks):
-        cx = left + step * (i + 0.5)
+        cx = box.left + step * (i + 0.5)
         for j, (key, cls) in enumerate((("planned", "planned"), ("done", "bar"))):
             v = x[key]
             bx = cx - bw + j * bw
@@ -71,8 +55,8 @@ def adherence_chart(weeks: Sequence[dict[str, Any]], done: int, planned: int) ->
                 "</title></rect>"
             )
         parts.append(
-            f'<text class="axis" x="{cx:.1f}" y="{h - bottom + 20}" text-anchor="middle">'
-            f"week {x['week']}</text>"
+            f'<text class="axis" x="{cx:.1f}" y="{box.h - box.bottom + 20}" '
+            f'text-anchor="middle">week {x["week"]}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -83,32 +67,24 @@ def answers_chart(question: dict[str, Any], index: int) -> Markup:
     pts = question.get("answers") or []
     if not pts:
         return Markup("")
-    w, h = 420, 180
-    left, right, top, bottom = 30, 12, 12, 26
-    iw, ih = w - left - right, h - top - bottom
+    box = Frame(420, 180, left=30, right=12, top=12, bottom=26)
+    y = box.y
     n = len(pts)
 
     def x(i: int) -> float:
-        return left + (iw * (i + 0.5) / n)
-
-    def y(v: float) -> float:
-        return top + ih * (1 - float(v) / 10.0)
+        return box.left + (box.iw * (i + 0.5) / n)
 
     vals = [float(p["value"]) for p in pts]
-    parts = _open(
+    parts = svg_open(
         f"q{index}",
-        w,
-        h,
+        box.w,
+        box.h,
         f"Answers: {question['text']}",
         f"{n} answers from 0 ({question.get('low', '')}) to 10 ({question.get('high', '')}): "
         + ", ".join(f"{v:g}" for v in vals)
         + ".",
     )
-    for v in (0, 5, 10):
-        parts.append(
-            f'<line class="grid" x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>'
-            f'<text class="axis" x="{left - 6}" y="{y(v) + 5:.1f}" text-anchor="end">{v}</text>'
-        )
+    parts += box.grid((0, 5, 10))
     path = " ".join(f"{'M' if i == 0 else 'L'}{x(i):.1f},{y(v):.1f}" for i, v in enumerate(vals))
     parts.append(f'<path class="line" d="{path}" fill="none"/>')
     for i, v in enumerate(vals):
@@ -129,7 +105,7 @@ def sound_chart(per_sound: Sequence[dict[str, Any]]) -> Markup:
     h = len(rows) * row_h + 10
     span = max(3.0, max(abs(r["tension_change"]) for r in rows))
     zero, half = w / 2, w / 2 - 8
-    parts = _open(
+    parts = svg_open(
         "sound",
         w,
         h,

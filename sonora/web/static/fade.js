@@ -1,6 +1,7 @@
 // Sonora's shared playback pieces, for the session player (player.js) and the music
 // player (music.js): the clock's time format, a Web Audio gain ramp (iOS ignores
-// audio.volume, so every fade is a GainNode's) and the sleep timer's fade-then-stop.
+// audio.volume, so every fade is a GainNode's), the sleep timer's fade-then-stop and
+// the percent sliders' labels.
 (function () {
   "use strict";
   // Seconds as m:ss, or h:mm:ss from an hour on.
@@ -46,5 +47,12 @@
     };
     return t;
   }
-  window.sonoraFade = { fmt: fmt, context: context, ramp: ramp, sleepTimer: sleepTimer };
+  // A 0-100 slider `el` as a fraction (0-1), its value shown as "n%" in `out` (its
+  // <output>) and said as "n percent" to screen readers (aria-valuetext).
+  function percent(el, out) {
+    out.textContent = el.value + "%";
+    el.setAttribute("aria-valuetext", el.value + " percent");
+    return parseInt(el.value, 10) / 100;
+  }
+  window.sonoraFade = { fmt: fmt, context: context, ramp: ramp, sleepTimer: sleepTimer, percent: percent };
 })();

@@ -132,9 +132,7 @@
   });
   if (layerSlider) {
     layerSlider.addEventListener("input", function () {
-      layerLevel = parseInt(layerSlider.value, 10) / 100;
-      layerSlider.setAttribute("aria-valuetext", layerSlider.value + " percent");
-      layerSlider.nextElementSibling.textContent = layerSlider.value + "%";
+      layerLevel = F.percent(layerSlider, layerSlider.nextElementSibling);
       if (layerGain && !done) ramp(layerGain, layerLevel, 0.2);
     });
   }

@@ -162,9 +162,7 @@
   // -- volume (Web Audio gain, works where audio.volume is ignored) -----------------------
   if (volume) {
     volume.addEventListener("input", function () {
-      level = parseInt(volume.value, 10) / 100;
-      volume.setAttribute("aria-valuetext", volume.value + " percent");
-      volume.parentNode.querySelector("output").textContent = volume.value + "%";
+      level = F.percent(volume, volume.parentNode.querySelector("output"));
       if (!timer.fading) setLevel(level, 0.05);
     });
   }
@@ -205,9 +203,7 @@
   var pending = null;
   gains.forEach(function (el) {
     el.addEventListener("input", function () {
-      var out = el.parentNode.querySelector("output");
-      out.textContent = el.value + "%";
-      el.setAttribute("aria-valuetext", el.value + " percent");
+      F.percent(el, el.parentNode.querySelector("output"));
       clearTimeout(pending);
       pending = setTimeout(sendGains, 150);
     });
