@@ -10,6 +10,7 @@ note to clinical and never touch a crisis call.
 from __future__ import annotations
 
 import pytest
+from carekit import CARE_DIR, cached_json
 
 from sonora.care import embedding, reading, rulebook
 from sonora.care.evaluate import load_labelled
@@ -79,10 +80,24 @@ def test_someone_elses_clinician_a_job_or_a_title_is_not(text: str) -> None:
 
 
 def test_clinician_rules_fire_on_no_everyday_or_crisis_labelled_note() -> None:
-    """On the labelled set the rules fire on clinical notes only (47 of them, 2026-12-06)."""
+    """On the labelled set the rules fire on clinical notes only (47 of them, 2026-12-06).
+
+    Reading the rules on all 2,500-odd notes costs seconds of CPU, so which notes they
+    fire on is kept on disk (:func:`carekit.cached_json`) under a hash of every file of
+    the care package (the rules, their code and the labelled set): any change to those
+    reads every note again.
+    """
+    notes = load_labelled()
+
+    def clinician_fires() -> dict[str, bool]:
+        return {n.text: bool(reading.read_rules(n.text).clinician) for n in notes}
+
+    fires = cached_json("clinician-fires", [CARE_DIR], clinician_fires)
+    assert isinstance(fires, dict)
+    assert set(fires) == {n.text for n in notes}
     fired: dict[str, int] = {"crisis": 0, "clinical": 0, "everyday": 0}
-    for note in load_labelled():
-        fired[note.level] += bool(reading.read_rules(note.text).clinician)
+    for note in notes:
+        fired[note.level] += fires[note.text]
     assert fired["everyday"] == 0
     assert fired["crisis"] == 0
     assert fired["clinical"] >= 40
