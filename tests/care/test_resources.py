@@ -21,7 +21,6 @@ import typer
 from typer.testing import CliRunner
 
 from sonora.care import resources
-from sonora.care.cli import triage_command
 from sonora.care.errors import CareError
 from sonora.care.resources import (
     FALLBACK,
@@ -34,6 +33,7 @@ from sonora.care.resources import (
     resolve_region,
     supported_countries,
 )
+from sonora.cli.care import triage_command
 
 REQUIRED = ("GB", "IE", "US", "CA", "AU", "NZ")
 REFERENCES_MD = Path(__file__).resolve().parents[2] / "docs" / "references.md"

@@ -23,7 +23,6 @@ from typer.testing import CliRunner
 
 import sonora.errors
 from sonora.care import embedding, reading, rules
-from sonora.care.cli import triage_command
 from sonora.care.errors import CareError
 from sonora.care.evaluate import (
     BLIND_ROUNDS,
@@ -34,6 +33,7 @@ from sonora.care.evaluate import (
 )
 from sonora.care.resources import load_resources, supported_countries
 from sonora.care.triage import MAX_TEXT_CHARS, TriageResult, pattern_signal, triage
+from sonora.cli.care import triage_command
 
 SONORA_ERRORS = Path(sonora.errors.__file__)
 FORBIDDEN = re.compile(r"\b(therapy|treat\w*|cure\w*|heal\w*|clinically proven)\b", re.I)

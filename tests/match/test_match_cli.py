@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sonora.match.cli import recommend_command
+from sonora.cli.recommend import recommend_command
 from sonora.plan import Plan
 
 

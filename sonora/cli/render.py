@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sonora.cliopts import (
+from sonora.cli.options import (
     DEFAULT_LOUDNESS_LUFS,
     DEFAULT_SAMPLE_RATE_HZ,
     Interrupted,

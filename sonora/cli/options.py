@@ -2,7 +2,7 @@
 ``recommend``): the options, duration parsing, verbatim error printing, signals.
 
 Lives below every command-line module and imports only Typer, so ``sonora.cli`` and a
-feature's own ``cli`` module (``sonora.match.cli``) can both use it without one importing
+feature's own ``cli`` module (``sonora.cli.recommend``) can both use it without one importing
 the other.  The ranges in the help are the ones the renderers check
 (:class:`~sonora.errors.ParameterError` names the field when a value is outside them).
 """

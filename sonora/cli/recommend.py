@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from sonora.cliopts import (
+from sonora.cli.options import (
     DEFAULT_LOUDNESS_LUFS,
     DEFAULT_SAMPLE_RATE_HZ,
     LoudnessOption,
@@ -81,14 +81,17 @@ def _screen_note(note: str, err: Console) -> None:
     """Show help first when a note sounds like more than sound can help with."""
     if not note.strip():
         return
-    try:
-        from sonora.care.cli import render_result
-        from sonora.care.triage import triage
-    except ImportError:  # pragma: no cover - care not installed in a partial checkout
-        return
+    from sonora.care.triage import triage
+    from sonora.cli.care import render_result
+
     try:
         result = triage(note)
-    except Exception:
+    except Exception as exc:  # the plan still comes; the listener is told the note was not read
+        err.print(
+            f"The note could not be screened ({type(exc).__name__}). If you need help now, "
+            "call your local emergency number or a crisis line.",
+            markup=False,
+        )
         return
     if result.level != "everyday":
         render_result(result, err)

@@ -5,7 +5,7 @@
 ``recommend``, ``triage``, ``evidence``, ``admin``, ``therapists``, ``outbox``, ``library``,
 ``programmes``).
 
-``render`` lives in :mod:`sonora.cli_render` (it is most of the command line's code).
+``render`` lives in :mod:`sonora.cli.render` (it is most of the command line's code).
 Start-up is kept short: this module imports only the standard library and Typer.
 Commands from other packages are registered by name (:data:`LAZY_COMMANDS`) and
 imported when they run or show their own help, never for ``sonora --help``; an
@@ -25,16 +25,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from typer.core import TyperGroup
 
-from sonora.cli_render import render_cmd
-from sonora.cliopts import (
+from sonora.cli.options import (
     DEFAULT_LOUDNESS_LUFS,
     LoudnessOption,
     light_help_option,
     parse_duration,
     print_error,
 )
-from sonora.cliopts import console as _console
-from sonora.cliopts import fail as _fail
+from sonora.cli.options import console as _console
+from sonora.cli.options import fail as _fail
+from sonora.cli.render import render_cmd
 from sonora.errors import ParameterError, SceneNotFoundError, SonoraError
 
 if TYPE_CHECKING:
@@ -48,33 +48,33 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Run the web app on http://127.0.0.1:8000: check in, listen, check out.",
     ),
     "recommend": (
-        "sonora.match.cli:recommend_command",
+        "sonora.cli.recommend:recommend_command",
         "Make a session plan for a check-in and say why.",
     ),
     "triage": (
-        "sonora.care.cli:triage_command",
+        "sonora.cli.care:triage_command",
         "Screen a note: crisis / clinical / everyday, with help to reach.",
     ),
     "evidence": (
-        "sonora.care.cli:evidence_command",
+        "sonora.cli.care:evidence_command",
         "The claims Sonora makes, with sources, grades and caveats.",
     ),
     "admin": (
-        "sonora.therapists.cli:admin_app",
+        "sonora.cli.therapists:admin_app",
         "Admins: the people who verify therapists' credentials.",
     ),
-    "therapists": ("sonora.therapists.cli:therapists_app", "The therapist directory."),
+    "therapists": ("sonora.cli.therapists:therapists_app", "The therapist directory."),
     "outbox": (
-        "sonora.therapists.cli:outbox_app",
+        "sonora.cli.therapists:outbox_app",
         "Emails waiting to be sent (booking confirmations).",
     ),
-    "programmes": ("sonora.programmes.cli:programmes_app", "Therapist-guided programmes."),
+    "programmes": ("sonora.cli.programmes:programmes_app", "Therapist-guided programmes."),
     "worker": (
-        "sonora.core.worker_cli:worker_command",
+        "sonora.cli.worker:worker_command",
         "Run job workers (calibration, emails, reminders) on any host; needs a broker.",
     ),
     "library": (
-        "sonora.library.cli:library_app",
+        "sonora.cli.library:library_app",
         "Your own music: folders, scans, tempo and key estimates.",
     ),
 }
@@ -287,7 +287,3 @@ def main() -> None:
     except SonoraError as exc:  # any remaining user error: message, not traceback
         print_error(exc)
         sys.exit(2)
-
-
-if __name__ == "__main__":
-    main()

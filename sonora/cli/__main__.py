@@ -1,0 +1,5 @@
+"""``python -m sonora.cli``: the same command as ``sonora``."""
+
+from sonora.cli import main
+
+main()
