@@ -68,13 +68,13 @@ demo: $(STAMP)
 
 test: $(TEST_STAMP)
 	$(BIN)/ruff check sonora tests benchmarks
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -p no:cacheprovider
 
 # Two worker processes, each test file on one of them (its module fixtures made once).
 # `make test` stays on one process: the per-scene renders and memory probes are
 # session fixtures that every worker would make again.
 # Byte-code is written (__pycache__, ignored by git) even where PYTHONDONTWRITEBYTECODE
-# is set: each worker, and every `sonora` command a test starts, imports the whole
+# is set (here and in `make test`): each worker, and every `sonora` command a test starts, imports the whole
 # package and its dependencies and would compile ~1,500 modules (and rewrite the
 # asserts of ~230 test modules) from source on every run: ~12 s of CPU per process,
 # paid once instead.
