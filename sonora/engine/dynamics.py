@@ -14,7 +14,12 @@ import numpy as np
 from sonora.engine.base import DEFAULT_SAMPLE_RATE_HZ, Effect, as_block
 from sonora.engine.design import k_weighting_sos, sos_step_zi, window_min
 from sonora.engine.dsp import SosFilter
-from sonora.engine.loudness import OVERSAMPLING, oversampling_fir, oversampling_phases
+from sonora.engine.loudness import (
+    OVERSAMPLING,
+    KWeightingTap,
+    oversampling_fir,
+    oversampling_phases,
+)
 from sonora.errors import check_number
 
 __all__ = ["Limiter", "StartleGuard"]
@@ -255,7 +260,22 @@ class StartleGuard(Effect):
         """Delay the guard adds, in frames."""
         return (self.LOOKAHEAD_BLOCKS + 1) * self.block
 
+    def k_weighting_tap(self) -> KWeightingTap:
+        """Offer this guard's K-weighting to a meter of its output (a new tap).
+
+        Only before the first block (after :meth:`reset`): every quantum the guard
+        weighs from then on is recorded with its power, for
+        :meth:`~sonora.engine.loudness.LoudnessMeter.share_k_weighting`, which uses it
+        while the output is the guard's input unchanged (gain 0 dB, limiter idle) and
+        closes it otherwise.  :meth:`reset` drops the tap.
+        """
+        if self._p_in or self._out_frames != self.latency_frames or self._in.shape[1]:
+            raise RuntimeError("a K-weighting tap starts at the guard's first block")
+        self._tap = KWeightingTap()
+        return self._tap
+
     def reset(self) -> None:
+        self._tap: KWeightingTap | None = None
         self._k = SosFilter(self._kw, channels=2)
         self._in = np.zeros((2, 0), dtype=np.float32)
         # Output waiting to be handed out: whole blocks (no growing copy per block).
@@ -274,8 +294,15 @@ class StartleGuard(Effect):
         # strided view: numpy sums each row as it sums a 1-D array), in ~15 numpy
         # calls instead of ~35 (tests/engine/test_guard_reference.py checks the samples
         # against a plain loop).
-        kw = self._k.process(x)
-        np.square(kw, out=kw)
+        tap = self._tap
+        if tap is not None and not tap.closed:
+            zi = self._k.zi.copy()
+            kw = self._k.process(x)
+            np.square(kw, out=kw)
+            tap.put(x, zi, kw[0] + kw[1])  # what a meter's np.sum(axis=0) gives
+        else:
+            kw = self._k.process(x)
+            np.square(kw, out=kw)
         pw = np.add.reduce(kw, axis=1) / kw.shape[1]
         self._pending.append(x)
         self._p_in.append(float(pw[0] + pw[1]))
