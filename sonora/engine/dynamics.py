@@ -151,40 +151,23 @@ class Limiter(Effect):
         env[hot] = np.maximum(env[hot], vals.max(axis=0))
         return env
 
-    def _delay(self, x: np.ndarray) -> np.ndarray:
-        """``x`` delayed by the look-ahead: a new contiguous array of ``x``'s length."""
-        n, la = x.shape[1], self.lookahead
-        if n < la:
-            delayed = np.concatenate([self._x_hist, x], axis=1)
-            self._x_hist = delayed[:, -la:]
-            return np.ascontiguousarray(delayed[:, :n])
-        out = np.empty(x.shape, dtype=x.dtype)
-        out[:, :la] = self._x_hist
-        out[:, la:] = x[:, : n - la]
-        self._x_hist = x[:, n - la :].copy()
-        return out
-
     def process(self, block: np.ndarray) -> np.ndarray:
         x = as_block(block, self.channels)
         n = x.shape[1]
         if n == 0:
             return x
-        hist, f = self._raw_hist, self._hist_len
-        # max |sample| of history and block, without an |x| copy (exact, as abs is;
-        # NaN stays NaN, so never quiet)
-        peak = float(np.max((x.max(), -x.min(), hist.max(), -hist.min())))
-        quiet = peak < self._safe
+        buf = np.concatenate([self._raw_hist, x], axis=1)
+        self._raw_hist = buf[:, -self._hist_len :]
+        mag = np.abs(buf)
+        quiet = float(mag.max()) < self._safe
         env = None
-        if quiet and n >= f:  # the usual case: no history + block copy needed
-            self._raw_hist = x[:, -f:].copy()
-        else:
-            buf = np.concatenate([hist, x], axis=1)
-            self._raw_hist = buf[:, -f:]
         if not quiet:
-            env = self._peak_envelope(buf, n)
+            env = self._peak_envelope(buf, n, mag)
             # Loud enough to check, but no (inter-sample) peak reaches the ceiling.
             quiet = float(np.max(env)) <= self.ceiling
-        out_x = self._delay(x)
+        delayed = np.concatenate([self._x_hist, x], axis=1)
+        self._x_hist = delayed[:, -self.lookahead :]
+        out_x = delayed[:, :n]
         if quiet and self._settled:
             # Nothing to limit now or within the hold window: a pure delay.
             return np.ascontiguousarray(out_x)
