@@ -2,7 +2,9 @@
 
 Renders a built-in scene (default ``rain``, 120 s, a fixed seed) in one process
 through the stages the CLI runs (layers, reverb, startle guard, limiter, the in-stream
-meter's K-weighting and true peak, the FLAC encoder), timing each with
+meter's K-weighting and true peak, the FLAC encoder; the meter takes the guard's
+K-weighted power while the guard and the limiter leave the signal unchanged, as the
+CLI does, so its own K-weighting is 0 until they act), timing each with
 ``time.process_time`` (CPU seconds, so the machine's load matters less than for wall
 times), and prints each stage's milliseconds of CPU per second of audio and its share
 of the whole loop (the reference measured in the same run).  With ``processes=2`` the
@@ -70,6 +72,8 @@ def main() -> int:
     if mix.limiter is not None:
         mix.limiter.process = _timed(acc, parent[1], mix.limiter.process)  # type: ignore[method-assign]
     meter = LoudnessMeter(mix.sample_rate)
+    if mix.guard is not None:  # as the CLI: the guard's K-weighting, shared while it is idle
+        meter.share_k_weighting(mix.guard.k_weighting_tap())
     meter._k.process = _timed(acc, "parent: meter K-weighting", meter._k.process)  # type: ignore[method-assign]
     assert meter._tp is not None
     meter._tp.add = _timed(acc, "parent: meter true peak", meter._tp.add)  # type: ignore[method-assign]

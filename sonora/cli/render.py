@@ -271,6 +271,10 @@ def _render(
 
         lossy = FORMATS[output.suffix.lower()][1] in ("OPUS", "MPEG_LAYER_III")
         meter = LoudnessMeter(sample_rate) if check and not lossy else None
+        if meter is not None and mix.guard is not None:
+            # the startle guard K-weights the same samples while it and the limiter
+            # leave them unchanged: the meter takes its power instead of filtering again
+            meter.share_k_weighting(mix.guard.k_weighting_tap())
         with progress_bar(f"rendering {s.name}", mix.total_frames) as update:
             path = render_to_file(
                 mix, output, progress=update, meter=meter, tags=tags, processes=render_processes

@@ -14,7 +14,12 @@ import numpy as np
 from sonora.engine.base import DEFAULT_SAMPLE_RATE_HZ, Effect, as_block
 from sonora.engine.design import k_weighting_sos, sos_step_zi, window_min
 from sonora.engine.dsp import SosFilter
-from sonora.engine.loudness import OVERSAMPLING, oversampling_fir, oversampling_phases
+from sonora.engine.loudness import (
+    OVERSAMPLING,
+    KWeightingTap,
+    oversampling_fir,
+    oversampling_phases,
+)
 from sonora.errors import check_number
 
 __all__ = ["Limiter", "StartleGuard"]
@@ -255,7 +260,22 @@ class StartleGuard(Effect):
         """Delay the guard adds, in frames."""
         return (self.LOOKAHEAD_BLOCKS + 1) * self.block
 
+    def k_weighting_tap(self) -> KWeightingTap:
+        """Offer this guard's K-weighting to a meter of its output (a new tap).
+
+        Only before the first block (after :meth:`reset`): every quantum the guard
+        weighs from then on is recorded with its power, for
+        :meth:`~sonora.engine.loudness.LoudnessMeter.share_k_weighting`, which uses it
+        while the output is the guard's input unchanged (gain 0 dB, limiter idle) and
+        closes it otherwise.  :meth:`reset` drops the tap.
+        """
+        if self._p_in or self._out_frames != self.latency_frames or self._in.shape[1]:
+            raise RuntimeError("a K-weighting tap starts at the guard's first block")
+        self._tap = KWeightingTap()
+        return self._tap
+
     def reset(self) -> None:
+        self._tap: KWeightingTap | None = None
         self._k = SosFilter(self._kw, channels=2)
         self._in = np.zeros((2, 0), dtype=np.float32)
         # Output waiting to be handed out: whole blocks (no growing copy per block).
@@ -274,15 +294,63 @@ class StartleGuard(Effect):
         # strided view: numpy sums each row as it sums a 1-D array), in ~15 numpy
         # calls instead of ~35 (tests/engine/test_guard_reference.py checks the samples
         # against a plain loop).
-        kw = self._k.process(x)
-        np.square(kw, out=kw)
+        tap = self._tap
+        if tap is not None and not tap.closed:
+            zi = self._k.zi.copy()
+            kw = self._k.process(x)
+            np.square(kw, out=kw)
+            tap.put(x, zi, kw[0] + kw[1])  # what a meter's np.sum(axis=0) gives
+        else:
+            kw = self._k.process(x)
+            np.square(kw, out=kw)
         pw = np.add.reduce(kw, axis=1) / kw.shape[1]
         self._pending.append(x)
         self._p_in.append(float(pw[0] + pw[1]))
         if len(self._pending) <= self.LOOKAHEAD_BLOCKS:
             return
-        # Decide the gain of the oldest pending block, seeing LOOKAHEAD_BLOCKS ahead:
-        # for the window of WINDOW_BLOCKS pending blocks starting `start` blocks
+        # Decide the gain of the oldest pending block, seeing LOOKAHEAD_BLOCKS ahead.
+        played = self._p_played
+        lp, h = len(played), self._hist_blocks
+        if self._gain_db == 0.0 and lp >= h and self._no_rise_possible(played):
+            worst_db = 0.0  # what _worst_excess_db gives here, without its ~12 numpy calls
+        else:
+            worst_db = self._worst_excess_db()
+        target_db = -worst_db
+        prev_db = self._gain_db
+        new_db = min(target_db, prev_db + self._release_db)
+        self._gain_db = new_db
+        x0 = self._pending.pop(0)
+        p0 = self._p_in.pop(0)
+        if prev_db == 0.0 and new_db == 0.0:
+            y = x0
+        else:
+            ramp = np.linspace(
+                10 ** (prev_db / 20), 10 ** (new_db / 20), self.block, endpoint=False
+            )
+            y = (x0 * ramp.astype(np.float32)).astype(np.float32)
+        self._p_played = np.concatenate([played[max(0, lp - h + 1) :], [p0 * 10 ** (new_db / 10)]])
+        self._out.append(y)
+        self._out_frames += y.shape[1]
+
+    def _no_rise_possible(self, played: np.ndarray) -> bool:
+        """Whether no window ahead can rise past ``max_rise_lu`` over its reference.
+
+        A window's mean power is at most the largest pending power, and a full 10 s
+        reference's mean at least the smallest power it averages (played blocks and
+        the pending ones before the window, at gain 0 dB); when even those two are
+        within the allowed rise (with a margin far above the rounding of the means),
+        :meth:`_worst_excess_db` is 0.  The steady case, checked in a few
+        microseconds instead of a dozen numpy calls per quantum.
+        """
+        starts = len(self._p_in) - self.WINDOW_BLOCKS + 1
+        low = min(float(played.min()), *self._p_in[: starts - 1])
+        allowed = 10 ** (self.max_rise_lu / 10) * (1.0 - 1e-9)
+        return max(self._p_in) <= low * allowed
+
+    def _worst_excess_db(self) -> float:
+        """Largest rise (dB) of a window ahead over its 10 s reference past
+        ``max_rise_lu``; 0 when none rises that much."""
+        # For the window of WINDOW_BLOCKS pending blocks starting `start` blocks
         # ahead, the 10 s reference is the played power plus the pending blocks before
         # it (at the current gain).
         w, h = self.WINDOW_BLOCKS, self._hist_blocks
@@ -308,22 +376,7 @@ class StartleGuard(Effect):
                 continue
             excess_db = 10 * math.log10(win_p / ref_p) - self.max_rise_lu
             worst_db = max(worst_db, excess_db)
-        target_db = -worst_db
-        prev_db = self._gain_db
-        new_db = min(target_db, prev_db + self._release_db)
-        self._gain_db = new_db
-        x0 = self._pending.pop(0)
-        p0 = self._p_in.pop(0)
-        if prev_db == 0.0 and new_db == 0.0:
-            y = x0
-        else:
-            ramp = np.linspace(
-                10 ** (prev_db / 20), 10 ** (new_db / 20), self.block, endpoint=False
-            )
-            y = (x0 * ramp.astype(np.float32)).astype(np.float32)
-        self._p_played = np.concatenate([played[max(0, lp - h + 1) :], [p0 * 10 ** (new_db / 10)]])
-        self._out.append(y)
-        self._out_frames += y.shape[1]
+        return worst_db
 
     def process(self, block: np.ndarray) -> np.ndarray:
         x = as_block(block, 2)

@@ -16,6 +16,7 @@ All functions take float audio shaped ``(channels, frames)``.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -30,6 +31,7 @@ __all__ = [
     "MAX_TRUE_PEAK_DBTP",
     "MIN_TARGET_LUFS",
     "STARTLE_LIMIT_LU",
+    "KWeightingTap",
     "LoudnessMeter",
     "StartleReport",
     "TruePeakMeter",
@@ -190,6 +192,60 @@ def gated_integrated_from_blocks(block_lufs: np.ndarray) -> float:
     return gated_loudness(10 ** ((np.asarray(block_lufs, dtype=np.float64) + 0.691) / 10))
 
 
+class KWeightingTap:
+    """K-weighted power computed upstream, offered to a meter of the same samples.
+
+    The startle guard K-weights every quantum it receives; when nothing after it
+    changes the signal (guard gain 0 dB, limiter a pure delay, no clipping: the usual
+    case for calm scenes), a :class:`LoudnessMeter` of the output would K-weight the
+    very same samples from the very same (zero) state.  The guard puts each quantum
+    here (:meth:`put`) with its filter state before it and its per-frame power; the
+    meter (:meth:`LoudnessMeter.share_k_weighting`) checks that each block it gets is
+    sample for sample the guard's input at the same frames and then takes the power
+    instead of filtering again.  At the first block that differs it takes the guard's
+    filter state at that frame and filters the rest itself (and the tap closes), so
+    its numbers are exactly those of a meter on its own
+    (``tests/engine/test_loudness_tap.py``).
+
+    Thread-safe for one producer and one consumer (``deque`` appends and pops).
+    """
+
+    def __init__(self) -> None:
+        # (first frame, quantum float32 (channels, q), state before (channels, sections, 2),
+        #  power float64 (q,): K-weighted squares summed over channels)
+        self._records: deque[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = deque()
+        self._next = 0
+        self.closed = False
+
+    def put(self, x: np.ndarray, zi: np.ndarray, power: np.ndarray) -> None:
+        """Record the next quantum ``x`` (not modified afterwards), the K-filter state
+        ``zi`` before it and its per-frame power (float64 ``(frames,)``)."""
+        if self.closed:
+            return
+        self._records.append((self._next, x, zi, power))
+        self._next += x.shape[1]
+
+    def close(self) -> None:
+        """Stop recording and drop what is held."""
+        self.closed = True
+        self._records.clear()
+
+    def _covering(self, start: int, n: int) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """Records overlapping frames ``[start, start + n)`` (older ones are dropped);
+        empty when they do not all exist yet."""
+        recs = self._records
+        while recs and recs[0][0] + recs[0][1].shape[1] <= start:
+            recs.popleft()
+        out = []
+        for rec in list(recs):  # a snapshot: the producer may append meanwhile
+            if rec[0] >= start + n:
+                break
+            out.append(rec)
+        if not out or out[0][0] > start or out[-1][0] + out[-1][1].shape[1] < start + n:
+            return []
+        return out
+
+
 class LoudnessMeter:
     """Streaming BS.1770 integrated loudness and true peak, in constant memory.
 
@@ -228,15 +284,62 @@ class LoudnessMeter:
         self._partial_n = 0
         self._sums: list[float] = []
         self._tp = TruePeakMeter(channels) if true_peak else None
+        self._tap: KWeightingTap | None = None
+        self._frames = 0  # frames measured so far
+
+    def share_k_weighting(self, tap: KWeightingTap) -> None:
+        """Take the K-weighted power from ``tap`` while the blocks are its samples.
+
+        Call before the first block, with a tap fed from the start of the same signal
+        (see :class:`KWeightingTap`); the results are exactly the same, the K-weighting
+        of shared blocks is not run a second time.
+        """
+        if self._frames or self._k.channels != 2:
+            raise RuntimeError("a meter shares K-weighting only from its first block")
+        self._tap = tap
+
+    def _shared_power(self, block: np.ndarray) -> np.ndarray | None:
+        """The tap's power for ``block`` (float64 ``(frames,)``), or None when the block
+        is not the tap's samples (then the tap closes and the K-filter takes over with
+        the tap's state at this frame)."""
+        tap = self._tap
+        assert tap is not None
+        start, n = self._frames, block.shape[1]
+        recs = tap._covering(start, n)
+        if recs:
+            xs = [r[1] for r in recs]
+            first, last = start - recs[0][0], start + n - recs[-1][0]
+            ref = xs[0][:, first:last] if len(xs) == 1 else None
+            if ref is None:
+                ref = np.concatenate([xs[0][:, first:], *xs[1:-1], xs[-1][:, :last]], axis=1)
+            if np.array_equal(block, ref):
+                ps = [r[3] for r in recs]
+                if len(ps) == 1:
+                    return ps[0][first:last]
+                return np.concatenate([ps[0][first:], *ps[1:-1], ps[-1][:last]])
+        # Not the same samples: this meter K-weights from here on, from the state the
+        # guard's filter had at this frame (the frames before it were the same).
+        rec = next((r for r in list(tap._records) if r[0] <= start < r[0] + r[1].shape[1]), None)
+        if rec is None:
+            raise RuntimeError(f"the K-weighting tap has no state for frame {start}")
+        self._k.zi = rec[2].copy()
+        if start > rec[0]:
+            self._k.process(rec[1][:, : start - rec[0]])
+        self._tap = None
+        tap.close()
+        return None
 
     def add(self, block: np.ndarray) -> None:
         """Measure one ``(channels, frames)`` block."""
         block = np.asarray(block)
         if block.shape[1] == 0:
             return
-        y = self._k.process(block)  # a new float64 array
-        np.square(y, out=y)
-        p = y[0] if y.shape[0] == 1 else np.sum(y, axis=0)
+        p = self._shared_power(block) if self._tap is not None else None
+        self._frames += block.shape[1]
+        if p is None:
+            y = self._k.process(block)  # a new float64 array
+            np.square(y, out=y)
+            p = y[0] if y.shape[0] == 1 else np.sum(y, axis=0)
         i = 0
         n = len(p)
         if self._partial_n:

@@ -138,6 +138,9 @@ def measure_mix_lufs(
     mix.limiter = None
     mix.reset()
     meter = LoudnessMeter(mix.sample_rate, true_peak=False)
+    if mix.guard is not None and skip_frames == 0:
+        # the guard K-weights these very samples (while it leaves them unchanged)
+        meter.share_k_weighting(mix.guard.k_weighting_tap())
     done = 0
     try:
         with source_feed(mix, 1 if feed is not None else processes):

@@ -97,3 +97,32 @@ def test_the_guard_gives_the_loops_samples_to_the_bit(seed: int) -> None:
     assert not startle_check(x, SR).ok
     assert startle_check(got, SR).ok
     assert float(np.max(np.abs(got - np.pad(x, ((0, 0), (7 * 4096, 0)))[:, : x.shape[1]]))) > 0
+
+
+def test_the_steady_shortcut_gives_the_full_decisions_samples(monkeypatch) -> None:
+    """Steady noise with a few steps: the shortcut (:meth:`_no_rise_possible`) decides
+    most quanta, the full decision the rest (the guard acts after the rises); the
+    samples are the plain loop's."""
+    rng = np.random.default_rng(4)
+    blocks = 900
+    x = (0.05 * rng.standard_normal((2, 4096 * blocks))).astype(np.float32)
+    level_db = np.zeros(blocks)
+    level_db[300:] += 10.0  # a startle: the guard softens it
+    level_db[600:] -= 20.0
+    level_db[700:] += 12.0
+    x *= np.repeat(10 ** (level_db / 20), 4096).astype(np.float32)
+    guard = StartleGuard(sample_rate=SR)
+    taken: list[bool] = []
+    real = guard._no_rise_possible
+
+    def spy(played: np.ndarray) -> bool:
+        taken.append(real(played))
+        return taken[-1]
+
+    monkeypatch.setattr(guard, "_no_rise_possible", spy)
+    got = _run(guard, x, [4096, 7001])
+    ref = _run(LoopGuard(sample_rate=SR), x, [4096])
+    assert np.array_equal(got, ref)
+    assert taken.count(True) > blocks // 2
+    assert taken.count(False) > 10
+    assert float(np.max(np.abs(got - np.pad(x, ((0, 0), (7 * 4096, 0)))[:, : x.shape[1]]))) > 0
