@@ -14,7 +14,8 @@ Two kinds (see :func:`nothing_to_read`):
 ``"unread"``
     No word Sonora knows: only letters typed at random (a run of five or more
     letters from one row of the keyboard, or six or more without a vowel, that is
-    a word of no language Sonora knows), numbers, emoji or other symbols, a letter
+    a word of no language Sonora knows; on the top row, four neighbouring keys in
+    order), numbers, emoji or other symbols, a letter
     held down, punctuation. Triage says it could not read the note and shows the
     crisis lines anyway, as it does for a note of punctuation alone.
 ``"filler"``
@@ -96,7 +97,14 @@ def _mash(word: str) -> bool:
     """Whether a folded Latin word looks typed at random (see the module docstring)."""
     if _HELD.match(word):
         return True
-    one_row = len(word) >= 5 and any(set(word) <= set(row) for row in _ROWS)
+    # the top row has most vowels, so real words fit it ("typewriter"): there, only
+    # four keys in a row ("qwer", "poiu") count
+    row = next((r for r in _ROWS if set(word) <= set(r)), None)
+    one_row = len(word) >= 5 and row is not None
+    if row == _ROWS[0]:
+        one_row = one_row and any(
+            row[i : i + 4] in word or row[i : i + 4][::-1] in word for i in range(7)
+        )
     no_vowel = len(word) >= 6 and not (set(word) & _VOWELS)
     return (one_row or no_vowel) and not _known(word)
 
