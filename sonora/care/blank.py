@@ -39,7 +39,15 @@ from typing import Literal
 
 from sonora.care import rulebook
 
-__all__ = ["FILLER_PHRASES", "FILLER_WORDS", "HARM_EMOJI", "Blank", "nothing_to_read"]
+__all__ = [
+    "FILLER_PHRASES",
+    "FILLER_WORDS",
+    "HARM_EMOJI",
+    "Blank",
+    "clean",
+    "has_harm_emoji",
+    "nothing_to_read",
+]
 
 Blank = Literal["unread", "filler"]
 
@@ -84,6 +92,8 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 _LATIN_WORD = re.compile(r"[a-z]+")
 _DIGITS = re.compile(r"\d+")
 _HELD = re.compile(r"^(.)\1+$")
+_REPEATS = re.compile(r"([^\W\d_])\1{2,}")
+_NON_WORD = re.compile(r"[\W_]+")
 
 
 def _known(word: str) -> bool:
@@ -109,11 +119,39 @@ def _mash(word: str) -> bool:
     return (one_row or no_vowel) and not _known(word)
 
 
-def _clean(text: str) -> str:
-    # the folding of classifier.clean (without importing numpy for a rule)
+def clean(text: str) -> str:
+    """The folding of :func:`sonora.care.classifier.clean`, without numpy.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+        Lower-case letters (any script, accents removed) and digits separated by
+        single spaces; apostrophes dropped, runs of a letter shortened to two.
+    """
     t = rulebook.fold(text).replace("'", "").replace("\u2019", "")
-    t = re.sub(r"([^\W\d_])\1{2,}", r"\1\1", t)
-    return re.sub(r"[\W_]+", " ", t).strip()
+    return _NON_WORD.sub(" ", _REPEATS.sub(r"\1\1", t)).strip()
+
+
+def has_harm_emoji(text: str) -> bool:
+    """Whether a note has an emoji of harm (:data:`HARM_EMOJI`).
+
+    The sentence model reads every emoji as the same unknown token and the word
+    features drop them, so the reader cannot see these; triage keeps a short note
+    with one of them crisis (see :func:`sonora.care.reading.is_short`).
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    bool
+    """
+    return any(c in HARM_EMOJI for c in text)
 
 
 def nothing_to_read(text: str) -> Blank | None:
@@ -138,13 +176,13 @@ def nothing_to_read(text: str) -> Blank | None:
     >>> nothing_to_read("fine thanks"), nothing_to_read("not ok"), nothing_to_read("tired")
     ('filler', None, None)
     """
-    if any(c in HARM_EMOJI for c in text):
+    if has_harm_emoji(text):
         return None
     letters = "".join(_LETTERS.findall(text))
     if any(not ("a" <= c <= "z") for c in rulebook.fold(letters)):
         return None  # another script (or a letter fold keeps): the reader reads it
-    t = _PHRASES.sub(" ", _clean(text))
-    filler = t != _clean(text)
+    t = _PHRASES.sub(" ", clean(text))
+    filler = t != clean(text)
     for word in t.split():
         if word in FILLER_WORDS:
             filler = True

@@ -95,6 +95,17 @@
     and 67/116, clinical 81/150), then used to train the reader. The pools' labels
     were read on arrival (680 notes); none was changed.
 
+``roundS``
+    Round "short" (200 notes of one to a few words: 130 everyday, 40 crisis, 30
+    clinical; filler, keyboard mash, numbers, a word or two of mood, six languages)
+    by an independent blind writer, measured once on main a783054 before anything
+    changed: crisis 39/40, clinical 28/30, everyday read as crisis 32/130. Then (still
+    before its misses were read) with the "nothing to read" gate written beforehand
+    (:mod:`sonora.care.blank`): everyday read as crisis 22/130, the rest unchanged.
+    Then read and used to train the reader. Two of its crisis rows repeat earlier rows
+    word for word ("i want to die", "ich will nicht mehr leben"), so 198 are here. A
+    second round by the same writer is sealed for the lead.
+
 Hard negatives are everyday notes that use a crisis-sounding word (kill, die,
 dead, cut, burn, overdose, goodbye...) in an everyday sense; see
 :func:`is_hard_negative`.
@@ -132,9 +143,17 @@ LEVELS = ("crisis", "clinical", "everyday")
 #: their misses were read to write the concern gate, so they taught the rules.
 RULE_ROUNDS: tuple[str, ...] = ("round9", "round10")
 #: Blind rounds by independent writers that came after the rules took their shape
-#: (D, E, F, C, G, H): each must meet the crisis target, and they choose the reader's
+#: (D, E, F, C, G, H; S, of short notes): each must meet the crisis target, and they choose the reader's
 #: thresholds (``tools/train_triage_classifier.py``).
-BLIND_ROUNDS: tuple[str, ...] = ("round11", "round12", "round13", "roundC", "roundG", "roundH")
+BLIND_ROUNDS: tuple[str, ...] = (
+    "round11",
+    "round12",
+    "round13",
+    "roundC",
+    "roundG",
+    "roundH",
+    "roundS",
+)
 #: Pools written blind by strangers to the code (crisis, clinical, 22 languages).
 BLIND_POOLS: tuple[str, ...] = ("T1", "T2", "T3")
 
@@ -197,6 +216,9 @@ FIRST_SIGHT: dict[str, tuple[float, float, float, float]] = {
     # changes they gave crisis 68/73 and 57/70, everyday as crisis 7/41 and 4/36
     "roundI": (73 / 73, 32 / 32, 11 / 41, 12 / 41),
     "roundJ": (68 / 70, 30 / 31, 7 / 36, 7 / 36),
+    # 2026-12-07, round S (200 short notes, independent blind writer), measured once on
+    # main a783054 before any change: tools/triage_round.py round_short.csv
+    "roundS": (39 / 40, 28 / 30, 32 / 130, 32 / 130),
 }
 
 _HARD = re.compile(

@@ -280,7 +280,7 @@ def _reader(
 ) -> tuple[float, float] | None:
     """Crisis and flagged probabilities from the trained reader, or ``None``."""
     try:
-        return classifier.load().read(text, read.tokens(), reading.dense(vectors, scores))
+        return classifier.load().read(text, read.tokens(), reading.dense(vectors, scores, text))
     except Exception:  # a missing or damaged weights file must not stop screening
         log.exception("the trained triage reader could not run")
         return None
@@ -419,7 +419,10 @@ def triage(
         reader = classifier.load()
         p_crisis, p_flagged = probs
         cut = reader.rule_threshold if crisis_sigs else reader.crisis.threshold
-        is_crisis = p_crisis >= cut
+        # a short note has no context for the reader to explain away the rules' alarm, or
+        # an emoji of harm (which the reader cannot see)
+        alarm = bool(crisis_sigs) or blank.has_harm_emoji(text)
+        is_crisis = p_crisis >= cut or (alarm and reading.is_short(text))
         is_flagged = p_flagged >= reader.flagged.threshold
         figures, rest = rulebook.hyperboles(text) if is_crisis and not crisis_sigs else ([], "")
         if figures and not _crisis_without(rest, reader.crisis.threshold):

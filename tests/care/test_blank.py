@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from sonora.care import blank, embedding
+from sonora.care import blank, embedding, reading
 from sonora.care.evaluate import load_labelled
 from sonora.care.triage import triage
 
@@ -24,7 +24,16 @@ def model() -> object:
     return enc
 
 
-MASH = ["jkjkjkjk", "qwertyuiop", "ghjgjhg hjkhjk", "poiuyt", "lkjhgf", "xcvbnm", "DFGHJ", "wrtplkm"]
+MASH = [
+    "jkjkjkjk",
+    "qwertyuiop",
+    "ghjgjhg hjkhjk",
+    "poiuyt",
+    "lkjhgf",
+    "xcvbnm",
+    "DFGHJ",
+    "wrtplkm",
+]
 NUMBERS = ["42", "2024", "8/10", "0 0 0", "12:30"]
 EMOJI = ["\U0001f634", "\U0001f327\ufe0f\u2615", "\U0001f642\U0001f44d", "\u2764\ufe0f", "<3"]
 FILLER = [
@@ -123,4 +132,52 @@ def test_filler_note_is_everyday(model: object, text: str) -> None:
     ],
 )
 def test_short_crisis_notes_still_crisis(model: object, text: str) -> None:
+    assert triage(text).level == "crisis"
+
+
+# ---------------------------------------------------------------------------
+# how much text the reader has (sonora.care.reading.amount)
+
+
+def test_content_words_leave_out_numbers_and_filler() -> None:
+    assert reading.content_words("hmm ok 42 so tired") == 1
+    assert reading.content_words("fine thanks") == 0
+    assert reading.content_words("the bus was late again") == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "short"),
+    [
+        ("nothing much really", True),
+        ("so tired after the gym", False),
+        ("\u75b2\u308c\u305f", True),
+        # no spaces in Japanese: the letters decide
+        (
+            "\u4eca\u65e5\u306f\u4ed5\u4e8b\u304c\u3068\u3066\u3082\u5fd9\u3057\u304f\u3066"
+            "\u5e30\u308a\u306e\u96fb\u8eca\u3067\u3082\u305a\u3063\u3068\u7acb\u3063\u3066"
+            "\u3044\u305f",
+            False,
+        ),
+    ],
+)
+def test_is_short(text: str, short: bool) -> None:
+    assert reading.is_short(text) is short
+
+
+def test_amount_inputs(model: object) -> None:
+    for text, short in (("meh", 1.0), ("the bus was late again and I missed the film", 0.0)):
+        _vectors, scores = reading.meaning(reading.read_rules(text))
+        got = reading.amount(text, scores)
+        assert got.shape == (reading.N_AMOUNT,)
+        assert got[1] == short
+        assert got[0] == pytest.approx(1.0 / (1.0 + reading.content_words(text)))
+        assert (got[2:] != 0).any() == bool(short)
+
+
+@pytest.mark.parametrize(
+    "text", ["me quiero morir", "quiero suicidarme", "ich will sterben", "chce umrzec", "kys"]
+)
+def test_short_note_the_rules_read_as_crisis_stays_crisis(model: object, text: str) -> None:
+    """A note of a few words has no context for the reader to explain the rules' alarm."""
+    assert reading.read_rules(text).crisis
     assert triage(text).level == "crisis"

@@ -119,6 +119,7 @@ def test_labelled_set_is_big_varied_and_well_formed() -> None:
         "roundC",
         "roundG",
         "roundH",
+        "roundS",
         "T1",
         "T2",
         "T3",
