@@ -20,12 +20,7 @@ Inputs, for one note (see :func:`sonora.care.triage.reader_inputs`):
   ``lang:fr``...), hashed into the same buckets, each worth 1;
 * **meaning** (:data:`N_DENSE` floats): the note's MiniLM embedding, the very vector
   triage computes for the prototype check (no second encode), and the six prototype
-  similarity scores (zeros when they were not computed);
-* **how much text** (8 floats, :func:`sonora.care.reading.amount`): ``1 / (1 + n)``
-  for ``n`` content words, whether the note is short (at most 3 content words), and
-  that times each prototype score. The labelled notes are mostly sentences, so
-  without these the reader extrapolated on "idk" or "fine thanks" from where such
-  notes sit in the sentence model's space (and read many as crisis).
+  similarity scores (zeros when they were not computed).
 
 Two logistic heads read the same inputs: **crisis** against the rest, and
 **flagged** (crisis or clinical) against everyday. Their log-odds are
@@ -33,7 +28,7 @@ Two logistic heads read the same inputs: **crisis** against the rest, and
 
 Weights are trained offline by ``tools/train_triage_classifier.py`` (numpy and
 scipy's L-BFGS) and shipped as ``data/triage_linear.npz`` (float32). Run time needs
-only numpy: a few hundred array look-ups and two dot products of 398 floats.
+only numpy: a few hundred array look-ups and two dot products of 390 floats.
 """
 
 from __future__ import annotations
@@ -61,9 +56,8 @@ __all__ = [
 
 #: Number of hash buckets (2**18); each head has this many float32 weights.
 DIMENSION = 1 << 18
-#: Dense inputs: the 384-float MiniLM embedding, 6 prototype similarity scores and 8
-#: inputs on how much text the note has (:func:`sonora.care.reading.amount`).
-N_DENSE = 384 + 6 + 8
+#: Dense inputs: the 384-float MiniLM embedding and 6 prototype similarity scores.
+N_DENSE = 384 + 6
 
 
 def clean(text: str) -> str:

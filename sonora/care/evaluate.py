@@ -102,9 +102,10 @@
     changed: crisis 39/40, clinical 28/30, everyday read as crisis 32/130. Then (still
     before its misses were read) with the "nothing to read" gate written beforehand
     (:mod:`sonora.care.blank`): everyday read as crisis 22/130, the rest unchanged.
-    Then read and used to train the reader. Two of its crisis rows repeat earlier rows
-    word for word ("i want to die", "ich will nicht mehr leben"), so 198 are here. A
-    second round by the same writer is sealed for the lead.
+    Its misses were then read. It is **not** in this file: trained on, it lowered the
+    leave-one-round-out crisis recall of the older rounds (see docs/care.md, "Short
+    notes"); it is kept in ``benchmarks/data/triage_rounds/round_S.csv``. A second
+    round by the same writer is sealed for the lead.
 
 Hard negatives are everyday notes that use a crisis-sounding word (kill, die,
 dead, cut, burn, overdose, goodbye...) in an everyday sense; see
@@ -143,17 +144,9 @@ LEVELS = ("crisis", "clinical", "everyday")
 #: their misses were read to write the concern gate, so they taught the rules.
 RULE_ROUNDS: tuple[str, ...] = ("round9", "round10")
 #: Blind rounds by independent writers that came after the rules took their shape
-#: (D, E, F, C, G, H; S, of short notes): each must meet the crisis target, and they choose the reader's
+#: (D, E, F, C, G, H): each must meet the crisis target, and they choose the reader's
 #: thresholds (``tools/train_triage_classifier.py``).
-BLIND_ROUNDS: tuple[str, ...] = (
-    "round11",
-    "round12",
-    "round13",
-    "roundC",
-    "roundG",
-    "roundH",
-    "roundS",
-)
+BLIND_ROUNDS: tuple[str, ...] = ("round11", "round12", "round13", "roundC", "roundG", "roundH")
 #: Pools written blind by strangers to the code (crisis, clinical, 22 languages).
 BLIND_POOLS: tuple[str, ...] = ("T1", "T2", "T3")
 

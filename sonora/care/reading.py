@@ -21,11 +21,9 @@ import numpy as np
 from sonora.care import blank, concern, embedding, rulebook, rules
 
 __all__ = [
-    "N_AMOUNT",
     "SHORT_LETTERS",
     "SHORT_WORDS",
     "Reading",
-    "amount",
     "cached_embeddings",
     "content_words",
     "dense",
@@ -35,12 +33,10 @@ __all__ = [
     "reader_inputs",
 ]
 
-#: A note of at most this many content words ...
+#: A note of at most this many content words (:func:`content_words`) ...
 SHORT_WORDS = 3
 #: ... and at most this many letters (a note in Japanese has no spaces) is short.
 SHORT_LETTERS = 24
-#: Inputs that tell the reader how much text it has (see :func:`amount`).
-N_AMOUNT = 8
 
 
 @dataclass
@@ -172,33 +168,6 @@ def _words_in(run: str) -> int:
     return 1 if n == 0 else (n + 1) // 2
 
 
-def amount(text: str, scores: embedding.Scores) -> np.ndarray:
-    """How much text the reader has, so short notes are learnt, not extrapolated.
-
-    The labelled notes are mostly sentences; on a note of one or two words the
-    sentence model's vector and the prototype scores sit where no training note
-    did. These inputs let the reader learn how far to trust them there.
-
-    Parameters
-    ----------
-    text : str
-        The note as written.
-    scores : embedding.Scores
-        Its prototype scores.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(N_AMOUNT,)``, float64: ``1 / (1 + n)`` for ``n`` content words
-        (:func:`content_words`); ``short`` (1.0 when ``n <= SHORT_WORDS`` and the
-        note has at most :data:`SHORT_LETTERS` letters, else 0.0); then ``short``
-        times each of the six prototype scores (as in :func:`dense`).
-    """
-    n = content_words(text)
-    short = 1.0 if is_short(text) else 0.0
-    return np.concatenate([[1.0 / (1.0 + n), short], short * _score_inputs(scores)])
-
-
 def _score_inputs(scores: embedding.Scores) -> np.ndarray:
     s = scores
     extra = [s.crisis, s.clinical, s.everyday]
@@ -206,8 +175,8 @@ def _score_inputs(scores: embedding.Scores) -> np.ndarray:
     return np.array(extra, dtype=np.float64)
 
 
-def dense(vectors: np.ndarray, scores: embedding.Scores, text: str) -> np.ndarray:
-    """The reader's dense inputs: embedding, prototype scores, how much text.
+def dense(vectors: np.ndarray, scores: embedding.Scores) -> np.ndarray:
+    """The reader's dense inputs: embedding and prototype scores.
 
     Parameters
     ----------
@@ -215,17 +184,13 @@ def dense(vectors: np.ndarray, scores: embedding.Scores, text: str) -> np.ndarra
         From :func:`meaning`; row 0 is the whole note's embedding (384 floats).
     scores : embedding.Scores
         From :func:`meaning`.
-    text : str
-        The note as written.
 
     Returns
     -------
     numpy.ndarray
         Shape ``(classifier.N_DENSE,)``, float64.
     """
-    return np.concatenate(
-        [vectors[0].astype(np.float64), _score_inputs(scores), amount(text, scores)]
-    )
+    return np.concatenate([vectors[0].astype(np.float64), _score_inputs(scores)])
 
 
 def reader_inputs(text: str) -> tuple[list[str], np.ndarray]:
@@ -241,12 +206,12 @@ def reader_inputs(text: str) -> tuple[list[str], np.ndarray]:
     tokens : list of str
         What the rules saw.
     dense : numpy.ndarray
-        Shape ``(classifier.N_DENSE,)``: the whole note's embedding, the six
-        prototype scores, then how much text it has (:func:`amount`).
+        Shape ``(classifier.N_DENSE,)``: the whole note's embedding, then the six
+        prototype scores.
     """
     read = read_rules(text)
     vectors, scores = meaning(read)
-    return read.tokens(), dense(vectors, scores, text)
+    return read.tokens(), dense(vectors, scores)
 
 
 _CACHE: dict[str, np.ndarray] | None = None
@@ -313,7 +278,10 @@ def _embed_pieces(pieces: list[str]) -> np.ndarray:
 
 def is_short(text: str) -> bool:
     """Whether a note is short: at most :data:`SHORT_WORDS` content words and
-    :data:`SHORT_LETTERS` letters (see :func:`amount`).
+    :data:`SHORT_LETTERS` letters.
+
+    Triage keeps the rules' crisis call on a short note whatever the trained reader
+    says: a few words carry no context that could explain the alarm away.
 
     Parameters
     ----------

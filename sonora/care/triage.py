@@ -280,7 +280,7 @@ def _reader(
 ) -> tuple[float, float] | None:
     """Crisis and flagged probabilities from the trained reader, or ``None``."""
     try:
-        return classifier.load().read(text, read.tokens(), reading.dense(vectors, scores, text))
+        return classifier.load().read(text, read.tokens(), reading.dense(vectors, scores))
     except Exception:  # a missing or damaged weights file must not stop screening
         log.exception("the trained triage reader could not run")
         return None
@@ -419,10 +419,11 @@ def triage(
         reader = classifier.load()
         p_crisis, p_flagged = probs
         cut = reader.rule_threshold if crisis_sigs else reader.crisis.threshold
+        is_crisis = p_crisis >= cut
         # a short note has no context for the reader to explain away the rules' alarm, or
-        # an emoji of harm (which the reader cannot see)
-        alarm = bool(crisis_sigs) or blank.has_harm_emoji(text)
-        is_crisis = p_crisis >= cut or (alarm and reading.is_short(text))
+        # an emoji of harm (which the reader cannot see): it stays crisis
+        harm = blank.has_harm_emoji(text)
+        held = (bool(crisis_sigs) or harm) and reading.is_short(text)
         is_flagged = p_flagged >= reader.flagged.threshold
         figures, rest = rulebook.hyperboles(text) if is_crisis and not crisis_sigs else ([], "")
         if figures and not _crisis_without(rest, reader.crisis.threshold):
@@ -431,6 +432,10 @@ def triage(
                 "read as a figure of speech, not a crisis: "
                 + ", ".join(f"\u201c{f}\u201d" for f in figures)
             )
+        if held and not is_crisis:
+            is_crisis = True
+            what = "an emoji of harm" if harm else "the alarm"
+            notes.insert(0, f"too few words for context to set aside {what}")
         if crisis_sigs and not is_crisis:
             notes.append(
                 "read in context as not a crisis by the trained reader of notes (crisis "
@@ -452,7 +457,7 @@ def triage(
 
     if is_crisis:
         reasons = [_span(s) for s in crisis_sigs]
-        if probs is not None and (not crisis_sigs or probs[0] >= reader.crisis.threshold):
+        if probs is not None and probs[0] >= reader.crisis.threshold:
             reasons.append(reader_line.format("crisis", probs[0]))
         if sem_crisis and scores is not None:
             reasons.append(

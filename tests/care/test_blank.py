@@ -136,7 +136,7 @@ def test_short_crisis_notes_still_crisis(model: object, text: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# how much text the reader has (sonora.care.reading.amount)
+# short notes: how much text there is (sonora.care.reading.is_short)
 
 
 def test_content_words_leave_out_numbers_and_filler() -> None:
@@ -164,16 +164,6 @@ def test_is_short(text: str, short: bool) -> None:
     assert reading.is_short(text) is short
 
 
-def test_amount_inputs(model: object) -> None:
-    for text, short in (("meh", 1.0), ("the bus was late again and I missed the film", 0.0)):
-        _vectors, scores = reading.meaning(reading.read_rules(text))
-        got = reading.amount(text, scores)
-        assert got.shape == (reading.N_AMOUNT,)
-        assert got[1] == short
-        assert got[0] == pytest.approx(1.0 / (1.0 + reading.content_words(text)))
-        assert (got[2:] != 0).any() == bool(short)
-
-
 @pytest.mark.parametrize(
     "text", ["me quiero morir", "quiero suicidarme", "ich will sterben", "chce umrzec", "kys"]
 )
@@ -181,3 +171,11 @@ def test_short_note_the_rules_read_as_crisis_stays_crisis(model: object, text: s
     """A note of a few words has no context for the reader to explain the rules' alarm."""
     assert reading.read_rules(text).crisis
     assert triage(text).level == "crisis"
+
+
+@pytest.mark.parametrize("text", ["\U0001f52a", "\U0001f48a\U0001f48a + \U0001f377 tonight"])
+def test_short_note_with_an_emoji_of_harm_is_crisis(model: object, text: str) -> None:
+    """The reader cannot see emoji; a few words around one of harm give no context."""
+    result = triage(text)
+    assert result.level == "crisis"
+    assert result.resources[0]["kind"] in ("crisis_line", "emergency")
