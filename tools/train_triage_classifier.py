@@ -20,6 +20,12 @@ thresholds are chosen on those left-out scores only, never on fitted ones:
 * flagged: the highest threshold whose pooled clinical recall (clinical or crisis)
   reaches ``--clinical-recall`` (default 90 %).
 
+Notes that triage answers before the reader runs (nothing to read: keyboard mash,
+numbers, emoji alone, filler; :mod:`sonora.care.blank`) are trained on like any other
+but decided everyday in every figure, as at run time; a short note (at most three
+content words, :func:`sonora.care.reading.is_short`) that the rules read as crisis, or
+that has an emoji of harm, is decided crisis whatever the reader says, as at run time.
+
 Only pairs under which the shipped heads (trained on every row) keep the labelled set
 within issue #10's targets are candidates (every crisis row caught, at most
 ``--max-everyday`` of everyday rows read as crisis, ``--max-flagged`` flagged): the
@@ -47,7 +53,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import minimize
 
-from sonora.care import classifier, reading, rules
+from sonora.care import blank, classifier, reading, rules
 from sonora.care.evaluate import (
     BLIND_POOLS,
     BLIND_ROUNDS,
@@ -132,11 +138,33 @@ def figures(levels: np.ndarray, called: np.ndarray) -> dict[str, tuple[int, int]
 
 
 def decide(
-    pc: np.ndarray, pf: np.ndarray, rule: np.ndarray, t: float, t_rule: float, t_flag: float
+    pc: np.ndarray,
+    pf: np.ndarray,
+    rule: np.ndarray,
+    t: float,
+    t_rule: float,
+    t_flag: float,
+    blank_rows: np.ndarray | None = None,
+    held: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Levels as triage decides them from the two probabilities."""
+    """Levels as triage decides them from the two probabilities.
+
+    Blank notes (``blank_rows``) are everyday; ``held`` notes (short, and the rules read
+    them as crisis) are crisis whatever the reader says.
+    """
     crisis = pc >= np.where(rule, t_rule, t)
-    return np.where(crisis, "crisis", np.where(pf >= t_flag, "clinical", "everyday"))
+    if held is not None:
+        crisis = crisis | held
+    out = np.where(crisis, "crisis", np.where(pf >= t_flag, "clinical", "everyday"))
+    return out if blank_rows is None else np.where(blank_rows, "everyday", out)
+
+
+def is_blank(note: LabelledNote) -> bool:
+    """Whether triage answers the note before the reader (:mod:`sonora.care.blank`)."""
+    read = reading.read_rules(note.text)
+    if read.crisis or read.clinical or read.clinician:
+        return False
+    return blank.nothing_to_read(note.text) is not None
 
 
 def line(name: str, f: dict[str, tuple[int, int]]) -> str:
@@ -159,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-flagged", type=float, default=0.05)
     ap.add_argument("--save-probs", type=Path, default=None)
     ap.add_argument("--dry-run", action="store_true", help="estimate only; write nothing")
+    ap.add_argument("--out", type=Path, default=OUT, help="where to write the weights")
     args = ap.parse_args(argv)
 
     t0 = time.process_time()
@@ -171,6 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     splits = np.array([n.split for n in notes])
     x = design(notes)
     rule = np.array([bool(reading.read_rules(n.text).crisis) for n in notes])
+    # triage answers these before the reader runs (nothing to read): never crisis
+    gated = np.array([is_blank(n) for n in notes])
+    # and keeps the rules' crisis call on a short note, which has no context to explain it
+    # (or has an emoji of harm, which the reader cannot see)
+    alarm = rule | np.array([blank.has_harm_emoji(n.text) for n in notes])
+    held = alarm & np.array([reading.is_short(n.text) for n in notes])
+    print(f"{int(gated.sum())} notes have nothing to read (sonora.care.blank)", flush=True)
     print(f"inputs for {len(notes)} notes: {time.process_time() - t0:.0f} s CPU", flush=True)
 
     pc, pf = np.zeros(len(notes)), np.zeros(len(notes))
@@ -188,23 +224,34 @@ def main(argv: list[str] | None = None) -> int:
     hc, hf = heads(x, levels, args)
     fc, ff = prob(x, hc), prob(x, hf)
     if args.save_probs:
-        np.savez(args.save_probs, pc=pc, pf=pf, fc=fc, ff=ff, rule=rule, levels=levels)
+        np.savez(
+            args.save_probs,
+            pc=pc,
+            pf=pf,
+            fc=fc,
+            ff=ff,
+            rule=rule,
+            levels=levels,
+            splits=splits,
+            gated=gated,
+            held=held,
+        )
     n_ev = int((levels == "everyday").sum())
 
     def fitted_ok(t: float, t_rule: float) -> bool:
-        called = fc >= np.where(rule, t_rule, t)
+        called = ((fc >= np.where(rule, t_rule, t)) | held) & ~gated
         return bool(called[levels == "crisis"].all()) and (
             int(called[levels == "everyday"].sum()) <= args.max_everyday * n_ev
         )
 
     pool = np.isin(splits, args.pool)
-    lv, rp = levels[pool], rule[pool]
+    lv, rp, gp, hp = levels[pool], rule[pool], gated[pool], held[pool]
     best = None
     for t in GRID:
         for t_rule in GRID[GRID <= t]:
             if not fitted_ok(float(t), float(t_rule)):
                 continue
-            called = pc[pool] >= np.where(rp, t_rule, t)
+            called = ((pc[pool] >= np.where(rp, t_rule, t)) | hp) & ~gp
             hit = int(called[lv == "crisis"].sum()) / max(1, int((lv == "crisis").sum()))
             fa = int(called[lv == "everyday"].sum())
             # fewest false alarms among those reaching the recall target, else most recall
@@ -217,8 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     _, t, t_rule = best
     t_flag = 0.5
     for cand in GRID[::-1]:
-        called = decide(pc[pool], pf[pool], rp, t, t_rule, float(cand))
-        fit_called = decide(fc, ff, rule, t, t_rule, float(cand))
+        called = decide(pc[pool], pf[pool], rp, t, t_rule, float(cand), gp, hp)
+        fit_called = decide(fc, ff, rule, t, t_rule, float(cand), gated, held)
         fit_ev = int((fit_called[levels == "everyday"] != "everyday").sum())
         if fit_ev > args.max_flagged * n_ev:
             break
@@ -238,11 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     print("  reader and rules, each round scored by heads trained without it:")
     for r in args.blind:
         m = splits == r
-        print(line(r, figures(levels[m], decide(pc[m], pf[m], rule[m], t, t_rule, t_flag))))
-    print(line("pooled", figures(lv, decide(pc[pool], pf[pool], rp, t, t_rule, t_flag))))
+        called = decide(pc[m], pf[m], rule[m], t, t_rule, t_flag, gated[m], held[m])
+        print(line(r, figures(levels[m], called)))
+    print(line("pooled", figures(lv, decide(pc[pool], pf[pool], rp, t, t_rule, t_flag, gp, hp))))
     print("  trade-off, pooled (threshold = rule threshold):")
     for cand in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
-        f = figures(lv, decide(pc[pool], pf[pool], rp, cand, cand, t_flag))
+        f = figures(lv, decide(pc[pool], pf[pool], rp, cand, cand, t_flag, gp, hp))
         print(line(f"t={cand:.1f}", f))
     if args.dry_run:
         return 0
@@ -253,9 +301,9 @@ def main(argv: list[str] | None = None) -> int:
         out[f"{name}_dense"] = w[d:].astype(np.float32)
         out[f"{name}_bias"] = np.float64(b)
         out[f"{name}_threshold"] = np.float64(thr)
-    np.savez_compressed(OUT, **out)
-    fitted = figures(levels, decide(fc, ff, rule, t, t_rule, t_flag))
-    print(f"wrote {OUT} ({OUT.stat().st_size / 1e3:.0f} kB); on its own training rows:")
+    np.savez_compressed(args.out, **out)
+    fitted = figures(levels, decide(fc, ff, rule, t, t_rule, t_flag, gated, held))
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB); on its own training rows:")
     print(line("all", fitted))
     print(f"total {time.process_time() - t0:.0f} s CPU")
     return 0

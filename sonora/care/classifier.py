@@ -34,7 +34,6 @@ only numpy: a few hundred array look-ups and two dot products of 390 floats.
 from __future__ import annotations
 
 import math
-import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from importlib import resources as _ir
 
 import numpy as np
 
-from sonora.care import rulebook
+from sonora.care import blank
 
 __all__ = [
     "DIMENSION",
@@ -59,9 +58,6 @@ __all__ = [
 DIMENSION = 1 << 18
 #: Dense inputs: the 384-float MiniLM embedding and 6 prototype similarity scores.
 N_DENSE = 384 + 6
-
-_REPEATS = re.compile(r"([^\W\d_])\1{2,}")
-_NON_WORD = re.compile(r"[\W_]+")
 
 
 def clean(text: str) -> str:
@@ -82,9 +78,7 @@ def clean(text: str) -> str:
     >>> clean("I cant do this anymoooore!!")
     'i cant do this anymoore'
     """
-    t = rulebook.fold(text).replace("'", "").replace("\u2019", "")
-    t = _REPEATS.sub(r"\1\1", t)
-    return _NON_WORD.sub(" ", t).strip()
+    return blank.clean(text)
 
 
 def _bucket(gram: str) -> int:

@@ -95,6 +95,18 @@
     and 67/116, clinical 81/150), then used to train the reader. The pools' labels
     were read on arrival (680 notes); none was changed.
 
+``roundS``
+    Round "short" (200 notes of one to a few words: 130 everyday, 40 crisis, 30
+    clinical; filler, keyboard mash, numbers, a word or two of mood, six languages)
+    by an independent blind writer, measured once on main a783054 before anything
+    changed: crisis 39/40, clinical 28/30, everyday read as crisis 32/130. Then (still
+    before its misses were read) with the "nothing to read" gate written beforehand
+    (:mod:`sonora.care.blank`): everyday read as crisis 22/130, the rest unchanged.
+    Its misses were then read. It is **not** in this file: trained on, it lowered the
+    leave-one-round-out crisis recall of the older rounds (see docs/care.md, "Short
+    notes"); it is kept in ``benchmarks/data/triage_rounds/round_S.csv``. A second
+    round by the same writer is sealed for the lead.
+
 Hard negatives are everyday notes that use a crisis-sounding word (kill, die,
 dead, cut, burn, overdose, goodbye...) in an everyday sense; see
 :func:`is_hard_negative`.
@@ -197,6 +209,9 @@ FIRST_SIGHT: dict[str, tuple[float, float, float, float]] = {
     # changes they gave crisis 68/73 and 57/70, everyday as crisis 7/41 and 4/36
     "roundI": (73 / 73, 32 / 32, 11 / 41, 12 / 41),
     "roundJ": (68 / 70, 30 / 31, 7 / 36, 7 / 36),
+    # 2026-12-07, round S (200 short notes, independent blind writer), measured once on
+    # main a783054 before any change: tools/triage_round.py round_short.csv
+    "roundS": (39 / 40, 28 / 30, 32 / 130, 32 / 130),
 }
 
 _HARD = re.compile(

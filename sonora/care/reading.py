@@ -11,15 +11,32 @@ trained on exactly what it sees at run time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from sonora.care import concern, embedding, rulebook, rules
+from sonora.care import blank, concern, embedding, rulebook, rules
 
-__all__ = ["Reading", "cached_embeddings", "dense", "meaning", "read_rules", "reader_inputs"]
+__all__ = [
+    "SHORT_LETTERS",
+    "SHORT_WORDS",
+    "Reading",
+    "cached_embeddings",
+    "content_words",
+    "dense",
+    "is_short",
+    "meaning",
+    "read_rules",
+    "reader_inputs",
+]
+
+#: A note of at most this many content words (:func:`content_words`) ...
+SHORT_WORDS = 3
+#: ... and at most this many letters (a note in Japanese has no spaces) is short.
+SHORT_LETTERS = 24
 
 
 @dataclass
@@ -122,11 +139,58 @@ def meaning(read: Reading) -> tuple[np.ndarray, embedding.Scores]:
     return vectors, embedding.score_pieces(pieces, vectors=vectors)
 
 
-def dense(vectors: np.ndarray, scores: embedding.Scores) -> np.ndarray:
+def content_words(text: str) -> int:
+    """How many words of a note say something: not numbers, not filler ("hmm", "ok").
+
+    Parameters
+    ----------
+    text : str
+        The note as written.
+
+    Returns
+    -------
+    int
+        Words (runs of letters, any script, after the folding of
+        :func:`sonora.care.classifier.clean`) that are neither all digits nor in
+        :data:`sonora.care.blank.FILLER_WORDS`; in scripts written without spaces
+        (Thai, Japanese, Chinese) every two characters count as a word.
+    """
+    words = blank.clean(text).split()
+    return sum(_words_in(w) for w in words if not w.isdigit() and w not in blank.FILLER_WORDS)
+
+
+#: Scripts written without spaces (Thai, kana, Han): about two characters a word.
+_NO_SPACES = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def _words_in(run: str) -> int:
+    n = len(_NO_SPACES.findall(run))
+    return 1 if n == 0 else (n + 1) // 2
+
+
+def _score_inputs(scores: embedding.Scores) -> np.ndarray:
     s = scores
     extra = [s.crisis, s.clinical, s.everyday]
     extra += [s.crisis_vs_everyday, s.crisis_vs_clinical, s.clinical_vs_everyday]
-    return np.concatenate([vectors[0].astype(np.float64), np.array(extra, dtype=np.float64)])
+    return np.array(extra, dtype=np.float64)
+
+
+def dense(vectors: np.ndarray, scores: embedding.Scores) -> np.ndarray:
+    """The reader's dense inputs: embedding and prototype scores.
+
+    Parameters
+    ----------
+    vectors : numpy.ndarray
+        From :func:`meaning`; row 0 is the whole note's embedding (384 floats).
+    scores : embedding.Scores
+        From :func:`meaning`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(classifier.N_DENSE,)``, float64.
+    """
+    return np.concatenate([vectors[0].astype(np.float64), _score_inputs(scores)])
 
 
 def reader_inputs(text: str) -> tuple[list[str], np.ndarray]:
@@ -210,3 +274,23 @@ def _embed_pieces(pieces: list[str]) -> np.ndarray:
     whole = (weights[:, None] * parts).sum(axis=0)
     whole /= max(float(np.linalg.norm(whole)), 1e-12)
     return np.vstack([whole[None, :], parts]).astype(np.float32)
+
+
+def is_short(text: str) -> bool:
+    """Whether a note is short: at most :data:`SHORT_WORDS` content words and
+    :data:`SHORT_LETTERS` letters.
+
+    Triage keeps the rules' crisis call on a short note whatever the trained reader
+    says: a few words carry no context that could explain the alarm away.
+
+    Parameters
+    ----------
+    text : str
+        The note as written.
+
+    Returns
+    -------
+    bool
+    """
+    letters = sum(1 for c in text if c.isalpha())
+    return content_words(text) <= SHORT_WORDS and letters <= SHORT_LETTERS

@@ -56,7 +56,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sonora.care import classifier, concern, embedding, reading, rulebook, rules
+from sonora.care import blank, classifier, concern, embedding, reading, rulebook, rules
 from sonora.care.errors import CareError
 from sonora.care.resources import (
     clinical_resources,
@@ -298,6 +298,17 @@ def _crisis_without(rest: str, cut: float) -> bool:
     return probs is None or probs[0] >= cut
 
 
+def _not_read(country: str, region: str | None, what: str) -> TriageResult:
+    """Everyday, with the crisis lines: a note with no word Sonora can read."""
+    line = (
+        f"Sonora could not read this note (it has no words, only {what}), so here is where"
+        " to find someone to talk to if you need it."
+    )
+    res = _crisis_list(country, region, danger_now=False)
+    reasons = ["the note has no words to read"]
+    return TriageResult("everyday", reasons, res, line, language=rulebook.UNKNOWN, unread=True)
+
+
 def _span(sig: rules.Signal) -> str:
     return f"{sig.reason} (\u201c{sig.span}\u201d)"
 
@@ -361,20 +372,14 @@ def triage(
     if not rules.normalise(text):
         return TriageResult("everyday", ["the note is empty"], [])
     if not rulebook.has_words(text):  # "aaaaaaa", "...": say so rather than guess a level
-        line = (
-            "Sonora could not read this note (it has no words, only a letter repeated or"
-            " punctuation), so here is where to find someone to talk to if you need it."
-        )
-        res = _crisis_list(country, region, danger_now=False)
-        return TriageResult(
-            "everyday",
-            ["the note has no words to read"],
-            res,
-            line,
-            language=rulebook.UNKNOWN,
-            unread=True,
-        )
+        return _not_read(country, region, "a letter repeated or punctuation")
     read = reading.read_rules(text)
+    found = read.crisis or read.clinical or read.clinician
+    kind = None if found else blank.nothing_to_read(text)
+    if kind == "unread":  # "asdfghjkl", "1234567", emoji alone: the reader cannot read them
+        return _not_read(country, region, "letters typed at random, numbers or emoji")
+    if kind == "filler":  # "hmm", "fine thanks": nothing to screen, nothing to guess from
+        return TriageResult("everyday", ["the note has only filler words, nothing to screen"])
     language, unread = read.language, read.unread
     crisis_sigs, clinical_sigs = read.crisis, read.clinical
 
@@ -415,6 +420,10 @@ def triage(
         p_crisis, p_flagged = probs
         cut = reader.rule_threshold if crisis_sigs else reader.crisis.threshold
         is_crisis = p_crisis >= cut
+        # a short note has no context for the reader to explain away the rules' alarm, or
+        # an emoji of harm (which the reader cannot see): it stays crisis
+        harm = blank.has_harm_emoji(text)
+        held = (bool(crisis_sigs) or harm) and reading.is_short(text)
         is_flagged = p_flagged >= reader.flagged.threshold
         figures, rest = rulebook.hyperboles(text) if is_crisis and not crisis_sigs else ([], "")
         if figures and not _crisis_without(rest, reader.crisis.threshold):
@@ -423,6 +432,10 @@ def triage(
                 "read as a figure of speech, not a crisis: "
                 + ", ".join(f"\u201c{f}\u201d" for f in figures)
             )
+        if held and not is_crisis:
+            is_crisis = True
+            what = "an emoji of harm" if harm else "the alarm"
+            notes.insert(0, f"too few words for context to set aside {what}")
         if crisis_sigs and not is_crisis:
             notes.append(
                 "read in context as not a crisis by the trained reader of notes (crisis "
@@ -444,7 +457,7 @@ def triage(
 
     if is_crisis:
         reasons = [_span(s) for s in crisis_sigs]
-        if probs is not None and (not crisis_sigs or probs[0] >= reader.crisis.threshold):
+        if probs is not None and probs[0] >= reader.crisis.threshold:
             reasons.append(reader_line.format("crisis", probs[0]))
         if sem_crisis and scores is not None:
             reasons.append(
