@@ -107,6 +107,13 @@
     notes"); it is kept in ``benchmarks/data/triage_rounds/round_S.csv``. A second
     round by the same writer is sealed for the lead.
 
+``roundT``
+    That second round: 120 short notes (80 everyday, 22 crisis, 18 clinical), kept
+    sealed and measured once by the lead, on main a783054 and on the branch with the
+    gate: crisis 22/22 both, clinical 16/18 both, everyday read as crisis 18/80 ->
+    11/80. Its misses have not been read; it is in
+    ``benchmarks/data/triage_rounds/round_T.csv``, not in this file.
+
 Hard negatives are everyday notes that use a crisis-sounding word (kill, die,
 dead, cut, burn, overdose, goodbye...) in an everyday sense; see
 :func:`is_hard_negative`.
@@ -212,6 +219,11 @@ FIRST_SIGHT: dict[str, tuple[float, float, float, float]] = {
     # 2026-12-07, round S (200 short notes, independent blind writer), measured once on
     # main a783054 before any change: tools/triage_round.py round_short.csv
     "roundS": (39 / 40, 28 / 30, 32 / 130, 32 / 130),
+    # round T (120 short notes, the same writer, sealed: never read by anyone tuning
+    # triage), measured once by the lead on the integration branch with the gate and the
+    # short-note rule (merge 67ebdd7); on main a783054 it gave crisis 22/22, clinical
+    # 16/18, everyday as crisis 18/80, flagged 19/80
+    "roundT": (22 / 22, 16 / 18, 11 / 80, 12 / 80),
 }
 
 _HARD = re.compile(

@@ -132,7 +132,12 @@ def test_labelled_set_is_big_varied_and_well_formed() -> None:
     assert len(texts) == len(set(texts)), "duplicate notes in the labelled set"
     # first-sight figures for every split but the tuning one, and for the sealed rounds
     # I and J that stay out of the labelled set
-    assert set(FIRST_SIGHT) == {n.split for n in notes} - {"dev"} | {"roundI", "roundJ", "roundS"}
+    assert set(FIRST_SIGHT) == {n.split for n in notes} - {"dev"} | {
+        "roundI",
+        "roundJ",
+        "roundS",
+        "roundT",
+    }
 
 
 def test_prototypes_do_not_leak_into_labelled_set(disk_encoder: DiskCachedEncoder) -> None:
