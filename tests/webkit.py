@@ -103,29 +103,22 @@ def join_as_therapist(app: Any, email: str, **over: Any) -> tuple[TestClient, st
     assert r.status_code == 303 and r.headers["location"] == "/therapists/me?msg=joined", r.text[
         -800:
     ]
-    r = c.post(
-        "/therapists/me/availability",
-        data={
-            "csrf_token": form_csrf(c, "/therapists/me/availability"),
-            "action": "weekly",
-            "weekday": "0",
-            "start": "09:00",
-            "end": "12:00",
-        },
-        follow_redirects=False,
-    )
-    assert r.status_code == 303
-    for day in range(1, 7):
-        c.post(
+    # One token for the seven weekly rows: it is an HMAC of the browser's CSRF cookie,
+    # which stays the same while the rows are added.
+    token = form_csrf(c, "/therapists/me/availability")
+    for day, (start, end) in enumerate([("09:00", "12:00")] + [("00:00", "24:00")] * 6):
+        r = c.post(
             "/therapists/me/availability",
             data={
-                "csrf_token": form_csrf(c, "/therapists/me/availability"),
+                "csrf_token": token,
                 "action": "weekly",
                 "weekday": str(day),
-                "start": "00:00",
-                "end": "24:00",
+                "start": start,
+                "end": end,
             },
+            follow_redirects=False,
         )
+        assert r.status_code == 303, (day, r.text[-800:])
     tid = app.state.core.therapists.own_profile(app.state.core.store.get_user(user_id_of(c))).id
     return c, tid
 
