@@ -255,6 +255,22 @@ def test_templates_state_facts_only_through_claims(path: Path) -> None:
     assert found == [], f"{rel}: use claim('id') for these sentences"
 
 
+def _called_macros(text: str) -> str:
+    """The bodies of the macros a page imports and calls (``{% from "f" import m %}``)."""
+    out = ""
+    for src, names in re.findall(
+        r'{%-?\s*from\s*"([^"]+)"\s*import\s*([^%]+?)(?:with context)?\s*-?%}', text
+    ):
+        lib = (TEMPLATES / src).read_text(encoding="utf-8")
+        for name in (n.strip() for n in names.split(",")):
+            body = re.search(
+                r"{%-?\s*macro\s+" + re.escape(name) + r"\(.*?{%-?\s*endmacro", lib, re.DOTALL
+            )
+            if body and re.search(r"\b" + re.escape(name) + r"\(", text):
+                out += body.group(0)
+    return out
+
+
 def test_every_claim_id_used_in_a_template_exists() -> None:
     base = load_evidence()
     used: set[str] = set()
@@ -272,6 +288,7 @@ def test_every_claim_id_used_in_a_template_exists() -> None:
         text = (TEMPLATES / name).read_text(encoding="utf-8")
         for part in re.findall(r'{%\s*include\s*"([^"]+)"', text):  # the page's partials
             text += (TEMPLATES / part).read_text(encoding="utf-8")
+        text += _called_macros(text)
         for cid in ids:
             assert f"claim('{cid}')" in text, (name, cid)
 
