@@ -56,12 +56,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sonora.care import blank, classifier, concern, embedding, reading, rulebook, rules
+from sonora.care import blank, classifier, concern, embedding, messages, reading, rulebook, rules
 from sonora.care.errors import CareError
 from sonora.care.resources import (
     clinical_resources,
-    credential_short,
-    crisis_resources,
     resolve_region,
 )
 
@@ -139,6 +137,13 @@ class TriageResult:
         Sonora could not read the whole note (it is not in English): only crisis
         phrases of the languages it knows were screened, and the country's
         crisis resources are shown whatever the level, with a line saying so.
+    tentative : bool
+        A crisis call on a short note made by the trained reader alone (no rule, no
+        concern signal, no emoji of harm). The same crisis resources are shown, but
+        the message does not tell the listener that things sound hard: on a few
+        words the reader is usually wrong (round S: 16 of 19 such calls were
+        everyday notes such as "calm" or "quiet evening") and sometimes right
+        ("bought the pills"), so it says plainly what the lines are for.
     """
 
     level: Level
@@ -148,6 +153,7 @@ class TriageResult:
     danger_now: bool = False
     language: str = "en"
     unread: bool = False
+    tentative: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-ready data.
@@ -156,7 +162,7 @@ class TriageResult:
         -------
         dict
             Keys ``level``, ``reasons``, ``resources``, ``danger_now``,
-            ``language`` and ``unread``.
+            ``language``, ``unread`` and ``tentative``.
         """
         return {
             "level": self.level,
@@ -165,76 +171,12 @@ class TriageResult:
             "danger_now": self.danger_now,
             "language": self.language,
             "unread": self.unread,
+            "tentative": self.tentative,
         }
 
 
 # ---------------------------------------------------------------------------
-# messages
-
-
-def _crisis_message(resources: list[dict[str, Any]], *, danger_now: bool = False) -> str:
-    line = next((r for r in resources if r["kind"] == "crisis_line"), None)
-    emergency = next((r for r in resources if r["kind"] == "emergency"), None)
-    parts = []
-    if danger_now and emergency is not None:
-        numbers = " or ".join(emergency.get("numbers") or [emergency["phone"]])
-        parts.append(f"If you are in danger now, call {numbers}.")
-        emergency = None  # said first; not repeated below
-    parts.append(
-        "It sounds like things are really hard right now, and you deserve to talk to"
-        " someone straight away."
-    )
-    if line is not None and (line["phone"] or line["text"]):
-        how = line["phone"] or line["text"]
-        parts.append(f"{line['name']} ({how}) is there to listen, any time.")
-    elif line is not None:
-        parts.append(f"{line['name']} ({line['url']}) lists free, confidential helplines near you.")
-    if emergency is not None:
-        parts.append(emergency["note"])
-    parts.append("You don't have to go through this alone.")
-    return " ".join(parts)
-
-
-def _clinical_message(country: str, *, pattern: bool = False, clinician: bool = False) -> str:
-    short = credential_short(country)
-    therapist = "a credentialed music therapist" + (f" ({short})" if short else "")
-    opener = (
-        "Your recent check-ins have been very low." if pattern else "Thank you for telling us this."
-    )
-    if clinician:  # they named their own clinician: point back to them first
-        middle = (
-            f"For anything clinical, the clinician you mentioned, or {therapist}, is the"
-            " right person to ask."
-        )
-    else:
-        middle = f"It sounds like something a doctor or {therapist} could really help with."
-    return (
-        f"{opener} {middle} Sonora's sounds can keep you company alongside that support, "
-        "but they are not a substitute for it."
-    )
-
-
-# ---------------------------------------------------------------------------
 # validation
-
-
-def _unread_line(language: str) -> str:
-    name = rulebook.LANGUAGE_NAMES.get(language, "another language")
-    if language in rulebook.SCREENED_LANGUAGES:
-        return (
-            f"This note looks like it is in {name}. Sonora can only look for signs of crisis"
-            " in it, not read it fully, so here is where to find someone to talk to if you"
-            " need it."
-        )
-    return (
-        f"Sonora could not read this note (it looks like it is in {name}), so here is where"
-        " to find someone to talk to if you need it."
-    )
-
-
-def _crisis_list(country: str, region: str | None, *, danger_now: bool) -> list[dict[str, Any]]:
-    """Crisis resources for the listener's place, emergency entry first when there is danger now."""
-    return list(crisis_resources(country, region=region, danger_now=danger_now))
 
 
 def _check_text(text: object) -> str:
@@ -304,7 +246,7 @@ def _not_read(country: str, region: str | None, what: str) -> TriageResult:
         f"Sonora could not read this note (it has no words, only {what}), so here is where"
         " to find someone to talk to if you need it."
     )
-    res = _crisis_list(country, region, danger_now=False)
+    res = messages.crisis_list(country, region, danger_now=False)
     reasons = ["the note has no words to read"]
     return TriageResult("everyday", reasons, res, line, language=rulebook.UNKNOWN, unread=True)
 
@@ -394,7 +336,7 @@ def triage(
             + ", ".join(d.replace("_", " ") for d in read.denials)
         )
     if unread:
-        notes.append(_unread_line(language))
+        notes.append(messages.unread_line(language))
 
     scores: embedding.Scores | None = None
     probs: tuple[float, float] | None = None
@@ -470,10 +412,18 @@ def triage(
         )
         if danger:
             reasons.insert(0, "describes danger happening now: emergency number first")
-        res = _crisis_list(country, region, danger_now=danger)
-        message = _crisis_message(res, danger_now=danger)
+        # the reader alone, on a few words: usually wrong, sometimes not (TriageResult)
+        tentative = (
+            not crisis_sigs
+            and not sem_crisis
+            and not danger
+            and not blank.has_harm_emoji(text)
+            and reading.is_short(text)
+        )
+        res = messages.crisis_list(country, region, danger_now=danger)
+        message = messages.crisis_message(res, danger_now=danger, tentative=tentative)
         if unread:  # the emergency number stays first when there is danger now
-            line = _unread_line(language)
+            line = messages.unread_line(language)
             message = f"{message} {line}" if danger else f"{line} {message}"
         return TriageResult(
             "crisis",
@@ -483,6 +433,7 @@ def triage(
             danger_now=danger,
             language=language,
             unread=unread,
+            tentative=tentative,
         )
 
     if is_flagged:
@@ -501,16 +452,18 @@ def triage(
             )
         reasons += notes
         res = clinical_resources(country, region=region)
-        message = _clinical_message(country, clinician=bool(clinician))
+        message = messages.clinical_message(country, clinician=bool(clinician))
         if unread:
-            res = res + [r for r in _crisis_list(country, region, danger_now=False) if r not in res]
-            message = _unread_line(language) + " " + message
+            res = res + [
+                r for r in messages.crisis_list(country, region, danger_now=False) if r not in res
+            ]
+            message = messages.unread_line(language) + " " + message
         return TriageResult("clinical", reasons, res, message, language=language, unread=unread)
 
     if unread:
-        res = _crisis_list(country, region, danger_now=False)
+        res = messages.crisis_list(country, region, danger_now=False)
         return TriageResult(
-            "everyday", notes, res, _unread_line(language), language=language, unread=True
+            "everyday", notes, res, messages.unread_line(language), language=language, unread=True
         )
     return TriageResult("everyday", notes, [])
 
@@ -591,5 +544,7 @@ def pattern_signal(
     if run >= min_run:
         reason = f"the last {run} check-ins all had mood {low_mood_max:g} or lower on a 0-10 scale"
         res = clinical_resources(country, region=region)
-        return TriageResult("clinical", [reason], res, _clinical_message(country, pattern=True))
+        return TriageResult(
+            "clinical", [reason], res, messages.clinical_message(country, pattern=True)
+        )
     return TriageResult("everyday", [], [])

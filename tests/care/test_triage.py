@@ -307,7 +307,15 @@ def test_uk_alias(model: object) -> None:
 def test_to_dict_has_exactly_its_keys(model: object) -> None:
     for text in ("I want to die", "I have had insomnia for a year", "nice day"):
         d = triage(text).to_dict()
-        assert list(d) == ["level", "reasons", "resources", "danger_now", "language", "unread"]
+        assert list(d) == [
+        "level",
+        "reasons",
+        "resources",
+        "danger_now",
+        "language",
+        "unread",
+        "tentative",
+    ]
         assert d["level"] in {"crisis", "clinical", "everyday"}
         assert isinstance(d["reasons"], list)
         assert all(isinstance(r, str) for r in d["reasons"])
@@ -396,6 +404,7 @@ def test_cli_json_output(model: object, cli_app: typer.Typer) -> None:
         "danger_now": False,
         "language": "en",
         "unread": False,
+        "tentative": False,
     }
 
 

@@ -1,0 +1,75 @@
+"""What a crisis screen says: plain when the rules found something, tentative when the
+trained reader alone read a few words as crisis (sonora.care.messages).
+
+The notes here were written for these tests.  The tentative case is driven by the
+reader's output (``sonora.care.triage._reader`` replaced by a fixed probability) so
+that it does not depend on how the shipped reader happens to score a given note; the
+rules, the sentence model and the resources are the real ones.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sonora.care import embedding
+from sonora.care import triage as triage_mod
+from sonora.care.triage import triage
+
+HARD = "sounds like things are really hard"
+
+
+@pytest.fixture(scope="module")
+def model() -> object:
+    """Load the embedding model and prototypes once for this module."""
+    enc = embedding.encoder()
+    embedding.model_info()
+    return enc
+
+
+@pytest.fixture
+def reader_says_crisis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trained reader reads every note as crisis (p = 0.9), flagged too."""
+    monkeypatch.setattr(triage_mod, "_reader", lambda *a, **k: (0.9, 0.9))
+
+
+@pytest.mark.parametrize("text", ["quiet evening", "better now", "over it"])
+def test_reader_alone_on_a_few_words_is_tentative(
+    model: object, reader_says_crisis: None, text: str
+) -> None:
+    r = triage(text, country="GB")
+    assert r.level == "crisis" and r.tentative and r.to_dict()["tentative"] is True
+    # the same crisis lines as any crisis screen, the line itself named in the message
+    assert [x["kind"] for x in r.resources][:1] == ["crisis_line"]
+    assert r.resources[0]["name"] in r.message
+    assert HARD not in r.message and "ending your life" in r.message
+
+
+def test_reader_alone_on_a_longer_note_is_not_tentative(
+    model: object, reader_says_crisis: None
+) -> None:
+    text = "I have tidied the flat, given the cat to my sister and written to everyone"
+    r = triage(text, country="GB")
+    assert r.level == "crisis" and not r.tentative and HARD in r.message
+
+
+@pytest.mark.parametrize("text", ["i want to die", "going to kill myself tonight"])
+def test_rules_crisis_on_a_short_note_is_plain(model: object, text: str) -> None:
+    r = triage(text, country="GB")
+    assert r.level == "crisis" and not r.tentative and HARD in r.message
+
+
+def test_emoji_of_harm_is_plain(model: object, reader_says_crisis: None) -> None:
+    r = triage("\U0001f48a\U0001f48a tonight", country="GB")
+    assert r.level == "crisis" and not r.tentative
+
+
+def test_tentative_heading_on_the_page() -> None:
+    from jinja2 import Environment, FileSystemLoader
+
+    from sonora.web.rendering import WEB_DIR
+
+    env = Environment(loader=FileSystemLoader(str(WEB_DIR / "templates")), autoescape=True)
+    tpl = env.get_template("_care.html")
+    base = {"level": "crisis", "message": "m", "resources": [], "unread": False}
+    assert "If you need someone now" in tpl.render(care={**base, "tentative": True})
+    assert "Please reach out now" in tpl.render(care={**base, "tentative": False})
