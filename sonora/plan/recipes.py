@@ -262,15 +262,20 @@ RECIPES: tuple[Recipe, ...] = (
         "gong",
         "a gong over a low drone",
         (
+            # Played as gong-bath is: a stroke every 8 s into a 45 s ring, so each one
+            # blooms out of the last one's hum (every 16 s into 28 s, a stroke rose out
+            # of near-silence and the startle guard cut 18-29 % of a focus plan), and
+            # the drone an octave above the hum (in unison, a detuned stroke beats with
+            # one of its twins on one side).
             RecipeLayer(
                 "gong",
                 "gong",
                 0.0,
-                {"pitch_hz": 65.0, "event_rate_per_min": 60.0 / 16.0},
-                fixed={"bloom_s": 3.0, "decay_s": 28.0},
+                {"pitch_hz": 65.0, "event_rate_per_min": 60.0 / 8.0},
+                fixed={"bloom_s": 3.5, "decay_s": 45.0},
                 reverb_send=0.3,
             ),
-            _drone(-12.0, 65.0, brightness_scale=0.6),
+            _drone(-8.0, 130.0, brightness_scale=0.6),
         ),
         {"room_size": 0.85, "damping": 0.55, "wet_level": 0.5},
     ),
