@@ -1,7 +1,10 @@
 """Sound benchmark: how every built-in scene *sounds*, measured (issue #12).
 
-Per scene (rendered at 48 kHz, seed 1, ``--seconds`` long, calibrated to -23 LUFS):
+Per scene (rendered at 48 kHz, seed 1 or each ``--seed``, ``--seconds`` long,
+calibrated to -23 LUFS):
 
+* ``LUFS``, ``dBTP``, ``rise``: integrated loudness, true peak and the worst startle
+  rise (LU; the rule is 6) of the whole guarded render, fades included;
 * ``guard``: share of time the startle guard cuts more than 1 dB, and its deepest cut;
 * ``rep_wave`` / ``rep_env``: largest normalised autocorrelation of the waveform and of
   the spectral envelope at lags 0.5–60 s (1 = an exact repeat); ``rep_env_return``: the
@@ -31,10 +34,15 @@ rest's there.
 Writes a spectrogram per scene to ``docs/sound/<scene>-<tag>.png`` and the figures to
 ``docs/sound/<tag>.json``.
 
+With ``--plans``, the same figures for the plans the app composes from each recipe
+(see ``benchmarks/sound_plans.py``) instead of the scenes.
+
 Usage::
 
     python benchmarks/sound.py [--seconds 150] [--tag after] [--scenes rain gong-bath]
-                               [--seed 1] [--no-files] [--control] [--over-bed]
+                               [--seed 1 [2 ...]] [--no-files] [--no-strikes]
+                               [--control] [--over-bed]
+    python benchmarks/sound.py --plans [gong temple ...] [--goals focus] [--seed 1 2 3 4]
 """
 
 from __future__ import annotations
@@ -292,16 +300,6 @@ def measure_scene(
         row["drops_per_min"] = per_min
         row["distinct"] = distinct
     return scene, audio, row, body
-
-
-def scene_figures(name: str, seconds: float, tag: str, seed: int = 1) -> dict[str, Any]:
-    """:func:`measure_scene`'s figures and the struck layers' (:func:`scene_strikes`);
-    with a ``tag``, the spectrogram written to ``docs/sound/<scene>-<tag>.png``."""
-    scene, audio, row, _ = measure_scene(name, seconds, seed)
-    row["strikes"] = scene_strikes(scene)
-    if tag:
-        spectrogram_png(audio, OUT / f"{name}-{tag}.png", f"{name} ({tag})")
-    return row
 
 
 def strikes_over_bed(name: str, source: str, seconds: float, seed: int = 1) -> dict[str, float]:
