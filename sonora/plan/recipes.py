@@ -360,9 +360,17 @@ RECIPES: tuple[Recipe, ...] = (
         "noise-bowls",
         "singing bowls over brown noise",
         (
-            _bowl(0.0, 174.0, 6.0),
-            # the bed as in singing-bowl-bath (at -9 dB strikes rose out of it: guard
-            # 4.7 %, a 6.1 LU rise, focus plan seed 1)
+            # played as singing-bowl-bath is: an event every 3.5 s ringing 40 s over
+            # the bed at -6 dB (every 6 s into 30 s over -9 dB, strikes rose out of
+            # it: guard 4.5-4.7 %, 6.1-6.2 LU rises, focus plans seeds 1-2)
+            RecipeLayer(
+                "bowls",
+                "singing_bowl",
+                0.0,
+                {"pitch_hz": 174.0, "event_rate_per_min": 60.0 / 3.5},
+                fixed={"bowls": 3.0, "rub": 0.35, "decay_s": 40.0, "spread": 0.2},
+                reverb_send=0.35,
+            ),
             RecipeLayer("noise", "brown_noise", -6.0, {}, brightness_scale=0.6),
         ),
         _ROOM,
