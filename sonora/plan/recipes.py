@@ -204,15 +204,20 @@ class Recipe:
         return tuple(dict.fromkeys(layer.family for layer in self.layers))
 
 
-def _bowl(gain: float = 0.0, pitch: float = 174.0, interval_s: float = 9.0, **kw: Any):
+def _bowl(
+    gain: float = 0.0,
+    pitch: float = 174.0,
+    interval_s: float = 9.0,
+    fixed: dict[str, float] | None = None,
+    **kw: Any,
+):
+    # spread 0.2: bowls placed wider (0.6) leaned plans 0.2-0.9 dB (docs/sound.md, round 9)
     return RecipeLayer(
         "bowls",
         "singing_bowl",
         gain,
         {"pitch_hz": pitch, "event_rate_per_min": 60.0 / interval_s},
-        # placed close together (the scenes' spread; the engine's 0.6 leaned rain-bowls,
-        # ocean-bowls and noise-bowls plans 0.22-0.40 dB to one side in 5 minutes)
-        fixed={"bowls": 3.0, "rub": 0.3, "decay_s": 30.0, "spread": 0.2},
+        fixed={"bowls": 3.0, "rub": 0.3, "decay_s": 30.0, "spread": 0.2, **(fixed or {})},
         reverb_send=0.35,
         **kw,
     )
@@ -259,35 +264,15 @@ RECIPES: tuple[Recipe, ...] = (
         "brown noise",
         (RecipeLayer("noise", "brown_noise", 0.0, {}, bright_source="pink_noise"),),
     ),
+    # alone, the bowls are their own bed (as singing-bowl-bath; round 9)
     Recipe(
-        "bowls",
-        "singing bowls",
-        (
-            # Alone, the bowls are their own bed, as in singing-bowl-bath: an event
-            # every 3.5 s, half of them rubs, ringing 45 s, placed close together.  At
-            # one every 9 s (rub 0.3, 30 s, spread 0.6) each strike rose out of the last
-            # one's tail: a 5-minute focus plan had the guard cutting > 1 dB 32 % of the
-            # time (seed 1, deepest 29 dB), a 7.1 LU rise and R - L +0.91 dB.
-            RecipeLayer(
-                "bowls",
-                "singing_bowl",
-                0.0,
-                {"pitch_hz": 174.0, "event_rate_per_min": 60.0 / 3.5},
-                fixed={"bowls": 3.0, "rub": 0.5, "decay_s": 45.0, "spread": 0.3},
-                reverb_send=0.35,
-            ),
-        ),
-        _ROOM,
+        "bowls", "singing bowls", (_bowl(0.0, 174.0, 3.5, {"rub": 0.5, "decay_s": 45.0}),), _ROOM
     ),
     Recipe(
         "gong",
         "a gong over a low drone",
         (
-            # Played as gong-bath is: a stroke every 8 s into a 45 s ring, so each one
-            # blooms out of the last one's hum (every 16 s into 28 s, a stroke rose out
-            # of near-silence and the startle guard cut 18-29 % of a focus plan), and
-            # the drone an octave above the hum (in unison, a detuned stroke beats with
-            # one of its twins on one side).
+            # played as gong-bath: strokes blooming out of the last one's hum (round 9)
             RecipeLayer(
                 "gong",
                 "gong",
@@ -313,8 +298,6 @@ RECIPES: tuple[Recipe, ...] = (
                 fixed={"mode": 0.0},
                 reverb_send=0.45,
             ),
-            # the pad 2 dB up as in night-melody (at -9 a held note's waveform
-            # correlated 0.51 with itself 0.5 s on: focus plan, seed 2)
             _drone(-7.0, 130.8, brightness_scale=0.6),
         ),
         {"room_size": 0.8, "damping": 0.6, "wet_level": 0.6},
@@ -360,17 +343,7 @@ RECIPES: tuple[Recipe, ...] = (
         "noise-bowls",
         "singing bowls over brown noise",
         (
-            # played as singing-bowl-bath is: an event every 3.5 s ringing 40 s over
-            # the bed at -6 dB (every 6 s into 30 s over -9 dB, strikes rose out of
-            # it: guard 4.5-4.7 %, 6.1-6.2 LU rises, focus plans seeds 1-2)
-            RecipeLayer(
-                "bowls",
-                "singing_bowl",
-                0.0,
-                {"pitch_hz": 174.0, "event_rate_per_min": 60.0 / 3.5},
-                fixed={"bowls": 3.0, "rub": 0.35, "decay_s": 40.0, "spread": 0.2},
-                reverb_send=0.35,
-            ),
+            _bowl(0.0, 174.0, 3.5, {"rub": 0.35, "decay_s": 40.0}),
             RecipeLayer("noise", "brown_noise", -6.0, {}, brightness_scale=0.6),
         ),
         _ROOM,
