@@ -264,9 +264,12 @@ RECIPES: tuple[Recipe, ...] = (
         "brown noise",
         (RecipeLayer("noise", "brown_noise", 0.0, {}, bright_source="pink_noise"),),
     ),
-    # alone, the bowls are their own bed (as singing-bowl-bath; round 9)
+    # alone, the bowls are their own bed: a continuous ring, not sparse events (round 9)
     Recipe(
-        "bowls", "singing bowls", (_bowl(0.0, 174.0, 3.5, {"rub": 0.5, "decay_s": 45.0}),), _ROOM
+        "bowls",
+        "singing bowls",
+        (_bowl(0.0, 174.0, 3.5, {"rub": 0.5, "decay_s": 45.0}, role="texture"),),
+        _ROOM,
     ),
     Recipe(
         "gong",
@@ -343,7 +346,7 @@ RECIPES: tuple[Recipe, ...] = (
         "noise-bowls",
         "singing bowls over brown noise",
         (
-            _bowl(0.0, 174.0, 3.5, {"rub": 0.35, "decay_s": 40.0}),
+            _bowl(0.0, 174.0, 3.5, {"rub": 0.35, "decay_s": 40.0}, role="texture"),
             RecipeLayer("noise", "brown_noise", -6.0, {}, brightness_scale=0.6),
         ),
         _ROOM,
