@@ -1,7 +1,10 @@
 """Sound benchmark: how every built-in scene *sounds*, measured (issue #12).
 
-Per scene (rendered at 48 kHz, seed 1, ``--seconds`` long, calibrated to -23 LUFS):
+Per scene (rendered at 48 kHz, seed 1 or each ``--seed``, ``--seconds`` long,
+calibrated to -23 LUFS):
 
+* ``LUFS``, ``dBTP``, ``rise``: integrated loudness, true peak and the worst startle
+  rise (LU; the rule is 6) of the whole guarded render, fades included;
 * ``guard``: share of time the startle guard cuts more than 1 dB, and its deepest cut;
 * ``rep_wave`` / ``rep_env``: largest normalised autocorrelation of the waveform and of
   the spectral envelope at lags 0.5–60 s (1 = an exact repeat); ``rep_env_return``: the
@@ -31,10 +34,15 @@ rest's there.
 Writes a spectrogram per scene to ``docs/sound/<scene>-<tag>.png`` and the figures to
 ``docs/sound/<tag>.json``.
 
+With ``--plans``, the same figures for the plans the app composes from each recipe
+(see ``benchmarks/sound_plans.py``) instead of the scenes.
+
 Usage::
 
     python benchmarks/sound.py [--seconds 150] [--tag after] [--scenes rain gong-bath]
-                               [--seed 1] [--no-files] [--control] [--over-bed]
+                               [--seed 1 [2 ...]] [--no-files] [--no-strikes]
+                               [--control] [--over-bed]
+    python benchmarks/sound.py --plans [gong temple ...] [--goals focus] [--seed 1 2 3 4]
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ from typing import Any
 import numpy as np
 
 from sonora.engine import soundcheck as sc
+from sonora.engine.loudness import integrated_lufs, startle_check, true_peak_dbtp
 from sonora.engine.registry import source_class
 from sonora.scenes import builtin_names, load_scene
 from sonora.scenes.build import build_mix
@@ -272,6 +281,9 @@ def measure_scene(
     body = audio[:, a:b]
     rep_w, rep_e, rep_r = sc.repetition(body, SR)
     row: dict[str, Any] = {
+        "lufs": integrated_lufs(audio, SR),
+        "true_peak_dbtp": true_peak_dbtp(audio),
+        "startle_lu": startle_check(audio, SR).worst_rise_lu,
         "guard_share": share,
         "guard_worst_db": worst,
         "rep_wave": rep_w,
@@ -288,16 +300,6 @@ def measure_scene(
         row["drops_per_min"] = per_min
         row["distinct"] = distinct
     return scene, audio, row, body
-
-
-def scene_figures(name: str, seconds: float, tag: str, seed: int = 1) -> dict[str, Any]:
-    """:func:`measure_scene`'s figures and the struck layers' (:func:`scene_strikes`);
-    with a ``tag``, the spectrogram written to ``docs/sound/<scene>-<tag>.png``."""
-    scene, audio, row, _ = measure_scene(name, seconds, seed)
-    row["strikes"] = scene_strikes(scene)
-    if tag:
-        spectrogram_png(audio, OUT / f"{name}-{tag}.png", f"{name} ({tag})")
-    return row
 
 
 def strikes_over_bed(name: str, source: str, seconds: float, seed: int = 1) -> dict[str, float]:
@@ -434,13 +436,36 @@ def _one_strike(
     return row
 
 
+HEADER = (
+    f"{'scene':20} {'seed':>4} {'LUFS':>6} {'dBTP':>5} {'rise':>4} {'guard%':>6} {'worst':>6} "
+    f"{'repW':>5} {'repE':>5} {'repR':>5} {'repC':>5} {'>4k%':>5} {'<100%':>5} {'phone':>6} "
+    f"{'L/R':>6}  rain"
+)
+
+
+def row_text(name: str, seed: int, row: dict[str, Any]) -> str:
+    """One printed line of :data:`HEADER` for a measured scene or plan ``row``."""
+    return (
+        f"{name:20} {seed:4d} {row['lufs']:6.2f} {row['true_peak_dbtp']:5.1f} "
+        f"{row['startle_lu']:4.1f} {100 * row['guard_share']:6.1f} {row['guard_worst_db']:6.1f} "
+        f"{row['rep_wave']:5.2f} {row['rep_env']:5.2f} {row['rep_env_return']:5.2f} "
+        f"{row['rep_env_change']:5.2f} {100 * row['hf4k']:5.1f} {100 * row['lo100']:5.1f} "
+        f"{row['phone_db']:6.1f} {row['lr_db']:+6.2f}  {rain_text(row)}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=150.0)
     ap.add_argument("--tag", default="after")
     ap.add_argument("--scenes", nargs="*", default=None)
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seed", type=int, nargs="+", default=[1], help="one or more seeds")
     ap.add_argument("--no-files", action="store_true", help="print only (no PNG, no JSON)")
+    ap.add_argument(
+        "--no-strikes",
+        action="store_true",
+        help="leave out the struck layers' one-strike figures (they do not depend on the seed)",
+    )
     ap.add_argument(
         "--control", action="store_true", help="only the repetition measures on test sounds"
     )
@@ -449,6 +474,19 @@ def main() -> None:
         action="store_true",
         help="also each struck layer against the rest of its scene at its strikes (2 renders)",
     )
+    ap.add_argument(
+        "--plans",
+        nargs="*",
+        default=None,
+        metavar="RECIPE",
+        help="measure plans as the app composes them instead of scenes: every recipe "
+        "(or those named) at each goal it may be played for (see benchmarks/sound_plans.py)",
+    )
+    ap.add_argument("--goals", nargs="*", default=None, help="with --plans: only these goals")
+    ap.add_argument(
+        "--minutes", type=float, default=5.0, help="with --plans: session length, minutes"
+    )
+    ap.add_argument("--rate", type=int, default=24_000, help="with --plans: sample rate, Hz")
     args = ap.parse_args()
     if args.control:
         print(f"{'control sound':20} {'repW':>5} {'repE':>5} {'repR':>5} {'repC':>5}")
@@ -458,43 +496,49 @@ def main() -> None:
                 f"{r['rep_env_return']:5.2f} {r['rep_env_change']:5.2f}"
             )
         return
+    if args.plans is not None:
+        from sound_plans import run_plans
+
+        tag = "" if args.no_files else args.tag
+        run_plans(args.plans, args.goals, args.seed, args.minutes, tag, args.rate)
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     names = args.scenes or builtin_names()
     result: dict[str, object] = {"seconds": args.seconds, "scenes": {}}
-    hdr = f"{'scene':20} {'guard%':>6} {'worst':>6} {'repW':>5} {'repE':>5} {'repR':>5} {'repC':>5} {'>4k%':>5} {'<100%':>5} {'phone':>6} {'L/R':>6}  rain"
-    print(hdr)
+    print(HEADER)
     for name in names:
-        t0 = time.perf_counter()
-        row = scene_figures(name, args.seconds, "" if args.no_files else args.tag, args.seed)
-        result["scenes"][name] = row  # type: ignore[index]
-        rain = rain_text(row)
-        print(
-            f"{name:20} {100 * row['guard_share']:6.1f} {row['guard_worst_db']:6.1f} "
-            f"{row['rep_wave']:5.2f} {row['rep_env']:5.2f} {row['rep_env_return']:5.2f} {row['rep_env_change']:5.2f} "
-            f"{100 * row['hf4k']:5.1f} "
-            f"{100 * row['lo100']:5.1f} {row['phone_db']:6.1f} {row['lr_db']:+6.2f}  {rain}   ({time.perf_counter() - t0:.0f} s)",
-            flush=True,
-        )
-        for source, fig in row["strikes"].items():
-            print(
-                f"{'':20} {source}: strike > 4 kHz {fig['strike_hf4k_db']:.0f} dB, upper modes "
-                f"decay {fig['upper_decay_x']:.1f}x faster, lowest T60 {fig['low_t60_s']:.1f} s",
-                flush=True,
-            )
-            if args.over_bed:
-                ob = strikes_over_bed(name, source, args.seconds, args.seed)
-                fig.update(ob)
+        for seed in args.seed:
+            t0 = time.perf_counter()
+            tag = "" if args.no_files or seed != args.seed[0] else args.tag
+            scene, audio, row, _ = measure_scene(name, args.seconds, seed)
+            if tag:
+                spectrogram_png(audio, OUT / f"{name}-{tag}.png", f"{name} ({tag})")
+            row["strikes"] = {} if args.no_strikes else scene_strikes(scene)
+            key = name if len(args.seed) == 1 else f"{name}@{seed}"
+            result["scenes"][key] = row  # type: ignore[index]
+            print(f"{row_text(name, seed, row)}   ({time.perf_counter() - t0:.0f} s)", flush=True)
+            for source, fig in row["strikes"].items():
                 print(
-                    f"{'':20} {source} in the scene: {ob['strikes']:.0f} strikes, > 4 kHz "
-                    f"{ob['hf_over_bed_db']:+.1f} dB over the rest (upper quartile "
-                    f"{ob['hf_over_bed_q3_db']:+.1f}; {100 * ob['hf_above_bed']:.0f} % above it), "
-                    f"whole band {ob['over_bed_db']:+.1f} dB",
+                    f"{'':20} {source}: strike > 4 kHz {fig['strike_hf4k_db']:.0f} dB, upper "
+                    f"modes decay {fig['upper_decay_x']:.1f}x faster, lowest T60 "
+                    f"{fig['low_t60_s']:.1f} s",
                     flush=True,
                 )
-    inst = instrument_figures()
-    result["instruments"] = inst
-    for k, v in inst.items():
-        print(k, {a: (round(b, 2) if isinstance(b, float) else b) for a, b in v.items()})
+                if args.over_bed:
+                    ob = strikes_over_bed(name, source, args.seconds, seed)
+                    fig.update(ob)
+                    print(
+                        f"{'':20} {source} in the scene: {ob['strikes']:.0f} strikes, > 4 kHz "
+                        f"{ob['hf_over_bed_db']:+.1f} dB over the rest (upper quartile "
+                        f"{ob['hf_over_bed_q3_db']:+.1f}; {100 * ob['hf_above_bed']:.0f} % "
+                        f"above it), whole band {ob['over_bed_db']:+.1f} dB",
+                        flush=True,
+                    )
+    if not args.no_strikes:
+        inst = instrument_figures()
+        result["instruments"] = inst
+        for k, v in inst.items():
+            print(k, {a: (round(b, 2) if isinstance(b, float) else b) for a, b in v.items()})
     if not args.no_files:
         path = OUT / f"{args.tag}.json"
         if args.scenes and path.exists():  # a subset updates its rows of the same tag

@@ -66,6 +66,10 @@ SLOW_TESTS = {
     ("test_cli_render.py", "test_lossy_decoded_true_peak_stays_below_minus_one"),
     # 150 s of three struck-instrument scenes, the guard's every decision recorded
     ("test_sound.py", "test_guard_acts_at_most_two_percent_of_the_time"),
+    # a 5-minute focus plan each (gong, bowls) rendered with the guard's every decision
+    # recorded: 12 s of CPU for both, 25-40 s each on the loaded machine
+    ("test_sound_rules.py", "test_gong_plan_strokes_leave_the_guard_alone"),
+    ("test_sound_rules.py", "test_bowls_plan_is_balanced_and_leaves_the_guard_alone_once_it_rings"),
     # 190 s of four scenes each, rendered twice around a seek (the seek itself stays
     # in the fast run: test_seek_matches_continuous_render_when_sources_keep_time)
     ("test_seek.py", "test_seek_sounds_like_continuous_render_for_random_scenes"),

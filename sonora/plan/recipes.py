@@ -204,13 +204,20 @@ class Recipe:
         return tuple(dict.fromkeys(layer.family for layer in self.layers))
 
 
-def _bowl(gain: float = 0.0, pitch: float = 174.0, interval_s: float = 9.0, **kw: Any):
+def _bowl(
+    gain: float = 0.0,
+    pitch: float = 174.0,
+    interval_s: float = 9.0,
+    fixed: dict[str, float] | None = None,
+    **kw: Any,
+):
+    # spread 0.2: bowls placed wider (0.6) leaned plans 0.2-0.9 dB (docs/sound.md, round 9)
     return RecipeLayer(
         "bowls",
         "singing_bowl",
         gain,
         {"pitch_hz": pitch, "event_rate_per_min": 60.0 / interval_s},
-        fixed={"bowls": 3.0, "rub": 0.3, "decay_s": 30.0},
+        fixed={"bowls": 3.0, "rub": 0.3, "decay_s": 30.0, "spread": 0.2, **(fixed or {})},
         reverb_send=0.35,
         **kw,
     )
@@ -257,20 +264,27 @@ RECIPES: tuple[Recipe, ...] = (
         "brown noise",
         (RecipeLayer("noise", "brown_noise", 0.0, {}, bright_source="pink_noise"),),
     ),
-    Recipe("bowls", "singing bowls", (_bowl(),), _ROOM),
+    # alone, the bowls are their own bed: a continuous ring, not sparse events (round 9)
+    Recipe(
+        "bowls",
+        "singing bowls",
+        (_bowl(0.0, 174.0, 3.5, {"rub": 0.5, "decay_s": 45.0}, role="texture"),),
+        _ROOM,
+    ),
     Recipe(
         "gong",
         "a gong over a low drone",
         (
+            # played as gong-bath: strokes blooming out of the last one's hum (round 9)
             RecipeLayer(
                 "gong",
                 "gong",
                 0.0,
-                {"pitch_hz": 65.0, "event_rate_per_min": 60.0 / 16.0},
-                fixed={"bloom_s": 3.0, "decay_s": 28.0},
+                {"pitch_hz": 65.0, "event_rate_per_min": 60.0 / 8.0},
+                fixed={"bloom_s": 3.5, "decay_s": 45.0},
                 reverb_send=0.3,
             ),
-            _drone(-12.0, 65.0, brightness_scale=0.6),
+            _drone(-8.0, 130.0, brightness_scale=0.6),
         ),
         {"room_size": 0.85, "damping": 0.55, "wet_level": 0.5},
     ),
@@ -287,7 +301,7 @@ RECIPES: tuple[Recipe, ...] = (
                 fixed={"mode": 0.0},
                 reverb_send=0.45,
             ),
-            _drone(-9.0, 130.8, brightness_scale=0.6),
+            _drone(-7.0, 130.8, brightness_scale=0.6),
         ),
         {"room_size": 0.8, "damping": 0.6, "wet_level": 0.6},
     ),
@@ -332,8 +346,8 @@ RECIPES: tuple[Recipe, ...] = (
         "noise-bowls",
         "singing bowls over brown noise",
         (
-            _bowl(0.0, 174.0, 6.0),
-            RecipeLayer("noise", "brown_noise", -9.0, {}, brightness_scale=0.6),
+            _bowl(0.0, 174.0, 3.5, {"rub": 0.35, "decay_s": 40.0}, role="texture"),
+            RecipeLayer("noise", "brown_noise", -6.0, {}, brightness_scale=0.6),
         ),
         _ROOM,
     ),
