@@ -308,14 +308,14 @@ def test_to_dict_has_exactly_its_keys(model: object) -> None:
     for text in ("I want to die", "I have had insomnia for a year", "nice day"):
         d = triage(text).to_dict()
         assert list(d) == [
-        "level",
-        "reasons",
-        "resources",
-        "danger_now",
-        "language",
-        "unread",
-        "tentative",
-    ]
+            "level",
+            "reasons",
+            "resources",
+            "danger_now",
+            "language",
+            "unread",
+            "tentative",
+        ]
         assert d["level"] in {"crisis", "clinical", "everyday"}
         assert isinstance(d["reasons"], list)
         assert all(isinstance(r, str) for r in d["reasons"])
