@@ -356,6 +356,9 @@ def triage(
         else:
             probs = _reader(text, read, vectors, scores)
 
+    # a short note, or an emoji of harm (which the reader cannot see), weighs below
+    harm = blank.has_harm_emoji(text)
+    short = reading.is_short(text)
     reader_line = ""
     if probs is not None:
         reader = classifier.load()
@@ -364,8 +367,7 @@ def triage(
         is_crisis = p_crisis >= cut
         # a short note has no context for the reader to explain away the rules' alarm, or
         # an emoji of harm (which the reader cannot see): it stays crisis
-        harm = blank.has_harm_emoji(text)
-        held = (bool(crisis_sigs) or harm) and reading.is_short(text)
+        held = (bool(crisis_sigs) or harm) and short
         is_flagged = p_flagged >= reader.flagged.threshold
         figures, rest = rulebook.hyperboles(text) if is_crisis and not crisis_sigs else ([], "")
         if figures and not _crisis_without(rest, reader.crisis.threshold):
@@ -413,13 +415,7 @@ def triage(
         if danger:
             reasons.insert(0, "describes danger happening now: emergency number first")
         # the reader alone, on a few words: usually wrong, sometimes not (TriageResult)
-        tentative = (
-            not crisis_sigs
-            and not sem_crisis
-            and not danger
-            and not blank.has_harm_emoji(text)
-            and reading.is_short(text)
-        )
+        tentative = not crisis_sigs and not sem_crisis and not danger and not harm and short
         res = messages.crisis_list(country, region, danger_now=danger)
         message = messages.crisis_message(res, danger_now=danger, tentative=tentative)
         if unread:  # the emergency number stays first when there is danger now

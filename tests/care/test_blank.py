@@ -11,18 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from sonora.care import blank, embedding, reading
+from sonora.care import blank, reading
 from sonora.care.evaluate import load_labelled
 from sonora.care.triage import triage
-
-
-@pytest.fixture(scope="module")
-def model() -> object:
-    """Load the embedding model and prototypes once for this module."""
-    enc = embedding.encoder()
-    embedding.model_info()
-    return enc
-
 
 MASH = [
     "jkjkjkjk",

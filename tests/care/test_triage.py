@@ -40,14 +40,6 @@ FORBIDDEN = re.compile(r"\b(therapy|treat\w*|cure\w*|heal\w*|clinically proven)\
 
 
 @pytest.fixture(scope="module")
-def model() -> object:
-    """Load the embedding model and prototypes once for this module."""
-    enc = embedding.encoder()
-    embedding.model_info()  # embeds the prototypes too
-    return enc
-
-
-@pytest.fixture(scope="module")
 def disk_encoder(model: object) -> DiskCachedEncoder:
     """The bundled encoder, its vectors kept on disk between runs (:mod:`carekit`)."""
     return DiskCachedEncoder()

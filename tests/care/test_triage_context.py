@@ -12,18 +12,9 @@ from __future__ import annotations
 import pytest
 from carekit import CARE_DIR, cached_json
 
-from sonora.care import embedding, reading, rulebook
+from sonora.care import reading, rulebook
 from sonora.care.evaluate import load_labelled
 from sonora.care.triage import triage
-
-
-@pytest.fixture(scope="module")
-def model() -> object:
-    """Load the embedding model and prototypes once for this module."""
-    enc = embedding.encoder()
-    embedding.model_info()
-    return enc
-
 
 OWN_CLINICIAN = [
     "my psychiatrist said I should try relaxing before bed",

@@ -11,19 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from sonora.care import embedding
 from sonora.care import triage as triage_mod
 from sonora.care.triage import triage
 
 HARD = "sounds like things are really hard"
-
-
-@pytest.fixture(scope="module")
-def model() -> object:
-    """Load the embedding model and prototypes once for this module."""
-    enc = embedding.encoder()
-    embedding.model_info()
-    return enc
 
 
 @pytest.fixture
