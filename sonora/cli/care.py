@@ -90,9 +90,10 @@ def render_result(result: TriageResult, console: Console) -> None:
         for r in result.resources:
             if r["kind"] == "directory":
                 body.append(f"\n{r['note']} {r['url']}", style="dim")
-        console.print(
-            Panel(body, title="Please reach out now", border_style="red", title_align="left")
-        )
+        # The same headings as the page (_care.html): a crisis read by the trained reader
+        # alone in a few words is offered "in case it matters", with the same lines.
+        title = "If you need someone now" if result.tentative else "Please reach out now"
+        console.print(Panel(body, title=title, border_style="red", title_align="left"))
         return
     if result.level == "clinical":
         body = Text(result.message + "\n")

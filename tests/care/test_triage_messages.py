@@ -64,3 +64,26 @@ def test_tentative_heading_on_the_page() -> None:
     base = {"level": "crisis", "message": "m", "resources": [], "unread": False}
     assert "If you need someone now" in tpl.render(care={**base, "tentative": True})
     assert "Please reach out now" in tpl.render(care={**base, "tentative": False})
+
+
+def test_tentative_heading_in_the_terminal(model: object, reader_says_crisis: None) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from sonora.cli.care import triage_command
+
+    app = typer.Typer()
+    app.command("triage")(triage_command)
+
+    @app.callback()
+    def _root() -> None:
+        """Test app."""
+
+    for text, heading, other in (
+        ("quiet evening", "If you need someone now", "Please reach out now"),
+        ("i want to die", "Please reach out now", "If you need someone now"),
+    ):
+        res = CliRunner().invoke(app, ["triage", text, "--country", "GB"])
+        assert res.exit_code == 0, res.output
+        assert heading in res.output and other not in res.output
+        assert "116 123" in res.output
