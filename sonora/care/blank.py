@@ -113,7 +113,7 @@ WISH_WORDS: frozenset[str] = frozenset(
     sleep sleeping asleep nap unwind unwinding focus focusing
     rain rainfall raining water wind windy noise bowls bowl gong gongs chimes chime
     drone drones melody melodies breath breathe breathing binaural beats
-    waves wave ocean sea stream streams forest garden pacer night
+    waves wave ocean stream streams forest garden pacer night
     calm calming calmer quiet quieter rest resting restful relax relaxing relaxed
     relaxation soft gentle soothing chill cosy cozy meditate meditation mindfulness
     music sound sounds soundscape ambient nature session
@@ -124,12 +124,14 @@ WISH_WORDS: frozenset[str] = frozenset(
 #: alone: times of day and lengths of time, joining words, the describing words of
 #: scene names and family labels ("deep drone", "pink noise", "gong bath"), and the
 #: places and outputs of the check-in form ("in bed", "headphones"). "night" is a
-#: wish word, not a time: two built-in scenes are named for it.
+#: wish word, not a time: two built-in scenes are named for it. No article: a wish
+#: is telegraphic ("ocean at night"), while "the water tonight" reads like a sentence
+#: and goes to the reader.
 WISH_COMPANIONS: frozenset[str] = frozenset(
     """
     morning afternoon evening nights tonight bedtime nighttime midday lunchtime today
     time min mins minute minutes hour hours
-    a an the some and or with at for of in before after then more bit little
+    some and or with at for of in before after then more bit little
     deep brown pink white warm singing bath bed headphones speaker
     """.split()
 )

@@ -50,6 +50,7 @@ WISHES = [
     "ocean at night",
     "20 min focus",
     "gentle rain, some wind",
+    "water tonight",
     "calm morning",
     "fall asleep",
     "wind down",
@@ -72,6 +73,7 @@ NOT_WISHES = [
     "end",
     "tonight",  # a time of day alone names nothing Sonora offers
     "the evening",
+    "the water tonight",  # no article: a wish is telegraphic
     "20 minutes",
     "fall",  # words of a goal phrase count only inside it
     "anxiety",
