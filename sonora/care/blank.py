@@ -22,6 +22,13 @@ Two kinds (see :func:`nothing_to_read`):
     Only words that acknowledge or hedge and say nothing about the listener
     ("hmm", "idk", "ok", "fine thanks", "whatever", "nothing much really"),
     possibly with numbers, emoji or mash. Everyday.
+``"wish"``
+    Only words naming what Sonora itself offers (see :func:`named_wish`): a goal of
+    the check-in form ("sleep", "unwind", "ease anxiety"), a sound family or a word
+    of a built-in scene's name ("rain", "bowls", "ocean at night"), a word for the
+    calm it offers ("calm", "quiet", "rest"), with at most times of day ("tonight",
+    "evening"), lengths of time, a few joining words and the filler words beside
+    them. The listener is telling Sonora what they came for. Everyday.
 
 What is never blank: a note in which the rules or the concern gate found anything
 (triage asks only when they found nothing), a note with an emoji of harm (a knife,
@@ -29,12 +36,17 @@ pills, a syringe, blood, a coffin or headstone, a skull and crossbones, a gun, a
 rope knot, a razor), a note with letters of a script other than Latin, and any
 word that is not in the short lists below (so "not ok", "tired", "cant anymore",
 "done", "bye" are read as usual). The filler lists are English; a short note in
-another language is read by the reader as before.
+another language is read by the reader as before. A wish is never a note with any
+emoji or other symbol, nor one with only a time of day or joining words ("tonight"),
+and words that are euphemisms in crisis speech ("peace", "forever", "away", "gone",
+"end", "final", "long", "eternal") are deliberately not in its lists: "sleep
+forever", "final rest" and "want to sleep" are read as usual.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Literal
 
 from sonora.care import rulebook
@@ -43,13 +55,17 @@ __all__ = [
     "FILLER_PHRASES",
     "FILLER_WORDS",
     "HARM_EMOJI",
+    "WISH_COMPANIONS",
+    "WISH_PHRASES",
+    "WISH_WORDS",
     "Blank",
     "clean",
     "has_harm_emoji",
+    "named_wish",
     "nothing_to_read",
 ]
 
-Blank = Literal["unread", "filler"]
+Blank = Literal["unread", "filler", "wish"]
 
 #: Words that only acknowledge, hedge or fill (after folding: lower case, no
 #: apostrophes, letter runs shortened to two: "hmmmm" -> "hmm", "okayyy" -> "okayy").
@@ -85,6 +101,51 @@ HARM_EMOJI: frozenset[str] = frozenset(
     "\U0001f5e1\U0001f4a3\U0001f9e8"
 )
 
+#: Words naming what Sonora offers, any one of which makes a note a wish: the goals
+#: of the check-in form (``sonora.plan.GOALS``, their labels on the form) and their
+#: word forms; the sound families (``sonora.plan.FAMILIES``), their labels and what
+#: their sounds are called; the nouns of the built-in scenes' names
+#: (``sonora.scenes.builtin_names()``); words for the calm Sonora offers. A test
+#: checks that every goal, family and scene name is covered. Never here: a word that
+#: alone is a euphemism in crisis speech (peace, forever, away, gone, end, ...).
+WISH_WORDS: frozenset[str] = frozenset(
+    """
+    sleep sleeping asleep nap unwind unwinding focus focusing
+    rain rainfall raining water wind windy noise bowls bowl gong gongs chimes chime
+    drone drones melody melodies breath breathe breathing binaural beats
+    waves wave ocean stream streams forest garden pacer night
+    calm calming calmer quiet quieter rest resting restful relax relaxing relaxed
+    relaxation soft gentle soothing chill cosy cozy meditate meditation mindfulness
+    music sound sounds soundscape ambient nature session
+    """.split()
+)
+
+#: Words that may stand beside a :data:`WISH_WORDS` word but never make a wish
+#: alone: times of day and lengths of time, joining words, the describing words of
+#: scene names and family labels ("deep drone", "pink noise", "gong bath"), and the
+#: places and outputs of the check-in form ("in bed", "headphones"). "night" is a
+#: wish word, not a time: two built-in scenes are named for it. No article: a wish
+#: is telegraphic ("ocean at night"), while "the water tonight" reads like a sentence
+#: and goes to the reader.
+WISH_COMPANIONS: frozenset[str] = frozenset(
+    """
+    morning afternoon evening nights tonight bedtime nighttime midday lunchtime today
+    time min mins minute minutes hour hours
+    some and or with at for of in before after then more bit little
+    deep brown pink white warm singing bath bed headphones speaker
+    """.split()
+)
+
+#: Phrases of the check-in form and everyday speech, matched as whole words first;
+#: their words count only inside them ("fall" alone, "anxiety" alone are read as usual).
+WISH_PHRASES: tuple[str, ...] = (
+    "ease anxious feelings",
+    "ease anxiety",
+    "fall asleep",
+    "wind down",
+    "all night",
+)
+
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _VOWELS = frozenset("aeiouy")
 _PHRASES = re.compile(r"\b(" + "|".join(re.escape(p) for p in FILLER_PHRASES) + r")\b")
@@ -94,6 +155,9 @@ _DIGITS = re.compile(r"\d+")
 _HELD = re.compile(r"^(.)\1+$")
 _REPEATS = re.compile(r"([^\W\d_])\1{2,}")
 _NON_WORD = re.compile(r"[\W_]+")
+_WISH_PHRASES = re.compile(r"\b(" + "|".join(re.escape(p) for p in WISH_PHRASES) + r")\b")
+#: Unicode categories a wish may be written in: letters, numbers, punctuation, spaces.
+_PLAIN = frozenset("LNPZ")
 
 
 def _known(word: str) -> bool:
@@ -154,6 +218,50 @@ def has_harm_emoji(text: str) -> bool:
     return any(c in HARM_EMOJI for c in text)
 
 
+def named_wish(text: str) -> tuple[str, ...]:
+    """The things a note names that Sonora offers, when that is all it says.
+
+    Parameters
+    ----------
+    text : str
+        The note as written. Triage asks only when the rules and the concern gate
+        found nothing in it.
+
+    Returns
+    -------
+    tuple of str
+        The :data:`WISH_PHRASES` and :data:`WISH_WORDS` of the note, in order (folded,
+        lower case), when every word of it is one of those, a
+        :data:`WISH_COMPANIONS` word, a filler word or phrase or a number, at least one
+        is a wish word or phrase, and it has no emoji or other symbol; else ``()``.
+
+    Examples
+    --------
+    >>> named_wish("Sleep"), named_wish("rain and bowls tonight"), named_wish("tonight")
+    (('sleep',), ('rain', 'bowls'), ())
+    >>> named_wish("sleep forever"), named_wish("want to sleep"), named_wish("sleep \U0001f634")
+    ((), (), ())
+    """
+    if any(
+        unicodedata.category(c)[0] not in _PLAIN and not c.isspace() for c in text
+    ):  # an emoji or symbol can say what the words do not
+        return ()
+    if any(not ("a" <= c <= "z") for c in rulebook.fold("".join(_LETTERS.findall(text)))):
+        return ()  # another script: the reader reads it
+    found: list[str] = []
+    rest = _PHRASES.sub(" ", clean(text))
+    for piece in _WISH_PHRASES.split(rest):
+        if piece in WISH_PHRASES:
+            found.append(piece)
+            continue
+        for word in piece.split():
+            if word in WISH_WORDS:
+                found.append(word)
+            elif not (word in WISH_COMPANIONS or word in FILLER_WORDS or _DIGITS.fullmatch(word)):
+                return ()
+    return tuple(found)
+
+
 def nothing_to_read(text: str) -> Blank | None:
     """Whether a note has nothing in it to screen, and of which kind.
 
@@ -164,10 +272,11 @@ def nothing_to_read(text: str) -> Blank | None:
 
     Returns
     -------
-    {"unread", "filler"} or None
+    {"unread", "filler", "wish"} or None
         ``"unread"``: no word Sonora knows (mash, numbers, emoji, symbols);
-        ``"filler"``: only filler words, perhaps with those; ``None``: anything
-        else, which is read as usual.
+        ``"filler"``: only filler words, perhaps with those; ``"wish"``: only words
+        naming what Sonora offers (:func:`named_wish`); ``None``: anything else,
+        which is read as usual.
 
     Examples
     --------
@@ -175,9 +284,13 @@ def nothing_to_read(text: str) -> Blank | None:
     ('unread', 'unread', 'filler')
     >>> nothing_to_read("fine thanks"), nothing_to_read("not ok"), nothing_to_read("tired")
     ('filler', None, None)
+    >>> nothing_to_read("quiet evening"), nothing_to_read("final rest")
+    ('wish', None)
     """
     if has_harm_emoji(text):
         return None
+    if named_wish(text):
+        return "wish"
     letters = "".join(_LETTERS.findall(text))
     if any(not ("a" <= c <= "z") for c in rulebook.fold(letters)):
         return None  # another script (or a letter fold keeps): the reader reads it

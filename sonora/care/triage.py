@@ -322,6 +322,9 @@ def triage(
         return _not_read(country, region, "letters typed at random, numbers or emoji")
     if kind == "filler":  # "hmm", "fine thanks": nothing to screen, nothing to guess from
         return TriageResult("everyday", ["the note has only filler words, nothing to screen"])
+    if kind == "wish":  # "sleep", "quiet evening": the listener says what they came for
+        named = ", ".join(blank.named_wish(text))
+        return TriageResult("everyday", [f"the note names only what you came for ({named})"])
     language, unread = read.language, read.unread
     crisis_sigs, clinical_sigs = read.crisis, read.clinical
 
