@@ -131,7 +131,7 @@ WISH_COMPANIONS: frozenset[str] = frozenset(
     """
     morning afternoon evening nights tonight bedtime nighttime midday lunchtime today
     time min mins minute minutes hour hours
-    some and or with at for of in before after then more bit little
+    some and or with at for of in before after then more bit little please
     deep brown pink white warm singing bath bed headphones speaker
     """.split()
 )

@@ -36,6 +36,7 @@ EUPHEMISMS = (
 ).split()
 
 WISHES = [
+    "sleep please",  # a request word beside a wish (alone, "please" is read as usual)
     "sleep",
     "rest",
     "calm",
