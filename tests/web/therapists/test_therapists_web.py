@@ -370,3 +370,16 @@ def test_a_crisis_reason_puts_help_first_on_the_confirmation(tmp_path: Path) -> 
         assert "116 123" in page  # Samaritans, for a GB therapist
     finally:
         core.close()
+
+
+def test_the_account_page_links_admins_and_therapists_to_their_pages(app: Any) -> None:
+    ther, _ = join_as_therapist(app, "ada@example.org")
+    admin = sign_in_admin(app)
+    listener = TestClient(app)
+    listener.post("/api/guest", json={})
+    mine = ther.get("/account").text
+    assert 'href="/therapists/me"' in mine and 'href="/admin/verify"' not in mine
+    theirs = admin.get("/account").text
+    assert 'href="/admin/verify"' in theirs and 'href="/therapists/me"' not in theirs
+    plain = listener.get("/account").text
+    assert 'href="/admin/verify"' not in plain and 'href="/therapists/me"' not in plain
