@@ -398,7 +398,9 @@ async def book_submit(
         rec, token = await run_in_threadpool(lambda: svc.book(t.id, data, user=user))
         if rec.status == "pending":  # held once the address confirms (web/holds.py)
             return render(
-                request, "therapists/check_email.html", {**credential_card(svc, t), "b": rec}
+                request,
+                "therapists/check_email.html",
+                {**credential_card(svc, t), "b": rec, "sends_mail": bool(core.settings.smtp_host)},
             )
     except SlotUnavailable as exc:
         tz = str(data.get("tz") or "UTC")

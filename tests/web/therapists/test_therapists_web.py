@@ -383,3 +383,43 @@ def test_the_account_page_links_admins_and_therapists_to_their_pages(app: Any) -
     assert 'href="/admin/verify"' in theirs and 'href="/therapists/me"' not in theirs
     plain = listener.get("/account").text
     assert 'href="/admin/verify"' not in plain and 'href="/therapists/me"' not in plain
+
+
+@pytest.mark.parametrize("smtp_host", ["", "127.0.0.1"])  # loopback: nothing leaves
+def test_the_check_your_email_page_says_when_no_mail_is_sent(
+    tmp_path: Path, smtp_host: str
+) -> None:
+    core = Core(
+        therapist_settings(
+            tmp_path,
+            smtp_host=smtp_host,
+            smtp_port=9,  # nothing listens: the email waits in the outbox, kept for a retry
+            booking_confirmation=True,
+            signup_confirmation="never",
+        )
+    )
+    try:
+        app = create_app(core)
+        _, tid = join_as_therapist(app, "ada@example.org")
+        verify_by_form(sign_in_admin(app), tid)
+        c = TestClient(app)
+        start = first_slot(c, tid)
+        page = f"/therapists/{tid}/book?start={quote(start)}&tz=UTC"
+        r = c.post(
+            f"/therapists/{tid}/book",
+            data={
+                "csrf_token": form_csrf(c, page),
+                "start": start,
+                "tz": "UTC",
+                "name": "Sam",
+                "email": "sam@example.org",
+            },
+        )
+        assert r.status_code == 200 and "Check your email" in r.text
+        if smtp_host:
+            assert "We sent a link to sam@example.org" in r.text
+            assert "no mail server" not in r.text
+        else:  # a laptop: the link waits in the outbox folder, and the page says so
+            assert "We sent" not in r.text and "no mail server set up" in r.text
+    finally:
+        core.close()
