@@ -423,3 +423,14 @@ def test_the_check_your_email_page_says_when_no_mail_is_sent(
             assert "We sent" not in r.text and "no mail server set up" in r.text
     finally:
         core.close()
+
+
+def test_a_credential_note_is_not_read_as_a_doubt_about_the_person(app: Any) -> None:
+    _, tid = join_as_therapist(app, "ada@example.org")
+    verify_by_form(sign_in_admin(app), tid)
+    page = TestClient(app).get(f"/therapists/{tid}").text
+    note = page[page.index('class="small to-confirm"') :]
+    note = note[: note.index("</p>")]
+    # Sonora's notes on the HCPC (the register's address), never about this therapist
+    assert "Sonora's notes on the HCPC credential" in note
+    assert "not about this person" in note
