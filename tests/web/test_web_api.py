@@ -325,6 +325,11 @@ def test_a_visitor_goes_through_every_page(app: Any) -> None:
         player = c.get(f"/play/{plan_id}").text
         assert f"/api/plans/{plan_id}/stream?format=opus" in player
         assert "Mixer" in player and "Sleep timer" in player and "Night mode" in player
+        # "Finish and check out" is the next step, on its own line, not a third download
+        downloads = re.search(r'<p class="links" id="downloads">(.*?)</p>', player, re.S)
+        assert downloads is not None and "MP3" in downloads.group(1)
+        assert 'id="finish"' not in downloads.group(1)
+        assert not downloads.group(1).rstrip().endswith("·")
         # the mixer shows every layer of the plan, each with its part in the mix
         layers = c.get(f"/api/plans/{plan_id}").json()["layers"]
         sliders = re.findall(r'<label for="gain-(\d+)">([^<]+) volume <span', player)
