@@ -363,7 +363,9 @@ async def book_page(
     from sonora.therapists.service import parse_instant
 
     when = parse_instant(start, "start")
-    return _book_form(request, svc, t, tz=tz, start=when)
+    # A signed-in listener's own address, ready to change (the link is mailed there).
+    values = {"email": user.email} if user is not None and user.email else None
+    return _book_form(request, svc, t, tz=tz, start=when, values=values)
 
 
 def _book_form(

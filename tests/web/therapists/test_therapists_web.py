@@ -434,3 +434,18 @@ def test_a_credential_note_is_not_read_as_a_doubt_about_the_person(app: Any) -> 
     # Sonora's notes on the HCPC (the register's address), never about this therapist
     assert "Sonora's notes on the HCPC credential" in note
     assert "not about this person" in note
+
+
+def test_the_booking_form_starts_with_a_signed_in_listeners_email(app: Any) -> None:
+    _, tid = join_as_therapist(app, "ada@example.org")
+    verify_by_form(sign_in_admin(app), tid)
+    anon = TestClient(app)
+    start = first_slot(anon, tid)
+    page = f"/therapists/{tid}/book?start={quote(start)}&tz=UTC"
+    assert 'id="b-email" name="email" type="email"' in anon.get(page).text
+    assert 'value=""' in re.search(r'<input id="b-email"[^>]*>', anon.get(page).text).group(0)
+    listener, _ = join_as_therapist(
+        app, "sam@example.org", display_name="Sam Listener", registration_number="AS33333"
+    )
+    field = re.search(r'<input id="b-email"[^>]*>', listener.get(page).text)
+    assert field is not None and 'value="sam@example.org"' in field.group(0)
