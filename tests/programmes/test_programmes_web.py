@@ -180,6 +180,7 @@ def test_the_owners_may_and_views_are_logged(world: World) -> None:
     assert "From your music therapist, Ada Lovelace" in r.text and "SECRET-NOTE" in r.text
     r = lee.get("/checkin")
     assert "How settled do you feel?" in r.text and f"pq_{ids['pid']}_q0" in r.text
+    assert f'href="/programmes/{ids["pid"]}"' in r.text  # the programme, one tap away
 
 
 def test_checkin_form_stores_answers_and_refuses_bad_ones_whole(world: World) -> None:
