@@ -262,7 +262,9 @@ def test_delete_account_removes_everything(app: Any, alice: TestClient, bob: Tes
 # -- the pages, as a visitor uses them -------------------------------------------------
 def test_a_visitor_goes_through_every_page(app: Any) -> None:
     with TestClient(app) as c:
-        assert "Begin" in c.get("/").text
+        home = c.get("/").text
+        assert "Begin" in home
+        assert 'href="/signup"' in home  # one who came to sign up finds it on the first page
         r = c.post("/start", data={"csrf_token": csrf_of(c)}, follow_redirects=False)
         assert r.headers["location"] == "/onboarding"
         assert c.get("/checkin", follow_redirects=False).headers["location"] == "/onboarding"
