@@ -449,3 +449,26 @@ def test_the_booking_form_starts_with_a_signed_in_listeners_email(app: Any) -> N
     )
     field = re.search(r'<input id="b-email"[^>]*>', listener.get(page).text)
     assert field is not None and 'value="sam@example.org"' in field.group(0)
+
+
+def test_a_short_notes_tentative_screen_is_not_shown_as_a_crisis(app: Any, core: Core) -> None:
+    # A note of a word or two ("Sleep") is screened tentatively: the listener sees help
+    # "in case it matters"; the therapist must not read their client as in crisis.
+    ther, tid = join_as_therapist(app, "ada@example.org")
+    verify_by_form(sign_in_admin(app), tid)
+    c = TestClient(app)
+    body = {"start": first_slot(c, tid), "tz": "UTC", "name": "Sam", "email": "sam@example.org"}
+    r = c.post(f"/api/therapists/{tid}/bookings", json={**body, "reason": "Sleep"})
+    assert r.status_code == 201, r.text
+    from sqlalchemy import update
+
+    from sonora.therapists.models import Booking
+
+    for tentative, shown in ((True, "Screen: too short to tell"), (False, "Screen: crisis")):
+        care = {"level": "crisis", "tentative": tentative, "reasons": [], "resources": []}
+        with core.store.engine.begin() as conn:
+            conn.execute(update(Booking).values(care=care))
+        page = ther.get("/therapists/me").text
+        assert shown in page
+        if tentative:
+            assert "Screen: crisis" not in page
