@@ -444,6 +444,30 @@ def test_serve_command_registers_on_a_typer_app() -> None:
     assert r.exit_code != 0
 
 
+def test_serve_on_a_busy_port_says_so_and_exits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    import typer
+    from typer.testing import CliRunner
+
+    from sonora.web.cli import serve_command
+
+    app = typer.Typer()
+    app.command("serve")(serve_command)
+    app.command("noop")(lambda: None)
+    monkeypatch.setenv("SONORA_DATA_DIR", str(tmp_path))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = CliRunner().invoke(app, ["serve", "--port", str(port)])
+    assert r.exit_code == 2, r.output
+    assert f"127.0.0.1:{port} is already in use" in r.output
+    assert "listening" not in r.output  # nothing started
+
+
 def test_sound_vs_quiet_rest_comparison_shows_in_history(alice: TestClient) -> None:
     assert alice.put("/api/profile", json={"quiet_rest": True}).status_code == 200
     kinds = []
