@@ -472,3 +472,20 @@ def test_a_short_notes_tentative_screen_is_not_shown_as_a_crisis(app: Any, core:
         assert shown in page
         if tentative:
             assert "Screen: crisis" not in page
+
+
+def test_the_consults_table_turns_into_cards_on_a_phone(app: Any) -> None:
+    # Like the history table: each consult a card of labelled lines on a narrow screen
+    # (its cancel form was off the right edge of a phone, in a sideways-scrolling box).
+    ther, tid = join_as_therapist(app, "ada@example.org")
+    verify_by_form(sign_in_admin(app), tid)
+    c = TestClient(app)
+    body = {"start": first_slot(c, tid), "tz": "UTC", "name": "Sam", "email": "sam@example.org"}
+    assert c.post(f"/api/therapists/{tid}/bookings", json=body).status_code == 201
+    page = ther.get("/therapists/me").text
+    table = page[page.index('aria-labelledby="upcoming"><table') :]
+    table = table[: table.index("</table>")]
+    assert '<table class="cards">' in table
+    for label in ("When", "Who", "Their note"):
+        assert f'data-label="{label}"' in table
+    assert 'class="cancel-cell"' in table
