@@ -260,3 +260,13 @@ def test_parse_duration_rejects(text: str) -> None:
         parse_duration(text)
     assert exc.value.field == "duration"
     assert "12h" in exc.value.message
+
+
+@pytest.mark.parametrize("group", ["admin", "therapists", "outbox", "programmes", "library"])
+def test_command_groups_print_plain_help_like_every_other_command(group: str) -> None:
+    r = runner.invoke(app, [group, "--help"], terminal_width=80)
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith(f"Usage: sonora {group} [OPTIONS] COMMAND [ARGS]...")
+    assert "Commands:" in r.output
+    assert not set(r.output) & set("╭╮╰╯│─"), r.output  # no Rich boxes
+    assert "<bool>" not in r.output

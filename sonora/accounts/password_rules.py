@@ -8,6 +8,8 @@ works offline and sends nothing anywhere.
 'this is one of the most common passwords; choose another'
 >>> password_problem("sam@example.org", email="sam@example.org", min_length=8)
 "don't use your email address as your password"
+>>> password_problem("robin-lantern", email="robin@example.org", min_length=8)
+"don't start your password with the name of your email address (robin…)"
 >>> password_problem("tide-lantern-orchard", email="sam@example.org", min_length=8) is None
 True
 """
@@ -63,8 +65,11 @@ def password_problem(password: object, *, email: str, min_length: int) -> str | 
         return "a password of one repeated character is too easy to guess; choose another"
     email = email.strip().casefold()
     local = email.split("@", 1)[0]
-    if folded in (email, local) or (len(local) >= 4 and folded.startswith(local)):
+    if folded in (email, local):
         return "don't use your email address as your password"
+    if len(local) >= 4 and folded.startswith(local):
+        # Said as it is: "admin pass 123" for admin@… is not "your email address".
+        return f"don't start your password with the name of your email address ({local}…)"
     common = common_passwords()
     # Also the common stems with digits or punctuation added at the end ("password123!").
     stem = folded.rstrip("0123456789!?.@#$%*_- ")

@@ -86,6 +86,8 @@ def _load_command(name: str) -> click.Command:
     module, attr = target.split(":")
     obj = getattr(importlib.import_module(module), attr)
     if isinstance(obj, typer.Typer):
+        # Plain click help like every other command (no Rich boxes, no "<bool>" on --help).
+        obj.rich_markup_mode = None
         cmd = typer.main.get_group(obj)
     else:
         holder = typer.Typer(rich_markup_mode=None, add_completion=False)

@@ -41,12 +41,15 @@ def _open(email: str) -> tuple[Core, UserRecord]:
     found = core.accounts.credentials(email.strip().lower())
     if found is None:
         core.close()
-        raise typer.BadParameter(f"no account with the email {email!r}", param_hint="--email")
+        raise _fail(f"email: no account with the email {email!r}; sign up in the app first")
     return core, found[0]
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"Error: {message}", err=True)
+    """Print ``error: MESSAGE`` as every other command does; the exit to raise (status 2)."""
+    from sonora.cli.options import print_error
+
+    print_error(message)
     return typer.Exit(2)
 
 

@@ -71,9 +71,11 @@ def print_plan(plan, console: Console) -> None:
             settings = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in layer.params.items())
             table.add_row(layer.family, layer.source, f"{layer.gain_db:+.1f}", settings or "-")
         console.print(table)
+    # The plan's own sound seed, not the --seed that chose the plan: a plan file keeps it
+    # (render the --json file for the same samples); --seed N repeats the plan itself.
     console.print(
-        f"[dim]seed {plan.seed} · same plan, same seed, same sound · "
-        "a wellness tool, not music therapy[/]"
+        f"[dim]sound seed {plan.seed} (kept in the plan's --json file: same file, same "
+        "sound) · a wellness tool, not music therapy[/]"
     )
 
 

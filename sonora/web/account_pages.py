@@ -41,8 +41,24 @@ async def account(
     return render(
         request,
         "account.html",
-        {"profile": profile, "error": None, "msg": request.query_params.get("msg", "")},
+        {
+            "profile": profile,
+            "error": None,
+            "msg": request.query_params.get("msg", ""),
+            **await run_in_threadpool(_roles, core, user),
+        },
     )
+
+
+def _roles(core: Core, user: UserRecord) -> dict[str, bool]:
+    """Whether ``user`` verifies credentials (admin) and has a therapist profile.
+
+    The account page links to their pages: nothing else in the app points there.
+    """
+    if user.is_guest:
+        return {"is_admin": False, "is_therapist": False}
+    svc = core.therapists
+    return {"is_admin": svc.is_admin(user), "is_therapist": svc.own_profile(user) is not None}
 
 
 async def _credentials_submit(
@@ -192,8 +208,12 @@ async def delete_submit(
     if str(data.get("confirm", "")).strip().lower() != "delete":
         profile = await run_in_threadpool(core.profile, user)
         err = ParameterError("confirm", "type delete to confirm")
+        roles = await run_in_threadpool(_roles, core, user)
         return render(
-            request, "account.html", {"profile": profile, "error": err, "msg": ""}, status=422
+            request,
+            "account.html",
+            {"profile": profile, "error": err, "msg": "", **roles},
+            status=422,
         )
     await run_in_threadpool(core.delete_account, user)
     resp = redirect("/?msg=deleted")

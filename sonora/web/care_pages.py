@@ -14,6 +14,7 @@ its entry on ``/evidence`` and its grade.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -37,7 +38,7 @@ from sonora.errors import ParameterError
 from sonora.web.deps import CoreDep, MaybeUser, PageUser
 from sonora.web.rendering import read_form, redirect, render
 
-__all__ = ["claim_markup", "router"]
+__all__ = ["claim_markup", "router", "sms_href"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -86,8 +87,30 @@ def template_globals() -> dict[str, Any]:
     return {"claim": claim_markup, "GRADES": GRADES}
 
 
-#: No filters of its own.
-TEMPLATE_FILTERS: dict[str, Any] = {}
+#: "Text SHOUT to 85258", "Text 988", "Text 0477 13 11 14": a keyword (optional) and a number.
+_TEXT_LINE = re.compile(r"^Text (?:([A-Z]+) to )?(\d[\d -]*\d)\b")
+
+
+def sms_href(text: str) -> str | None:
+    """An ``sms:`` link that opens a text to a line, its keyword typed in (``None``: no number).
+
+    >>> sms_href("Text SHOUT to 85258")
+    'sms:85258?&body=SHOUT'
+    >>> sms_href("Text 9-8-8")
+    'sms:988'
+    >>> sms_href("Free text messaging") is None
+    True
+    """
+    m = _TEXT_LINE.match(text or "")
+    if m is None:
+        return None
+    number = re.sub(r"[ -]", "", m.group(2))
+    # "?&body=" is the form both iOS and Android Messages read.
+    return f"sms:{number}?&body={m.group(1)}" if m.group(1) else f"sms:{number}"
+
+
+#: ``sms_href`` for the help lines a crisis card lists (one tap to text, on a phone).
+TEMPLATE_FILTERS: dict[str, Any] = {"sms_href": sms_href}
 
 
 def _country(core: Any, profile: dict[str, Any] | None) -> str:

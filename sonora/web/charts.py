@@ -16,11 +16,12 @@ from markupsafe import Markup
 
 __all__ = ["Frame", "goal_chart", "session_chart", "svg_open"]
 
+#: The goals as the check-in form and the chart legend name them (not the API's keys).
 GOAL_NAMES = {
-    "sleep": "sleep",
-    "unwind": "unwind",
-    "ease_anxiety": "ease anxiety",
-    "focus": "focus",
+    "sleep": "Fall asleep",
+    "unwind": "Unwind",
+    "ease_anxiety": "Ease anxious feelings",
+    "focus": "Focus",
 }
 
 

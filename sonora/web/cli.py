@@ -40,6 +40,14 @@ def serve_command(
     except Exception as exc:  # pydantic names the setting at fault
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
+    if not reload and not _can_listen(settings.host, settings.port):
+        # Said at once: uvicorn would start the whole app first, then take ~20 s to exit.
+        typer.echo(
+            f"error: port: {settings.host}:{settings.port} is already in use (another Sonora, "
+            "or another program); stop it or choose another with --port",
+            err=True,
+        )
+        raise typer.Exit(code=2)
     typer.echo(f"Sonora is listening on http://{settings.host}:{settings.port}  (Ctrl+C to stop)")
     typer.echo(f"Data: {settings.database_url.split('@')[-1]}")
     if reload:
@@ -67,3 +75,29 @@ def serve_command(
         forwarded_allow_ips="127.0.0.1",
         **({"log_config": log_config(settings.log_level)} if settings.log_format == "json" else {}),
     )
+
+
+def _can_listen(host: str, port: int) -> bool:
+    """Whether a server could listen on ``host:port`` now (bound and released at once).
+
+    Parameters
+    ----------
+    host : str
+        The address ``sonora serve`` listens on (IPv4 or IPv6, or a name).
+    port : int
+        The TCP port.
+    """
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return True  # uvicorn reports a bad address in its own words
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            s.bind(addr)
+        except OSError:
+            return False
+    return True

@@ -26,7 +26,7 @@ __all__ = ["APP_SHELL", "CACHE_VERSION", "manifest", "router", "service_worker_s
 router = APIRouter(include_in_schema=False)
 
 #: Bump when the app shell changes so installed copies fetch the new one.
-CACHE_VERSION = "sonora-shell-v4"
+CACHE_VERSION = "sonora-shell-v5"
 #: What the service worker caches on install (served without a listener's data).
 APP_SHELL = (
     "/kept",

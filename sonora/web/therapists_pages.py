@@ -363,7 +363,9 @@ async def book_page(
     from sonora.therapists.service import parse_instant
 
     when = parse_instant(start, "start")
-    return _book_form(request, svc, t, tz=tz, start=when)
+    # A signed-in listener's own address, ready to change (the link is mailed there).
+    values = {"email": user.email} if user is not None and user.email else None
+    return _book_form(request, svc, t, tz=tz, start=when, values=values)
 
 
 def _book_form(
@@ -398,7 +400,9 @@ async def book_submit(
         rec, token = await run_in_threadpool(lambda: svc.book(t.id, data, user=user))
         if rec.status == "pending":  # held once the address confirms (web/holds.py)
             return render(
-                request, "therapists/check_email.html", {**credential_card(svc, t), "b": rec}
+                request,
+                "therapists/check_email.html",
+                {**credential_card(svc, t), "b": rec, "sends_mail": bool(core.settings.smtp_host)},
             )
     except SlotUnavailable as exc:
         tz = str(data.get("tz") or "UTC")

@@ -4,6 +4,8 @@ and names the field of any bad input before anything is written.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -138,3 +140,14 @@ def test_cli_without_a_seed_makes_a_fresh_plan_and_says_how_to_repeat_it(cli):
     assert "Same plan again" not in again[0]
     r = CliRunner().invoke(cli, [*args, "--seed=-1"])
     assert r.exit_code == 2 and "seed:" in r.output
+
+
+def test_the_seed_it_offers_for_the_same_plan_is_the_one_that_repeats_it(cli):
+    args = ["recommend", "--goal", "sleep", "--tension", "7", "--time", "23:10", "--seed", "7"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    # Only --seed 7 is offered as "the same plan"; the plan's sound seed is named as such.
+    for line in first.output.splitlines():
+        if "same plan" in line:
+            assert re.findall(r"seed (\d+)", line) == ["7"], line
+    assert re.search(r"sound seed \d+", first.output), first.output

@@ -180,6 +180,7 @@ def test_the_owners_may_and_views_are_logged(world: World) -> None:
     assert "From your music therapist, Ada Lovelace" in r.text and "SECRET-NOTE" in r.text
     r = lee.get("/checkin")
     assert "How settled do you feel?" in r.text and f"pq_{ids['pid']}_q0" in r.text
+    assert f'href="/programmes/{ids["pid"]}"' in r.text  # the programme, one tap away
 
 
 def test_checkin_form_stores_answers_and_refuses_bad_ones_whole(world: World) -> None:
@@ -295,3 +296,18 @@ def test_report_downloads_are_rate_limited_like_downloads() -> None:
     for path in ("/programmes/abc/report.pdf", "/api/programmes/abc/report.csv"):
         assert _match("GET", path) == ("downloads", None), path
     assert _match("GET", "/programmes/abc") is None
+
+
+def test_a_client_without_a_programme_says_where_their_data_will_show(world: World) -> None:
+    svc = world.core.programmes
+    svc.set_share(world.lee.user, world.ada.therapist_id or "", ["numbers", "history"])
+    share = svc.clients(world.ada.user)[0]
+    ada = client(create_app(world.core), world.ada)
+    page = ada.get(f"/therapists/me/clients/{share.id}").text
+    # no programme yet: the therapist is told why nothing of Lee's is shown, and how
+    assert "shows here over a programme's dates" in page
+    svc.create_programme(world.ada.user, share.id, programme_body())
+    assert (
+        "shows here over a programme's dates"
+        not in ada.get(f"/therapists/me/clients/{share.id}").text
+    )

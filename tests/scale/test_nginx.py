@@ -55,8 +55,10 @@ def test_nginx_in_front_of_two_processes(tmp_path: Path, db_url: str) -> None:
                     pass
             assert front.get("/readyz").json()["status"] == "ready"
             assert front.get("/metrics").status_code == 404  # operators scrape each process
-            r = front.post("/api/guest", json={})
-            assert r.status_code == 201
+            # As a browser sends it: the page's origin, port included (nginx on 8080, say);
+            # the app compares it with the Host nginx passes on (403 when the port is lost).
+            r = front.post("/api/guest", json={}, headers={"Origin": f"http://127.0.0.1:{port}"})
+            assert r.status_code == 201, r.text[:300]
             front.headers["Cookie"] = f"sonora_session={r.cookies['sonora_session']}"
             kill(procs[0][0])  # one process dies: nginx sends everything to the other
             codes = [front.get("/api/me").status_code for _ in range(10)]

@@ -132,6 +132,20 @@ def test_helper_puts_crisis_lines_first_when_someone_mentions_self_harm(
     text = _text(r.text)
     assert "Please reach out now" in text and "Samaritans" in text and "116 123" in text
     assert text.index("Samaritans") < text.index("credentialed music therapist or your doctor")
+    # on a phone, one tap calls a line and one tap opens a text to Shout, keyword typed in
+    assert 'href="tel:116123"' in r.text
+    assert '<a href="sms:85258?&amp;body=SHOUT">Text SHOUT to 85258</a>' in r.text
+
+
+def test_sms_links_are_made_only_from_a_number() -> None:
+    from sonora.web.care_pages import sms_href
+
+    assert sms_href("Text HELLO to 50808 (any first message starts a conversation)") == (
+        "sms:50808?&body=HELLO"
+    )
+    assert sms_href("Text 0477 13 11 14") == "sms:0477131114"
+    assert sms_href("Text 1737") == "sms:1737"
+    assert sms_href("") is None and sms_href("Text us any time") is None
 
 
 def test_helper_uses_the_listeners_country(client: TestClient) -> None:

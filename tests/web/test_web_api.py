@@ -262,7 +262,9 @@ def test_delete_account_removes_everything(app: Any, alice: TestClient, bob: Tes
 # -- the pages, as a visitor uses them -------------------------------------------------
 def test_a_visitor_goes_through_every_page(app: Any) -> None:
     with TestClient(app) as c:
-        assert "Begin" in c.get("/").text
+        home = c.get("/").text
+        assert "Begin" in home
+        assert 'href="/signup"' in home  # one who came to sign up finds it on the first page
         r = c.post("/start", data={"csrf_token": csrf_of(c)}, follow_redirects=False)
         assert r.headers["location"] == "/onboarding"
         assert c.get("/checkin", follow_redirects=False).headers["location"] == "/onboarding"
@@ -325,6 +327,11 @@ def test_a_visitor_goes_through_every_page(app: Any) -> None:
         player = c.get(f"/play/{plan_id}").text
         assert f"/api/plans/{plan_id}/stream?format=opus" in player
         assert "Mixer" in player and "Sleep timer" in player and "Night mode" in player
+        # "Finish and check out" is the next step, on its own line, not a third download
+        downloads = re.search(r'<p class="links" id="downloads">(.*?)</p>', player, re.S)
+        assert downloads is not None and "MP3" in downloads.group(1)
+        assert 'id="finish"' not in downloads.group(1)
+        assert not downloads.group(1).rstrip().endswith("·")
         # the mixer shows every layer of the plan, each with its part in the mix
         layers = c.get(f"/api/plans/{plan_id}").json()["layers"]
         sliders = re.findall(r'<label for="gain-(\d+)">([^<]+) volume <span', player)
@@ -435,6 +442,30 @@ def test_serve_command_registers_on_a_typer_app() -> None:
     assert r.exit_code == 0 and "127.0.0.1:8000" in r.output
     r = CliRunner().invoke(app, ["serve", "--port", "0"])
     assert r.exit_code != 0
+
+
+def test_serve_on_a_busy_port_says_so_and_exits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    import typer
+    from typer.testing import CliRunner
+
+    from sonora.web.cli import serve_command
+
+    app = typer.Typer()
+    app.command("serve")(serve_command)
+    app.command("noop")(lambda: None)
+    monkeypatch.setenv("SONORA_DATA_DIR", str(tmp_path))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = CliRunner().invoke(app, ["serve", "--port", str(port)])
+    assert r.exit_code == 2, r.output
+    assert f"127.0.0.1:{port} is already in use" in r.output
+    assert "listening" not in r.output  # nothing started
 
 
 def test_sound_vs_quiet_rest_comparison_shows_in_history(alice: TestClient) -> None:

@@ -162,3 +162,14 @@ def test_a_guest_sets_a_listening_level(browser: Any, server: RunningServer, sho
     assert not external, f"requests left the server: {external}"
     assert not [e for e in errors if "favicon" not in e], errors
     ctx.close()
+
+
+def test_the_api_page_fits_a_phone(browser: Any, server: RunningServer, shots: Path) -> None:
+    # Long paths (/api/programmes/{programme_id}/...) wrap instead of widening the page.
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    page = ctx.new_page()
+    page.goto(server.url + "/api/docs")
+    wide = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert wide <= 1, f"/api/docs is {wide}px wider than a phone"
+    page.screenshot(path=str(shots / "care-api-docs-phone.png"))
+    ctx.close()

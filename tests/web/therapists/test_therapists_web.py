@@ -370,3 +370,122 @@ def test_a_crisis_reason_puts_help_first_on_the_confirmation(tmp_path: Path) -> 
         assert "116 123" in page  # Samaritans, for a GB therapist
     finally:
         core.close()
+
+
+def test_the_account_page_links_admins_and_therapists_to_their_pages(app: Any) -> None:
+    ther, _ = join_as_therapist(app, "ada@example.org")
+    admin = sign_in_admin(app)
+    listener = TestClient(app)
+    listener.post("/api/guest", json={})
+    mine = ther.get("/account").text
+    assert 'href="/therapists/me"' in mine and 'href="/admin/verify"' not in mine
+    theirs = admin.get("/account").text
+    assert 'href="/admin/verify"' in theirs and 'href="/therapists/me"' not in theirs
+    plain = listener.get("/account").text
+    assert 'href="/admin/verify"' not in plain and 'href="/therapists/me"' not in plain
+
+
+@pytest.mark.parametrize("smtp_host", ["", "127.0.0.1"])  # loopback: nothing leaves
+def test_the_check_your_email_page_says_when_no_mail_is_sent(
+    tmp_path: Path, smtp_host: str
+) -> None:
+    core = Core(
+        therapist_settings(
+            tmp_path,
+            smtp_host=smtp_host,
+            smtp_port=9,  # nothing listens: the email waits in the outbox, kept for a retry
+            booking_confirmation=True,
+            signup_confirmation="never",
+        )
+    )
+    try:
+        app = create_app(core)
+        _, tid = join_as_therapist(app, "ada@example.org")
+        verify_by_form(sign_in_admin(app), tid)
+        c = TestClient(app)
+        start = first_slot(c, tid)
+        page = f"/therapists/{tid}/book?start={quote(start)}&tz=UTC"
+        r = c.post(
+            f"/therapists/{tid}/book",
+            data={
+                "csrf_token": form_csrf(c, page),
+                "start": start,
+                "tz": "UTC",
+                "name": "Sam",
+                "email": "sam@example.org",
+            },
+        )
+        assert r.status_code == 200 and "Check your email" in r.text
+        if smtp_host:
+            assert "We sent a link to sam@example.org" in r.text
+            assert "no mail server" not in r.text
+        else:  # a laptop: the link waits in the outbox folder, and the page says so
+            assert "We sent" not in r.text and "no mail server set up" in r.text
+    finally:
+        core.close()
+
+
+def test_a_credential_note_is_not_read_as_a_doubt_about_the_person(app: Any) -> None:
+    _, tid = join_as_therapist(app, "ada@example.org")
+    verify_by_form(sign_in_admin(app), tid)
+    page = TestClient(app).get(f"/therapists/{tid}").text
+    note = page[page.index('class="small to-confirm"') :]
+    note = note[: note.index("</p>")]
+    # Sonora's notes on the HCPC (the register's address), never about this therapist
+    assert "Sonora's notes on the HCPC credential" in note
+    assert "not about this person" in note
+
+
+def test_the_booking_form_starts_with_a_signed_in_listeners_email(app: Any) -> None:
+    _, tid = join_as_therapist(app, "ada@example.org")
+    verify_by_form(sign_in_admin(app), tid)
+    anon = TestClient(app)
+    start = first_slot(anon, tid)
+    page = f"/therapists/{tid}/book?start={quote(start)}&tz=UTC"
+    assert 'id="b-email" name="email" type="email"' in anon.get(page).text
+    assert 'value=""' in re.search(r'<input id="b-email"[^>]*>', anon.get(page).text).group(0)
+    listener, _ = join_as_therapist(
+        app, "sam@example.org", display_name="Sam Listener", registration_number="AS33333"
+    )
+    field = re.search(r'<input id="b-email"[^>]*>', listener.get(page).text)
+    assert field is not None and 'value="sam@example.org"' in field.group(0)
+
+
+def test_a_short_notes_tentative_screen_is_not_shown_as_a_crisis(app: Any, core: Core) -> None:
+    # A note of a word or two ("Sleep") is screened tentatively: the listener sees help
+    # "in case it matters"; the therapist must not read their client as in crisis.
+    ther, tid = join_as_therapist(app, "ada@example.org")
+    verify_by_form(sign_in_admin(app), tid)
+    c = TestClient(app)
+    body = {"start": first_slot(c, tid), "tz": "UTC", "name": "Sam", "email": "sam@example.org"}
+    r = c.post(f"/api/therapists/{tid}/bookings", json={**body, "reason": "Sleep"})
+    assert r.status_code == 201, r.text
+    from sqlalchemy import update
+
+    from sonora.therapists.models import Booking
+
+    for tentative, shown in ((True, "Screen: too short to tell"), (False, "Screen: crisis")):
+        care = {"level": "crisis", "tentative": tentative, "reasons": [], "resources": []}
+        with core.store.engine.begin() as conn:
+            conn.execute(update(Booking).values(care=care))
+        page = ther.get("/therapists/me").text
+        assert shown in page
+        if tentative:
+            assert "Screen: crisis" not in page
+
+
+def test_the_consults_table_turns_into_cards_on_a_phone(app: Any) -> None:
+    # Like the history table: each consult a card of labelled lines on a narrow screen
+    # (its cancel form was off the right edge of a phone, in a sideways-scrolling box).
+    ther, tid = join_as_therapist(app, "ada@example.org")
+    verify_by_form(sign_in_admin(app), tid)
+    c = TestClient(app)
+    body = {"start": first_slot(c, tid), "tz": "UTC", "name": "Sam", "email": "sam@example.org"}
+    assert c.post(f"/api/therapists/{tid}/bookings", json=body).status_code == 201
+    page = ther.get("/therapists/me").text
+    table = page[page.index('aria-labelledby="upcoming"><table') :]
+    table = table[: table.index("</table>")]
+    assert '<table class="cards">' in table
+    for label in ("When", "Who", "Their note"):
+        assert f'data-label="{label}"' in table
+    assert 'class="cancel-cell"' in table
