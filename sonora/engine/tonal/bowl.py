@@ -99,6 +99,11 @@ class SingingBowl(_Modal):
     #: :attr:`RUB_OPENING_S` seconds is a rub: it builds over 1.2-2.5 s instead of
     #: striking into the quiet of a fade-in.
     RUB_OPENING_S = 15.0
+    #: With ``opening_s`` 0, the opening rub sings alone for this long (s): the 8 s
+    #: fade-in of scenes and plans.  Rubs at full size while the session still faded
+    #: in rose over what the listener had heard (the guard cut up to 7.8 dB at 4-12 s
+    #: of an unwind plan, seed 1).
+    ALONE_S = 8.0
 
     def calibration_seconds(self) -> float:
         p = self.params
@@ -212,6 +217,13 @@ class SingingBowl(_Modal):
             self._hist[:] = self._natural_power()
         self._primed = True
         return super()._listen(s, amp, offset)
+
+    def _onsets(self, start: int, end: int) -> list[tuple[int, np.random.Generator]]:
+        out = super()._onsets(start, end)
+        if self.params["opening_s"] <= 0.0 and start < self.ALONE_S * self.sample_rate:
+            first = self._first_onset()
+            out = [(o, g) for o, g in out if o == first or o >= self.ALONE_S * self.sample_rate]
+        return out
 
     def _opening(self) -> bool:
         """Whether the event being made opens a session of bowls alone (``opening_s``
