@@ -264,11 +264,11 @@ RECIPES: tuple[Recipe, ...] = (
         "brown noise",
         (RecipeLayer("noise", "brown_noise", 0.0, {}, bright_source="pink_noise"),),
     ),
-    # alone, the bowls are their own bed: a continuous ring, not sparse events (round 9)
+    # alone, the bowls are their own bed: a continuous ring (round 9) from the first rub
     Recipe(
         "bowls",
         "singing bowls",
-        (_bowl(0.0, 174.0, 3.5, {"rub": 0.5, "decay_s": 45.0}, role="texture"),),
+        (_bowl(0.0, 174.0, 3.5, {"rub": 0.5, "decay_s": 45.0, "opening_s": 0.0}, role="texture"),),
         _ROOM,
     ),
     Recipe(

@@ -72,6 +72,14 @@ class SingingBowl(_Modal):
         "brightness": Param(0.5, 0.0, 1.0, "", "mallet hardness and strength of upper modes"),
         "decay_s": Param(30.0, 3.0, 60.0, "s", "T60 of the fundamental"),
         "spread": Param(0.6, 0.0, 1.0, "", "stereo spread of the bowls"),
+        "opening_s": Param(
+            30.0,
+            0.0,
+            60.0,
+            "s",
+            "seconds the player takes to bring the bowls in over a bed (0: the bowls are"
+            " the bed, at their level from the first rub)",
+        ),
     }
     _STEPS = (0, 2, 4, 7, 9)  # pentatonic semitone steps for bowls 2..5
     #: T60 of mode k is decay_s · ratio_k ** -DECAY_EXP.
@@ -87,6 +95,15 @@ class SingingBowl(_Modal):
     DRIFT_CENTS = 1.0
     DRIFT_KNOT_S = 30.0
     warmup_s = 60.0
+    #: With ``opening_s`` 0 (bowls alone, their own bed), every event of the first
+    #: :attr:`RUB_OPENING_S` seconds is a rub: it builds over 1.2-2.5 s instead of
+    #: striking into the quiet of a fade-in.
+    RUB_OPENING_S = 15.0
+    #: With ``opening_s`` 0, the opening rub sings alone for this long (s): the 8 s
+    #: fade-in of scenes and plans.  Rubs at full size while the session still faded
+    #: in rose over what the listener had heard (the guard cut up to 7.8 dB at 4-12 s
+    #: of an unwind plan, seed 1).
+    ALONE_S = 8.0
 
     def calibration_seconds(self) -> float:
         p = self.params
@@ -97,6 +114,7 @@ class SingingBowl(_Modal):
 
     def _setup(self) -> None:
         super()._setup()
+        self._primed = False  # the player has sized its first event
         self._rubs: list[tuple[int, int, float, float, np.ndarray, float]] = []
 
     def _make_modes(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
@@ -126,7 +144,7 @@ class SingingBowl(_Modal):
         ratios, freqs = ratios[ok], freqs[ok]
         n = len(freqs)
         bright = p["brightness"]
-        rub = rng.random() < p["rub"]
+        rub = rng.random() < p["rub"] or self._opening()
         velocity = rng.uniform(0.75, 1.0) if rub else rng.uniform(0.45, 1.0)
         self._velocity = velocity
         # Contact time: hard mallet and firm strike -> short contact -> bright.
@@ -178,6 +196,44 @@ class SingingBowl(_Modal):
             pans = _pan_gains(pan).astype(np.float64)
             self._pending_rub = (dur, float(f0), level, pans, hard)
         return s, a * 0.25, pan
+
+    def _opening_s(self) -> float:
+        return self.params["opening_s"]
+
+    def _listen(self, s: np.ndarray, amp: np.ndarray, offset: int) -> float:
+        """As :meth:`_Modal._listen`; how the player opens the session.
+
+        Over a bed (``opening_s`` > 0) the player brings the bowls in softly: its
+        memory starts silent and the room level rises 20 dB over ``opening_s``, so the
+        bowls grow under the bed for about as long.  Alone, the bowls are the bed
+        (``opening_s`` 0): that slow rise was a crescendo from silence in which each
+        strike rose over a quieter past (the startle guard cut > 1 dB for 4.5-12 % of
+        a 5-minute bowls plan, all in its first ~40 s: docs/sound.md, round 10), so
+        the player starts at the level the session keeps -- its memory primed at the
+        bowls' natural mean power (:meth:`_natural_power`), no rising room level --
+        and rubs the bowls that open it (:meth:`_opening`).
+        """
+        if not self._primed and self._opening_s() <= 0.0:
+            self._hist[:] = self._natural_power()
+        self._primed = True
+        return super()._listen(s, amp, offset)
+
+    def _onsets(self, start: int, end: int) -> list[tuple[int, np.random.Generator]]:
+        out = super()._onsets(start, end)
+        if self.params["opening_s"] <= 0.0 and start < self.ALONE_S * self.sample_rate:
+            first = self._first_onset()
+            out = [(o, g) for o, g in out if o == first or o >= self.ALONE_S * self.sample_rate]
+        return out
+
+    def _opening(self) -> bool:
+        """Whether the event being made opens a session of bowls alone (``opening_s``
+        0, onset in the first :attr:`RUB_OPENING_S` seconds): then it is a rub."""
+        onset = self._event_frame
+        return (
+            onset is not None
+            and self.params["opening_s"] <= 0.0
+            and onset < self.RUB_OPENING_S * self.sample_rate
+        )
 
     def _drift_cents(self, bowl: int) -> float:
         """Slow pitch drift of bowl ``bowl`` now (cents): warmth and rim pressure.

@@ -201,6 +201,9 @@ class _Modal(Source):
         self._hist = np.zeros(max(1, round(10.0 * self.sample_rate / QUANTUM)))
         self._scale = 1.0
         self._natural: tuple[tuple, float] | None = None
+        #: Onset frame of the event being made (``None`` while sampling the natural
+        #: power, which must not depend on when it is asked for).
+        self._event_frame: int | None = None
 
     # -- scheduling --------------------------------------------------------------------
     def _first_onset(self) -> int | None:
@@ -258,6 +261,7 @@ class _Modal(Source):
         raise NotImplementedError
 
     def _start_voice(self, offset: int, out: np.ndarray, rng: np.random.Generator) -> None:
+        self._event_frame = self.frame + offset
         s, amp, pan = self._make_modes(rng)
         self._scale = 1.0  # what the listening player did to this event
         if self.LISTEN_RISE_DB is not None:
@@ -373,7 +377,8 @@ class _Modal(Source):
         idx = np.arange(k)
         mean = (csum[n_h + idx] - csum[idx]) / n_h
         now_s = (self.frame + offset) / sr
-        opening_db = -20.0 * max(0.0, 1.0 - now_s / self.OPENING_S)
+        opening_s = self._opening_s()
+        opening_db = -20.0 * max(0.0, 1.0 - now_s / opening_s) if opening_s > 0 else 0.0
         room = 10 ** ((self.ROOM_DB + opening_db) / 10) * self._natural_power()
         allowed = 10 ** (self.LISTEN_RISE_DB / 10) * (mean + room)
         live = np.abs(ev_c).max(axis=0) > 1e-4 * np.abs(ev_c).max()
@@ -391,6 +396,10 @@ class _Modal(Source):
                 return float(c)
         return 0.0
 
+    def _opening_s(self) -> float:
+        """Seconds over which the room level rises by 20 dB at the start (> 0)."""
+        return self.OPENING_S
+
     def _natural_power(self) -> float:
         """Mean K-weighted power the player would keep up unlimited (phasor units).
 
@@ -403,6 +412,7 @@ class _Modal(Source):
             return self._natural[1]
         saved = self.__dict__.copy()
         self.frame = 0  # as at the start: a source that drifts with time draws alike
+        self._event_frame = None  # an ordinary event, not an opening's
         energy = 0.0
         for i in range(16):
             s, amp, _ = self._make_modes(make_rng(self.seed, self._key, "natural", i))
