@@ -15,8 +15,8 @@ layer in the mix's order, so the samples do not change.
 :func:`shared_source` is the same child read twice: a steady scene's loudness
 calibration measures the start of the session on the very quanta the render then
 writes (``sonora render``: the first 4 minutes of a 10-minute scene were rendered
-twice before, once to calibrate and once to write).  The child writes the quanta into
-an unlinked temporary file beside the output (never memory); they are read from there.
+twice before, once to calibrate and once to write).  The quanta read ahead wait in an
+unlinked temporary file beside the output, never in memory.
 
 POSIX only (``os.fork``); elsewhere, and with ``processes=1``, nothing changes.  The
 child ignores SIGINT/SIGTERM/SIGHUP (the parent handles them, cleans up and kills
@@ -26,10 +26,10 @@ it) and exits on a broken pipe if the parent dies outright.
 from __future__ import annotations
 
 import os
-import select
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -317,18 +317,16 @@ def _fork_renderer(
 class SharedSource:
     """A forked child's source quanta, readable twice: once ahead, once for output.
 
-    Made by :func:`shared_source`.  The child writes each quantum into a ring kept in
-    an unlinked temporary file (page cache, not this process's memory) and sends a
-    byte per quantum through a pipe; this process sends a byte back per quantum done
-    with (its slot is free again).  So the child never waits while this process reads
-    the session's start twice, through :meth:`tap` (a calibration pass over the first
-    ``ahead_quanta``), then as the mix's source; and no thread here copies the audio
-    (two copies per quantum, not four as through a pipe and a reader thread).
+    Made by :func:`shared_source`.  A thread drains the child's pipe into a ring of
+    quanta kept in an unlinked temporary file (page cache, not this process's memory),
+    so the child never waits while the parent reads the start of the session twice:
+    first through :meth:`tap` (a calibration pass over the first ``ahead_quanta``),
+    then as the mix's own source.
 
     Parameters
     ----------
-    mix : Mix
-        The mix whose source the child renders (at its start).
+    src_fd : int
+        Read end of the child's pipe (owned from now on).
     quanta : int
         Quanta the child sends.
     ahead_quanta : int
@@ -339,10 +337,8 @@ class SharedSource:
 
     #: Quanta the child may run ahead of the mix once the tap is done (~5.5 s at 48 kHz).
     SLACK_QUANTA = 64
-    #: Marks an error in the ready pipe, followed by the child's errno (2 bytes).
-    _FAILED = 2
 
-    def __init__(self, mix: Mix, quanta: int, ahead_quanta: int, spool_dir: str | None) -> None:
+    def __init__(self, src_fd: int, quanta: int, ahead_quanta: int, spool_dir: str | None) -> None:
         self.quanta = quanta
         self._cap = max(1, min(quanta, ahead_quanta + self.SLACK_QUANTA))
         try:
@@ -350,89 +346,56 @@ class SharedSource:
         except OSError:
             self._file = tempfile.TemporaryFile(prefix=".sonora-spool-")
         self._fd = self._file.fileno()
-        self._written = 0  # quanta in the ring so far (counted from the child's bytes)
+        self._src = os.fdopen(src_fd, "rb", buffering=0)
+        self._cond = threading.Condition()
+        self._written = 0  # quanta in the ring so far (drain thread)
         self._released = 0  # quanta the mix has taken (its ring slots are free again)
         self._error: BaseException | None = None
-        self._stopped = False
+        self._stop = False
+        self._thread = threading.Thread(target=self._drain, name="sonora-spool", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        buf = np.empty(_QUANTUM_BYTES, dtype=np.uint8)
+        view = memoryview(buf)
         try:
-            self.pid, self._ready, w = _fork_child(self._child_writer(mix), inbound=True)
-        except BaseException:
-            self._file.close()
-            raise
-        assert w is not None
-        self._release: int | None = w
-
-    def _child_writer(self, mix: Mix) -> Callable[[Any, Any], None]:
-        """What the child runs: render, write into the ring, say so; wait when full."""
-        fd, cap, quanta = self._fd, self._cap, self.quanta
-
-        def write(out: Any, inp: Any) -> None:
-            released = 0
-            inp_fd = inp.fileno()
-            os.set_blocking(inp_fd, False)
-            start = mix._frame
-            for i in range(quanta):
-                if i % 64 == 0 or i - released >= cap:  # collect the freed slots
-                    while True:
-                        try:
-                            got = os.read(inp_fd, 1 << 16)
-                        except BlockingIOError:
-                            got = None
-                        if got == b"":
-                            raise BrokenPipeError("the parent stopped")
-                        released += len(got or b"")
-                        if i - released < cap:
-                            break
-                        select.select([inp_fd], [], [])  # the ring is full: wait
-                q = np.ascontiguousarray(mix.source_quantum(start + i * QUANTUM), np.float32)
-                view = memoryview(q).cast("B")
-                offset = (i % cap) * _QUANTUM_BYTES
-                try:
-                    done = 0
-                    while done < _QUANTUM_BYTES:
-                        done += os.pwrite(fd, view[done:], offset + done)
-                except OSError as exc:  # e.g. the disk is full: the parent says so
-                    out.write(bytes([self._FAILED]) + int(exc.errno or 0).to_bytes(2, "little"))
-                    return
-                out.write(b"\x01")
-
-        return write
-
-    def _wait_for(self, index: int) -> None:
-        """Read the child's bytes until quantum ``index`` is in the ring."""
-        while self._written <= index:
-            if self._error is not None:
-                raise self._error
-            if self._stopped:
-                raise RuntimeError("the source render was stopped")
-            got = os.read(self._ready, 1 << 16)
-            if not got:
-                self._error = RuntimeError(
-                    f"the render process stopped after {self._written} of {self.quanta} quanta"
-                )
-                continue
-            failed = got.find(bytes([self._FAILED]))
-            if failed < 0:
-                self._written += len(got)
-                continue
-            self._written += failed
-            code = got[failed + 1 : failed + 3]
-            while len(code) < 2 and (more := os.read(self._ready, 2 - len(code))):
-                code += more
-            errno = int.from_bytes(code, "little") if len(code) == 2 else 0
-            self._error = (
-                OSError(errno, os.strerror(errno))
-                if errno
-                else RuntimeError("the source render failed writing its spool")
-            )
+            for i in range(self.quanta):
+                with self._cond:
+                    while i - self._released >= self._cap and not self._stop:
+                        self._cond.wait()
+                    if self._stop:
+                        return
+                if not _read_exactly(self._src, view):
+                    raise RuntimeError(
+                        f"the render process stopped after {i} of {self.quanta} quanta"
+                    )
+                offset = (i % self._cap) * _QUANTUM_BYTES
+                done = 0
+                while done < _QUANTUM_BYTES:
+                    done += os.pwrite(self._fd, view[done:], offset + done)
+                with self._cond:
+                    self._written = i + 1
+                    self._cond.notify_all()
+        except BaseException as exc:  # handed to the reader
+            with self._cond:
+                self._error = exc
+                self._cond.notify_all()
 
     def get(self, index: int) -> np.ndarray:
         """Quantum ``index`` (float32 ``(2, QUANTUM)``, a new array), waiting for it."""
         if not 0 <= index < self.quanta:
             raise RuntimeError(f"quantum {index} is past the {self.quanta} the child renders")
-        self._wait_for(index)
-        if index < self._released or index - self._released >= self._cap:
-            raise RuntimeError(f"quantum {index} is no longer in the ring")
+        with self._cond:
+            while self._written <= index and self._error is None and not self._stop:
+                self._cond.wait()
+            if self._written <= index:
+                if isinstance(self._error, OSError):  # e.g. the disk is full: say so
+                    raise self._error
+                if self._error is not None:
+                    raise RuntimeError(f"source render failed: {self._error}") from self._error
+                raise RuntimeError("the source render was stopped")
+            if index < self._released or index - self._released >= self._cap:
+                raise RuntimeError(f"quantum {index} is no longer in the ring")
         q = np.empty((2, QUANTUM), dtype=np.float32)
         view = memoryview(q).cast("B")
         offset = (index % self._cap) * _QUANTUM_BYTES
@@ -462,27 +425,26 @@ class SharedSource:
         def feed(start: int) -> np.ndarray:
             q = self.get(at[0])
             at[0] += 1
-            self._released = at[0]
-            if self._release is not None and self._written < self.quanta:
-                try:
-                    os.write(self._release, b"\x01")
-                except OSError:  # the child is gone (done, or failed: get says so)
-                    os.close(self._release)
-                    self._release = None
+            with self._cond:
+                self._released = at[0]
+                self._cond.notify_all()
             return q
 
         return feed
 
     def close(self) -> bool:
-        """Stop reading, close the pipes and the file; whether every quantum arrived."""
-        self._stopped = True
-        complete = self._written >= self.quanta and self._error is None
-        os.close(self._ready)  # a child still writing gets a broken pipe
-        if self._release is not None:
-            os.close(self._release)
-            self._release = None
-        self._file.close()
+        """Stop the drain thread and drop the ring; whether every quantum arrived."""
+        with self._cond:
+            self._stop = True
+            complete = self._written >= self.quanta and self._error is None
+            self._cond.notify_all()
         return complete
+
+    def _finish(self) -> None:
+        """After :meth:`close` (and the child's end): join the thread, close files."""
+        self._thread.join(timeout=5.0)
+        self._src.close()
+        self._file.close()
 
 
 @contextmanager
@@ -512,18 +474,30 @@ def shared_source(
     if not _can_fork(mix, processes):
         yield None
         return
-    shared = SharedSource(
-        mix,
-        quanta_to_render(mix),
-        ahead_quanta,
-        None if spool_dir is None else str(spool_dir),
-    )
+    quanta = quanta_to_render(mix)
+    pid, r, _ = _fork_renderer(mix, quanta)
+    try:
+        shared = SharedSource(
+            r, quanta, ahead_quanta, None if spool_dir is None else str(spool_dir)
+        )
+    except BaseException:
+        os.close(r)
+        _reap(pid, finished=False)
+        raise
+    complete = False
     try:
         mix._feed = shared.consume()
         yield shared
     finally:
         mix._feed = None
-        _reap(shared.pid, finished=shared.close())
+        complete = shared.close()
+        # a child still writing gets a broken pipe (or is killed): the drain thread's
+        # read then ends
+        if not complete:
+            _reap(pid, finished=False)
+        shared._finish()
+        if complete:
+            _reap(pid, finished=True)
 
 
 def map_forked(fn: Callable[[_T], _R], items: Sequence[_T], processes: int) -> list[_R]:

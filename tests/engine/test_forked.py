@@ -234,31 +234,3 @@ def test_layer_trims_in_two_processes_are_the_serial_ones_to_the_bit() -> None:
     build_module.cal._source_lufs.cache_clear()
     one = build_module._trims(scene, 7, 48_000, -23.0, 1)
     assert two == one and len(one) == 2
-
-
-def test_a_full_disk_under_the_shared_spool_is_said(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The child writes the spool: its OSError (errno and all) is raised here."""
-    import errno
-    import os
-
-    real = os.pwrite
-    calls = [0]
-
-    def fills(fd: int, data, offset: int) -> int:
-        calls[0] += 1
-        if calls[0] > 20:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(fd, data, offset)
-
-    monkeypatch.setattr(os, "pwrite", fills)  # in the child too: it is forked after this
-    before = set(_children())
-    with pytest.raises(OSError) as info:
-        with build_mix_shared(
-            load_scene("rain"), duration_s=20.0, seed=1, sample_rate=24_000, spool_dir=tmp_path
-        ):
-            pass
-    assert info.value.errno == errno.ENOSPC
-    assert set(_children()) == before
-    assert list(tmp_path.iterdir()) == []
