@@ -1,6 +1,7 @@
 """Where ``sonora render`` spends its CPU: milliseconds per second of audio, by stage.
 
-Renders a built-in scene (default ``rain``, 120 s, a fixed seed) in one process
+Renders a built-in scene (default ``rain``, 120 s, a fixed seed, calibrated to the
+CLI's default -23 LUFS, so the limiter and the meter see what they see there) in one process
 through the stages the CLI runs (layers, reverb, startle guard, limiter, the in-stream
 meter's K-weighting and true peak, the FLAC encoder; the meter takes the guard's
 K-weighted power while the guard and the limiter leave the signal unchanged, as the
@@ -56,7 +57,7 @@ def main() -> int:
     from sonora.scenes.build import build_mix
 
     imports = time.process_time() - t0
-    mix = build_mix(load_scene(args.scene), duration_s=args.seconds, seed=3, target_lufs=None)
+    mix = build_mix(load_scene(args.scene), duration_s=args.seconds, seed=3, target_lufs=-23.0)
     acc: dict[str, float] = {}
     child = []
     for i, layer in enumerate(mix.layers):

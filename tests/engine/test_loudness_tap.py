@@ -131,3 +131,30 @@ def test_tap_only_from_the_start() -> None:
     mix.reset()  # a reset guard starts over, without a tap
     assert mix.guard._tap is None
     assert mix.guard.k_weighting_tap() is mix.guard._tap
+
+
+def test_state_at_is_the_guards_filter_state_there() -> None:
+    # KWeightingTap.state_at(frame): the state before the quantum holding `frame` and
+    # that quantum's samples before it; filtering them gives, to the bit, the state the
+    # guard's own K-filter had at `frame` (what a meter resumes from when sharing ends).
+    from sonora.engine.dsp import SosFilter
+    from sonora.engine.loudness import k_weighting_sos
+
+    mix = _mix(Noise)
+    tap = mix.guard.k_weighting_tap()
+    mix.process(5 * QUANTUM)
+    ref = SosFilter(k_weighting_sos(SR), channels=2)
+    x = np.concatenate([r[1] for r in list(tap._records)], axis=1)
+    for frame in (0, 1, QUANTUM - 1, QUANTUM, 3 * QUANTUM + 777):
+        state = tap.state_at(frame)
+        assert state is not None
+        zi, head = state
+        f = SosFilter(k_weighting_sos(SR), channels=2, zi=zi)
+        if head.shape[1]:
+            f.process(head)
+        ref.reset()
+        if frame:
+            ref.process(x[:, :frame])
+        assert np.array_equal(f.zi, ref.zi)
+        assert head.shape[1] == frame % QUANTUM
+    assert tap.state_at(x.shape[1] + QUANTUM) is None  # not recorded yet
