@@ -304,10 +304,13 @@ def danger_now(neutral: str, signals: list[Signal]) -> bool:
     Returns
     -------
     bool
-        ``True`` for something already swallowed (pills, bleach), or someone
-        hurting, threatening or following the listener now or again.
+        ``True`` for something already swallowed (pills, bleach), someone
+        hurting, threatening or following the listener now or again, or a medical
+        emergency (someone not breathing or not responding, a throat closing).
     """
     for sig in signals:
+        if sig.name == "concern.medical_emergency":
+            return True
         if sig.name == "concern.means" and _TAKEN.match(sig.span):
             return True
         if sig.name == "concern.hurt_by_someone" and _PRESENT.search(neutral):

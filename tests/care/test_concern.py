@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from sonora.care import concern, embedding, rulebook
+from sonora.care import concern, embedding, reading, rulebook
 from sonora.care.evaluate import load_labelled
 from sonora.care.rules import normalise
 from sonora.care.triage import triage
@@ -194,3 +194,33 @@ def test_bad_family_fields_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         monkeypatch.setattr(tomllib, "loads", real)
         concern.load_families.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my dad collapsed in the kitchen and he is not breathing",
+        "my friend took something at the party and she's not responding",
+        "throat is closing up after the peanuts, my face is swelling",
+        "her lips are turning blue and she won't wake up",
+    ],
+)
+def test_a_medical_emergency_is_crisis_with_the_emergency_number_first(
+    model: object, text: str
+) -> None:
+    result = triage(text)
+    assert result.level == "crisis", result.reasons
+    assert result.danger_now, result.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my laptop is not responding again, third time today",
+        "paramedic here, long night of calls, all handed over fine",
+        "I was barely breathing after that hill on the bike, legs like jelly",
+    ],
+)
+def test_everyday_words_of_breathing_or_responding_are_not_an_emergency(text: str) -> None:
+    names = [s.name for s in reading.read_rules(text).crisis]
+    assert "concern.medical_emergency" not in names
