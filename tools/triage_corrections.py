@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import train_triage_classifier as tt  # the training tool, beside this one
 
-from sonora.care import blank, classifier, reading, rulebook, rules
+from sonora.care import blank, classifier, concern, reading, rulebook, rules
 from sonora.care.evaluate import LabelledNote, load_labelled
 
 DEVELOPED_ON = ("round9", "round10", "round11", "round12", "round13", "roundC", "roundG", "roundH")
@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     rule = np.array([bool(r.crisis) for r in reads])
     harm = np.array([blank.has_harm_emoji(n.text) for n in notes])
     held = (rule | harm) & np.array([reading.is_short(n.text) for n in notes])
+    held |= np.array([concern.is_emergency(r.crisis) for r in reads])
     gated = np.array([tt.is_blank(n) for n in notes])
     clinician = np.array([bool(r.clinician) for r in reads])
     figs = [rulebook.hyperboles(n.text) for n in notes]

@@ -373,7 +373,9 @@ def triage(
         is_crisis = p_crisis >= cut
         # a short note has no context for the reader to explain away the rules' alarm, or
         # an emoji of harm (which the reader cannot see): it stays crisis
-        held = (bool(crisis_sigs) or harm) and short
+        # and a medical emergency happening now is never explained away by its context
+        emergency = concern.is_emergency(crisis_sigs)
+        held = ((bool(crisis_sigs) or harm) and short) or emergency
         is_flagged = p_flagged >= reader.flagged.threshold
         alarm = is_crisis or held
         figures, rest = rulebook.hyperboles(text) if alarm and not harm else ([], "")
@@ -392,7 +394,12 @@ def triage(
         if held and not is_crisis:
             is_crisis = True
             what = "an emoji of harm" if harm else "the alarm"
-            notes.insert(0, f"too few words for context to set aside {what}")
+            why = (
+                "a medical emergency is never set aside"
+                if emergency
+                else (f"too few words for context to set aside {what}")
+            )
+            notes.insert(0, why)
         if crisis_sigs and not is_crisis:
             notes.append(
                 "read in context as not a crisis by the trained reader of notes (crisis "

@@ -224,3 +224,14 @@ def test_a_medical_emergency_is_crisis_with_the_emergency_number_first(
 def test_everyday_words_of_breathing_or_responding_are_not_an_emergency(text: str) -> None:
     names = [s.name for s in reading.read_rules(text).crisis]
     assert "concern.medical_emergency" not in names
+
+
+def test_a_story_sentence_stays_a_story_when_another_sentence_is_about_the_listener() -> None:
+    # the note read as one sentence catches words that run across sentences; words inside
+    # one sentence about a book were read there, and the reader's "I" elsewhere does not
+    # make them the listener's
+    text = "finished the book and the main character dies in the last chapter. I am a wreck"
+    assert [s.name for s in reading.read_rules(text).crisis] == []
+    # across sentences it still counts: "tired. of everything. permanently."
+    names = [s.name for s in reading.read_rules("tired. of everything. permanently.").crisis]
+    assert names, names
