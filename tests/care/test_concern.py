@@ -235,3 +235,11 @@ def test_a_story_sentence_stays_a_story_when_another_sentence_is_about_the_liste
     # across sentences it still counts: "tired. of everything. permanently."
     names = [s.name for s in reading.read_rules("tired. of everything. permanently.").crisis]
     assert names, names
+
+
+def test_a_medical_emergency_is_not_an_input_of_the_reader() -> None:
+    # the reader was trained without the family, so it does not see it; triage keeps the
+    # note crisis whatever the reader says (test above)
+    read = reading.read_rules("my dad collapsed in the kitchen and he is not breathing")
+    assert concern.is_emergency(read.crisis)
+    assert not any(t == "crisis" or t.startswith("crisis:") for t in read.tokens())
