@@ -1,9 +1,10 @@
 """Leave-one-round-out figures of triage with and without its corrections after the reader.
 
 The corrections (:func:`sonora.care.rulebook.clinician_signals`: their own clinician makes
-an everyday note clinical; :func:`sonora.care.rulebook.hyperboles`: a crisis call the
-reader made alone is set aside when the note, read again without its "mort de rire",
-is no longer crisis) are not inputs of the trained reader, so they do not change what
+an everyday note clinical; :func:`sonora.care.rulebook.hyperboles`: a crisis call is set
+aside when the note, read again without its "mort de rire" or "ce taf va me tuer", has no
+crisis cue the rules see and, unless what is left is short, the reader no longer calls it
+crisis) are not inputs of the trained reader, so they do not change what
 ``tools/train_triage_classifier.py`` trains. This tool measures them the same honest
 way: for each round by an independent writer, both heads are trained on every other
 row (the training tool's own functions and settings) and decide the left-out round,
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import train_triage_classifier as tt  # the training tool, beside this one
 
-from sonora.care import classifier, reading, rulebook, rules
+from sonora.care import blank, classifier, concern, reading, rulebook, rules
 from sonora.care.evaluate import LabelledNote, load_labelled
 
 DEVELOPED_ON = ("round9", "round10", "round11", "round12", "round13", "roundC", "roundG", "roundH")
@@ -52,11 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     splits = np.array([n.split for n in notes])
     reads = [reading.read_rules(n.text) for n in notes]
     rule = np.array([bool(r.crisis) for r in reads])
+    harm = np.array([blank.has_harm_emoji(n.text) for n in notes])
+    held = (rule | harm) & np.array([reading.is_short(n.text) for n in notes])
+    held |= np.array([concern.is_emergency(r.crisis) for r in reads])
+    gated = np.array([tt.is_blank(n) for n in notes])
     clinician = np.array([bool(r.clinician) for r in reads])
     figs = [rulebook.hyperboles(n.text) for n in notes]
     hyper = [i for i, (found, _) in enumerate(figs) if found]
     rests = [LabelledNote(figs[i][1] or ".", notes[i].level, notes[i].split) for i in hyper]
     rest_rule = np.array([bool(reading.read_rules(n.text).crisis) for n in rests], dtype=bool)
+    rest_short = np.array([reading.is_short(n.text) for n in rests], dtype=bool)
     x, x_rest = tt.design(notes), tt.design(rests)
 
     pc, pf = np.zeros(len(notes)), np.zeros(len(notes))
@@ -76,12 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     empty = np.array([not rulebook.has_words(figs[i][1]) for i in hyper], dtype=bool)
     p_rest[empty] = 0.0
 
-    before = tt.decide(pc, pf, rule, t, t_rule, t_flag)
+    before = tt.decide(pc, pf, rule, t, t_rule, t_flag, gated, held)
     crisis = before == "crisis"
     for k, i in enumerate(hyper):
-        if crisis[i] and not rule[i] and not rest_rule[k] and p_rest[k] < t:
+        # as triage: a crisis call (the reader's, the gate's or a short note's) is set
+        # aside when the note without the figure has no crisis cue the rules see and,
+        # unless it is short, the reader no longer calls it crisis
+        if crisis[i] and not harm[i] and not rest_rule[k] and (rest_short[k] or p_rest[k] < t):
             crisis[i] = False
-    after = np.where(crisis, "crisis", np.where((pf >= t_flag) | clinician, "clinical", "everyday"))
+    flagged = (pf >= t_flag) | clinician
+    after = np.where(crisis, "crisis", np.where(flagged, "clinical", "everyday"))
+    after = np.where(gated, "everyday", after)
 
     print(f"thresholds: crisis {t:.2f}, rules' crisis {t_rule:.2f}, flagged {t_flag:.2f}")
     pools = [(r, [r]) for r in tt.BLIND]

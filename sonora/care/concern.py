@@ -31,6 +31,7 @@ from importlib import resources as _ir
 from sonora.care.rules import Signal, clauses
 
 __all__ = [
+    "EMERGENCY",
     "Family",
     "accident",
     "concerns",
@@ -38,6 +39,7 @@ __all__ = [
     "explained",
     "in_story",
     "is_clinical",
+    "is_emergency",
     "load_families",
 ]
 
@@ -248,13 +250,19 @@ def _story_sentence(sentence: str, media: re.Pattern[str]) -> bool:
 
 
 def _first_hit(fam: Family, sentences: list[str], tables: _Tables) -> str | None:
+    singles = list(sentences)
     if len(sentences) > 1:  # "tired. of everything. permanently.": the note as one sentence
         sentences = [*sentences, " ".join(x.strip() for x in sentences)]
-    for sentence in sentences:
+    for k, sentence in enumerate(sentences):
         if _story_sentence(sentence, tables.media):
             continue  # a story, a show, a game: not the listener's life
+        joined = k == len(singles)
         for clause in [sentence, *clauses(sentence)]:
             for m in fam.pattern.finditer(clause):
+                if joined and any(m.group(0) in s for s in singles):
+                    # the note as one sentence is for words that run across sentences; words
+                    # inside one sentence were read there ("the main character dies")
+                    continue
                 if (
                     fam.name == "concern.self_harm"
                     and _ACCIDENT.search(sentence)
@@ -269,6 +277,16 @@ def _first_hit(fam: Family, sentences: list[str], tables: _Tables) -> str | None
                     continue
                 return m.group(0).strip()
     return None
+
+
+#: The family of a medical emergency happening now (someone not breathing or not
+#: responding): never set aside by the reader, emergency number first.
+EMERGENCY = "concern.medical_emergency"
+
+
+def is_emergency(signals: list[Signal]) -> bool:
+    """Whether the crisis signals include a medical emergency happening now."""
+    return any(sig.name == EMERGENCY for sig in signals)
 
 
 def is_clinical(sig: Signal) -> bool:
@@ -304,10 +322,13 @@ def danger_now(neutral: str, signals: list[Signal]) -> bool:
     Returns
     -------
     bool
-        ``True`` for something already swallowed (pills, bleach), or someone
-        hurting, threatening or following the listener now or again.
+        ``True`` for something already swallowed (pills, bleach), someone
+        hurting, threatening or following the listener now or again, or a medical
+        emergency (someone not breathing or not responding, a throat closing).
     """
     for sig in signals:
+        if sig.name == EMERGENCY:
+            return True
         if sig.name == "concern.means" and _TAKEN.match(sig.span):
             return True
         if sig.name == "concern.hurt_by_someone" and _PRESENT.search(neutral):

@@ -224,6 +224,11 @@ FIRST_SIGHT: dict[str, tuple[float, float, float, float]] = {
     # short-note rule (merge 67ebdd7); on main a783054 it gave crisis 22/22, clinical
     # 16/18, everyday as crisis 18/80, flagged 19/80
     "roundT": (22 / 22, 16 / 18, 11 / 80, 12 / 80),
+    # 2026-12-07, round U (240 notes: 60 crisis, 50 clinical, 130 everyday of which 30
+    # flat short notes and 57 hard negatives; independent blind writer), measured once on
+    # branch triage10 before any change (main 1dd0d2d): tools/triage_round.py round_U.csv.
+    # Its misses have since been read (branch triage10): it is seen.
+    "roundU": (58 / 60, 50 / 50, 28 / 130, 29 / 130),
 }
 
 _HARD = re.compile(

@@ -81,10 +81,15 @@ class Reading:
         return self.language != rulebook.ENGLISH
 
     def tokens(self) -> list[str]:
-        """What the rules saw, as tokens for the trained reader (see classifier.py)."""
-        out = [f"crisis:{s.name}" for s in self.crisis]
+        """What the rules saw, as tokens for the trained reader (see classifier.py).
+
+        A medical emergency (:data:`sonora.care.concern.EMERGENCY`) is not one: triage
+        keeps it crisis whatever the reader says, and the reader was never trained on it.
+        """
+        alarms = [s for s in self.crisis if s.name != concern.EMERGENCY]
+        out = [f"crisis:{s.name}" for s in alarms]
         out += [f"clinical:{s.name}" for s in self.clinical]
-        out += [f"lang:{self.language}"] + (["crisis"] if self.crisis else [])
+        out += [f"lang:{self.language}"] + (["crisis"] if alarms else [])
         out += (["clinical"] if self.clinical else []) + (["idiom"] if self.idioms else [])
         out += (["denial"] if self.denials else []) + (["story"] if self.story else [])
         return out + (["explained"] if self.explained else [])

@@ -361,7 +361,8 @@ def _fold_mapped(text: str) -> tuple[str, list[int]]:
 
 
 def hyperboles(text: str) -> tuple[list[str], str]:
-    """Figures of speech of dying of something everyday, in ten languages.
+    """Figures of speech of dying of something everyday (eleven languages), or of work,
+    heat or traffic "killing me" (seven).
 
     Parameters
     ----------
@@ -375,8 +376,9 @@ def hyperboles(text: str) -> tuple[list[str], str]:
         ("mort de rire", "morta de cansaco").
     rest : str
         The note as written with those words taken out. :mod:`sonora.care.triage`
-        sets aside a crisis call that the trained reader made alone (no rule found a
-        crisis cue) only when the reader, reading ``rest``, no longer calls it crisis.
+        sets aside a crisis call (the reader's, or the gate's when its words were the
+        figure) only when the rules find no crisis cue in ``rest`` and the reader,
+        reading it, no longer calls it crisis (or ``rest`` is short).
 
     Examples
     --------

@@ -229,12 +229,18 @@ def _reader(
 
 
 def _crisis_without(rest: str, cut: float) -> bool:
-    """Whether the note with its figures of speech taken out still reads as crisis."""
+    """Whether the note with its figures of speech taken out still reads as crisis.
+
+    The rules decide alone what is left when it is short (:func:`reading.is_short`):
+    on "ik ben" or "lol" the trained reader has nothing to read.
+    """
     if not rules.normalise(rest) or not rulebook.has_words(rest):
         return False
     read = reading.read_rules(rest)
     if read.crisis:
         return True
+    if reading.is_short(rest):  # "ik ben", "lol": too few words left for the reader to read
+        return False
     vectors, scores = reading.meaning(read)
     probs = _reader(rest, read, vectors, scores)
     return probs is None or probs[0] >= cut
@@ -370,19 +376,33 @@ def triage(
         is_crisis = p_crisis >= cut
         # a short note has no context for the reader to explain away the rules' alarm, or
         # an emoji of harm (which the reader cannot see): it stays crisis
-        held = (bool(crisis_sigs) or harm) and short
+        # and a medical emergency happening now is never explained away by its context
+        emergency = concern.is_emergency(crisis_sigs)
+        held = ((bool(crisis_sigs) or harm) and short) or emergency
         is_flagged = p_flagged >= reader.flagged.threshold
-        figures, rest = rulebook.hyperboles(text) if is_crisis and not crisis_sigs else ([], "")
+        alarm = is_crisis or held
+        figures, rest = rulebook.hyperboles(text) if alarm and not harm else ([], "")
         if figures and not _crisis_without(rest, reader.crisis.threshold):
-            is_crisis = False  # the reader alone said crisis, and "mort de rire" explains it
+            # "mort de rire", "ce taf va me tuer": the figure was the only alarm, the reader
+            # alone or the gate's words inside it; the note without it is not a crisis
+            is_crisis = held = False
             notes.append(
                 "read as a figure of speech, not a crisis: "
                 + ", ".join(f"\u201c{f}\u201d" for f in figures)
             )
+            if crisis_sigs:
+                idioms = ", ".join(f"\u201c{s.span}\u201d" for s in crisis_sigs)
+                notes.append(f"the alarming words were the figure of speech: {idioms}")
+                crisis_sigs = []
         if held and not is_crisis:
             is_crisis = True
             what = "an emoji of harm" if harm else "the alarm"
-            notes.insert(0, f"too few words for context to set aside {what}")
+            why = (
+                "a medical emergency is never set aside"
+                if emergency
+                else (f"too few words for context to set aside {what}")
+            )
+            notes.insert(0, why)
         if crisis_sigs and not is_crisis:
             notes.append(
                 "read in context as not a crisis by the trained reader of notes (crisis "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from sonora.care import concern, embedding, rulebook
+from sonora.care import concern, embedding, reading, rulebook
 from sonora.care.evaluate import load_labelled
 from sonora.care.rules import normalise
 from sonora.care.triage import triage
@@ -194,3 +194,52 @@ def test_bad_family_fields_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         monkeypatch.setattr(tomllib, "loads", real)
         concern.load_families.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my dad collapsed in the kitchen and he is not breathing",
+        "my friend took something at the party and she's not responding",
+        "throat is closing up after the peanuts, my face is swelling",
+        "her lips are turning blue and she won't wake up",
+    ],
+)
+def test_a_medical_emergency_is_crisis_with_the_emergency_number_first(
+    model: object, text: str
+) -> None:
+    result = triage(text)
+    assert result.level == "crisis", result.reasons
+    assert result.danger_now, result.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my laptop is not responding again, third time today",
+        "paramedic here, long night of calls, all handed over fine",
+        "I was barely breathing after that hill on the bike, legs like jelly",
+    ],
+)
+def test_everyday_words_of_breathing_or_responding_are_not_an_emergency(text: str) -> None:
+    names = [s.name for s in reading.read_rules(text).crisis]
+    assert "concern.medical_emergency" not in names
+
+
+def test_a_story_sentence_stays_a_story_when_another_sentence_is_about_the_listener() -> None:
+    # the note read as one sentence catches words that run across sentences; words inside
+    # one sentence about a book were read there, and the reader's "I" elsewhere does not
+    # make them the listener's
+    text = "finished the book and the main character dies in the last chapter. I am a wreck"
+    assert [s.name for s in reading.read_rules(text).crisis] == []
+    # across sentences it still counts: "tired. of everything. permanently."
+    names = [s.name for s in reading.read_rules("tired. of everything. permanently.").crisis]
+    assert names, names
+
+
+def test_a_medical_emergency_is_not_an_input_of_the_reader() -> None:
+    # the reader was trained without the family, so it does not see it; triage keeps the
+    # note crisis whatever the reader says (test above)
+    read = reading.read_rules("my dad collapsed in the kitchen and he is not breathing")
+    assert concern.is_emergency(read.crisis)
+    assert not any(t == "crisis" or t.startswith("crisis:") for t in read.tokens())

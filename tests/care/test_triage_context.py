@@ -197,6 +197,15 @@ def test_words_after_a_held_letter_are_still_read(model: object) -> None:
         ("sto morendo di caldo", "morendo di caldo"),
         ("umieram z głodu", "umieram z glodu"),
         ("I nearly died of embarrassment", "died of embarrassment"),
+        ("ich lach mich tot über den Hund", "lach mich tot"),
+        ("ben doodmoe vandaag", "doodmoe"),
+        ("açlıktan ölüyorum, yemek nerede", "acliktan oluyorum"),
+        ("ce boulot va me tuer, vivement vendredi", "ce boulot va me tuer"),
+        ("die Hitze bringt mich noch um", "die hitze bringt mich noch um"),
+        ("este calor me está matando", "este calor me esta matando"),
+        ("o trânsito está a matar-me", "o transito esta a matar-me"),
+        ("questo caldo mi sta uccidendo", "questo caldo mi sta uccidendo"),
+        ("ta robota mnie wykończy", "ta robota mnie wykonczy"),
     ],
 )
 def test_hyperboles_are_found_and_taken_out(text: str, found: str) -> None:
@@ -207,7 +216,17 @@ def test_hyperboles_are_found_and_taken_out(text: str, found: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["quiero morir", "I am dying inside", "je vais mourir ce soir", "mort de mon père"]
+    "text",
+    [
+        "quiero morir",
+        "I am dying inside",
+        "je vais mourir ce soir",
+        "mort de mon père",
+        # a person "killing me" is a threat, never a figure of work or weather
+        "mon mari va me tuer",
+        "mein Vater bringt mich um",
+        "o meu namorado vai me matar",
+    ],
 )
 def test_dying_itself_is_not_a_hyperbole(text: str) -> None:
     assert rulebook.hyperboles(text) == ([], text)
@@ -238,3 +257,25 @@ def test_a_hyperbole_sets_aside_the_readers_alarm(model: object) -> None:
     assert result.level != "crisis", result.reasons
     assert any("figure of speech, not a crisis" in r for r in result.reasons)
     assert result.unread and result.resources  # not read fully: help is still shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ce taf va me tuer lol, trois réunions d'affilée",
+        "die Hitze bringt mich um, das Büro hat keine Klima",
+        "yorgunluktan ölüyorum",
+    ],
+)
+def test_a_hyperbole_sets_aside_the_gates_alarm(model: object, text: str) -> None:
+    # the concern gate reads "va me tuer", "bringt mich um", "ölüyorum" as crisis; the
+    # figure of speech was the whole alarm, and the note without it reads as no crisis
+    result = triage(text)
+    assert result.level != "crisis", result.reasons
+    assert any("figure of speech, not a crisis" in r for r in result.reasons)
+
+
+def test_a_hyperbole_beside_a_threat_stays_crisis(model: object) -> None:
+    # the gate still finds the threat once the figure of speech is taken out
+    result = triage("ce boulot me tue, et ce soir mon mari a dit qu'il allait me tuer")
+    assert result.level == "crisis", result.reasons
