@@ -203,6 +203,13 @@ def test_bad_family_fields_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
         "my friend took something at the party and she's not responding",
         "throat is closing up after the peanuts, my face is swelling",
         "her lips are turning blue and she won't wake up",
+        # the listener's own body: signs of a heart attack or a stroke
+        "crushing pain in my chest and it's going down my left arm",
+        "my chest is exploding and I'm sweating",
+        "sudden headache, the worst headache of my life",
+        "my face is drooping and my words are slurred",
+        "I can't lift my right arm and my speech is coming out strange",
+        "lost the sight in one eye just now",
     ],
 )
 def test_a_medical_emergency_is_crisis_with_the_emergency_number_first(
@@ -219,6 +226,11 @@ def test_a_medical_emergency_is_crisis_with_the_emergency_number_first(
         "my laptop is not responding again, third time today",
         "paramedic here, long night of calls, all handed over fine",
         "I was barely breathing after that hill on the bike, legs like jelly",
+        "chest day at the gym, absolutely crushed it",
+        "my chest feels tight before every meeting",
+        "worst day of my life at work, so glad it's over",
+        "headache from the screen all afternoon",
+        "my words come out wrong when I'm nervous",
     ],
 )
 def test_everyday_words_of_breathing_or_responding_are_not_an_emergency(text: str) -> None:
