@@ -30,7 +30,6 @@ from sonora.cli.options import (
     DEFAULT_SAMPLE_RATE_HZ,
     LoudnessOption,
     SampleRateOption,
-    progress_bar,
 )
 from sonora.errors import ParameterError, SonoraError, check_number
 
@@ -240,21 +239,17 @@ def recommend_command(
     if plan.quiet_rest:
         err.print("[yellow]This is a quiet-rest session: there is nothing to render.[/]")
         raise typer.Exit(code=1)
-    from sonora.engine.render import render_to_file
-    from sonora.plan.render import plan_mix
+    from sonora.cli.render import run_render
 
+    # the same render as `sonora render plan.json`: check, tags, cleanup on a signal
     msg = Console(stderr=True) if json_output else out
-    msg.print(f"Rendering {plan.duration_s / 60:g} minutes to {render} …")
-    try:
-        mix = plan_mix(plan, sample_rate=sample_rate, target_lufs=loudness)
-        with progress_bar("rendering plan", mix.total_frames) as update:
-            path = render_to_file(mix, render, progress=update)
-    except ParameterError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from None
-    except OSError as exc:
-        err.print(
-            f"[bold red]error:[/] output: cannot write {str(render)!r}: {exc.strerror or exc}"
-        )
-        raise typer.Exit(code=2) from None
-    msg.print(f"[green]Wrote[/] {path} (seed {plan.seed}).")
+    run_render(
+        plan.to_scene(),
+        plan,
+        render,
+        seconds=plan.duration_s,
+        seed=plan.seed,
+        loudness=loudness,
+        sample_rate=sample_rate,
+        out=msg,
+    )

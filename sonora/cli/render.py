@@ -38,7 +38,7 @@ from sonora.errors import ParameterError, SceneNotFoundError
 if TYPE_CHECKING:
     pass
 
-__all__ = ["render_cmd", "usable_cpus"]
+__all__ = ["render_cmd", "run_render", "usable_cpus"]
 
 
 def usable_cpus() -> int:
@@ -170,6 +170,66 @@ def render_cmd(
         )
     if cost is not None and cost.over_limit:
         out.print(f"Rendering anyway (--force): {cost.describe()}", markup=False, soft_wrap=True)
+    run_render(
+        s,
+        plan if is_plan else None,
+        output,
+        seconds=seconds,
+        seed=seed,
+        loudness=loudness,
+        sample_rate=sample_rate,
+        check=check,
+        seed_given=seed_given,
+        out=out,
+    )
+
+
+def run_render(
+    s: Any,
+    plan: Any,
+    output: Path,
+    *,
+    seconds: float,
+    seed: int,
+    loudness: float,
+    sample_rate: int,
+    check: bool = True,
+    seed_given: bool = True,
+    out: Any = None,
+) -> None:
+    """Render a checked scene or plan to ``output`` and report it, as ``sonora render`` does.
+
+    Shared by ``sonora render`` and ``sonora recommend --render``: the same calibration,
+    two processes where there are two CPUs, tags, in-stream check (loudness in LUFS,
+    true peak in dBTP; decoded for lossy files), and cleanup on SIGINT/SIGTERM/SIGHUP
+    (nothing is left behind; exit status 128 + the signal). Arguments are already
+    validated by the caller.
+
+    Parameters
+    ----------
+    s : Scene
+        The scene to render (a plan's :meth:`~sonora.plan.models.Plan.to_scene`).
+    plan : Plan or None
+        The plan, when rendering one (its own mix, layers and automation).
+    output : pathlib.Path
+        Output file: .flac, .wav, .opus/.ogg or .mp3 (written atomically).
+    seconds : float
+        Length, s.
+    seed : int
+        The sound's seed.
+    loudness : float
+        Target integrated loudness, LUFS.
+    sample_rate : int
+        Output sample rate, Hz.
+    check : bool
+        Measure loudness and true peak of what is written.
+    seed_given : bool
+        Whether the listener chose the seed (otherwise a scene's "same sound again" line).
+    out : rich.console.Console, optional
+        Where to report (default stdout).
+    """
+    out = console() if out is None else out
+    is_plan = plan is not None
     kind = "plan" if is_plan else "scene"
     tags = _tags(title=s.title, kind=kind, name=s.name, seed=seed, loudness=loudness)
     try:

@@ -108,6 +108,24 @@ def test_cli_renders_the_plan(cli, tmp_path):
     assert rate == 22_050 and audio.shape[0] == 300 * 22_050
     assert lufs(audio.T, rate) == pytest.approx(-20.0, abs=0.5)
     assert f"Wrote {out}" in r.output.replace("\n", "")
+    # the same render as `sonora render plan.json`: measured while writing, and tagged
+    import re
+
+    m = re.search(
+        r"Measured: (-?\d+\.\d) LUFS integrated \(target -20\), true peak "
+        r"(-?\d+\.\d) dBTP",
+        r.output.replace("\n", " "),
+    )
+    assert m is not None, r.output
+    assert float(m.group(1)) == pytest.approx(lufs(audio.T, rate), abs=0.15)
+    assert float(m.group(2)) <= -1.0
+    with sf.SoundFile(str(out)) as f:
+        meta = f.copy_metadata()
+    sound_seed = re.search(r"sound seed (\d+)", r.output.replace("\n", " "))
+    assert sound_seed is not None, r.output
+    assert "plan=" in meta["comment"] and f"seed={sound_seed.group(1)};" in meta["comment"]
+    assert "loudness=-20 LUFS" in meta["comment"]
+    assert meta.get("artist") == "Sonora"
 
 
 def test_cli_render_settings_are_checked_before_anything_is_written(cli, tmp_path):
