@@ -130,6 +130,7 @@ def test_labelled_set_is_big_varied_and_well_formed() -> None:
         "roundS",
         "roundT",
         "roundU",
+        "roundV",
     }
 
 
