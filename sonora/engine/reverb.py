@@ -289,18 +289,23 @@ class Reverb(Effect):
     """A smooth hall reverb returning only the wet signal, stereo.
 
     The input's mid (mono) signal drives a hall tail of Sonora's own
-    (:class:`_HallTail`, a feedback delay network); above :attr:`SPLIT_HZ` the right
-    channel is the same tail delayed by 11.3 ms more than the left, which decorrelates
-    a diffuse tail at a fraction of the cost of a true stereo reverb.  The left high
-    tail's delay wanders slowly over :attr:`MOD_RANGE_MS` (smooth random knots
+    (:class:`_HallTail`, a feedback delay network); above :attr:`SPLIT_HZ` one channel
+    is the same tail :attr:`SIDE_DELAY_MS` later than the other, which decorrelates a
+    diffuse tail at a fraction of the cost of a true stereo reverb.  Both high tails'
+    delay wanders slowly over :attr:`MOD_RANGE_MS` (smooth random knots
     :attr:`MOD_KNOT_S` apart, a function of the absolute frame, read as a straight
-    line across each inner block), and the right high tail is the left one 11.3 ms
-    later, wander and all: with a fixed delay a sustained tone met its own delayed
-    tail at a fixed phase on one side and another on the other, and leaned a scene by
-    up to 0.5 dB; with the phase turning over seconds both sides average the same
-    power.  Below :attr:`SPLIT_HZ` both channels get the same tail: a delay there is a
-    large phase turn (0.8 cycle at 73 Hz) that adds to a sustained low tone on one
-    side and cancels on the other.
+    line across each inner block): with a fixed delay a sustained tone met its own
+    delayed tail at a fixed phase on one side and another on the other, and leaned a
+    scene by up to 0.5 dB.  Which side is late moves steadily from one to the other
+    and back (:meth:`_side_share`, :attr:`SIDE_SWAP_S` each way, a straight line: the
+    two always differ by the full side delay).  With the right side always the late
+    one, a tone near the split, where the tail's low and high parts overlap, met them
+    at different phases on each side, and the wander (1.4 cycles at 174 Hz) did not
+    average it out: bowls at 174 Hz leaned left by 0.24 dB, steady tones of 100-400 Hz
+    by up to 0.9 dB (docs/sound.md, round 10).  Sweeping each side's delay evenly
+    over the same span, both average the same power.  Below :attr:`SPLIT_HZ` both
+    channels get the same tail: a delay there is a large phase turn (0.8 cycle at
+    73 Hz) that adds to a sustained low tone on one side and cancels on the other.
 
     At 44.1 kHz and above everything is computed at half the sample rate, as classic
     hardware hall reverbs did (a 2-tap average before, linear interpolation after: a
@@ -355,8 +360,9 @@ class Reverb(Effect):
         a = (k - 1.0) / (k + 1.0)
         self._allpass_sos = np.array([[a, 1.0, 0.0, 1.0, a, 0.0]])
         self._allpass_sos32 = self._allpass_sos.astype(np.float32)
-        self._side = round(self.SIDE_DELAY_MS * 1e-3 * self._inner_rate)
-        longest = (self.MOD_MIN_MS + self.MOD_RANGE_MS) * 1e-3 * self._inner_rate
+        self._side = self.SIDE_DELAY_MS * 1e-3 * self._inner_rate
+        longest = (self.MOD_MIN_MS + self.MOD_RANGE_MS + self.SIDE_DELAY_MS) * 1e-3
+        longest *= self._inner_rate
         self._hist_len = int(np.ceil(longest)) + 2
         self._steps = np.arange(self.INNER_BLOCK, dtype=np.float64)
         self._start = 0
@@ -364,9 +370,13 @@ class Reverb(Effect):
 
     #: Crossover (Hz) below which both channels carry the same, undelayed tail.
     SPLIT_HZ = 250.0
-    #: Delay of the right high tail after the left one (ms).
+    #: How much later one side's high tail is than the other's (ms).
     SIDE_DELAY_MS = 11.3
-    #: Shortest delay of the left high tail (ms) and how far both wander above it (ms).
+    #: Seconds over which the late side moves across to the other (a straight line).
+    #: The delay moves 11.3 ms in 4 s: each high tail's pitch is 4.9 cents off while
+    #: it moves (the wander adds up to 4.2).
+    SIDE_SWAP_S = 4.0
+    #: Shortest delay of the early high tail (ms) and how far both wander above it (ms).
     MOD_MIN_MS = 0.5
     MOD_RANGE_MS = 8.0
     #: Spacing of the wander's random knots (s); joined by smoothstep.
@@ -386,7 +396,6 @@ class Reverb(Effect):
         self._allpass_zi = np.zeros((1, 1, 2), dtype=np.float32)
         m, h = self.INNER_BLOCK, self._hist_len
         self._high = np.zeros(h + m, dtype=np.float32)  # high tail, h frames of history
-        self._left = np.zeros(self._side + m, dtype=np.float32)  # right = left, later
         self._lr = np.zeros((2, m + 1), dtype=np.float32)  # column 0: the last block's end
         self._inner_done = 0  # inner frames the tail has produced since the reset
         self._prev_in = np.float32(0.0)  # last input mid frame (decimation)
@@ -407,7 +416,7 @@ class Reverb(Effect):
         self._start = int(frame) - self._inner_done * self.factor
 
     def _mod_delay(self, frame: float) -> float:
-        """Delay of the left high tail (inner frames) at absolute output ``frame``.
+        """Delay of the early high tail (inner frames) at absolute output ``frame``.
 
         Parameters
         ----------
@@ -423,13 +432,33 @@ class Reverb(Effect):
         v = a + (b - a) * (u * u * (3.0 - 2.0 * u))  # smoothstep join
         return (self.MOD_MIN_MS + self.MOD_RANGE_MS * v) * (1e-3 * self._inner_rate)
 
+    def _side_share(self, frame: float) -> float:
+        """Share (0-1) of :attr:`SIDE_DELAY_MS` by which the left high tail is late.
+
+        The right high tail is late by the rest, so the two always differ by the full
+        side delay, and which side is late moves from one to the other and back at
+        a steady rate (:attr:`SIDE_SWAP_S` each way), a function of the absolute
+        frame.  At a steady rate each side's delay covers the same span evenly in
+        each sweep, so a held tone's phase against the undelayed low tail averages
+        out alike on both sides.
+
+        Parameters
+        ----------
+        frame : float
+            Absolute output frame, >= 0.
+        """
+        t = max(frame, 0.0) / (self.sample_rate * self.SIDE_SWAP_S)
+        k = int(t)
+        u = t - k
+        return u if k % 2 == 0 else 1.0 - u
+
     def _stereo(self, inner: np.ndarray) -> np.ndarray:
         """One inner block of mid input -> the stereo tail at the inner rate.
 
         Returns a view ``(2, m + 1)`` whose column 0 is the previous block's last frame
         (for the upsampling), valid until the next call.
         """
-        m, h, side = self.INNER_BLOCK, self._hist_len, self._side
+        m, h = self.INNER_BLOCK, self._hist_len
         wet = self._tail.process(inner)
         turned = wet[None, :].copy()
         kernel = _kernel()
@@ -446,27 +475,28 @@ class Reverb(Effect):
         # Absolute output frame of this block's tail (the output is latency_frames later).
         frame = self._start + self._inner_done * self.factor + self.latency_frames
         self._inner_done += m
-        # hbuf[j] is the high tail at inner frame j - h of this block.  The delay d(t)
-        # is a straight line over the block between its values at both ends;
-        # tail(k - d) is hbuf[i] + frac * (hbuf[i + 1] - hbuf[i]), i = floor(h + k - d).
-        d0 = self._mod_delay(frame)
-        d1 = self._mod_delay(frame + m * self.factor)
-        pos = self._steps * (1.0 - (d1 - d0) / m)
-        pos += h - d0
-        i = pos.astype(np.int64)  # pos > 0: truncation is the floor
-        frac = (pos - i).astype(np.float32)
-        here = hbuf[i]
-        lbuf = self._left
-        lbuf[:side] = lbuf[m:]
-        left = lbuf[side:]
-        np.subtract(hbuf[1:][i], here, out=left)
-        left *= frac
-        left += here
-        # The right high tail is the left one SIDE_DELAY_MS later (wander and all).
+        # hbuf[j] is the high tail at inner frame j - h of this block.  Each side's
+        # delay d(t) is a straight line over the block between its values at both
+        # ends; tail(k - d) is hbuf[i] + frac * (hbuf[i + 1] - hbuf[i]),
+        # i = floor(h + k - d).
+        span = m * self.factor
+        base0, base1 = self._mod_delay(frame), self._mod_delay(frame + span)
+        late0, late1 = self._side_share(frame), self._side_share(frame + span)
         lr = self._lr
         lr[:, 0] = lr[:, m]
-        np.add(low, left, out=lr[0, 1:])
-        np.add(low, lbuf[:m], out=lr[1, 1:])
+        for ch, (a0, a1) in enumerate(((late0, late1), (1.0 - late0, 1.0 - late1))):
+            d0 = base0 + self._side * a0
+            d1 = base1 + self._side * a1
+            pos = self._steps * (1.0 - (d1 - d0) / m)
+            pos += h - d0
+            i = pos.astype(np.int64)  # pos > 0: truncation is the floor
+            frac = (pos - i).astype(np.float32)
+            here = hbuf[i]
+            side = lr[ch, 1:]
+            np.subtract(hbuf[1:][i], here, out=side)
+            side *= frac
+            side += here
+            side += low
         return lr
 
     def _allpass_fallback(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover

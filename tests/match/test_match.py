@@ -356,6 +356,16 @@ def test_acoustics_table_matches_the_engine():
     assert acoustics.log_centroid("rain/bright", 0.5) > acoustics.log_centroid("noise/dark", 0.5)
 
 
+def test_bright_bowls_opening_tells_its_intensity():
+    """Bowls alone open with rubs; a brighter session's rubs are brighter, so the
+    matcher can still tell a bright bowls plan's intensity from its opening (the
+    three intensities read 233/233/233 Hz with one rub for all)."""
+    low, mid, high = acoustics.measure("bowls/bright")
+    assert low < mid < high
+    assert high > 1.2 * low
+    assert acoustics._table()["bowls/bright"] == pytest.approx([low, mid, high], rel=0.02)
+
+
 # -- personal evidence -------------------------------------------------------------------
 def test_assignment_alternates_in_shuffled_pairs():
     arms = [assignment(7, "ana", i) for i in range(40)]

@@ -104,6 +104,13 @@ class SingingBowl(_Modal):
     #: in rose over what the listener had heard (the guard cut up to 7.8 dB at 4-12 s
     #: of an unwind plan, seed 1).
     ALONE_S = 8.0
+    #: Roll-off of a rub's modes, dB per mode index (the fundamental leads).
+    RUB_TILT_DB = 14.0
+    #: In the opening of bowls alone, the rub's roll-off falls by this much (dB per
+    #: mode) per unit of brightness above 0.5 (:meth:`_rub_tilt_db`).
+    OPENING_RUB_DB_PER_BRIGHT = 24.0
+    #: ... and its scratch grows by this share per unit of brightness above 0.5.
+    OPENING_EDGE = 1.5
 
     def calibration_seconds(self) -> float:
         p = self.params
@@ -115,7 +122,7 @@ class SingingBowl(_Modal):
     def _setup(self) -> None:
         super()._setup()
         self._primed = False  # the player has sized its first event
-        self._rubs: list[tuple[int, int, float, float, np.ndarray, float]] = []
+        self._rubs: list[tuple[int, int, float, float, np.ndarray, float, float]] = []
 
     def _make_modes(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
         p = self.params
@@ -156,7 +163,7 @@ class SingingBowl(_Modal):
         t60 = p["decay_s"] * ratios**-self.DECAY_EXP * t60_all[:n]
         if rub:
             # Rubbing feeds the fundamental (and a little of the next modes) slowly.
-            amps = velocity * coupling * 10 ** (-14.0 * np.arange(n) / 20)
+            amps = velocity * coupling * 10 ** (-self._rub_tilt_db() * np.arange(n) / 20)
             attack = np.full(n, rng.uniform(1.2, 2.5))
         else:
             # Below SOFT_BELOW the player takes a felted mallet: the upper modes fall
@@ -194,8 +201,28 @@ class SingingBowl(_Modal):
             # modes are softer; unchanged above it
             hard = min(1.0, bright / self.SOFT_BELOW)
             pans = _pan_gains(pan).astype(np.float64)
-            self._pending_rub = (dur, float(f0), level, pans, hard)
+            # the opening's stick scratches as its brightness calls for (_rub_tilt_db)
+            edge = 1.0 + self.OPENING_EDGE * max(0.0, bright - 0.5) if self._opening() else 1.0
+            self._pending_rub = (dur, float(f0), level, pans, hard, edge)
         return s, a * 0.25, pan
+
+    def _rub_tilt_db(self) -> float:
+        """Roll-off of a rub's modes, dB per mode index.
+
+        A rub is :attr:`RUB_TILT_DB` whatever the brightness, except in the opening
+        of bowls alone (:meth:`_opening`), where the rubs stand in for the strikes
+        the session's brightness would have played: there the player takes the stick
+        that brightness calls for (a bare wooden stick for a bright session sings
+        more of the upper modes than a suede one), :attr:`OPENING_RUB_DB_PER_BRIGHT`
+        dB per mode less for each unit of brightness above 0.5.  Without it, the
+        opening of a bright bowls plan sounded the same at every intensity (the
+        match table's bowls/bright read 233/233/233 Hz at intensities 0.1/0.5/0.9,
+        docs/sound.md round 10).
+        """
+        if not self._opening():
+            return self.RUB_TILT_DB
+        bright = self.params["brightness"]
+        return max(0.0, self.RUB_TILT_DB - self.OPENING_RUB_DB_PER_BRIGHT * (bright - 0.5))
 
     def _opening_s(self) -> float:
         return self.params["opening_s"]
@@ -276,9 +303,9 @@ class SingingBowl(_Modal):
         self._pending_rub = None
         super()._start_voice(offset, out, rng)
         if self._pending_rub is not None:
-            dur, f0, level, pan, hard = self._pending_rub
+            dur, f0, level, pan, hard, edge = self._pending_rub
             # The friction is as soft as the rub the player chose.
-            self._rubs.append((self.frame + offset, dur, f0, level * self._scale, pan, hard))
+            self._rubs.append((self.frame + offset, dur, f0, level * self._scale, pan, hard, edge))
 
     def _extra(self, out: np.ndarray) -> None:
         """Friction noise of the rubs that sound in this quantum (stateless per quantum)."""
@@ -299,12 +326,12 @@ class SingingBowl(_Modal):
         narrow = ctrl[0, i0] * (1 - w) + ctrl[0, i0 + 1] * w
         scratch = make_rng(self.seed, "SingingBowl", "scratch", q).standard_normal(QUANTUM)
         t = (np.arange(start, end)) / sr
-        for onset, dur, f0, level, pan, hard in self._rubs:
+        for onset, dur, f0, level, pan, hard, edge in self._rubs:
             k = np.arange(start, end) - onset
             if k[-1] < 0:
                 continue
             ph = np.clip(k / dur, 0.0, 1.0)
             env = np.sin(np.pi * ph) ** 2 * (k >= 0)
             carrier = np.sin(2 * np.pi * f0 * t) + 0.4 * hard * np.sin(2 * np.pi * 2.76 * f0 * t)
-            y = level * hard * env * (narrow * carrier + 0.15 * hard * scratch)
+            y = level * hard * env * (narrow * carrier + 0.15 * hard * edge * scratch)
             out += (pan[:, None] * y[None, :]).astype(np.float32)
