@@ -194,6 +194,8 @@ class _Modal(Source):
         self._freq = np.zeros(0, dtype=np.float64)
         self._count = 0
         self._dying: np.ndarray | None = None  # modes fading out during the next quantum
+        # (freq array, pan array, their grouping): see _grouping.
+        self._groups: tuple[np.ndarray, np.ndarray, tuple] | None = None
         self._last_onset = -(1 << 40)
         self._velocity = 1.0  # force of the event being made (set by _make_modes)
         self._cache: dict[tuple[str, int], np.ndarray] = {}  # per-slot uniforms
@@ -443,10 +445,31 @@ class _Modal(Source):
         """
         if not len(self._z):
             return self._freq, self._z, self._pan
-        freq, first, inv = np.unique(self._freq, return_index=True, return_inverse=True)
+        freq, inv, pan, _ = self._grouping()
         z = np.zeros(len(freq), dtype=np.complex128)
         np.add.at(z, inv, self._z)
-        return freq, z, self._pan[first]
+        return freq, z, pan
+
+    def _grouping(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The sounding modes grouped by frequency, kept while the set of modes is.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(freq_hz, inverse, pan, weight)``: the distinct frequencies (float64,
+            ascending), each mode's index among them (int), the pan gains ``(f, 2)`` of
+            each frequency's first mode and the K-weighting of each frequency (float64).
+            Recomputed only when :attr:`_freq` or :attr:`_pan` is a new array (every
+            change of the set of modes makes new ones; they are never changed in place),
+            not every quantum.
+        """
+        cached = self._groups
+        if cached is not None and cached[0] is self._freq and cached[1] is self._pan:
+            return cached[2]
+        freq, first, inv = np.unique(self._freq, return_index=True, return_inverse=True)
+        groups = (freq, inv, self._pan[first], _weight(freq))
+        self._groups = (self._freq, self._pan, groups)
+        return groups
 
     def _ringing_power(self, *, building: bool = False) -> float:
         """K-weighted power of what rings now (the guard's weighting), phasor units.
@@ -457,9 +480,13 @@ class _Modal(Source):
         if building:
             r = self._ringing
             z, freq = self._z[r], self._freq[r]
-        else:
-            freq, z, _ = self._sounding()
-        return float(np.sum((z.real**2 + z.imag**2) * _weight(freq)))
+            return float(np.sum((z.real**2 + z.imag**2) * _weight(freq)))
+        if not len(self._z):
+            return 0.0
+        _, inv, _, weight = self._grouping()
+        z = np.zeros(len(weight), dtype=np.complex128)
+        np.add.at(z, inv, self._z)
+        return float(np.sum((z.real**2 + z.imag**2) * weight))
 
     def _side_power(self) -> np.ndarray:
         """Energy still to come from what rings, left and right, float64 ``(2,)``.
