@@ -84,11 +84,14 @@ def _render(z: np.ndarray, pan: np.ndarray, tab: np.ndarray, starts: np.ndarray)
         float32 ``(2, QUANTUM)``.
     """
     m = len(z)
-    p = z[:, None] * starts  # (m, chunks): the phasor at each chunk's first frame
-    a = np.concatenate([p.real, p.imag]).T  # (chunks, 2 m)
-    gains = pan.T if pan.ndim == 2 else np.broadcast_to(pan[:, None], (2, m))
-    rows = a[None, :, :] * np.concatenate([gains, gains], axis=1)[:, None, :]
-    out = rows.reshape(2 * _CHUNKS, 2 * m).astype(np.float32) @ tab  # (2 chunks, _CHUNK)
+    p = starts.T * z  # (chunks, m): the phasor at each chunk's first frame
+    a = np.empty((_CHUNKS, 2 * m))  # (chunks, 2 m): real parts, then imaginary parts
+    a[:, :m], a[:, m:] = p.real, p.imag
+    gains = np.tile(pan.T, 2) if pan.ndim == 2 else pan[:, None]  # (2, 2 m) or (2, 1)
+    # Both channels' rows: float64 products, each rounded once to float32 as written.
+    rows = np.empty((2, _CHUNKS, 2 * m), dtype=np.float32)
+    np.multiply(a, gains[:, None, :], out=rows, casting="unsafe")
+    out = rows.reshape(2 * _CHUNKS, 2 * m) @ tab  # (2 chunks, _CHUNK)
     return out.reshape(2, QUANTUM)
 
 
@@ -197,6 +200,7 @@ class _Modal(Source):
         # (freq array, pan array, their grouping): see _grouping.
         self._groups: tuple[np.ndarray, np.ndarray, tuple] | None = None
         self._last_onset = -(1 << 40)
+        self._slot_of = (-1.0, 1.0)  # (mean interval, slot length), s: see _slot_s
         self._velocity = 1.0  # force of the event being made (set by _make_modes)
         self._cache: dict[tuple[str, int], np.ndarray] = {}  # per-slot uniforms
         # The player's memory: K-weighted power of every quantum of the last 10 s.
@@ -218,7 +222,9 @@ class _Modal(Source):
     def _slot_s(self) -> float:
         """Slot length: the mean interval rounded to a 1/12-octave step, s."""
         mean = max(self._mean_interval_s(), 0.05)
-        return float(2.0 ** (round(12 * np.log2(mean)) / 12))
+        if self._slot_of[0] != mean:  # computed again only when the mean changes
+            self._slot_of = (mean, float(2.0 ** (round(12 * np.log2(mean)) / 12)))
+        return self._slot_of[1]
 
     def _uniforms(self, purpose: str, j: int, count: int) -> np.ndarray:
         """``count`` uniforms of ``make_rng(seed, key, purpose, j)``, cached (stateless)."""
