@@ -84,11 +84,14 @@ def _render(z: np.ndarray, pan: np.ndarray, tab: np.ndarray, starts: np.ndarray)
         float32 ``(2, QUANTUM)``.
     """
     m = len(z)
-    p = z[:, None] * starts  # (m, chunks): the phasor at each chunk's first frame
-    a = np.concatenate([p.real, p.imag]).T  # (chunks, 2 m)
-    gains = pan.T if pan.ndim == 2 else np.broadcast_to(pan[:, None], (2, m))
-    rows = a[None, :, :] * np.concatenate([gains, gains], axis=1)[:, None, :]
-    out = rows.reshape(2 * _CHUNKS, 2 * m).astype(np.float32) @ tab  # (2 chunks, _CHUNK)
+    p = starts.T * z  # (chunks, m): the phasor at each chunk's first frame
+    a = np.empty((_CHUNKS, 2 * m))  # (chunks, 2 m): real parts, then imaginary parts
+    a[:, :m], a[:, m:] = p.real, p.imag
+    gains = np.tile(pan.T, 2) if pan.ndim == 2 else pan[:, None]  # (2, 2 m) or (2, 1)
+    # Both channels' rows: float64 products, each rounded once to float32 as written.
+    rows = np.empty((2, _CHUNKS, 2 * m), dtype=np.float32)
+    np.multiply(a, gains[:, None, :], out=rows, casting="unsafe")
+    out = rows.reshape(2 * _CHUNKS, 2 * m) @ tab  # (2 chunks, _CHUNK)
     return out.reshape(2, QUANTUM)
 
 
@@ -194,7 +197,10 @@ class _Modal(Source):
         self._freq = np.zeros(0, dtype=np.float64)
         self._count = 0
         self._dying: np.ndarray | None = None  # modes fading out during the next quantum
+        # (freq array, pan array, their grouping): see _grouping.
+        self._groups: tuple[np.ndarray, np.ndarray, tuple] | None = None
         self._last_onset = -(1 << 40)
+        self._slot_of = (-1.0, 1.0)  # (mean interval, slot length), s: see _slot_s
         self._velocity = 1.0  # force of the event being made (set by _make_modes)
         self._cache: dict[tuple[str, int], np.ndarray] = {}  # per-slot uniforms
         # The player's memory: K-weighted power of every quantum of the last 10 s.
@@ -216,7 +222,9 @@ class _Modal(Source):
     def _slot_s(self) -> float:
         """Slot length: the mean interval rounded to a 1/12-octave step, s."""
         mean = max(self._mean_interval_s(), 0.05)
-        return float(2.0 ** (round(12 * np.log2(mean)) / 12))
+        if self._slot_of[0] != mean:  # computed again only when the mean changes
+            self._slot_of = (mean, float(2.0 ** (round(12 * np.log2(mean)) / 12)))
+        return self._slot_of[1]
 
     def _uniforms(self, purpose: str, j: int, count: int) -> np.ndarray:
         """``count`` uniforms of ``make_rng(seed, key, purpose, j)``, cached (stateless)."""
@@ -443,10 +451,31 @@ class _Modal(Source):
         """
         if not len(self._z):
             return self._freq, self._z, self._pan
-        freq, first, inv = np.unique(self._freq, return_index=True, return_inverse=True)
+        freq, inv, pan, _ = self._grouping()
         z = np.zeros(len(freq), dtype=np.complex128)
         np.add.at(z, inv, self._z)
-        return freq, z, self._pan[first]
+        return freq, z, pan
+
+    def _grouping(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The sounding modes grouped by frequency, kept while the set of modes is.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(freq_hz, inverse, pan, weight)``: the distinct frequencies (float64,
+            ascending), each mode's index among them (int), the pan gains ``(f, 2)`` of
+            each frequency's first mode and the K-weighting of each frequency (float64).
+            Recomputed only when :attr:`_freq` or :attr:`_pan` is a new array (every
+            change of the set of modes makes new ones; they are never changed in place),
+            not every quantum.
+        """
+        cached = self._groups
+        if cached is not None and cached[0] is self._freq and cached[1] is self._pan:
+            return cached[2]
+        freq, first, inv = np.unique(self._freq, return_index=True, return_inverse=True)
+        groups = (freq, inv, self._pan[first], _weight(freq))
+        self._groups = (self._freq, self._pan, groups)
+        return groups
 
     def _ringing_power(self, *, building: bool = False) -> float:
         """K-weighted power of what rings now (the guard's weighting), phasor units.
@@ -457,9 +486,13 @@ class _Modal(Source):
         if building:
             r = self._ringing
             z, freq = self._z[r], self._freq[r]
-        else:
-            freq, z, _ = self._sounding()
-        return float(np.sum((z.real**2 + z.imag**2) * _weight(freq)))
+            return float(np.sum((z.real**2 + z.imag**2) * _weight(freq)))
+        if not len(self._z):
+            return 0.0
+        _, inv, _, weight = self._grouping()
+        z = np.zeros(len(weight), dtype=np.complex128)
+        np.add.at(z, inv, self._z)
+        return float(np.sum((z.real**2 + z.imag**2) * weight))
 
     def _side_power(self) -> np.ndarray:
         """Energy still to come from what rings, left and right, float64 ``(2,)``.
