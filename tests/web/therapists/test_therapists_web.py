@@ -465,7 +465,10 @@ def test_a_short_notes_tentative_screen_is_shown_as_possible(app: Any, core: Cor
 
     from sonora.therapists.models import Booking
 
-    for tentative, shown in ((True, "Screen: possible crisis (a few words)"), (False, "Screen: crisis")):
+    for tentative, shown in (
+        (True, "Screen: possible crisis (a few words)"),
+        (False, "Screen: crisis"),
+    ):
         care = {"level": "crisis", "tentative": tentative, "reasons": [], "resources": []}
         with core.store.engine.begin() as conn:
             conn.execute(update(Booking).values(care=care))
