@@ -17,10 +17,26 @@ __all__ = ["clinical_message", "crisis_list", "crisis_message", "unread_line"]
 
 
 def crisis_message(
-    resources: list[dict[str, Any]], *, danger_now: bool = False, tentative: bool = False
+    resources: list[dict[str, Any]],
+    *,
+    danger_now: bool = False,
+    tentative: bool = False,
+    medical: bool = False,
 ) -> str:
     line = next((r for r in resources if r["kind"] == "crisis_line"), None)
     emergency = next((r for r in resources if r["kind"] == "emergency"), None)
+    if medical and emergency is not None:
+        # someone not breathing, a heart attack, a stroke: an ambulance, not a listener
+        numbers = " or ".join(emergency.get("numbers") or [emergency["phone"]])
+        parts = [
+            f"This sounds like a medical emergency: call {numbers} now and ask for an"
+            " ambulance. Stay on the line: the call handler will tell you what to do"
+            " until help arrives."
+        ]
+        if line is not None and (line["phone"] or line["text"]):
+            how = line["phone"] or line["text"]
+            parts.append(f"Afterwards, if you need to talk, {line['name']} ({how}) is there.")
+        return " ".join(parts)
     parts = []
     if danger_now and emergency is not None:
         numbers = " or ".join(emergency.get("numbers") or [emergency["phone"]])

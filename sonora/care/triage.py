@@ -144,6 +144,11 @@ class TriageResult:
         words the reader is usually wrong (round S: 16 of 19 such calls were
         everyday notes such as "calm" or "quiet evening") and sometimes right
         ("bought the pills"), so it says plainly what the lines are for.
+    medical : bool
+        The note describes a medical emergency happening now (someone not breathing
+        or not responding, a throat closing, the signs of a heart attack or a
+        stroke): the emergency number comes first and the message asks for an
+        ambulance, not for someone to talk to.
     """
 
     level: Level
@@ -154,6 +159,7 @@ class TriageResult:
     language: str = "en"
     unread: bool = False
     tentative: bool = False
+    medical: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-ready data.
@@ -162,7 +168,7 @@ class TriageResult:
         -------
         dict
             Keys ``level``, ``reasons``, ``resources``, ``danger_now``,
-            ``language``, ``unread`` and ``tentative``.
+            ``language``, ``unread``, ``tentative`` and ``medical``.
         """
         return {
             "level": self.level,
@@ -172,6 +178,7 @@ class TriageResult:
             "language": self.language,
             "unread": self.unread,
             "tentative": self.tentative,
+            "medical": self.medical,
         }
 
 
@@ -440,7 +447,10 @@ def triage(
         # the reader alone, on a few words: usually wrong, sometimes not (TriageResult)
         tentative = not crisis_sigs and not sem_crisis and not danger and not harm and short
         res = messages.crisis_list(country, region, danger_now=danger)
-        message = messages.crisis_message(res, danger_now=danger, tentative=tentative)
+        medical = concern.is_emergency(crisis_sigs)
+        message = messages.crisis_message(
+            res, danger_now=danger, tentative=tentative, medical=medical
+        )
         if unread:  # the emergency number stays first when there is danger now
             line = messages.unread_line(language)
             message = f"{message} {line}" if danger else f"{line} {message}"
@@ -453,6 +463,7 @@ def triage(
             language=language,
             unread=unread,
             tentative=tentative,
+            medical=medical,
         )
 
     if is_flagged:

@@ -92,7 +92,13 @@ def render_result(result: TriageResult, console: Console) -> None:
                 body.append(f"\n{r['note']} {r['url']}", style="dim")
         # The same headings as the page (_care.html): a crisis read by the trained reader
         # alone in a few words is offered "in case it matters", with the same lines.
-        title = "If you need someone now" if result.tentative else "Please reach out now"
+        title = (
+            "Call for help now"
+            if result.medical
+            else "If you need someone now"
+            if result.tentative
+            else "Please reach out now"
+        )
         console.print(Panel(body, title=title, border_style="red", title_align="left"))
         return
     if result.level == "clinical":

@@ -218,6 +218,41 @@ def test_a_medical_emergency_is_crisis_with_the_emergency_number_first(
     result = triage(text)
     assert result.level == "crisis", result.reasons
     assert result.danger_now, result.reasons
+    # an ambulance, not a listener: the message says so, the emergency number first
+    assert result.medical and result.to_dict()["medical"] is True
+    assert result.message.startswith("This sounds like a medical emergency: call 999 now")
+    assert "really hard" not in result.message
+    assert result.resources[0]["kind"] == "emergency"
+
+
+def test_a_medical_emergency_has_its_own_heading_on_the_page_and_in_the_terminal(
+    model: object,
+) -> None:
+    import typer
+    from jinja2 import Environment, FileSystemLoader
+    from typer.testing import CliRunner
+
+    from sonora.cli.care import triage_command
+    from sonora.web.rendering import WEB_DIR
+
+    env = Environment(loader=FileSystemLoader(str(WEB_DIR / "templates")), autoescape=True)
+    tpl = env.get_template("_care.html")
+    base = {"level": "crisis", "message": "m", "resources": [], "unread": False}
+    assert "Call for help now" in tpl.render(care={**base, "medical": True})
+    assert "Call for help now" not in tpl.render(care={**base, "medical": False})
+    app = typer.Typer()
+    app.command("triage")(triage_command)
+
+    @app.callback()
+    def _root() -> None:
+        """Test app."""
+
+    res = CliRunner().invoke(app, ["triage", "my dad is not breathing", "--country", "US"])
+    assert res.exit_code == 0 and "Call for help now" in res.output, res.output
+    assert res.output.index("911") < res.output.index("988")
+    # a suicidal crisis keeps its own words
+    plain = triage("i want to die", country="GB")
+    assert not plain.medical and "really hard" in plain.message
 
 
 @pytest.mark.parametrize(

@@ -309,6 +309,7 @@ def test_to_dict_has_exactly_its_keys(model: object) -> None:
             "language",
             "unread",
             "tentative",
+            "medical",
         ]
         assert d["level"] in {"crisis", "clinical", "everyday"}
         assert isinstance(d["reasons"], list)
@@ -399,6 +400,7 @@ def test_cli_json_output(model: object, cli_app: typer.Typer) -> None:
         "language": "en",
         "unread": False,
         "tentative": False,
+        "medical": False,
     }
 
 
