@@ -131,7 +131,12 @@ def clean_profile(data: Mapping[str, Any]) -> dict[str, Any]:
         out[key] = sorted(set(vals))
     both = set(out["loved"]) & set(out["disliked"])
     if both:
-        raise ParameterError("disliked", f"{sorted(both)[0]!r} is also marked as loved")
+        family = sorted(both)[0]
+        raise ParameterError(
+            "disliked",
+            f"{FAMILY_LABELS.get(family, family)} is marked both loved and disliked; "
+            "keep it in one of the two",
+        )
     sens = out["sensitivities"]
     if isinstance(sens, str) or not isinstance(sens, Sequence):
         raise ParameterError("sensitivities", f"expected a list from {', '.join(SENSITIVITIES)}")
