@@ -270,3 +270,23 @@ def test_command_groups_print_plain_help_like_every_other_command(group: str) ->
     assert "Commands:" in r.output
     assert not set(r.output) & set("╭╮╰╯│─"), r.output  # no Rich boxes
     assert "<bool>" not in r.output
+
+
+def test_option_errors_name_the_option_once() -> None:
+    """Click prints 'Invalid value for --region:'; the message after it must not name the
+    field again ('--region: region: expected ...' read as a stutter) (found by qa11)."""
+    from typer.testing import CliRunner
+
+    from sonora.cli import app
+
+    for args, option in (
+        (["triage", "calm", "--region", "XX"], "--region"),
+        (["triage", "calm", "--country", "Britain"], "--country"),
+        (["evidence", "--grade", "foo"], "--grade"),
+    ):
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 2, r.output
+        flat = " ".join(r.output.replace("│", " ").split())
+        bare = option.removeprefix("--")
+        assert f"Invalid value for {option}: expected" in flat, flat
+        assert f"{option}: {bare}:" not in flat

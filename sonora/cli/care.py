@@ -28,6 +28,7 @@ from rich.text import Text
 from sonora.care.errors import CareError
 from sonora.care.resources import load_resources, region_choices, resolve_country
 from sonora.care.triage import TriageResult, triage
+from sonora.cli.options import option_error
 
 __all__ = ["evidence_command", "render_result", "triage_command"]
 
@@ -184,7 +185,7 @@ def triage_command(
         hint = (
             "--region" if exc.field == "region" else "--country" if exc.field == "country" else None
         )
-        raise typer.BadParameter(str(exc), param_hint=hint) from exc
+        raise (option_error(exc, hint) if hint else typer.BadParameter(str(exc))) from exc
     if json_output:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -242,7 +243,7 @@ def evidence_command(
     try:
         grades = parse_grades(grade or [])
     except CareError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--grade") from exc
+        raise option_error(exc, "--grade") from exc
     if json_output:
         typer.echo(json.dumps(base.to_dict(*grades), ensure_ascii=False, indent=2))
         return

@@ -32,6 +32,7 @@ __all__ = [
     "console",
     "fail",
     "light_help_option",
+    "option_error",
     "parse_duration",
     "print_error",
     "progress_bar",
@@ -112,6 +113,19 @@ def parse_duration(text: str) -> float:
             "duration", f"{text!r} is out of range: allowed more than 0 s, up to 12h"
         )
     return seconds
+
+
+def option_error(exc: ParameterError, option: str) -> typer.BadParameter:
+    """A usage error for ``option`` (``--region``) from a :class:`ParameterError`.
+
+    Click already prints ``Invalid value for --region:``; the message is the error's own
+    text without its field (``exc.message``), so the option is named once, not twice
+    (``Invalid value for --region: region: ...`` read as a stutter).
+
+    >>> str(option_error(ParameterError("region", "expected ENG or SCT, got 'XX'"), "--region"))
+    "expected ENG or SCT, got 'XX'"
+    """
+    return typer.BadParameter(exc.message, param_hint=option)
 
 
 def print_error(message: object) -> None:

@@ -122,6 +122,42 @@ def _recommend_for(listener: str, checkin: Any) -> Any:
         core.close()
 
 
+#: The check-in's and the render's field names, as the options that set them.
+_OPTIONS = {
+    "tension": "--tension",
+    "energy": "--energy",
+    "mood": "--mood",
+    "goal": "--goal",
+    "minutes": "--minutes",
+    "place": "--place",
+    "local_time": "--time",
+    "note": "--note",
+    "seed": "--seed",
+    "loved": "--love",
+    "disliked": "--dislike",
+    "sensitivities": "--sensitive",
+    "output": "--render",
+    "loudness": "--loudness",
+    "sample_rate": "--sample-rate",
+    "listener": "--listener",
+}
+
+
+def _as_option(exc: ParameterError) -> str:
+    """``exc`` as ``--option: message``, naming the option the listener typed.
+
+    The check-in's fields are named for the app (``local_time``, ``loved[0]``); on the
+    command line the option (``--time``, ``--love``) is the name that helps.
+
+    >>> _as_option(ParameterError("loved[0]", "'jazz' is not allowed"))
+    "--love: 'jazz' is not allowed"
+    >>> _as_option(ParameterError("layers[0].gain_db", "too loud"))
+    'layers[0].gain_db: too loud'
+    """
+    option = _OPTIONS.get(exc.field.split("[", 1)[0].split(".", 1)[0])
+    return f"{option}: {exc.message}" if option else str(exc)
+
+
 def recommend_command(
     goal: Annotated[
         str,
@@ -189,6 +225,7 @@ def recommend_command(
 
     out = Console()
     err = Console(stderr=True)
+    fresh_seed: int | None = None  # said once every option is checked, not above an error
     try:
         checkin = CheckIn(
             tension=tension,
@@ -206,29 +243,38 @@ def recommend_command(
         else:
             if seed is not None and not 0 <= seed < 2**63:
                 raise ParameterError("seed", f"expected a whole number in [0, 2^63), got {seed}")
+            drawn = seed is None
             if seed is None:  # a fresh plan each time; the same one is --seed N away
                 seed = secrets.randbelow(1_000_000)
-                if not json_output:  # a plan file keeps its own seed
-                    err.print(f"Same plan again: add --seed {seed}", markup=False, soft_wrap=True)
             matcher = Matcher(seed=seed)
             matcher.onboard(
                 "cli",
                 {"loved": love or [], "disliked": dislike or [], "sensitivities": sensitive or []},
             )
             plan = matcher.recommend("cli", checkin)
+            if drawn and not json_output:  # a plan file keeps its own seed
+                fresh_seed = seed
+        # --loudness and --sample-rate are checked even without --render: a value out
+        # of range is a mistake the listener should hear about, not one silently ignored
+        from sonora.engine.base import check_sample_rate
+        from sonora.engine.loudness import MAX_TARGET_LUFS, MIN_TARGET_LUFS
+
+        check_sample_rate(sample_rate)
+        check_number("loudness", loudness, low=MIN_TARGET_LUFS, high=MAX_TARGET_LUFS, unit=" LUFS")
         if render is not None:
-            from sonora.engine.base import check_sample_rate
             from sonora.engine.encoders import format_for
-            from sonora.engine.loudness import MAX_TARGET_LUFS, MIN_TARGET_LUFS
 
             format_for(render)
-            check_sample_rate(sample_rate)
-            check_number(
-                "loudness", loudness, low=MIN_TARGET_LUFS, high=MAX_TARGET_LUFS, unit=" LUFS"
-            )
+    except ParameterError as exc:
+        from rich.markup import escape
+
+        err.print(f"[bold red]error:[/] {escape(_as_option(exc))}", highlight=False)
+        raise typer.Exit(code=2) from None
     except SonoraError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=2) from None
+    if fresh_seed is not None:
+        err.print(f"Same plan again: add --seed {fresh_seed}", markup=False, soft_wrap=True)
     _screen_note(note, err)
     if json_output:
         typer.echo(plan.to_json())
