@@ -2,7 +2,9 @@
 
 Every ``.ics`` Sonora makes (attached to the booking emails, and downloaded from the
 booking link) is built here from the booking and the therapist, so the invite a
-listener downloads and the one they were emailed always agree.
+listener downloads and the one they were emailed always agree on the event.  The
+emailed one is a scheduling message (``METHOD:REQUEST``/``CANCEL``, RFC 5546); the
+downloaded one is a published calendar to import (``METHOD:PUBLISH``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def consult_invite(
     audience: Literal["listener", "therapist"] = "listener",
     link: str = "",
     cancelled: bool | None = None,
+    published: bool = False,
 ) -> bytes:
     """An iCalendar (RFC 5545) invite for the consult ``b`` with ``t``.
 
@@ -37,6 +40,10 @@ def consult_invite(
         The booking's manage link (listener only; ``""`` when not at hand).
     cancelled : bool, optional
         ``METHOD:CANCEL`` instead of ``REQUEST``; by default when ``b`` is not booked.
+    published : bool, default False
+        The file a listener downloads to import (``METHOD:PUBLISH``, no attendee; a
+        cancelled consult keeps ``STATUS:CANCELLED``), not the emailed invite
+        (``METHOD:REQUEST`` / ``CANCEL``, which asks the attendee's calendar to schedule).
 
     Returns
     -------
@@ -67,4 +74,5 @@ def consult_invite(
         cancelled=cancelled,
         url=link,
         location=how,
+        published=published,
     )

@@ -80,18 +80,28 @@ def invite(
     cancelled: bool = False,
     url: str = "",
     location: str = "",
+    published: bool = False,
 ) -> bytes:
     """An iCalendar (RFC 5545) invite for one consult, times in UTC.
+
+    Parameters
+    ----------
+    published : bool, default False
+        A calendar file the listener downloads and imports (RFC 5546 ``PUBLISH``: the
+        event is posted, no reply is expected, so no ``ATTENDEE``; a cancelled consult
+        is ``STATUS:CANCELLED``) instead of an emailed scheduling message (RFC 5546
+        ``REQUEST``, or ``CANCEL`` once cancelled, to the attendee; iMIP, RFC 6047).
 
     Returns
     -------
     bytes
-        ``METHOD:REQUEST`` (or ``CANCEL``) calendar with one ``VEVENT``.
+        ``METHOD:REQUEST`` (or ``CANCEL``), or ``METHOD:PUBLISH`` when ``published``,
+        calendar with one ``VEVENT``.
     """
     cal = Calendar()
     cal.add("prodid", "-//Sonora//free consult//EN")
     cal.add("version", "2.0")
-    cal.add("method", "CANCEL" if cancelled else "REQUEST")
+    cal.add("method", "PUBLISH" if published else "CANCEL" if cancelled else "REQUEST")
     ev = Event()
     ev.add("uid", uid)
     ev.add("dtstamp", utcnow())
@@ -108,6 +118,9 @@ def invite(
     org = vCalAddress(f"mailto:{organizer_email}")
     org.params["cn"] = vText(organizer_name)
     ev.add("organizer", org)
+    if published:  # RFC 5546 3.2.1: a PUBLISH has no ATTENDEE
+        cal.add_component(ev)
+        return cal.to_ical()
     att = vCalAddress(f"mailto:{attendee_email}")
     att.params["cn"] = vText(attendee_name)
     att.params["role"] = vText("REQ-PARTICIPANT")

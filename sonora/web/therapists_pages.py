@@ -466,7 +466,8 @@ async def booking_ics(token: str, core: CoreDep) -> Response:
     b, t = await run_in_threadpool(svc.booking, token)
     from sonora.therapists.invites import consult_invite
 
-    body = consult_invite(b, t, audience="listener", link=svc.link(token))
+    # a file to import, not a scheduling message: METHOD:PUBLISH (RFC 5546 3.2.1)
+    body = consult_invite(b, t, audience="listener", link=svc.link(token), published=True)
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",

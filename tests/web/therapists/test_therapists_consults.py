@@ -210,6 +210,19 @@ def test_a_consult_invite_says_how_it_happens(app: Any) -> None:
         assert str(event["location"]) == f"Video call: {link}"
     ics = Calendar.from_ical(anon.get(f"/bookings/{booked['token']}/invite.ics").content)
     assert str(ics.walk("VEVENT")[0]["location"]) == f"Video call: {link}"
+    # the emailed invites schedule (REQUEST, to the attendee); the downloaded file is a
+    # calendar to import: PUBLISH, with no ATTENDEE (RFC 5546 3.2.1) (found by qa11)
+    for m in mails:
+        (part,) = [
+            p
+            for p in email.message_from_string(m.message).walk()
+            if p.get_content_type() == "text/calendar"
+        ]
+        assert str(Calendar.from_ical(part.get_payload(decode=True))["method"]) == "REQUEST"
+    assert str(ics["method"]) == "PUBLISH"
+    event = ics.walk("VEVENT")[0]
+    assert "ATTENDEE" not in event and "ORGANIZER" in event
+    assert str(event["status"]) == "CONFIRMED"
 
 
 def test_consult_details_are_checked(app: Any) -> None:
