@@ -158,12 +158,14 @@ def _list(v: Any) -> list[Any]:
 
 def _goals(data: Mapping[str, Any]) -> tuple[Goal, ...]:
     raw = data.get("goals")
+    rows: list[int] | None = None  # the form's row of each goal (its error names it)
     if raw is None:  # a form: goal_domain_0, goal_text_0, ...
         raw = [
             {"domain": data.get(f"goal_domain_{i}"), "text": data.get(f"goal_text_{i}")}
             for i in range(MAX_GOALS)
         ]
-        raw = [g for g in raw if (g["text"] or "").strip()]
+        rows = [i for i, g in enumerate(raw) if (g["text"] or "").strip()]
+        raw = [raw[i] for i in rows]
     if not isinstance(raw, Sequence) or isinstance(raw, str):
         raise ParameterError("goals", "expected a list of {domain, text}")
     if not 1 <= len(raw) <= MAX_GOALS:
@@ -174,8 +176,14 @@ def _goals(data: Mapping[str, Any]) -> tuple[Goal, ...]:
             raise ParameterError(f"goals[{i}]", "expected {domain, text}")
         domain = str(g.get("domain") or "")
         if domain not in DOMAINS:
+            # no domain is chosen for the therapist: a goal is filed where they file it
+            field = f"goals[{i}].domain" if rows is None else f"domain of goal {rows[i] + 1}"
+            labels = ", ".join(DOMAINS.values())
             raise ParameterError(
-                f"goals[{i}].domain", f"expected one of {', '.join(DOMAINS)}, got {domain!r}"
+                field,
+                f"choose one of {labels} (none was chosen)"
+                if not domain
+                else f"expected one of {', '.join(DOMAINS)}, got {domain!r}",
             )
         out.append(Goal(domain, _text(g, "text", max_len=300, required=True)))
     return tuple(out)

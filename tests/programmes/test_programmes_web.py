@@ -5,6 +5,7 @@ guest), with nothing of the client's in any refused answer and no access logged.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -311,3 +312,51 @@ def test_a_client_without_a_programme_says_where_their_data_will_show(world: Wor
         "shows here over a programme's dates"
         not in ada.get(f"/therapists/me/clients/{share.id}").text
     )
+
+
+def test_the_programme_form_makes_the_therapist_choose_each_goals_domain(world: World) -> None:
+    """No domain is chosen for the therapist: the form starts on 'Choose a domain', and a
+    goal written without one is refused naming the goal's row and the five domains,
+    nothing saved (it defaulted to 'Emotional', saved silently) (found by qa11)."""
+    world.core.programmes.set_share(world.lee.user, world.ada.therapist_id or "", ["history"])
+    share = world.core.programmes.clients(world.ada.user)[0]
+    app = create_app(world.core)
+    ada = client(app, world.ada)
+    today = world.core.programmes.clock().date()
+    page = ada.get(f"/therapists/me/clients/{share.id}").text
+    select = re.search(r'<select id="f-gd0" name="goal_domain_0">(.*?)</select>', page, re.S)
+    assert select is not None
+    assert re.search(r'<option value="" selected>Choose a domain</option>', select.group(1))
+    assert not re.search(r'value="emotional"\s+selected', select.group(1))
+    form = {
+        "csrf_token": csrf(ada),
+        "title": "Evenings",
+        "goal_domain_0": "social",
+        "goal_text_0": "Join the choir",
+        "goal_domain_1": "",
+        "goal_text_1": "Sleep through",
+        "sessions_per_week": "3",
+        "minutes_min": "10",
+        "minutes_max": "20",
+        "listen_kind": "sonora_chooses",
+        "listen_families": "rain",
+        "start_date": today.isoformat(),
+        "end_date": (today + dt.timedelta(days=13)).isoformat(),
+    }
+    r = ada.post(f"/therapists/me/clients/{share.id}/programmes", data=form)
+    assert r.status_code == 422
+    text = " ".join(re.sub(r"<[^>]+>", " ", r.text).split())
+    assert "Please check domain of goal 2: choose one of Emotional, Cognitive" in text
+    assert "(none was chosen)" in text
+    assert world.core.programmes.client(world.ada.user, share.id)[1] == []
+    # the API names the list index, as before
+    body = programme_body()
+    body["goals"] = [{"domain": "", "text": "Sleep through"}]
+    r = ada.post(f"/api/therapists/me/clients/{share.id}/programmes", json=body)
+    assert r.status_code == 422 and r.json()["field"] == "goals[0].domain"
+    r = ada.post(
+        f"/therapists/me/clients/{share.id}/programmes", data={**form, "goal_domain_1": "physical"}
+    )
+    assert r.status_code == 303
+    (p,) = world.core.programmes.client(world.ada.user, share.id)[1]
+    assert [g["domain"] for g in p.goals] == ["social", "physical"]
