@@ -100,6 +100,7 @@ def test_consult_share_programme_progress_report_revoke(
     ada.get_by_role("link", name="Clients sharing with you").click()
     ada.get_by_role("link", name="Lee").click()
     ada.wait_for_selector("#programme-form")
+    ada.locator("#f-gd0").select_option("emotional")  # no domain is chosen for her
     ada.locator("#f-gt0").fill("Notice the evening worry and let it pass")
     ada.locator("#f-gd1").select_option("physical")
     ada.locator("#f-gt1").fill("Shoulders down before bed")
