@@ -85,14 +85,23 @@ def checkin_once(
 
 
 def last_answers(core: Core, user: UserRecord) -> dict[str, Any] | None:
-    """The answers of this listener's last full check-in (no note), or ``None``."""
+    """The answers of this listener's last full check-in to start again with, or ``None``.
+
+    Without the note (free text about one evening) and without the mood: a mood is how
+    the listener feels now, and the low-mood pattern (:meth:`Core.mood_pattern`) counts
+    every check-in's mood, so a copied mood would count as a fresh answer (three quick
+    starts after one very low check-in read as three very low check-ins).  ``None``
+    (answer the check-in) when the last check-in gave no tension or energy.
+    """
     for entry in reversed(core.store.history(user.id, limit=50)):
         data = entry.checkin.data
         if data.get("started_from"):
             continue
         answers = quick_answers(data)
-        if any(answers.get(k) is not None for k in ("tension", "energy", "mood")):
-            return answers
+        if all(answers.get(k) is None for k in ("tension", "energy", "mood")):
+            continue
+        answers.pop("mood", None)
+        return answers if any(k in answers for k in ("tension", "energy")) else None
     return None
 
 
@@ -188,7 +197,7 @@ def play_again(plan_id: str, user: UserDep, core: CoreDep) -> dict[str, Any]:
 
 @router.post("/quick-start", status_code=201)
 async def quick_start(user: UserDep, core: CoreDep) -> dict[str, Any]:
-    """A new session from your last check-in's answers (your note is not re-used)."""
+    """A new session from your last check-in's answers (not your note or mood)."""
     answers = await run_in_threadpool(last_answers, core, user)
     if answers is None:
         raise HTTPException(status_code=409, detail="checkin: no earlier check-in to start from")

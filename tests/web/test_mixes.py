@@ -266,3 +266,33 @@ def test_endless_keeps_the_final_sound_past_the_end(alice: TestClient) -> None:
     # sits near -60 dBFS (seen: -60.8), so the floor is far below any sound and far
     # above the -240 dB of digital silence; the 6 dB check above is the real one.
     assert _rms_db(after_end) > -100.0
+
+
+def test_quick_start_does_not_copy_the_mood_and_the_player_shows_the_care(
+    core: Core, alice: TestClient
+) -> None:
+    """'Start now, as last time' copies neither the note nor the mood: three quick starts
+    after one very low check-in are not three very low check-ins, so no low-mood pattern
+    is made up; a pattern the listener's own answers make shows in the player, which a
+    quick start lands in without the plan page (found by qa11)."""
+    alice.post("/api/checkins", json={**CHECKIN, "mood": 1, "note": "a hard evening"})
+    home = alice.get("/").text
+    assert "tension 7 · energy 4 (your last answers, without your mood or note)" in home
+    for _ in range(3):
+        r = alice.post("/quick", data={"csrf_token": _csrf(alice, "/")})
+        assert r.status_code == 303
+        checkin = core.store.history(alice_id(alice))[-1]
+        assert checkin.checkin.data["mood"] is None and not checkin.checkin.data["note"]
+        assert (checkin.checkin.care or {}).get("pattern") is None
+        assert 'id="mood-pattern"' not in alice.get(r.headers["location"]).text
+    # two more very low moods the listener gives: a pattern, shown in the player
+    for _ in range(2):
+        plan_id = alice.post("/api/checkins", json={**CHECKIN, "mood": 1}).json()["plan"]["id"]
+    page = alice.get(f"/play/{plan_id}").text
+    assert 'id="mood-pattern"' in page and "A gentle word" in page
+    assert page.index('id="mood-pattern"') < page.index('id="player"')
+
+
+def alice_id(c: TestClient) -> str:
+    """The listener id of client ``c``."""
+    return str(c.get("/api/me").json()["id"])
