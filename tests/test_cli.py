@@ -290,3 +290,36 @@ def test_option_errors_name_the_option_once() -> None:
         bare = option.removeprefix("--")
         assert f"Invalid value for {option}: expected" in flat, flat
         assert f"{option}: {bare}:" not in flat
+
+
+def test_a_whole_number_out_of_range_names_the_option_and_the_range() -> None:
+    """'--days -1' said 'Input should be greater than or equal to 0' (one bound, pydantic's
+    words); the error gives the whole range and the value (found by qa11)."""
+    from typer.testing import CliRunner
+
+    from sonora.cli import app
+
+    for args, want in (
+        (
+            ["therapists", "remind", "--days", "-1"],
+            "--days': expected a whole number from 0 to 366 days, got -1",
+        ),
+        (
+            ["serve", "--port", "99999"],
+            "--port': expected a whole number from 1 to 65535, got 99999",
+        ),
+    ):
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 2, r.output
+        assert want in " ".join(r.output.replace("│", " ").split())
+
+
+def test_help_texts_show_no_markup() -> None:
+    """A command's help is plain text: no reST double backticks (found by qa11)."""
+    from typer.testing import CliRunner
+
+    from sonora.cli import app
+
+    for args in (["programmes", "remind", "--help"], ["therapists", "remind", "--help"]):
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 0 and "``" not in r.output, r.output

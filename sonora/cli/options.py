@@ -37,6 +37,7 @@ __all__ = [
     "print_error",
     "progress_bar",
     "signals_interrupt",
+    "whole_number_in",
 ]
 
 DEFAULT_LOUDNESS_LUFS = -23.0
@@ -126,6 +127,31 @@ def option_error(exc: ParameterError, option: str) -> typer.BadParameter:
     "expected ENG or SCT, got 'XX'"
     """
     return typer.BadParameter(exc.message, param_hint=option)
+
+
+def whole_number_in(low: int, high: int, unit: str = "") -> Any:
+    """A Typer ``callback`` that accepts a whole number from ``low`` to ``high``.
+
+    Used instead of ``typer.Option(min=..., max=...)``, whose error (pydantic's
+    ``Input should be greater than or equal to 0``) gives one bound and not the range.
+    ``None`` (an option left unset) passes.
+
+    >>> whole_number_in(0, 366, " days")(30)
+    30
+    >>> whole_number_in(0, 366, " days")(-1)
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: expected a whole number from 0 to 366 days, got -1
+    """
+
+    def check(value: int | None) -> int | None:
+        if value is not None and not low <= value <= high:
+            raise typer.BadParameter(
+                f"expected a whole number from {low} to {high}{unit}, got {value}"
+            )
+        return value
+
+    return check
 
 
 def print_error(message: object) -> None:

@@ -19,7 +19,7 @@ def remind_command() -> None:
     """Queue today's programme reminders (the days each listener chose) in the outbox.
 
     Safe to run as often as you like: each programme is reminded at most once a day.
-    ``sonora outbox send`` (or the app's background sender) delivers them.
+    The app's background sender (or the command 'sonora outbox send') delivers them.
     """
     from sonora.core.app import Core
     from sonora.settings import Settings

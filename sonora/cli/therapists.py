@@ -17,6 +17,8 @@ from typing import Annotated
 
 import typer
 
+from sonora.cli.options import whole_number_in
+
 __all__ = ["admin_app", "outbox_app", "therapists_app"]
 
 admin_app = typer.Typer(help="Admins: the people who verify therapists' credentials.")
@@ -114,7 +116,12 @@ def demo_command(
 @therapists_app.command("remind")
 def remind_command(
     days: Annotated[
-        int, typer.Option("--days", min=0, max=366, help="Remind this many days before expiry.")
+        int,
+        typer.Option(
+            "--days",
+            callback=whole_number_in(0, 366, " days"),
+            help="Remind this many days before expiry (0 to 366).",
+        ),
     ] = 30,
 ) -> None:
     """Email therapists whose verification runs out within --days days (once per expiry).

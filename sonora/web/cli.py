@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from sonora.cli.options import whole_number_in
+
 __all__ = ["serve_command"]
 
 
@@ -23,7 +25,11 @@ def serve_command(
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option("--port", help="Port to listen on (SONORA_PORT).", min=1, max=65535),
+        typer.Option(
+            "--port",
+            help="Port to listen on, 1 to 65535 (SONORA_PORT).",
+            callback=whole_number_in(1, 65535),
+        ),
     ] = None,
     reload: Annotated[bool, typer.Option("--reload", help="Restart on code changes.")] = False,
 ) -> None:
