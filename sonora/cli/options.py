@@ -141,7 +141,7 @@ def whole_number_in(low: int, high: int, unit: str = "") -> Any:
     >>> whole_number_in(0, 366, " days")(-1)
     Traceback (most recent call last):
     ...
-    click.exceptions.BadParameter: expected a whole number from 0 to 366 days, got -1
+    typer._click.exceptions.BadParameter: expected a whole number from 0 to 366 days, got -1
     """
 
     def check(value: int | None) -> int | None:
