@@ -138,10 +138,11 @@ def whole_number_in(low: int, high: int, unit: str = "") -> Any:
 
     >>> whole_number_in(0, 366, " days")(30)
     30
-    >>> whole_number_in(0, 366, " days")(-1)
-    Traceback (most recent call last):
-    ...
-    typer._click.exceptions.BadParameter: expected a whole number from 0 to 366 days, got -1
+    >>> try:
+    ...     whole_number_in(0, 366, " days")(-1)
+    ... except typer.BadParameter as exc:
+    ...     print(exc.message)
+    expected a whole number from 0 to 366 days, got -1
     """
 
     def check(value: int | None) -> int | None:
