@@ -348,6 +348,11 @@ def test_the_programme_form_makes_the_therapist_choose_each_goals_domain(world: 
     text = " ".join(re.sub(r"<[^>]+>", " ", r.text).split())
     assert "Please check domain of goal 2: choose one of Emotional, Cognitive" in text
     assert "(none was chosen)" in text
+    # the refused form keeps what was ticked, and names sounds as the app does
+    assert re.search(r'name="listen_families" value="rain"\s+checked>\s*Rain<', r.text)
+    assert re.search(r'name="listen_scenes" value="rain-with-bowls"\s*>\s*Rain with bowls<', r.text)
+    # the therapist's own pages are not 'Find a therapist'
+    assert not re.search(r'href="/therapists"\s+aria-current="page"', r.text)
     assert world.core.programmes.client(world.ada.user, share.id)[1] == []
     # the API names the list index, as before
     body = programme_body()

@@ -20,3 +20,11 @@ def test_a_guest_is_offered_to_save_their_sessions(alice: TestClient) -> None:
     assert "Save your sessions" in nav and "Keep it" not in nav
     page = alice.get("/account").text
     assert "<h1>Save your sessions</h1>" in page and 'href="/signup"' in page
+
+
+def test_find_a_therapist_is_current_on_the_directory_only(alice: TestClient) -> None:
+    """The directory marks 'Find a therapist' as the current page; a therapist's own
+    pages (/therapists/join, /therapists/me/...) do not (found by qa11)."""
+    current = r'href="/therapists"\s+aria-current="page"'
+    assert re.search(current, alice.get("/therapists").text)
+    assert not re.search(current, alice.get("/therapists/join").text)
