@@ -323,3 +323,12 @@ def test_help_texts_show_no_markup() -> None:
     for args in (["programmes", "remind", "--help"], ["therapists", "remind", "--help"]):
         r = CliRunner().invoke(app, args)
         assert r.exit_code == 0 and "``" not in r.output, r.output
+
+
+def test_evidence_help_reads_grade_not_a_python_type() -> None:
+    from typer.testing import CliRunner
+
+    from sonora.cli import app
+
+    r = CliRunner().invoke(app, ["evidence", "--help"])
+    assert r.exit_code == 0 and "--grade GRADE" in r.output and "list[str]" not in r.output

@@ -134,7 +134,7 @@ def render_result(result: TriageResult, console: Console) -> None:
 
 
 def triage_command(
-    text: Annotated[str, typer.Argument(help="The note to screen, in quotes.")],
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="The note to screen, in quotes.")],
     country: Annotated[
         str,
         typer.Option(
@@ -215,6 +215,7 @@ def evidence_command(
         typer.Option(
             "--grade",
             "-g",
+            metavar="GRADE",
             help="Only claims of this grade: strong, moderate, limited or insufficient "
             "(repeat the option or separate with commas).",
         ),

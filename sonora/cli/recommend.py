@@ -122,6 +122,10 @@ def _recommend_for(listener: str, checkin: Any) -> Any:
         core.close()
 
 
+#: The sound families --love and --dislike take (sonora.plan.recipes.FAMILIES, written
+#: out so that --help imports no planner; tests/match/test_match_cli.py keeps them equal).
+_FAMILIES = "rain, water, wind, noise, bowls, gong, chimes, drone, melody, breath, binaural"
+
 #: The check-in's and the render's field names, as the options that set them.
 _OPTIONS = {
     "tension": "--tension",
@@ -190,15 +194,26 @@ def recommend_command(
         ),
     ] = None,
     love: Annotated[
-        list[str] | None, typer.Option("--love", help="A sound family you love (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--love", metavar="FAMILY", help=f"A sound family you love (repeatable): {_FAMILIES}."
+        ),
     ] = None,
     dislike: Annotated[
         list[str] | None,
-        typer.Option("--dislike", help="A sound family never to play (repeatable)."),
+        typer.Option(
+            "--dislike",
+            metavar="FAMILY",
+            help="A sound family never to play (repeatable), as for --love.",
+        ),
     ] = None,
     sensitive: Annotated[
         list[str] | None,
-        typer.Option("--sensitive", help="high_pitch, water or tonal (repeatable)."),
+        typer.Option(
+            "--sensitive",
+            metavar="KIND",
+            help="high_pitch, water or tonal (repeatable).",
+        ),
     ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the plan as JSON (render it with sonora render).")

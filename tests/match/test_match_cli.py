@@ -177,3 +177,15 @@ def test_the_seed_it_offers_for_the_same_plan_is_the_one_that_repeats_it(cli):
         if "same plan" in line:
             assert re.findall(r"seed (\d+)", line) == ["7"], line
     assert re.search(r"sound seed \d+", first.output), first.output
+
+
+def test_help_names_every_sound_family_and_no_python_types(cli):
+    """--love lists the families it takes (the user had to guess), and repeatable options
+    read 'FAMILY', not Typer's '<list[str]>' (found by qa11)."""
+    from sonora.plan.recipes import FAMILIES
+
+    r = CliRunner().invoke(cli, ["recommend", "--help"])
+    assert r.exit_code == 0
+    flat = " ".join(r.output.replace("│", " ").split())
+    assert "list[str]" not in flat and "--love FAMILY" in flat
+    assert f"(repeatable): {', '.join(FAMILIES)}." in flat
