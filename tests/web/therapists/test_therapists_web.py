@@ -53,7 +53,12 @@ def test_join_verify_list_book_and_dashboard(app: Any) -> None:
         "/therapists", params={"near": "Bradford", "sort": "distance", "tz": "Europe/London"}
     )
     assert listing.status_code == 200
-    assert f"/therapists/{tid}" in listing.text and "HCPC music therapist" in listing.text
+    assert (
+        f"/therapists/{tid}" in listing.text
+        and "HCPC-registered music therapist</strong> — Health and Care Professions Council (HCPC)"
+        in listing.text
+    )
+    assert "HCPC music therapist" not in listing.text  # the credential named once (qa11)
     assert re.search(r"<strong>\d+ km</strong> away", listing.text)
     assert "admin@example.org" not in listing.text
 
@@ -222,7 +227,7 @@ def test_demo_profiles_wait_for_an_admin_and_keep_their_badge(app: Any) -> None:
     assert "Demo profile" in cards[0] and "Not a real person" in cards[0]
     assert "music therapist" not in cards[0] and "Verified" not in cards[0]
     profile = c.get(f"/therapists/{made[0].id}").text
-    assert "Demo profile" in profile and "HCPC music therapist" not in profile
+    assert "Demo profile" in profile and "HCPC-registered music therapist" not in profile
     (r,) = c.get("/api/therapists").json()["therapists"]
     assert r["demo"] and r["title"] is None and r["credential"]["status"] == "verified"
     # no email to a demo address, ever
