@@ -77,6 +77,45 @@ def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
     return out or "body"
 
 
+_BOUND_ERRORS = {"less_than_equal", "greater_than_equal", "less_than", "greater_than"}
+
+
+def _bounds_of(request: Request, loc: tuple[Any, ...] | list[Any]) -> tuple[Any, Any]:
+    """The (low, high) bounds of the body field at ``loc`` (``None`` where it has none),
+    read from the route's body model; ``(None, None)`` when it cannot be found."""
+    route = request.scope.get("route")
+    field = getattr(route, "body_field", None)
+    model: Any = getattr(getattr(field, "field_info", None), "annotation", None)
+    parts = [p for p in loc if p != "body"]
+    info = None
+    for part in parts:
+        fields = getattr(model, "model_fields", None)
+        if isinstance(part, int) or fields is None:
+            return (None, None)  # a list item or not a model: not looked into
+        info = fields.get(part)
+        if info is None:
+            return (None, None)
+        model = info.annotation
+    low = high = None
+    for m in getattr(info, "metadata", ()):
+        low = getattr(m, "ge", getattr(m, "gt", low))
+        high = getattr(m, "le", getattr(m, "lt", high))
+    return (low, high)
+
+
+def _message_of(request: Request, error: dict[str, Any]) -> str:
+    """A validation error's message; a number out of range gives the whole range and the
+    value received ('expected 0 to 10, got 11'), where pydantic gave one bound."""
+    msg = str(error.get("msg", "invalid"))
+    if error.get("type") not in _BOUND_ERRORS:
+        return msg
+    low, high = _bounds_of(request, error.get("loc", ()))
+    got = error.get("input")
+    if low is not None and high is not None:
+        return f"expected {low} to {high}, got {got!r}"
+    return f"{msg}, got {got!r}"
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api") or request.url.path == "/openapi.json"
 
@@ -147,7 +186,7 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
         errors = []
         for e in exc.errors():
             field = _field_of(e.get("loc", ()))
-            msg = str(e.get("msg", "invalid"))
+            msg = _message_of(request, e)
             errors.append({"field": field, "message": msg})
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
         body = {

@@ -509,3 +509,15 @@ def test_history_says_what_seems_to_help_per_goal(alice: TestClient) -> None:
     # and the next plan for that goal says it too
     plan = post_checkin(alice, goal="sleep", tension=6, local_time="23:00")["plan"]
     assert text in plan["plan"]["reason"]
+
+
+def test_a_number_out_of_range_gives_the_whole_range_and_the_value(alice: TestClient) -> None:
+    """The API said 'tension: Input should be less than or equal to 10' (one bound,
+    not what was sent); it names the field, the range and the value (found by qa11)."""
+    for value in (11, -1, 10.5):
+        r = alice.post("/api/checkins", json={"tension": value})
+        assert r.status_code == 422
+        assert r.json()["field"] == "tension"
+        assert r.json()["detail"] == f"tension: expected 0 to 10, got {value!r}"
+    r = alice.post("/api/checkins", json={"tension": "x"})
+    assert r.status_code == 422 and r.json()["detail"].startswith("tension: Input should be")
