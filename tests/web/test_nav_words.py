@@ -22,6 +22,11 @@ def test_a_guest_is_offered_to_save_their_sessions(alice: TestClient) -> None:
     assert "<h1>Save your sessions</h1>" in page and 'href="/signup"' in page
 
 
+def test_the_welcome_page_says_what_signing_up_keeps(anon: TestClient) -> None:
+    page = anon.get("/").text
+    assert "now or later to keep your sessions." in page and "to keep it." not in page
+
+
 def test_find_a_therapist_is_current_on_the_directory_only(alice: TestClient) -> None:
     """The directory marks 'Find a therapist' as the current page; a therapist's own
     pages (/therapists/join, /therapists/me/...) do not (found by qa11)."""
