@@ -80,7 +80,10 @@ def test_listener_finds_books_moves_and_cancels(
     assert cards.count() == 6  # Ada and five verified demo profiles; never the unverified one
     assert "Not Verified Yet" not in page.locator("main").inner_text()
     first = cards.nth(0)
-    assert "Ada Lovelace" in first.inner_text() and "HCPC-registered music therapist" in first.inner_text()
+    assert (
+        "Ada Lovelace" in first.inner_text()
+        and "HCPC-registered music therapist" in first.inner_text()
+    )
     assert re.search(r"\d+ km", first.inner_text())
     demo = cards.nth(1).inner_text()
     assert "Demo profile" in demo and "music therapist" not in demo
