@@ -282,17 +282,27 @@ def _fork_child(
 
 
 def _fork_renderer(
-    mix: Mix, quanta: int, parent_layers: tuple[int, ...] = ()
+    mix: Mix,
+    quanta: int,
+    parent_layers: tuple[int, ...] = (),
+    prepare: Callable[[Mix], Sequence[float]] | None = None,
 ) -> tuple[int, int, int | None]:
     """Fork a child that writes ``quanta`` source quanta of ``mix`` to a pipe.
 
     With ``parent_layers``, the child reads those layers' quanta (float32
     ``(2, QUANTUM)`` each, layer by layer, quantum by quantum) from a second pipe
-    instead of rendering them.  Returns the child's pid, the pipe's read end (the
-    parent's) and the second pipe's write end (``None`` without ``parent_layers``).
+    instead of rendering them.  With ``prepare``, the child first calls
+    ``prepare(mix)`` and writes its result (float64, one per layer) to the pipe before
+    the quanta.  Returns the child's pid, the pipe's read end (the parent's) and the
+    second pipe's write end (``None`` without ``parent_layers``).
     """
 
     def write(out: Any, inp: Any = None) -> None:
+        if prepare is not None:
+            values = np.asarray(prepare(mix), dtype=np.float64)
+            if values.shape != (len(mix.layers),):
+                raise ValueError(f"prepare gave {values.shape} values for {len(mix.layers)}")
+            _write_all(out, values)
         if inp is not None:
             wanted = set(parent_layers)
 
@@ -337,6 +347,8 @@ class SharedSource:
 
     #: Quanta the child may run ahead of the mix once the tap is done (~5.5 s at 48 kHz).
     SLACK_QUANTA = 64
+    #: What the child's ``prepare`` gave (:func:`shared_source`), one float per layer.
+    prepared: tuple[float, ...] = ()
 
     def __init__(self, src_fd: int, quanta: int, ahead_quanta: int, spool_dir: str | None) -> None:
         self.quanta = quanta
@@ -449,7 +461,12 @@ class SharedSource:
 
 @contextmanager
 def shared_source(
-    mix: Mix, processes: int, *, ahead_quanta: int, spool_dir: str | os.PathLike[str] | None = None
+    mix: Mix,
+    processes: int,
+    *,
+    ahead_quanta: int,
+    spool_dir: str | os.PathLike[str] | None = None,
+    prepare: Callable[[Mix], Sequence[float]] | None = None,
 ) -> Iterator[SharedSource | None]:
     """Render ``mix``'s source quanta once in a forked child, readable ahead of the mix.
 
@@ -470,16 +487,29 @@ def shared_source(
         in a temporary file in ``spool_dir``).
     spool_dir : path-like, optional
         Folder for that file (the output's, so a small ``/tmp`` is never filled).
+    prepare : callable, optional
+        Called as ``prepare(mix)`` in the child before its first quantum (e.g. to set
+        the layers' trims on the child's own copy of the mix); it returns one float
+        per layer, read here before anything else and kept as
+        :attr:`SharedSource.prepared` (a tuple of float).
     """
     if not _can_fork(mix, processes):
         yield None
         return
     quanta = quanta_to_render(mix)
-    pid, r, _ = _fork_renderer(mix, quanta)
+    pid, r, _ = _fork_renderer(mix, quanta, prepare=prepare)
     try:
+        prepared: tuple[float, ...] = ()
+        if prepare is not None:
+            values = np.empty(len(mix.layers), dtype=np.float64)
+            with os.fdopen(r, "rb", buffering=0, closefd=False) as head:
+                if not _read_exactly(head, memoryview(values).cast("B")):
+                    raise RuntimeError("the render process stopped before its first quantum")
+            prepared = tuple(float(v) for v in values)
         shared = SharedSource(
             r, quanta, ahead_quanta, None if spool_dir is None else str(spool_dir)
         )
+        shared.prepared = prepared
     except BaseException:
         os.close(r)
         _reap(pid, finished=False)

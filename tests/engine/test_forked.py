@@ -136,6 +136,19 @@ def test_calibration_on_the_shared_source_is_build_mixs_to_the_bit(
     assert list(tmp_path.iterdir()) == []  # the spool was an unlinked file
 
 
+def test_the_render_process_trims_the_layers_as_build_mix_does(tmp_path: Path) -> None:
+    """The trims measured in the render process (on the session's own sources) reach
+    this process's mix: every layer's trim is build_mix's, to the bit."""
+    kw = {"duration_s": 12.0, "seed": 9, "sample_rate": 24_000, "target_lufs": -23.0}
+    scene = load_scene("rain-with-bowls")
+    plain = build_mix(scene, **kw)
+    with build_mix_shared(scene, spool_dir=tmp_path, **kw) as mix:
+        assert mix._feed is not None  # the shared path
+        trims = [layer.trim for layer in mix.layers]
+    assert trims == [layer.trim for layer in plain.layers]
+    assert len(set(trims)) == len(trims) > 1 and 1.0 not in trims
+
+
 def render_array_of(mix) -> np.ndarray:
     mix.reset()
     return np.concatenate(list(mix.blocks(9_000)), axis=1)
