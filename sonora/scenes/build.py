@@ -326,21 +326,17 @@ def _trims(
 
 def _trim_in_render_process(
     sample_rate: int, spool_dir: str | os.PathLike[str] | None
-) -> Callable[[Mix], list[float]]:
-    """``prepare`` for :func:`~sonora.engine.forked.shared_source`: in the render
-    process, each layer's trim (dB) measured on its own source
-    (:func:`~sonora.scenes.calibration.replayed_trim_db`: what
-    :func:`layer_trim_db` gives, steady layers only) and set on its copy of the mix."""
+) -> Callable[[Mix, int], float]:
+    """``prepare`` for :func:`~sonora.engine.forked.shared_source`: in the process
+    that renders it, a layer's trim (dB) measured on its own source
+    (:func:`~sonora.scenes.calibration.replayed_trim_db`: what :func:`layer_trim_db`
+    gives, steady layers only) and set on that process's copy of the mix."""
 
-    def prepare(mix: Mix) -> list[float]:
-        trims = []
-        for layer in mix.layers:
-            trim_db = cal.replayed_trim_db(
-                layer.source, sample_rate=sample_rate, spool_dir=spool_dir
-            )
-            layer.trim = float(10 ** (trim_db / 20))
-            trims.append(trim_db)
-        return trims
+    def prepare(mix: Mix, index: int) -> float:
+        layer = mix.layers[index]
+        trim_db = cal.replayed_trim_db(layer.source, sample_rate=sample_rate, spool_dir=spool_dir)
+        layer.trim = float(10 ** (trim_db / 20))
+        return trim_db
 
     return prepare
 
@@ -431,6 +427,7 @@ def build_mix_shared(
         ahead_quanta=quanta_to_render(cal_mix),
         spool_dir=spool_dir,
         prepare=trim_here,
+        helper=True,
     ) as shared:
         trims = (
             _trims(scene, seed, sample_rate, target_lufs, processes)

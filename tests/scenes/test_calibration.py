@@ -117,7 +117,9 @@ def test_source_trim_brings_a_source_to_the_reference() -> None:
     assert integrated_lufs(scaled, SR) == pytest.approx(cal.LAYER_REFERENCE_LUFS, abs=0.01)
 
 
-@pytest.mark.parametrize(("source", "params"), [("pink_noise", {}), ("singing_bowl", {"interval_s": 7.0})])
+@pytest.mark.parametrize(
+    ("source", "params"), [("pink_noise", {}), ("singing_bowl", {"interval_s": 7.0})]
+)
 def test_a_replayed_trim_is_the_trim_and_the_source_plays_on_unchanged(
     source: str, params: dict[str, float], tmp_path: Any
 ) -> None:
