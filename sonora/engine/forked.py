@@ -16,11 +16,16 @@ layer in the mix's order, so the samples do not change.
 calibration measures the start of the session on the very quanta the render then
 writes (``sonora render``: the first 4 minutes of a 10-minute scene were rendered
 twice before, once to calibrate and once to write).  The quanta read ahead wait in an
-unlinked temporary file beside the output, never in memory.
+unlinked temporary file beside the output, never in memory.  There the child can also
+prepare each layer before its first quantum (``sonora render`` measures the layers'
+trims on their own sources: :func:`sonora.scenes.calibration.replayed_trim_db`) and
+fork a helper of its own that prepares and renders some layers, so that the layers
+have both cores while the parent waits for the calibration window.
 
 POSIX only (``os.fork``); elsewhere, and with ``processes=1``, nothing changes.  The
 child ignores SIGINT/SIGTERM/SIGHUP (the parent handles them, cleans up and kills
-it) and exits on a broken pipe if the parent dies outright.
+it) and exits on a broken pipe if the parent dies outright; a helper dies with the child
+(Linux: a parent-death signal; elsewhere at its next write).
 """
 
 from __future__ import annotations
