@@ -317,7 +317,9 @@ def _fork_renderer(
         if helper and inp is None:
             theirs = _helper_layers(mix)
             if theirs:
-                helper_pid, fd = _fork_helper(mix, quanta, theirs, prepare)
+                helper_pid, fd = _fork_helper(
+                    mix, quanta, theirs, prepare, inherited=(out.fileno(),)
+                )
                 inp = os.fdopen(fd, "rb", buffering=0)
         if prepare is not None:
             values = np.zeros(len(mix.layers), dtype=np.float64)
@@ -376,19 +378,28 @@ def _helper_layers(mix: Mix) -> tuple[int, ...]:
 
 
 def _fork_helper(
-    mix: Mix, quanta: int, layers: tuple[int, ...], prepare: Prepare | None
+    mix: Mix,
+    quanta: int,
+    layers: tuple[int, ...],
+    prepare: Prepare | None,
+    *,
+    inherited: tuple[int, ...] = (),
 ) -> tuple[int, int]:
     """Fork a helper that renders ``layers`` of ``mix`` for ``quanta`` quanta.
 
     It writes ``prepare(mix, i)`` for each of ``layers`` (float64, when ``prepare`` is
     given), then each quantum's layers in order (float32 ``(2, QUANTUM)`` each), to a
-    pipe; dies with the process that forked it (Linux) or at its next write.  Returns
-    its pid and the pipe's read end.
+    pipe; dies with the process that forked it (Linux) or at its next write.  It
+    closes the file descriptors ``inherited`` first (its forker's pipe ends, which
+    must reach end of file when the forker ends).  Returns its pid and the pipe's
+    read end.
     """
     start = mix._frame
     parent = os.getpid()
 
     def write(out: Any) -> None:
+        for fd in inherited:
+            os.close(fd)
         _die_with_parent()
         if os.getppid() != parent:  # it ended before the line above took effect
             return
