@@ -133,7 +133,9 @@ def replayed_trim_db(
     ``src`` (at its start, built with the layer's seed and starting parameters, as
     :func:`source_trim_db` builds its own copy) renders its calibration window once:
     the window is measured and kept in an unlinked temporary file in ``spool_dir``,
-    and ``src.process`` gives those very frames back before rendering on.  Sources
+    and ``src.process`` gives those very frames back before rendering on.  Where the
+    file cannot be written (a full disk), ``src`` is reset instead and renders the
+    window again: the same samples, later.  Sources
     render quantum by quantum whatever the block size asked, so the session gets the
     samples it would have rendered, and the layer's trim costs no second render of
     its window (``sonora render``: the forked render process trims each layer this
@@ -153,23 +155,37 @@ def replayed_trim_db(
     float
         dB, exactly :func:`source_trim_db` for the same source, parameters and seed.
     """
-    try:
-        spool = tempfile.TemporaryFile(dir=spool_dir, prefix=".sonora-trim-")
-    except OSError:
-        spool = tempfile.TemporaryFile(prefix=".sonora-trim-")
+    spool: Any = None
     written = [0]
 
     def keep(x: np.ndarray) -> None:
-        spool.write(np.ascontiguousarray(x.T, dtype=np.float32).tobytes())
+        nonlocal spool
+        if spool is None:
+            return
+        try:
+            spool.write(np.ascontiguousarray(x.T, dtype=np.float32).tobytes())
+        except OSError:  # e.g. a full disk: no replay, the window is rendered again
+            spool.close()
+            spool = None
+            return
         written[0] += x.shape[1]
 
     try:
+        spool = tempfile.TemporaryFile(dir=spool_dir, prefix=".sonora-trim-")
+    except OSError:
+        spool = None
+    try:
         loud = _window_lufs(src, sample_rate, keep)
+        if spool is not None:
+            spool.flush()
     except BaseException:
-        spool.close()
+        if spool is not None:
+            spool.close()
         raise
-    spool.flush()
-    _Replay(src, spool, written[0])
+    if spool is None:  # nothing kept: the source starts over (same seed, same samples)
+        src.reset()
+    else:
+        _Replay(src, spool, written[0])
     return _trim_from_lufs(loud)
 
 

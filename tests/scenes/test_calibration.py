@@ -141,3 +141,27 @@ def test_a_replayed_trim_is_the_trim_and_the_source_plays_on_unchanged(
     assert got.dtype == np.float32 and got.shape == (src.channels, sum(sizes))
     assert np.array_equal(got, want)
     assert "process" not in vars(src)  # the source's own process is back
+
+
+def test_a_replayed_trim_without_room_for_its_window_starts_the_source_over(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No file for the window (a full disk): the same trim, and the source, reset,
+    renders the same samples from its start."""
+    import tempfile
+
+    from sonora.engine.registry import source_class
+
+    def no_room(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    rate = 24_000
+    cls = source_class("pink_noise")
+    want = cls(sample_rate=rate, seed=3).process(50_000)
+    src = cls(sample_rate=rate, seed=3)
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_room)
+    trim_db = cal.replayed_trim_db(src, sample_rate=rate, spool_dir=tmp_path)
+    monkeypatch.undo()
+    assert trim_db == cal.source_trim_db("pink_noise", {}, seed=3, sample_rate=rate)
+    assert "process" not in vars(src)
+    assert np.array_equal(src.process(50_000), want)
