@@ -355,26 +355,11 @@ def _fork_renderer(
 
 
 def _helper_layers(mix: Mix) -> tuple[int, ...]:
-    """Layers a render process hands to a helper of its own (none: render them all).
+    """Layers a render process hands to a helper of its own (none: render them all;
+    :func:`~sonora.engine.balance.helper_layers`)."""
+    from sonora.engine.balance import helper_layers
 
-    Picked like :func:`~sonora.engine.balance.parent_layers` (CPU probes on copies),
-    with the helper as the "parent" and no master stage: the two processes share the
-    layers while the parent waits for the calibration window.  Never the only layer.
-    """
-    if len(mix.layers) < 2:
-        return ()
-    import copy
-
-    from sonora.engine import balance
-
-    try:
-        probe = copy.deepcopy(mix)
-        costs = [balance._layer_cost_s(probe, i) for i in range(len(mix.layers))]
-        ready = np.sum([y for _, y in costs], axis=0, dtype=np.float32)
-        fixed = balance._child_fixed_s(copy.deepcopy(mix), ready)
-    except Exception:  # a source that cannot be copied: no helper
-        return ()
-    return balance.partition(fixed, 0.0, [c for c, _ in costs])
+    return helper_layers(mix)
 
 
 def _fork_helper(
