@@ -22,7 +22,7 @@ import numpy as np
 from sonora.engine.base import QUANTUM
 from sonora.engine.graph import Mix
 
-__all__ = ["parent_layers", "partition", "probe_cpu_s", "sink_cost_s"]
+__all__ = ["helper_layers", "parent_layers", "partition", "probe_cpu_s", "sink_cost_s"]
 
 #: Quanta timed per probe (after one untimed call).
 PROBE_QUANTA = 8
@@ -204,6 +204,38 @@ def parent_layers(mix: Mix, *, parent_threads_s: float = 0.0) -> tuple[int, ...]
     except Exception:  # a source that cannot be copied: keep the plain split
         return ()
     return partition(child_fixed, parent_fixed, layers_s, parent_threads_s=parent_threads_s)
+
+
+def helper_layers(mix: Mix) -> tuple[int, ...]:
+    """Layers of ``mix`` a render process hands to a helper process of its own.
+
+    While the parent waits for a steady scene's calibration window
+    (:func:`~sonora.engine.forked.shared_source`), the render process and its helper
+    share the layers on the two cores: the split is :func:`partition`'s with the
+    helper as the "parent" and no master stage (probes on copies, as
+    :func:`parent_layers`).  Never every layer.
+
+    Parameters
+    ----------
+    mix : Mix
+        The mix at its start (not touched).
+
+    Returns
+    -------
+    tuple of int
+        Indices into ``mix.layers`` (ascending); empty for a single layer or when the
+        probes fail (then no helper).
+    """
+    if len(mix.layers) < 2:
+        return ()
+    try:
+        probe = copy.deepcopy(mix)
+        costs = [_layer_cost_s(probe, i) for i in range(len(mix.layers))]
+        ready = np.sum([y for _, y in costs], axis=0, dtype=np.float32)
+        fixed = _child_fixed_s(copy.deepcopy(mix), ready)
+    except Exception:  # a source that cannot be copied: no helper
+        return ()
+    return partition(fixed, 0.0, [c for c, _ in costs])
 
 
 def sink_cost_s(write: Callable[[np.ndarray], object], quanta: int = 4) -> float:

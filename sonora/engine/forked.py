@@ -16,11 +16,16 @@ layer in the mix's order, so the samples do not change.
 calibration measures the start of the session on the very quanta the render then
 writes (``sonora render``: the first 4 minutes of a 10-minute scene were rendered
 twice before, once to calibrate and once to write).  The quanta read ahead wait in an
-unlinked temporary file beside the output, never in memory.
+unlinked temporary file beside the output, never in memory.  There the child can also
+prepare each layer before its first quantum (``sonora render`` measures the layers'
+trims on their own sources: :func:`sonora.scenes.calibration.replayed_trim_db`) and
+fork a helper of its own that prepares and renders some layers, so that the layers
+have both cores while the parent waits for the calibration window.
 
 POSIX only (``os.fork``); elsewhere, and with ``processes=1``, nothing changes.  The
 child ignores SIGINT/SIGTERM/SIGHUP (the parent handles them, cleans up and kills
-it) and exits on a broken pipe if the parent dies outright.
+it) and exits on a broken pipe if the parent dies outright; a helper dies with the child
+(Linux: a parent-death signal; elsewhere at its next write).
 """
 
 from __future__ import annotations
@@ -281,20 +286,54 @@ def _fork_child(
     return pid, r, (wi if inbound else None)
 
 
+#: Prepares layer ``index`` of a (forked) mix before its first quantum; one float back.
+Prepare = Callable[[Mix, int], float]
+
+
 def _fork_renderer(
-    mix: Mix, quanta: int, parent_layers: tuple[int, ...] = ()
+    mix: Mix,
+    quanta: int,
+    parent_layers: tuple[int, ...] = (),
+    prepare: Prepare | None = None,
+    helper: bool = False,
 ) -> tuple[int, int, int | None]:
     """Fork a child that writes ``quanta`` source quanta of ``mix`` to a pipe.
 
     With ``parent_layers``, the child reads those layers' quanta (float32
     ``(2, QUANTUM)`` each, layer by layer, quantum by quantum) from a second pipe
-    instead of rendering them.  Returns the child's pid, the pipe's read end (the
-    parent's) and the second pipe's write end (``None`` without ``parent_layers``).
+    instead of rendering them.  With ``prepare``, the child first calls
+    ``prepare(mix, i)`` for every layer and writes the results (float64, one per
+    layer) to the pipe before the quanta.  With ``helper`` (and no ``parent_layers``)
+    the child forks a helper of its own that prepares and renders the layers
+    :func:`_helper_layers` picks (:func:`_fork_helper`).  Returns the child's pid,
+    the pipe's read end (the parent's) and the second pipe's write end (``None``
+    without ``parent_layers``).
     """
 
     def write(out: Any, inp: Any = None) -> None:
+        start = mix._frame
+        theirs: tuple[int, ...] = ()
+        helper_pid = 0
+        if helper and inp is None:
+            theirs = _helper_layers(mix)
+            if theirs:
+                helper_pid, fd = _fork_helper(
+                    mix, quanta, theirs, prepare, inherited=(out.fileno(),)
+                )
+                inp = os.fdopen(fd, "rb", buffering=0)
+        if prepare is not None:
+            values = np.zeros(len(mix.layers), dtype=np.float64)
+            for i in range(len(mix.layers)):
+                if i not in theirs:
+                    values[i] = float(prepare(mix, i))
+            if theirs:  # the helper's, first on its pipe
+                got = np.empty(len(theirs), dtype=np.float64)
+                if not _read_exactly(inp, memoryview(got).cast("B")):
+                    raise RuntimeError("the helper process stopped")
+                values[list(theirs)] = got
+            _write_all(out, values)
         if inp is not None:
-            wanted = set(parent_layers)
+            wanted = set(parent_layers) | set(theirs)
 
             def layer_feed(index: int) -> np.ndarray | None:
                 if index not in wanted:
@@ -305,13 +344,70 @@ def _fork_renderer(
                 return y
 
             mix._layer_feed = layer_feed
-        start = mix._frame
         for i in range(quanta):
             _write_all(
                 out, np.ascontiguousarray(mix.source_quantum(start + i * QUANTUM), np.float32)
             )
+        if helper_pid:  # done: it has sent everything (else it dies with this process)
+            os.waitpid(helper_pid, 0)
 
     return _fork_child(write, pipe_bytes=_PIPE_BYTES, inbound=bool(parent_layers))
+
+
+def _helper_layers(mix: Mix) -> tuple[int, ...]:
+    """Layers a render process hands to a helper of its own (none: render them all;
+    :func:`~sonora.engine.balance.helper_layers`)."""
+    from sonora.engine.balance import helper_layers
+
+    return helper_layers(mix)
+
+
+def _fork_helper(
+    mix: Mix,
+    quanta: int,
+    layers: tuple[int, ...],
+    prepare: Prepare | None,
+    *,
+    inherited: tuple[int, ...] = (),
+) -> tuple[int, int]:
+    """Fork a helper that renders ``layers`` of ``mix`` for ``quanta`` quanta.
+
+    It writes ``prepare(mix, i)`` for each of ``layers`` (float64, when ``prepare`` is
+    given), then each quantum's layers in order (float32 ``(2, QUANTUM)`` each), to a
+    pipe; dies with the process that forked it (Linux) or at its next write.  It
+    closes the file descriptors ``inherited`` first (its forker's pipe ends, which
+    must reach end of file when the forker ends).  Returns its pid and the pipe's
+    read end.
+    """
+    start = mix._frame
+    parent = os.getpid()
+
+    def write(out: Any) -> None:
+        for fd in inherited:
+            os.close(fd)
+        _die_with_parent()
+        if os.getppid() != parent:  # it ended before the line above took effect
+            return
+        if prepare is not None:
+            _write_all(out, np.array([prepare(mix, i) for i in layers], dtype=np.float64))
+        for q in range(quanta):
+            at = start + q * QUANTUM
+            for i in layers:
+                y = mix.layers[i].render_quantum(at, mix.sample_rate)
+                _write_all(out, np.ascontiguousarray(y, dtype=np.float32))
+
+    pid, r, _ = _fork_child(write, pipe_bytes=_PIPE_BYTES)
+    return pid, r
+
+
+def _die_with_parent() -> None:
+    """Linux: this process gets SIGKILL when its parent ends (elsewhere: nothing)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError, TypeError):  # pragma: no cover - not Linux
+        pass
 
 
 class SharedSource:
@@ -337,6 +433,8 @@ class SharedSource:
 
     #: Quanta the child may run ahead of the mix once the tap is done (~5.5 s at 48 kHz).
     SLACK_QUANTA = 64
+    #: What the child's ``prepare`` gave (:func:`shared_source`), one float per layer.
+    prepared: tuple[float, ...] = ()
 
     def __init__(self, src_fd: int, quanta: int, ahead_quanta: int, spool_dir: str | None) -> None:
         self.quanta = quanta
@@ -449,7 +547,13 @@ class SharedSource:
 
 @contextmanager
 def shared_source(
-    mix: Mix, processes: int, *, ahead_quanta: int, spool_dir: str | os.PathLike[str] | None = None
+    mix: Mix,
+    processes: int,
+    *,
+    ahead_quanta: int,
+    spool_dir: str | os.PathLike[str] | None = None,
+    prepare: Prepare | None = None,
+    helper: bool = False,
 ) -> Iterator[SharedSource | None]:
     """Render ``mix``'s source quanta once in a forked child, readable ahead of the mix.
 
@@ -470,16 +574,33 @@ def shared_source(
         in a temporary file in ``spool_dir``).
     spool_dir : path-like, optional
         Folder for that file (the output's, so a small ``/tmp`` is never filled).
+    prepare : callable, optional
+        Called as ``prepare(mix, i)`` for each layer ``i`` in the process that renders
+        it, before its first quantum (e.g. to set the layer's trim on that process's
+        copy of the mix); it returns a float, read here before anything else and kept
+        as :attr:`SharedSource.prepared` (one per layer).
+    helper : bool
+        The child forks a helper that prepares and renders some of the layers
+        (picked from CPU probes): while this process waits for the calibration
+        window, the layers have both cores.  Same samples.
     """
     if not _can_fork(mix, processes):
         yield None
         return
     quanta = quanta_to_render(mix)
-    pid, r, _ = _fork_renderer(mix, quanta)
+    pid, r, _ = _fork_renderer(mix, quanta, prepare=prepare, helper=helper)
     try:
+        prepared: tuple[float, ...] = ()
+        if prepare is not None:
+            values = np.empty(len(mix.layers), dtype=np.float64)
+            with os.fdopen(r, "rb", buffering=0, closefd=False) as head:
+                if not _read_exactly(head, memoryview(values).cast("B")):
+                    raise RuntimeError("the render process stopped before its first quantum")
+            prepared = tuple(float(v) for v in values)
         shared = SharedSource(
             r, quanta, ahead_quanta, None if spool_dir is None else str(spool_dir)
         )
+        shared.prepared = prepared
     except BaseException:
         os.close(r)
         _reap(pid, finished=False)

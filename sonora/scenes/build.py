@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -324,6 +324,23 @@ def _trims(
     return map_forked(trim, range(len(scene.layers)), processes)
 
 
+def _trim_in_render_process(
+    sample_rate: int, spool_dir: str | os.PathLike[str] | None
+) -> Callable[[Mix, int], float]:
+    """``prepare`` for :func:`~sonora.engine.forked.shared_source`: in the process
+    that renders it, a layer's trim (dB) measured on its own source
+    (:func:`~sonora.scenes.calibration.replayed_trim_db`: what :func:`layer_trim_db`
+    gives, steady layers only) and set on that process's copy of the mix."""
+
+    def prepare(mix: Mix, index: int) -> float:
+        layer = mix.layers[index]
+        trim_db = cal.replayed_trim_db(layer.source, sample_rate=sample_rate, spool_dir=spool_dir)
+        layer.trim = float(10 ** (trim_db / 20))
+        return trim_db
+
+    return prepare
+
+
 def _scene_for_calibration(scene: Scene, duration_s: float) -> Scene:
     return replace(
         scene,
@@ -389,7 +406,11 @@ def build_mix_shared(
             processes=processes,
         )
         return
-    trims = _trims(scene, seed, sample_rate, target_lufs, processes)
+    # The trims are measured in the render process, on the session's own sources
+    # (each layer's window rendered once: measured, then replayed into the session);
+    # this process reads them before the first quantum.  Until then: placeholders.
+    unknown = [0.0] * len(scene.layers)
+    mix = _session_mix(scene, duration_s, seed, sample_rate, unknown, 0.0)
     cal_mix = _window_mix(
         cal_scene,
         0.0,
@@ -397,13 +418,25 @@ def build_mix_shared(
         whole=whole,
         seed=seed,
         sample_rate=sample_rate,
-        trims=trims,
+        trims=unknown,
     )
-    mix = _session_mix(scene, duration_s, seed, sample_rate, trims, 0.0)
+    trim_here = _trim_in_render_process(sample_rate, spool_dir)
     with shared_source(
-        mix, processes, ahead_quanta=quanta_to_render(cal_mix), spool_dir=spool_dir
+        mix,
+        processes,
+        ahead_quanta=quanta_to_render(cal_mix),
+        spool_dir=spool_dir,
+        prepare=trim_here,
+        helper=True,
     ) as shared:
-        if shared is None:  # no fork here: the plain way
+        trims = (
+            _trims(scene, seed, sample_rate, target_lufs, processes)
+            if shared is None  # no fork here: the plain way
+            else list(shared.prepared)
+        )
+        for layer, cal_layer, trim_db in zip(mix.layers, cal_mix.layers, trims, strict=True):
+            layer.trim = cal_layer.trim = float(10 ** (trim_db / 20))
+        if shared is None:
             loud = cal.measure_mix_lufs(cal_mix)
         else:
             loud = cal.measure_mix_lufs(cal_mix, feed=shared.tap())

@@ -29,8 +29,11 @@ same master gain, and so the same bytes.
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from collections.abc import Callable
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +43,9 @@ from sonora.engine.graph import Mix, fade_gain
 from sonora.engine.loudness import LoudnessMeter, gated_integrated_from_blocks
 from sonora.engine.registry import source_class
 
+if TYPE_CHECKING:
+    from sonora.engine.base import Source
+
 __all__ = [
     "LAYER_REFERENCE_LUFS",
     "MAX_CALIBRATION_S",
@@ -47,6 +53,7 @@ __all__ = [
     "master_gain_db",
     "measure_mix_lufs",
     "predict_session_lufs",
+    "replayed_trim_db",
     "session_seconds",
     "source_trim_db",
 ]
@@ -67,14 +74,32 @@ def _source_lufs(
 ) -> float:
     cls = source_class(source)
     src = cls(sample_rate=sample_rate, seed=seed, **dict(params))
+    return _window_lufs(src, sample_rate)
+
+
+def _window_lufs(
+    src: Source, sample_rate: int, keep: Callable[[np.ndarray], None] | None = None
+) -> float:
+    """Loudness (LUFS) of ``src``'s calibration window, from where it stands.
+
+    Streamed (memory does not grow with the window); ``keep`` gets each block rendered
+    (float32 ``(channels, frames)``), in order.
+    """
     seconds = min(MAX_CALIBRATION_S, src.calibration_seconds())
     meter = LoudnessMeter(sample_rate, src.channels, true_peak=False)
     left = round(seconds * sample_rate)
-    while left > 0:  # streamed: memory does not grow with the window
+    while left > 0:
         n = min(left, QUANTUM * 8)
-        meter.add(src.process(n))
+        x = src.process(n)
+        meter.add(x)
+        if keep is not None:
+            keep(x)
         left -= n
     return meter.integrated_lufs
+
+
+def _trim_from_lufs(loud: float) -> float:
+    return LAYER_REFERENCE_LUFS - loud if math.isfinite(loud) else 0.0
 
 
 def source_trim_db(source: str, params: dict[str, float], *, seed: int, sample_rate: int) -> float:
@@ -97,7 +122,117 @@ def source_trim_db(source: str, params: dict[str, float], *, seed: int, sample_r
         dB; 0.0 for a silent source.  Cached per process.
     """
     loud = _source_lufs(source, tuple(sorted(params.items())), int(seed), int(sample_rate))
-    return LAYER_REFERENCE_LUFS - loud if math.isfinite(loud) else 0.0
+    return _trim_from_lufs(loud)
+
+
+def replayed_trim_db(
+    src: Source, *, sample_rate: int, spool_dir: str | os.PathLike[str] | None = None
+) -> float:
+    """:func:`source_trim_db` measured on ``src`` itself, whose window is then replayed.
+
+    ``src`` (at its start, built with the layer's seed and starting parameters, as
+    :func:`source_trim_db` builds its own copy) renders its calibration window once:
+    the window is measured and kept in an unlinked temporary file in ``spool_dir``,
+    and ``src.process`` gives those very frames back before rendering on.  Where the
+    file cannot be written (a full disk), ``src`` is reset instead and renders the
+    window again: the same samples, later.  Sources
+    render quantum by quantum whatever the block size asked, so the session gets the
+    samples it would have rendered, and the layer's trim costs no second render of
+    its window (``sonora render``: the forked render process trims each layer this
+    way before its first quantum).
+
+    Parameters
+    ----------
+    src : Source
+        A source at its start, not automated.
+    sample_rate : int
+        Hz.
+    spool_dir : path-like, optional
+        Folder for the temporary file (``None``: the system's).
+
+    Returns
+    -------
+    float
+        dB, exactly :func:`source_trim_db` for the same source, parameters and seed.
+    """
+    spool: Any = None
+    written = [0]
+
+    def keep(x: np.ndarray) -> None:
+        nonlocal spool
+        if spool is None:
+            return
+        try:
+            spool.write(np.ascontiguousarray(x.T, dtype=np.float32).tobytes())
+        except OSError:  # e.g. a full disk: no replay, the window is rendered again
+            spool.close()
+            spool = None
+            return
+        written[0] += x.shape[1]
+
+    try:
+        spool = tempfile.TemporaryFile(dir=spool_dir, prefix=".sonora-trim-")
+    except OSError:
+        spool = None
+    try:
+        loud = _window_lufs(src, sample_rate, keep)
+        if spool is not None:
+            spool.flush()
+    except BaseException:
+        if spool is not None:
+            spool.close()
+        raise
+    if spool is None:  # nothing kept: the source starts over (same seed, same samples)
+        src.reset()
+    else:
+        _Replay(src, spool, written[0])
+    return _trim_from_lufs(loud)
+
+
+class _Replay:
+    """``src.process`` replaying ``frames`` kept frames from ``spool``, then rendering.
+
+    Installed on the instance (``src.process``), removed (and the file closed) once the
+    kept frames are used up.
+    """
+
+    def __init__(self, src: Source, spool: Any, frames: int) -> None:
+        self._src = src
+        self._spool = spool
+        self._fd = spool.fileno()
+        self._channels = int(src.channels)
+        self._left = frames
+        self._at = 0  # bytes read so far
+        src.process = self  # type: ignore[method-assign]
+
+    def __call__(self, frames: int) -> np.ndarray:
+        n = min(int(frames), self._left)
+        if n <= 0:
+            return self._done()(frames)
+        size = n * self._channels * 4
+        buf = np.empty(size, dtype=np.uint8)
+        view = memoryview(buf)
+        done = 0
+        while done < size:
+            got = os.preadv(self._fd, [view[done:]], self._at + done)
+            if got <= 0:  # pragma: no cover - a temporary file cannot shrink
+                raise RuntimeError("the calibration spool was truncated")
+            done += got
+        self._at += size
+        self._left -= n
+        out = np.ascontiguousarray(buf.view(np.float32).reshape(n, self._channels).T)
+        if self._left == 0:
+            process = self._done()
+            if frames > n:
+                out = np.concatenate([out, process(frames - n)], axis=1)
+        return out
+
+    def _done(self) -> Callable[[int], np.ndarray]:
+        """Put the source's own ``process`` back; return it."""
+        self._src.__dict__.pop("process", None)
+        if not self._spool.closed:
+            self._spool.close()
+        return self._src.process
 
 
 def measure_mix_lufs(

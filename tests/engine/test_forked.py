@@ -136,9 +136,83 @@ def test_calibration_on_the_shared_source_is_build_mixs_to_the_bit(
     assert list(tmp_path.iterdir()) == []  # the spool was an unlinked file
 
 
+def test_the_render_process_trims_the_layers_as_build_mix_does(tmp_path: Path) -> None:
+    """The trims measured in the render process (on the session's own sources) reach
+    this process's mix: every layer's trim is build_mix's, to the bit."""
+    kw = {"duration_s": 12.0, "seed": 9, "sample_rate": 24_000, "target_lufs": -23.0}
+    scene = load_scene("rain-with-bowls")
+    plain = build_mix(scene, **kw)
+    with build_mix_shared(scene, spool_dir=tmp_path, **kw) as mix:
+        assert mix._feed is not None  # the shared path
+        trims = [layer.trim for layer in mix.layers]
+    assert trims == [layer.trim for layer in plain.layers]
+    assert len(set(trims)) == len(trims) > 1 and 1.0 not in trims
+
+
 def render_array_of(mix) -> np.ndarray:
     mix.reset()
     return np.concatenate(list(mix.blocks(9_000)), axis=1)
+
+
+def _descendants() -> set[int]:
+    """Process ids of this process's children and grandchildren (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(entry.parent.name)] = int(entry.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found = {os.getpid()}
+    for _ in range(3):
+        found |= {pid for pid, ppid in parents.items() if ppid in found}
+    return found - {os.getpid()}
+
+
+@pytest.mark.parametrize("helper_layers", [(), (0,), (1,)])
+def test_layers_rendered_by_a_helper_process_change_no_sample(
+    helper_layers: tuple[int, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whichever layers the render process hands to its helper (which trims and
+    renders them), the gain and every sample are build_mix's."""
+    import sonora.engine.forked as forked
+
+    monkeypatch.setattr(forked, "_helper_layers", lambda mix: helper_layers)
+    kw = {"duration_s": 20.0, "seed": 2, "sample_rate": 24_000, "target_lufs": -21.0}
+    scene = load_scene("rain-with-bowls")
+    assert len(scene.layers) == 2
+    plain = build_mix(scene, **kw)
+    gain, audio = _shared_render(scene, tmp_path, **kw)
+    assert gain == plain.master_gain_db != 0.0
+    assert np.array_equal(audio, render_array_of(plain))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_leaving_a_shared_build_with_a_helper_early_ends_every_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import sonora.engine.forked as forked
+
+    monkeypatch.setattr(forked, "_helper_layers", lambda mix: (0,))
+    before = _descendants()
+    with pytest.raises(KeyboardInterrupt):
+        with build_mix_shared(
+            load_scene("rain-with-bowls"),
+            duration_s=600.0,
+            seed=1,
+            sample_rate=24_000,
+            spool_dir=tmp_path,
+        ) as mix:
+            mix.process(48_000)
+            assert len(_descendants() - before) == 2  # the render process and its helper
+            raise KeyboardInterrupt
+    for _ in range(50):  # the helper dies with the render process (a signal away)
+        if _descendants() == before:
+            break
+        time.sleep(0.1)
+    assert _descendants() == before
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_automated_scene_is_calibrated_the_plain_way(tmp_path: Path) -> None:

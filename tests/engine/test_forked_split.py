@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from sonora.engine import forked
-from sonora.engine.balance import parent_layers, partition
+from sonora.engine.balance import helper_layers, parent_layers, partition
 from sonora.engine.base import QUANTUM
 from sonora.engine.effects import Reverb
 from sonora.engine.forked import quanta_to_render, source_feed
@@ -142,6 +142,20 @@ def test_the_probes_leave_the_mix_as_it_was() -> None:
     probed = render_array(mix)
     mix.reset()
     assert np.array_equal(probed, render_array(mix))
+
+
+def test_a_helper_gets_some_layers_never_all_and_the_mix_is_untouched() -> None:
+    mix = _w_mix(5.0)
+    split = helper_layers(mix)
+    assert all(0 <= i < len(mix.layers) for i in split)
+    assert len(split) < len(mix.layers)  # the render process keeps a layer
+    assert split == tuple(sorted(split))
+    assert mix.position_frames == 0 and mix._feed is None and mix._layer_feed is None
+    probed = render_array(mix)
+    mix.reset()
+    assert np.array_equal(probed, render_array(mix))
+    single = Mix([Layer(PinkNoise(seed=1))], duration_s=1.0)
+    assert helper_layers(single) == ()
 
 
 def test_partition_evens_out_the_two_processes() -> None:

@@ -115,3 +115,53 @@ def test_source_trim_brings_a_source_to_the_reference() -> None:
     audio = src.process(round(min(cal.MAX_CALIBRATION_S, src.calibration_seconds()) * SR))
     scaled = audio * np.float32(10 ** (trim / 20))
     assert integrated_lufs(scaled, SR) == pytest.approx(cal.LAYER_REFERENCE_LUFS, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("source", "params"), [("pink_noise", {}), ("singing_bowl", {"interval_s": 7.0})]
+)
+def test_a_replayed_trim_is_the_trim_and_the_source_plays_on_unchanged(
+    source: str, params: dict[str, float], tmp_path: Any
+) -> None:
+    """Measured on the session's own source, then replayed: the same trim (dB, to the
+    bit) and the same samples, whatever the block sizes asked across the window's end."""
+    from sonora.engine.registry import source_class
+
+    rate = 24_000
+    cls = source_class(source)
+    src = cls(sample_rate=rate, seed=5, **params)
+    trim_db = cal.replayed_trim_db(src, sample_rate=rate, spool_dir=tmp_path)
+    assert trim_db == cal.source_trim_db(source, params, seed=5, sample_rate=rate) != 0.0
+    assert list(tmp_path.iterdir()) == []  # the spool is an unlinked file
+    window = round(min(cal.MAX_CALIBRATION_S, src.calibration_seconds()) * rate)
+    fresh = cls(sample_rate=rate, seed=5, **params)
+    sizes = [128, 1_000, window - 1_500, 700, 128, 5_000]  # one block straddles the end
+    got = np.concatenate([src.process(n) for n in sizes], axis=1)
+    want = np.concatenate([fresh.process(n) for n in sizes], axis=1)
+    assert got.dtype == np.float32 and got.shape == (src.channels, sum(sizes))
+    assert np.array_equal(got, want)
+    assert "process" not in vars(src)  # the source's own process is back
+
+
+def test_a_replayed_trim_without_room_for_its_window_starts_the_source_over(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No file for the window (a full disk): the same trim, and the source, reset,
+    renders the same samples from its start."""
+    import tempfile
+
+    from sonora.engine.registry import source_class
+
+    def no_room(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    rate = 24_000
+    cls = source_class("pink_noise")
+    want = cls(sample_rate=rate, seed=3).process(50_000)
+    src = cls(sample_rate=rate, seed=3)
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_room)
+    trim_db = cal.replayed_trim_db(src, sample_rate=rate, spool_dir=tmp_path)
+    monkeypatch.undo()
+    assert trim_db == cal.source_trim_db("pink_noise", {}, seed=3, sample_rate=rate)
+    assert "process" not in vars(src)
+    assert np.array_equal(src.process(50_000), want)
