@@ -57,9 +57,9 @@ def test_a_rate_step_opens_no_gap_and_crowds_no_strikes(
     """Across a step of the slot (bowls 5.66 -> 5.99 s, gong 12 -> 12.7 s, and back;
     20 step times, 2 seeds) no
     gap between strikes is longer than the jittered grid's own widest, ``(1 + JITTER)``
-    slots, stretched by at most ``LOCK`` while the slots lean onto the new grid (the
-    grid anchored at 0 jumped by ``j·ΔL``: gaps up to 13.6 s = 2.3 slots), and none
-    shorter than its narrowest (``1 - JITTER`` slots, less ``LOCK``)."""
+    slots, stretched by at most ``LEAN_LONG`` while the slots lean onto the new grid
+    (the grid anchored at 0 jumped by ``j·ΔL``: gaps up to 2.8 slots), and none
+    shorter than its narrowest (``1 - JITTER`` slots, less ``LEAN_SHORT``)."""
     widest, narrowest = 0.0, np.inf
     for seed in (2, 4):
         for t_step in np.linspace(100.0, 1900.0, 20):
@@ -71,16 +71,16 @@ def test_a_rate_step_opens_no_gap_and_crowds_no_strikes(
                 slow = 2.0 ** (round(12 * np.log2(slow_s)) / 12)  # the slower slot, s
                 widest = max(widest, float(gaps_s.max()) / slow)
                 narrowest = min(narrowest, float(gaps_s.min()) / slow)
-    lock, jitter = _Modal.LOCK, _Modal.JITTER
-    assert widest <= (1.0 + jitter) * (1.0 + lock), widest
+    jitter = _Modal.JITTER
+    assert widest <= (1.0 + jitter) * (1.0 + _Modal.LEAN_LONG), widest
     assert widest < 2.0  # the old grid's jump reached 2.3 slots
     fast = 2.0 ** (round(12 * np.log2(fast_s)) / 12) / slow
-    assert narrowest >= (1.0 - jitter) * (1.0 - lock) * fast - 1e-3, narrowest
+    assert narrowest >= (1.0 - jitter) * (1.0 - _Modal.LEAN_SHORT) * fast - 1e-3, narrowest
 
 
 def test_a_step_changes_only_future_spacing() -> None:
     """Onsets before a step are those of a render that never stepped; after it the
-    slots lean onto the new grid and, ``0.5 / LOCK`` slots on at most, are exactly the
+    slots lean onto the new grid and, ``lean_slots()`` slots on at most, are exactly the
     grid a source started at the new rate plays (same frames, same event keys)."""
     t_step = 1234.0
     stepped = schedule(SingingBowl(sample_rate=SR, seed=4), step_at(t_step), 0.0, 1600.0)
@@ -88,7 +88,7 @@ def test_a_step_changes_only_future_spacing() -> None:
     steady_slow = schedule(SingingBowl(sample_rate=SR, seed=4), lambda t: SLOW_S, 0.0, 1600.0)
     cut = int(t_step * SR)
     assert [o for o, _ in stepped if o < cut] == [o for o, _ in steady_fast if o < cut]
-    locked = cut + int((0.5 / _Modal.LOCK + 2) * SLOW_S * SR)
+    locked = cut + int((_Modal.lean_slots() + 2) * SLOW_S * SR)
     after = [o for o, _ in stepped if o >= locked]
     assert len(after) > 40
     assert after == [o for o, _ in steady_slow if o >= locked]
@@ -98,7 +98,7 @@ def test_a_step_changes_only_future_spacing() -> None:
 def test_resume_an_hour_in_lands_on_the_continuous_onsets(cls: type[_Modal]) -> None:
     """A plan's slowing rate (exp, 10 -> 4.6 events/min over 90 min, stepping the
     slot many times): a source sought to any point (no render of what came before)
-    plays the continuous schedule's onsets from there on, except within ``0.5 / LOCK``
+    plays the continuous schedule's onsets from there on, except within ``lean_slots()``
     slots after a step (where the continuous one still leans onto the new grid)."""
 
     def interval(t: float) -> float:
@@ -115,7 +115,7 @@ def test_resume_an_hour_in_lands_on_the_continuous_onsets(cls: type[_Modal]) -> 
         start = int(target_s * SR) // QUANTUM * QUANTUM
         # the continuous render's last step before the target, and how long it leaned
         last_step = max([s for s in steps if s <= start], default=0)
-        lean = (0.5 / _Modal.LOCK + 2) * max(slots) * SR
+        lean = (_Modal.lean_slots() + 2) * max(slots) * SR
         cont = [o for o in onsets if o >= start]
         if start - last_step > lean:
             assert resumed == cont, target_s
