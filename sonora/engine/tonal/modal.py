@@ -150,6 +150,16 @@ class _Modal(Source):
     time, never on a random stream running from time zero: starting a render
     ``warmup_s`` before any offset reproduces the sound there (to within the -60 dB
     tail of older strikes).  The opening event comes at ``_first_onset``.
+
+    When the rate is automated and ``L`` steps, the grid's phase stays continuous
+    (:meth:`_slots`): each slot starts where the last one ended, its length taken at
+    that moment, so a step changes only the spacing from then on (jumping to the new
+    grid ``j·L`` moved onsets by up to a slot: a 13.6 s gap in the sleep bowls plan,
+    docs/sound.md round 11).  The slots then lean back onto the absolute grid of the
+    new ``L``, each at most :attr:`LEAN_SHORT` of a slot shorter or
+    :attr:`LEAN_LONG` longer, and once on it they are exactly ``j·L`` again: a seek
+    (which starts on that grid) meets the continuous render there, at most
+    :meth:`lean_slots` slots after the step.
     """
 
     channels = 2
@@ -179,6 +189,13 @@ class _Modal(Source):
     SIDE_TIE: ClassVar[float] = 0.1
     #: Spread of an event within its slot (0 = a metronome, 1 = anywhere in the slot).
     JITTER: ClassVar[float] = 0.7
+    #: After a step of the slot length, how much (share of a slot) each slot may be
+    #: shortened, or lengthened, to lean back onto the grid ``j·L`` (:meth:`_slots`).
+    #: Lengthening is kept small, as a long gap is what startles (the player sizes a
+    #: strike by the last 10 s): slots lengthen only to reach a grid point less than
+    #: ``LEAN_LONG / (LEAN_SHORT + LEAN_LONG)`` of a slot ahead, and shorten otherwise.
+    LEAN_SHORT: ClassVar[float] = 0.2
+    LEAN_LONG: ClassVar[float] = 0.05
     #: Seconds of earlier audio needed to reproduce the output at any offset (the ring
     #: time of the longest-lived modes); read by the seek code.
     warmup_s: ClassVar[float] = 60.0
@@ -201,6 +218,10 @@ class _Modal(Source):
         self._groups: tuple[np.ndarray, np.ndarray, tuple] | None = None
         self._last_onset = -(1 << 40)
         self._slot_of = (-1.0, 1.0)  # (mean interval, slot length), s: see _slot_s
+        # The slot that started last: (index j, offset e in slots, length L in frames);
+        # it starts at (j + e)·L and lasts (1 - clamp(e))·L.  None: not yet placed (a
+        # fresh start or a seek places it on the grid j·L at the first quantum).
+        self._grid: tuple[int, float, float] | None = None
         self._velocity = 1.0  # force of the event being made (set by _make_modes)
         self._cache: dict[tuple[str, int], np.ndarray] = {}  # per-slot uniforms
         # The player's memory: K-weighted power of every quantum of the last 10 s.
@@ -237,26 +258,90 @@ class _Modal(Source):
             cache[(purpose, j)] = hit
         return hit
 
+    def _lean(self, e: float) -> float:
+        """Share of a slot by which a slot ``e`` slots past its grid point is shortened
+        (negative: lengthened)."""
+        return min(max(e, -self.LEAN_LONG), self.LEAN_SHORT)
+
+    @classmethod
+    def lean_slots(cls) -> int:
+        """Most slots after a step of the slot length before the slots are on the new
+        grid ``j·L`` again (a seek meets the continuous render from there)."""
+        split = cls.LEAN_SHORT / (cls.LEAN_SHORT + cls.LEAN_LONG)
+        return int(np.ceil(max(split / cls.LEAN_SHORT, (1.0 - split) / cls.LEAN_LONG)))
+
+    def _slots(self, start: int, end: int) -> list[tuple[int, float, float]]:
+        """Slots that may hold an onset in ``[start, end)``: ``(j, e, L)`` each.
+
+        Slot ``j`` starts at ``(j + e)·L`` frames (``e`` slots past the grid point
+        ``j·L``) and lasts ``(1 - c)·L``, ``c`` being ``e`` clamped to
+        ``[-LEAN_LONG, LEAN_SHORT]``.  The next slot starts where it ends, with the slot
+        length ``L'`` of the quantum in which it starts: at the same ``L`` it is slot
+        ``j + 1`` at ``e - c`` (exactly 0 once back on the grid: then the slots and
+        onsets are the grid ``j·L``'s); at a new ``L'`` it takes the grid point of
+        ``L'`` at or before its start, or the next one if that is less than
+        ``LEAN_LONG / (LEAN_SHORT + LEAN_LONG)`` of a slot ahead.  A fresh state (the
+        start, a seek) is placed on the grid at ``start``.  Slots advance only up to
+        ``end``, quantum by quantum, so the schedule depends on the quanta rendered,
+        never on the caller's block sizes.
+
+        Parameters
+        ----------
+        start, end : int
+            The quantum's first frame and the frame after its last.
+
+        Returns
+        -------
+        list of tuple
+            ``(j, e, L)``: slot index (int, keys its random draws), offset (slots,
+            float) and slot length (frames, float), the slot that started last
+            before ``start`` first.
+        """
+        slot = self._slot_s() * self.sample_rate
+        grid = self._grid
+        if grid is None:
+            grid = (max(0, int(start // slot) - 1), 0.0, slot)
+        out = [grid]
+        split = self.LEAN_SHORT / (self.LEAN_SHORT + self.LEAN_LONG)
+        while True:
+            j, e, length = grid
+            c = self._lean(e)
+            nxt = (j + e + 1.0 - c) * length  # where this slot ends, frames
+            if nxt >= end:
+                break
+            if slot == length:
+                j, e = j + 1, e - c
+            else:
+                pos = nxt / slot
+                j = int(np.floor(pos))
+                e = pos - j
+                if e > split:
+                    j, e = j + 1, e - 1.0
+            grid = (j, e if abs(e) > 1e-9 else 0.0, slot)
+            out.append(grid)
+        self._grid = grid
+        return out
+
     def _onsets(self, start: int, end: int) -> list[tuple[int, np.random.Generator]]:
         """Events with onset frames in ``[start, end)``, each with its own generator."""
-        sr = self.sample_rate
         out = []
         first = self._first_onset()
         if first is not None and start <= first < end:
             out.append((first, make_rng(self.seed, self._key, "event", -1)))
-        slot = self._slot_s() * sr
-        j0 = max(0, int(start // slot) - 1)
-        j1 = int(end // slot) + 1
         half_j = 0.5 * self.JITTER
-        for j in range(j0, j1 + 1):
+        for j, e, slot in self._slots(start, end):
             u = self._uniforms("slot", j, 1)[0]
-            onset = int((j + 0.5 + self.JITTER * (u - 0.5)) * slot)
+            if e == 0.0:  # on the grid j·L: exactly the grid's onset
+                onset = int((j + 0.5 + self.JITTER * (u - 0.5)) * slot)
+            else:
+                span = 1.0 - self._lean(e)
+                onset = int((j + e + span * (0.5 + self.JITTER * (u - 0.5))) * slot)
             if not start <= onset < end:
                 continue
             if first is not None and onset < first + (1.0 - half_j) * slot:
                 continue  # the opening event stands in for the first slot
-            if onset - self._last_onset < (1.0 - self.JITTER) * slot:
-                continue  # the grid moved (rate automation): never two at once
+            if onset - self._last_onset < (1.0 - self.JITTER) * (1.0 - self.LEAN_SHORT) * slot - 1:
+                continue  # never two at once (after a seek, the grid may have moved)
             out.append((onset, make_rng(self.seed, self._key, "event", j)))
         if out:
             self._last_onset = out[-1][0]
