@@ -267,7 +267,7 @@ class StartleGuard(Effect):
         weighs from then on is recorded with its power, for
         :meth:`~sonora.engine.loudness.LoudnessMeter.share_k_weighting`, which uses it
         while the output is the guard's input unchanged (gain 0 dB, limiter idle) and
-        closes it otherwise.  :meth:`reset` drops the tap.
+        its own K-filter state is the guard's.  :meth:`reset` drops the tap.
         """
         if self._p_in or self._out_frames != self.latency_frames or self._in.shape[1]:
             raise RuntimeError("a K-weighting tap starts at the guard's first block")

@@ -342,9 +342,12 @@ class KWeightingTap:
     meter (:meth:`LoudnessMeter.share_k_weighting`) checks that each block it gets is
     sample for sample the guard's input at the same frames and then takes the power
     instead of filtering again.  At the first block that differs it takes the guard's
-    filter state at that frame and filters the rest itself (and the tap closes), so
-    its numbers are exactly those of a meter on its own
-    (``tests/engine/test_loudness_tap.py``).
+    filter state at that frame and filters the rest itself; and at the start of each
+    later block that starts a quantum, it resumes taking the power when its own filter
+    state there is the guard's to the bit and the samples are the same (the two
+    filters' states, fed the same samples again after the guard has recovered,
+    become equal to the bit within a few quanta on most scenes), so its numbers are
+    exactly those of a meter on its own (``tests/engine/test_loudness_tap.py``).
 
     Thread-safe for one producer and one consumer (``deque`` appends and pops).
     """
@@ -368,6 +371,12 @@ class KWeightingTap:
         """Stop recording and drop what is held."""
         self.closed = True
         self._records.clear()
+
+    def drop_before(self, frame: int) -> None:
+        """Drop the records that end at or before ``frame`` (no longer needed)."""
+        recs = self._records
+        while recs and recs[0][0] + recs[0][1].shape[1] <= frame:
+            recs.popleft()
 
     def state_at(self, frame: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The K-filter state at ``frame`` and the samples it still has to filter.
@@ -408,9 +417,8 @@ class KWeightingTap:
     def _covering(self, start: int, n: int) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
         """Records overlapping frames ``[start, start + n)`` (older ones are dropped);
         empty when they do not all exist yet."""
+        self.drop_before(start)
         recs = self._records
-        while recs and recs[0][0] + recs[0][1].shape[1] <= start:
-            recs.popleft()
         out = []
         for rec in list(recs):  # a snapshot: the producer may append meanwhile
             if rec[0] >= start + n:
@@ -460,6 +468,9 @@ class LoudnessMeter:
         self._sums: list[float] = []
         self._tp = TruePeakMeter(channels) if true_peak else None
         self._tap: KWeightingTap | None = None
+        self._sharing = False  # the last block's power came from the tap
+        #: Frames whose K-weighted power came from a shared tap (the rest were filtered).
+        self.shared_frames = 0
         self._frames = 0  # frames measured so far
 
     def share_k_weighting(self, tap: KWeightingTap) -> None:
@@ -472,27 +483,43 @@ class LoudnessMeter:
         if self._frames or self._k.channels != 2:
             raise RuntimeError("a meter shares K-weighting only from its first block")
         self._tap = tap
+        self._sharing = True
 
     def _shared_power(self, block: np.ndarray) -> np.ndarray | None:
-        """The tap's power for ``block`` (float64 ``(frames,)``), or None when the block
-        is not the tap's samples (then the tap closes and the K-filter takes over with
-        the tap's state at this frame)."""
+        """The tap's power for ``block`` (float64 ``(frames,)``), or None when this
+        meter must filter ``block`` itself.
+
+        While sharing, a block that is not the tap's samples ends the sharing: the
+        K-filter takes over with the guard's state at this frame (the frames before it
+        were the same).  While not sharing, a block that starts a recorded quantum
+        where the guard's filter state is this meter's own to the bit, and is the
+        tap's samples, resumes it: the power is then what filtering would give.
+        """
         tap = self._tap
         assert tap is not None
         start = self._frames
+        n = block.shape[1]
+        if not self._sharing:
+            state = tap.state_at(start)
+            if state is None or state[1].shape[1] or not np.array_equal(state[0], self._k.zi):
+                tap.drop_before(start + n)
+                return None
         power = tap.power_of(start, block)
         if power is not None:
+            self._sharing = True
+            self.shared_frames += n
             return power
-        # Not the same samples: this meter K-weights from here on, from the state the
-        # guard's filter had at this frame (the frames before it were the same).
-        state = tap.state_at(start)
-        if state is None:
-            raise RuntimeError(f"the K-weighting tap has no state for frame {start}")
-        self._k.zi, head = state
-        if head.shape[1]:
-            self._k.process(head)
-        self._tap = None
-        tap.close()
+        if self._sharing:
+            # Not the same samples: this meter K-weights from here on, from the state
+            # the guard's filter had at this frame.
+            state = tap.state_at(start)
+            if state is None:
+                raise RuntimeError(f"the K-weighting tap has no state for frame {start}")
+            self._k.zi, head = state
+            if head.shape[1]:
+                self._k.process(head)
+            self._sharing = False
+        tap.drop_before(start + n)
         return None
 
     def add(self, block: np.ndarray) -> None:
