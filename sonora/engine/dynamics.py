@@ -158,19 +158,26 @@ class Limiter(Effect):
             return x
         buf = np.concatenate([self._raw_hist, x], axis=1)
         self._raw_hist = buf[:, -self._hist_len :]
-        mag = np.abs(buf)
-        quiet = float(mag.max()) < self._safe
+        # max |buf| without an |buf| copy: two reductions (exact, as abs is)
+        quiet = max(float(buf.max()), -float(buf.min())) < self._safe
         env = None
         if not quiet:
-            env = self._peak_envelope(buf, n, mag)
+            env = self._peak_envelope(buf, n)
             # Loud enough to check, but no (inter-sample) peak reaches the ceiling.
             quiet = float(np.max(env)) <= self.ceiling
-        delayed = np.concatenate([self._x_hist, x], axis=1)
-        self._x_hist = delayed[:, -self.lookahead :]
-        out_x = delayed[:, :n]
+        la = self.lookahead
+        if n >= la:  # the delayed output, copied once into a new contiguous array
+            out_x = np.empty((x.shape[0], n), dtype=np.float32)
+            out_x[:, :la] = self._x_hist
+            out_x[:, la:] = x[:, : n - la]
+            self._x_hist = np.array(x[:, n - la :], dtype=np.float32)
+        else:
+            delayed = np.concatenate([self._x_hist, x], axis=1)
+            self._x_hist = delayed[:, -la:]
+            out_x = np.ascontiguousarray(delayed[:, :n])
         if quiet and self._settled:
             # Nothing to limit now or within the hold window: a pure delay.
-            return np.ascontiguousarray(out_x)
+            return out_x
         if quiet or env is None:
             req = np.ones(n, dtype=np.float64)
         else:
@@ -196,7 +203,7 @@ class Limiter(Effect):
         req_delayed = clamp[len(req_all) - n - self.lookahead : len(req_all) - self.lookahead]
         gain = np.minimum(smoothed, req_delayed)
         if bool(np.all(gain == 1.0)):
-            return np.ascontiguousarray(out_x)
+            return out_x
         return (out_x * gain.astype(np.float32)).astype(np.float32, copy=False)
 
 
