@@ -80,8 +80,8 @@ def _flac24_ints(part: np.ndarray) -> np.ndarray:
     libsndfile's float-to-FLAC path clips to [-1, 1], rounds ``x * 2^23`` to the
     nearest integer (ties to even, ``lrintf``) and clips at 2^23 - 1; handed int32, it
     keeps the top 24 bits.  Doing the rounding here writes the very same samples
-    (``tests/engine/test_encoders.py``) for fewer instructions.  Clipping at
-    ``1 - 2^-23`` rather than 1 makes the clip at 2^23 - 1 after rounding unneeded
+    (``tests/engine/test_encoders.py``) for fewer instructions.  Clipping the scaled
+    value at ``2^23 - 1`` rather than ``2^23`` makes the clip after rounding unneeded
     (the only float32 values between round to 2^23 and were clipped back): one pass
     fewer, same integers.
 
@@ -96,13 +96,17 @@ def _flac24_ints(part: np.ndarray) -> np.ndarray:
         int32 ``(frames, channels)`` (interleaved), the 24-bit sample in the top three
         bytes.
     """
-    # clip and interleave in one pass, into the (frames, channels) layout
-    frames = np.empty((part.shape[1], part.shape[0]), dtype=np.float32)
-    np.clip(part.T, np.float32(-1.0), np.float32(1.0 - 2.0**-23), out=frames)
-    frames *= np.float32(8_388_608.0)
-    np.rint(frames, out=frames)
+    # Scale, clip and round in the (channels, frames) layout (long contiguous loops),
+    # then interleave one channel at a time: ~3x fewer instructions than the same
+    # steps on the transposed view, whose inner loop is 2 samples long (callgrind).
+    # Scaling by 2^23 is exact, so clipping at +-2^23 (- 1) after it is the same clip.
+    scaled = np.multiply(part, np.float32(8_388_608.0))
+    np.clip(scaled, np.float32(-8_388_608.0), np.float32(8_388_607.0), out=scaled)
+    np.rint(scaled, out=scaled)
+    ints = np.empty((part.shape[1], part.shape[0]), dtype=np.int32)
     with np.errstate(invalid="ignore"):  # NaN (never rendered) becomes a number
-        ints = frames.astype(np.int32)
+        for ch in range(part.shape[0]):
+            ints[:, ch] = scaled[ch]
     ints <<= 8
     return ints
 

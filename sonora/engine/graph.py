@@ -183,12 +183,20 @@ class Layer:
 def fade_gain(
     frames: np.ndarray, *, sample_rate: int, duration_s: float, fade_in_s: float, fade_out_s: float
 ) -> np.ndarray:
-    """Equal-power fade-in / fade-out gain at absolute frame indices (float64)."""
+    """Equal-power fade-in / fade-out gain at absolute frame indices (float64).
+
+    A fade none of ``frames`` is in is not computed: its factor would be
+    ``sin(pi / 2) == 1.0`` at every frame (the clipped ratio is 1.0 wherever it is at
+    least 1, and rounding is monotonic, so the smallest ratio decides), and multiplying
+    by 1.0 changes nothing, so the gain is the same to the bit.
+    """
     t = frames / sample_rate
     g = np.ones(t.shape)
-    if fade_in_s > 0:
+    if t.size == 0:
+        return g
+    if fade_in_s > 0 and float(np.min(t)) / fade_in_s < 1.0:
         g *= np.sin(0.5 * np.pi * np.clip(t / fade_in_s, 0.0, 1.0))
-    if fade_out_s > 0:
+    if fade_out_s > 0 and (duration_s - float(np.max(t))) / fade_out_s < 1.0:
         g *= np.sin(0.5 * np.pi * np.clip((duration_s - t) / fade_out_s, 0.0, 1.0))
     return g
 

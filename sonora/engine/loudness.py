@@ -107,14 +107,20 @@ class TruePeakMeter:
     """Streaming true peak (4x oversampled), exact whatever the block sizes.
 
     Only windows that could beat the peak found so far are interpolated, so the
-    result equals interpolating everything at a fraction of the cost.  Two bounds
-    cull them, the cheaper first: an interpolated value is at most the largest
-    phase's L1 norm times the largest input in its window (7.7 dB over the sample
-    peak: calm audio stops there, but on noise at -23 LUFS about half the windows
-    pass it); then, tighter, each phase's few central taps times their own inputs
-    plus the L1 norm of its other taps times the window's largest input (float32,
-    with a margin far above its rounding), which about a tenth of a noise's windows
-    pass (``benchmarks/cli_stages.py``: ~3x less CPU on pink noise).
+    result equals interpolating everything at a fraction of the cost.  Bounds cull
+    them, the cheapest first: an interpolated value is at most the largest phase's L1
+    norm times the largest input in its window (7.7 dB over the sample peak: calm
+    audio stops there, but on noise at -23 LUFS about half the windows pass it).
+    Then the slope bound (:func:`_slope_bound_weights`): summing each phase by parts
+    around its central input, an interpolated value is at most ``|x|`` at that input
+    (times the phase's DC gain) plus a weight times the window's largest step between
+    neighbouring inputs, which is tight wherever the sound is smooth at the sample
+    rate (tones, low-passed noise: on singing-bowl-bath fewer than one window in a
+    thousand passes it, against one in five for the per-tap bound below).  Where it
+    leaves many (bright noise, whose steps are as large as its samples), each phase's
+    few central taps times their own inputs plus the L1 norm of its other taps times
+    the window's largest input is taken too, and a window is interpolated only if it
+    passes both.  Bounds are float32 with a margin far above their rounding.
 
     Parameters
     ----------
@@ -168,14 +174,14 @@ class TruePeakMeter:
 
     def _interpolated_peak(self, buf: np.ndarray, hot: np.ndarray) -> float:
         """Largest ``|value|`` of the 4x interpolation of windows ``hot`` of ``buf``."""
-        b64 = np.asarray(buf, dtype=np.float64)
-        windows = np.lib.stride_tricks.sliding_window_view(b64, self._hist_len, axis=1)
+        windows = np.lib.stride_tricks.sliding_window_view(buf, self._hist_len, axis=1)
         n = windows.shape[1]
-        if hot.size < n // 4:
-            return float(np.max(np.abs(windows[:, hot] @ self._phases)))
+        if hot.size < n // 4:  # the few hot rows, gathered, then widened (exactly)
+            rows = np.asarray(windows[:, hot], dtype=np.float64)
+            return float(np.max(np.abs(rows @ self._phases)))
         best = 0.0
         for start in range(int(hot[0]), int(hot[-1]) + 1, self._CHUNK_WINDOWS):
-            rows = np.ascontiguousarray(windows[:, start : start + self._CHUNK_WINDOWS])
+            rows = np.array(windows[:, start : start + self._CHUNK_WINDOWS], dtype=np.float64)
             best = max(best, float(np.max(np.abs(rows @ self._phases))))
         return best
 
@@ -188,17 +194,30 @@ class TruePeakMeter:
         mag = np.abs(buf)
         fp = np.max(mag, axis=0) if mag.shape[0] > 1 else mag[0]  # peak over channels
         fp = np.asarray(fp, dtype=np.float32)  # rounding covered by the margin
-        # largest input of every window: running maxima over 2, 4, ... 32 frames
-        wmax, width = fp, 1
-        while 2 * width <= f:
-            wmax = np.maximum(wmax[:-width], wmax[width:])
-            width *= 2
-        if width < f:
-            wmax = np.maximum(wmax[: width - f], wmax[f - width :])
+        steps = np.abs(np.diff(buf, axis=1))
+        fd = np.max(steps, axis=0) if steps.shape[0] > 1 else steps[0]  # largest step
+        fd = np.asarray(fd, dtype=np.float32)
+        anchors, dc_w, step_w = _slope_bound_weights()
+        # the slope bound of the whole block first: often nothing in it comes near
+        block_bound = float(np.max(fp)) * float(dc_w) + float(np.max(fd)) * float(step_w)
+        if block_bound * (1.0 + self._MARGIN) <= self.peak * (1.0 - self._MARGIN):
+            return np.arange(0)
+        wmax = _running_max(fp, f)  # largest input of every window
         thr = np.float32(self.peak * (1.0 - self._MARGIN))
         loose = np.flatnonzero(wmax * np.float32(self._gain * (1.0 + self._MARGIN)) > thr)
         if loose.size * 32 < n:  # the L1 bound leaves few (or none): interpolate those
             return loose
+        # the slope bound: |x| at the central inputs plus the largest step times a weight
+        dmax = _running_max(fd, f - 1)  # window j: steps j .. j + f - 2
+        centre = fp[anchors[0] : anchors[0] + n]
+        for a in anchors[1:]:
+            centre = np.maximum(centre, fp[a : a + n])
+        slope = centre * dc_w
+        slope += dmax * step_w
+        slope *= np.float32(1.0 + self._MARGIN)
+        smooth = slope > thr
+        if np.count_nonzero(smooth) * 32 < n:  # smooth sound: few left (the common case)
+            return np.flatnonzero(smooth)
         # the tight bound, phase by phase (weights rounded up into float32)
         bound = np.empty(n, dtype=np.float32)
         s = np.empty(n, dtype=np.float32)
@@ -212,12 +231,58 @@ class TruePeakMeter:
                 bound[:] = s
             else:
                 np.maximum(bound, s, out=bound)
-        return np.flatnonzero(bound > thr)
+        return np.flatnonzero((bound > thr) & smooth)
 
     @property
     def true_peak_dbtp(self) -> float:
         """Largest true peak so far, dBTP."""
         return _db(self.peak)
+
+
+def _running_max(a: np.ndarray, width: int) -> np.ndarray:
+    """Maxima of every ``width`` consecutive values of 1-D ``a`` (``len(a) - width + 1``
+    of them), by doubling: running maxima over 2, 4, ... values, then one overlap."""
+    out, have = a, 1
+    while 2 * have <= width:
+        out = np.maximum(out[:-have], out[have:])
+        have *= 2
+    if have < width:
+        out = np.maximum(out[: have - width], out[width - have :])
+    return out
+
+
+@lru_cache(maxsize=1)
+def _slope_bound_weights() -> tuple[tuple[int, ...], np.float32, np.float32]:
+    """:class:`TruePeakMeter`'s slope bound: ``anchors``, ``dc_w`` and ``step_w`` with
+    ``|y_p| <= dc_w * max(|x[a]| for a in anchors) + step_w * max_i |x[i+1] - x[i]|``
+    for every phase ``p`` of every window ``x`` (``y_p = sum_k h[k, p] x[k]``).
+
+    Summation by parts around an anchor ``m``: ``y_p = S_p x[m] - sum_{i<m} L_i d_i +
+    sum_{i>=m} R_i d_i`` with ``d_i = x[i+1] - x[i]``, ``S_p = sum_k h[k, p]``, ``L_i =
+    sum_{k<=i} h[k, p]`` and ``R_i = sum_{k>i} h[k, p]``; each phase takes the anchor
+    that makes ``sum |L| + sum |R|`` least (its central tap).  Both weights are the
+    largest over the phases, rounded up into float32.
+    """
+    phases = oversampling_phases()
+    taps = phases.shape[0]
+    anchors: set[int] = set()
+    dc_w = step_w = 0.0
+    for p in range(phases.shape[1]):
+        h = phases[:, p]
+        left = np.cumsum(h)  # L_i = sum_{k<=i} h_k
+        right = np.cumsum(h[::-1])[::-1]  # right[i] = sum_{k>=i} h_k, so R_i = right[i + 1]
+        best = min(
+            range(taps),
+            key=lambda m: float(np.abs(left[:m]).sum() + np.abs(right[m + 1 :]).sum()),
+        )
+        anchors.add(best)
+        dc_w = max(dc_w, abs(float(h.sum())))
+        step_w = max(step_w, float(np.abs(left[:best]).sum() + np.abs(right[best + 1 :]).sum()))
+
+    def up32(v: float) -> np.float32:  # float64 sums: within 1e-15 of exact
+        return np.nextafter(np.float32(v * (1.0 + 1e-12)), np.float32(np.inf))
+
+    return tuple(sorted(anchors)), up32(dc_w), up32(step_w)
 
 
 @lru_cache(maxsize=4)
@@ -277,9 +342,12 @@ class KWeightingTap:
     meter (:meth:`LoudnessMeter.share_k_weighting`) checks that each block it gets is
     sample for sample the guard's input at the same frames and then takes the power
     instead of filtering again.  At the first block that differs it takes the guard's
-    filter state at that frame and filters the rest itself (and the tap closes), so
-    its numbers are exactly those of a meter on its own
-    (``tests/engine/test_loudness_tap.py``).
+    filter state at that frame and filters the rest itself; and at the start of each
+    later block that starts a quantum, it resumes taking the power when its own filter
+    state there is the guard's to the bit and the samples are the same (the two
+    filters' states, fed the same samples again after the guard has recovered,
+    become equal to the bit within a few quanta on most scenes), so its numbers are
+    exactly those of a meter on its own (``tests/engine/test_loudness_tap.py``).
 
     Thread-safe for one producer and one consumer (``deque`` appends and pops).
     """
@@ -303,6 +371,12 @@ class KWeightingTap:
         """Stop recording and drop what is held."""
         self.closed = True
         self._records.clear()
+
+    def drop_before(self, frame: int) -> None:
+        """Drop the records that end at or before ``frame`` (no longer needed)."""
+        recs = self._records
+        while recs and recs[0][0] + recs[0][1].shape[1] <= frame:
+            recs.popleft()
 
     def state_at(self, frame: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The K-filter state at ``frame`` and the samples it still has to filter.
@@ -343,9 +417,8 @@ class KWeightingTap:
     def _covering(self, start: int, n: int) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
         """Records overlapping frames ``[start, start + n)`` (older ones are dropped);
         empty when they do not all exist yet."""
+        self.drop_before(start)
         recs = self._records
-        while recs and recs[0][0] + recs[0][1].shape[1] <= start:
-            recs.popleft()
         out = []
         for rec in list(recs):  # a snapshot: the producer may append meanwhile
             if rec[0] >= start + n:
@@ -395,6 +468,9 @@ class LoudnessMeter:
         self._sums: list[float] = []
         self._tp = TruePeakMeter(channels) if true_peak else None
         self._tap: KWeightingTap | None = None
+        self._sharing = False  # the last block's power came from the tap
+        #: Frames whose K-weighted power came from a shared tap (the rest were filtered).
+        self.shared_frames = 0
         self._frames = 0  # frames measured so far
 
     def share_k_weighting(self, tap: KWeightingTap) -> None:
@@ -407,27 +483,43 @@ class LoudnessMeter:
         if self._frames or self._k.channels != 2:
             raise RuntimeError("a meter shares K-weighting only from its first block")
         self._tap = tap
+        self._sharing = True
 
     def _shared_power(self, block: np.ndarray) -> np.ndarray | None:
-        """The tap's power for ``block`` (float64 ``(frames,)``), or None when the block
-        is not the tap's samples (then the tap closes and the K-filter takes over with
-        the tap's state at this frame)."""
+        """The tap's power for ``block`` (float64 ``(frames,)``), or None when this
+        meter must filter ``block`` itself.
+
+        While sharing, a block that is not the tap's samples ends the sharing: the
+        K-filter takes over with the guard's state at this frame (the frames before it
+        were the same).  While not sharing, a block that starts a recorded quantum
+        where the guard's filter state is this meter's own to the bit, and is the
+        tap's samples, resumes it: the power is then what filtering would give.
+        """
         tap = self._tap
         assert tap is not None
         start = self._frames
+        n = block.shape[1]
+        if not self._sharing:
+            state = tap.state_at(start)
+            if state is None or state[1].shape[1] or not np.array_equal(state[0], self._k.zi):
+                tap.drop_before(start + n)
+                return None
         power = tap.power_of(start, block)
         if power is not None:
+            self._sharing = True
+            self.shared_frames += n
             return power
-        # Not the same samples: this meter K-weights from here on, from the state the
-        # guard's filter had at this frame (the frames before it were the same).
-        state = tap.state_at(start)
-        if state is None:
-            raise RuntimeError(f"the K-weighting tap has no state for frame {start}")
-        self._k.zi, head = state
-        if head.shape[1]:
-            self._k.process(head)
-        self._tap = None
-        tap.close()
+        if self._sharing:
+            # Not the same samples: this meter K-weights from here on, from the state
+            # the guard's filter had at this frame.
+            state = tap.state_at(start)
+            if state is None:
+                raise RuntimeError(f"the K-weighting tap has no state for frame {start}")
+            self._k.zi, head = state
+            if head.shape[1]:
+                self._k.process(head)
+            self._sharing = False
+        tap.drop_before(start + n)
         return None
 
     def add(self, block: np.ndarray) -> None:

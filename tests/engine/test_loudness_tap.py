@@ -46,6 +46,16 @@ class JumpNoise(Noise):
     jump_db = 15.0
 
 
+class BurstNoise(Noise):
+    """A 15 dB burst from 12 s to 13 s: the guard acts, then recovers."""
+
+    def _quantum(self) -> np.ndarray:
+        x = super()._quantum()
+        if 12.0 * SR <= self.frame < 13.0 * SR:
+            x *= np.float32(10 ** (15.0 / 20))
+        return x
+
+
 class LoudNoise(Noise):
     level = 0.6  # peaks well over the -1 dBTP ceiling: the limiter works
 
@@ -93,8 +103,8 @@ def test_shared_meter_equals_meter_alone(
     assert shared._sums == alone._sums  # every 100 ms sum, to the bit
     assert shared.integrated_lufs == alone.integrated_lufs
     assert shared.true_peak_dbtp == alone.true_peak_dbtp
-    # the tap stays open exactly while the output is the guard's input
-    assert (not tap.closed) is shared_to_end
+    # the power is shared to the end exactly when nothing changes the output
+    assert (shared.shared_frames == shared._frames) is shared_to_end
 
 
 def test_shared_meter_skips_the_filter_while_nothing_acts(monkeypatch) -> None:
@@ -158,3 +168,33 @@ def test_state_at_is_the_guards_filter_state_there() -> None:
         assert np.array_equal(f.zi, ref.zi)
         assert head.shape[1] == frame % QUANTUM
     assert tap.state_at(x.shape[1] + QUANTUM) is None  # not recorded yet
+
+
+@pytest.mark.parametrize("block", [QUANTUM * 8, QUANTUM * 3, 10_000])
+def test_shared_meter_resumes_sharing_after_the_guard_recovers(block: int) -> None:
+    # Once the guard is back at 0 dB and the meter's K-filter state is the guard's to
+    # the bit at the start of a block that starts a quantum, the meter takes the power
+    # again: fewer frames filtered, same numbers (other block sizes seldom resume).
+    def measure(share: bool) -> tuple[LoudnessMeter, int]:
+        mix = Mix([Layer(BurstNoise(sample_rate=SR))], duration_s=40.0, fade_in_s=2.0)
+        meter = LoudnessMeter(SR)
+        assert mix.guard is not None
+        if share:
+            meter.share_k_weighting(mix.guard.k_weighting_tap())
+        last_diverged = 0
+        while mix.remaining_frames > 0:
+            before = meter.shared_frames
+            b = mix.process(block)
+            meter.add(b)
+            if meter.shared_frames - before < b.shape[1]:
+                last_diverged = meter._frames
+        return meter, last_diverged
+
+    alone, _ = measure(False)
+    shared, last_diverged = measure(True)
+    assert shared._sums == alone._sums
+    assert shared.integrated_lufs == alone.integrated_lufs
+    assert shared.true_peak_dbtp == alone.true_peak_dbtp
+    assert shared.shared_frames < shared._frames  # the guard acted on the burst
+    if block % QUANTUM == 0:  # blocks that start quanta: it shares again, to the end
+        assert last_diverged < 30 * SR
