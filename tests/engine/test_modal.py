@@ -270,3 +270,24 @@ def test_chunked_modal_render_is_the_sum_of_damped_exponentials() -> None:
         ref[:, onset:] += _pan_gains(pan)[:, None].astype(np.float64) * mono
     assert SR % QUANTUM and np.max(np.abs(ref)) > 0.1  # onsets mid-quantum, audible
     np.testing.assert_allclose(out, ref, rtol=0, atol=1e-6 * np.max(np.abs(ref)))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 5])
+def test_bowl_friction_noise_is_the_plain_reference_bit_for_bit(seed: int) -> None:
+    """The rubs' friction noise (cached draws, in-place arithmetic) adds exactly what
+    the plain formula (``_friction_reference``) gives, quantum by quantum."""
+    from sonora.engine.tonal.bowl import _friction_reference
+
+    bowl = SingingBowl(sample_rate=SR, seed=seed, rub=1.0, interval_s=3.0, bowls=3)
+    checked = 0
+    for _ in range(round(40 * SR / QUANTUM)):
+        rubs = list(bowl._rubs)
+        frame = bowl.frame
+        mine = np.zeros((2, QUANTUM), dtype=np.float32)
+        bowl._extra(mine)
+        ref = _friction_reference(bowl.seed, frame, SR, rubs)
+        np.testing.assert_array_equal(mine, ref)
+        checked += bool(np.any(ref))
+        bowl._rubs = rubs  # as it was: the quantum below renders them again
+        bowl.process(QUANTUM)
+    assert checked > 100  # most quanta carry friction noise

@@ -70,3 +70,59 @@ def test_modal_groups_give_each_group_its_own_call() -> None:
             phases=phases[r0:r1],
         )
         np.testing.assert_array_equal(batch[r0:r1, :frames], alone)
+
+
+def _events_reference(
+    sr: int,
+    length: int,
+    freqs: np.ndarray,
+    taus: np.ndarray,
+    amps: np.ndarray,
+    glide: np.ndarray,
+    glide_tau: np.ndarray,
+    phases: np.ndarray,
+) -> np.ndarray:
+    """``_modal_events`` before the attack and fade, written plainly: every partial of
+    every event does the glide's work, zeros included (as it did before)."""
+    t = np.arange(length, dtype=np.float32)[None, :]
+    w = (freqs * (2.0 * np.pi / sr)).astype(np.float32)
+    neg_rate = (-1.0 / (taus * sr)).astype(np.float32)
+    log_amp = np.log(np.maximum(amps, 1e-30)).astype(np.float32)
+    out = np.zeros((len(freqs), length), dtype=np.float32)
+    for j in range(freqs.shape[1]):
+        gt = (glide_tau[:, j : j + 1] * sr).astype(np.float32)
+        rise = t - gt * (1.0 - np.exp(-t / gt))
+        ph = t * w[:, j : j + 1] + (w[:, j : j + 1] * glide[:, j : j + 1].astype(np.float32)) * rise
+        ph += phases[:, j : j + 1].astype(np.float32)
+        env = np.exp(t * neg_rate[:, j : j + 1] + log_amp[:, j : j + 1])
+        out = env * np.sin(ph) if j == 0 else out + env * np.sin(ph)
+    return out
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3, 1.0])
+def test_modal_events_skip_only_zero_glides_bit_for_bit(share: float) -> None:
+    """Events and partials with no glide skip its work; every sample is still the
+    plain formula's (the glide of 0 added exactly nothing)."""
+    rng = np.random.default_rng(7)
+    n, m, sr, length = 23, 3, 48_000, 900
+    freqs = 300.0 + 4000.0 * rng.random((n, m))
+    taus = 0.001 + 0.004 * rng.random((n, m))
+    amps = 0.1 + rng.random((n, m))
+    glide = np.zeros((n, m))
+    glide[:, 0] = np.where(rng.random(n) < share, 0.1 + 0.4 * rng.random(n), 0.0)
+    phases = 2 * np.pi * rng.random((n, m))
+    mine = _modal_events(
+        sr,
+        length,
+        freqs,
+        taus,
+        amps,
+        glide=glide,
+        glide_tau_s=1.5 * taus,
+        attack_s=1e-9,  # an attack of one frame: compare the partials after it
+        phases=phases,
+    )
+    ref = _events_reference(sr, length, freqs, taus, amps, glide, 1.5 * taus, phases)
+    # frame 0 is the attack's (1 - exp(0) = 0), the last 96 the fade-out's
+    np.testing.assert_array_equal(mine[:, 1:-96], ref[:, 1:-96])
+    assert np.abs(ref).max() > 0.05

@@ -74,12 +74,27 @@ def _modal_events(
     neg_rate = (-1.0 / (taus_s * sr)).astype(np.float32)
     log_amp = np.log(np.maximum(amps, 1e-30)).astype(np.float32)
     ph0 = None if phases is None else phases.astype(np.float32)
+    # Only the events whose glide is not 0 do the glide's work: a glide of 0 would add
+    # ``(w · 0) · rise``, a zero, which leaves every phase exactly as it is.
+    gliding = (
+        [None] * m
+        if glide is None or glide_tau_s is None
+        else [np.flatnonzero(glide[:, j] != 0.0) for j in range(m)]
+    )
     for j in range(m):
         np.multiply(t, w[:, j : j + 1], out=ph)
-        if glide is not None and glide_tau_s is not None:
+        rows = gliding[j]
+        if rows is not None and len(rows) == n:
+            assert glide is not None and glide_tau_s is not None
             gt = (glide_tau_s[:, j : j + 1] * sr).astype(np.float32)
             rise = t - gt * (1.0 - np.exp(-t / gt))
             ph += (w[:, j : j + 1] * glide[:, j : j + 1].astype(np.float32)) * rise
+        elif rows is not None and len(rows):
+            assert glide is not None and glide_tau_s is not None
+            col = slice(j, j + 1)
+            gt = (glide_tau_s[rows, col] * sr).astype(np.float32)
+            rise = t - gt * (1.0 - np.exp(-t / gt))
+            ph[rows] += (w[rows, col] * glide[rows, col].astype(np.float32)) * rise
         if ph0 is not None:
             ph += ph0[:, j : j + 1]
         np.sin(ph, out=ph)

@@ -208,34 +208,18 @@ class Wind(Source):
         # Whistle: narrow-band noise (a slowly varying complex envelope on a carrier
         # whose pitch follows the gust), a fresh window per quantum crossfaded like
         # the band's, so nothing depends on an accumulated phase.
-        wt = self._whistle_table
         start = min(int(u[2] * self._period), self._period)
         f0 = min(2.2 * p["pitch_hz"] * 2.0 ** (0.6 * gust), 0.4 * sr)
         f1 = min(2.2 * p["pitch_hz"] * 2.0 ** (0.6 * gust_next), 0.4 * sr)
         ph0 = rng.random() * 2.0 * math.pi
-        t = self._t_span
-        # Frequency glides linearly from f0 to f1 over the quantum: phase in closed form.
-        slope = (f1 - f0) / (QUANTUM / sr)
-        phase = np.float32(ph0) + np.float32(2.0 * math.pi) * (
-            np.float32(f0) * t + np.float32(0.5 * slope) * (t * t)
-        )
-        z = wt[start : start + _SPAN]
-        cos_p, sin_p = np.cos(phase), np.sin(phase)
-        w = z.real * cos_p - z.imag * sin_p
-        # Its quadrature: the same narrow band a quarter-cycle on, uncorrelated with
-        # ``w`` at every instant and with the same envelope.  Panning the pair in
-        # mirror (w at +wpan, wq at -wpan) moves the whistle across the image while
-        # each side always receives gl^2 + gr^2 = 2 times the whistle's power.
-        wq = z.real * sin_p + z.imag * cos_p
         w_gain = level * math.sqrt(0.5 * whistle_share)
-        wl, wr = _pan_gains(wpan)
-        ws = np.stack(
-            [(w_gain * wl) * w + (w_gain * wr) * wq, (w_gain * wr) * w + (w_gain * wl) * wq]
-        )
-        ws[:, :_XFADE] *= _FADE_IN
-        ws[:, :_XFADE] += self._whistle_tail
-        self._whistle_tail = ws[:, QUANTUM:] * _FADE_OUT
-        out += ws[:, :QUANTUM]
+        if w_gain == 0.0:
+            # No whistle (a lull, or ``whistle`` 0): the window would be zeros, so
+            # only the last window's fade-out sounds (the same samples, less work).
+            out[:, :_XFADE] += self._whistle_tail
+            self._whistle_tail = np.zeros((2, _XFADE), dtype=np.float32)
+        else:
+            self._whistle(out, start, f0, f1, ph0, w_gain, wpan)
 
         # Rustle: tiny ticks of leaves at a rate that follows the (lagged) gust.
         rate = 25.0 + 260.0 * lag_drive**2
@@ -250,3 +234,44 @@ class Wind(Source):
             _scatter_events(self._tails, rng, grains, amp=a, spread=0.9)
         self._tails.take(out)
         return out
+
+    def _whistle(
+        self,
+        out: np.ndarray,
+        start: int,
+        f0: float,
+        f1: float,
+        ph0: float,
+        w_gain: float,
+        wpan: float,
+    ) -> None:
+        """Add this quantum's whistle window to ``out`` (float32 ``(2, QUANTUM)``).
+
+        ``start``: frame of the window in the whistle table; ``f0``, ``f1``: carrier
+        frequency (Hz) at the quantum's start and end; ``ph0``: start phase (rad);
+        ``w_gain``: linear gain; ``wpan``: mirrored pan position (-1 to 1).
+        """
+        sr = self.sample_rate
+        wt = self._whistle_table
+        t = self._t_span
+        # Frequency glides linearly from f0 to f1 over the quantum: phase in closed form.
+        slope = (f1 - f0) / (QUANTUM / sr)
+        phase = np.float32(ph0) + np.float32(2.0 * math.pi) * (
+            np.float32(f0) * t + np.float32(0.5 * slope) * (t * t)
+        )
+        z = wt[start : start + _SPAN]
+        cos_p, sin_p = np.cos(phase), np.sin(phase)
+        w = z.real * cos_p - z.imag * sin_p
+        # Its quadrature: the same narrow band a quarter-cycle on, uncorrelated with
+        # ``w`` at every instant and with the same envelope.  Panning the pair in
+        # mirror (w at +wpan, wq at -wpan) moves the whistle across the image while
+        # each side always receives gl^2 + gr^2 = 2 times the whistle's power.
+        wq = z.real * sin_p + z.imag * cos_p
+        wl, wr = _pan_gains(wpan)
+        ws = np.stack(
+            [(w_gain * wl) * w + (w_gain * wr) * wq, (w_gain * wr) * w + (w_gain * wl) * wq]
+        )
+        ws[:, :_XFADE] *= _FADE_IN
+        ws[:, :_XFADE] += self._whistle_tail
+        self._whistle_tail = ws[:, QUANTUM:] * _FADE_OUT
+        out += ws[:, :QUANTUM]

@@ -123,6 +123,8 @@ class SingingBowl(_Modal):
         super()._setup()
         self._primed = False  # the player has sized its first event
         self._rubs: list[tuple[int, int, float, float, np.ndarray, float, float]] = []
+        #: Friction control draws by quantum (see :meth:`_friction_ctrl`).
+        self._friction: dict[int, np.ndarray] = {}
 
     def _make_modes(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
         p = self.params
@@ -307,31 +309,154 @@ class SingingBowl(_Modal):
             # The friction is as soft as the rub the player chose.
             self._rubs.append((self.frame + offset, dur, f0, level * self._scale, pan, hard, edge))
 
+    def _friction_ctrl(self, q: int) -> np.ndarray:
+        """Narrow-noise control points of quantum ``q``: float64 ``(QUANTUM // 32 + 1,)``.
+
+        The first row of ``make_rng(seed, "SingingBowl", "friction", q)``'s
+        ``standard_normal((2, QUANTUM // 32))`` (a generator fills row by row, so it is
+        its first ``QUANTUM // 32`` draws), then the first draw of quantum ``q + 1``'s.
+        Each quantum's draws are made once and kept for the next quantum, which starts
+        with them (stateless: a function of the seed and ``q`` only).
+        """
+        pts = QUANTUM // _GRID
+        cache = self._friction
+        rows = []
+        for j in (q, q + 1):
+            row = cache.get(j)
+            if row is None:
+                row = make_rng(self.seed, "SingingBowl", "friction", j).standard_normal(pts)
+                cache[j] = row
+            rows.append(row)
+        for j in [j for j in cache if j < q]:
+            del cache[j]
+        ctrl = np.empty(pts + 1)
+        ctrl[:pts] = rows[0]
+        ctrl[pts] = rows[1][0]
+        return ctrl
+
     def _extra(self, out: np.ndarray) -> None:
-        """Friction noise of the rubs that sound in this quantum (stateless per quantum)."""
+        """Friction noise of the rubs that sound in this quantum (stateless per quantum).
+
+        The same samples as :func:`_friction_reference` (which a test checks), with the
+        quantum's fixed tables computed once and each quantum's noise drawn once.
+        """
         if not self._rubs:
             return
         sr = self.sample_rate
         start, end = self.frame, self.frame + QUANTUM
         self._rubs = [r for r in self._rubs if r[0] + r[1] > start]
-        grid = 32  # noise control points every 32 frames: ~700 Hz wide sidebands
+        if not self._rubs:
+            return
         q = self.frame // QUANTUM
-        pts = QUANTUM // grid
-        a = make_rng(self.seed, "SingingBowl", "friction", q).standard_normal((2, pts))
-        b = make_rng(self.seed, "SingingBowl", "friction", q + 1).standard_normal((2, pts))
-        ctrl = np.concatenate([a, b[:, :1]], axis=1)
-        x = np.arange(QUANTUM) / grid
+        i0, w, one_minus_w, frames = _friction_tables()
+        ctrl = self._friction_ctrl(q)
+        narrow = ctrl[i0] * one_minus_w
+        narrow += ctrl[i0 + 1] * w
+        scratch = make_rng(self.seed, "SingingBowl", "scratch", q).standard_normal(QUANTUM)
+        absolute = frames + start
+        t = absolute / sr
+        y = np.empty(QUANTUM)
+        tmp = np.empty(QUANTUM)
+        y32 = np.empty((2, QUANTUM), dtype=np.float32)
+        for onset, dur, f0, level, pan, hard, edge in self._rubs:
+            if end - 1 - onset < 0:
+                continue
+            k = absolute - onset
+            # env = sin(pi * clip(k / dur, 0, 1)) ** 2 * (k >= 0)
+            np.divide(k, dur, out=y)
+            np.clip(y, 0.0, 1.0, out=y)
+            np.multiply(np.pi, y, out=y)
+            np.sin(y, out=y)
+            np.square(y, out=y)
+            if onset > start:
+                y[: onset - start] *= 0.0
+            # carrier = sin(2 pi f0 t) + 0.4 hard sin(2 pi 2.76 f0 t)
+            np.multiply(2 * np.pi * f0, t, out=tmp)
+            carrier = np.sin(tmp)
+            np.multiply(2 * np.pi * 2.76 * f0, t, out=tmp)
+            np.sin(tmp, out=tmp)
+            tmp *= 0.4 * hard
+            carrier += tmp
+            # y = level * hard * env * (narrow * carrier + 0.15 * hard * edge * scratch)
+            np.multiply(level * hard, y, out=y)
+            carrier *= narrow
+            np.multiply(0.15 * hard * edge, scratch, out=tmp)
+            carrier += tmp
+            y *= carrier
+            np.multiply(pan[:, None], y[None, :], out=y32, casting="unsafe")
+            out += y32
+
+
+#: Frames between the friction noise's control points: ~700 Hz wide sidebands.
+_GRID = 32
+_FRICTION: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+
+def _friction_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-quantum constants of the friction noise (cached).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(i0, w, 1 - w, frames)``: each frame's control point before it (int64
+        ``(QUANTUM,)``), its linear-interpolation weight and one minus it (float64
+        ``(QUANTUM,)``), and the frame indices ``0 .. QUANTUM - 1`` (int64).
+    """
+    if not _FRICTION:
+        x = np.arange(QUANTUM) / _GRID
         i0 = x.astype(np.int64)
         w = x - i0
-        narrow = ctrl[0, i0] * (1 - w) + ctrl[0, i0 + 1] * w
-        scratch = make_rng(self.seed, "SingingBowl", "scratch", q).standard_normal(QUANTUM)
-        t = (np.arange(start, end)) / sr
-        for onset, dur, f0, level, pan, hard, edge in self._rubs:
-            k = np.arange(start, end) - onset
-            if k[-1] < 0:
-                continue
-            ph = np.clip(k / dur, 0.0, 1.0)
-            env = np.sin(np.pi * ph) ** 2 * (k >= 0)
-            carrier = np.sin(2 * np.pi * f0 * t) + 0.4 * hard * np.sin(2 * np.pi * 2.76 * f0 * t)
-            y = level * hard * env * (narrow * carrier + 0.15 * hard * edge * scratch)
-            out += (pan[:, None] * y[None, :]).astype(np.float32)
+        _FRICTION.append((i0, w, 1 - w, np.arange(QUANTUM)))
+    return _FRICTION[0]
+
+
+def _friction_reference(
+    seed: int,
+    frame: int,
+    sample_rate: int,
+    rubs: list[tuple[int, int, float, float, np.ndarray, float, float]],
+) -> np.ndarray:
+    """The friction noise of one quantum, written plainly (the reference for tests).
+
+    Parameters
+    ----------
+    seed : int
+        The source's seed.
+    frame : int
+        Absolute frame of the quantum's start (a multiple of ``QUANTUM``).
+    sample_rate : int
+        Sample rate in Hz.
+    rubs : list of tuple
+        ``(onset_frame, frames, f0_hz, level, pan gains float64 (2,), hard, edge)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(2, QUANTUM)``: what :meth:`SingingBowl._extra` adds to zeros.
+    """
+    out = np.zeros((2, QUANTUM), dtype=np.float32)
+    start, end = frame, frame + QUANTUM
+    rubs = [r for r in rubs if r[0] + r[1] > start]
+    if not rubs:
+        return out
+    q = frame // QUANTUM
+    pts = QUANTUM // _GRID
+    a = make_rng(seed, "SingingBowl", "friction", q).standard_normal((2, pts))
+    b = make_rng(seed, "SingingBowl", "friction", q + 1).standard_normal((2, pts))
+    ctrl = np.concatenate([a, b[:, :1]], axis=1)
+    x = np.arange(QUANTUM) / _GRID
+    i0 = x.astype(np.int64)
+    w = x - i0
+    narrow = ctrl[0, i0] * (1 - w) + ctrl[0, i0 + 1] * w
+    scratch = make_rng(seed, "SingingBowl", "scratch", q).standard_normal(QUANTUM)
+    t = (np.arange(start, end)) / sample_rate
+    for onset, dur, f0, level, pan, hard, edge in rubs:
+        k = np.arange(start, end) - onset
+        if k[-1] < 0:
+            continue
+        ph = np.clip(k / dur, 0.0, 1.0)
+        env = np.sin(np.pi * ph) ** 2 * (k >= 0)
+        carrier = np.sin(2 * np.pi * f0 * t) + 0.4 * hard * np.sin(2 * np.pi * 2.76 * f0 * t)
+        y = level * hard * env * (narrow * carrier + 0.15 * hard * edge * scratch)
+        out += (pan[:, None] * y[None, :]).astype(np.float32)
+    return out

@@ -65,7 +65,13 @@ def _table(s: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.
     return np.concatenate([full.imag, full.real]).astype(np.float32), starts, step
 
 
-def _render(z: np.ndarray, pan: np.ndarray, tab: np.ndarray, starts: np.ndarray) -> np.ndarray:
+def _render(
+    z: np.ndarray,
+    pan: np.ndarray,
+    tab: np.ndarray,
+    starts: np.ndarray,
+    gains: np.ndarray | None = None,
+) -> np.ndarray:
     """One quantum of modes: ``Im(pan_m z_m exp(s_m t))`` summed over ``m``.
 
     Parameters
@@ -77,6 +83,9 @@ def _render(z: np.ndarray, pan: np.ndarray, tab: np.ndarray, starts: np.ndarray)
     tab, starts : numpy.ndarray
         The modes' tables (:func:`_table`); a chunk whose ``starts`` column is zero is
         silent.
+    gains : numpy.ndarray, optional
+        :func:`_row_gains` of ``pan``, if the caller keeps it (it changes only with the
+        set of modes).
 
     Returns
     -------
@@ -87,12 +96,19 @@ def _render(z: np.ndarray, pan: np.ndarray, tab: np.ndarray, starts: np.ndarray)
     p = starts.T * z  # (chunks, m): the phasor at each chunk's first frame
     a = np.empty((_CHUNKS, 2 * m))  # (chunks, 2 m): real parts, then imaginary parts
     a[:, :m], a[:, m:] = p.real, p.imag
-    gains = np.tile(pan.T, 2) if pan.ndim == 2 else pan[:, None]  # (2, 2 m) or (2, 1)
+    if gains is None:
+        gains = _row_gains(pan)
     # Both channels' rows: float64 products, each rounded once to float32 as written.
     rows = np.empty((2, _CHUNKS, 2 * m), dtype=np.float32)
     np.multiply(a, gains[:, None, :], out=rows, casting="unsafe")
     out = rows.reshape(2 * _CHUNKS, 2 * m) @ tab  # (2 chunks, _CHUNK)
     return out.reshape(2, QUANTUM)
+
+
+def _row_gains(pan: np.ndarray) -> np.ndarray:
+    """Each product row's channel gains: float64 ``(2, 2 m)`` from ``(m, 2)`` gains
+    (real-part columns, then imaginary-part columns), or ``(2, 1)`` from ``(2,)``."""
+    return np.tile(pan.T, 2) if pan.ndim == 2 else pan[:, None]
 
 
 _RAMP: list[np.ndarray] = []
@@ -216,6 +232,8 @@ class _Modal(Source):
         self._dying: np.ndarray | None = None  # modes fading out during the next quantum
         # (freq array, pan array, their grouping): see _grouping.
         self._groups: tuple[np.ndarray, np.ndarray, tuple] | None = None
+        # (pan array, its _row_gains): kept while the set of modes is (see _gains).
+        self._gains_of: tuple[np.ndarray, np.ndarray] | None = None
         self._last_onset = -(1 << 40)
         self._slot_of = (-1.0, 1.0)  # (mean interval, slot length), s: see _slot_s
         # The slot that started last: (index j, offset e in slots, length L in frames);
@@ -562,6 +580,16 @@ class _Modal(Source):
         self._groups = (self._freq, self._pan, groups)
         return groups
 
+    def _gains(self) -> np.ndarray:
+        """:func:`_row_gains` of :attr:`_pan`, made again only when the set of modes
+        changes (every change makes a new :attr:`_pan` array; it is never changed in
+        place), not every quantum."""
+        cached = self._gains_of
+        if cached is None or cached[0] is not self._pan:
+            cached = (self._pan, _row_gains(self._pan))
+            self._gains_of = cached
+        return cached[1]
+
     def _ringing_power(self, *, building: bool = False) -> float:
         """K-weighted power of what rings now (the guard's weighting), phasor units.
 
@@ -614,7 +642,7 @@ class _Modal(Source):
     def _quantum(self) -> np.ndarray:
         out = np.zeros((2, QUANTUM), dtype=np.float32)
         if len(self._z):
-            out += _render(self._z, self._pan, self._tab, self._starts)
+            out += _render(self._z, self._pan, self._tab, self._starts, self._gains())
             dying = self._dying
             if dying is not None:
                 # Modes chosen for removal fade out over this quantum: no step.
