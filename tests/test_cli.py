@@ -308,6 +308,14 @@ def test_a_whole_number_out_of_range_names_the_option_and_the_range() -> None:
             ["serve", "--port", "99999"],
             "--port': expected a whole number from 1 to 65535, got 99999",
         ),
+        (
+            ["worker", "--concurrency", "0"],
+            "'-c': expected a whole number from 1 to 64 processes, got 0",
+        ),
+        (
+            ["worker", "--metrics-port", "70000"],
+            "--metrics-port': expected a whole number from 1 to 65535, got 70000",
+        ),
     ):
         r = CliRunner().invoke(app, args)
         assert r.exit_code == 2, r.output

@@ -7,14 +7,21 @@ from typing import Annotated
 
 import typer
 
+from sonora.cli.options import whole_number_in
+
 __all__ = ["worker_command"]
 
 
 def worker_command(
     concurrency: Annotated[
         int,
-        typer.Option("--concurrency", "-c", min=1, max=64, help="Jobs run at once (processes)."),
-    ] = max(1, os.cpu_count() or 1),
+        typer.Option(
+            "--concurrency",
+            "-c",
+            callback=whole_number_in(1, 64, " processes"),
+            help="Jobs run at once (processes, 1 to 64).",
+        ),
+    ] = min(64, max(1, os.cpu_count() or 1)),
     beat: Annotated[
         bool,
         typer.Option(
@@ -28,8 +35,7 @@ def worker_command(
         int | None,
         typer.Option(
             "--metrics-port",
-            min=1,
-            max=65535,
+            callback=whole_number_in(1, 65535),
             help="Serve Prometheus metrics (jobs run, retried, failed) on 127.0.0.1:PORT.",
         ),
     ] = None,
