@@ -452,14 +452,18 @@ def danger_now(text: str, signals: list[Signal]) -> bool:
     -------
     bool
         ``True`` for an overdose taken, someone threatening or hurting them
-        now, a plan for tonight, means at hand, or standing at an edge.
+        now (in English or, by ``[[danger]]`` rules with a ``lang``, matched on the
+        accent-folded note, in another language: "er bringt mich um"), self-harm
+        happening as they write, a plan for tonight, means at hand, or standing at
+        an edge.
     """
     rules = load_rules()
     flagged = {r.name for r in (*rules.crisis, *rules.foreign) if r.danger_now}
     flagged |= {"crisis.threatened", "crisis.took_pills", "crisis.at_edge"}
     if any(s.name in flagged for s in signals):
         return True
-    return any(r.pattern.search(text) for r in rules.danger)
+    folded = fold(text)  # rules with a `lang` (other languages) read the note accent-folded
+    return any(r.pattern.search(folded if r.lang else text) for r in rules.danger)
 
 
 _LATIN = re.compile(r"[a-z]")
