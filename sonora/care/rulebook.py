@@ -361,8 +361,9 @@ def _fold_mapped(text: str) -> tuple[str, list[int]]:
 
 
 def hyperboles(text: str) -> tuple[list[str], str]:
-    """Figures of speech of dying of something everyday (eleven languages), or of work,
-    heat or traffic "killing me" (seven).
+    """Figures of speech of dying of something everyday (eleven languages), of work,
+    heat or traffic "killing me" (seven), or of a phone, battery or car that "died"
+    (``hyperbole.device``, ten).
 
     Parameters
     ----------
