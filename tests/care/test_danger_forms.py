@@ -119,3 +119,41 @@ def test_triage_puts_the_emergency_number_first(text: str) -> None:
     result = triage(text, country="GB")
     assert result.level == "crisis" and result.danger_now, result.reasons
     assert result.resources[0]["kind"] == "emergency"
+
+
+IN_PROGRESS_OTHER = [
+    "me estoy cortando los brazos otra vez",
+    "je suis en train de me scarifier",
+    "ich schneide mich jetzt",
+    "mi sto facendo del male",
+    "tô me machucando de novo",
+    "ranię się właśnie teraz",
+    "ik zit mezelf te krassen",
+]
+
+
+@pytest.mark.parametrize("text", IN_PROGRESS_OTHER)
+def test_self_harm_in_progress_in_another_language_is_a_rule_and_danger_now(text: str) -> None:
+    assert _names(text), text
+    assert _danger(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "me estoy cortando el pelo",
+        "mi sto tagliando le unghie",
+        "estou me cortando o cabelo",
+        "je me coupe les cheveux",
+    ],
+)
+def test_cutting_hair_or_nails_is_not_self_harm_in_progress(text: str) -> None:
+    folded = rulebook.fold(normalise(text))
+    rule = next(r for r in rulebook.load_rules().danger if r.name.startswith("danger.harm_in"))
+    assert not rule.pattern.search(folded), text
+
+
+def test_the_other_language_forms_are_not_labelled_rows() -> None:
+    labelled = {normalise(n.text) for n in load_labelled()}
+    for text in IN_PROGRESS_OTHER:
+        assert normalise(text) not in labelled, text
