@@ -361,8 +361,9 @@ def _fold_mapped(text: str) -> tuple[str, list[int]]:
 
 
 def hyperboles(text: str) -> tuple[list[str], str]:
-    """Figures of speech of dying of something everyday (eleven languages), or of work,
-    heat or traffic "killing me" (seven).
+    """Figures of speech of dying of something everyday (eleven languages), of work,
+    heat or traffic "killing me" (seven), or of a phone, battery or car that "died"
+    (``hyperbole.device``, ten).
 
     Parameters
     ----------
@@ -452,14 +453,18 @@ def danger_now(text: str, signals: list[Signal]) -> bool:
     -------
     bool
         ``True`` for an overdose taken, someone threatening or hurting them
-        now, a plan for tonight, means at hand, or standing at an edge.
+        now (in English or, by ``[[danger]]`` rules with a ``lang``, matched on the
+        accent-folded note, in another language: "er bringt mich um"), self-harm
+        happening as they write, a plan for tonight, means at hand, or standing at
+        an edge.
     """
     rules = load_rules()
     flagged = {r.name for r in (*rules.crisis, *rules.foreign) if r.danger_now}
     flagged |= {"crisis.threatened", "crisis.took_pills", "crisis.at_edge"}
     if any(s.name in flagged for s in signals):
         return True
-    return any(r.pattern.search(text) for r in rules.danger)
+    folded = fold(text)  # rules with a `lang` (other languages) read the note accent-folded
+    return any(r.pattern.search(folded if r.lang else text) for r in rules.danger)
 
 
 _LATIN = re.compile(r"[a-z]")
