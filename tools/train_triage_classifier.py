@@ -206,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     # (or has an emoji of harm, which the reader cannot see)
     alarm = rule | np.array([blank.has_harm_emoji(n.text) for n in notes])
     held = alarm & np.array([reading.is_short(n.text) for n in notes])
-    # a medical emergency happening now is kept whatever the reader says, as at run time
-    held |= np.array([concern.is_emergency(reading.read_rules(n.text).crisis) for n in notes])
+    # a medical emergency or a farewell (concern.HELD) is kept whatever the reader says, as at run time
+    held |= np.array([concern.is_held(reading.read_rules(n.text).crisis) for n in notes])
     print(f"{int(gated.sum())} notes have nothing to read (sonora.care.blank)", flush=True)
     print(f"inputs for {len(notes)} notes: {time.process_time() - t0:.0f} s CPU", flush=True)
 

@@ -32,6 +32,7 @@ from sonora.care.rules import Signal, clauses
 
 __all__ = [
     "EMERGENCY",
+    "FAREWELL",
     "Family",
     "accident",
     "concerns",
@@ -40,6 +41,7 @@ __all__ = [
     "in_story",
     "is_clinical",
     "is_emergency",
+    "is_held",
     "load_families",
 ]
 
@@ -287,6 +289,18 @@ EMERGENCY = "concern.medical_emergency"
 def is_emergency(signals: list[Signal]) -> bool:
     """Whether the crisis signals include a medical emergency happening now."""
     return any(sig.name == EMERGENCY for sig in signals)
+
+
+#: The family of a last session framed as a farewell: kept crisis whatever the reader
+#: says (the reader, trained on thanks to the app, reads it as everyday).
+FAREWELL = "concern.farewell"
+#: Families the trained reader never sets aside, and never sees among its inputs.
+HELD = frozenset({EMERGENCY, FAREWELL})
+
+
+def is_held(signals: list[Signal]) -> bool:
+    """Whether the crisis signals include one the reader never sets aside (:data:`HELD`)."""
+    return any(sig.name in HELD for sig in signals)
 
 
 def is_clinical(sig: Signal) -> bool:

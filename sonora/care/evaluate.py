@@ -236,6 +236,16 @@ FIRST_SIGHT: dict[str, tuple[float, float, float, float]] = {
     # the medical-emergency family now covers: 40/40); its everyday and clinical misses
     # were read on branch triage11 (2026-12-07): it is seen.
     "roundV": (38 / 40, 29 / 30, 21 / 90, 24 / 90),
+    # 2026-12-07 (session 11), rounds W (200 notes: 50 crisis, 40 clinical, 110 everyday
+    # of which 35 flat short notes and 55 hard negatives; 13 languages) and X (120 notes:
+    # 30/25/65), a new independent blind writer, sealed by the lead and measured once on
+    # main 6f424ff (and unchanged with triage11 merged). W's three crisis misses (someone
+    # collapsed and not answering, a floppy baby hard to wake, a last session said as a
+    # farewell) were then read: the medical-emergency family and concern.farewell cover
+    # their classes (W crisis 50/50). X was only counted again, never read: crisis 29/30,
+    # everyday as crisis 16/65. W is seen; X stays sealed.
+    "roundW": (47 / 50, 39 / 40, 30 / 110, 31 / 110),
+    "roundX": (28 / 30, 24 / 25, 16 / 65, 17 / 65),
 }
 
 _HARD = re.compile(

@@ -83,10 +83,11 @@ class Reading:
     def tokens(self) -> list[str]:
         """What the rules saw, as tokens for the trained reader (see classifier.py).
 
-        A medical emergency (:data:`sonora.care.concern.EMERGENCY`) is not one: triage
-        keeps it crisis whatever the reader says, and the reader was never trained on it.
+        A medical emergency or a farewell (:data:`sonora.care.concern.HELD`) is not one:
+        triage keeps it crisis whatever the reader says, and the reader was never trained
+        on it.
         """
-        alarms = [s for s in self.crisis if s.name != concern.EMERGENCY]
+        alarms = [s for s in self.crisis if s.name not in concern.HELD]
         out = [f"crisis:{s.name}" for s in alarms]
         out += [f"clinical:{s.name}" for s in self.clinical]
         out += [f"lang:{self.language}"] + (["crisis"] if alarms else [])

@@ -385,7 +385,8 @@ def triage(
         # an emoji of harm (which the reader cannot see): it stays crisis
         # and a medical emergency happening now is never explained away by its context
         emergency = concern.is_emergency(crisis_sigs)
-        held = ((bool(crisis_sigs) or harm) and short) or emergency
+        farewell = concern.is_held(crisis_sigs) and not emergency
+        held = ((bool(crisis_sigs) or harm) and short) or emergency or farewell
         is_flagged = p_flagged >= reader.flagged.threshold
         alarm = is_crisis or held
         figures, rest = rulebook.hyperboles(text) if alarm and not harm else ([], "")
@@ -407,6 +408,8 @@ def triage(
             why = (
                 "a medical emergency is never set aside"
                 if emergency
+                else "a last session said as a farewell is never set aside"
+                if farewell
                 else (f"too few words for context to set aside {what}")
             )
             notes.insert(0, why)

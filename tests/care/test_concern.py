@@ -210,6 +210,13 @@ def test_bad_family_fields_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
         "my face is drooping and my words are slurred",
         "I can't lift my right arm and my speech is coming out strange",
         "lost the sight in one eye just now",
+        # someone who collapsed and does not respond, a baby floppy or hard to wake
+        # (NHS: when to call 999), in words none of these tests used before
+        "my nan had a fall in the garden and she isn't responding",
+        "husband just collapsed on the floor and won't wake up",
+        "grandpa fainted at dinner and is not moving",
+        "newborn is all floppy and not feeding",
+        "the baby won't wake up properly, even when I pick her up",
     ],
 )
 def test_a_medical_emergency_is_crisis_with_the_emergency_number_first(
@@ -266,6 +273,13 @@ def test_a_medical_emergency_has_its_own_heading_on_the_page_and_in_the_terminal
         "worst day of my life at work, so glad it's over",
         "headache from the screen all afternoon",
         "my words come out wrong when I'm nervous",
+        "she fell over laughing and is not answering my texts",
+        "my phone fell down the stairs and isn't responding",
+        "grandad had a fall last year and now walks with a stick",
+        "dad fell asleep on the sofa, not talking to him tonight",
+        "baby won't wake up from his nap, finally some quiet",
+        "baby is so floppy when sleepy, cutest thing",
+        "toddler has a limp since football",
     ],
 )
 def test_everyday_words_of_breathing_or_responding_are_not_an_emergency(text: str) -> None:
@@ -290,3 +304,41 @@ def test_a_medical_emergency_is_not_an_input_of_the_reader() -> None:
     read = reading.read_rules("my dad collapsed in the kitchen and he is not breathing")
     assert concern.is_emergency(read.crisis)
     assert not any(t == "crisis" or t.startswith("crisis:") for t in read.tokens())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "last playlist. thanks for all the rain sounds over the years x",
+        "thank you for everything over the years. this is my last session",
+        "one last listen. thank u for always being there",
+        "final session tonight, thanks for all these years",
+    ],
+)
+def test_a_last_session_said_as_a_farewell_is_crisis_whatever_the_reader_says(
+    model: object, text: str
+) -> None:
+    # the reader, trained on thanks to the app, reads these as everyday (p < 0.01 for the
+    # first, from sealed round W); a farewell is held as a medical emergency is
+    result = triage(text)
+    assert result.level == "crisis", result.reasons
+    assert not result.medical
+    read = reading.read_rules(text)
+    assert concern.is_held(read.crisis) and not concern.is_emergency(read.crisis)
+    assert not any(t == "crisis" or t.startswith("crisis:") for t in read.tokens())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "final session of the programme, thanks for everything!",
+        "last session before my holiday, thanks for always being there",
+        "last session of the year, thank you for all the nights you helped",
+        "thanks for the update! last session was great",
+        "my last session was lovely, thank you",
+        "last session for now, see you next week, thanks for everything",
+    ],
+)
+def test_thanks_beside_a_last_session_that_is_not_a_farewell_is_not_held(text: str) -> None:
+    names = [s.name for s in reading.read_rules(text).crisis]
+    assert concern.FAREWELL not in names, names
