@@ -385,8 +385,7 @@ def triage(
         # an emoji of harm (which the reader cannot see): it stays crisis
         # and a medical emergency happening now is never explained away by its context
         emergency = concern.is_emergency(crisis_sigs)
-        farewell = concern.is_held(crisis_sigs) and not emergency
-        held = ((bool(crisis_sigs) or harm) and short) or emergency or farewell
+        held = ((bool(crisis_sigs) or harm) and short) or concern.is_held(crisis_sigs)
         is_flagged = p_flagged >= reader.flagged.threshold
         alarm = is_crisis or held
         figures, rest = rulebook.hyperboles(text) if alarm and not harm else ([], "")
@@ -409,7 +408,7 @@ def triage(
                 "a medical emergency is never set aside"
                 if emergency
                 else "a last session said as a farewell is never set aside"
-                if farewell
+                if concern.is_held(crisis_sigs)
                 else (f"too few words for context to set aside {what}")
             )
             notes.insert(0, why)

@@ -13,7 +13,7 @@ import pytest
 from scipy import signal
 from testkit import SR, click_stats
 
-from sonora.engine.base import QUANTUM
+from sonora.engine.base import QUANTUM, make_rng
 from sonora.engine.tonal import Chimes, Gong, SingingBowl
 from sonora.errors import ParameterError
 
@@ -272,12 +272,62 @@ def test_chunked_modal_render_is_the_sum_of_damped_exponentials() -> None:
     np.testing.assert_allclose(out, ref, rtol=0, atol=1e-6 * np.max(np.abs(ref)))
 
 
+def _friction_reference(
+    seed: int,
+    frame: int,
+    sample_rate: int,
+    rubs: list[tuple[int, int, float, float, np.ndarray, float, float]],
+) -> np.ndarray:
+    """The friction noise of one quantum, written plainly (the reference for tests).
+
+    Parameters
+    ----------
+    seed : int
+        The source's seed.
+    frame : int
+        Absolute frame of the quantum's start (a multiple of ``QUANTUM``).
+    sample_rate : int
+        Sample rate in Hz.
+    rubs : list of tuple
+        ``(onset_frame, frames, f0_hz, level, pan gains float64 (2,), hard, edge)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(2, QUANTUM)``: what :meth:`SingingBowl._extra` adds to zeros.
+    """
+    out = np.zeros((2, QUANTUM), dtype=np.float32)
+    start, end = frame, frame + QUANTUM
+    rubs = [r for r in rubs if r[0] + r[1] > start]
+    if not rubs:
+        return out
+    q = frame // QUANTUM
+    pts = QUANTUM // 32
+    a = make_rng(seed, "SingingBowl", "friction", q).standard_normal((2, pts))
+    b = make_rng(seed, "SingingBowl", "friction", q + 1).standard_normal((2, pts))
+    ctrl = np.concatenate([a, b[:, :1]], axis=1)
+    x = np.arange(QUANTUM) / 32
+    i0 = x.astype(np.int64)
+    w = x - i0
+    narrow = ctrl[0, i0] * (1 - w) + ctrl[0, i0 + 1] * w
+    scratch = make_rng(seed, "SingingBowl", "scratch", q).standard_normal(QUANTUM)
+    t = (np.arange(start, end)) / sample_rate
+    for onset, dur, f0, level, pan, hard, edge in rubs:
+        k = np.arange(start, end) - onset
+        if k[-1] < 0:
+            continue
+        ph = np.clip(k / dur, 0.0, 1.0)
+        env = np.sin(np.pi * ph) ** 2 * (k >= 0)
+        carrier = np.sin(2 * np.pi * f0 * t) + 0.4 * hard * np.sin(2 * np.pi * 2.76 * f0 * t)
+        y = level * hard * env * (narrow * carrier + 0.15 * hard * edge * scratch)
+        out += (pan[:, None] * y[None, :]).astype(np.float32)
+    return out
+
+
 @pytest.mark.parametrize("seed", [1, 2, 5])
 def test_bowl_friction_noise_is_the_plain_reference_bit_for_bit(seed: int) -> None:
     """The rubs' friction noise (cached draws, in-place arithmetic) adds exactly what
     the plain formula (``_friction_reference``) gives, quantum by quantum."""
-    from sonora.engine.tonal.bowl import _friction_reference
-
     bowl = SingingBowl(sample_rate=SR, seed=seed, rub=1.0, interval_s=3.0, bowls=3)
     checked = 0
     for _ in range(round(40 * SR / QUANTUM)):

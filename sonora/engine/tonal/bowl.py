@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import ClassVar
 
 import numpy as np
@@ -337,7 +338,7 @@ class SingingBowl(_Modal):
     def _extra(self, out: np.ndarray) -> None:
         """Friction noise of the rubs that sound in this quantum (stateless per quantum).
 
-        The same samples as :func:`_friction_reference` (which a test checks), with the
+        The same samples as the plain formula in tests/engine/test_modal.py (a test checks), with the
         quantum's fixed tables computed once and each quantum's noise drawn once.
         """
         if not self._rubs:
@@ -389,9 +390,9 @@ class SingingBowl(_Modal):
 
 #: Frames between the friction noise's control points: ~700 Hz wide sidebands.
 _GRID = 32
-_FRICTION: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
 
+@cache
 def _friction_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-quantum constants of the friction noise (cached).
 
@@ -402,61 +403,7 @@ def _friction_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         ``(QUANTUM,)``), its linear-interpolation weight and one minus it (float64
         ``(QUANTUM,)``), and the frame indices ``0 .. QUANTUM - 1`` (int64).
     """
-    if not _FRICTION:
-        x = np.arange(QUANTUM) / _GRID
-        i0 = x.astype(np.int64)
-        w = x - i0
-        _FRICTION.append((i0, w, 1 - w, np.arange(QUANTUM)))
-    return _FRICTION[0]
-
-
-def _friction_reference(
-    seed: int,
-    frame: int,
-    sample_rate: int,
-    rubs: list[tuple[int, int, float, float, np.ndarray, float, float]],
-) -> np.ndarray:
-    """The friction noise of one quantum, written plainly (the reference for tests).
-
-    Parameters
-    ----------
-    seed : int
-        The source's seed.
-    frame : int
-        Absolute frame of the quantum's start (a multiple of ``QUANTUM``).
-    sample_rate : int
-        Sample rate in Hz.
-    rubs : list of tuple
-        ``(onset_frame, frames, f0_hz, level, pan gains float64 (2,), hard, edge)``.
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 ``(2, QUANTUM)``: what :meth:`SingingBowl._extra` adds to zeros.
-    """
-    out = np.zeros((2, QUANTUM), dtype=np.float32)
-    start, end = frame, frame + QUANTUM
-    rubs = [r for r in rubs if r[0] + r[1] > start]
-    if not rubs:
-        return out
-    q = frame // QUANTUM
-    pts = QUANTUM // _GRID
-    a = make_rng(seed, "SingingBowl", "friction", q).standard_normal((2, pts))
-    b = make_rng(seed, "SingingBowl", "friction", q + 1).standard_normal((2, pts))
-    ctrl = np.concatenate([a, b[:, :1]], axis=1)
     x = np.arange(QUANTUM) / _GRID
     i0 = x.astype(np.int64)
     w = x - i0
-    narrow = ctrl[0, i0] * (1 - w) + ctrl[0, i0 + 1] * w
-    scratch = make_rng(seed, "SingingBowl", "scratch", q).standard_normal(QUANTUM)
-    t = (np.arange(start, end)) / sample_rate
-    for onset, dur, f0, level, pan, hard, edge in rubs:
-        k = np.arange(start, end) - onset
-        if k[-1] < 0:
-            continue
-        ph = np.clip(k / dur, 0.0, 1.0)
-        env = np.sin(np.pi * ph) ** 2 * (k >= 0)
-        carrier = np.sin(2 * np.pi * f0 * t) + 0.4 * hard * np.sin(2 * np.pi * 2.76 * f0 * t)
-        y = level * hard * env * (narrow * carrier + 0.15 * hard * edge * scratch)
-        out += (pan[:, None] * y[None, :]).astype(np.float32)
-    return out
+    return i0, w, 1 - w, np.arange(QUANTUM)
