@@ -23,6 +23,7 @@ Clinical families work the same way at the clinical level.
 from __future__ import annotations
 
 import re
+import unicodedata
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -100,6 +101,21 @@ class _Tables:
     other: re.Pattern[str]
 
 
+def _fold_marks(pattern: str) -> str:
+    """A foreign family's pattern folded as :func:`sonora.care.rulebook.fold` folds a note.
+
+    Accents and marks are stripped after compatibility decomposition (Japanese dakuten,
+    Korean syllables into their letters, Arabic hamza) and the same letters are
+    replaced; the pattern is not lower-cased (its escapes are case-sensitive) and its
+    regular-expression syntax, all ASCII, is unchanged.
+    """
+    t = unicodedata.normalize("NFKD", pattern)
+    t = "".join(c for c in t if not unicodedata.combining(c))
+    for a, b in (("ł", "l"), ("ß", "ss"), ("ø", "o"), ("æ", "ae"), ("ı", "i")):
+        t = t.replace(a, b)
+    return t
+
+
 @cache
 def load_families() -> _Tables:
     """Read and compile ``data/triage_concern.toml`` (cached).
@@ -137,8 +153,12 @@ def load_families() -> _Tables:
             raise ValueError(f"{name}.anchor: expected 'self' or 'none', got {anchor!r}")
         if level not in ("crisis", "clinical"):
             raise ValueError(f"{name}.level: expected 'crisis' or 'clinical', got {level!r}")
+        source = expand(entry["pattern"])
+        if entry.get("lang"):
+            # written in the language's own script; fold it as the note is folded
+            source = _fold_marks(source)
         try:
-            pattern = re.compile(expand(entry["pattern"]))
+            pattern = re.compile(source)
         except re.error as err:
             raise ValueError(f"{name}.pattern: {err}") from err
         families.append(

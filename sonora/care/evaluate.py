@@ -246,6 +246,17 @@ FIRST_SIGHT: dict[str, tuple[float, float, float, float]] = {
     # everyday as crisis 16/65. W is seen; X stays sealed.
     "roundW": (47 / 50, 39 / 40, 30 / 110, 31 / 110),
     "roundX": (28 / 30, 24 / 25, 16 / 65, 17 / 65),
+    # 2026-12-07 (session 12), rounds Y (200 notes: 50 crisis, 40 clinical, 110 everyday
+    # of which 35 flat short notes and 55 hard negatives; 19 languages) and Z (120 notes:
+    # 30/25/65), another independent blind writer, sealed by the lead and measured once on
+    # main 88c5788. Y's three crisis misses (a toddler who bit into a dishwasher pod and is
+    # vomiting and drowsy; someone not coming round after a seizure; a father not
+    # breathing and not responding, in German) were then read: the medical-emergency
+    # family covers their classes (a seizure someone is not coming round from, someone
+    # else struggling to breathe, a child who swallowed something poisonous, and someone
+    # not breathing or unconscious in 19 languages): Y crisis 50/50. Z was only counted.
+    "roundY": (47 / 50, 40 / 40, 25 / 110, 25 / 110),
+    "roundZ": (29 / 30, 25 / 25, 13 / 65, 14 / 65),
 }
 
 _HARD = re.compile(

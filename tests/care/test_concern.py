@@ -342,3 +342,71 @@ def test_a_last_session_said_as_a_farewell_is_crisis_whatever_the_reader_says(
 def test_thanks_beside_a_last_session_that_is_not_a_farewell_is_not_held(text: str) -> None:
     names = [s.name for s in reading.read_rules(text).crisis]
     assert concern.FAREWELL not in names, names
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a seizure someone is not coming round from, or that goes on (NHS: call 999)
+        "my brother had a fit er a seizure and he still won't come round",
+        "my wife is convulsing and it has gone on for over 5 minutes",
+        # someone else who cannot breathe or breathes strangely
+        "my flatmate is gasping for air and can't talk",
+        "grandpa is breathing really strangely and his lips look grey",
+        # a child who swallowed something poisonous (poison control, not a nap)
+        "my 3yo swallowed one of those button batteries from the remote",
+        "the baby got into the laundry capsules and has blue stuff in her mouth",
+        "my son drank some of the drain cleaner",
+        "toddler ate a handful of my iron tablets",
+        # someone else not breathing or unconscious, in other languages
+        "mi hermano no respira, está en el suelo",
+        "ma grand-mère a perdu connaissance dans la cuisine",
+        "mio padre non respira più",
+        "minha mãe está inconsciente no chão",
+        "mijn opa is bewusteloos",
+        "mój tata nie oddycha",
+        "min pappa andas inte",
+        "babam nefes almıyor",
+        "ayah saya tidak sadarkan diri",
+        "мой брат без сознания",
+        "祖母が意識がない",
+        "爷爷昏迷不醒",
+        "أبي فاقد الوعي",
+        "엄마가 의식이 없어요",
+    ],
+)
+def test_a_seizure_a_breathing_stranger_a_poisoned_child_and_other_languages_are_emergencies(
+    model: object, text: str
+) -> None:
+    result = triage(text)
+    assert result.level == "crisis", result.reasons
+    assert result.medical, result.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my husband is not responding to my texts, typical",
+        "she can't breathe when she laughs that hard",
+        "my son can't breathe through his nose with this cold",
+        "my daughter had a seizure years ago and is doing brilliantly now",
+        "my kid almost swallowed a battery but I grabbed it",
+        "toddler chewed my tablet charger again",
+        "my son ate all the sweets in the cupboard",
+        "je ne respire plus quand je cours",
+        "no respiro bien cuando corro",
+    ],
+)
+def test_breathing_seizure_and_swallowing_words_in_everyday_notes_are_not_emergencies(
+    text: str,
+) -> None:
+    names = [s.name for s in reading.read_rules(text).crisis]
+    assert "concern.medical_emergency" not in names
+
+
+def test_a_foreign_pattern_is_folded_as_the_note_is() -> None:
+    # Japanese written with dakuten, Korean syllables: the note is folded (NFKD, marks
+    # stripped), and so is the pattern, so the words still meet
+    for text in ("父は反応がない", "할머니가 의식을 잃었어요"):
+        names = [s.name for s in reading.read_rules(text).crisis]
+        assert "concern.medical_emergency" in names, text

@@ -133,6 +133,8 @@ def test_labelled_set_is_big_varied_and_well_formed() -> None:
         "roundV",
         "roundW",
         "roundX",
+        "roundY",
+        "roundZ",
     }
 
 
