@@ -23,8 +23,8 @@ Clinical families work the same way at the clinical level.
 from __future__ import annotations
 
 import re
-import unicodedata
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources as _ir
