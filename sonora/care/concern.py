@@ -25,9 +25,9 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import cache
 from importlib import resources as _ir
 
+from sonora.care.once import once
 from sonora.care.rules import Signal, clauses
 
 __all__ = [
@@ -100,7 +100,7 @@ class _Tables:
     other: re.Pattern[str]
 
 
-@cache
+@once
 def load_families() -> _Tables:
     """Read and compile ``data/triage_concern.toml`` (cached).
 

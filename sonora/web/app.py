@@ -146,10 +146,10 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
         from sonora.library.service import run_scan  # scan jobs in-process, resumed on start
 
         core.library.start_background(lambda scan_id: run_scan(core, scan_id))
-        if core.settings.triage_notes:  # triage's sentence model loads while we serve
-            from sonora.care.embedding import start_background_load
+        if core.settings.triage_notes:  # triage's reader loads and warms while we serve
+            from sonora.care.triage import start_warm_up
 
-            start_background_load()
+            start_warm_up()
         from sonora.web.therapists_common import warm_up_places
 
         warm_up_places()
