@@ -16,6 +16,7 @@ from sonora.core.app import Core
 from sonora.errors import ParameterError
 from sonora.therapists.availability import (
     check_timezone,
+    normalise_timezone,
 )
 from sonora.therapists.credentials import credential_for
 from sonora.therapists.fields import CONSULT_VIA
@@ -83,12 +84,11 @@ def listener_tz(request: Request, core: Core, explicit: str | None = None) -> st
     ):
         if cand:
             try:
-                check_timezone(cand, "tz")
+                return normalise_timezone(cand, "tz")
             except ParameterError:
                 if cand is explicit or cand == request.query_params.get("tz"):
                     raise
                 continue
-            return cand
     return COUNTRY_ZONES.get(core.settings.default_country, "UTC")
 
 
