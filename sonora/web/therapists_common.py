@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
@@ -80,7 +80,7 @@ def listener_tz(request: Request, core: Core, explicit: str | None = None) -> st
         explicit,
         request.query_params.get("tz"),
         request.cookies.get(TZ_COOKIE),
-        request.cookies.get(BROWSER_TZ_COOKIE),
+        unquote(request.cookies.get(BROWSER_TZ_COOKIE) or ""),  # offline.js URI-encodes it
     ):
         if cand:
             try:
