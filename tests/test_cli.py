@@ -114,18 +114,28 @@ def test_render_headphones_scene_says_so(tmp_path: Path) -> None:
 
 
 BAD_RENDERS: dict[str, tuple[list[str], str]] = {
-    "unknown scene": (["thunderstorm"], "scene"),
-    "zero duration": (["rain", "--duration", "0"], "duration"),
-    "negative duration": (["rain", "--duration=-5m"], "duration"),
-    "too long": (["rain", "--duration", "13h"], "duration"),
-    "not a duration": (["rain", "--duration", "abc"], "duration"),
-    "too quiet": (["rain", "--duration", "5s", "--loudness=-40"], "loudness"),
-    "too loud": (["rain", "--duration", "5s", "--loudness=-10"], "loudness"),
-    "NaN loudness": (["rain", "--duration", "5s", "--loudness", "nan"], "loudness"),
-    "sample rate": (["rain", "--duration", "5s", "--sample-rate", "8000"], "sample_rate"),
-    "extension": (["rain", "--duration", "5s", "-o", "{tmp}/x.aiff"], "output"),
-    "missing folder": (["rain", "--duration", "2s", "-o", "{tmp}/no/such/x.flac"], "output"),
-    "unwritable folder": (["rain", "--duration", "2s", "-o", "/proc/sonora-x.flac"], "output"),
+    "unknown scene": (["thunderstorm"], "scene:"),
+    "zero duration": (["rain", "--duration", "0"], "--duration:"),
+    "under a frame": (["rain", "--duration", "0.00001"], "--duration:"),
+    "negative duration": (["rain", "--duration=-5m"], "--duration:"),
+    "too long": (["rain", "--duration", "13h"], "--duration:"),
+    "not a duration": (["rain", "--duration", "abc"], "--duration:"),
+    "too quiet": (["rain", "--duration", "5s", "--loudness=-40"], "--loudness:"),
+    "too loud": (["rain", "--duration", "5s", "--loudness=-10"], "--loudness:"),
+    "NaN loudness": (["rain", "--duration", "5s", "--loudness", "nan"], "--loudness:"),
+    "sample rate": (["rain", "--duration", "5s", "--sample-rate", "8000"], "--sample-rate:"),
+    "seed": (["rain", "--duration", "5s", "--seed=-1"], "--seed:"),
+    "extension": (["rain", "--duration", "5s", "-o", "{tmp}/x.aiff"], "--output:"),
+    "missing folder": (["rain", "--duration", "2s", "-o", "{tmp}/no/such/x.flac"], "--output:"),
+    "unwritable folder": (["rain", "--duration", "2s", "-o", "/proc/sonora-x.flac"], "--output:"),
+}
+
+#: Each bad render names the allowed range or choices beside the option.
+RANGES = {
+    "--duration:": "1s to 12h",
+    "--loudness:": "[-30, -14] LUFS",
+    "--sample-rate:": "[22050, 96000] Hz",
+    "--seed:": "[0, 2^63)",
 }
 
 
@@ -140,6 +150,9 @@ def test_render_bad_input_fails_clearly_and_writes_nothing(case: str, tmp_path: 
     assert result.exception is None or isinstance(result.exception, SystemExit)
     out = flat(result.output)
     assert "error" in out and field in out
+    # the option as typed, not the field it sets deeper down (duration_s, target_lufs)
+    assert not re.search(r"(?<![-\w])(duration_s|target_lufs|sample_rate|loudness|output):", out)
+    assert RANGES.get(field, "") in out
     assert "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
     assert not Path("/proc/sonora-x.flac").exists()
@@ -168,6 +181,13 @@ def test_play_without_a_seed_picks_a_fresh_one_and_names_it() -> None:
     assert "--seed 42" in flat(result.output)
     result = runner.invoke(app, ["play", "rain", "--seed", "-3"])
     assert result.exit_code != 0 and "seed" in flat(result.output)
+
+
+def test_play_bad_loudness_names_the_option_and_range() -> None:
+    """Checked before looking for a sound card, named as typed (not target_lufs)."""
+    result = runner.invoke(app, ["play", "rain", "--loudness", "5"])
+    assert result.exit_code == 2
+    assert "--loudness: 5 is out of range: allowed in [-30, -14] LUFS" in flat(result.output)
 
 
 def test_play_unknown_scene_fails_clearly() -> None:

@@ -37,12 +37,12 @@ import math
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 from importlib import resources as _ir
 
 import numpy as np
 
 from sonora.care import blank
+from sonora.care.once import once
 
 __all__ = [
     "DIMENSION",
@@ -206,7 +206,7 @@ class LinearReader:
         )
 
 
-@cache
+@once
 def load() -> LinearReader:
     """Load ``data/triage_linear.npz`` (once per process).
 

@@ -26,9 +26,9 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
 from importlib import resources as _ir
 
+from sonora.care.once import once
 from sonora.care.rules import Signal, clauses
 
 __all__ = [
@@ -116,7 +116,7 @@ def _fold_marks(pattern: str) -> str:
     return t
 
 
-@cache
+@once
 def load_families() -> _Tables:
     """Read and compile ``data/triage_concern.toml`` (cached).
 

@@ -31,6 +31,7 @@ import re
 import threading
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources as _ir
@@ -180,7 +181,7 @@ def write_prototype_cache(path: Path | None = None) -> Path:
     return out
 
 
-def _load_all() -> None:
+def _load_all(warm: Callable[[], object] | None = None) -> None:
     try:
         # compile every triage rule too, so the first note pays for none of it
         from sonora.care import rulebook
@@ -192,12 +193,29 @@ def _load_all() -> None:
         with _LOCK:
             _STATE["error"] = err
         log.error("triage sentence model could not load: %s", err)
+    else:
+        if warm is not None:
+            t0 = time.perf_counter()
+            try:
+                warm()
+            except Exception:  # the warm-up is an optimisation: screening goes on without it
+                log.exception("triage warm-up failed")
+            _STATE["warm_seconds"] = time.perf_counter() - t0
     finally:
         _READY.set()
 
 
-def start_background_load() -> threading.Thread | None:
+def start_background_load(warm: Callable[[], object] | None = None) -> threading.Thread | None:
     """Load the model, prototypes and rules in a daemon thread (once per process).
+
+    Parameters
+    ----------
+    warm : callable, optional
+        Run in the same thread once they are loaded, before :func:`wait_ready` says
+        ready: :func:`sonora.care.triage.start_warm_up` screens a sample note with it,
+        so the first real note finds every table loaded and the model's weights paged
+        in. A note arriving meanwhile waits for this one load and warm-up, not for a
+        second one of its own.
 
     Returns
     -------
@@ -208,14 +226,22 @@ def start_background_load() -> threading.Thread | None:
         if _STATE.get("loading") or _READY.is_set():
             return None
         _STATE["loading"] = True
-    thread = threading.Thread(target=_load_all, name="sonora-triage-model", daemon=True)
+    thread = threading.Thread(
+        target=_load_all, args=(warm,), name="sonora-triage-model", daemon=True
+    )
     thread.start()
     return thread
 
 
 def is_ready() -> bool:
-    """Whether the model and prototypes are loaded (without waiting or loading)."""
+    """Whether the model and prototypes are loaded (without waiting or loading).
+
+    While a background load (and its warm-up) is still running this is ``False``, so
+    a note waits for it (:func:`wait_ready`) rather than loading beside it.
+    """
     with _LOCK:
+        if _STATE.get("loading") and not _READY.is_set():
+            return False
         return "model" in _STATE and "prototypes" in _STATE
 
 

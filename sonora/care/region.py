@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -105,6 +106,8 @@ def suggest_place(time_zone: str | None, language: str | None) -> dict[str, str]
         or ``None`` when the time zone suggests nothing.
     """
     zone = (time_zone or "").strip()
+    if zone not in _ZONE_REGIONS and zone not in ZONE_HINTS:
+        zone = _zone_aliases().get(zone, zone)  # Asia/Calcutta, US/Pacific: canonical
     if zone in _ZONE_REGIONS:
         country, region = _ZONE_REGIONS[zone]
     elif zone in ZONE_HINTS:
@@ -121,6 +124,23 @@ def suggest_place(time_zone: str | None, language: str | None) -> dict[str, str]
         rname = dict(region_choices(country))[region]
         return {"country": country, "region": region, "label": f"{rname} ({name})"}
     return {"country": country, "region": "", "label": name}
+
+
+@functools.cache
+def _zone_aliases() -> dict[str, str]:
+    """tz aliases (``Asia/Calcutta``) -> the canonical zone a hint knows (``Asia/Kolkata``);
+    a browser may report either."""
+    from zoneinfo import available_timezones
+
+    from sonora.timezones import canonical_timezone
+
+    known = set(ZONE_HINTS) | set(_ZONE_REGIONS)
+    out = {}
+    for name in sorted(available_timezones() - known):
+        found = canonical_timezone(name)
+        if found in known:
+            out[name] = found
+    return out
 
 
 def hints_json() -> str:
@@ -144,6 +164,7 @@ def hints_json() -> str:
             "zoneRegions": {z: list(v) for z, v in _ZONE_REGIONS.items()},
             "languages": {c: [list(p) for p in pairs] for c, pairs in LANGUAGE_HINTS.items()},
             "names": names,
+            "aliases": _zone_aliases(),
         },
         separators=(",", ":"),
     )

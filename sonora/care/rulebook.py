@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources as _ir
 
+from sonora.care.once import once
 from sonora.care.rules import Signal, clauses
 
 __all__ = [
@@ -112,7 +113,7 @@ class Rules:
     hyperbole: tuple[_Rule, ...] = ()
 
 
-@cache
+@once
 def load_rules() -> Rules:
     """Read and compile ``data/triage_rules.toml`` (cached).
 

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from numbers import Real
@@ -70,8 +71,10 @@ __all__ = [
     "CRISIS_SIMILARITY",
     "LEVELS",
     "MAX_TEXT_CHARS",
+    "WARM_UP_NOTE",
     "TriageResult",
     "pattern_signal",
+    "start_warm_up",
     "triage",
 ]
 
@@ -266,6 +269,33 @@ def _not_read(country: str, region: str | None, what: str) -> TriageResult:
 
 def _span(sig: rules.Signal) -> str:
     return f"{sig.reason} (\u201c{sig.span}\u201d)"
+
+
+#: The note the start-up warm-up screens: everyday, in English, two sentences, so every
+#: table (rules, concern families, the reader's weights) is loaded and the sentence model
+#: has encoded once before the first listener's note.
+WARM_UP_NOTE = "A long day at work. My shoulders are tight and I keep going over a meeting."
+
+
+def start_warm_up() -> threading.Thread | None:
+    """Load and warm the triage reader in a background thread (once per process).
+
+    A server calls this at start-up, without waiting: it loads the rules, the sentence
+    model and its prototypes (:func:`sonora.care.embedding.start_background_load`), then
+    screens :data:`WARM_UP_NOTE`, so the first listener's note costs what later ones do.
+    A note arriving meanwhile waits for this warm-up (at most its ``model_wait_s``), not
+    for a second load beside it.
+
+    Returns
+    -------
+    threading.Thread or None
+        The loading thread, or ``None`` if loading already started or finished.
+    """
+    return embedding.start_background_load(warm=_warm_up)
+
+
+def _warm_up() -> None:
+    triage(WARM_UP_NOTE)
 
 
 def triage(

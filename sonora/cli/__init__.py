@@ -27,13 +27,14 @@ from typer.core import TyperGroup
 
 from sonora.cli.options import (
     DEFAULT_LOUDNESS_LUFS,
+    RENDER_OPTIONS,
     LoudnessOption,
     light_help_option,
     parse_duration,
     print_error,
 )
 from sonora.cli.options import console as _console
-from sonora.cli.options import fail as _fail
+from sonora.cli.options import fail_as_option as _fail_as_option
 from sonora.cli.render import render_cmd
 from sonora.errors import ParameterError, SceneNotFoundError, SonoraError
 
@@ -186,7 +187,7 @@ def describe_cmd(
     try:
         s = load_scene(scene)
     except (SceneNotFoundError, ParameterError) as exc:
-        _fail(exc)
+        _fail_as_option(exc, RENDER_OPTIONS)
     if as_json:
         typer.echo(json.dumps(s.to_dict(), indent=2))
         return
@@ -233,6 +234,8 @@ def play_cmd(
     loudness: LoudnessOption = DEFAULT_LOUDNESS_LUFS,
 ) -> None:
     """Play a scene through the sound card (when there is one)."""
+    from sonora.engine.loudness import MAX_TARGET_LUFS, MIN_TARGET_LUFS
+    from sonora.errors import check_number
     from sonora.scenes import load_scene
 
     seed_given = seed is not None
@@ -242,9 +245,10 @@ def play_cmd(
         if isinstance(seed, bool) or not 0 <= seed < 2**63:
             raise ParameterError("seed", f"expected a whole number in [0, 2^63), got {seed!r}")
         seconds = parse_duration(duration)
+        check_number("loudness", loudness, low=MIN_TARGET_LUFS, high=MAX_TARGET_LUFS, unit=" LUFS")
         s = load_scene(scene)
     except (SceneNotFoundError, ParameterError) as exc:
-        _fail(exc)
+        _fail_as_option(exc, RENDER_OPTIONS)
     reason = None
     try:
         import sounddevice as sd

@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sonora.cli.options import as_option
+
 if TYPE_CHECKING:
     from sonora.accounts.repo import UserRecord
     from sonora.core.app import Core
@@ -41,8 +43,12 @@ def _open(email: str) -> tuple[Core, UserRecord]:
     found = core.accounts.credentials(email.strip().lower())
     if found is None:
         core.close()
-        raise _fail(f"email: no account with the email {email!r}; sign up in the app first")
+        raise _fail(f"--email: no account with the email {email!r}; sign up in the app first")
     return core, found[0]
+
+
+#: Fields the library checks, as the argument or option that sets them.
+_OPTIONS = {"path": "PATH", "folder": "PATH", "email": "--email"}
 
 
 def _fail(message: str) -> typer.Exit:
@@ -65,7 +71,7 @@ def add_command(
     try:
         folder = core.library.add_folder(user.id, path)
     except ParameterError as exc:
-        raise _fail(f"{exc.field}: {exc.message}") from None
+        raise _fail(as_option(exc, _OPTIONS)) from None
     finally:
         core.close()
     typer.echo(f"Added {folder.path}. Run `sonora library scan --email {email}` next.")
@@ -83,7 +89,7 @@ def scan_command(email: Email) -> None:
         try:
             scan = core.library.start_scan(user.id)
         except ParameterError as exc:
-            raise _fail(f"{exc.field}: {exc.message}") from None
+            raise _fail(exc.message) from None  # no folder yet: nothing the options name
         except ScanLimitReached as exc:
             raise _fail(str(exc)) from None
         columns = (

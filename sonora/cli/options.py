@@ -26,11 +26,15 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_LOUDNESS_LUFS",
     "DEFAULT_SAMPLE_RATE_HZ",
+    "MIN_DURATION_S",
+    "RENDER_OPTIONS",
     "Interrupted",
     "LoudnessOption",
     "SampleRateOption",
+    "as_option",
     "console",
     "fail",
+    "fail_as_option",
     "light_help_option",
     "option_error",
     "parse_duration",
@@ -42,6 +46,9 @@ __all__ = [
 
 DEFAULT_LOUDNESS_LUFS = -23.0
 """EBU R 128's programme loudness, the default target of every render (LUFS)."""
+
+MIN_DURATION_S = 1.0
+"""Shortest ``--duration`` a render or play accepts (s); a shorter one would be a click."""
 
 DEFAULT_SAMPLE_RATE_HZ = 48_000
 """Default sample rate of every render (Hz)."""
@@ -99,20 +106,18 @@ def parse_duration(text: str) -> float:
     Raises
     ------
     ParameterError
-        Naming ``duration`` for malformed text, zero/negative or over 12 hours.
+        Naming ``duration`` for malformed text, under one second or over 12 hours.
     """
     t = str(text).strip().lower()
     m = _DURATION_RE.match(t)
     if not t or m is None or not any(m.groups()):
         raise ParameterError(
-            "duration", f"{text!r} is not a duration; use e.g. 90s, 20m, 1h30m (0 < d <= 12h)"
+            "duration", f"{text!r} is not a duration; use e.g. 90s, 20m, 1h30m (1s to 12h)"
         )
     h, mi, s = (float(g) if g else 0.0 for g in m.groups())
     seconds = h * 3600 + mi * 60 + s
-    if not 0 < seconds <= 12 * 3600:
-        raise ParameterError(
-            "duration", f"{text!r} is out of range: allowed more than 0 s, up to 12h"
-        )
+    if not MIN_DURATION_S <= seconds <= 12 * 3600:
+        raise ParameterError("duration", f"{text!r} is out of range: allowed 1s to 12h")
     return seconds
 
 
@@ -127,6 +132,43 @@ def option_error(exc: ParameterError, option: str) -> typer.BadParameter:
     "expected ENG or SCT, got 'XX'"
     """
     return typer.BadParameter(exc.message, param_hint=option)
+
+
+#: The fields a scene or plan render checks (down to the mixer's ``duration_s`` and the
+#: loudness stage's ``target_lufs``), as the options and argument of ``sonora render`` and
+#: ``sonora play`` that set them (``scene`` and ``plan`` name the SCENE argument already).
+RENDER_OPTIONS: dict[str, str] = {
+    "output": "--output",
+    "format": "--output",
+    "duration": "--duration",
+    "duration_s": "--duration",
+    "fade_in_s": "--duration",
+    "fade_out_s": "--duration",
+    "seed": "--seed",
+    "loudness": "--loudness",
+    "target_lufs": "--loudness",
+    "sample_rate": "--sample-rate",
+}
+
+
+def as_option(exc: ParameterError, options: dict[str, str]) -> str:
+    """``exc`` as ``--option: message``, naming the option the user typed.
+
+    ``options`` maps a field (its first part: ``loved`` of ``loved[0]``) to the option
+    that sets it; a field no option sets keeps its own name.
+
+    >>> as_option(ParameterError("duration_s", "must be at least one frame long"), RENDER_OPTIONS)
+    '--duration: must be at least one frame long'
+    >>> as_option(ParameterError("layers[0].gain_db", "too loud"), RENDER_OPTIONS)
+    'layers[0].gain_db: too loud'
+    """
+    option = options.get(re.split(r"[\[.]", exc.field, maxsplit=1)[0])
+    return f"{option}: {exc.message}" if option else str(exc)
+
+
+def fail_as_option(exc: Exception, options: dict[str, str]) -> NoReturn:
+    """:func:`fail` with a :class:`ParameterError`'s field named as its option."""
+    fail(as_option(exc, options) if isinstance(exc, ParameterError) else exc)
 
 
 def whole_number_in(low: int, high: int, unit: str = "") -> Any:
@@ -161,7 +203,7 @@ def print_error(message: object) -> None:
     typer.echo(str(message), err=True)
 
 
-def fail(exc: Exception) -> NoReturn:
+def fail(exc: object) -> NoReturn:
     """Print ``exc`` as an error (verbatim) and exit with status 2."""
     print_error(exc)
     raise typer.Exit(code=2)

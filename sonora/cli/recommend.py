@@ -30,6 +30,7 @@ from sonora.cli.options import (
     DEFAULT_SAMPLE_RATE_HZ,
     LoudnessOption,
     SampleRateOption,
+    as_option,
 )
 from sonora.errors import ParameterError, SonoraError, check_number
 
@@ -144,6 +145,10 @@ _OPTIONS = {
     "loudness": "--loudness",
     "sample_rate": "--sample-rate",
     "listener": "--listener",
+    # what the render path checks, deeper down
+    "duration_s": "--minutes",
+    "target_lufs": "--loudness",
+    "format": "--render",
 }
 
 
@@ -158,8 +163,7 @@ def _as_option(exc: ParameterError) -> str:
     >>> _as_option(ParameterError("layers[0].gain_db", "too loud"))
     'layers[0].gain_db: too loud'
     """
-    option = _OPTIONS.get(exc.field.split("[", 1)[0].split(".", 1)[0])
-    return f"{option}: {exc.message}" if option else str(exc)
+    return as_option(exc, _OPTIONS)
 
 
 def recommend_command(
@@ -313,4 +317,5 @@ def recommend_command(
         loudness=loudness,
         sample_rate=sample_rate,
         out=msg,
+        options=_OPTIONS,
     )

@@ -24,11 +24,12 @@ import typer
 from sonora.cli.options import (
     DEFAULT_LOUDNESS_LUFS,
     DEFAULT_SAMPLE_RATE_HZ,
+    RENDER_OPTIONS,
     Interrupted,
     LoudnessOption,
     SampleRateOption,
     console,
-    fail,
+    fail_as_option,
     parse_duration,
     progress_bar,
     signals_interrupt,
@@ -161,7 +162,7 @@ def render_cmd(
                 "or add --force to render it anyway",
             )
     except (SceneNotFoundError, ParameterError) as exc:
-        fail(exc)
+        fail_as_option(exc, RENDER_OPTIONS)
     out = console()
     if s.headphones:
         out.print(
@@ -196,6 +197,7 @@ def run_render(
     check: bool = True,
     seed_given: bool = True,
     out: Any = None,
+    options: dict[str, str] | None = None,
 ) -> None:
     """Render a checked scene or plan to ``output`` and report it, as ``sonora render`` does.
 
@@ -227,7 +229,11 @@ def run_render(
         Whether the listener chose the seed (otherwise a scene's "same sound again" line).
     out : rich.console.Console, optional
         Where to report (default stdout).
+    options : dict, optional
+        Field -> the option that sets it, to name in errors (default
+        :data:`~sonora.cli.options.RENDER_OPTIONS`, ``sonora render``'s).
     """
+    options = RENDER_OPTIONS if options is None else options
     out = console() if out is None else out
     is_plan = plan is not None
     kind = "plan" if is_plan else "scene"
@@ -246,9 +252,12 @@ def run_render(
                 tags=tags,
             )
     except ParameterError as exc:
-        fail(exc)
+        fail_as_option(exc, options)
     except OSError as exc:
-        fail(ParameterError("output", f"cannot write {str(output)!r}: {exc.strerror or exc}"))
+        fail_as_option(
+            ParameterError("output", f"cannot write {str(output)!r}: {exc.strerror or exc}"),
+            options,
+        )
     except (KeyboardInterrupt, Interrupted) as exc:
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
         typer.echo(f"Stopped ({signal.Signals(signum).name}); nothing was written.", err=True)

@@ -17,7 +17,8 @@ from typing import Annotated
 
 import typer
 
-from sonora.cli.options import whole_number_in
+from sonora.cli.options import as_option, whole_number_in
+from sonora.errors import ParameterError
 
 __all__ = ["admin_app", "outbox_app", "therapists_app"]
 
@@ -35,8 +36,14 @@ def _service():  # type: ignore[no-untyped-def]
     return core.therapists, core
 
 
+#: Fields the therapist and admin commands check, as the argument or option that sets them.
+_OPTIONS = {"email": "EMAIL", "verify_as": "--verify-as", "days": "--days"}
+
+
 def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
+    typer.echo(
+        f"error: {as_option(exc, _OPTIONS) if isinstance(exc, ParameterError) else exc}", err=True
+    )
     raise typer.Exit(code=2)
 
 

@@ -14,8 +14,10 @@ the pages offer the CSV only and say how to add the PDF, and :func:`report_pdf` 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sonora.errors import SonoraError
 from sonora.programmes.progress import Progress
@@ -57,6 +59,13 @@ NOT_MONITORED = (
 
 def _n(v: Any) -> str:
     return "" if v is None else (f"{v:+.2f}" if isinstance(v, float) else str(v))
+
+
+def _local(when: dt.datetime | str, zone: str) -> str:
+    """``07 Dec 2026, 14:30 GMT``: a stored (UTC) instant in ``zone``."""
+    t = dt.datetime.fromisoformat(when) if isinstance(when, str) else when
+    t = (t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)).astimezone(ZoneInfo(zone))
+    return f"{t:%d %b %Y, %H:%M} {t.tzname()}"
 
 
 def report_csv(pr: Progress) -> str:
@@ -107,8 +116,10 @@ def report_csv(pr: Progress) -> str:
     return buf.getvalue()
 
 
-def report_pdf(pr: Progress, *, viewer: str) -> bytes:
+def report_pdf(pr: Progress, *, viewer: str, zone: str = "UTC") -> bytes:
     """The report as a PDF (A4), ``viewer`` being ``"listener"`` or ``"therapist"``.
+
+    Times are shown in ``zone`` (an IANA name: the reader's own), which the table says.
 
     Raises
     ------
@@ -219,14 +230,14 @@ def report_pdf(pr: Progress, *, viewer: str) -> bytes:
         rows = [["Question", "When", "Answer"]]
         for q in pr.questions:
             for a in q["answers"]:
-                rows.append([q["text"], a["when"][:16].replace("T", " "), f"{a['value']:g}"])
+                rows.append([q["text"], _local(a["when"], zone), f"{a['value']:g}"])
         story.append(table(rows) if len(rows) > 1 else para("No answers yet."))
     if pr.sessions:
         story += [para("Sessions", h2)]
-        rows = [["When (UTC)", "Session", "Sounds", "Done"]]
+        rows = [[f"When ({zone})", "Session", "Sounds", "Done"]]
         for s in pr.sessions:
             rows.append(
-                [f"{s.when:%d %b %H:%M}", s.title, ", ".join(s.families), "yes" if s.done else "no"]
+                [_local(s.when, zone), s.title, ", ".join(s.families), "yes" if s.done else "no"]
             )
         story.append(table(rows))
     buf = io.BytesIO()

@@ -24,13 +24,13 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sonora.errors import ParameterError
+from sonora.timezones import canonical_timezone, offered_timezones
 
 __all__ = [
     "SLOT_MINUTES",
@@ -41,6 +41,7 @@ __all__ = [
     "day_slots",
     "format_minutes",
     "group_by_local_day",
+    "normalise_timezone",
     "parse_hhmm",
     "slots_between",
     "timezones",
@@ -52,27 +53,46 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 _HHMM = re.compile(r"^\s*(\d{1,2})[:.h](\d{2})\s*$")
 
 
-@functools.cache
 def timezones() -> tuple[str, ...]:
-    """Every IANA time zone name zoneinfo knows, sorted (``tzdata`` supplies them)."""
-    return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
+    """The IANA time zone names to offer, sorted: canonical ones only.
+
+    ``zone.tab``'s names and ``UTC`` (:func:`sonora.timezones.offered_timezones`); the
+    tz database's aliases (``Asia/Calcutta``, ``US/Pacific``) are accepted on input by
+    :func:`check_timezone` and :func:`normalise_timezone`, not offered.
+    """
+    return offered_timezones()
 
 
-def check_timezone(name: str, field: str = "timezone") -> ZoneInfo:
-    """The :class:`~zoneinfo.ZoneInfo` for an IANA name.
+def normalise_timezone(name: str, field: str = "timezone") -> str:
+    """The canonical IANA name for ``name``: an alias becomes the name it stands for.
+
+    >>> normalise_timezone("Asia/Calcutta"), normalise_timezone(" Europe/London ")
+    ('Asia/Kolkata', 'Europe/London')
 
     Raises
     ------
     ParameterError
         Naming ``field`` for an unknown zone (with examples of valid ones).
     """
-    text = str(name or "").strip()
-    if not text or len(text) > 64 or text not in timezones():
+    found = canonical_timezone(str(name or ""))
+    if found is None:
         raise ParameterError(
             field,
             f"{name!r} is not a known time zone; use an IANA name such as Europe/London, "
             "America/New_York or Australia/Sydney",
         )
+    return found
+
+
+def check_timezone(name: str, field: str = "timezone") -> ZoneInfo:
+    """The :class:`~zoneinfo.ZoneInfo` for an IANA name or alias (of its canonical name).
+
+    Raises
+    ------
+    ParameterError
+        Naming ``field`` for an unknown zone (with examples of valid ones).
+    """
+    text = normalise_timezone(name, field)
     try:
         return ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):  # pragma: no cover - listed but unloadable

@@ -12,7 +12,7 @@ from sonora.errors import ParameterError
 from sonora.settings import Settings
 from sonora.store.errors import NotFound, StoreError
 from sonora.therapists.availability import (
-    check_timezone,
+    normalise_timezone,
 )
 from sonora.therapists.credentials import (
     Credential,
@@ -105,7 +105,7 @@ class Profiles:
         if len(languages) > 10:
             raise ParameterError("languages", "at most 10 languages")
         tz_name = str(data.get("timezone") or "").strip() or (place.timezone if place else "")
-        check_timezone(tz_name, "timezone")
+        tz_name = normalise_timezone(tz_name, "timezone")
         return {
             "display_name": name,
             "country": country,

@@ -42,7 +42,7 @@ from sonora.therapists.availability import (
     Extra,
     Holiday,
     WeeklyRule,
-    check_timezone,
+    normalise_timezone,
     parse_hhmm,
     slots_between,
 )
@@ -276,8 +276,7 @@ class Therapists(Profiles, Directory, Verification, Notifications):
             Someone else has the slot; carries the next free slots.
         """
         t = self.public_profile(therapist_id)
-        tz = str(data.get("tz") or "").strip()
-        check_timezone(tz, "tz")
+        tz = normalise_timezone(str(data.get("tz") or ""), "tz")
         name = text_field(data, "name", max_len=120, min_len=1)
         email = check_email(data.get("email"))
         reason = text_field(data, "reason", max_len=1000)

@@ -34,6 +34,7 @@ from sonora.web.deps import (
 )
 from sonora.web.jsonout import json_response
 from sonora.web.limits import RateLimited, too_many_response
+from sonora.web.localtime import local_iso, viewer_zone
 from sonora.web.rendering import export_download
 from sonora.web.schemas import (
     CheckInOut,
@@ -556,11 +557,32 @@ def edit_outcome(
 
 
 @router.get("/history", tags=["session"], response_model=HistoryOut)
-async def history(request: Request, core: CoreDep) -> Response:
-    """Your sessions, before and after, with what seems to help you."""
-    return await run_as_user(
-        request, core, lambda user: json_response(core.history(user).to_dict())
-    )
+async def history(
+    request: Request,
+    core: CoreDep,
+    tz: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="IANA zone for the sessions' times (default: the one the browser "
+            "reported, else UTC); an alias such as Asia/Calcutta is read as Asia/Kolkata",
+        ),
+    ] = None,
+) -> Response:
+    """Your sessions, before and after, with what seems to help you.
+
+    Each session's ``when`` is ISO 8601 in your zone, with its offset; ``time_zone``
+    names the zone.
+    """
+    zone = viewer_zone(request, tz) or "UTC"
+
+    def view(user: UserRecord) -> Response:
+        data = core.history(user).to_dict()
+        for s in data["sessions"]:
+            s["when"] = local_iso(s["when"], zone)
+        return json_response({**data, "time_zone": zone})
+
+    return await run_as_user(request, core, view)
 
 
 # -- meta ------------------------------------------------------------------------------

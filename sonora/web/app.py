@@ -12,6 +12,7 @@ The OpenAPI description is at ``/openapi.json`` and rendered, without any CDN, a
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -69,8 +70,19 @@ class SecurityHeaders(HttpMiddleware):
         await self.app(scope, receive, send_with_headers)
 
 
+#: pydantic's names for the branches of a union (``minutes.float``,
+#: ``minutes.literal['all night']``): not fields, so not named.
+_BRANCH = re.compile(
+    r"^(float|int|str|bool|list\[.*\]|dict\[.*\]|literal\[.*\]|function-\w+\[.*\])$"
+)
+
+
 def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    parts = [
+        str(p)
+        for p in loc
+        if p not in ("body", "query", "path", "header", "cookie") and not _BRANCH.match(str(p))
+    ]
     out = ""
     for p in parts:
         out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
@@ -103,17 +115,58 @@ def _bounds_of(request: Request, loc: tuple[Any, ...] | list[Any]) -> tuple[Any,
     return (low, high)
 
 
+def _choices(expected: str) -> str:
+    """pydantic's ``"'a', 'b' or 'c'"`` as ``a, b or c``."""
+    return expected.replace("'", "")
+
+
 def _message_of(request: Request, error: dict[str, Any]) -> str:
-    """A validation error's message; a number out of range gives the whole range and the
-    value received ('expected 0 to 10, got 11'), where pydantic gave one bound."""
-    msg = str(error.get("msg", "invalid"))
-    if error.get("type") not in _BOUND_ERRORS:
-        return msg
-    low, high = _bounds_of(request, error.get("loc", ()))
+    """A validation error's message in Sonora's words, with the allowed range or choices
+    and the value received ('expected a number from 0 to 10, got 'zzz''), never pydantic's
+    own ('Input should be a valid number, unable to parse string as a number')."""
+    kind = str(error.get("type", ""))
+    ctx = error.get("ctx") or {}
     got = error.get("input")
-    if low is not None and high is not None:
-        return f"expected {low} to {high}, got {got!r}"
-    return f"{msg}, got {got!r}"
+    low, high = _bounds_of(request, [p for p in error.get("loc", ()) if not _BRANCH.match(str(p))])
+    span = f" from {low} to {high}" if low is not None and high is not None else ""
+    if kind in _BOUND_ERRORS:
+        if low is not None and high is not None:
+            return f"expected {low} to {high}, got {got!r}"
+        return f"{error.get('msg', 'out of range')}, got {got!r}"
+    if kind == "missing":
+        return f"required{': a number' + span if span else ''}"
+    if kind in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
+        whole = "a whole number" if kind.startswith("int") else "a number"
+        return f"expected {whole}{span}, got {got!r}"
+    if kind in ("literal_error", "enum"):
+        return f"expected one of {_choices(str(ctx.get('expected', '')))}, got {got!r}"
+    if kind in ("string_type", "string_unicode"):
+        return f"expected text, got {got!r}"
+    if kind == "string_too_long":
+        return f"at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return f"at least {ctx.get('min_length')} characters"
+    if kind in ("list_type", "tuple_type", "set_type"):
+        return f"expected a list, got {got!r}"
+    if kind == "too_long":
+        return f"at most {ctx.get('max_length')} items"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"expected true or false, got {got!r}"
+    if kind in ("model_attributes_type", "dict_type", "model_type"):
+        return "expected a JSON object of the documented fields"
+    if kind == "json_invalid":
+        return f"not valid JSON ({ctx.get('error', 'malformed')})"
+    if kind == "extra_forbidden":
+        return "not a field of this request"
+    msg = str(error.get("msg", "invalid"))
+    return msg.removeprefix("Value error, ")
+
+
+def _on_page(field: str, message: str) -> str:
+    """An error as a page says it: the field's label and its choices as labelled."""
+    from sonora.web.fieldlabels import field_label, field_message
+
+    return f"{field_label(field)}: {field_message(field, message)}"
 
 
 def _wants_json(request: Request) -> bool:
@@ -146,10 +199,10 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
         from sonora.library.service import run_scan  # scan jobs in-process, resumed on start
 
         core.library.start_background(lambda scan_id: run_scan(core, scan_id))
-        if core.settings.triage_notes:  # triage's sentence model loads while we serve
-            from sonora.care.embedding import start_background_load
+        if core.settings.triage_notes:  # triage's reader loads and warms while we serve
+            from sonora.care.triage import start_warm_up
 
-            start_background_load()
+            start_warm_up()
         from sonora.web.therapists_common import warm_up_places
 
         warm_up_places()
@@ -183,9 +236,11 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> Any:
-        errors = []
+        errors: list[dict[str, str]] = []
         for e in exc.errors():
             field = _field_of(e.get("loc", ()))
+            if any(x["field"] == field for x in errors):
+                continue  # the other branch of a union: the first says enough
             msg = _message_of(request, e)
             errors.append({"field": field, "message": msg})
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
@@ -196,14 +251,14 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
         }
         if _wants_json(request):
             return JSONResponse(body, status_code=422)
-        return _html_error(request, 422, body["detail"])
+        return _html_error(request, 422, _on_page(first["field"], first["message"]))
 
     @app.exception_handler(ParameterError)
     async def on_parameter(request: Request, exc: ParameterError) -> Any:
         body = {"detail": str(exc), "field": exc.field}
         if _wants_json(request):
             return JSONResponse(body, status_code=422)
-        return _html_error(request, 422, str(exc))
+        return _html_error(request, 422, _on_page(exc.field, exc.message))
 
     @app.exception_handler(NotFound)
     async def on_not_found(request: Request, exc: NotFound) -> Any:

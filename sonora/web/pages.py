@@ -11,7 +11,6 @@ with the signed-in listener's id.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +26,7 @@ from sonora.core.app import AuthError, Core
 from sonora.core.planner import FAMILY_LABELS, SENSITIVITY_LABELS
 from sonora.errors import ParameterError
 from sonora.plan import FAMILIES, GOALS, PLACES, SENSITIVITIES
+from sonora.plan.checkin import MAX_MINUTES, MIN_MINUTES
 from sonora.store import NotFound
 from sonora.web.charts import goal_chart, session_chart
 from sonora.web.deps import (
@@ -35,6 +35,16 @@ from sonora.web.deps import (
     PageUser,
     remember_session,
 )
+from sonora.web.fieldlabels import (
+    GOAL_LABELS,
+    OUTPUT_LABELS,
+    PLACE_LABELS,
+    field_label,
+    field_message,
+)
+from sonora.web.localtime import TEMPLATE_FILTERS as LOCALTIME_FILTERS
+from sonora.web.localtime import TEMPLATE_GLOBALS as LOCALTIME_GLOBALS
+from sonora.web.localtime import viewer_zone
 from sonora.web.mixes_api import checkin_once
 from sonora.web.music_checkin import music_ready, playlist_of_plan
 from sonora.web.rendering import (
@@ -49,18 +59,6 @@ __all__ = ["TEMPLATE_FILTERS", "render_api_docs", "render_error", "router", "tem
 
 router = APIRouter(include_in_schema=False)
 
-GOAL_LABELS = {
-    "sleep": "Fall asleep",
-    "unwind": "Unwind",
-    "ease_anxiety": "Ease anxious feelings",
-    "focus": "Focus",
-}
-PLACE_LABELS = {
-    "in_bed": "In bed",
-    "sitting": "Sitting or lying down",
-    "on_the_move": "On the move",
-}
-OUTPUT_LABELS = {"speaker": "Speaker", "headphones": "Headphones"}
 MINUTE_CHOICES = (5, 10, 15, 20, 30, 45, 60, 90, 480)
 
 
@@ -80,6 +78,9 @@ def template_globals() -> dict[str, Any]:
         "REGION_GROUPS": region_groups,
         "REGION_HINTS": hints_json,
         "PLACE_LABEL": place_label,
+        **LOCALTIME_GLOBALS,
+        "field_label": field_label,
+        "field_message": field_message,
     }
 
 
@@ -93,7 +94,7 @@ def _minutes_label(m: float) -> str:
 
 
 #: Jinja filters of the listener's pages.
-TEMPLATE_FILTERS = {"minutes": _minutes_label}
+TEMPLATE_FILTERS = {"minutes": _minutes_label, **LOCALTIME_FILTERS}
 
 
 def render_api_docs(request: Request) -> HTMLResponse:
@@ -284,7 +285,9 @@ async def checkin_submit(
                 answers["minutes"] = float(answers["minutes"])
             except (TypeError, ValueError):
                 raise ParameterError(
-                    "minutes", f"expected a number of minutes, got {answers['minutes']!r}"
+                    "minutes",
+                    f"expected {MIN_MINUTES:g} to {MAX_MINUTES:g} minutes or all night, "
+                    f"got {answers['minutes']!r}",
                 ) from None
         answers = {k: v for k, v in answers.items() if v is not None}
         extra = await run_in_threadpool(
@@ -401,10 +404,12 @@ async def plan_edit(
             try:
                 minutes = float(str(data.get("minutes", "")))
             except ValueError:
-                raise ParameterError("minutes", "choose a length") from None
+                raise ParameterError(
+                    "minutes", f"choose a length from {MIN_MINUTES:g} to {MAX_MINUTES:g} minutes"
+                ) from None
             await run_in_threadpool(lambda: core.edit_plan(user, plan_id, minutes=minutes))
         else:
-            raise ParameterError("action", "choose swap or length")
+            raise ParameterError("action", "choose Swap or Change length")
     except ParameterError as exc:
         ctx = await _plan_ctx(core, user, plan_id)
         return render(request, "plan.html", {**ctx, "error": exc}, status=422)
@@ -501,17 +506,9 @@ async def history_page(
             "goal_svg": goal_chart(view.per_goal),
             "profile": profile,
             "done": request.query_params.get("done", ""),
-            "fmt_when": _fmt_when,
+            "zone": viewer_zone(request),
         },
     )
-
-
-def _fmt_when(iso: str) -> str:
-    try:
-        t = dt.datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    return t.strftime("%d %b %Y, %H:%M UTC")
 
 
 @router.get("/about", response_class=HTMLResponse)

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from sonora.programmes.repo import ShareRecord
 from sonora.web.deps import CoreDep, UserDep, api_csrf
+from sonora.web.localtime import viewer_zone
 from sonora.web.programmes_pages import report_response
 
 __all__ = ["router"]
@@ -130,5 +131,8 @@ async def progress(programme_id: str, user: UserDep, core: CoreDep) -> dict[str,
 
 
 @router.get("/programmes/{programme_id}/report.{fmt}", summary="The report, CSV or PDF")
-async def report(programme_id: str, fmt: str, user: UserDep, core: CoreDep) -> Response:
-    return await report_response(core, user, programme_id, fmt)
+async def report(
+    request: Request, programme_id: str, fmt: str, user: UserDep, core: CoreDep
+) -> Response:
+    """CSV (UTC, ISO 8601) or PDF (times in the reader's zone, as the pages show them)."""
+    return await report_response(core, user, programme_id, fmt, viewer_zone(request))

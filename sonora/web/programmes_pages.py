@@ -39,6 +39,7 @@ from sonora.programmes.spec import DOMAINS, LISTEN_KINDS, MAX_GOALS, MAX_QUESTIO
 from sonora.scenes import builtin_names
 from sonora.store import NotFound
 from sonora.web.deps import CoreDep, PageUser
+from sonora.web.localtime import viewer_zone
 from sonora.web.programme_charts import adherence_chart, answers_chart, sound_chart
 from sonora.web.rendering import read_form, redirect, render
 
@@ -239,9 +240,10 @@ async def programme_page(
 
 
 async def report_response(
-    core: Core, user: UserRecord | None, programme_id: str, fmt: str
+    core: Core, user: UserRecord | None, programme_id: str, fmt: str, zone: str | None = None
 ) -> Response:
-    """The CSV or PDF report of a programme for its listener or therapist (logged)."""
+    """The CSV or PDF report of a programme for its listener or therapist (logged); the
+    PDF's times in ``zone`` (the reader's, :func:`sonora.web.localtime.viewer_zone`)."""
     if fmt not in ("csv", "pdf"):
         raise NotFound("report", fmt)
     viewer, p, pr = await run_in_threadpool(
@@ -252,7 +254,7 @@ async def report_response(
     if fmt == "csv":
         return Response(report_csv(pr), media_type="text/csv; charset=utf-8", headers=headers)
     try:
-        pdf = await run_in_threadpool(report_pdf, pr, viewer=viewer)
+        pdf = await run_in_threadpool(lambda: report_pdf(pr, viewer=viewer, zone=zone or "UTC"))
     except PdfUnavailable as exc:  # the optional `pdf` extra is not installed
         return Response(
             str(exc),
@@ -264,5 +266,7 @@ async def report_response(
 
 
 @router.get("/programmes/{programme_id}/report.{fmt}")
-async def report_download(programme_id: str, fmt: str, user: PageUser, core: CoreDep) -> Response:
-    return await report_response(core, user, programme_id, fmt)
+async def report_download(
+    request: Request, programme_id: str, fmt: str, user: PageUser, core: CoreDep
+) -> Response:
+    return await report_response(core, user, programme_id, fmt, viewer_zone(request))

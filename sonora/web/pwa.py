@@ -26,7 +26,7 @@ __all__ = ["APP_SHELL", "CACHE_VERSION", "manifest", "router", "service_worker_s
 router = APIRouter(include_in_schema=False)
 
 #: Bump when the app shell changes so installed copies fetch the new one.
-CACHE_VERSION = "sonora-shell-v5"
+CACHE_VERSION = "sonora-shell-v6"
 #: What the service worker caches on install (served without a listener's data).
 APP_SHELL = (
     "/kept",
@@ -37,6 +37,7 @@ APP_SHELL = (
     "/static/offline.js",
     "/static/forms.js",
     "/static/tz.js",
+    "/static/localtime.js",
     "/static/icon.svg",
     "/static/icons/icon-192.png",
     "/static/icons/icon-512.png",

@@ -134,6 +134,8 @@ class HistoryOut(_Out):
     what_helps: list[dict[str, Any]]
     sound_vs_quiet: dict[str, Any] | None
     what_helps_music: dict[str, dict[str, Any]] = {}
+    #: the IANA zone of the sessions' ``when`` (ISO 8601 with its offset)
+    time_zone: str = "UTC"
 
 
 class HealthOut(_Out):

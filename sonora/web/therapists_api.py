@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from sonora.therapists.availability import (
-    check_timezone,
+    normalise_timezone,
 )
 from sonora.therapists.credentials import load_credentials
 from sonora.therapists.service import (
@@ -85,7 +85,7 @@ async def api_search(
     tz: Annotated[str, Query(max_length=64)] = "UTC",
 ) -> dict[str, Any]:
     svc = service(core)
-    check_timezone(tz, "tz")
+    tz = normalise_timezone(tz, "tz")
     q = svc.parse_query(
         {
             "country": country,
@@ -164,7 +164,7 @@ async def api_slots(
     days: Annotated[int, Query(ge=1, le=365)] = 14,
 ) -> dict[str, Any]:
     svc = service(core)
-    check_timezone(tz, "tz")
+    tz = normalise_timezone(tz, "tz")
     t = await run_in_threadpool(svc.public_profile, therapist_id)
     slots = await run_in_threadpool(lambda: svc.free_slots(t, days=days))
     return {

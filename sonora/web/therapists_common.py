@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
@@ -16,6 +16,7 @@ from sonora.core.app import Core
 from sonora.errors import ParameterError
 from sonora.therapists.availability import (
     check_timezone,
+    normalise_timezone,
 )
 from sonora.therapists.credentials import credential_for
 from sonora.therapists.fields import CONSULT_VIA
@@ -79,16 +80,15 @@ def listener_tz(request: Request, core: Core, explicit: str | None = None) -> st
         explicit,
         request.query_params.get("tz"),
         request.cookies.get(TZ_COOKIE),
-        request.cookies.get(BROWSER_TZ_COOKIE),
+        unquote(request.cookies.get(BROWSER_TZ_COOKIE) or ""),  # offline.js URI-encodes it
     ):
         if cand:
             try:
-                check_timezone(cand, "tz")
+                return normalise_timezone(cand, "tz")
             except ParameterError:
                 if cand is explicit or cand == request.query_params.get("tz"):
                     raise
                 continue
-            return cand
     return COUNTRY_ZONES.get(core.settings.default_country, "UTC")
 
 

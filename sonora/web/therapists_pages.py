@@ -31,9 +31,9 @@ from sonora.core.app import AuthError, Core
 from sonora.errors import ParameterError
 from sonora.therapists.availability import (
     WEEKDAYS,
-    check_timezone,
     format_minutes,
     group_by_local_day,
+    normalise_timezone,
     timezones,
 )
 from sonora.therapists.credentials import load_credentials
@@ -418,9 +418,8 @@ async def book_submit(
             status=409,
         )
     except ParameterError as exc:
-        tz = str(data.get("tz") or "")
         try:
-            check_timezone(tz, "tz")
+            tz = normalise_timezone(str(data.get("tz") or ""), "tz")
         except ParameterError:
             tz = "UTC"
         try:

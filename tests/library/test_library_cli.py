@@ -31,7 +31,7 @@ def test_add_scan_list(env):
     runner = CliRunner()
     who = ["--email", "ada@example.org"]
     r = runner.invoke(app, ["library", "add", "/etc", *who])
-    assert r.exit_code == 2 and "path: must be inside an allowed folder" in r.output
+    assert r.exit_code == 2 and "PATH: must be inside an allowed folder" in r.output
     r = runner.invoke(app, ["library", "add", str(env), *who])
     assert r.exit_code == 0, r.output
     assert f"Added {env.resolve()}" in r.output
@@ -45,10 +45,11 @@ def test_add_scan_list(env):
     assert "estimates" in r.output and "~72 BPM" in r.output and "Generated" in r.output
     r = runner.invoke(app, ["library", "list", "--email", "nobody@example.org"])
     assert r.exit_code == 2 and "no account" in r.output
-    # errors read like every other command's: "error: FIELD: message", no usage block
-    assert r.output.startswith("error: email: no account with the email 'nobody@example.org'")
+    # errors read like every other command's: "error: --OPTION: message", naming the
+    # option or argument as typed, no usage block
+    assert r.output.startswith("error: --email: no account with the email 'nobody@example.org'")
     r = runner.invoke(app, ["library", "add", "/etc", *who])
-    assert r.output.startswith("error: path: must be inside an allowed folder")
+    assert r.output.startswith("error: PATH: must be inside an allowed folder")
 
 
 def test_without_roots_the_commands_say_the_library_is_off(env, monkeypatch):

@@ -74,8 +74,8 @@ def _quiet(tmp_path: Path, plan_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("case", "extra", "field"),
     [
-        ("own length", ["--duration", "10m"], "duration"),
-        ("bad seed", ["--seed", "-1"], "seed"),
+        ("own length", ["--duration", "10m"], "--duration"),
+        ("bad seed", ["--seed", "-1"], "--seed"),
         ("quiet rest", [], "plan"),
         ("bad layer", [], "layer.params.brightness"),
         ("bad extension", ["-o", "{tmp}/x.aiff"], "output"),

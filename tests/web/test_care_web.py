@@ -351,7 +351,7 @@ def test_bad_levels_are_refused_naming_the_field(client: TestClient, level: str)
     _listener(client)
     r = _set_level(client, level)
     assert r.status_code == 422
-    assert "Please check level dba" in _text(r.text)
+    assert "Please check The reference sound seems…" in _text(r.text)
     assert client.get("/api/profile").json()["listening_level_dba"] is None
 
 

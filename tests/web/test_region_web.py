@@ -97,7 +97,7 @@ def test_unknown_region_names_the_field_and_loses_nothing(client: TestClient) ->
     r = _onboard(client, region="GB-XYZ")
     assert r.status_code == 422
     text = " ".join(re.sub(r"<[^>]+>", " ", r.text).split()).replace("&#39;", "'")
-    assert "region" in text and "NIR (Northern Ireland)" in text
+    assert "Please check Where you live" in text and "NIR (Northern Ireland)" in text
     assert client.get("/api/profile").json()["region"] == "SCT"  # the old answer is kept
     r = client.put("/api/profile", json={"country": "US", "region": "GB-NIR"})
     assert r.status_code == 422 and "your country is US" in r.text
@@ -209,3 +209,17 @@ def test_account_page_says_where_help_is_found(client: TestClient) -> None:
     assert "Help lines for: Wales (the United Kingdom)" in client.get("/account").text
     assert _onboard(client, country="FR", region="").status_code == 303
     assert "Help lines for: FR (international help lines)" in client.get("/account").text
+
+
+def test_a_browser_reporting_a_tz_alias_gets_the_same_suggestion() -> None:
+    """Browsers may report the tz database's old names (US/Pacific, Europe/Kiev); the
+    suggestion, here and in region.js's hints, follows them to the canonical zone."""
+    import json
+
+    from sonora.care.region import hints_json, suggest_place
+
+    assert suggest_place("US/Pacific", "en-US") == suggest_place("America/Los_Angeles", "en-US")
+    assert suggest_place("US/Pacific", "en-US") is not None
+    aliases = json.loads(hints_json())["aliases"]
+    assert aliases["US/Pacific"] == "America/Los_Angeles"
+    assert "Europe/Belfast" not in aliases  # a hint of its own (Northern Ireland)

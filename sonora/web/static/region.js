@@ -12,6 +12,9 @@
   try { hints = JSON.parse(field.getAttribute("data-hints")); } catch (e) { return; }
   var zone = "";
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return; }
+  if (!hints.zoneRegions[zone] && !hints.zones[zone] && hints.aliases && hints.aliases[zone]) {
+    zone = hints.aliases[zone]; // Asia/Calcutta -> Asia/Kolkata (the tz database's alias)
+  }
   var lang = String(navigator.language || "").toLowerCase().replace("_", "-");
   var code = "", region = "";
   if (hints.zoneRegions[zone]) {

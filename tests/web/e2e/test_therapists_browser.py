@@ -111,7 +111,7 @@ def test_listener_finds_books_moves_and_cancels(
     page.locator("#b-email").fill("not-an-email")
     page.locator("#b-email").evaluate("el => el.type = 'text'")  # let the server judge it
     page.get_by_role("button", name="Book this consult").click()
-    assert "Please check email" in page.locator("#form-error").inner_text()
+    assert "Please check Email" in page.locator("#form-error").inner_text()
     page.locator("#b-email").fill("sam@example.org")
     page.locator("#b-reason").fill("Trouble switching off at night")
     page.screenshot(path=str(shots / "t3-book.png"), full_page=True)

@@ -255,3 +255,35 @@ def test_times_show_in_the_browsers_zone_first(app: Any) -> None:
     # a zone chosen on the page wins over the browser's, and is remembered
     visitor.get(f"/therapists/{tid}", params={"tz": "Asia/Tokyo"})
     assert "<strong>Asia/Tokyo</strong>" in visitor.get(f"/therapists/{tid}").text
+
+
+def test_time_zone_aliases_are_offered_never_and_stored_canonical(app: Any) -> None:
+    """A hand-made join form, a browser and an API client may send an alias
+    (Asia/Calcutta, US/Pacific): each is stored and shown as its canonical name, and the
+    pickers offer canonical names only."""
+    core = app.state.core
+    ada, tid = join_as_therapist(app, "ada@example.org", timezone="US/Pacific")
+    assert core.therapists.repo.profile(tid).timezone == "America/Los_Angeles"
+    form = ada.get("/therapists/me/profile").text
+    assert '<option value="America/Los_Angeles" selected' in form
+    assert 'value="US/Pacific"' not in form and 'value="Asia/Calcutta"' not in form
+    admin = sign_in_admin(app)
+    verify_by_form(admin, tid)
+    visitor = TestClient(app)
+    r = visitor.get(f"/api/therapists/{tid}/slots", params={"tz": "Asia/Calcutta", "days": 14})
+    assert r.status_code == 200 and r.json()["timezone"] == "Asia/Kolkata", r.text
+    assert r.json()["slots"][0]["local"].endswith("+05:30")
+    # the browser's own zone (offline.js's cookie) may be an alias too
+    visitor.cookies.set("sonora_browser_tz", "Asia/Calcutta")
+    page = visitor.get(f"/therapists/{tid}").text
+    assert "<strong>Asia/Kolkata</strong>" in page
+    assert '<option value="Asia/Kolkata" selected' in page
+    start = first_slot(visitor, tid)
+    r = visitor.post(
+        f"/api/therapists/{tid}/bookings",
+        json={"start": start, "tz": "Africa/Asmera", "name": "Sam", "email": "sam@example.org"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["listener_tz"] == "Africa/Asmara"
+    r = visitor.get(f"/api/bookings/{r.json()['token']}")
+    assert r.json()["listener_tz"] == "Africa/Asmara", r.text

@@ -197,7 +197,7 @@ def test_taken_slot_in_the_form_offers_the_next_free_times(app: Any) -> None:
     assert r.status_code == 409 and "Just taken" in r.text
     assert len(re.findall(rf"/therapists/{tid}/book\?start=", r.text)) >= 3
     r = c.post(f"/therapists/{tid}/book", data={**form, "email": "nope"})
-    assert r.status_code == 422 and "Please check email" in r.text
+    assert r.status_code == 422 and "Please check Email" in r.text
 
 
 def _cards(page: str) -> list[str]:
