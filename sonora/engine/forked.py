@@ -435,6 +435,9 @@ class SharedSource:
     SLACK_QUANTA = 64
     #: Most quanta the drain thread moves from the pipe to the ring per read.
     DRAIN_QUANTA = 16
+    #: Most quanta :meth:`get` reads from the ring at once (those already there; the
+    #: next calls take them without a lock or a read).
+    READ_QUANTA = 8
     #: What the child's ``prepare`` gave (:func:`shared_source`), one float per layer.
     prepared: tuple[float, ...] = ()
 
@@ -452,6 +455,8 @@ class SharedSource:
         self._released = 0  # quanta the mix has taken (its ring slots are free again)
         self._error: BaseException | None = None
         self._stop = False
+        #: Quanta read ahead by :meth:`get`: the index of the first, and the quanta.
+        self._batch: tuple[int, np.ndarray] = (0, np.empty((0, 2, QUANTUM), dtype=np.float32))
         self._thread = threading.Thread(target=self._drain, name="sonora-spool", daemon=True)
         self._thread.start()
 
@@ -511,9 +516,13 @@ class SharedSource:
             first += k
 
     def get(self, index: int) -> np.ndarray:
-        """Quantum ``index`` (float32 ``(2, QUANTUM)``, a new array), waiting for it."""
+        """Quantum ``index`` (float32 ``(2, QUANTUM)``, handed out once), waiting for it."""
         if not 0 <= index < self.quanta:
             raise RuntimeError(f"quantum {index} is past the {self.quanta} the child renders")
+        first, batch = self._batch
+        if first <= index < first + len(batch):  # read with an earlier quantum
+            self._batch = (index + 1, batch[index + 1 - first :])
+            return batch[index - first]
         with self._cond:
             while self._written <= index and self._error is None and not self._stop:
                 self._cond.wait()
@@ -525,16 +534,20 @@ class SharedSource:
                 raise RuntimeError("the source render was stopped")
             if index < self._released or index - self._released >= self._cap:
                 raise RuntimeError(f"quantum {index} is no longer in the ring")
-        q = np.empty((2, QUANTUM), dtype=np.float32)
-        view = memoryview(q).cast("B")
-        offset = (index % self._cap) * _QUANTUM_BYTES
+            slot = index % self._cap
+            # the quanta already here, up to READ_QUANTA and the ring's wrap, in one read
+            k = min(self.READ_QUANTA, self._written - index, self._cap - slot)
+        batch = np.empty((k, 2, QUANTUM), dtype=np.float32)
+        view = memoryview(batch).cast("B")
+        offset = slot * _QUANTUM_BYTES
         done = 0
-        while done < _QUANTUM_BYTES:
+        while done < len(view):
             n = os.preadv(self._fd, [view[done:]], offset + done)
             if n <= 0:  # pragma: no cover - a temporary file cannot shrink
                 raise RuntimeError("the source spool was truncated")
             done += n
-        return q
+        self._batch = (index + 1, batch[1:])
+        return batch[0]
 
     def tap(self) -> Callable[[int], np.ndarray]:
         """A feed for another mix: quanta 0, 1, 2... of the stream, left in the ring."""
