@@ -417,7 +417,9 @@ class SharedSource:
     quanta kept in an unlinked temporary file (page cache, not this process's memory),
     so the child never waits while the parent reads the start of the session twice:
     first through :meth:`tap` (a calibration pass over the first ``ahead_quanta``),
-    then as the mix's own source.
+    then as the mix's own source.  Both sides move several quanta per system call
+    when they are there (:attr:`DRAIN_QUANTA`, :attr:`READ_QUANTA`): the drain thread
+    shares the GIL with the master stage, and catches up in one read.
 
     Parameters
     ----------
