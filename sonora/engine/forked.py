@@ -417,7 +417,9 @@ class SharedSource:
     quanta kept in an unlinked temporary file (page cache, not this process's memory),
     so the child never waits while the parent reads the start of the session twice:
     first through :meth:`tap` (a calibration pass over the first ``ahead_quanta``),
-    then as the mix's own source.
+    then as the mix's own source.  Both sides move several quanta per system call
+    when they are there (:attr:`DRAIN_QUANTA`, :attr:`READ_QUANTA`): the drain thread
+    shares the GIL with the master stage, and catches up in one read.
 
     Parameters
     ----------
@@ -433,6 +435,11 @@ class SharedSource:
 
     #: Quanta the child may run ahead of the mix once the tap is done (~5.5 s at 48 kHz).
     SLACK_QUANTA = 64
+    #: Most quanta the drain thread moves from the pipe to the ring per read.
+    DRAIN_QUANTA = 16
+    #: Most quanta :meth:`get` reads from the ring at once (those already there; the
+    #: next calls take them without a lock or a read).
+    READ_QUANTA = 8
     #: What the child's ``prepare`` gave (:func:`shared_source`), one float per layer.
     prepared: tuple[float, ...] = ()
 
@@ -450,39 +457,74 @@ class SharedSource:
         self._released = 0  # quanta the mix has taken (its ring slots are free again)
         self._error: BaseException | None = None
         self._stop = False
+        #: Quanta read ahead by :meth:`get`: the index of the first, and the quanta.
+        self._batch: tuple[int, np.ndarray] = (0, np.empty((0, 2, QUANTUM), dtype=np.float32))
         self._thread = threading.Thread(target=self._drain, name="sonora-spool", daemon=True)
         self._thread.start()
 
     def _drain(self) -> None:
-        buf = np.empty(_QUANTUM_BYTES, dtype=np.uint8)
+        # Reads whatever the pipe holds (up to DRAIN_QUANTA quanta) per call and writes
+        # the whole quanta to the ring: when this thread waits for the GIL (the main
+        # thread runs the master stage), it catches up in one read instead of one
+        # read, one write and two locks per quantum.
+        q_bytes = _QUANTUM_BYTES
+        buf = np.empty(self.DRAIN_QUANTA * q_bytes, dtype=np.uint8)
         view = memoryview(buf)
+        have = 0  # bytes read and not yet in the ring
+        i = 0  # quanta in the ring
         try:
-            for i in range(self.quanta):
+            while i < self.quanta:
                 with self._cond:
                     while i - self._released >= self._cap and not self._stop:
                         self._cond.wait()
                     if self._stop:
                         return
-                if not _read_exactly(self._src, view):
-                    raise RuntimeError(
-                        f"the render process stopped after {i} of {self.quanta} quanta"
-                    )
-                offset = (i % self._cap) * _QUANTUM_BYTES
-                done = 0
-                while done < _QUANTUM_BYTES:
-                    done += os.pwrite(self._fd, view[done:], offset + done)
+                    room = self._cap - (i - self._released)
+                want = min(room, self.quanta - i, self.DRAIN_QUANTA) * q_bytes
+                if have < q_bytes:  # one read: whatever the pipe holds, up to `want`
+                    n = self._src.readinto(view[have:want])
+                    if not n:
+                        raise RuntimeError(
+                            f"the render process stopped after {i} of {self.quanta} quanta"
+                        )
+                    have += n
+                    if have < q_bytes:
+                        continue
+                k = min(have, want) // q_bytes
+                self._put(i, view[: k * q_bytes])
+                rest = have - k * q_bytes
+                if rest:
+                    buf[:rest] = buf[k * q_bytes : have]
+                have = rest
+                i += k
                 with self._cond:
-                    self._written = i + 1
+                    self._written = i
                     self._cond.notify_all()
         except BaseException as exc:  # handed to the reader
             with self._cond:
                 self._error = exc
                 self._cond.notify_all()
 
+    def _put(self, first: int, data: memoryview) -> None:
+        """Write whole quanta ``first, first + 1...`` to their ring slots."""
+        while data:
+            slot = first % self._cap
+            k = min(len(data) // _QUANTUM_BYTES, self._cap - slot)  # up to the wrap
+            chunk, data = data[: k * _QUANTUM_BYTES], data[k * _QUANTUM_BYTES :]
+            offset = slot * _QUANTUM_BYTES
+            done = 0
+            while done < len(chunk):
+                done += os.pwrite(self._fd, chunk[done:], offset + done)
+            first += k
+
     def get(self, index: int) -> np.ndarray:
-        """Quantum ``index`` (float32 ``(2, QUANTUM)``, a new array), waiting for it."""
+        """Quantum ``index`` (float32 ``(2, QUANTUM)``, handed out once), waiting for it."""
         if not 0 <= index < self.quanta:
             raise RuntimeError(f"quantum {index} is past the {self.quanta} the child renders")
+        first, batch = self._batch
+        if first <= index < first + len(batch):  # read with an earlier quantum
+            self._batch = (index + 1, batch[index + 1 - first :])
+            return batch[index - first]
         with self._cond:
             while self._written <= index and self._error is None and not self._stop:
                 self._cond.wait()
@@ -494,16 +536,20 @@ class SharedSource:
                 raise RuntimeError("the source render was stopped")
             if index < self._released or index - self._released >= self._cap:
                 raise RuntimeError(f"quantum {index} is no longer in the ring")
-        q = np.empty((2, QUANTUM), dtype=np.float32)
-        view = memoryview(q).cast("B")
-        offset = (index % self._cap) * _QUANTUM_BYTES
+            slot = index % self._cap
+            # the quanta already here, up to READ_QUANTA and the ring's wrap, in one read
+            k = min(self.READ_QUANTA, self._written - index, self._cap - slot)
+        batch = np.empty((k, 2, QUANTUM), dtype=np.float32)
+        view = memoryview(batch).cast("B")
+        offset = slot * _QUANTUM_BYTES
         done = 0
-        while done < _QUANTUM_BYTES:
+        while done < len(view):
             n = os.preadv(self._fd, [view[done:]], offset + done)
             if n <= 0:  # pragma: no cover - a temporary file cannot shrink
                 raise RuntimeError("the source spool was truncated")
             done += n
-        return q
+        self._batch = (index + 1, batch[1:])
+        return batch[0]
 
     def tap(self) -> Callable[[int], np.ndarray]:
         """A feed for another mix: quanta 0, 1, 2... of the stream, left in the ring."""

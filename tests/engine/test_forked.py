@@ -308,3 +308,45 @@ def test_layer_trims_in_two_processes_are_the_serial_ones_to_the_bit() -> None:
     build_module.cal._source_lufs.cache_clear()
     one = build_module._trims(scene, 7, 48_000, -23.0, 1)
     assert two == one and len(one) == 2
+
+
+@pytest.mark.parametrize("chunk_bytes", [1000, 32768, 3 * 32768 + 5])
+def test_the_shared_source_hands_out_every_quantum_in_order_however_it_arrives(
+    chunk_bytes: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ring takes what the pipe holds (whole quanta, split at its wrap) and
+    ``get`` reads several quanta at once: a small ring (5 quanta), a tap of 3 and
+    writes cut anywhere still give quanta 0, 1, 2... each exactly once."""
+    from sonora.engine.base import QUANTUM
+    from sonora.engine.forked import SharedSource
+
+    monkeypatch.setattr(SharedSource, "SLACK_QUANTA", 2)
+    quanta = 40
+    data = np.concatenate(
+        [np.full((2, QUANTUM), q + 0.5, dtype=np.float32) for q in range(quanta)], axis=1
+    )
+    data = np.stack(np.split(data, quanta, axis=1)).tobytes()  # quantum after quantum
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the "render process": the same bytes, cut into odd writes
+        os.close(r)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(w, view[:chunk_bytes]) :]
+        os._exit(0)
+    os.close(w)
+    shared = SharedSource(r, quanta, 3, str(tmp_path))
+    try:
+        tap = shared.tap()
+        assert [float(tap(0)[0, 0]) for _ in range(3)] == [0.5, 1.5, 2.5]
+        feed = shared.consume()
+        got = [feed(0) for _ in range(quanta)]
+    finally:
+        assert shared.close()
+        shared._finish()
+        assert os.waitpid(pid, 0)[1] == 0
+    for q, block in enumerate(got):
+        assert block.shape == (2, QUANTUM) and np.all(block == q + 0.5)
+    got[0][:] = -1.0  # each quantum is its own: writing one leaves the next alone
+    assert np.all(got[1] == 1.5)
+    assert list(tmp_path.iterdir()) == []

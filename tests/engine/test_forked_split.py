@@ -170,3 +170,11 @@ def test_partition_evens_out_the_two_processes() -> None:
     assert partition(100 * us, 400 * us, [75 * us, 75 * us]) == ()
     # the child always keeps one layer, however cheap its fixed work
     assert len(partition(0.0, 0.0, [1 * us, 1 * us, 1 * us])) <= 2
+
+
+def test_a_helper_is_charged_its_layers_own_cost() -> None:
+    # a bowl bath: the render process's reverb 2.1, a bowl 4.5 and a brown noise 0.85
+    # (ms per quantum scaled): with the parent's 1.3x the bowl stayed beside the
+    # reverb; a helper is a process of its own, so the costlier layer moves
+    assert partition(2.1, 0.0, [4.5, 0.85], moved_factor=1.0) == (0,)
+    assert partition(2.1, 0.0, [15.4, 0.85]) == (1,)  # the parent's 1.3x: it stays
