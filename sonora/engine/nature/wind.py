@@ -153,8 +153,8 @@ class Wind(Source):
 
     def _controls(self, t_s: float) -> tuple[float, ...]:
         """Wander, width, gust, pan, whistle pan at ``t_s``; gust 0.8 s before; next gust."""
-        c = self._control.at(np.array([t_s, t_s - 0.8, t_s + QUANTUM / self.sample_rate]))
-        (c_wander, _, _), (c_width, _, _), gusts, (c_pan, _, _), (c_wpan, _, _) = c.tolist()
+        c = self._control.values(t_s, t_s - 0.8, t_s + QUANTUM / self.sample_rate)
+        (c_wander, _, _), (c_width, _, _), gusts, (c_pan, _, _), (c_wpan, _, _) = c
         g_now, g_lag, g_next = (math.tanh(0.9 * g) for g in gusts)
         return (
             math.tanh(0.8 * c_wander),
