@@ -96,12 +96,12 @@ def _modal_events(
                 col = slice(j, j + 1)
                 if len(rows) == n:
                     gt = (glide_tau_s[:, col] * sr).astype(np.float32)
-                    rise = t - gt * (1.0 - np.exp(-t / gt))
-                    ph[:, j - j0] += (w[:, col] * glide[:, col].astype(np.float32)) * rise
+                    wg = w[:, col] * glide[:, col].astype(np.float32)
+                    ph[:, j - j0] += _glide_phase(t, gt, wg)
                 elif len(rows):
                     gt = (glide_tau_s[rows, col] * sr).astype(np.float32)
-                    rise = t - gt * (1.0 - np.exp(-t / gt))
-                    ph[rows, j - j0] += (w[rows, col] * glide[rows, col].astype(np.float32)) * rise
+                    wg = w[rows, col] * glide[rows, col].astype(np.float32)
+                    ph[rows, j - j0] += _glide_phase(t, gt, wg)
         if ph0 is not None:
             ph += ph0[:, js, None]
         np.sin(ph, out=ph)
@@ -131,6 +131,33 @@ def _modal_events(
         nf = min(max(frames // 8, 4), 96)
         out[r0:r1, frames - nf : frames] *= _fade_tail(nf)
     return out
+
+
+def _glide_phase(t: np.ndarray, gt: np.ndarray, wg: np.ndarray) -> np.ndarray:
+    """The glide's share of the phase, ``wg · (t − gt · (1 − exp(−t / gt)))``.
+
+    Parameters
+    ----------
+    t : numpy.ndarray
+        float32 ``(1, length)`` frame indices.
+    gt : numpy.ndarray
+        float32 ``(k, 1)`` glide time constants in frames.
+    wg : numpy.ndarray
+        float32 ``(k, 1)`` frequency (rad/frame) times relative rise.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(k, length)`` radians: the operations of that expression in its
+        order (so the same values), in one buffer instead of six temporaries.
+    """
+    r = np.divide(-t, gt)
+    np.exp(r, out=r)
+    np.subtract(1.0, r, out=r)
+    r *= gt
+    np.subtract(t, r, out=r)
+    np.multiply(wg, r, out=r)
+    return r
 
 
 #: Most elements of an ``(N, partials, length)`` float32 batch (256 KB).
