@@ -6,14 +6,11 @@ RT60 from the Schroeder curve (-5 to -25 dB, x3) of octave bands.
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
 from scipy import signal
 from scipy.ndimage import uniform_filter1d
 
-import sonora.engine.reverb as reverb_module
 from sonora.engine.reverb import Reverb, rt60_s
 
 SR = 48_000
@@ -129,51 +126,3 @@ def test_held_tones_near_the_split_ring_alike_on_both_sides() -> None:
         leans_db.append(10 * np.log10(np.mean(y[1] ** 2) / np.mean(y[0] ** 2)))
     assert max(np.abs(leans_db)) < 0.25
     assert np.mean(np.abs(leans_db)) < 0.1
-
-
-def _stereo_reference(r: Reverb, inner: np.ndarray) -> np.ndarray:
-    """:meth:`Reverb._stereo` as it was before both channels shared one pass (the
-    side tails channel by channel), run on ``r``'s state: ``(2, m + 1)``."""
-    m, h = r.INNER_BLOCK, r._hist_len
-    wet = r._tail.process(inner)
-    turned = wet[None, :].copy()
-    reverb_module._kernel()(r._allpass_sos32, turned, r._allpass_zi)
-    hbuf = r._high
-    hbuf[:h] = hbuf[m:]
-    high = hbuf[h:]
-    np.subtract(wet, turned[0], out=high)
-    low = np.add(wet, turned[0], out=turned[0])
-    frame = r._start + r._inner_done * r.factor + r.latency_frames
-    r._inner_done += m
-    span = m * r.factor
-    base0, base1 = r._mod_delay(frame), r._mod_delay(frame + span)
-    late0, late1 = r._side_share(frame), r._side_share(frame + span)
-    lr = r._lr
-    lr[:, 0] = lr[:, m]
-    for ch, (a0, a1) in enumerate(((late0, late1), (1.0 - late0, 1.0 - late1))):
-        d0 = base0 + r._side * a0
-        d1 = base1 + r._side * a1
-        pos = r._steps * (1.0 - (d1 - d0) / m)
-        pos += h - d0
-        i = pos.astype(np.int64)
-        frac = (pos - i).astype(np.float32)
-        here = hbuf[i]
-        side = lr[ch, 1:]
-        np.subtract(hbuf[1:][i], here, out=side)
-        side *= frac
-        side += here
-        side += low
-    return lr
-
-
-def test_both_side_tails_in_one_pass_are_the_channel_by_channel_samples() -> None:
-    """Across a side swap and the wander (a start 3.7 s in, 40 inner blocks)."""
-    r = Reverb(room_size=0.8, damping=0.5, wet_level=1.0, sample_rate=SR)
-    r.start_at(int(3.7 * SR))
-    ref = copy.deepcopy(r)
-    rng = np.random.default_rng(4)
-    for _ in range(40):
-        x = rng.standard_normal(r.INNER_BLOCK).astype(np.float32)
-        mine = r._stereo(x)
-        np.testing.assert_array_equal(mine, _stereo_reference(ref, x))
-    assert np.abs(mine).max() > 0.01
