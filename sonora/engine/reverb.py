@@ -365,8 +365,6 @@ class Reverb(Effect):
         longest *= self._inner_rate
         self._hist_len = int(np.ceil(longest)) + 2
         self._steps = np.arange(self.INNER_BLOCK, dtype=np.float64)
-        # Per channel: the read position's step per frame and its start (float64 (2, 1)).
-        self._slope_offset = (np.empty((2, 1)), np.empty((2, 1)))
         self._start = 0
         self.reset()
 
@@ -486,23 +484,19 @@ class Reverb(Effect):
         late0, late1 = self._side_share(frame), self._side_share(frame + span)
         lr = self._lr
         lr[:, 0] = lr[:, m]
-        # Both channels at once, row by row the same operations as channel by channel.
-        slope, offset = self._slope_offset
         for ch, (a0, a1) in enumerate(((late0, late1), (1.0 - late0, 1.0 - late1))):
             d0 = base0 + self._side * a0
             d1 = base1 + self._side * a1
-            slope[ch, 0] = 1.0 - (d1 - d0) / m
-            offset[ch, 0] = h - d0
-        pos = self._steps * slope
-        pos += offset
-        i = pos.astype(np.int64)  # pos > 0: truncation is the floor
-        frac = (pos - i).astype(np.float32)
-        here = hbuf[i]
-        side = lr[:, 1:]
-        np.subtract(hbuf[1:][i], here, out=side)
-        side *= frac
-        side += here
-        side += low
+            pos = self._steps * (1.0 - (d1 - d0) / m)
+            pos += h - d0
+            i = pos.astype(np.int64)  # pos > 0: truncation is the floor
+            frac = (pos - i).astype(np.float32)
+            here = hbuf[i]
+            side = lr[ch, 1:]
+            np.subtract(hbuf[1:][i], here, out=side)
+            side *= frac
+            side += here
+            side += low
         return lr
 
     def _allpass_fallback(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover
