@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import sonora.engine.nature._modal as modal_module
 import sonora.engine.nature.rain as rain_module
 from sonora.engine.base import QUANTUM
 from sonora.engine.nature import Rain
@@ -100,9 +101,14 @@ def _events_reference(
 
 
 @pytest.mark.parametrize("share", [0.0, 0.3, 1.0])
-def test_modal_events_skip_only_zero_glides_bit_for_bit(share: float) -> None:
+@pytest.mark.parametrize("batch", [1 << 16, 2 * 23 * 900, 1])
+def test_modal_events_skip_only_zero_glides_bit_for_bit(
+    share: float, batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Events and partials with no glide skip its work; every sample is still the
-    plain formula's (the glide of 0 added exactly nothing)."""
+    plain formula's (the glide of 0 added exactly nothing), whether the partials are
+    synthesised all at once, two and then one, or one by one (``_BATCH_ELEMENTS``)."""
+    monkeypatch.setattr(modal_module, "_BATCH_ELEMENTS", batch)
     rng = np.random.default_rng(7)
     n, m, sr, length = 23, 3, 48_000, 900
     freqs = 300.0 + 4000.0 * rng.random((n, m))

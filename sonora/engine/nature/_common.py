@@ -425,9 +425,20 @@ class _Tails:
 
 
 def _pan_arrays(pan: np.ndarray) -> np.ndarray:
-    """Equal-power pan gains ``(2, N)``, unity at the centre; ``pan`` in [-1, 1]."""
-    a = (np.clip(pan, -1.0, 1.0) + 1.0) * (0.25 * math.pi)
-    return np.stack([np.cos(a), np.sin(a)]) * _SQRT2
+    """Equal-power pan gains ``(2, N)``, unity at the centre; ``pan`` in [-1, 1].
+
+    (Clipped by ``minimum``/``maximum``, written into one array: the values of
+    ``np.stack([cos, sin]) * √2`` after ``np.clip``, with fewer calls and copies.)
+    """
+    a = np.maximum(pan, -1.0)
+    np.minimum(a, 1.0, out=a)
+    a += 1.0
+    a *= 0.25 * math.pi
+    out = np.empty((2, *a.shape))
+    np.cos(a, out=out[0])
+    np.sin(a, out=out[1])
+    out *= _SQRT2
+    return out
 
 
 def _scatter_events(
@@ -489,10 +500,17 @@ def _ticks(
     """
     sr = sample_rate
     v = rng.random((count, 5))
-    f = low_hz * 2.0 ** (octaves * v[:, 0])
-    freqs = np.minimum(np.stack([f, f * (1.3 + 0.8 * v[:, 1])], axis=1), 0.42 * sr)
-    t1 = tau_s[0] + (tau_s[1] - tau_s[0]) * v[:, 2]
-    taus = np.stack([t1, 0.8 * t1], axis=1)
+    # (columns filled in place: the values of np.stack, without its copies)
+    freqs = np.empty((count, 2))
+    f = np.multiply(v[:, 0], octaves, out=freqs[:, 0])
+    np.power(2.0, f, out=f)
+    f *= low_hz
+    np.multiply(f, 1.3 + 0.8 * v[:, 1], out=freqs[:, 1])
+    np.minimum(freqs, 0.42 * sr, out=freqs)
+    taus = np.empty((count, 2))
+    t1 = np.multiply(v[:, 2], tau_s[1] - tau_s[0], out=taus[:, 0])
+    t1 += tau_s[0]
+    np.multiply(t1, 0.8, out=taus[:, 1])
     e0 = 0.004 * sr
     amps = np.sqrt(0.5 * 4.0 * e0 / (taus * sr))
     return _modal_events(

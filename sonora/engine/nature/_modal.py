@@ -66,47 +66,58 @@ def _modal_events(
     n, m = freqs_hz.shape
     sr = float(sample_rate)
     t = _time_row(length, sample_rate)
-    out = np.empty((n, length), dtype=np.float32) if m else np.zeros((n, length), np.float32)
-    ph = np.empty((n, length), dtype=np.float32)
-    env = np.empty((n, length), dtype=np.float32)
-    # Frequencies and rates in cycles and nepers per frame (float32 arithmetic).
+    # Several partials at once, (N, g, length), as long as that fits a cache (rain's
+    # batches of many long events go partial by partial): each element is computed
+    # by the same float32 operations as partial by partial, so the same samples, in
+    # a few numpy calls instead of a few per partial.
+    step = max(1, min(m, _BATCH_ELEMENTS // max(n * length, 1)))
+    t3 = t[None]  # (1, 1, length)
     w = (freqs_hz * (2.0 * math.pi / sr)).astype(np.float32)
     neg_rate = (-1.0 / (taus_s * sr)).astype(np.float32)
     log_amp = np.log(np.maximum(amps, 1e-30)).astype(np.float32)
     ph0 = None if phases is None else phases.astype(np.float32)
-    # Only the events whose glide is not 0 do the glide's work: a glide of 0 would add
-    # ``(w · 0) · rise``, a zero, which leaves every phase exactly as it is.
-    gliding = (
-        [None] * m
-        if glide is None or glide_tau_s is None
-        else [np.flatnonzero(glide[:, j] != 0.0) for j in range(m)]
-    )
-    for j in range(m):
-        np.multiply(t, w[:, j : j + 1], out=ph)
-        rows = gliding[j]
-        if rows is not None and len(rows) == n:
-            assert glide is not None and glide_tau_s is not None
-            gt = (glide_tau_s[:, j : j + 1] * sr).astype(np.float32)
-            rise = t - gt * (1.0 - np.exp(-t / gt))
-            ph += (w[:, j : j + 1] * glide[:, j : j + 1].astype(np.float32)) * rise
-        elif rows is not None and len(rows):
-            assert glide is not None and glide_tau_s is not None
-            col = slice(j, j + 1)
-            gt = (glide_tau_s[rows, col] * sr).astype(np.float32)
-            rise = t - gt * (1.0 - np.exp(-t / gt))
-            ph[rows] += (w[rows, col] * glide[rows, col].astype(np.float32)) * rise
+    out = np.empty((n, length), dtype=np.float32) if m else np.zeros((n, length), np.float32)
+    buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # reused, by partials per batch
+    for j0 in range(0, m, step):
+        js = slice(j0, min(j0 + step, m))
+        g = js.stop - j0
+        if g not in buffers:
+            buffers[g] = (
+                np.empty((n, g, length), dtype=np.float32),
+                np.empty((n, g, length), dtype=np.float32),
+            )
+        ph, env = buffers[g]
+        np.multiply(t3, w[:, js, None], out=ph)
+        # Only the events whose glide is not 0 do the glide's work: a glide of 0 would
+        # add ``(w · 0) · rise``, a zero, which leaves every phase exactly as it is.
+        if glide is not None and glide_tau_s is not None:
+            for j in range(js.start, js.stop):
+                rows = np.flatnonzero(glide[:, j] != 0.0)
+                col = slice(j, j + 1)
+                if len(rows) == n:
+                    gt = (glide_tau_s[:, col] * sr).astype(np.float32)
+                    wg = w[:, col] * glide[:, col].astype(np.float32)
+                    ph[:, j - j0] += _glide_phase(t, gt, wg)
+                elif len(rows):
+                    gt = (glide_tau_s[rows, col] * sr).astype(np.float32)
+                    wg = w[rows, col] * glide[rows, col].astype(np.float32)
+                    ph[rows, j - j0] += _glide_phase(t, gt, wg)
         if ph0 is not None:
-            ph += ph0[:, j : j + 1]
+            ph += ph0[:, js, None]
         np.sin(ph, out=ph)
         # amp * exp(-t / tau) as one exp.
-        np.multiply(t, neg_rate[:, j : j + 1], out=env)
-        env += log_amp[:, j : j + 1]
+        np.multiply(t3, neg_rate[:, js, None], out=env)
+        env += log_amp[:, js, None]
         np.exp(env, out=env)
-        if j:
-            env *= ph
-            out += env
-        else:  # the first partial is written, not added to zeros (0 + v is v)
-            np.multiply(env, ph, out=out)
+        if j0 == 0 and g == 1:  # the first partial is written, not added to zeros
+            np.multiply(env, ph, out=out[:, None, :])
+            continue
+        env *= ph
+        for j in range(g):  # (0 + v is v: the first is copied, the others added in order)
+            if j0 == 0 and j == 0:
+                out[...] = env[:, 0]
+            else:
+                out += env[:, j]
     # The attack only matters for its first few time constants.
     att = np.asarray(attack_s, dtype=np.float64).reshape(-1, 1)  # (N, 1) or (1, 1)
     if groups is None:
@@ -121,6 +132,36 @@ def _modal_events(
         out[r0:r1, frames - nf : frames] *= _fade_tail(nf)
     return out
 
+
+def _glide_phase(t: np.ndarray, gt: np.ndarray, wg: np.ndarray) -> np.ndarray:
+    """The glide's share of the phase, ``wg · (t − gt · (1 − exp(−t / gt)))``.
+
+    Parameters
+    ----------
+    t : numpy.ndarray
+        float32 ``(1, length)`` frame indices.
+    gt : numpy.ndarray
+        float32 ``(k, 1)`` glide time constants in frames.
+    wg : numpy.ndarray
+        float32 ``(k, 1)`` frequency (rad/frame) times relative rise.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(k, length)`` radians: the operations of that expression in its
+        order (so the same values), in one buffer instead of six temporaries.
+    """
+    r = np.divide(-t, gt)
+    np.exp(r, out=r)
+    np.subtract(1.0, r, out=r)
+    r *= gt
+    np.subtract(t, r, out=r)
+    np.multiply(wg, r, out=r)
+    return r
+
+
+#: Most elements of an ``(N, partials, length)`` float32 batch (256 KB).
+_BATCH_ELEMENTS = 1 << 16
 
 _TIME_ROWS: dict[int, np.ndarray] = {}
 

@@ -79,17 +79,6 @@ def _rain_bed(sample_rate: int) -> _Bank:
     return _noise_bank(make_rng(_BANK_SEED, "rain", "bed"), n, sr, np.array(classes))
 
 
-def _pans(pan: np.ndarray) -> np.ndarray:
-    """:func:`~sonora.engine.nature._common._pan_arrays` without np.stack's copies
-    (the same values): equal-power gains ``(2, N)`` for ``pan`` in [-1, 1]."""
-    a = (np.clip(pan, -1.0, 1.0) + 1.0) * (0.25 * math.pi)
-    out = np.empty((2, *a.shape))
-    np.cos(a, out=out[0])
-    np.sin(a, out=out[1])
-    out *= math.sqrt(2.0)
-    return out
-
-
 class Rain(Source):
     """Rain: a soft hiss, a far wash of small drops, and distinct near drops.
 
@@ -381,7 +370,7 @@ class Rain(Source):
             phases=u[:, 3:6] * (2.0 * math.pi),
             groups=groups,
         )
-        pans = _pans(0.85 * (2.0 * ev[:, 2] - 1.0))
+        pans = _pan_arrays(0.85 * (2.0 * ev[:, 2] - 1.0))
         for (r0, r1, frames), q in zip(groups, (q for q in quanta if q["count"]), strict=True):
             g = grains[r0:r1, :frames]
             # max |grain| as two reductions, without an |grains| copy (exact, as abs is)

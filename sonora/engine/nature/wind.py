@@ -87,6 +87,16 @@ def _wind_tables(sample_rate: int) -> tuple[_Bank, np.ndarray]:
     return bank, table
 
 
+@lru_cache(maxsize=2)
+def _whistle_parts(sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """The whistle table's real and imaginary parts as contiguous float32 arrays."""
+    table = _wind_tables(sample_rate)[1]
+    re, im = np.ascontiguousarray(table.real), np.ascontiguousarray(table.imag)
+    re.setflags(write=False)
+    im.setflags(write=False)
+    return re, im
+
+
 class Wind(Source):
     """Wind: noise through a wandering band-pass, with gusts, a whistle and leaves.
 
@@ -150,11 +160,16 @@ class Wind(Source):
         self._whistle_tail = np.zeros((2, _XFADE), dtype=np.float32)
         self._tails = _Tails(int(self._RUSTLE_LEN_S * sr))
         self._t_span = (np.arange(_SPAN) / sr).astype(np.float32)
+        self._t_span2 = self._t_span * self._t_span
+        self._whistle_re, self._whistle_im = _whistle_parts(sr)
+        # Scratch of the whistle: phase, cos, sin, the pair, a product, both channels.
+        self._scratch = np.empty((6, _SPAN), dtype=np.float32)
+        self._ws = np.empty((2, _SPAN), dtype=np.float32)
 
     def _controls(self, t_s: float) -> tuple[float, ...]:
         """Wander, width, gust, pan, whistle pan at ``t_s``; gust 0.8 s before; next gust."""
-        c = self._control.at(np.array([t_s, t_s - 0.8, t_s + QUANTUM / self.sample_rate]))
-        (c_wander, _, _), (c_width, _, _), gusts, (c_pan, _, _), (c_wpan, _, _) = c.tolist()
+        c = self._control.values(t_s, t_s - 0.8, t_s + QUANTUM / self.sample_rate)
+        (c_wander, _, _), (c_width, _, _), gusts, (c_pan, _, _), (c_wpan, _, _) = c
         g_now, g_lag, g_next = (math.tanh(0.9 * g) for g in gusts)
         return (
             math.tanh(0.8 * c_wander),
@@ -252,25 +267,35 @@ class Wind(Source):
         ``w_gain``: linear gain; ``wpan``: mirrored pan position (-1 to 1).
         """
         sr = self.sample_rate
-        wt = self._whistle_table
         t = self._t_span
-        # Frequency glides linearly from f0 to f1 over the quantum: phase in closed form.
+        phase, cos_p, sin_p, w, wq, tmp = self._scratch
+        # Frequency glides linearly from f0 to f1 over the quantum: phase in closed form,
+        # ph0 + 2 pi (f0 t + slope / 2 t^2) (in place, the same float32 operations).
         slope = (f1 - f0) / (QUANTUM / sr)
-        phase = np.float32(ph0) + np.float32(2.0 * math.pi) * (
-            np.float32(f0) * t + np.float32(0.5 * slope) * (t * t)
-        )
-        z = wt[start : start + _SPAN]
-        cos_p, sin_p = np.cos(phase), np.sin(phase)
-        w = z.real * cos_p - z.imag * sin_p
+        np.multiply(t, np.float32(f0), out=phase)
+        np.multiply(np.float32(0.5 * slope), self._t_span2, out=tmp)
+        phase += tmp
+        phase *= np.float32(2.0 * math.pi)
+        phase += np.float32(ph0)
+        # The table's real and imaginary parts as contiguous float32 (the same values).
+        zr = self._whistle_re[start : start + _SPAN]
+        zi = self._whistle_im[start : start + _SPAN]
+        np.cos(phase, out=cos_p)
+        np.sin(phase, out=sin_p)
+        np.multiply(zr, cos_p, out=w)
+        w -= np.multiply(zi, sin_p, out=tmp)
         # Its quadrature: the same narrow band a quarter-cycle on, uncorrelated with
         # ``w`` at every instant and with the same envelope.  Panning the pair in
         # mirror (w at +wpan, wq at -wpan) moves the whistle across the image while
         # each side always receives gl^2 + gr^2 = 2 times the whistle's power.
-        wq = z.real * sin_p + z.imag * cos_p
+        np.multiply(zr, sin_p, out=wq)
+        wq += np.multiply(zi, cos_p, out=tmp)
         wl, wr = _pan_gains(wpan)
-        ws = np.stack(
-            [(w_gain * wl) * w + (w_gain * wr) * wq, (w_gain * wr) * w + (w_gain * wl) * wq]
-        )
+        ws = self._ws
+        np.multiply(w, w_gain * wl, out=ws[0])
+        ws[0] += np.multiply(wq, w_gain * wr, out=tmp)
+        np.multiply(w, w_gain * wr, out=ws[1])
+        ws[1] += np.multiply(wq, w_gain * wl, out=tmp)
         ws[:, :_XFADE] *= _FADE_IN
         ws[:, :_XFADE] += self._whistle_tail
         self._whistle_tail = ws[:, QUANTUM:] * _FADE_OUT

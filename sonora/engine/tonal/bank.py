@@ -440,14 +440,19 @@ class _Bank:
         q, k = self.q, self._k
         w0, w1 = self._omega0[:ng], self.omega[:ng]
         c = self.c[:ng]
-        phase = (
-            np.angle(c)[:, None]
-            + np.multiply.outer(w0, k)
-            + np.multiply.outer(w1 - w0, k * k / (2 * q))
-        )
-        env = np.abs(c)[:, None] * np.exp(np.multiply.outer(-self.alpha[:ng], k))
-        env *= g0[:, None] + np.multiply.outer(g1 - g0, k / q)
-        y = np.sin(phase) * env
+        # (In place where the order of operations allows: the same values.)
+        phase = np.multiply.outer(w0, k)
+        np.add(np.angle(c)[:, None], phase, out=phase)
+        phase += np.multiply.outer(w1 - w0, k * k / (2 * q))
+        ramp = np.multiply.outer(g1 - g0, k / q)
+        ramp += g0[:, None]
+        if self.alpha[:ng].any():
+            env = np.abs(c)[:, None] * np.exp(np.multiply.outer(-self.alpha[:ng], k))
+            env *= ramp
+        else:  # steady partials (the drone's): exp(0) is 1, and |c| · 1 is |c|
+            env = np.multiply(np.abs(c)[:, None], ramp, out=ramp)
+        y = np.sin(phase, out=phase)
+        y *= env
         self.c[:ng] = c * np.exp(-self.alpha[:ng] * q + 1j * (w0 + w1) * (q / 2))
         return (self.pan[:ng].T @ y).astype(np.float32)
 
