@@ -1,8 +1,9 @@
 """Structured logs: one JSON object per line (``SONORA_LOG_FORMAT=json``).
 
 For log shippers (journald -> Loki, Vector, Fluent Bit): every record has ``ts`` (UTC,
-ISO 8601), ``level``, ``logger``, ``msg``, ``pid`` and, when there was one, ``exc`` (the traceback);
-a web request's unhandled error also has ``request_id`` (the id its 500 answer names).
+ISO 8601), ``level``, ``logger``, ``msg``, ``pid`` and, when there was one, ``exc`` (the
+traceback); a web request's unhandled error also has ``request_id`` (the id its 500
+answer names, :mod:`sonora.web.errors`).
 """
 
 from __future__ import annotations
