@@ -88,6 +88,8 @@ class ErrorLog(HttpMiddleware):
                 raise
             await self._failed(scope, receive, send, started, exc)
         except BaseException as exc:  # Exception and groups of them
+            if _really_cancelled():  # shutting down: whatever it raised, let it end
+                raise
             if started and isinstance(exc, OSError):  # the socket went away under a send
                 log.debug("the client went away from %s %s: %r", scope["method"], _path(scope), exc)
                 return
