@@ -46,8 +46,13 @@ def load_sosfilt_kernel() -> Callable[..., Any] | None:
     import sys
 
     name = "scipy.signal._sosfilt"
-    if name in sys.modules:  # scipy.signal already imported elsewhere: reuse it
-        return getattr(sys.modules[name], "_sosfilt", None)
+    # scipy.signal already imported elsewhere: reuse it.  Not when another thread is
+    # importing it right now: the module is in sys.modules before its functions are, and
+    # taking None from it here made the first render of a fresh server process fall back
+    # for good (a 500 on a resumed stream under load); it is loaded below instead.
+    kernel = getattr(sys.modules.get(name), "_sosfilt", None)
+    if kernel is not None:
+        return kernel  # type: ignore[no-any-return]
     try:
         spec = importlib.util.find_spec("scipy")
         if spec is None or spec.origin is None:

@@ -502,8 +502,10 @@ class Reverb(Effect):
     def _allpass_fallback(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover
         from scipy import signal
 
-        y, zi = signal.sosfilt(self._allpass_sos, x, axis=-1, zi=self._allpass_zi[0])
-        self._allpass_zi = zi[None, :, :].astype(np.float32)
+        # The kernel's state is (channels, sections, 2); sosfilt's (sections, channels, 2).
+        zi0 = self._allpass_zi.transpose(1, 0, 2).astype(np.float64)
+        y, zi = signal.sosfilt(self._allpass_sos, x, axis=-1, zi=zi0)
+        self._allpass_zi = np.ascontiguousarray(zi.transpose(1, 0, 2), dtype=np.float32)
         return y.astype(np.float32)
 
     def process(self, block: np.ndarray) -> np.ndarray:

@@ -337,6 +337,9 @@ def create_app(settings: Settings | Core | None = None) -> FastAPI:
     app.state.metrics = Metrics(core)
     app.include_router(ops_router)
     app.add_middleware(DatabaseUnavailable)  # a database down: 503, not 500
+    from sonora.web.errors import ErrorLog
+
+    app.add_middleware(ErrorLog)  # any other error: logged, 500 JSON with a request id
     app.add_middleware(MetricsMiddleware)  # outermost: counts the 503s too
     return app
 

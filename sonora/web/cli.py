@@ -10,13 +10,13 @@ Examples
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from sonora.cli.options import whole_number_in
 
-__all__ = ["serve_command"]
+__all__ = ["serve_command", "text_log_config"]
 
 
 def serve_command(
@@ -70,8 +70,9 @@ def serve_command(
 
     limit_native_threads(1)
     app = create_app(Core(settings))
-    from sonora.core.logs import log_config
+    from sonora.core.logs import log_config, log_thread_errors
 
+    log_thread_errors()  # a worker thread's uncaught error: logged with its traceback
     uvicorn.run(
         app,
         host=settings.host,
@@ -79,8 +80,35 @@ def serve_command(
         log_level=settings.log_level,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
-        **({"log_config": log_config(settings.log_level)} if settings.log_format == "json" else {}),
+        log_config=(
+            log_config(settings.log_level)
+            if settings.log_format == "json"
+            else text_log_config(settings.log_level)
+        ),
     )
+
+
+def text_log_config(level: str = "info") -> dict[str, Any]:
+    """uvicorn's own plain log configuration, with Sonora's loggers (``sonora.*``, at
+    ``level``) and every other library's warnings and errors on the same stream.
+
+    Without it, only uvicorn's loggers have a handler: Sonora's records (among them the
+    tracebacks of :mod:`sonora.web.errors`) would reach stderr through Python's
+    last-resort handler alone, without their level, and none below a warning.
+
+    Parameters
+    ----------
+    level : {"debug", "info", "warning", "error"}
+        The level of Sonora's own loggers (``SONORA_LOG_LEVEL``).
+    """
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    cfg: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    cfg["root"] = {"handlers": ["default"], "level": "WARNING"}
+    cfg["loggers"]["sonora"] = {"level": level.upper()}
+    return cfg
 
 
 def _can_listen(host: str, port: int) -> bool:

@@ -143,3 +143,20 @@ def test_the_render_path_does_not_import_scipy_signal() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_sos_kernel_is_found_while_another_thread_imports_scipy_signal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Mid-import, scipy.signal._sosfilt is in sys.modules without its functions yet: the
+    # lookup took None from it, and the reverb fell back for the process's lifetime.
+    import types
+
+    name = "scipy.signal._sosfilt"
+    monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    kernel = load_sosfilt_kernel()
+    assert kernel is not None
+    x = np.ones((1, 8))
+    zi = np.zeros((1, 1, 2))
+    kernel(np.array([[0.5, 0.0, 0.0, 1.0, 0.0, 0.0]]), x, zi)
+    np.testing.assert_allclose(x, 0.5)

@@ -126,3 +126,21 @@ def test_held_tones_near_the_split_ring_alike_on_both_sides() -> None:
         leans_db.append(10 * np.log10(np.mean(y[1] ** 2) / np.mean(y[0] ** 2)))
     assert max(np.abs(leans_db)) < 0.25
     assert np.mean(np.abs(leans_db)) < 0.1
+
+
+def test_the_fallback_without_scipys_kernel_renders_the_same_tail(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A process whose kernel lookup came back empty (scipy.signal being imported by
+    # another thread at that moment) rendered nothing: the fallback's filter state had
+    # the wrong shape (ValueError: Invalid zi shape), a 500 on a resumed stream.
+    import sonora.engine.reverb as reverb
+
+    x = (rng.standard_normal((2, 3 * 4096)) * 0.1).astype(np.float32)
+    with_kernel = Reverb(sample_rate=SR).process(x)
+    monkeypatch.setattr(reverb, "_kernels", [None])
+    r = Reverb(sample_rate=SR)
+    without = np.concatenate(
+        [r.process(x[:, i : i + 1000]) for i in range(0, x.shape[1], 1000)], axis=1
+    )
+    np.testing.assert_allclose(without, with_kernel, atol=1e-5)

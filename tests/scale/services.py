@@ -163,7 +163,7 @@ class TcpProxy:
             self._up.set()
 
     def cut(self) -> None:
-        with self._lock:
+        with self._lock:  # the pump registers sockets under this lock: none closes midway
             self._up.clear()
             if self._listener is not None:
                 self._listener.close()  # new connections are refused
@@ -177,51 +177,74 @@ class TcpProxy:
             self._socks.clear()
 
     def close(self) -> None:
+        """Stop the pump thread (joined) and close every socket."""
         self._stop.set()
         self.cut()
         self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            raise AssertionError("the proxy's pump thread did not stop")
 
     def _pump(self) -> None:
+        """Forward bytes both ways until :meth:`close`; never raises.
+
+        The selector is filled under the lock :meth:`cut` closes sockets under, so no
+        socket closes between the check that it is open and its registration (closed
+        there, it made ``register`` raise in this thread: "Invalid file descriptor").
+        """
         pairs: dict[socket.socket, socket.socket] = {}
         while not self._stop.is_set():
-            with self._lock:
-                listener = self._listener
-                live = [s for s in pairs if s.fileno() != -1]
-            pairs = {s: pairs[s] for s in live}
             sel = selectors.DefaultSelector()
-            if listener is not None:
-                sel.register(listener, selectors.EVENT_READ)
-            for s in live:
-                sel.register(s, selectors.EVENT_READ)
             try:
-                events = sel.select(timeout=0.05)
-            except (OSError, ValueError):
+                with self._lock:
+                    listener = self._listener
+                    for s in [s for s in pairs if s.fileno() == -1 or pairs[s].fileno() == -1]:
+                        s.close()
+                        del pairs[s]
+                    if listener is not None:
+                        sel.register(listener, selectors.EVENT_READ)
+                    for s in pairs:
+                        sel.register(s, selectors.EVENT_READ)
+                events = sel.select(timeout=0.05)  # a socket cut meanwhile reads as closed
+            except (OSError, ValueError, KeyError):
                 sel.close()
                 continue
+            sel.close()
             for key, _ in events:
                 s = key.fileobj
                 assert isinstance(s, socket.socket)
                 if s is listener:
-                    try:
-                        client, _ = s.accept()
-                        upstream = socket.create_connection(self.target, timeout=5)
-                    except OSError:
-                        continue
-                    with self._lock:
-                        self._socks += [client, upstream]
-                    pairs[client], pairs[upstream] = upstream, client
+                    self._accept(s, pairs)
                     continue
+                other = pairs.get(s)
+                if other is None:
+                    continue  # its pair ended earlier in this round
                 try:
                     data = s.recv(65536)
                     if not data:
                         raise OSError("closed")
-                    pairs[s].sendall(data)
-                except (OSError, KeyError):
-                    other = pairs.pop(s, None)
+                    other.sendall(data)
+                except OSError:
                     for x in (s, other):
-                        if x is not None:
-                            pairs.pop(x, None)
-                            x.close()
-            sel.close()
+                        pairs.pop(x, None)
+                        x.close()
         for s in pairs:
             s.close()
+
+    def _accept(self, listener: socket.socket, pairs: dict[socket.socket, socket.socket]) -> None:
+        """Accept a client and connect it upstream (both closed at once when cut)."""
+        try:
+            client, _ = listener.accept()
+        except OSError:  # cut meanwhile
+            return
+        try:
+            upstream = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            client.close()
+            return
+        with self._lock:
+            if not self._up.is_set():  # cut while connecting: part of the outage
+                client.close()
+                upstream.close()
+                return
+            self._socks += [client, upstream]
+        pairs[client], pairs[upstream] = upstream, client
