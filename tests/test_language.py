@@ -248,7 +248,7 @@ def _data_texts() -> Iterator[tuple[str, str, bool]]:
         if path.name == "triage_prototypes.toml":
             continue  # example notes the triage model compares against; never shown
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        if path.name.startswith("triage_rules"):
+        if path.name.startswith("triage_rules") or path.name == "triage_concern.toml":
             # patterns match the listener's own words; only the reasons are Sonora's text
             tables = [t for t in data.values() if isinstance(t, list)]
             reasons = [e["reason"] for t in tables for e in t if "reason" in e]
