@@ -220,7 +220,7 @@ def concerns(neutral: str, folded: str, *, language: str = "en") -> list[Signal]
                 out.append(Signal(fam.name, fam.reason, m.group(0).strip()))
                 break
             continue
-        hit = _first_hit(fam, sentences, tables)
+        hit = _first_hit(fam, sentences, tables, language=language)
         if hit is None:
             continue
         if (
@@ -251,19 +251,48 @@ def _story_sentence(sentence: str, media: re.Pattern[str]) -> bool:
     return not _FIRST_PERSON.search(_WATCHING.sub(" ", sentence))
 
 
-def _first_hit(fam: Family, sentences: list[str], tables: _Tables) -> str | None:
+#: Words of the English families that are everyday words of another language: the
+#: German and Dutch article "die" ("Die Prüfung war hart", "die man") and German
+#: "dies" ("dies ist"). In a note in that language they are not read as English.
+_ARTICLE_IN = {"de": frozenset({"die", "dies"}), "nl": frozenset({"die"})}
+
+
+def _first_hit(
+    fam: Family, sentences: list[str], tables: _Tables, *, language: str = "en"
+) -> str | None:
     singles = list(sentences)
     if len(sentences) > 1:  # "tired. of everything. permanently.": the note as one sentence
         sentences = [*sentences, " ".join(x.strip() for x in sentences)]
+    articles = _ARTICLE_IN.get(language, frozenset())
     for k, sentence in enumerate(sentences):
-        if _story_sentence(sentence, tables.media):
-            continue  # a story, a show, a game: not the listener's life
         joined = k == len(singles)
-        for clause in [sentence, *clauses(sentence)]:
+        parts = clauses(sentence)
+        # a clause about a story or a game, with the listener in it only as its reader or
+        # player ("my character died again on the boss, I need to calm down"): the words
+        # there are about the story, even when another clause of the sentence is theirs
+        story = [c for c in parts if _story_sentence(c, tables.media)]
+        mine = [c for c in parts if c not in story]
+        pieces = [sentence, *mine]
+        if _story_sentence(sentence, tables.media):
+            # a story, a show, a game: not the listener's life; but a clause with no story
+            # in it that names someone in it ("the game froze, my dad collapsed and is not
+            # responding") is read on its own
+            pieces = [c for c in mine if not tables.media.search(c) and tables.other.search(c)]
+            story = []
+        for clause in pieces:
             for m in fam.pattern.finditer(clause):
                 if joined and any(m.group(0) in s for s in singles):
                     # the note as one sentence is for words that run across sentences; words
                     # inside one sentence were read there ("the main character dies")
+                    continue
+                if m.group(0).strip() in articles:
+                    continue  # "Die Prüfung hat mich fertig gemacht": the article
+                if (
+                    clause is sentence
+                    and story
+                    and any(m.group(0) in c for c in story)
+                    and not any(m.group(0) in c for c in mine)
+                ):
                     continue
                 if (
                     fam.name == "concern.self_harm"
