@@ -230,8 +230,34 @@ def concerns(neutral: str, folded: str, *, language: str = "en") -> list[Signal]
         ):
             out.append(Signal("concern.clinical_past_harm", "mentions past self-harm", hit))
             continue
+        if fam.name == "concern.self_harm" and _substance_relapse(hit, neutral):
+            out.append(Signal("concern.clinical_relapse", "speaks of a relapse (drink, drugs)", hit))
+            continue
         out.append(Signal(fam.name, fam.reason, hit))
     return out
+
+
+#: "Relapsed", "two years clean": said of drink, drugs, gambling or smoking, a relapse is
+#: clinical (addiction), not self-harm, unless the note also names harming the body.
+_RELAPSE_WORDS = re.compile(r"^(relaps\w*|(\w+ )?(days?|weeks?|months?|years?) clean)$")
+_SUBSTANCE = re.compile(
+    r"\b(coke|cocaine|crack|heroin|meth|speed|ketamine|ket|mdma|weed|cannabis|drugs?|drink\w*|"
+    r"booze|alcohol|vodka|wine|beer|gambl\w*|betting|bets|slots|smok\w*|cigarettes?|fags|vap\w*|"
+    r"nicotine|porn)\b"
+)
+_BODY_HARM = re.compile(
+    r"\b(cut\w*|self[ -]?harm\w*|sh|harm\w*|burn\w*|blade\w*|razor\w*|scratch\w*|"
+    r"hurt\w* myself|hit\w* myself|wrists?|arms?|thighs?|bleed\w*|blood)\b"
+)
+
+
+def _substance_relapse(hit: str, neutral: str) -> bool:
+    """Whether a self-harm family's "relapsed" or "years clean" is about a substance."""
+    return bool(
+        _RELAPSE_WORDS.match(hit.strip())
+        and _SUBSTANCE.search(neutral)
+        and not _BODY_HARM.search(neutral)
+    )
 
 
 _WATCHING = re.compile(
