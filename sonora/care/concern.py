@@ -231,7 +231,9 @@ def concerns(neutral: str, folded: str, *, language: str = "en") -> list[Signal]
             out.append(Signal("concern.clinical_past_harm", "mentions past self-harm", hit))
             continue
         if fam.name == "concern.self_harm" and _substance_relapse(hit, neutral):
-            out.append(Signal("concern.clinical_relapse", "speaks of a relapse (drink, drugs)", hit))
+            out.append(
+                Signal("concern.clinical_relapse", "speaks of a relapse (drink, drugs)", hit)
+            )
             continue
         out.append(Signal(fam.name, fam.reason, hit))
     return out
