@@ -220,7 +220,7 @@ def concerns(neutral: str, folded: str, *, language: str = "en") -> list[Signal]
                 out.append(Signal(fam.name, fam.reason, m.group(0).strip()))
                 break
             continue
-        hit = _first_hit(fam, sentences, tables, language=language)
+        hit = _first_hit(fam, sentences, tables)
         if hit is None:
             continue
         if (
@@ -279,19 +279,10 @@ def _story_sentence(sentence: str, media: re.Pattern[str]) -> bool:
     return not _FIRST_PERSON.search(_WATCHING.sub(" ", sentence))
 
 
-#: Words of the English families that are everyday words of another language: the
-#: German and Dutch article "die" ("Die Prüfung war hart", "die man") and German
-#: "dies" ("dies ist"). In a note in that language they are not read as English.
-_ARTICLE_IN = {"de": frozenset({"die", "dies"}), "nl": frozenset({"die"})}
-
-
-def _first_hit(
-    fam: Family, sentences: list[str], tables: _Tables, *, language: str = "en"
-) -> str | None:
+def _first_hit(fam: Family, sentences: list[str], tables: _Tables) -> str | None:
     singles = list(sentences)
     if len(sentences) > 1:  # "tired. of everything. permanently.": the note as one sentence
         sentences = [*sentences, " ".join(x.strip() for x in sentences)]
-    articles = _ARTICLE_IN.get(language, frozenset())
     for k, sentence in enumerate(sentences):
         joined = k == len(singles)
         parts = clauses(sentence)
@@ -313,8 +304,6 @@ def _first_hit(
                     # the note as one sentence is for words that run across sentences; words
                     # inside one sentence were read there ("the main character dies")
                     continue
-                if m.group(0).strip() in articles:
-                    continue  # "Die Prüfung hat mich fertig gemacht": the article
                 if (
                     clause is sentence
                     and story

@@ -1,5 +1,5 @@
-"""Everyday notes that read as crisis: the scope of a story clause, another language's
-article, dyeing, and everyday ordeals said as death (branch triage12).
+"""Everyday notes that read as crisis: the scope of a story clause, dyeing, everyday ordeals
+said as death, and a relapse on a substance (branch triage12).
 
 Every example here is invented for the class it stands for (none is a note of a
 round). Each class has controls that must stay crisis: the narrowing must never
@@ -59,38 +59,6 @@ def test_a_game_death_is_no_reason_given(model: object) -> None:
         "my character died again on that boss, going to make tea before I throw the pad"
     )
     assert not any("dying, death" in r for r in result.reasons), result.reasons
-
-
-# --- the German and Dutch article "die" ---------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Die Arbeit war lang, aber die Kinder schlafen schon",
-        "Dies ist mein erster Abend mit Regen und die Woche war gut",
-        "die buren maken weer lawaai, ik wil rustige muziek",
-    ],
-)
-def test_the_article_die_is_not_the_english_word(text: str) -> None:
-    assert "concern.death" not in _concerns(text)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Die Nacht ist zu lang, ich will sterben",  # German families still read it
-        "ik wil dood, die pillen liggen klaar",
-        "I just want to die tonight",  # an English note keeps the English word
-    ],
-)
-def test_a_german_or_dutch_crisis_is_still_read(text: str) -> None:
-    assert _concerns(text), text
-
-
-def test_a_german_exam_note_with_die_is_not_crisis(model: object) -> None:
-    result = triage("Die Klausur war brutal, aber ich habe bestanden")
-    assert result.level != "crisis", result.reasons
 
 
 # --- dyeing, spelt "dying" --------------------------------------------------------------
@@ -219,3 +187,33 @@ def test_an_emergency_beside_a_story_word_is_read(text: str) -> None:
 def test_an_emergency_beside_a_story_word_is_crisis(model: object) -> None:
     result = triage("the game froze, my dad collapsed and is not responding")
     assert result.level == "crisis" and result.medical, result.reasons
+
+
+# --- a relapse on a substance -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "relapsed on the booze after six months, gutted",
+        "three years clean off weed and I caved at the party",
+        "back on the slots again, relapsed after a year",
+    ],
+)
+def test_a_substance_relapse_is_clinical(text: str) -> None:
+    read = reading.read_rules(text)
+    assert "concern.self_harm" not in [s.name for s in read.crisis], text
+    assert any(s.name.startswith("concern.clinical_") for s in read.clinical), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "relapsed last night",  # no substance named: may be self-harm
+        "two years clean from cutting and I relapsed tonight",
+        "relapsed on vodka and cut my arm again",
+        "relapsed with the pills again",
+    ],
+)
+def test_a_relapse_of_harm_stays_crisis(text: str) -> None:
+    assert reading.read_rules(text).crisis, text
