@@ -230,36 +230,8 @@ def concerns(neutral: str, folded: str, *, language: str = "en") -> list[Signal]
         ):
             out.append(Signal("concern.clinical_past_harm", "mentions past self-harm", hit))
             continue
-        if fam.name == "concern.self_harm" and _substance_relapse(hit, neutral):
-            out.append(
-                Signal("concern.clinical_relapse", "speaks of a relapse (drink, drugs)", hit)
-            )
-            continue
         out.append(Signal(fam.name, fam.reason, hit))
     return out
-
-
-#: "Relapsed", "two years clean": said of drink, drugs, gambling or smoking, a relapse is
-#: clinical (addiction), not self-harm, unless the note also names harming the body.
-_RELAPSE_WORDS = re.compile(r"^(relaps\w*|(\w+ )?(days?|weeks?|months?|years?) clean)$")
-_SUBSTANCE = re.compile(
-    r"\b(coke|cocaine|crack|heroin|meth|speed|ketamine|ket|mdma|weed|cannabis|drugs?|drink\w*|"
-    r"booze|alcohol|vodka|wine|beer|gambl\w*|betting|bets|slots|smok\w*|cigarettes?|fags|vap\w*|"
-    r"nicotine|porn)\b"
-)
-_BODY_HARM = re.compile(
-    r"\b(cut\w*|self[ -]?harm\w*|sh|harm\w*|burn\w*|blade\w*|razor\w*|scratch\w*|"
-    r"hurt\w* myself|hit\w* myself|wrists?|arms?|thighs?|bleed\w*|blood)\b"
-)
-
-
-def _substance_relapse(hit: str, neutral: str) -> bool:
-    """Whether a self-harm family's "relapsed" or "years clean" is about a substance."""
-    return bool(
-        _RELAPSE_WORDS.match(hit.strip())
-        and _SUBSTANCE.search(neutral)
-        and not _BODY_HARM.search(neutral)
-    )
 
 
 _WATCHING = re.compile(
@@ -284,6 +256,8 @@ def _first_hit(fam: Family, sentences: list[str], tables: _Tables) -> str | None
     if len(sentences) > 1:  # "tired. of everything. permanently.": the note as one sentence
         sentences = [*sentences, " ".join(x.strip() for x in sentences)]
     for k, sentence in enumerate(sentences):
+        if _story_sentence(sentence, tables.media):
+            continue  # a story, a show, a game: not the listener's life
         joined = k == len(singles)
         parts = clauses(sentence)
         # a clause about a story or a game, with the listener in it only as its reader or
@@ -291,14 +265,7 @@ def _first_hit(fam: Family, sentences: list[str], tables: _Tables) -> str | None
         # there are about the story, even when another clause of the sentence is theirs
         story = [c for c in parts if _story_sentence(c, tables.media)]
         mine = [c for c in parts if c not in story]
-        pieces = [sentence, *mine]
-        if _story_sentence(sentence, tables.media):
-            # a story, a show, a game: not the listener's life; but a clause with no story
-            # in it that names someone in it ("the game froze, my dad collapsed and is not
-            # responding") is read on its own
-            pieces = [c for c in mine if not tables.media.search(c) and tables.other.search(c)]
-            story = []
-        for clause in pieces:
+        for clause in [sentence, *mine]:
             for m in fam.pattern.finditer(clause):
                 if joined and any(m.group(0) in s for s in singles):
                     # the note as one sentence is for words that run across sentences; words

@@ -1,5 +1,5 @@
-"""Everyday notes that read as crisis: the scope of a story clause, dyeing, everyday ordeals
-said as death, and a relapse on a substance (branch triage12).
+"""Everyday notes that read as crisis: the scope of a story clause, dyeing, and everyday
+ordeals said as death (branch triage12).
 
 Every example here is invented for the class it stands for (none is a note of a
 round). Each class has controls that must stay crisis: the narrowing must never
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from sonora.care import concern, reading, rulebook, rules
+from sonora.care import reading, rulebook, rules
 from sonora.care.evaluate import load_labelled
 from sonora.care.triage import triage
 
@@ -169,51 +169,3 @@ def test_no_labelled_crisis_note_meets_the_new_narrowings() -> None:
         assert rulebook.hyperboles(note.text)[0] == [], note.text
         plain = rulebook.rewrite_slang(rules.normalise(note.text))[0]
         assert not any(r.name == "dyeing" and r.pattern.search(plain) for r in dyeing), note.text
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "the game froze, my dad collapsed and is not responding",
-        "movie night, then my nan fainted and she isn't waking up",
-    ],
-)
-def test_an_emergency_beside_a_story_word_is_read(text: str) -> None:
-    # the sentence names a game or a film, but the clause about someone in the listener's
-    # life is read on its own (on main these were about a story, and no rule fired)
-    assert concern.is_emergency(reading.read_rules(text).crisis), text
-
-
-def test_an_emergency_beside_a_story_word_is_crisis(model: object) -> None:
-    result = triage("the game froze, my dad collapsed and is not responding")
-    assert result.level == "crisis" and result.medical, result.reasons
-
-
-# --- a relapse on a substance -------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "relapsed on the booze after six months, gutted",
-        "three years clean off weed and I caved at the party",
-        "back on the slots again, relapsed after a year",
-    ],
-)
-def test_a_substance_relapse_is_clinical(text: str) -> None:
-    read = reading.read_rules(text)
-    assert "concern.self_harm" not in [s.name for s in read.crisis], text
-    assert any(s.name.startswith("concern.clinical_") for s in read.clinical), text
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "relapsed last night",  # no substance named: may be self-harm
-        "two years clean from cutting and I relapsed tonight",
-        "relapsed on vodka and cut my arm again",
-        "relapsed with the pills again",
-    ],
-)
-def test_a_relapse_of_harm_stays_crisis(text: str) -> None:
-    assert reading.read_rules(text).crisis, text
