@@ -279,11 +279,24 @@ def _first_hit(fam: Family, sentences: list[str], tables: _Tables) -> str | None
         if _story_sentence(sentence, tables.media):
             continue  # a story, a show, a game: not the listener's life
         joined = k == len(singles)
-        for clause in [sentence, *clauses(sentence)]:
+        parts = clauses(sentence)
+        # a clause about a story or a game, with the listener in it only as its reader or
+        # player ("my character died again on the boss, I need to calm down"): the words
+        # there are about the story, even when another clause of the sentence is theirs
+        story = [c for c in parts if _story_sentence(c, tables.media)]
+        mine = [c for c in parts if c not in story]
+        for clause in [sentence, *mine]:
             for m in fam.pattern.finditer(clause):
                 if joined and any(m.group(0) in s for s in singles):
                     # the note as one sentence is for words that run across sentences; words
                     # inside one sentence were read there ("the main character dies")
+                    continue
+                if (
+                    clause is sentence
+                    and story
+                    and any(m.group(0) in c for c in story)
+                    and not any(m.group(0) in c for c in mine)
+                ):
                     continue
                 if (
                     fam.name == "concern.self_harm"
