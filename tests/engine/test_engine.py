@@ -417,3 +417,25 @@ def test_make_rng_streams_are_reproducible_and_independent() -> None:
     c = make_rng(8, "noise", 1).standard_normal(1000)
     assert abs(np.corrcoef(a, b)[0, 1]) < 0.15
     assert abs(np.corrcoef(a, c)[0, 1]) < 0.15
+
+
+def test_sos_filter_without_scipys_kernel_filters_in_place_and_carries_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the fallback (scipy's kernel not found) filters the caller's array in place, as
+    # process_inplace promises, with the same samples and state as the kernel, chunked
+    import sonora.engine.dsp as dsp
+    from scipy import signal
+
+    sos = signal.butter(4, 1000, fs=48_000, output="sos")
+    x = np.random.default_rng(5).standard_normal((2, 5000))
+    ref = dsp.SosFilter(sos, channels=2).process(x)
+    monkeypatch.setattr(dsp, "_kernel", [None])
+    f = dsp.SosFilter(sos, channels=2)
+    parts = []
+    for i in range(0, x.shape[1], 1234):
+        y = np.ascontiguousarray(x[:, i : i + 1234])
+        out = f.process_inplace(y)
+        assert out is y
+        parts.append(y)
+    np.testing.assert_allclose(np.concatenate(parts, axis=1), ref, atol=1e-12)
