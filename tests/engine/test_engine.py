@@ -424,8 +424,9 @@ def test_sos_filter_without_scipys_kernel_filters_in_place_and_carries_state(
 ) -> None:
     # the fallback (scipy's kernel not found) filters the caller's array in place, as
     # process_inplace promises, with the same samples and state as the kernel, chunked
-    import sonora.engine.dsp as dsp
     from scipy import signal
+
+    import sonora.engine.dsp as dsp
 
     sos = signal.butter(4, 1000, fs=48_000, output="sos")
     x = np.random.default_rng(5).standard_normal((2, 5000))
