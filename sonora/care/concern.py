@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import re
 import tomllib
-import unicodedata
 from dataclasses import dataclass
 from importlib import resources as _ir
 
 from sonora.care.once import once
+from sonora.care.rulebook import strip_marks
 from sonora.care.rules import Signal, clauses
 
 __all__ = [
@@ -101,21 +101,6 @@ class _Tables:
     other: re.Pattern[str]
 
 
-def _fold_marks(pattern: str) -> str:
-    """A foreign family's pattern folded as :func:`sonora.care.rulebook.fold` folds a note.
-
-    Accents and marks are stripped after compatibility decomposition (Japanese dakuten,
-    Korean syllables into their letters, Arabic hamza) and the same letters are
-    replaced; the pattern is not lower-cased (its escapes are case-sensitive) and its
-    regular-expression syntax, all ASCII, is unchanged.
-    """
-    t = unicodedata.normalize("NFKD", pattern)
-    t = "".join(c for c in t if not unicodedata.combining(c))
-    for a, b in (("ł", "l"), ("ß", "ss"), ("ø", "o"), ("æ", "ae"), ("ı", "i")):
-        t = t.replace(a, b)
-    return t
-
-
 @once
 def load_families() -> _Tables:
     """Read and compile ``data/triage_concern.toml`` (cached).
@@ -156,7 +141,7 @@ def load_families() -> _Tables:
         source = expand(entry["pattern"])
         if entry.get("lang"):
             # written in the language's own script; fold it as the note is folded
-            source = _fold_marks(source)
+            source = strip_marks(source)
         try:
             pattern = re.compile(source)
         except re.error as err:

@@ -185,12 +185,22 @@ def fold(text: str) -> str:
     str
         Folded text with single spaces.
     """
-    t = unicodedata.normalize("NFKD", text.lower())
+    return re.sub(r"\s+", " ", strip_marks(text.lower())).strip()
+
+
+def strip_marks(text: str) -> str:
+    """Accents and marks stripped as :func:`fold` strips them, without lower-casing.
+
+    Compatibility decomposition (Japanese dakuten, Korean syllables into their letters,
+    Arabic hamza), combining marks dropped, a few letters replaced. The concern gate
+    folds its foreign patterns with it (their regular-expression syntax is ASCII and
+    case-sensitive, so it is left as it is).
+    """
+    t = unicodedata.normalize("NFKD", text)
     t = "".join(c for c in t if not unicodedata.combining(c))
     t = t.replace("ł", "l").replace("ß", "ss").replace("ø", "o").replace("æ", "ae")
     t = t.replace("ı", "i")  # Turkish dotless i has no decomposition
-    t = t.replace("\u2019", "'").replace("\u2018", "'")
-    return re.sub(r"\s+", " ", t).strip()
+    return t.replace("\u2019", "'").replace("\u2018", "'")
 
 
 def _rewrite(text: str, table: tuple[_Rule, ...]) -> tuple[str, list[str]]:
